@@ -1,0 +1,89 @@
+// Tally's settings. Each has a flag, an environment variable and a config-file key; the
+// first one set wins, in that order, then the default. docs/CONFIGURATION.md lists them.
+import { readFileSync } from 'node:fs';
+import { resolve, join } from 'node:path';
+import type { AuthMode } from '@tally/rest';
+
+export interface Settings {
+  dataDir: string;
+  host: string;
+  port: number;
+  authMode: AuthMode;
+  indexerUrl: string;
+  sacks: number;
+  maxLimit: number;
+  corsAllowedOrigins: string[];
+  proxyHeaders: boolean;
+  proxyPrefix: string;
+  processingIntervalMs: number;
+  metricdWorkers: number;
+  bodyLimitBytes: number;
+  logLevel: string;
+}
+
+interface Spec {
+  key: keyof Settings;
+  flag: string;
+  env: string;
+  help: string;
+  dflt: (s: Partial<Settings>) => Settings[keyof Settings];
+  parse: (raw: string | number | boolean | string[]) => Settings[keyof Settings];
+}
+
+const int = (name: string) => (raw: string | number | boolean | string[]): number => {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got ${String(raw)}`);
+  return n;
+};
+const text = (raw: string | number | boolean | string[]): string => String(raw);
+const boolean = (raw: string | number | boolean | string[]): boolean =>
+  typeof raw === 'boolean' ? raw : ['1', 'true', 'yes', 'on'].includes(String(raw).toLowerCase());
+const csv = (raw: string | number | boolean | string[]): string[] =>
+  (Array.isArray(raw) ? raw : String(raw).split(',')).map((s) => s.trim()).filter(Boolean);
+const authMode = (raw: string | number | boolean | string[]): AuthMode => {
+  const m = String(raw);
+  if (m !== 'basic' && m !== 'noauth' && m !== 'remoteuser') throw new Error(`auth-mode must be basic, noauth or remoteuser, got ${m}`);
+  return m;
+};
+
+export const SPECS: Spec[] = [
+  { key: 'dataDir', flag: 'data-dir', env: 'TALLY_DATA_DIR', help: 'folder holding the embedded index, incoming measures and aggregates', dflt: () => resolve('data'), parse: (r) => resolve(String(r)) },
+  { key: 'host', flag: 'host', env: 'TALLY_HOST', help: 'address the API listens on', dflt: () => '127.0.0.1', parse: text },
+  { key: 'port', flag: 'port', env: 'TALLY_PORT', help: 'port the API listens on', dflt: () => 8041, parse: int('port') },
+  { key: 'authMode', flag: 'auth-mode', env: 'TALLY_AUTH_MODE', help: 'basic | noauth | remoteuser (as Gnocchi)', dflt: () => 'basic', parse: authMode },
+  { key: 'indexerUrl', flag: 'indexer-url', env: 'TALLY_INDEXER_URL', help: 'sqlite:///path/index.db (default: in the data folder) or postgresql://...', dflt: (s) => `sqlite://${join(s.dataDir ?? resolve('data'), 'index.sqlite')}`, parse: text },
+  { key: 'sacks', flag: 'sacks', env: 'TALLY_SACKS', help: 'number of incoming sacks (fixed when the data folder is created)', dflt: () => 32, parse: int('sacks') },
+  { key: 'maxLimit', flag: 'max-limit', env: 'TALLY_MAX_LIMIT', help: 'largest page a list returns', dflt: () => 1000, parse: int('max-limit') },
+  { key: 'corsAllowedOrigins', flag: 'cors-allowed-origin', env: 'TALLY_CORS_ALLOWED_ORIGINS', help: 'comma-separated origins allowed by CORS', dflt: () => [], parse: csv },
+  { key: 'proxyHeaders', flag: 'proxy-headers', env: 'TALLY_PROXY_HEADERS', help: 'honour Forwarded / X-Forwarded-* when building URLs', dflt: () => false, parse: boolean },
+  { key: 'proxyPrefix', flag: 'proxy-prefix', env: 'TALLY_PROXY_PREFIX', help: 'path a reverse proxy publishes Tally under when it sends no X-Forwarded-Prefix', dflt: () => '', parse: text },
+  { key: 'processingIntervalMs', flag: 'processing-interval', env: 'TALLY_PROCESSING_INTERVAL', help: 'longest idle pause of processing workers, in ms', dflt: () => 500, parse: int('processing-interval') },
+  { key: 'metricdWorkers', flag: 'metricd-workers', env: 'TALLY_METRICD_WORKERS', help: 'processing workers (threads) started by serve/metricd', dflt: () => 1, parse: int('metricd-workers') },
+  { key: 'bodyLimitBytes', flag: 'body-limit', env: 'TALLY_BODY_LIMIT', help: 'largest request body accepted, in bytes', dflt: () => 64 * 1024 * 1024, parse: int('body-limit') },
+  { key: 'logLevel', flag: 'log-level', env: 'TALLY_LOG_LEVEL', help: 'fatal | error | warn | info | debug', dflt: () => 'info', parse: text },
+];
+
+/** Flag name -> camelCase key as commander stores it. */
+export function flagKey(flag: string): string {
+  return flag.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
+}
+
+export function loadConfigFile(path: string | undefined): Record<string, unknown> {
+  if (!path) return {};
+  const parsed: unknown = JSON.parse(readFileSync(path, 'utf8'));
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error(`${path}: expected a JSON object`);
+  const known = new Set(SPECS.map((s) => s.flag));
+  for (const k of Object.keys(parsed)) if (!known.has(k)) throw new Error(`${path}: unknown setting "${k}"`);
+  return parsed as Record<string, unknown>;
+}
+
+/** Resolves every setting from flags, environment, config file and defaults (in that order). */
+export function resolveSettings(flags: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): Settings {
+  const file = loadConfigFile((flags.config as string | undefined) ?? env.TALLY_CONFIG);
+  const out: Partial<Settings> = {};
+  for (const spec of SPECS) {
+    const raw = flags[flagKey(spec.flag)] ?? env[spec.env] ?? file[spec.flag];
+    (out as Record<string, unknown>)[spec.key] = raw === undefined ? spec.dflt(out) : spec.parse(raw as string);
+  }
+  return out as Settings;
+}

@@ -1,0 +1,148 @@
+// The `tally` command.
+import { Worker } from 'node:worker_threads';
+import { readFileSync } from 'node:fs';
+import { Command, Option } from 'commander';
+import { pino, type Logger } from 'pino';
+import { buildApi, type MetricdStatus } from '@tally/rest';
+import { SPECS, resolveSettings, type Settings } from './config.js';
+import { openServices, upgrade, type Services } from './services.js';
+
+const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+function withSettings(cmd: Command): Command {
+  cmd.option('-c, --config <file>', 'JSON config file whose keys are the long option names (env TALLY_CONFIG)');
+  for (const s of SPECS) {
+    const takesValue = s.key !== 'proxyHeaders';
+    cmd.addOption(new Option(`--${s.flag}${takesValue ? ' <value>' : ''}`, `${s.help} (env ${s.env})`));
+  }
+  return cmd;
+}
+
+function logger(s: Settings, role: string): Logger {
+  return pino({ level: s.logLevel, base: { role } });
+}
+
+/** Applies migrations when the index is new, so that `serve` works on an empty folder. */
+async function ensureSchema(svc: Services, log: Logger): Promise<void> {
+  if ((await svc.indexer.schemaVersion()) === 0) {
+    const r = await upgrade(svc.indexer);
+    log.info(r, 'data folder was empty: upgraded it');
+  } else {
+    await svc.indexer.upgrade();
+  }
+}
+
+interface WorkerPool {
+  status(): MetricdStatus;
+  stop(): Promise<void>;
+}
+
+function startWorkers(s: Settings, log: Logger): WorkerPool {
+  const url = new URL('./metricd-thread.js', import.meta.url);
+  let processed = 0;
+  const workers = Array.from({ length: Math.max(1, s.metricdWorkers) }, (_v, i) => {
+    const w = new Worker(url, { workerData: s, name: `metricd-${i}` });
+    w.on('message', (m: { type?: string; measures?: number }) => {
+      if (m.type === 'scan') processed += m.measures ?? 0;
+    });
+    w.on('error', (err) => log.error({ err }, 'metricd worker failed'));
+    return w;
+  });
+  return {
+    status: () => ({ processors: workers.map((w) => `${process.pid}.${w.threadId}`), statistics: { 'measures processed': processed } }),
+    stop: async () => {
+      for (const w of workers) w.postMessage('stop');
+      await Promise.all(workers.map((w) => new Promise((r) => w.once('exit', r))));
+    },
+  };
+}
+
+async function runApi(s: Settings, log: Logger, pool?: WorkerPool): Promise<() => Promise<void>> {
+  const svc = await openServices(s, log);
+  await ensureSchema(svc, log);
+  const app = buildApi(
+    { ...svc, version: VERSION, metricdStatus: pool ? async () => pool.status() : undefined },
+    {
+      authMode: s.authMode, maxLimit: s.maxLimit, corsAllowedOrigins: s.corsAllowedOrigins, proxyHeaders: s.proxyHeaders,
+      proxyPrefix: s.proxyPrefix, bodyLimit: s.bodyLimitBytes, remoteUserHeader: 'x-remote-user',
+    },
+    { logger: log },
+  );
+  await app.listen({ host: s.host, port: s.port });
+  log.info({ url: `http://${s.host}:${s.port}`, dataDir: s.dataDir, authMode: s.authMode }, 'Tally API listening');
+  return async () => {
+    await app.close();
+    await svc.close();
+  };
+}
+
+function onSignals(stop: () => Promise<void>, log: Logger): void {
+  let stopping = false;
+  const handler = (sig: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ sig }, 'stopping');
+    stop().then(() => process.exit(0), (err: unknown) => {
+      log.error({ err }, 'error while stopping');
+      process.exit(1);
+    });
+  };
+  process.on('SIGTERM', handler);
+  process.on('SIGINT', handler);
+}
+
+export function program(): Command {
+  const prog = new Command('tally')
+    .description('Tally: a Gnocchi-compatible metric store (and, later, alarming, metering and cost)')
+    .version(VERSION, '-V, --version');
+
+  withSettings(prog.command('serve').description('run the API and processing workers in one process (upgrades an empty data folder)'))
+    .action(async (flags: Record<string, unknown>) => {
+      const s = resolveSettings(flags);
+      const log = logger(s, 'serve');
+      // Schema first, so that worker threads never race an upgrade.
+      const pre = await openServices(s, log);
+      await ensureSchema(pre, log);
+      await pre.close();
+      const pool = startWorkers(s, log);
+      const stopApi = await runApi(s, log, pool);
+      onSignals(async () => {
+        await stopApi();
+        await pool.stop();
+      }, log);
+    });
+
+  withSettings(prog.command('api').description('run only the HTTP API (processing is left to `tally metricd`)'))
+    .action(async (flags: Record<string, unknown>) => {
+      const s = resolveSettings(flags);
+      const log = logger(s, 'api');
+      onSignals(await runApi(s, log), log);
+    });
+
+  withSettings(prog.command('metricd').description('run only processing workers on the data folder'))
+    .action(async (flags: Record<string, unknown>) => {
+      const s = resolveSettings(flags);
+      const log = logger(s, 'metricd');
+      const pre = await openServices(s, log);
+      await ensureSchema(pre, log);
+      await pre.close();
+      const pool = startWorkers(s, log);
+      log.info({ workers: s.metricdWorkers, dataDir: s.dataDir }, 'Tally metricd running');
+      onSignals(() => pool.stop(), log);
+    });
+
+  withSettings(prog.command('upgrade').description("create or migrate the schema; create Gnocchi's default archive policies on a new index"))
+    .option('--skip-archive-policies', 'do not create the default archive policies and rule')
+    .action(async (flags: Record<string, unknown>) => {
+      const s = resolveSettings(flags);
+      const log = logger(s, 'upgrade');
+      const svc = await openServices(s, log);
+      try {
+        const r = await upgrade(svc.indexer, { skipArchivePolicies: flags.skipArchivePolicies === true });
+        log.info(r, 'upgrade done');
+      } finally {
+        await svc.close();
+      }
+    });
+  return prog;
+}

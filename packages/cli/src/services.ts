@@ -1,0 +1,81 @@
+// Opens the components one process needs, from the settings, and closes them in order.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { openIndexer, type Indexer } from '@tally/indexer';
+import { FileIncomingStore } from '@tally/incoming';
+import { FileAggregateStorage } from '@tally/storage';
+import { LocalCoordinator } from '@tally/coordination';
+import { Processor, type Logger, type PolicyLookup } from '@tally/metricd';
+import { defaultArchivePolicies, type ArchivePolicy } from '@tally/timeseries';
+import type { Settings } from './config.js';
+
+export interface Services {
+  indexer: Indexer;
+  incoming: FileIncomingStore;
+  storage: FileAggregateStorage;
+  coordinator: LocalCoordinator;
+  processor: Processor;
+  close(): Promise<void>;
+}
+
+/** Active metrics among `ids` with their archive policy: two indexed queries per round. */
+export function policyLookup(indexer: Indexer): PolicyLookup {
+  return async (ids) => {
+    const metrics = await indexer.getMetrics(ids);
+    const policies = await indexer.getArchivePolicies(new Set(metrics.map((m) => m.archivePolicyName)));
+    const out = new Map<string, ArchivePolicy>();
+    for (const m of metrics) {
+      const ap = policies.get(m.archivePolicyName);
+      if (ap) out.set(m.id, ap);
+    }
+    return out;
+  };
+}
+
+export async function openServices(s: Settings, log?: Logger): Promise<Services> {
+  mkdirSync(s.dataDir, { recursive: true });
+  const indexer = await openIndexer(s.indexerUrl);
+  const incoming = new FileIncomingStore({ dir: join(s.dataDir, 'incoming'), sacks: s.sacks });
+  const storage = new FileAggregateStorage({ dir: join(s.dataDir, 'storage') });
+  const coordinator = new LocalCoordinator({ dir: join(s.dataDir, 'locks') });
+  const processor = new Processor({ incoming, storage, coordinator, policies: policyLookup(indexer), log });
+  return {
+    indexer, incoming, storage, coordinator, processor,
+    async close() {
+      await incoming.close();
+      await storage.close();
+      await coordinator.close();
+      await indexer.close();
+    },
+  };
+}
+
+/** Removes the data of deleted metrics, then their index rows (metricd housekeeping). */
+export async function expungeDeletedMetrics(svc: Pick<Services, 'indexer' | 'storage'>): Promise<number> {
+  const doomed = await svc.indexer.listMetricsToExpunge();
+  for (const m of doomed) {
+    await svc.storage.deleteMetric(m.id);
+    await svc.indexer.expungeMetric(m.id);
+  }
+  return doomed.length;
+}
+
+/**
+ * Creates or migrates the schema; on a fresh index also Gnocchi's default archive policies
+ * and the `default` rule ("*" -> low), exactly when gnocchi-upgrade would.
+ */
+export async function upgrade(indexer: Indexer, opts: { skipArchivePolicies?: boolean } = {}): Promise<{ from: number; to: number; createdPolicies: string[] }> {
+  const r = await indexer.upgrade();
+  const created: string[] = [];
+  if (!opts.skipArchivePolicies) {
+    const empty = (await indexer.listArchivePolicies()).length === 0 && (await indexer.listArchivePolicyRules()).length === 0;
+    if (empty) {
+      for (const ap of defaultArchivePolicies()) {
+        await indexer.createArchivePolicy(ap);
+        created.push(ap.name);
+      }
+      await indexer.createArchivePolicyRule({ name: 'default', metricPattern: '*', archivePolicyName: 'low' });
+    }
+  }
+  return { ...r, createdPolicies: created };
+}

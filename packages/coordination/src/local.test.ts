@@ -1,0 +1,102 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { LocalCoordinator, LockTimeoutError, lockFileName } from './index.js';
+
+const fixture = fileURLToPath(new URL('./lock-holder.fixture.js', import.meta.url));
+
+function tempDir(t: { after(fn: () => void): void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'tally-coord-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+function spawnHolder(dir: string, name: string): Promise<{ child: ChildProcess; reply: string }> {
+  const child = fork(fixture, [dir, name], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  return new Promise((resolve, reject) => {
+    child.once('message', (reply) => resolve({ child, reply: String(reply) }));
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`holder exited early (${code})`)));
+  });
+}
+
+function killed(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill('SIGKILL');
+  });
+}
+
+test('two holders in one process exclude each other', async (t) => {
+  const dir = tempDir(t);
+  const a = new LocalCoordinator({ dir });
+  const b = new LocalCoordinator({ dir });
+  const held = await a.tryLock('sack-1');
+  assert.ok(held);
+  assert.equal(await b.tryLock('sack-1'), null);
+  assert.equal(await a.tryLock('sack-1'), null, 'not re-entrant, even for the same coordinator');
+  const other = await b.tryLock('sack-2');
+  assert.ok(other, 'distinct names are independent');
+  await held.release();
+  await held.release(); // idempotent
+  const again = await b.tryLock('sack-1');
+  assert.ok(again);
+  await a.close();
+  await b.close();
+});
+
+test('lock() waits for the holder and times out with LockTimeoutError', async (t) => {
+  const dir = tempDir(t);
+  const a = new LocalCoordinator({ dir });
+  const b = new LocalCoordinator({ dir });
+  const held = await a.lock('x');
+  const started = Date.now();
+  await assert.rejects(b.lock('x', { timeoutMs: 60 }), LockTimeoutError);
+  assert.ok(Date.now() - started >= 55);
+  setTimeout(() => void held.release(), 30);
+  const got = await b.lock('x', { timeoutMs: 2000 });
+  await got.release();
+  await a.close();
+  await b.close();
+});
+
+test('close() releases everything held', async (t) => {
+  const dir = tempDir(t);
+  const a = new LocalCoordinator({ dir });
+  await a.tryLock('p');
+  await a.tryLock('q');
+  await a.close();
+  const b = new LocalCoordinator({ dir });
+  assert.ok(await b.tryLock('p'));
+  assert.ok(await b.tryLock('q'));
+  await b.close();
+});
+
+test('lock names are sanitised without collisions', (t) => {
+  assert.notEqual(lockFileName('a/b'), lockFileName('a_b'));
+  assert.match(lockFileName('../../etc/passwd'), /^[A-Za-z0-9_.-]+\.lock$/);
+  const dir = tempDir(t);
+  const c = new LocalCoordinator({ dir });
+  return c.tryLock('../escape').then(async (l) => {
+    assert.ok(l);
+    assert.ok(readdirSync(dir).some((f) => f.endsWith('.lock')));
+    await c.close();
+  });
+});
+
+test('a lock held by another process is released when it is SIGKILLed', async (t) => {
+  const dir = tempDir(t);
+  const { child, reply } = await spawnHolder(dir, 'metricd-sack-3');
+  t.after(() => child.kill('SIGKILL'));
+  assert.equal(reply, 'held');
+  const c = new LocalCoordinator({ dir });
+  assert.equal(await c.tryLock('metricd-sack-3'), null, 'held across processes');
+  await killed(child);
+  const lock = await c.tryLock('metricd-sack-3');
+  assert.ok(lock, 'kernel dropped the dead process lock at once, no timeout needed');
+  await c.close();
+});

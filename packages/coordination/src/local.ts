@@ -1,0 +1,157 @@
+import { createHash } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import type { Coordinator, Lock, LockOptions } from './types.js';
+
+export interface LocalCoordinatorOptions {
+  /** Folder holding one small lock file per lock name; shared by every process. */
+  dir: string;
+}
+
+/** Raised by `lock()` when the lock could not be taken within `timeoutMs`. */
+export class LockTimeoutError extends Error {
+  constructor(readonly lockName: string, readonly timeoutMs: number) {
+    super(`could not acquire lock "${lockName}" within ${timeoutMs} ms`);
+    this.name = 'LockTimeoutError';
+  }
+}
+
+/** Raised when the coordinator is used after `close()`. */
+export class CoordinatorClosedError extends Error {
+  constructor() {
+    super('coordinator is closed');
+    this.name = 'CoordinatorClosedError';
+  }
+}
+
+type Db = Database.Database;
+
+const FIRST_DELAY_MS = 2;
+const MAX_DELAY_MS = 250;
+
+/**
+ * Lock file name for a lock name: readable prefix plus a hash, so that names differing
+ * only in characters we replace ("a/b" vs "a_b") never share a file.
+ */
+export function lockFileName(name: string): string {
+  const readable = name.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 64);
+  const digest = createHash('sha256').update(name).digest('hex').slice(0, 12);
+  return `${readable}-${digest}.lock`;
+}
+
+/**
+ * Locks backed by SQLite exclusive transactions, one database file per lock name.
+ *
+ * Why SQLite: Node exposes no flock/fcntl. SQLite takes POSIX fcntl locks on the
+ * database file, so the kernel drops them when the holder dies (even by SIGKILL) and no
+ * stale lock file can block anyone; and SQLite tracks locks per inode inside a process,
+ * so two connections of the same process exclude each other too (plain fcntl would not).
+ */
+export class LocalCoordinator implements Coordinator {
+  readonly dir: string;
+  readonly #held = new Set<HeldLock>();
+  #closed = false;
+
+  constructor(options: LocalCoordinatorOptions) {
+    this.dir = options.dir;
+    mkdirSync(this.dir, { recursive: true });
+  }
+
+  async tryLock(name: string): Promise<Lock | null> {
+    this.#checkOpen();
+    const db = this.#open(name);
+    try {
+      if (this.#attempt(db)) return this.#hold(name, db);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+    db.close();
+    return null;
+  }
+
+  async lock(name: string, opts: LockOptions = {}): Promise<Lock> {
+    this.#checkOpen();
+    const deadline = opts.timeoutMs === undefined ? Infinity : Date.now() + opts.timeoutMs;
+    // One connection is reused across attempts so polling does not churn file descriptors.
+    const db = this.#open(name);
+    let ceiling = FIRST_DELAY_MS;
+    try {
+      for (;;) {
+        if (this.#attempt(db)) return this.#hold(name, db);
+        const left = deadline - Date.now();
+        if (left <= 0) throw new LockTimeoutError(name, opts.timeoutMs ?? 0);
+        // Full jitter: waiters that collided do not retry in lockstep.
+        await sleep(Math.min(left, Math.random() * ceiling));
+        ceiling = Math.min(MAX_DELAY_MS, ceiling * 2);
+        this.#checkOpen();
+      }
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+  }
+
+  /** Releases every lock still held through this coordinator. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const held of [...this.#held]) await held.release();
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new CoordinatorClosedError();
+  }
+
+  #open(name: string): Db {
+    // timeout 0: never let SQLite block the event loop waiting for a busy lock.
+    return new Database(join(this.dir, lockFileName(name)), { timeout: 0 });
+  }
+
+  /** True when this connection now holds the exclusive lock; false when someone else does. */
+  #attempt(db: Db): boolean {
+    try {
+      db.exec('BEGIN EXCLUSIVE');
+      return true;
+    } catch (err) {
+      if (isBusy(err)) return false;
+      throw err;
+    }
+  }
+
+  #hold(name: string, db: Db): Lock {
+    const held = new HeldLock(name, db, () => this.#held.delete(held));
+    this.#held.add(held);
+    return held;
+  }
+}
+
+class HeldLock implements Lock {
+  #db: Db | null;
+
+  constructor(readonly name: string, db: Db, private readonly onRelease: () => void) {
+    this.#db = db;
+  }
+
+  /** Idempotent: releasing twice is harmless. */
+  async release(): Promise<void> {
+    const db = this.#db;
+    if (db === null) return;
+    this.#db = null;
+    this.onRelease();
+    try {
+      db.exec('ROLLBACK');
+    } finally {
+      db.close();
+    }
+  }
+}
+
+function isBusy(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED';
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

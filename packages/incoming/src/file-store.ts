@@ -1,0 +1,387 @@
+import {
+  linkSync, mkdirSync, readFileSync, readdirSync, statSync, unlinkSync, writeFileSync,
+} from 'node:fs';
+import { open, readdir, rename, unlink } from 'node:fs/promises';
+import { readFile as readFileCallback } from 'node:fs';
+import { promisify } from 'node:util';
+import { join } from 'node:path';
+import {
+  CorruptBatchError, FIXED_HEADER, decodeBatch, encodeBatch, headerLength, parseHeader,
+  type BatchEntry,
+} from './batch-format.js';
+import {
+  IncomingClosedError, IncomingConfigError, asUnavailable, errnoCode,
+} from './errors.js';
+import { fsyncDir, isMissing, writeAll } from './file-io.js';
+import { BATCH_ID, nextBatchId, pidOfBatchId, sackFor } from './ids.js';
+import type { Backlog, IncomingStore, Measures } from './types.js';
+
+// fs/promises' readFile costs ~3x the callback version here (measured: 250 vs 80 us for
+// 4 KiB), and reads of splits and batches are hot.
+const readFile = promisify(readFileCallback);
+
+export interface FileIncomingStoreOptions {
+  dir: string;
+  /** Sack count, fixed when the folder is first used (default 32). */
+  sacks?: number;
+  /** Upper bound of bytes merged into one group commit (default 64 MiB). */
+  maxFlushBytes?: number;
+  /**
+   * Test hook: called before each batch file is written or renamed into place; throwing
+   * (e.g. an error with code ENOSPC) simulates a failing disk. Never set in production.
+   */
+  faultHook?: (op: 'write' | 'rename', path: string) => void | Promise<void>;
+}
+
+interface Pending {
+  measures: Map<string, Measures>;
+  bytes: number;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+interface StagedFile {
+  sack: number;
+  temp: string;
+  final: string;
+}
+
+const META_FILE = 'incoming.json';
+const FORMAT = 'tally-incoming-1';
+const TEMP_PREFIX = '.tmp-';
+/** A temp file this old is garbage even if its writer's pid is alive again (pid reuse). */
+const TEMP_MAX_AGE_MS = 60 * 60 * 1000;
+
+/**
+ * Unprocessed measures on a local (or shared POSIX) file system, one folder per sack.
+ * `add` group-commits: calls arriving while a flush runs are merged into the next one, so
+ * each flush writes one file per touched sack and pays the fsyncs once for all its callers.
+ */
+export class FileIncomingStore implements IncomingStore {
+  readonly dir: string;
+  readonly sacks: number;
+  readonly #maxFlushBytes: number;
+  readonly #faultHook: FileIncomingStoreOptions['faultHook'];
+  #queue: Pending[] = [];
+  #flushing: Promise<void> | null = null;
+  #closed = false;
+
+  /** Opens (creating if needed) the store; throws IncomingConfigError on a sack mismatch. */
+  constructor(options: FileIncomingStoreOptions) {
+    this.dir = options.dir;
+    this.#maxFlushBytes = options.maxFlushBytes ?? 64 * 1024 * 1024;
+    this.#faultHook = options.faultHook;
+    this.sacks = initFolder(this.dir, options.sacks);
+    this.cleanTemporaryFiles();
+  }
+
+  sackOf(metricId: string): number {
+    return sackFor(metricId, this.sacks);
+  }
+
+  add(measures: Map<string, Measures>): Promise<void> {
+    if (this.#closed) return Promise.reject(new IncomingClosedError());
+    let bytes: number;
+    try {
+      bytes = validate(measures);
+    } catch (err) {
+      // Rejected before queueing so one bad caller can never fail a shared flush.
+      return Promise.reject(err);
+    }
+    if (bytes === 0) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ measures, bytes, resolve, reject });
+      this.#flushing ??= this.#drain();
+    });
+  }
+
+  async listBatches(sack: number): Promise<string[]> {
+    const names = await readdir(this.#sackDir(sack));
+    return names.filter((n) => BATCH_ID.test(n)).sort();
+  }
+
+  /** Throws CorruptBatchError when the file fails its checks (see `quarantine`). */
+  async readBatch(sack: number, id: string): Promise<Map<string, Measures>> {
+    return decodeBatch(await readFile(this.#batchPath(sack, id)), `${sack}/${id}`);
+  }
+
+  /** Deletes batches durably: once resolved they cannot reappear after a crash. */
+  async deleteBatches(sack: number, ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    const paths = ids.map((id) => this.#batchPath(sack, id));
+    await Promise.all(paths.map((p) => unlink(p).catch(ignoreMissing)));
+    // Storage forgets applied ids once batches are gone; a delete undone by a crash
+    // would make the batch look new again and be applied twice.
+    await fsyncDir(this.#sackDir(sack));
+  }
+
+  /** Moves a corrupt batch out of the way (to `<dir>/corrupt/`) so processing can go on. */
+  async quarantine(sack: number, id: string): Promise<void> {
+    const target = join(this.dir, 'corrupt');
+    mkdirSync(target, { recursive: true });
+    await rename(this.#batchPath(sack, id), join(target, `${sack}-${id}`));
+    await fsyncDir(this.#sackDir(sack));
+  }
+
+  /** Counts from the batch headers only; corrupt or vanished files are skipped. */
+  async backlog(): Promise<Backlog> {
+    const perMetric = new Map<string, number>();
+    const sacks = Array.from({ length: this.sacks }, (_, s) => s);
+    await Promise.all(sacks.map((s) => this.#countSack(s, perMetric)));
+    let measures = 0;
+    for (const n of perMetric.values()) measures += n;
+    return { metrics: perMetric.size, measures, perMetric };
+  }
+
+  /** Waits for queued adds to be durable, then refuses new ones. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    while (this.#flushing) await this.#flushing;
+  }
+
+  /**
+   * Removes temp files left by crashed writers (their pid is gone, or they are very old).
+   * Runs at open; metricd may call it periodically. Returns how many were removed.
+   */
+  cleanTemporaryFiles(): number {
+    let removed = 0;
+    for (let s = 0; s < this.sacks; s++) {
+      const dir = this.#sackDir(s);
+      for (const name of readdirSync(dir)) {
+        if (name.startsWith(TEMP_PREFIX) && isAbandoned(join(dir, name), name)) {
+          removed += tryUnlinkSync(join(dir, name));
+        }
+      }
+    }
+    return removed;
+  }
+
+  async #drain(): Promise<void> {
+    while (this.#queue.length > 0) {
+      const group = this.#takeGroup();
+      try {
+        await this.#flush(group);
+        for (const p of group) p.resolve();
+      } catch (err) {
+        for (const p of group) p.reject(err);
+      }
+    }
+    this.#flushing = null;
+  }
+
+  #takeGroup(): Pending[] {
+    let bytes = 0;
+    let n = 0;
+    while (n < this.#queue.length && (n === 0 || bytes + this.#queue[n].bytes <= this.#maxFlushBytes)) {
+      bytes += this.#queue[n++].bytes;
+    }
+    return this.#queue.splice(0, n);
+  }
+
+  /**
+   * One group commit. All files are written and fsynced under temp names before any is
+   * renamed, so a failure while writing leaves nothing visible.
+   */
+  async #flush(group: Pending[]): Promise<void> {
+    const bySack = groupBySack(group, (id) => this.sackOf(id));
+    const staged: StagedFile[] = [];
+    // allSettled, not all: cleanup must wait until no write is still creating files.
+    const results = await Promise.allSettled(
+      [...bySack].map(([sack, metrics]) => this.#stage(sack, metrics, staged)),
+    );
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) {
+      await Promise.all(staged.map((f) => unlink(f.temp).catch(() => undefined)));
+      throw asUnavailable(failed.reason, 'writing incoming batch');
+    }
+    await this.#publish(staged);
+  }
+
+  async #stage(sack: number, metrics: Map<string, Measures[]>, staged: StagedFile[]): Promise<void> {
+    const id = nextBatchId();
+    const dir = this.#sackDir(sack);
+    const file: StagedFile = { sack, temp: join(dir, TEMP_PREFIX + id), final: join(dir, id) };
+    await this.#faultHook?.('write', file.temp);
+    const fh = await open(file.temp, 'wx');
+    staged.push(file);
+    try {
+      await writeAll(fh, encodeBatch(metrics).buffers);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  }
+
+  async #publish(staged: StagedFile[]): Promise<void> {
+    const done: StagedFile[] = [];
+    try {
+      for (const f of staged) {
+        await this.#faultHook?.('rename', f.final);
+        await rename(f.temp, f.final);
+        done.push(f);
+      }
+      const dirs = new Set(staged.map((f) => this.#sackDir(f.sack)));
+      await Promise.all([...dirs].map(fsyncDir));
+    } catch (err) {
+      // Best effort undo: a reader may in theory have seen a file in this short window.
+      await Promise.all(done.map((f) => unlink(f.final).catch(() => undefined)));
+      await Promise.all(staged.map((f) => unlink(f.temp).catch(() => undefined)));
+      throw asUnavailable(err, 'publishing incoming batch');
+    }
+  }
+
+  async #countSack(sack: number, perMetric: Map<string, number>): Promise<void> {
+    for (const id of await this.listBatches(sack)) {
+      const entries = await readHeader(this.#batchPath(sack, id), `${sack}/${id}`);
+      for (const e of entries ?? []) perMetric.set(e.metricId, (perMetric.get(e.metricId) ?? 0) + e.count);
+    }
+  }
+
+  #sackDir(sack: number): string {
+    if (!Number.isInteger(sack) || sack < 0 || sack >= this.sacks) {
+      throw new RangeError(`sack ${sack} out of range [0, ${this.sacks})`);
+    }
+    return join(this.dir, `sack-${sack}`);
+  }
+
+  #batchPath(sack: number, id: string): string {
+    if (!BATCH_ID.test(id)) throw new RangeError(`invalid batch id ${JSON.stringify(id)}`);
+    return join(this.#sackDir(sack), id);
+  }
+}
+
+/** Bytes the measures will take on disk; throws TypeError on malformed input. */
+function validate(measures: Map<string, Measures>): number {
+  let bytes = 0;
+  for (const [id, m] of measures) {
+    if (typeof id !== 'string' || id.length === 0 || Buffer.byteLength(id) > 0xffff) {
+      throw new TypeError(`invalid metric id ${JSON.stringify(id)}`);
+    }
+    if (!(m.ts instanceof BigInt64Array) || !(m.values instanceof Float64Array) || m.ts.length !== m.values.length) {
+      throw new TypeError(`measures of ${id}: ts and values must be BigInt64Array/Float64Array of equal length`);
+    }
+    bytes += m.ts.length * 16;
+  }
+  return bytes;
+}
+
+function groupBySack(group: Pending[], sackOf: (id: string) => number): Map<number, Map<string, Measures[]>> {
+  const bySack = new Map<number, Map<string, Measures[]>>();
+  for (const p of group) {
+    for (const [id, m] of p.measures) {
+      if (m.ts.length === 0) continue;
+      const sack = sackOf(id);
+      let metrics = bySack.get(sack);
+      if (!metrics) bySack.set(sack, (metrics = new Map()));
+      const parts = metrics.get(id);
+      if (parts) parts.push(m);
+      else metrics.set(id, [m]);
+    }
+  }
+  return bySack;
+}
+
+/** Creates or checks the metadata file and sack folders; returns the sack count. */
+function initFolder(dir: string, sacks: number | undefined): number {
+  if (sacks !== undefined && (!Number.isInteger(sacks) || sacks < 1 || sacks > 65536)) {
+    throw new RangeError(`sacks must be an integer in [1, 65536], got ${sacks}`);
+  }
+  mkdirSync(dir, { recursive: true });
+  const meta = join(dir, META_FILE);
+  const actual = readMeta(meta) ?? createMeta(dir, meta, sacks ?? 32);
+  if (sacks !== undefined && actual !== sacks) {
+    throw new IncomingConfigError(`${dir} holds ${actual} sacks, not ${sacks}`);
+  }
+  for (let s = 0; s < actual; s++) mkdirSync(join(dir, `sack-${s}`), { recursive: true });
+  return actual;
+}
+
+function readMeta(meta: string): number | null {
+  let text: string;
+  try {
+    text = readFileSync(meta, 'utf8');
+  } catch (err) {
+    if (isMissing(err)) return null;
+    throw err;
+  }
+  const parsed = JSON.parse(text) as { format?: unknown; sacks?: unknown };
+  if (parsed.format !== FORMAT || typeof parsed.sacks !== 'number') {
+    throw new IncomingConfigError(`${meta}: not a ${FORMAT} store`);
+  }
+  return parsed.sacks;
+}
+
+/** Create-if-absent via link(): when two processes race, exactly one metadata file wins. */
+function createMeta(dir: string, meta: string, sacks: number): number {
+  const temp = join(dir, `.${META_FILE}.${process.pid}.${Date.now()}`);
+  writeFileSync(temp, JSON.stringify({ format: FORMAT, sacks }), { flush: true });
+  try {
+    linkSync(temp, meta);
+  } catch (err) {
+    if (errnoCode(err) !== 'EEXIST') throw err;
+  } finally {
+    unlinkSync(temp);
+  }
+  return readMeta(meta) ?? sacks;
+}
+
+async function readHeader(path: string, label: string): Promise<BatchEntry[] | null> {
+  let fh;
+  try {
+    fh = await open(path, 'r');
+  } catch (err) {
+    if (isMissing(err)) return null; // processed meanwhile
+    throw err;
+  }
+  try {
+    const size = (await fh.stat()).size;
+    const fixed = Buffer.alloc(FIXED_HEADER);
+    await fh.read(fixed, 0, FIXED_HEADER, 0);
+    const header = Buffer.alloc(headerLength(fixed, label));
+    await fh.read(header, 0, header.length, 0);
+    return parseHeader(header, size, label);
+  } catch (err) {
+    if (err instanceof CorruptBatchError) return null;
+    throw err;
+  } finally {
+    await fh.close();
+  }
+}
+
+function isAbandoned(path: string, name: string): boolean {
+  const id = name.slice(TEMP_PREFIX.length);
+  if (!BATCH_ID.test(id)) return ageMs(path) > TEMP_MAX_AGE_MS;
+  const pid = pidOfBatchId(id);
+  if (pid === process.pid) return false;
+  return !isAlive(pid) || ageMs(path) > TEMP_MAX_AGE_MS;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return errnoCode(err) === 'EPERM';
+  }
+}
+
+function ageMs(path: string): number {
+  try {
+    return Date.now() - statSync(path).mtimeMs;
+  } catch {
+    return 0;
+  }
+}
+
+function tryUnlinkSync(path: string): number {
+  try {
+    unlinkSync(path);
+    return 1;
+  } catch {
+    return 0;
+  }
+}
+
+function ignoreMissing(err: unknown): void {
+  if (!isMissing(err)) throw err;
+}

@@ -1,0 +1,45 @@
+import { randomBytes } from 'node:crypto';
+
+// Batch id: <ms since epoch, 12 hex>-<per-process counter, 8 hex>-<pid 8 hex + random 4 hex>.
+// Lexicographic order is time order (the counter orders ids of the same millisecond within
+// a process); the last part keeps ids unique across processes and hosts sharing the folder.
+export const BATCH_ID = /^[0-9a-f]{12}-[0-9a-f]{8}-[0-9a-f]{12}$/;
+
+const instance =
+  process.pid.toString(16).padStart(8, '0').slice(-8) + randomBytes(2).toString('hex');
+let counter = 0;
+let lastMs = 0;
+
+export function nextBatchId(): string {
+  // Never go back in time within a process, even if the wall clock does.
+  lastMs = Math.max(lastMs, Date.now());
+  counter = (counter + 1) % 0x100000000;
+  const ms = lastMs.toString(16).padStart(12, '0');
+  return `${ms}-${counter.toString(16).padStart(8, '0')}-${instance}`;
+}
+
+/** Process id encoded in a batch id (used to tell a crashed writer's temp file from a live one). */
+export function pidOfBatchId(id: string): number {
+  return parseInt(id.slice(22, 30), 16);
+}
+
+const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
+
+/**
+ * Sack of a metric. For UUIDs this is Gnocchi's `uuid.int % sacks` (computed digit by
+ * digit, exact for any sack count below 2^48) so both place metrics alike; other ids use FNV-1a.
+ */
+export function sackFor(metricId: string, sacks: number): number {
+  if (UUID.test(metricId)) {
+    let r = 0;
+    for (const ch of metricId) {
+      if (ch !== '-') r = (r * 16 + parseInt(ch, 16)) % sacks;
+    }
+    return r;
+  }
+  let h = 0x811c9dc5;
+  for (let i = 0; i < metricId.length; i++) {
+    h = Math.imul(h ^ metricId.charCodeAt(i), 0x01000193);
+  }
+  return (h >>> 0) % sacks;
+}

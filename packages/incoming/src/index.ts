@@ -1,0 +1,6 @@
+export type { Measures, Backlog, IncomingStore } from './types.js';
+export { FileIncomingStore } from './file-store.js';
+export type { FileIncomingStoreOptions } from './file-store.js';
+export { IncomingUnavailableError, IncomingConfigError, IncomingClosedError } from './errors.js';
+export { CorruptBatchError } from './batch-format.js';
+export { sackFor } from './ids.js';

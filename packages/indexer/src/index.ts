@@ -1,0 +1,22 @@
+// @tally/indexer: archive policies, archive policy rules and metrics (resources later)
+// in SQL, SQLite or PostgreSQL through one Kysely code path.
+import { connect, parseIndexerUrl } from './connect.js';
+import { SqlIndexer } from './sql-indexer.js';
+import type { Indexer } from './types.js';
+
+export * from './errors.js';
+export type * from './types.js';
+export { SqlIndexer, splitCreator } from './sql-indexer.js';
+export { parseIndexerUrl, SQLITE_BUSY_TIMEOUT_MS, type IndexerTarget } from './connect.js';
+export { LATEST_SCHEMA_VERSION } from './migrations/index.js';
+export { fnmatch, fnmatchToRegExp } from './fnmatch.js';
+
+/**
+ * Opens the indexer named by `url` (`sqlite:///abs/path.db`, a plain path, `:memory:` or
+ * `postgresql://...`). The schema is not touched: call `upgrade()` (`tally upgrade`).
+ * PostgreSQL needs the optional `pg` package.
+ */
+export async function openIndexer(url: string): Promise<Indexer> {
+  const { db, dialect } = await connect(parseIndexerUrl(url));
+  return new SqlIndexer(db, dialect);
+}

@@ -1,0 +1,8 @@
+// Ordered list of migrations. Listed explicitly (not discovered on disk) so the compiled
+// package works wherever it is installed; append new steps, never edit applied ones.
+import type { Migration } from './migration.js';
+import { migration0001 } from './0001_initial.js';
+
+export type { Migration } from './migration.js';
+export const MIGRATIONS: readonly Migration[] = [migration0001];
+export const LATEST_SCHEMA_VERSION: number = MIGRATIONS[MIGRATIONS.length - 1].version;

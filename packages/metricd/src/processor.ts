@@ -1,0 +1,157 @@
+// Folds measures from the incoming store into each metric's aggregates.
+//
+// Exactly-once: a batch file holds measures of many metrics. For each metric we fold only
+// the batches whose ids are not yet in the metric's `applied` set, and commit the new state
+// together with those ids in one atomic storage commit. Batches are deleted from incoming
+// only after every metric in them has committed. A crash anywhere in between leaves either
+// the batch (re-read, skipped where already applied) or nothing to redo.
+import type { IncomingStore, Measures } from '@tally/incoming';
+import type { AggregateStorage } from '@tally/storage';
+import type { Coordinator, Lock } from '@tally/coordination';
+import { processMeasures, type ArchivePolicy } from '@tally/timeseries';
+
+/** Returns the archive policy of each id that names an active metric (others are dropped). */
+export type PolicyLookup = (metricIds: string[]) => Promise<Map<string, ArchivePolicy>>;
+
+export interface Logger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface ProcessorOptions {
+  incoming: IncomingStore;
+  storage: AggregateStorage;
+  coordinator: Coordinator;
+  policies: PolicyLookup;
+  log?: Logger;
+  /** Batches read per round, to bound memory when a sack has a large backlog. */
+  maxBatchesPerRound?: number;
+  /** Metrics folded concurrently within a sack (I/O overlap). */
+  concurrency?: number;
+}
+
+export interface RoundResult {
+  batches: number;
+  metrics: number;
+  measures: number;
+}
+
+interface Pending {
+  batchId: string;
+  measures: Measures;
+}
+
+const EMPTY: RoundResult = { batches: 0, metrics: 0, measures: 0 };
+
+export class Processor {
+  private readonly maxBatches: number;
+  private readonly concurrency: number;
+
+  constructor(private readonly o: ProcessorOptions) {
+    this.maxBatches = o.maxBatchesPerRound ?? 256;
+    this.concurrency = o.concurrency ?? 8;
+  }
+
+  get sacks(): number {
+    return this.o.incoming.sacks;
+  }
+
+  /** Processes one sack if its lock is free (or waits for it when `wait`); null when busy. */
+  async processSack(sack: number, opts: { wait?: boolean } = {}): Promise<RoundResult | null> {
+    const name = `sack-${sack}`;
+    const lock: Lock | null = opts.wait
+      ? await this.o.coordinator.lock(name, { timeoutMs: 60_000 })
+      : await this.o.coordinator.tryLock(name);
+    if (!lock) return null;
+    try {
+      const total = { ...EMPTY };
+      // Drain the sack in bounded rounds while holding its lock.
+      for (;;) {
+        const r = await this.round(sack);
+        total.batches += r.batches;
+        total.metrics += r.metrics;
+        total.measures += r.measures;
+        if (r.batches < this.maxBatches) return total;
+      }
+    } finally {
+      await lock.release();
+    }
+  }
+
+  /** Processes everything pending for the sack holding `metricId` (GET ?refresh=true). */
+  async refreshMetric(metricId: string): Promise<void> {
+    await this.processSack(this.o.incoming.sackOf(metricId), { wait: true });
+  }
+
+  private async round(sack: number): Promise<RoundResult> {
+    const listed = await this.o.incoming.listBatches(sack);
+    if (listed.length === 0) return EMPTY;
+    const ids = listed.slice(0, this.maxBatches);
+    const byMetric = await this.readBatches(sack, ids);
+    const policies = await this.o.policies([...byMetric.keys()]);
+    const present = new Set(listed);
+    let measures = 0;
+    let metrics = 0;
+    const work = [...byMetric.entries()].filter(([id]) => policies.has(id));
+    await eachLimited(work, this.concurrency, async ([metricId, pending]) => {
+      const n = await this.foldMetric(metricId, policies.get(metricId) as ArchivePolicy, pending, present);
+      if (n > 0) {
+        metrics++;
+        measures += n;
+      }
+    });
+    await this.o.incoming.deleteBatches(sack, ids);
+    return { batches: ids.length, metrics, measures };
+  }
+
+  private async readBatches(sack: number, ids: string[]): Promise<Map<string, Pending[]>> {
+    const byMetric = new Map<string, Pending[]>();
+    for (const batchId of ids) {
+      const batch = await this.o.incoming.readBatch(sack, batchId);
+      for (const [metricId, measures] of batch) {
+        let list = byMetric.get(metricId);
+        if (!list) byMetric.set(metricId, (list = []));
+        list.push({ batchId, measures });
+      }
+    }
+    return byMetric;
+  }
+
+  /** Folds the not-yet-applied batches into one metric; returns the measures folded. */
+  private async foldMetric(metricId: string, policy: ArchivePolicy, pending: Pending[], present: Set<string>): Promise<number> {
+    const st = this.o.storage;
+    const rec = await st.read(metricId);
+    const todo = pending.filter((p) => !rec.applied.has(p.batchId));
+    if (todo.length === 0) return 0;
+    const measures = concatMeasures(todo.map((p) => p.measures));
+    const change = await processMeasures(policy, rec.state, measures, (key) => st.readSplit(metricId, key));
+    const forget = [...rec.applied].filter((id) => !present.has(id));
+    await st.commit(metricId, { ...change, applied: [...new Set(todo.map((p) => p.batchId))], forget });
+    return measures.ts.length;
+  }
+}
+
+export function concatMeasures(parts: Measures[]): Measures {
+  if (parts.length === 1) return parts[0];
+  let n = 0;
+  for (const p of parts) n += p.ts.length;
+  const ts = new BigInt64Array(n);
+  const values = new Float64Array(n);
+  let off = 0;
+  for (const p of parts) {
+    ts.set(p.ts, off);
+    values.set(p.values, off);
+    off += p.ts.length;
+  }
+  return { ts, values };
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight. */
+export async function eachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await fn(items[next++]);
+  });
+  await Promise.all(workers);
+}

@@ -1,0 +1,62 @@
+// The processing loop: visits every sack, processing those whose lock it gets, so that any
+// number of workers (threads or processes sharing the data folder) split the sacks between
+// them without configuration. Idle workers back off up to `intervalMs`.
+import type { Processor, Logger } from './processor.js';
+
+export interface WorkerOptions {
+  processor: Processor;
+  /** Longest pause between scans when there is nothing to do. */
+  intervalMs?: number;
+  /** Periodic housekeeping (expunging deleted metrics); errors are logged, not fatal. */
+  housekeeping?: () => Promise<void>;
+  housekeepingEveryMs?: number;
+  signal?: AbortSignal;
+  log?: Logger;
+  /** Called after each scan with what it processed (metrics for /v1/status). */
+  onScan?: (stats: { measures: number; metrics: number; ms: number }) => void;
+}
+
+const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
+  new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(t);
+      resolve();
+    }, { once: true });
+  });
+
+export async function runWorker(o: WorkerOptions): Promise<void> {
+  const interval = o.intervalMs ?? 500;
+  const hkEvery = o.housekeepingEveryMs ?? 5_000;
+  let lastHk = 0;
+  let idle = 10;
+  // Start at a random sack so that several workers do not contend on the same locks.
+  const sacks = o.processor.sacks;
+  let start = Math.floor(Math.random() * sacks);
+  while (!o.signal?.aborted) {
+    const t0 = Date.now();
+    let measures = 0;
+    let metrics = 0;
+    for (let i = 0; i < sacks && !o.signal?.aborted; i++) {
+      const sack = (start + i) % sacks;
+      try {
+        const r = await o.processor.processSack(sack);
+        if (r) {
+          measures += r.measures;
+          metrics += r.metrics;
+        }
+      } catch (err) {
+        o.log?.error({ err, sack }, 'processing a sack failed; it will be retried');
+      }
+    }
+    start = (start + 1) % sacks;
+    o.onScan?.({ measures, metrics, ms: Date.now() - t0 });
+    if (o.housekeeping && Date.now() - lastHk > hkEvery) {
+      lastHk = Date.now();
+      await o.housekeeping().catch((err: unknown) => o.log?.error({ err }, 'housekeeping failed'));
+    }
+    // Busy: scan again at once. Idle: back off exponentially up to the interval.
+    idle = measures > 0 ? 10 : Math.min(interval, idle * 2);
+    if (measures === 0) await sleep(idle, o.signal);
+  }
+}

@@ -1,0 +1,64 @@
+// Versions, the v1 index, capabilities, status and the health check.
+import type { FastifyInstance } from 'fastify';
+import { VALID_AGGREGATION_METHODS } from '@tally/timeseries';
+import { route, send, checkAcceptJson } from '../http.js';
+import { enforce } from '../auth.js';
+import { badRequest } from '../errors.js';
+import type { Ctx } from '../context.js';
+
+const V1_LINKS = ['aggregates', 'aggregation', 'archive_policy', 'archive_policy_rule', 'batch', 'capabilities',
+  'influxdb', 'metric', 'resource', 'resource_type', 'search', 'status'];
+
+export function rootRoutes(app: FastifyInstance, ctx: Ctx): void {
+  route(app, '/', {
+    GET: async (req, reply) => {
+      checkAcceptJson(req);
+      return send(reply, 200, {
+        build: ctx.version,
+        versions: [{ status: 'CURRENT', links: [{ rel: 'self', href: `${ctx.base(req)}/v1/` }], id: 'v1.0', updated: '2015-03-19' }],
+      });
+    },
+  });
+  route(app, '/v1', {
+    GET: async (req, reply) => {
+      checkAcceptJson(req);
+      const base = `${ctx.base(req)}/v1`;
+      return send(reply, 200, {
+        version: '1.0',
+        links: [{ rel: 'self', href: base }, ...V1_LINKS.map((rel) => ({ rel, href: `${base}/${rel}` }))],
+      });
+    },
+  });
+  route(app, '/healthcheck', {
+    GET: async (_req, reply) => reply.code(200).header('content-type', 'text/plain; charset=UTF-8').send(''),
+  });
+  route(app, '/v1/capabilities', {
+    GET: async (req, reply) => {
+      checkAcceptJson(req);
+      return send(reply, 200, { aggregation_methods: [...VALID_AGGREGATION_METHODS] });
+    },
+  });
+  route(app, '/v1/status', {
+    GET: async (req, reply) => {
+      const id = ctx.identity(req);
+      enforce('get status', id);
+      checkAcceptJson(req);
+      const details = parseBool(req.query, 'details', true);
+      const backlog = await ctx.incoming.backlog();
+      const storage: Record<string, unknown> = { summary: { metrics: backlog.metrics, measures: backlog.measures } };
+      if (details) storage.measures_to_process = Object.fromEntries(backlog.perMetric);
+      const metricd = ctx.metricdStatus ? await ctx.metricdStatus() : { processors: null, statistics: {} };
+      return send(reply, 200, { storage, metricd });
+    },
+  });
+}
+
+/** A boolean query argument as Gnocchi reads them ("true", "False", "1", "no"...). */
+export function parseBool(query: unknown, name: string, dflt: boolean): boolean {
+  const v = (query as Record<string, unknown> | undefined)?.[name];
+  if (v === undefined) return dflt;
+  const s = String(Array.isArray(v) ? v[0] : v).toLowerCase();
+  if (['true', '1', 'yes', 'on', 't', 'y'].includes(s)) return true;
+  if (['false', '0', 'no', 'off', 'f', 'n'].includes(s)) return false;
+  throw badRequest(`Unable to parse \`${name}': invalid truth value '${s}'`);
+}

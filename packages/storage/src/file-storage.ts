@@ -1,0 +1,340 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { readFile as readFileCallback } from 'node:fs';
+import { promisify } from 'node:util';
+import { dirname, join } from 'node:path';
+import {
+  CorruptStorageError, asUnavailable, isMissing,
+} from './errors.js';
+import {
+  EMPTY_MANIFEST, decodeManifest, decodeSplit, encodeManifest, encodeSplitHeader, type Manifest,
+} from './format.js';
+import type { AggregateStorage, CommitChange, MetricRecord } from './types.js';
+
+// fs/promises' readFile costs ~3x the callback version here (measured: 250 vs 80 us for
+// 4 KiB), and reads of splits and batches are hot.
+const readFile = promisify(readFileCallback);
+
+export interface FileAggregateStorageOptions {
+  dir: string;
+  /** Parsed manifests kept in memory (default 10 000 metrics). */
+  cacheSize?: number;
+  /**
+   * Test hook: called before each file write and before the manifest rename; throwing
+   * (e.g. an error with code ENOSPC) simulates a failing disk. Never set in production.
+   */
+  faultHook?: (op: 'split' | 'manifest' | 'rename', path: string) => void | Promise<void>;
+}
+
+interface Cached {
+  stamp: string;
+  manifest: Manifest;
+}
+
+const MANIFEST = 'manifest';
+const SPLIT_FILE = /^(\d+)-[0-9a-f]{8}-\d+\.split$/;
+const TEMP_FILE = /^\.manifest-[0-9a-f]{8}\.tmp$/;
+const TRASH = '.trash';
+/** cleanup() only removes files of unknown status after this long (a commit may be writing them). */
+const GRACE_MS = 10 * 60 * 1000;
+const METRIC_ID = /^[A-Za-z0-9_-][A-Za-z0-9_.-]*$/;
+
+/**
+ * Aggregates on a POSIX file system: `<dir>/<id[0:2]>/<id>/` holds a manifest and split
+ * files. Split files are immutable and uniquely named; the manifest names the live ones, so
+ * renaming a new manifest into place commits everything at once. Commits to one metric must
+ * be serialised by the caller across processes (metricd's lock); within a process they are.
+ */
+export class FileAggregateStorage implements AggregateStorage {
+  readonly dir: string;
+  readonly #cacheSize: number;
+  readonly #faultHook: FileAggregateStorageOptions['faultHook'];
+  readonly #cache = new Map<string, Cached>();
+  readonly #chains = new Map<string, Promise<void>>();
+
+  constructor(options: FileAggregateStorageOptions) {
+    this.dir = options.dir;
+    this.#cacheSize = options.cacheSize ?? 10_000;
+    this.#faultHook = options.faultHook;
+  }
+
+  async read(metricId: string): Promise<MetricRecord> {
+    const m = await this.#manifest(metricId);
+    // Copies: callers must not be able to alter the cached manifest.
+    return { state: m.state && new Uint8Array(m.state), applied: new Set(m.applied) };
+  }
+
+  async readSplit(metricId: string, key: string): Promise<Uint8Array | null> {
+    for (let attempt = 0; ; attempt++) {
+      const file = (await this.#manifest(metricId, attempt > 0)).splits.get(key);
+      if (file === undefined) return null;
+      const path = join(this.#metricDir(metricId), file);
+      try {
+        return decodeSplit(await readFile(path), path);
+      } catch (err) {
+        // Another process committed and removed this file since we read the manifest:
+        // reload the manifest (bypassing the cache) and follow it to the new file.
+        if (!isMissing(err)) throw asUnavailable(err, 'reading split');
+        if (attempt >= 3) throw new CorruptStorageError(path, 'listed in the manifest but missing');
+      }
+    }
+  }
+
+  commit(metricId: string, change: CommitChange): Promise<void> {
+    return this.#serialised(metricId, () => this.#commit(metricId, change));
+  }
+
+  deleteMetric(metricId: string): Promise<void> {
+    return this.#serialised(metricId, () => this.#delete(metricId));
+  }
+
+  /**
+   * Removes what crashes left behind: unreferenced split files, manifest temp files and
+   * trash. Safe to run while other processes commit. Returns the number of entries removed.
+   */
+  async cleanup(): Promise<number> {
+    let removed = await removeAll(join(this.dir, TRASH));
+    for (const prefix of await listDir(this.dir)) {
+      if (prefix === TRASH) continue;
+      for (const metricId of await listDir(join(this.dir, prefix))) {
+        if (!METRIC_ID.test(metricId)) continue;
+        removed += await this.#sweep(metricId, await this.#manifest(metricId, true), false);
+      }
+    }
+    return removed;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.#chains.values());
+    this.#cache.clear();
+  }
+
+  async #commit(metricId: string, change: CommitChange): Promise<void> {
+    const dir = this.#metricDir(metricId);
+    const current = await this.#manifest(metricId);
+    if (current.gen === 0) await this.#createMetricDir(dir);
+    const gen = current.gen + 1;
+    const nonce = randomBytes(4).toString('hex');
+    const written: string[] = [];
+    let next: Manifest;
+    try {
+      const splits = await this.#writeSplits(dir, gen, nonce, current.splits, change, written);
+      next = { gen, state: new Uint8Array(change.state), applied: nextApplied(current.applied, change), splits };
+      await this.#writeManifest(dir, nonce, next, written);
+    } catch (err) {
+      await Promise.all(written.map((p) => unlink(p).catch(() => undefined)));
+      throw asUnavailable(err, `committing metric ${metricId}`);
+    }
+    await this.#published(metricId, dir, next);
+  }
+
+  /** After the rename: the new manifest is live, whatever happens next. */
+  async #published(metricId: string, dir: string, next: Manifest): Promise<void> {
+    try {
+      await fsyncDir(dir);
+    } catch (err) {
+      // Visible but maybe not durable; the split files it names must stay.
+      this.#cache.delete(metricId);
+      throw asUnavailable(err, `syncing metric ${metricId}`);
+    }
+    const stamp = await stampOf(join(dir, MANIFEST)).catch(() => null);
+    if (stamp) this.#remember(metricId, stamp, next);
+    else this.#cache.delete(metricId);
+    // Freeing superseded files is best effort: a crash here only leaves orphans.
+    await this.#sweep(metricId, next, true).catch(() => 0);
+  }
+
+  /** Writes and fsyncs every new split; returns the resulting key -> file map. */
+  async #writeSplits(
+    dir: string, gen: number, nonce: string, previous: Map<string, string>,
+    change: CommitChange, written: string[],
+  ): Promise<Map<string, string>> {
+    const splits = new Map(previous);
+    for (const key of change.del) splits.delete(key);
+    let i = 0;
+    const jobs: Array<Promise<void>> = [];
+    for (const [key, data] of change.put) {
+      const name = `${gen}-${nonce}-${i++}.split`;
+      splits.set(key, name);
+      jobs.push(this.#writeDurable('split', join(dir, name), [encodeSplitHeader(data), data], written));
+    }
+    // allSettled: on failure, cleanup must not race writes still creating files.
+    const failed = (await Promise.allSettled(jobs)).find((r) => r.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+    return splits;
+  }
+
+  /** The commit point: temp manifest, fsync, rename over the live one (folder fsync follows). */
+  async #writeManifest(dir: string, nonce: string, next: Manifest, written: string[]): Promise<void> {
+    const temp = join(dir, `.manifest-${nonce}.tmp`);
+    await this.#writeDurable('manifest', temp, [encodeManifest(next)], written);
+    await this.#faultHook?.('rename', join(dir, MANIFEST));
+    await rename(temp, join(dir, MANIFEST));
+  }
+
+  async #writeDurable(
+    op: 'split' | 'manifest', path: string, parts: Uint8Array[], written: string[],
+  ): Promise<void> {
+    await this.#faultHook?.(op, path);
+    const fh = await open(path, 'wx');
+    written.push(path);
+    try {
+      const { bytesWritten } = await fh.writev(parts);
+      const expected = parts.reduce((n, p) => n + p.byteLength, 0);
+      // A short write to a regular file means the disk filled up.
+      if (bytesWritten !== expected) throw Object.assign(new Error('short write'), { code: 'ENOSPC' });
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** First commit of a metric: its folder and the prefix folder must survive a crash too. */
+  async #createMetricDir(dir: string): Promise<void> {
+    try {
+      await mkdir(dir, { recursive: true });
+      await fsyncDir(dirname(dir));
+      await fsyncDir(this.dir);
+    } catch (err) {
+      throw asUnavailable(err, `creating ${dir}`);
+    }
+  }
+
+  async #delete(metricId: string): Promise<void> {
+    const trash = join(this.dir, TRASH);
+    const target = join(trash, `${metricId}.${randomBytes(4).toString('hex')}`);
+    this.#cache.delete(metricId);
+    try {
+      await mkdir(trash, { recursive: true });
+      // A rename is atomic: readers see the whole metric or nothing, never half a folder.
+      await rename(this.#metricDir(metricId), target);
+      await fsyncDir(dirname(this.#metricDir(metricId)));
+    } catch (err) {
+      if (isMissing(err)) return;
+      throw asUnavailable(err, `deleting metric ${metricId}`);
+    }
+    await rm(target, { recursive: true, force: true }).catch(() => undefined);
+  }
+
+  /**
+   * Deletes unreferenced files of one metric. Inside a commit (`owner`) every such file is
+   * garbage; otherwise only those of older generations or past the grace period are.
+   */
+  async #sweep(metricId: string, manifest: Manifest, owner: boolean): Promise<number> {
+    const dir = this.#metricDir(metricId);
+    const live = new Set(manifest.splits.values());
+    let removed = 0;
+    for (const name of await listDir(dir)) {
+      if (name === MANIFEST || live.has(name)) continue;
+      const split = SPLIT_FILE.exec(name);
+      if (!split && !TEMP_FILE.test(name)) continue;
+      const old = split !== null && Number(split[1]) <= manifest.gen;
+      if (owner || old || (await ageMs(join(dir, name))) > GRACE_MS) {
+        removed += await unlink(join(dir, name)).then(() => 1, () => 0);
+      }
+    }
+    return removed;
+  }
+
+  /** The manifest, from cache when a stat proves the file unchanged (another process may write). */
+  async #manifest(metricId: string, fresh = false): Promise<Manifest> {
+    const path = join(this.#metricDir(metricId), MANIFEST);
+    let stamp: string;
+    try {
+      stamp = await stampOf(path);
+    } catch (err) {
+      if (!isMissing(err)) throw asUnavailable(err, 'reading manifest');
+      this.#cache.delete(metricId);
+      return EMPTY_MANIFEST;
+    }
+    const cached = this.#cache.get(metricId);
+    if (!fresh && cached?.stamp === stamp) return cached.manifest;
+    return this.#load(metricId, path, stamp);
+  }
+
+  async #load(metricId: string, path: string, stamp: string): Promise<Manifest> {
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(path);
+    } catch (err) {
+      if (!isMissing(err)) throw asUnavailable(err, 'reading manifest');
+      this.#cache.delete(metricId);
+      return EMPTY_MANIFEST; // deleted between stat and read
+    }
+    // If the file was replaced after our stat, the content is newer than the stamp: the next
+    // stat will differ and reload it, so the cache is never staler than the disk.
+    const manifest = decodeManifest(bytes, path);
+    this.#remember(metricId, stamp, manifest);
+    return manifest;
+  }
+
+  #remember(metricId: string, stamp: string, manifest: Manifest): void {
+    this.#cache.delete(metricId); // re-insert: Map order doubles as LRU order
+    this.#cache.set(metricId, { stamp, manifest });
+    if (this.#cache.size > this.#cacheSize) {
+      this.#cache.delete(this.#cache.keys().next().value as string);
+    }
+  }
+
+  #metricDir(metricId: string): string {
+    if (!METRIC_ID.test(metricId)) throw new RangeError(`invalid metric id ${JSON.stringify(metricId)}`);
+    return join(this.dir, metricId.slice(0, 2), metricId);
+  }
+
+  /** Runs operations on one metric one at a time within this process. */
+  #serialised(metricId: string, op: () => Promise<void>): Promise<void> {
+    const previous = this.#chains.get(metricId) ?? Promise.resolve();
+    const run = previous.then(op, op);
+    const tail = run.catch(() => undefined);
+    this.#chains.set(metricId, tail);
+    void tail.then(() => {
+      if (this.#chains.get(metricId) === tail) this.#chains.delete(metricId);
+    });
+    return run;
+  }
+}
+
+function nextApplied(current: Set<string>, change: CommitChange): Set<string> {
+  const applied = new Set(current);
+  for (const id of change.forget) applied.delete(id);
+  for (const id of change.applied) applied.add(id);
+  return applied;
+}
+
+/** Identity of a file version: a rename-replaced manifest always changes inode or mtime. */
+async function stampOf(path: string): Promise<string> {
+  const s = await stat(path, { bigint: true });
+  return `${s.ino}:${s.mtimeNs}:${s.size}`;
+}
+
+async function fsyncDir(path: string): Promise<void> {
+  const fh = await open(path, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+async function listDir(path: string): Promise<string[]> {
+  try {
+    return await readdir(path);
+  } catch (err) {
+    if (isMissing(err) || (err as { code?: string }).code === 'ENOTDIR') return [];
+    throw err;
+  }
+}
+
+async function removeAll(path: string): Promise<number> {
+  const names = await listDir(path);
+  await Promise.all(names.map((n) => rm(join(path, n), { recursive: true, force: true })));
+  return names.length;
+}
+
+async function ageMs(path: string): Promise<number> {
+  try {
+    return Date.now() - (await stat(path)).mtimeMs;
+  } catch {
+    return 0;
+  }
+}

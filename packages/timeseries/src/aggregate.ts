@@ -1,0 +1,230 @@
+// Per-bucket aggregation over columnar, time-sorted series with unique timestamps.
+// Mirrors Gnocchi's carbonara GroupedTimeSeries, including its floating point order
+// of operations, so results are bit-identical where that is cheap to achieve.
+
+import type { Nanos } from './time.js';
+
+/** A series sorted by strictly increasing timestamp. */
+export interface Series {
+  ts: BigInt64Array;
+  values: Float64Array;
+}
+
+export class UnknownAggregationMethodError extends Error {
+  override name = 'UnknownAggregationMethodError';
+  constructor(readonly method: string) {
+    super(`Unknown aggregation method \`${method}'`);
+  }
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/** 32-bit words of a BigInt64Array, so the hot loops compare timestamps without BigInt. */
+function wordsOf(ts: BigInt64Array): Uint32Array {
+  return new Uint32Array(ts.buffer, ts.byteOffset, ts.length * 2);
+}
+
+/** ts[i] < (hi, lo), for non-negative values, from the word view. */
+function lessThan(words: Uint32Array, i: number, hi: number, lo: number): boolean {
+  const h = LITTLE_ENDIAN ? words[2 * i + 1] : words[2 * i];
+  if (h !== hi) return h < hi;
+  return (LITTLE_ENDIAN ? words[2 * i] : words[2 * i + 1]) < lo;
+}
+
+export function floorTo(t: Nanos, granularity: Nanos): Nanos {
+  const q = t / granularity;
+  return (t % granularity !== 0n && t < 0n ? q - 1n : q) * granularity;
+}
+
+/** First index whose timestamp is >= t (numpy.searchsorted side='left'). */
+export function lowerBound(ts: BigInt64Array, t: Nanos, from = 0, to = ts.length): number {
+  let lo = from;
+  let hi = to;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (ts[mid] < t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** First index whose timestamp is > t (side='right'). */
+export function upperBound(ts: BigInt64Array, t: Nanos, from = 0, to = ts.length): number {
+  let lo = from;
+  let hi = to;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (ts[mid] <= t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+export interface Buckets {
+  /** Bucket start of each bucket. */
+  starts: BigInt64Array;
+  /** bounds[k]..bounds[k+1] are the indexes of bucket k's points. */
+  bounds: Int32Array;
+}
+
+/** Group ts[from..) into buckets floor(t / granularity) * granularity. */
+export function bucketize(ts: BigInt64Array, granularity: Nanos, from = 0): Buckets {
+  const words = wordsOf(ts);
+  const starts: bigint[] = [];
+  const bounds: number[] = [];
+  let i = from;
+  const n = ts.length;
+  const fits = n === 0 || ts[0] >= 0n;
+  while (i < n) {
+    const start = floorTo(ts[i], granularity);
+    const end = start + granularity;
+    starts.push(start);
+    bounds.push(i);
+    i++;
+    if (fits && end >= 0n && end < 1n << 64n) {
+      const hi = Number(end >> 32n);
+      const lo = Number(end & 0xffffffffn);
+      while (i < n && lessThan(words, i, hi, lo)) i++;
+    } else {
+      while (i < n && ts[i] < end) i++;
+    }
+  }
+  bounds.push(n);
+  return { starts: BigInt64Array.from(starts), bounds: Int32Array.from(bounds) };
+}
+
+// ------------------------------------------------------------ reducers
+
+/** One reducer: values[lo..hi) of one bucket; `pos` is lo's index within the group. */
+type Reducer = (values: Float64Array, lo: number, hi: number, pos: number) => number;
+
+function sumOf(v: Float64Array, lo: number, hi: number): number {
+  let s = 0;
+  for (let i = lo; i < hi; i++) s += v[i];
+  return s;
+}
+
+let scratch = new Float64Array(64);
+function sortedCopy(v: Float64Array, lo: number, hi: number): Float64Array {
+  const n = hi - lo;
+  if (scratch.length < n) scratch = new Float64Array(Math.max(n, scratch.length * 2));
+  const out = scratch.subarray(0, n);
+  out.set(v.subarray(lo, hi));
+  return out.sort();
+}
+
+function std(v: Float64Array, lo: number, hi: number): number {
+  const n = hi - lo;
+  const mean = sumOf(v, lo, hi) / n;
+  let ss = 0;
+  for (let i = lo; i < hi; i++) ss += (v[i] - mean) * (v[i] - mean);
+  return Math.sqrt(ss / (n - 1));
+}
+
+function median(v: Float64Array, lo: number, hi: number): number {
+  const n = hi - lo;
+  const s = sortedCopy(v, lo, hi);
+  const floor = n - 1 - Math.floor(n / 2);
+  const ceil = floor + ((n % 2) + 1) % 2;
+  return (s[floor] + s[ceil]) / 2.0;
+}
+
+/**
+ * Linear interpolation between closest ranks (numpy's default). Positions are computed
+ * in the group's absolute index space like Gnocchi, which affects the last bits.
+ */
+function quantile(q: number): Reducer {
+  return (v, lo, hi, pos) => {
+    const n = hi - lo;
+    const s = sortedCopy(v, lo, hi);
+    const real = pos + (n - 1) * (q / 100);
+    const floor = Math.floor(real);
+    const ceil = Math.ceil(real);
+    if (floor === ceil) return s[floor - pos];
+    return s[floor - pos] * (ceil - real) + s[ceil - pos] * (real - floor);
+  };
+}
+
+const REDUCERS: Record<string, Reducer> = {
+  mean: (v, lo, hi) => sumOf(v, lo, hi) / (hi - lo),
+  sum: (v, lo, hi) => sumOf(v, lo, hi),
+  count: (_v, lo, hi) => hi - lo,
+  first: (v, lo) => v[lo],
+  last: (v, _lo, hi) => v[hi - 1],
+  min: (v, lo, hi) => {
+    let m = v[lo];
+    for (let i = lo + 1; i < hi; i++) if (v[i] < m) m = v[i];
+    return m;
+  },
+  max: (v, lo, hi) => {
+    let m = v[lo];
+    for (let i = lo + 1; i < hi; i++) if (v[i] > m) m = v[i];
+    return m;
+  },
+  std,
+  median,
+};
+
+const PCT_RE = /^([1-9][0-9]?)pct$/;
+
+function reducerFor(method: string): Reducer {
+  const direct = Object.hasOwn(REDUCERS, method) ? REDUCERS[method] : undefined;
+  if (direct !== undefined) return direct;
+  const m = PCT_RE.exec(method);
+  if (m !== null) return quantile(Number(m[1]));
+  throw new UnknownAggregationMethodError(method);
+}
+
+/** Buckets needing fewer points than this are left out (std needs 2). */
+function minPoints(method: string): number {
+  return method === 'std' ? 2 : 1;
+}
+
+/** Aggregate every bucket of a series whose points start at index `from`. */
+function reduceBuckets(series: Series, granularity: Nanos, from: number, method: string): Series {
+  const reduce = reducerFor(method);
+  const need = minPoints(method);
+  const { starts, bounds } = bucketize(series.ts, granularity, from);
+  const outTs = new BigInt64Array(starts.length);
+  const outValues = new Float64Array(starts.length);
+  let k = 0;
+  for (let b = 0; b < starts.length; b++) {
+    const lo = bounds[b];
+    const hi = bounds[b + 1];
+    if (hi - lo < need) continue;
+    outTs[k] = starts[b];
+    outValues[k] = reduce(series.values, lo, hi, lo - from);
+    k++;
+  }
+  return { ts: outTs.slice(0, k), values: outValues.slice(0, k) };
+}
+
+/**
+ * Differences between consecutive points, stamped with the later point. Derivation
+ * starts at the first point >= start - granularity (its own difference is dropped),
+ * and the result keeps only points >= start, as Gnocchi does.
+ */
+export function derive(series: Series, granularity: Nanos, start: Nanos | null): { series: Series; from: number } {
+  const deriveFrom = start === null ? 0 : lowerBound(series.ts, start - granularity);
+  const n = Math.max(0, series.ts.length - deriveFrom - 1);
+  const ts = series.ts.slice(deriveFrom + 1);
+  const values = new Float64Array(n);
+  for (let i = 0; i < n; i++) values[i] = series.values[deriveFrom + 1 + i] - series.values[deriveFrom + i];
+  const from = start === null ? 0 : lowerBound(ts, start);
+  return { series: { ts, values }, from };
+}
+
+/**
+ * Aggregate `series` into buckets of `granularity` with `method` ("mean", "95pct",
+ * "rate:max", ...), considering only points >= start (bucket start) when given.
+ */
+export function aggregateSeries(series: Series, granularity: Nanos, method: string, start: Nanos | null = null): Series {
+  if (method.startsWith('rate:')) {
+    const inner = method.slice(5);
+    reducerFor(inner); // fail early on unknown methods
+    const d = derive(series, granularity, start);
+    return reduceBuckets(d.series, granularity, d.from, inner);
+  }
+  const from = start === null ? 0 : lowerBound(series.ts, start);
+  return reduceBuckets(series, granularity, from, method);
+}

@@ -1,0 +1,258 @@
+// Chunks: a key column (split positions or ns timestamps, delta-of-delta coded) and a
+// value column (XOR or decimal), stored one after the other:
+//
+//   [u8 encoding] [varint n] [varint key bytes] [key stream] [value header] [value stream]
+//
+// The value header is empty for XOR and one byte for decimal: scale | (order - 1) << 4.
+// Columns rather than Prometheus-style interleaving so that encodeSplit can code the
+// keys once and try several value codecs, and so that bulk decoding runs two tight loops.
+
+import { BitReader, BitWriter } from './bitstream.js';
+import { DecimalDecoder, DecimalEncoder, type DecimalOrder } from './decimal.js';
+import { PositionDecoder, PositionEncoder, TimestampDecoder, TimestampEncoder } from './dod.js';
+import { Encoding, readVarint, varintSize, writeVarint } from './encoding.js';
+import { XorDecoder, XorEncoder } from './xor.js';
+
+export interface Chunk {
+  readonly encoding: Encoding;
+  /** The serialized chunk (a fresh copy; appending may continue afterwards). */
+  bytes(): Uint8Array;
+  numPoints(): number;
+}
+
+export interface Appender<K> {
+  append(key: K, value: number): void;
+}
+
+/** Cursor over a chunk: call next(), then read the current point from the fields. */
+export interface Iterator {
+  next(): boolean;
+  readonly value: number;
+}
+
+export interface PositionIterator extends Iterator {
+  readonly position: number;
+}
+
+export interface TimestampIterator extends Iterator {
+  /** Current timestamp as signed high / unsigned low 32-bit words (no allocation). */
+  readonly tsHi: number;
+  readonly tsLo: number;
+  /** Current timestamp as a bigint (allocates). */
+  ts(): bigint;
+}
+
+/** How the value column is coded. */
+export type ValueCodec = { kind: 'xor' } | { kind: 'decimal'; scale: number; order: DecimalOrder };
+
+export interface ValueEncoder {
+  put(v: number): void;
+  finishInto(w: BitWriter): void;
+}
+export interface ValueDecoder {
+  next(): number;
+}
+
+export function newValueEncoder(w: BitWriter, c: ValueCodec): ValueEncoder {
+  return c.kind === 'xor' ? new XorEncoder(w) : new DecimalEncoder(w, c.scale, c.order);
+}
+
+/** Finish a value column and return its bytes without disturbing the encoder. */
+export function valueBytes(w: BitWriter, e: ValueEncoder): Uint8Array {
+  const c = w.clone();
+  e.finishInto(c);
+  return c.bytes();
+}
+
+/** Assemble a chunk from its already-coded columns. */
+export function assemble(encoding: Encoding, n: number, keys: Uint8Array, codec: ValueCodec, values: Uint8Array): Uint8Array {
+  const hdr = codec.kind === 'decimal' ? 1 : 0;
+  const out = new Uint8Array(1 + varintSize(n) + varintSize(keys.length) + keys.length + hdr + values.length);
+  out[0] = encoding;
+  let o = writeVarint(out, 1, n);
+  o = writeVarint(out, o, keys.length);
+  out.set(keys, o);
+  o += keys.length;
+  if (codec.kind === 'decimal') out[o++] = codec.scale | ((codec.order - 1) << 4);
+  out.set(values, o);
+  return out;
+}
+
+/** Parsed chunk header: where the two columns live. */
+export interface ChunkLayout {
+  encoding: number;
+  n: number;
+  keyStart: number;
+  keyEnd: number;
+  valueStart: number;
+  codec: ValueCodec;
+}
+
+export function parseLayout(b: Uint8Array): ChunkLayout {
+  if (b.length < 3) throw new RangeError('chunk too short');
+  const encoding = b[0];
+  const [n, o1] = readVarint(b, 1);
+  const [klen, keyStart] = readVarint(b, o1);
+  const keyEnd = keyStart + klen;
+  if (keyEnd > b.length) throw new RangeError('corrupt chunk: key column past end');
+  let valueStart = keyEnd;
+  let codec: ValueCodec;
+  if (encoding === Encoding.SplitDecimal || encoding === Encoding.MeasuresDecimal) {
+    if (valueStart >= b.length) throw new RangeError('corrupt chunk: missing decimal header');
+    const h = b[valueStart++];
+    const order = (h >>> 4) + 1;
+    if (order !== 1 && order !== 2) throw new RangeError('corrupt chunk: bad decimal order');
+    codec = { kind: 'decimal', scale: h & 15, order };
+  } else if (encoding === Encoding.SplitXor || encoding === Encoding.MeasuresXor) {
+    codec = { kind: 'xor' };
+  } else {
+    throw new RangeError(`not a compressed chunk: encoding 0x${encoding.toString(16)}`);
+  }
+  return { encoding, n, keyStart, keyEnd, valueStart, codec };
+}
+
+export function newValueDecoder(b: Uint8Array, l: ChunkLayout): { r: BitReader; d: ValueDecoder } {
+  const r = new BitReader(b, l.valueStart, b.length);
+  const c = l.codec;
+  return { r, d: c.kind === 'xor' ? new XorDecoder(r) : new DecimalDecoder(r, c.scale, c.order) };
+}
+
+function checkPosition(p: number): void {
+  if (!(p >= 0 && p <= 0xffffffff && Number.isInteger(p))) throw new RangeError(`bad position ${p}`);
+}
+
+/** A split being built point by point. Positions need not be dense; order is preserved. */
+export class SplitChunk implements Chunk, Appender<number> {
+  readonly encoding: Encoding;
+  private readonly keys = new PositionEncoder();
+  private readonly vw = new BitWriter();
+  private readonly values: ValueEncoder;
+  private n = 0;
+
+  constructor(private readonly codec: ValueCodec = { kind: 'xor' }) {
+    this.encoding = codec.kind === 'xor' ? Encoding.SplitXor : Encoding.SplitDecimal;
+    this.values = newValueEncoder(this.vw, codec);
+  }
+
+  append(position: number, value: number): void {
+    checkPosition(position);
+    // Values first: a decimal encoder rejects a non-decimal value before anything changes.
+    this.values.put(value);
+    this.keys.put(position);
+    this.n++;
+  }
+
+  numPoints(): number {
+    return this.n;
+  }
+
+  bytes(): Uint8Array {
+    return assemble(this.encoding, this.n, this.keys.bytes(), this.codec, valueBytes(this.vw, this.values));
+  }
+}
+
+export class SplitIterator implements PositionIterator {
+  position = 0;
+  value = 0;
+  private i = 0;
+  private readonly n: number;
+  private readonly kr: BitReader;
+  private readonly vr: BitReader;
+  private readonly kd: PositionDecoder;
+  private readonly vd: ValueDecoder;
+
+  constructor(b: Uint8Array) {
+    const l = parseLayout(b);
+    if (l.encoding !== Encoding.SplitXor && l.encoding !== Encoding.SplitDecimal) throw new RangeError('not a split chunk');
+    this.n = l.n;
+    this.kr = new BitReader(b, l.keyStart, l.keyEnd);
+    this.kd = new PositionDecoder(this.kr);
+    const v = newValueDecoder(b, l);
+    this.vr = v.r;
+    this.vd = v.d;
+  }
+
+  get length(): number {
+    return this.n;
+  }
+
+  next(): boolean {
+    if (this.i >= this.n) return false;
+    this.position = this.kd.next();
+    this.value = this.vd.next();
+    if (this.kr.overrun || this.vr.overrun) throw new RangeError('corrupt split chunk: truncated');
+    this.i++;
+    return true;
+  }
+}
+
+/** Raw measures being built point by point (any timestamp order, duplicates allowed). */
+export class MeasuresChunk implements Chunk, Appender<bigint> {
+  readonly encoding: Encoding;
+  private readonly keys = new TimestampEncoder();
+  private readonly vw = new BitWriter();
+  private readonly values: ValueEncoder;
+  private n = 0;
+
+  constructor(private readonly codec: ValueCodec = { kind: 'xor' }) {
+    this.encoding = codec.kind === 'xor' ? Encoding.MeasuresXor : Encoding.MeasuresDecimal;
+    this.values = newValueEncoder(this.vw, codec);
+  }
+
+  append(ts: bigint, value: number): void {
+    this.values.put(value);
+    this.keys.put(ts);
+    this.n++;
+  }
+
+  numPoints(): number {
+    return this.n;
+  }
+
+  bytes(): Uint8Array {
+    return assemble(this.encoding, this.n, this.keys.bytes(), this.codec, valueBytes(this.vw, this.values));
+  }
+}
+
+export class MeasuresIterator implements TimestampIterator {
+  value = 0;
+  private i = 0;
+  private readonly n: number;
+  private readonly kr: BitReader;
+  private readonly vr: BitReader;
+  private readonly kd: TimestampDecoder;
+  private readonly vd: ValueDecoder;
+
+  constructor(b: Uint8Array) {
+    const l = parseLayout(b);
+    if (l.encoding !== Encoding.MeasuresXor && l.encoding !== Encoding.MeasuresDecimal) throw new RangeError('not a measures chunk');
+    this.n = l.n;
+    this.kr = new BitReader(b, l.keyStart, l.keyEnd);
+    this.kd = new TimestampDecoder(this.kr);
+    const v = newValueDecoder(b, l);
+    this.vr = v.r;
+    this.vd = v.d;
+  }
+
+  get length(): number {
+    return this.n;
+  }
+  get tsHi(): number {
+    return this.kd.hi;
+  }
+  get tsLo(): number {
+    return this.kd.lo;
+  }
+  ts(): bigint {
+    return this.kd.ts();
+  }
+
+  next(): boolean {
+    if (this.i >= this.n) return false;
+    this.kd.next();
+    this.value = this.vd.next();
+    if (this.kr.overrun || this.vr.overrun) throw new RangeError('corrupt measures chunk: truncated');
+    this.i++;
+    return true;
+  }
+}

@@ -1,0 +1,49 @@
+// One-byte encoding ids. Every blob starts with one so decoders can dispatch and
+// formats can evolve. These values are persisted: never renumber, only append.
+export const Encoding = {
+  /** Uncompressed split: u32 positions, f64 values (raw.ts). */
+  RawSplit: 0x01,
+  /** Uncompressed measures: i64 ns timestamps, f64 values (raw.ts). */
+  RawMeasures: 0x02,
+  /** Split: delta-of-delta positions + XOR values. */
+  SplitXor: 0x10,
+  /** Split: delta-of-delta positions + decimal-scaled integer values. */
+  SplitDecimal: 0x11,
+  /** Measures: delta-of-delta timestamps + XOR values. */
+  MeasuresXor: 0x20,
+  /** Measures: delta-of-delta timestamps + decimal-scaled integer values. */
+  MeasuresDecimal: 0x21,
+} as const;
+export type Encoding = (typeof Encoding)[keyof typeof Encoding];
+
+/** Unsigned LEB128, for header counts and lengths (< 2^53). Returns the new offset. */
+export function writeVarint(out: Uint8Array, off: number, v: number): number {
+  while (v >= 0x80) {
+    out[off++] = (v % 0x80) | 0x80;
+    v = Math.floor(v / 0x80);
+  }
+  out[off++] = v;
+  return off;
+}
+
+export function varintSize(v: number): number {
+  let n = 1;
+  while (v >= 0x80) {
+    v = Math.floor(v / 0x80);
+    n++;
+  }
+  return n;
+}
+
+/** Reads a varint at `off`; returns [value, newOffset]. Throws on truncation. */
+export function readVarint(b: Uint8Array, off: number): [number, number] {
+  let v = 0;
+  let mul = 1;
+  for (;;) {
+    if (off >= b.length || mul > 2 ** 49) throw new RangeError('corrupt varint');
+    const x = b[off++];
+    v += (x & 0x7f) * mul;
+    if (x < 0x80) return [v, off];
+    mul *= 0x80;
+  }
+}

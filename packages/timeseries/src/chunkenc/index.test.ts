@@ -1,0 +1,106 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { decodeMeasures, decodeSplit, encodeMeasures, encodeSplit, Encoding } from './index.js';
+import { datasets, dense, randomWalk3, rng } from './datasets.js';
+
+function sameBits(a: Float64Array, b: Float64Array): void {
+  assert.equal(a.length, b.length);
+  assert.deepEqual(new Uint32Array(a.buffer, a.byteOffset, a.length * 2), new Uint32Array(b.buffer, b.byteOffset, b.length * 2));
+}
+
+function splitRoundTrip(p: Uint32Array, v: Float64Array): Uint8Array {
+  const b = encodeSplit(p, v);
+  const d = decodeSplit(b);
+  assert.deepEqual(d.positions, p);
+  sameBits(d.values, v);
+  // Blobs are read from slices of larger buffers in storage: decode unaligned too.
+  const shifted = new Uint8Array(b.length + 3);
+  shifted.set(b, 3);
+  sameBits(decodeSplit(shifted.subarray(3)).values, v);
+  return b;
+}
+
+function measuresRoundTrip(t: BigInt64Array, v: Float64Array): Uint8Array {
+  const b = encodeMeasures(t, v);
+  const d = decodeMeasures(b);
+  assert.deepEqual(d.ts, t);
+  sameBits(d.values, v);
+  return b;
+}
+
+test('the target: a 3600-point 3-decimal 1 s random walk costs <= 1.5 bytes/point all in', () => {
+  for (let seed = 1; seed <= 5; seed++) {
+    const b = splitRoundTrip(dense(3600), randomWalk3(3600, seed));
+    assert.equal(b[0], Encoding.SplitDecimal);
+    assert.ok(b.length / 3600 <= 1.5, `${b.length / 3600} bytes/point`);
+  }
+});
+
+test('every benchmark dataset round-trips and beats raw', () => {
+  for (const ds of datasets()) {
+    const b = splitRoundTrip(ds.positions, ds.values);
+    assert.ok(b.length < 5 + 12 * ds.positions.length, ds.name);
+  }
+  const c = datasets().find((d) => d.name === 'constant')!;
+  assert.ok(encodeSplit(c.positions, c.values).length <= 16);
+});
+
+test('edge cases: empty, one point, max positions, -0, denormals, extremes', () => {
+  splitRoundTrip(new Uint32Array(0), new Float64Array(0));
+  splitRoundTrip(Uint32Array.of(0), Float64Array.of(1.5));
+  splitRoundTrip(Uint32Array.of(0xffffffff), Float64Array.of(-0));
+  splitRoundTrip(Uint32Array.of(0, 1, 2, 0xfffffffe, 0xffffffff), Float64Array.of(-0, 0, 5e-324, -Number.MAX_VALUE, 2.2250738585072014e-308));
+  splitRoundTrip(Uint32Array.of(3, 4, 5), Float64Array.of(0.1 + 0.2, 0.3, 0.1));
+  splitRoundTrip(Uint32Array.of(0, 9, 10), Float64Array.of(2 ** 60, -(2 ** 60), 1));
+});
+
+test('incompressible input falls back to raw (never bigger than raw)', () => {
+  const r = rng(21);
+  const n = 500;
+  const p = new Uint32Array(n);
+  const v = new Float64Array(n);
+  const u = new Uint32Array(v.buffer);
+  let pos = 0;
+  for (let i = 0; i < n; i++) {
+    pos += 1 + Math.floor(r() * 2 ** 22);
+    p[i] = pos;
+  }
+  for (let i = 0; i < u.length; i++) u[i] = Math.floor(r() * 2 ** 32);
+  for (let i = 0; i < n; i++) if (!Number.isFinite(v[i])) v[i] = i; // keep values finite
+  const b = splitRoundTrip(p, v);
+  assert.ok(b.length <= 5 + 12 * n);
+});
+
+test('measures: unsorted, duplicated, extreme ns timestamps round-trip', () => {
+  measuresRoundTrip(new BigInt64Array(0), new Float64Array(0));
+  measuresRoundTrip(BigInt64Array.of(-(2n ** 63n), 2n ** 63n - 1n, 0n, 0n), Float64Array.of(1, -0, 3.5, 3.5));
+  const r = rng(12);
+  const n = 5000;
+  const t = new BigInt64Array(n);
+  const v = randomWalk3(n, 4);
+  let base = 1_700_000_000_000_000_000n;
+  for (let i = 0; i < n; i++) {
+    base += 1_000_000_000n;
+    t[i] = r() < 0.1 ? base - BigInt(Math.floor(r() * 1e12)) : base + BigInt(Math.floor(r() * 1e6));
+  }
+  const b = measuresRoundTrip(t, v);
+  assert.equal(b[0], Encoding.MeasuresDecimal);
+});
+
+test('regular measures at 1 s compress to ~1 byte/point with 3-decimal values', () => {
+  const n = 3600;
+  const t = new BigInt64Array(n);
+  for (let i = 0; i < n; i++) t[i] = 1_700_000_000_000_000_000n + BigInt(i) * 1_000_000_000n;
+  const b = measuresRoundTrip(t, randomWalk3(n, 2));
+  assert.ok(b.length / n <= 1.5);
+});
+
+test('decoders reject unknown ids, empty and truncated blobs, length mismatches', () => {
+  assert.throws(() => decodeSplit(new Uint8Array(0)), RangeError);
+  assert.throws(() => decodeSplit(Uint8Array.of(0xee)), RangeError);
+  assert.throws(() => decodeMeasures(Uint8Array.of(Encoding.SplitXor, 0, 0)), RangeError);
+  const b = encodeSplit(dense(3600), randomWalk3(3600, 1));
+  assert.throws(() => decodeSplit(b.subarray(0, b.length - 100)), RangeError);
+  assert.throws(() => encodeSplit(Uint32Array.of(1), new Float64Array(0)), RangeError);
+  assert.throws(() => encodeMeasures(new BigInt64Array(2), new Float64Array(1)), RangeError);
+});

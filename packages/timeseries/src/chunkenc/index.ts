@@ -1,0 +1,108 @@
+// Public codec entry points for splits and raw measures. Blobs are self-describing
+// (first byte = encoding id, see encoding.ts), so stored data stays readable when the
+// preferred encoding changes. The encoders try every applicable value codec and keep
+// the smallest blob, never larger than the uncompressed form.
+
+import { BitReader, BitWriter } from './bitstream.js';
+import { assemble, newValueDecoder, newValueEncoder, parseLayout, valueBytes, type ValueCodec } from './chunk.js';
+import { findScale } from './decimal.js';
+import { PositionDecoder, PositionEncoder, TimestampDecoder, TimestampEncoder } from './dod.js';
+import { Encoding } from './encoding.js';
+import { decodeRawMeasures, decodeRawSplit, encodeRawMeasures, encodeRawSplit } from './raw.js';
+
+export { Encoding } from './encoding.js';
+export type { Chunk, Appender, Iterator, PositionIterator, TimestampIterator, ValueCodec } from './chunk.js';
+export { SplitChunk, SplitIterator, MeasuresChunk, MeasuresIterator } from './chunk.js';
+
+function checkLengths(a: { length: number }, b: { length: number }): void {
+  if (a.length !== b.length) throw new RangeError(`length mismatch: ${a.length} keys, ${b.length} values`);
+}
+
+/** Code the value column with each applicable codec; return the smallest. */
+function bestValues(values: Float64Array): { codec: ValueCodec; bytes: Uint8Array } {
+  const candidates: ValueCodec[] = [{ kind: 'xor' }];
+  const scale = findScale(values);
+  if (scale >= 0) {
+    candidates.push({ kind: 'decimal', scale, order: 1 }, { kind: 'decimal', scale, order: 2 });
+  }
+  let best: { codec: ValueCodec; bytes: Uint8Array } | null = null;
+  for (const codec of candidates) {
+    const w = new BitWriter(values.length * 2);
+    const e = newValueEncoder(w, codec);
+    for (let i = 0; i < values.length; i++) e.put(values[i]);
+    const bytes = valueBytes(w, e);
+    if (best === null || bytes.length < best.bytes.length) best = { codec, bytes };
+  }
+  return best!;
+}
+
+/**
+ * Encode one split. `positions` are point indexes within the split (integers < 2^32,
+ * normally ascending; any order round-trips). Values round-trip bit for bit.
+ */
+export function encodeSplit(positions: Uint32Array, values: Float64Array): Uint8Array {
+  checkLengths(positions, values);
+  const n = positions.length;
+  const ke = new PositionEncoder(new BitWriter(64));
+  for (let i = 0; i < n; i++) ke.put(positions[i]);
+  const v = bestValues(values);
+  const enc = v.codec.kind === 'xor' ? Encoding.SplitXor : Encoding.SplitDecimal;
+  const out = assemble(enc, n, ke.bytes(), v.codec, v.bytes);
+  return out.length <= 5 + 12 * n ? out : encodeRawSplit(positions, values);
+}
+
+export function decodeSplit(b: Uint8Array): { positions: Uint32Array; values: Float64Array } {
+  if (b.byteLength === 0) throw new RangeError('empty split blob');
+  switch (b[0]) {
+    case Encoding.RawSplit:
+      return decodeRawSplit(b);
+    case Encoding.SplitXor:
+    case Encoding.SplitDecimal: {
+      const l = parseLayout(b);
+      const kr = new BitReader(b, l.keyStart, l.keyEnd);
+      const kd = new PositionDecoder(kr);
+      const positions = new Uint32Array(l.n);
+      for (let i = 0; i < l.n; i++) positions[i] = kd.next();
+      const { r: vr, d: vd } = newValueDecoder(b, l);
+      const values = new Float64Array(l.n);
+      for (let i = 0; i < l.n; i++) values[i] = vd.next();
+      if (kr.overrun || vr.overrun) throw new RangeError('corrupt split blob: truncated');
+      return { positions, values };
+    }
+    default:
+      throw new RangeError(`unknown split encoding 0x${b[0].toString(16)}`);
+  }
+}
+
+/** Encode raw measures: ns timestamps in any order (duplicates allowed) and their values. */
+export function encodeMeasures(ts: BigInt64Array, values: Float64Array): Uint8Array {
+  checkLengths(ts, values);
+  const n = ts.length;
+  const ke = new TimestampEncoder(new BitWriter(64));
+  ke.putAll(ts);
+  const v = bestValues(values);
+  const enc = v.codec.kind === 'xor' ? Encoding.MeasuresXor : Encoding.MeasuresDecimal;
+  const out = assemble(enc, n, ke.bytes(), v.codec, v.bytes);
+  return out.length <= 5 + 16 * n ? out : encodeRawMeasures(ts, values);
+}
+
+export function decodeMeasures(b: Uint8Array): { ts: BigInt64Array; values: Float64Array } {
+  if (b.byteLength === 0) throw new RangeError('empty measures blob');
+  switch (b[0]) {
+    case Encoding.RawMeasures:
+      return decodeRawMeasures(b);
+    case Encoding.MeasuresXor:
+    case Encoding.MeasuresDecimal: {
+      const l = parseLayout(b);
+      const kr = new BitReader(b, l.keyStart, l.keyEnd);
+      const ts = new TimestampDecoder(kr).readAll(l.n);
+      const { r: vr, d: vd } = newValueDecoder(b, l);
+      const values = new Float64Array(l.n);
+      for (let i = 0; i < l.n; i++) values[i] = vd.next();
+      if (kr.overrun || vr.overrun) throw new RangeError('corrupt measures blob: truncated');
+      return { ts, values };
+    }
+    default:
+      throw new RangeError(`unknown measures encoding 0x${b[0].toString(16)}`);
+  }
+}

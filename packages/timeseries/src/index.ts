@@ -1,0 +1,5 @@
+// @tally/timeseries: the pure timeseries engine (no I/O).
+export * from './time.js';
+export * from './policy.js';
+export * from './aggregate.js';
+export * from './engine.js';
