@@ -52,7 +52,15 @@ function startWorkers(s: Settings, log: Logger): WorkerPool {
     status: () => ({ processors: workers.map((w) => `${process.pid}.${w.threadId}`), statistics: { 'measures processed': processed } }),
     stop: async () => {
       for (const w of workers) w.postMessage('stop');
-      await Promise.all(workers.map((w) => new Promise((r) => w.once('exit', r))));
+      // A worker finishes its current sack (a commit is atomic either way); past the
+      // grace period it is terminated: at worst a batch is re-read and skipped.
+      await Promise.all(workers.map((w) => new Promise<void>((resolve) => {
+        const t = setTimeout(() => void w.terminate(), 10_000);
+        w.once('exit', () => {
+          clearTimeout(t);
+          resolve();
+        });
+      })));
     },
   };
 }

@@ -32,4 +32,6 @@ try {
   });
 } finally {
   await svc.close();
+  // The message listener would keep this thread alive once the loop is over.
+  parentPort?.close();
 }

@@ -34,18 +34,36 @@ function parseMeasureTimestamp(t: unknown, now: bigint): bigint {
   return ts;
 }
 
+type TimestampKind = 'epoch' | 'absolute' | 'relative';
+
+/**
+ * Gnocchi reads a whole list in the form of its first timestamp (epoch seconds, ISO 8601,
+ * or relative to now) and refuses a list that mixes forms; so does Tally.
+ */
+export function timestampKind(t: unknown): TimestampKind {
+  if (typeof t === 'number') return 'epoch';
+  const s = String(t).trim();
+  if (/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(s)) return 'epoch';
+  if (/^\d{4}-?\d/.test(s) || s.toLowerCase() === 'now') return 'absolute';
+  return 'relative';
+}
+
 /** Parses a measures list; throws MeasuresError with Gnocchi's reason on bad input. */
 export function parseMeasures(body: unknown, now: bigint = BigInt(Date.now()) * 1_000_000n): Measures {
   if (!Array.isArray(body)) throw new MeasuresError('unexpected measures format');
   const n = body.length;
   const ts = new BigInt64Array(n);
   const values = new Float64Array(n);
+  let firstKind: TimestampKind = 'epoch';
   for (let i = 0; i < n; i++) {
     const m: unknown = body[i];
     if (typeof m !== 'object' || m === null || Array.isArray(m)) throw new MeasuresError('unexpected measures format');
     const rec = m as Record<string, unknown>;
     for (const k in rec) if (k !== 'timestamp' && k !== 'value') throw new MeasuresError(`extra keys not allowed @ data[${i}]['${k}']`);
     if (!('timestamp' in rec) || !('value' in rec)) throw new MeasuresError('unexpected measures format');
+    const kind = timestampKind(rec.timestamp);
+    if (i === 0) firstKind = kind;
+    else if (kind !== firstKind) throw new MeasuresError("unexpected timestamp 'Unable to convert timestamps'");
     ts[i] = parseMeasureTimestamp(rec.timestamp, now);
     values[i] = parseValue(rec.value);
   }

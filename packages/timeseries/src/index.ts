@@ -3,3 +3,4 @@ export * from './time.js';
 export * from './policy.js';
 export * from './aggregate.js';
 export * from './engine.js';
+export * from './ops/index.js';
