@@ -111,6 +111,9 @@ test('formatTimespan: like Python timedelta str()', () => {
   assert.equal(formatTimespan(3598n * S), '0:59:58');
   assert.equal(formatTimespan(365n * 86400n * S), '365 days, 0:00:00');
   assert.equal(formatTimespan(-S), '-1 day, 23:59:59');
-  assert.equal(formatTimespan(1500n), '0:00:00.000002'); // rounds half to even
-  assert.equal(formatTimespan(2500n), '0:00:00.000002');
+  // Sub-microsecond durations keep their nanoseconds rather than rounding to 0:00:00.
+  assert.equal(formatTimespan(1n), '0:00:00.000000001');
+  assert.equal(formatTimespan(1500n), '0:00:00.000001500');
+  assert.equal(formatTimespan(2500n), '0:00:00.000002500');
+  assert.equal(formatTimespan(1000n), '0:00:00.000001');
 });

@@ -143,24 +143,24 @@ function pad(n: number | bigint, width: number): string {
   return String(n).padStart(width, '0');
 }
 
-/** Python str(datetime.timedelta): "0:00:03.600000", "1 day, 0:00:00", "-1 day, 23:59:59". */
+/**
+ * Python str(datetime.timedelta): "0:00:03.600000", "1 day, 0:00:00", "-1 day, 23:59:59".
+ * Durations with sub-microsecond nanoseconds, which timedelta cannot hold, are printed with
+ * 9 fraction digits ("0:00:00.000000001") instead of being rounded away.
+ */
 export function formatTimespan(d: Nanos): string {
-  // timedelta has microsecond resolution and rounds half to even.
-  let us = d / 1000n;
-  const rem = d - us * 1000n;
-  const absRem = rem < 0n ? -rem : rem;
-  if (absRem > 500n || (absRem === 500n && us % 2n !== 0n)) us += rem < 0n ? -1n : 1n;
-  const usPerDay = 86_400_000_000n;
-  let days = us / usPerDay;
-  let inDay = us % usPerDay;
+  const nsPerDay = 86_400_000_000_000n;
+  let days = d / nsPerDay;
+  let inDay = d % nsPerDay;
   if (inDay < 0n) {
-    inDay += usPerDay;
+    inDay += nsPerDay;
     days -= 1n;
   }
-  const seconds = inDay / 1_000_000n;
-  const micros = inDay % 1_000_000n;
+  const seconds = inDay / 1_000_000_000n;
+  const nanos = inDay % 1_000_000_000n;
   let clock = `${seconds / 3600n}:${pad((seconds / 60n) % 60n, 2)}:${pad(seconds % 60n, 2)}`;
-  if (micros !== 0n) clock += `.${pad(micros, 6)}`;
+  if (nanos % 1000n !== 0n) clock += `.${pad(nanos, 9)}`;
+  else if (nanos !== 0n) clock += `.${pad(nanos / 1000n, 6)}`;
   if (days === 0n) return clock;
   const plural = days === 1n || days === -1n ? '' : 's';
   return `${days} day${plural}, ${clock}`;

@@ -163,18 +163,28 @@ export function computeOrAbort(op: OpNode, inputs: SeriesInput[], args: CommonAr
   }
 }
 
+export interface Measured {
+  result: AggregatesResult;
+  /** The reference of each computation input (result groups index inputs). */
+  inputRefs: Ref[];
+}
+
 /** Gnocchi's processor.get_measures: granularities, checks, reads, then the computation. */
-export async function measuresFor(ctx: Ctx, refs: Ref[], op: OpNode, args: CommonArgs): Promise<AggregatesResult> {
+export async function measuresFor(ctx: Ctx, refs: Ref[], op: OpNode, args: CommonArgs): Promise<Measured> {
   const aps = await policiesOf(ctx, refs.map((r) => r.metric));
   const granularities = args.granularities ?? commonGranularities(refs, aps);
   if (granularities.length === 0) throw unaggregable('No granularity match', refs.map((r) => [r.name, r.aggregation]));
   checkReferences(refs, aps, granularities);
   const inputs: SeriesInput[] = [];
+  const inputRefs: Ref[] = [];
   for (const ref of refs) {
     const ap = aps.get(ref.metric.archivePolicyName)!;
-    for (const g of granularities) inputs.push({ key: ref.lookup, granularity: g, series: await readSeries(ctx, ref, ap, g, args) });
+    for (const g of granularities) {
+      inputs.push({ key: ref.lookup, granularity: g, series: await readSeries(ctx, ref, ap, g, args) });
+      inputRefs.push(ref);
+    }
   }
-  return computeOrAbort(op, inputs, args);
+  return { result: computeOrAbort(op, inputs, args), inputRefs };
 }
 
 // ------------------------------------------------------------ answers
@@ -195,12 +205,12 @@ export function aggregatedItems(r: AggregatesResult): string[] {
 const rawList = (items: string[]): Raw => new Raw('[' + items.join(', ') + ']');
 
 /** {"aggregated": [...]} or {id: {agg: [...]}} / {resource: {name: {agg: [...]}}}. */
-export function measuresBody(r: AggregatesResult, refs: Ref[]): Record<string, unknown> {
+export function measuresBody({ result: r, inputRefs }: Measured): Record<string, unknown> {
   if (r.aggregated) return { aggregated: rawList(aggregatedItems(r)) };
   const byPath = new Map<string, { path: string[]; items: string[] }>();
   for (const grp of r.groups) {
     grp.inputs.forEach((inputIndex, i) => {
-      const ref = refs[Math.floor(inputIndex / (r.groups.length || 1))] ?? refs[inputIndex];
+      const ref = inputRefs[inputIndex];
       const path = ref.resourceId === undefined ? [ref.name, ref.aggregation] : [ref.resourceId, ref.name, ref.aggregation];
       const key = JSON.stringify(path);
       let entry = byPath.get(key);
@@ -289,8 +299,8 @@ function canonicalOperations(op: OpNode): OpNode {
 async function byMetricIds(ctx: Ctx, req: FastifyRequest, op: OpNode, keys: RefKey[], args: CommonArgs, details: boolean): Promise<unknown> {
   const { refs, metrics } = await refsByMetricIds(ctx, req, keys);
   if (parseBool(req.query, 'refresh', false)) for (const m of metrics) await ctx.processor.refreshMetric(m.id);
-  const result = await measuresFor(ctx, refs, canonicalOperations(op), args);
-  const body: Record<string, unknown> = { measures: measuresBody(result, refs) };
+  const measured = await measuresFor(ctx, refs, canonicalOperations(op), args);
+  const body: Record<string, unknown> = { measures: measuresBody(measured) };
   if (details) {
     const aps = await policiesOf(ctx, metrics);
     body.references = metrics.map((m) => metricJson(m, aps.get(m.archivePolicyName)));
@@ -321,8 +331,8 @@ function noSuchMetric(keys: RefKey[]): HttpError {
 async function resourcesMeasures(ctx: Ctx, resources: AggregateResource[], op: OpNode, keys: RefKey[], args: CommonArgs, details: boolean): Promise<Record<string, unknown> | null> {
   const refs = refsOfResources(resources, keys);
   if (refs.length === 0) return null;
-  const result = await measuresFor(ctx, refs, op, args);
-  const body: Record<string, unknown> = { measures: measuresBody(result, refs) };
+  const measured = await measuresFor(ctx, refs, op, args);
+  const body: Record<string, unknown> = { measures: measuresBody(measured) };
   if (details) {
     const used = new Set(refs.map((r) => r.resourceId));
     body.references = resources.filter((r) => used.has(r.id)).map((r) => r.json);

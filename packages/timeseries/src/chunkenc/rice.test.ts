@@ -8,7 +8,10 @@ import { gaussian, rng } from './datasets.js';
 function roundTrip(zs: number[]): number {
   const w = new BitWriter();
   const e = new RiceEncoder(w);
-  for (const z of zs) (z < 0 ? e.putSpecial() : e.put(z));
+  for (const z of zs) {
+    if (z < 0) e.putSpecial();
+    else e.put(z);
+  }
   const fin = w.clone();
   e.finishInto(fin);
   const b = fin.bytes();
