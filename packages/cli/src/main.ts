@@ -141,12 +141,13 @@ export function program(): Command {
 
   withSettings(prog.command('upgrade').description("create or migrate the schema; create Gnocchi's default archive policies on a new index"))
     .option('--skip-archive-policies', 'do not create the default archive policies and rule')
+    .option('--skip-resource-types', "do not create Gnocchi's standard resource types (instance, volume, ...)")
     .action(async (flags: Record<string, unknown>) => {
       const s = resolveSettings(flags);
       const log = logger(s, 'upgrade');
       const svc = await openServices(s, log);
       try {
-        const r = await upgrade(svc.indexer, { skipArchivePolicies: flags.skipArchivePolicies === true });
+        const r = await upgrade(svc.indexer, { skipArchivePolicies: flags.skipArchivePolicies === true, skipResourceTypes: flags.skipResourceTypes === true });
         log.info(r, 'upgrade done');
       } finally {
         await svc.close();

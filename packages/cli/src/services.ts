@@ -6,7 +6,7 @@ import { FileIncomingStore } from '@tally/incoming';
 import { FileAggregateStorage } from '@tally/storage';
 import { LocalCoordinator } from '@tally/coordination';
 import { Processor, type Logger, type PolicyLookup } from '@tally/metricd';
-import { defaultArchivePolicies, type ArchivePolicy } from '@tally/timeseries';
+import { defaultArchivePolicies, parseTimestamp, parseTimespan, type ArchivePolicy } from '@tally/timeseries';
 import type { Settings } from './config.js';
 
 export interface Services {
@@ -34,7 +34,7 @@ export function policyLookup(indexer: Indexer): PolicyLookup {
 
 export async function openServices(s: Settings, log?: Logger): Promise<Services> {
   mkdirSync(s.dataDir, { recursive: true });
-  const indexer = await openIndexer(s.indexerUrl);
+  const indexer = await openIndexer(s.indexerUrl, { parseTimestamp, parseTimespan });
   const incoming = new FileIncomingStore({ dir: join(s.dataDir, 'incoming'), sacks: s.sacks });
   const storage = new FileAggregateStorage({ dir: join(s.dataDir, 'storage') });
   const coordinator = new LocalCoordinator({ dir: join(s.dataDir, 'locks') });
@@ -61,12 +61,15 @@ export async function expungeDeletedMetrics(svc: Pick<Services, 'indexer' | 'sto
 }
 
 /**
- * Creates or migrates the schema; on a fresh index also Gnocchi's default archive policies
- * and the `default` rule ("*" -> low), exactly when gnocchi-upgrade would.
+ * Creates or migrates the schema and Gnocchi's standard resource types; on a fresh index
+ * also Gnocchi's default archive policies and the `default` rule ("*" -> low), exactly when
+ * gnocchi-upgrade would.
  */
-export async function upgrade(indexer: Indexer, opts: { skipArchivePolicies?: boolean } = {}): Promise<{ from: number; to: number; createdPolicies: string[] }> {
+export async function upgrade(indexer: Indexer, opts: { skipArchivePolicies?: boolean; skipResourceTypes?: boolean } = {}): Promise<{ from: number; to: number; createdPolicies: string[]; createdResourceTypes: string[] }> {
   const r = await indexer.upgrade();
   const created: string[] = [];
+  // Gnocchi's standard types (instance, volume, ...) that its collectors expect to find.
+  const types = opts.skipResourceTypes ? [] : (await indexer.createStandardResourceTypes()).map((t) => t.name);
   if (!opts.skipArchivePolicies) {
     const empty = (await indexer.listArchivePolicies()).length === 0 && (await indexer.listArchivePolicyRules()).length === 0;
     if (empty) {
@@ -77,5 +80,5 @@ export async function upgrade(indexer: Indexer, opts: { skipArchivePolicies?: bo
       await indexer.createArchivePolicyRule({ name: 'default', metricPattern: '*', archivePolicyName: 'low' });
     }
   }
-  return { ...r, createdPolicies: created };
+  return { ...r, createdPolicies: created, createdResourceTypes: types };
 }

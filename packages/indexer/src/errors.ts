@@ -101,10 +101,147 @@ export class InvalidPagination extends IndexerError {
   }
 }
 
-/** Unknown filter attribute; Gnocchi reuses the resource wording with the table name. */
-export class QueryAttributeError extends IndexerError {
+export class NoSuchResourceType extends IndexerError {
+  constructor(readonly resourceType: string) {
+    super(`Resource type ${resourceType} does not exist`);
+  }
+  jsonify(): ErrorDescription {
+    return { cause: 'Resource type does not exist', detail: this.resourceType };
+  }
+}
+
+export class ResourceTypeAlreadyExists extends IndexerError {
+  constructor(readonly resourceType: string) {
+    super(`Resource type ${resourceType} already exists`);
+  }
+}
+
+export class ResourceTypeInUse extends IndexerError {
+  constructor(readonly resourceType: string) {
+    super(`Resource type ${resourceType} is still in use`);
+  }
+}
+
+export class UnexpectedResourceTypeState extends IndexerError {
+  constructor(readonly resourceType: string, readonly expectedState: string, readonly state: string) {
+    super(`Resource type ${resourceType} state is ${state} (expected: ${expectedState})`);
+  }
+}
+
+/**
+ * Invalid resource type definitions (Gnocchi's InvalidResourceAttribute family, a
+ * ValueError): the REST layer answers 400 "Invalid input: <message>".
+ */
+export class InvalidResourceAttribute extends IndexerError {}
+
+export class InvalidResourceAttributeName extends InvalidResourceAttribute {
+  constructor(readonly attribute: string) {
+    super(`Resource attribute name ${attribute} is invalid`);
+  }
+}
+
+/** The two spaces before "than" are Gnocchi's. */
+export class InvalidResourceAttributeValue extends InvalidResourceAttribute {
+  constructor(readonly min: string, readonly max: string) {
+    super(`Resource attribute value min (or min_length) ${min} must be less  than or equal to max (or max_length) ${max}!`);
+  }
+}
+
+export class InvalidResourceAttributeOption extends InvalidResourceAttribute {
+  constructor(readonly attribute: string, readonly option: string, readonly reason: string) {
+    super(`Option '${option}' of resource attribute ${attribute} is invalid: ${reason}`);
+  }
+}
+
+/**
+ * Schema-level problems in a resource type body or patch (voluptuous errors in Gnocchi,
+ * which the REST layer reports as {cause: "Invalid input", reason, detail: path}).
+ */
+export class InvalidResourceTypeDefinition extends InvalidResourceAttribute {
+  constructor(readonly reason: string, readonly path: readonly string[]) {
+    super(reason);
+  }
+}
+
+/** A JSON patch that cannot be applied (jsonpatch's message; REST answers 400 with it). */
+export class ResourceTypePatchConflict extends IndexerError {}
+
+export class ResourceAlreadyExists extends IndexerError {
+  constructor(readonly resource: string) {
+    super(`Resource ${resource} already exists`);
+  }
+  jsonify(): ErrorDescription {
+    return { cause: 'Resource already exists', detail: this.resource };
+  }
+}
+
+export class ResourceAttributeError extends IndexerError {
   constructor(readonly resource: string, readonly attribute: string) {
     super(`Resource type ${resource} has no ${attribute} attribute`);
+  }
+}
+
+export class ResourceValueError extends IndexerError {
+  /** `value` is already rendered as Python's str() would (datetimes "2015-01-01 00:00:00+00:00"). */
+  constructor(readonly resourceType: string, readonly attribute: string, readonly value: string) {
+    super(`Value ${value} for attribute ${attribute} on resource type ${resourceType} is invalid`);
+  }
+}
+
+/** Gnocchi raises a bare ValueError (400) for this on creation. */
+export class StartAfterEnd extends IndexerError {
+  constructor() {
+    super('Start timestamp cannot be after end timestamp');
+  }
+}
+
+/** ResourceUUID's ValueErrors: the REST layer answers 404 NoSuchResource or 400. */
+export class InvalidResourceId extends IndexerError {}
+
+/** updateResource's ifRevisionStart did not match (the REST layer answers 412). */
+export class ResourceRevisionMismatch extends IndexerError {
+  constructor(readonly resource: string) {
+    super(`Resource ${resource} was modified concurrently`);
+  }
+}
+
+export class QueryError extends IndexerError {
+  constructor(message = 'Unable to parse this query') {
+    super(message);
+  }
+}
+
+export class QueryValueError extends QueryError {
+  /** `value` rendered as Python's "%s" would. */
+  constructor(readonly value: string, readonly field: string) {
+    super(`Invalid value: \`${value}' for field \`${field}'`);
+  }
+}
+
+export class QueryInvalidOperator extends QueryError {
+  constructor(readonly op: string) {
+    super(`Unknown operator \`${op}'`);
+  }
+}
+
+/** Unknown filter attribute; Gnocchi reuses the resource wording with the table name. */
+export class QueryAttributeError extends QueryError {
+  constructor(readonly resource: string, readonly attribute: string) {
+    super(`Resource type ${resource} has no ${attribute} attribute`);
+  }
+}
+
+/** Not Gnocchi's: Tally bounds query nesting so a hostile filter cannot exhaust the stack. */
+export class QueryTooDeep extends QueryError {
+  constructor(readonly maxDepth: number) {
+    super(`Query is nested too deeply (more than ${maxDepth} levels)`);
+  }
+}
+
+/** The filter= query string could not be parsed (REST answers 400 with this message). */
+export class InvalidFilter extends QueryError {
+  constructor(readonly reason: string) {
+    super(`Invalid filter: ${reason}`);
   }
 }
 

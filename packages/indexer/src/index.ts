@@ -2,7 +2,7 @@
 // in SQL, SQLite or PostgreSQL through one Kysely code path.
 import { connect, parseIndexerUrl } from './connect.js';
 import { SqlIndexer } from './sql-indexer.js';
-import type { Indexer } from './types.js';
+import type { Indexer, IndexerOptions } from './types.js';
 
 export * from './errors.js';
 export type * from './types.js';
@@ -10,13 +10,16 @@ export { SqlIndexer, splitCreator } from './sql-indexer.js';
 export { parseIndexerUrl, SQLITE_BUSY_TIMEOUT_MS, type IndexerTarget } from './connect.js';
 export { LATEST_SCHEMA_VERSION } from './migrations/index.js';
 export { fnmatch, fnmatchToRegExp } from './fnmatch.js';
+export { resourceUuid, parseUuid } from './resource-id.js';
+export { parseFilterString } from './filter-string.js';
+export { validateResourceTypeDefinition, resourceTypePatchToChange } from './resource-type-schema.js';
 
 /**
  * Opens the indexer named by `url` (`sqlite:///abs/path.db`, a plain path, `:memory:` or
  * `postgresql://...`). The schema is not touched: call `upgrade()` (`tally upgrade`).
  * PostgreSQL needs the optional `pg` package.
  */
-export async function openIndexer(url: string): Promise<Indexer> {
+export async function openIndexer(url: string, options: IndexerOptions = {}): Promise<Indexer> {
   const { db, dialect } = await connect(parseIndexerUrl(url));
-  return new SqlIndexer(db, dialect);
+  return new SqlIndexer(db, dialect, options);
 }

@@ -40,7 +40,7 @@ export interface ArchivePolicyRuleTable {
   metric_pattern: string;
 }
 
-/** Minimal for now: only what metrics need to reference; resources arrive later. */
+/** Columns every resource has; type attributes live in the type's rt_<hex> table. */
 export interface ResourceTable {
   id: string;
   type: string;
@@ -65,7 +65,33 @@ export interface MetricTable {
   status: Generated<'active' | 'delete'>;
 }
 
+/** `attributes` is a JSON array of StoredAttribute (rt-store.ts). */
+export interface ResourceTypeTable {
+  name: string;
+  tablename: string;
+  attributes: string;
+  next_column: Int4;
+  state: string;
+  updated_at: Int8;
+}
+
+export interface ResourceHistoryTable {
+  revision: Generated<bigint | string | number>;
+  id: string;
+  type: string;
+  creator: string | null;
+  user_id: string | null;
+  project_id: string | null;
+  original_resource_id: string;
+  started_at: Int8;
+  revision_start: Int8;
+  ended_at: NullableInt8;
+  revision_end: Int8;
+}
+
 export interface Database {
+  resource_type: ResourceTypeTable;
+  resource_history: ResourceHistoryTable;
   schema_version: SchemaVersionTable;
   archive_policy: ArchivePolicyTable;
   archive_policy_item: ArchivePolicyItemTable;

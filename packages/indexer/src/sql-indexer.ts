@@ -26,6 +26,14 @@ import { pySecondsRepr } from './pyfloat.js';
 import { toBigInt, toBigIntOrNull, toNumber, toNumberOrNull } from './rows.js';
 import type { Database, MetricTable } from './schema.js';
 import { inWriteTx } from './tx.js';
+import { chunks, IN_CHUNK, splitCreator } from './sql-indexer-helpers.js';
+import { resolveOptions, type Ctx } from './context.js';
+import * as rt from './resource-types.js';
+import * as res from './resources.js';
+import { listResources } from './resource-list.js';
+import { compileFilter, type ColumnKind, type QueryColumn } from './query.js';
+
+export { splitCreator };
 import type {
   ArchivePolicy,
   ArchivePolicyItem,
@@ -33,19 +41,26 @@ import type {
   DialectName,
   FilterValue,
   Indexer,
+  IndexerOptions,
   ListMetricsOptions,
+  ListResourcesOptions,
   Metric,
   MetricFilter,
   MetricStatus,
   NewMetric,
+  NewResource,
+  Resource,
+  ResourceAttributeSchema,
+  ResourceFilter,
+  ResourceType,
+  ResourceTypeChange,
+  ResourceUpdate,
   UpgradeResult,
 } from './types.js';
 
 type MetricColumn = keyof MetricTable & string;
 type MetricRow = Selectable<MetricTable>;
 
-/** Keep IN lists well under SQLite's and PostgreSQL's bound-parameter limits. */
-const IN_CHUNK = 500;
 
 /** Gnocchi's metric model columns: the only valid sort keys (derived columns are not). */
 const SORT_COLUMNS: ReadonlySet<string> = new Set<MetricColumn>(
@@ -63,6 +78,12 @@ const FILTER_COLUMNS: Readonly<Record<keyof MetricFilter, MetricColumn>> = {
   resourceId: 'resource_id',
   status: 'status',
 };
+
+/** Columns of Gnocchi's metric model usable in JSON filters (created_by_* match creator). */
+const METRIC_FILTER_COLUMNS: ReadonlyArray<readonly [MetricColumn, ColumnKind]> = [
+  ['id', 'uuid'], ['archive_policy_name', 'string'], ['creator', 'string'], ['resource_id', 'uuid'],
+  ['name', 'string'], ['unit', 'string'], ['status', 'string'],
+];
 
 /** Columns holding UUIDs, compared in canonical lowercase form. */
 const UUID_COLUMNS: ReadonlySet<MetricColumn> = new Set<MetricColumn>(['id', 'resource_id']);
@@ -86,15 +107,6 @@ function compareText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** Gnocchi splits creator "user:project" at the first colon; no colon means no project (""). */
-export function splitCreator(creator: string | null): { userId: string | null; projectId: string | null } {
-  if (creator === null) return { userId: null, projectId: null };
-  const i = creator.indexOf(':');
-  return i < 0
-    ? { userId: creator, projectId: '' }
-    : { userId: creator.slice(0, i), projectId: creator.slice(i + 1) };
-}
-
 function rowToMetric(r: MetricRow): Metric {
   return {
     id: r.id,
@@ -107,12 +119,6 @@ function rowToMetric(r: MetricRow): Metric {
     resourceId: r.resource_id,
     status: r.status,
   };
-}
-
-function chunks<T>(values: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < values.length; i += size) out.push(values.slice(i, i + size));
-  return out;
 }
 
 function parseSorts(sorts: ListMetricsOptions['sort']): ParsedSort[] {
@@ -143,7 +149,15 @@ export class SqlIndexer implements Indexer {
   private closed = false;
 
   /** Takes ownership of `db` (close() destroys it). Use openIndexer() to build one from a URL. */
-  constructor(private readonly db: Kysely<Database>, readonly dialect: DialectName) {}
+  private readonly ctx: Ctx;
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    readonly dialect: DialectName,
+    options: IndexerOptions = {},
+  ) {
+    this.ctx = { db, dialect, ...resolveOptions(options), write: (fn) => this.write(fn) };
+  }
 
   upgrade(): Promise<UpgradeResult> {
     return upgrade(this.db, this.dialect);
@@ -441,6 +455,8 @@ export class SqlIndexer implements Indexer {
       }
     }
 
+    if (options.filter != null) q = q.where(this.metricFilterSql(options.filter));
+
     if (marker !== undefined) {
       const m = marker;
       q = q.where((eb) => markerCriteria(eb, sorts, m));
@@ -459,6 +475,16 @@ export class SqlIndexer implements Indexer {
     return (await q.execute()).map(rowToMetric);
   }
 
+  /** Gnocchi's JSON filter over metric columns (list_metrics' attribute_filter). */
+  private metricFilterSql(filter: ResourceFilter): Expression<SqlBool> {
+    const columns = new Map<string, QueryColumn>();
+    for (const [name, kind] of METRIC_FILTER_COLUMNS) columns.set(name, { expr: sql.ref(name), kind });
+    return compileFilter(filter, {
+      dialect: this.dialect, label: 'metric', columns, creator: sql.ref('creator'),
+      parseTimestamp: this.ctx.parseTimestamp, parseTimespan: this.ctx.parseTimespan,
+    });
+  }
+
   async deleteMetric(id: string): Promise<boolean> {
     // Detaching from the resource frees the (resource_id, name) slot for a new metric.
     const res = await this.db.updateTable('metric').set({ status: 'delete', resource_id: null })
@@ -474,6 +500,58 @@ export class SqlIndexer implements Indexer {
   async expungeMetric(id: string): Promise<boolean> {
     const res = await this.db.deleteFrom('metric').where('id', '=', id.toLowerCase()).executeTakeFirst();
     return res.numDeletedRows > 0n;
+  }
+
+  // ---------------------------------------------------------------- resource types
+
+  createResourceType(name: string, attributes: Record<string, ResourceAttributeSchema>): Promise<ResourceType> {
+    return rt.createResourceType(this.ctx, name, attributes);
+  }
+
+  getResourceType(name: string): Promise<ResourceType | null> {
+    return rt.getResourceType(this.ctx, name);
+  }
+
+  listResourceTypes(): Promise<ResourceType[]> {
+    return rt.listResourceTypes(this.ctx);
+  }
+
+  updateResourceType(name: string, change: ResourceTypeChange): Promise<ResourceType> {
+    return rt.updateResourceType(this.ctx, name, change);
+  }
+
+  deleteResourceType(name: string): Promise<void> {
+    return rt.deleteResourceType(this.ctx, name);
+  }
+
+  createStandardResourceTypes(): Promise<ResourceType[]> {
+    return rt.createStandardResourceTypes(this.ctx);
+  }
+
+  // ---------------------------------------------------------------- resources
+
+  createResource(resource: NewResource): Promise<Resource> {
+    return res.createResource(this.ctx, resource);
+  }
+
+  getResource(type: string, id: string): Promise<Resource | null> {
+    return res.getResource(this.ctx, type, id);
+  }
+
+  updateResource(type: string, id: string, update: ResourceUpdate): Promise<Resource> {
+    return res.updateResource(this.ctx, type, id, update);
+  }
+
+  deleteResource(id: string): Promise<void> {
+    return res.deleteResource(this.ctx, id);
+  }
+
+  deleteResources(type: string, filter: ResourceFilter): Promise<number> {
+    return res.deleteResources(this.ctx, type, filter);
+  }
+
+  listResources(options?: ListResourcesOptions): Promise<Resource[]> {
+    return listResources(this.ctx, options);
   }
 
   async close(): Promise<void> {

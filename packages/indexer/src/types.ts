@@ -86,6 +86,166 @@ export interface ListMetricsOptions {
   limit?: number;
   /** Id of the last metric of the previous page; must be an active metric. */
   marker?: string;
+  /**
+   * Gnocchi's JSON filter language over metric columns (id, archive_policy_name, creator,
+   * created_by_user_id, created_by_project_id, resource_id, name, unit, status), ANDed with
+   * `filters`; used for policy filters. Unknown attributes: QueryAttributeError('metric', x).
+   */
+  filter?: ResourceFilter | null;
+}
+
+// ---------------------------------------------------------------- resource types
+
+export type ResourceAttributeType = 'string' | 'uuid' | 'number' | 'bool' | 'datetime';
+
+/**
+ * One attribute of a resource type, as Gnocchi describes it (GET /v1/resource_type):
+ * strings carry min_length/max_length, numbers min/max, the others nothing more.
+ */
+export type ResourceAttributeSchema =
+  | { type: 'string'; required: boolean; minLength: number; maxLength: number }
+  | { type: 'number'; required: boolean; min: number | null; max: number | null }
+  | { type: 'uuid' | 'bool' | 'datetime'; required: boolean };
+
+export type ResourceTypeState =
+  | 'active' | 'creating' | 'creation_error'
+  | 'updating' | 'updating_error'
+  | 'deleting' | 'deletion_error';
+
+export interface ResourceType {
+  name: string;
+  /** In definition order (Gnocchi keeps the order of the JSON it was given). */
+  attributes: Record<string, ResourceAttributeSchema>;
+  state: ResourceTypeState;
+}
+
+/**
+ * A stored attribute value. Datetimes are bigint ns, uuids canonical lowercase strings,
+ * numbers are floats, bools booleans; null when unset.
+ */
+export type AttributeValue = string | number | boolean | bigint | null;
+
+/** An attribute added by updateResourceType: `fill` (Gnocchi's options.fill) is written
+ *  into every existing row and revision; mandatory when the attribute is required. */
+export interface ResourceAttributeAddition {
+  schema: ResourceAttributeSchema;
+  fill?: AttributeValue;
+}
+
+export interface ResourceTypeChange {
+  /** Attribute name -> definition, added in this order. */
+  add?: Record<string, ResourceAttributeAddition>;
+  /** Attribute names to drop (data in current rows and history is discarded). */
+  remove?: readonly string[];
+}
+
+// ---------------------------------------------------------------- resources
+
+/** How a resource names its metrics: an existing metric to attach (same creator, active)
+ *  or a new one created in the same transaction (the REST layer resolves archive policy
+ *  rules before calling the indexer). */
+export type MetricRef =
+  | { id: string }
+  | { archivePolicyName: string; unit?: string | null };
+
+/**
+ * A resource, current or one revision of its history. Field names are Gnocchi's
+ * in camelCase; `attributes` holds the type-specific attributes that were loaded (those
+ * of the queried type, or of the resource's own type with `details`).
+ */
+export interface Resource {
+  id: string;
+  type: string;
+  originalResourceId: string;
+  creator: string | null;
+  createdByUserId: string | null;
+  createdByProjectId: string | null;
+  userId: string | null;
+  projectId: string | null;
+  startedAt: bigint;
+  endedAt: bigint | null;
+  revisionStart: bigint;
+  /** null for the current revision. */
+  revisionEnd: bigint | null;
+  /** -1 for the current revision, else the history row number (markers are "id@revision"). */
+  revision: number;
+  /** Active metrics by name -> metric id (current attachment, also on history rows, as Gnocchi). */
+  metrics: Record<string, string>;
+  attributes: Record<string, AttributeValue>;
+}
+
+export interface NewResource {
+  type: string;
+  /** A UUID (any form Python's uuid.UUID accepts); see resourceUuid() for other ids. */
+  id: string;
+  /** Defaults to the id as given. */
+  originalResourceId?: string;
+  creator: string | null;
+  userId?: string | null;
+  projectId?: string | null;
+  /** Defaults to now. */
+  startedAt?: bigint;
+  endedAt?: bigint | null;
+  /** Type attributes; datetime values may be strings when a parseTimestamp option is set. */
+  attributes?: Record<string, AttributeValue>;
+  metrics?: Record<string, MetricRef>;
+}
+
+export interface ResourceUpdate {
+  startedAt?: bigint;
+  endedAt?: bigint | null;
+  userId?: string | null;
+  projectId?: string | null;
+  attributes?: Record<string, AttributeValue>;
+  /** Replaces the named metrics (detaching the others) unless appendMetrics. */
+  metrics?: Record<string, MetricRef>;
+  appendMetrics?: boolean;
+  /** Default true: the previous state goes to history and revision_start moves to now. */
+  createRevision?: boolean;
+  /**
+   * Optimistic check done under the row lock: the update fails with
+   * ResourceRevisionMismatch unless the current revision_start is this value (what the
+   * caller's ETag was computed from).
+   */
+  ifRevisionStart?: bigint;
+}
+
+/**
+ * Gnocchi's JSON search tree, as received from clients, e.g.
+ * {"and": [{"=": {"user_id": "u"}}, {">": {"lifespan": "1 hour"}}]}.
+ * Validated by the indexer (QueryError and subclasses).
+ */
+export type ResourceFilter = Readonly<Record<string, unknown>>;
+
+export interface ListResourcesOptions {
+  /** Resource type to list or search (default 'generic': every resource, generic columns). */
+  type?: string;
+  filter?: ResourceFilter | null;
+  /** Load each resource's own type attributes (Gnocchi's `details=true`). */
+  details?: boolean;
+  /** Every revision, current ones with revision -1 (Gnocchi's `history=true`). */
+  history?: boolean;
+  /**
+   * Any column of the searched type (revision/revision_end only with history); id (and
+   * revision with history) ascending are appended as tie-breakers. Directions as for metrics.
+   */
+  sort?: readonly SortSpec[];
+  limit?: number;
+  /** Resource id, or "id@revision" with history. */
+  marker?: string;
+}
+
+export interface IndexerOptions {
+  /**
+   * Parses any timestamp form Gnocchi accepts into ns (pass @tally/timeseries'
+   * parseTimestamp). Used for datetime values of search filters and of datetime attributes
+   * given as strings/numbers. Without it only ISO 8601 strings are understood.
+   */
+  parseTimestamp?: (input: string | number) => bigint;
+  /** Parses a timespan into ns (for `lifespan` filters). Default: seconds as a number only. */
+  parseTimespan?: (input: string | number) => bigint;
+  /** Clock for revision timestamps (ns); tests inject one. */
+  now?: () => bigint;
 }
 
 export type DialectName = 'sqlite' | 'postgres';
@@ -136,6 +296,42 @@ export interface Indexer {
   listMetricsToExpunge(): Promise<Metric[]>;
   /** Removes the row for good (any status). False if absent. */
   expungeMetric(id: string): Promise<boolean>;
+
+  // ------------------------------------------------------------ resource types
+
+  /** Validated definition (see validateResourceTypeDefinition); ResourceTypeAlreadyExists. */
+  createResourceType(name: string, attributes: Record<string, ResourceAttributeSchema>): Promise<ResourceType>;
+  getResourceType(name: string): Promise<ResourceType | null>;
+  /** Ordered by name. */
+  listResourceTypes(): Promise<ResourceType[]>;
+  /** NoSuchResourceType, UnexpectedResourceTypeState (must be active), ResourceAttributeError
+   *  for removing an unknown attribute, InvalidResourceAttribute* for bad additions. */
+  updateResourceType(name: string, change: ResourceTypeChange): Promise<ResourceType>;
+  /** NoSuchResourceType, ResourceTypeInUse (generic, or resources of it exist, even in history). */
+  deleteResourceType(name: string): Promise<void>;
+  /**
+   * Creates the resource types Gnocchi's legacy Ceilometer migration creates (instance,
+   * volume, ...), skipping existing ones. `upgrade()` itself creates only `generic`,
+   * like a fresh gnocchi-upgrade.
+   */
+  createStandardResourceTypes(): Promise<ResourceType[]>;
+
+  // ------------------------------------------------------------ resources
+
+  /** NoSuchResourceType, UnexpectedResourceTypeState, ResourceAlreadyExists, ResourceAttributeError,
+   *  ResourceValueError, StartAfterEnd, NoSuchMetric, NoSuchArchivePolicy, NamedMetricAlreadyExists. */
+  createResource(resource: NewResource): Promise<Resource>;
+  /** Current revision with its type's attributes and metrics; null if absent or not of that type
+   *  ('generic' finds every resource). */
+  getResource(type: string, id: string): Promise<Resource | null>;
+  /** Row-locked read-modify-write; NoSuchResource, ResourceRevisionMismatch, plus createResource's errors. */
+  updateResource(type: string, id: string, update: ResourceUpdate): Promise<Resource>;
+  /** Deletes the resource and its history; its metrics are marked for deletion. NoSuchResource. */
+  deleteResource(id: string): Promise<void>;
+  /** Deletes every resource of `type` matching the filter (required); returns the count. */
+  deleteResources(type: string, filter: ResourceFilter): Promise<number>;
+  /** List / search (see ListResourcesOptions). */
+  listResources(options?: ListResourcesOptions): Promise<Resource[]>;
 
   close(): Promise<void>;
 }

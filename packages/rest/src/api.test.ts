@@ -110,3 +110,25 @@ test('metric list pages carry a Link to the next page, in Gnocchi form', async (
     await api.close();
   }
 });
+
+test('errors are JSON for JSON clients, plain text or HTML for others, as Gnocchi negotiates', async () => {
+  const api = await startTestApi();
+  try {
+    let r = await api.call('GET', '/v1/metric/nope');
+    assert.match(String(r.headers['content-type']), /^application\/json/);
+    assert.deepEqual(r.json, { code: 404, title: 'Not Found', description: 'Metric nope does not exist' });
+    r = await api.call('GET', '/v1/metric/nope', { headers: { accept: '*/*' } });
+    assert.match(String(r.headers['content-type']), /^text\/html/);
+    assert.match(r.text, /<title>404 Not Found<\/title>/);
+    assert.match(r.text, /The resource could not be found\.<br \/><br \/>\nMetric nope does not exist/);
+    r = await api.call('GET', '/v1/metric/nope', { headers: { accept: '' } });
+    assert.equal(r.text, "404 Not Found\n\nThe resource could not be found.\n\n Metric nope does not exist  ");
+    r = await api.call('GET', '/v1/metric', { headers: { accept: 'text/plain' } });
+    assert.equal(r.status, 406);
+    assert.match(r.text, /^406 Not Acceptable/);
+    r = await api.call('GET', '/v1/metric', { headers: { accept: 'text/plain, application/json; q=0.8' } });
+    assert.equal(r.status, 200);
+  } finally {
+    await api.close();
+  }
+});

@@ -4,31 +4,39 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import * as ix from '@tally/indexer';
 import { createHttpApp, type HttpConfig } from './http.js';
 import { HttpError } from './errors.js';
-import { makeCtx, type ApiServices, type ResourceLookup } from './context.js';
+import { makeCtx, type ApiServices } from './context.js';
 import { rootRoutes } from './routes/root.js';
 import { archivePolicyRoutes } from './routes/archive-policy.js';
 import { metricRoutes } from './routes/metric.js';
+import { aggregatesRoutes } from './routes/aggregates.js';
+import { resourceRoutes } from './routes/resource.js';
+import { searchRoutes } from './routes/search.js';
+import { aggregationRoutes } from './routes/aggregation.js';
 
 /** Status codes for the indexer's errors, as Gnocchi answers them. */
 export function indexerErrorToHttp(err: unknown): HttpError | null {
   if (!(err instanceof ix.IndexerError)) return null;
-  if (err instanceof ix.NoSuchArchivePolicy) return new HttpError(400, { ...err.jsonify() });
+  if (err instanceof ix.NoSuchArchivePolicy) return new HttpError(400, err.message);
   if (err instanceof ix.ArchivePolicyAlreadyExists) return new HttpError(409, err.message);
   if (err instanceof ix.ArchivePolicyRuleAlreadyExists) return new HttpError(409, err.message);
-  if (err instanceof ix.NoSuchArchivePolicyRule || err instanceof ix.NoSuchMetric || err instanceof ix.NoSuchResource) {
+  if (err instanceof ix.NoSuchArchivePolicyRule || err instanceof ix.NoSuchMetric || err instanceof ix.NoSuchResource ||
+      err instanceof ix.NoSuchResourceType) {
     return new HttpError(404, err.message);
   }
-  if (err instanceof ix.NamedMetricAlreadyExists) return new HttpError(409, err.message);
+  if (err instanceof ix.NamedMetricAlreadyExists || err instanceof ix.ResourceAlreadyExists ||
+      err instanceof ix.ResourceTypeAlreadyExists) return new HttpError(409, err.message);
   return new HttpError(400, err.message);
 }
 
-const NO_RESOURCES: ResourceLookup = { get: async () => null };
-
-export function buildApi(services: ApiServices, cfg: HttpConfig, opts: { logger?: FastifyBaseLogger; resources?: ResourceLookup } = {}): FastifyInstance {
+export function buildApi(services: ApiServices, cfg: HttpConfig, opts: { logger?: FastifyBaseLogger } = {}): FastifyInstance {
   const app = createHttpApp(cfg, { log: opts.logger, mapError: indexerErrorToHttp });
-  const ctx = makeCtx(services, cfg, opts.resources ?? NO_RESOURCES);
+  const ctx = makeCtx(services, cfg);
   rootRoutes(app, ctx);
   archivePolicyRoutes(app, ctx);
   metricRoutes(app, ctx);
+  resourceRoutes(app, ctx);
+  searchRoutes(app, ctx);
+  aggregatesRoutes(app, ctx);
+  aggregationRoutes(app, ctx);
   return app;
 }

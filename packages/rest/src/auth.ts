@@ -1,14 +1,28 @@
 // Identity and authorisation as Gnocchi does them: an auth mode turns a request into an
 // identity, and named policy rules (Gnocchi's defaults) decide what that identity may do.
+import { isIP } from 'node:net';
+import type { FastifyInstance } from 'fastify';
 import { HttpError, forbidden } from './errors.js';
 
-export type AuthMode = 'basic' | 'noauth' | 'remoteuser';
+/**
+ * `basic`, `noauth` and `remoteuser` are Gnocchi's modes: each trusts what the client (or a
+ * proxy in front) says about itself. `token` is Tally's own: API tokens of users stored
+ * hashed (see tokens.ts, users.ts).
+ */
+export type AuthMode = 'basic' | 'noauth' | 'remoteuser' | 'token';
+export const AUTH_MODES: readonly AuthMode[] = ['basic', 'noauth', 'remoteuser', 'token'];
+
+/**
+ * Whether identities of `mode` carry a project that lists must be filtered by (Gnocchi does
+ * it for keystone and noauth; its basic and remote-user modes have no project).
+ */
+export const listsFilteredByProject = (mode: AuthMode): boolean => mode === 'noauth' || mode === 'token';
 
 export interface Identity {
   userId: string;
   projectId: string | null;
   roles: string[];
-  /** What Gnocchi records as `creator`: "user" (basic) or "user:project" (noauth). */
+  /** What Gnocchi records as `creator`: "user" (basic) or "user:project" (noauth, token). */
   creator: string;
 }
 
@@ -59,7 +73,112 @@ export function authenticate(mode: AuthMode, h: Headers, remoteUserHeader = 'x-r
       return fromNoauth(h);
     case 'remoteuser':
       return fromRemoteUser(h, remoteUserHeader);
+    case 'token':
+      return fromToken(h);
   }
+}
+
+// ---- token mode -------------------------------------------------------------------------
+
+/** Checks an API token; null when it is unknown, revoked or malformed. */
+export interface TokenVerifier {
+  verify(token: string): Promise<Identity | null>;
+}
+
+/**
+ * The token a request carries: `Authorization: Bearer T`, HTTP basic with T as the password
+ * and any user name (what Gnocchi clients send with gnocchi-basic auth), or `X-Auth-Token: T`
+ * (keystoneauth's token_endpoint). Null when it carries none.
+ */
+export function requestToken(h: Headers): string | null {
+  const auth = header(h, 'authorization')?.trim();
+  if (auth) {
+    const bearer = /^bearer\s+(\S+)$/i.exec(auth);
+    if (bearer) return bearer[1];
+    const basic = /^basic\s+(\S+)$/i.exec(auth);
+    if (basic) {
+      const decoded = Buffer.from(basic[1], 'base64').toString('utf8');
+      const colon = decoded.indexOf(':');
+      const password = colon < 0 ? '' : decoded.slice(colon + 1);
+      return password || null;
+    }
+    return null;
+  }
+  const xAuth = header(h, 'x-auth-token')?.trim();
+  return xAuth || null;
+}
+
+// Identities proven by the onRequest hook, keyed by the request's header object: routes ask
+// for the identity synchronously (ctx.identity), while checking a token may need a hash.
+const proven = new WeakMap<object, Identity>();
+
+function fromToken(h: Headers): Identity {
+  const id = proven.get(h);
+  if (!id) {
+    throw new HttpError(401, 'This server could not verify that you are authorized to access the document you requested.', {
+      'www-authenticate': 'Bearer realm="tally", Basic realm="gnocchi"',
+    });
+  }
+  return id;
+}
+
+/**
+ * Token mode: checks the request's token before routing, once per request, and records the
+ * identity for `authenticate`. A request without a valid token is refused (401) only when a
+ * route asks who it is, as in the other modes (the version document stays public).
+ */
+export function installTokenAuth(app: FastifyInstance, verifier: TokenVerifier): void {
+  app.addHook('onRequest', async (req) => {
+    const token = requestToken(req.headers);
+    if (token === null) return;
+    let id: Identity | null;
+    try {
+      id = await verifier.verify(token);
+    } catch (err) {
+      if (err instanceof HttpError) throw err;
+      req.log.error({ err }, 'token verification failed');
+      throw new HttpError(503, 'Tally cannot check credentials right now.');
+    }
+    if (id) proven.set(req.headers, id);
+  });
+}
+
+// ---- where each mode may listen -----------------------------------------------------------
+
+/** True for 127.0.0.0/8, ::1 (also as ::ffff:127.x.y.z) and `localhost`. */
+export function isLoopbackHost(host: string): boolean {
+  let h = host.trim().toLowerCase();
+  if (h.startsWith('[') && h.endsWith(']')) h = h.slice(1, -1);
+  if (h === 'localhost' || h === 'localhost.') return true;
+  if (isIP(h) === 4) return h.split('.')[0] === '127';
+  if (isIP(h) === 6) {
+    // The URL parser writes IPv6 addresses in one canonical form.
+    const canon = new URL(`http://[${h}]/`).hostname.slice(1, -1);
+    if (canon === '::1') return true;
+    const mapped = /^::ffff:([0-9a-f]{1,4}):[0-9a-f]{1,4}$/.exec(canon);
+    return !!mapped && parseInt(mapped[1], 16) >> 8 === 127;
+  }
+  return false;
+}
+
+const TRUSTS: Record<Exclude<AuthMode, 'token'>, string> = {
+  basic: 'it believes any user name a client sends (user "admin" is the administrator) and ignores the password',
+  noauth: 'it believes the X-User-Id, X-Project-Id and X-Roles headers any client sends',
+  remoteuser: 'it believes the X-Remote-User header, which any client can send unless a proxy in front strips it',
+};
+
+/**
+ * Why Tally must not listen on `host` in `mode`, or null when it may. Gnocchi's own modes
+ * trust the client, so they are only safe where no one else can connect: loopback, unless
+ * the operator says the network is trusted (`insecure`).
+ */
+export function listenRefusal(host: string, mode: AuthMode, insecure: boolean): string | null {
+  if (mode === 'token' || insecure || isLoopbackHost(host)) return null;
+  return `refusing to listen on ${host || 'every interface'} in auth mode "${mode}": ${TRUSTS[mode]}, ` +
+    'so anyone who can reach the port could act as any user, administrator included. ' +
+    'Either use --auth-mode token (API tokens; see docs/SECURITY.md), ' +
+    'or listen on loopback (--host 127.0.0.1) behind a proxy that authenticates, ' +
+    'or, if every client on this network is trusted, start with --insecure (TALLY_INSECURE=1).';
 }
 
 /** What a rule is checked against: the owner fields of the object acted on. */

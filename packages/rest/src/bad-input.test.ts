@@ -148,5 +148,7 @@ test('query arguments: bad limit, sort, marker, granularity, start, resample, re
 test('wrong method is a 405 and an unacceptable Accept a 406', async () => {
   isError(await api.call('PUT', '/v1/archive_policy'), 405);
   isError(await api.call('DELETE', '/v1/metric'), 405);
-  isError(await api.call('GET', '/v1/metric', { headers: { accept: 'text/html' } }), 406);
+  const r = await api.call('GET', '/v1/metric', { headers: { accept: 'text/html' } });
+  assert.equal(r.status, 406);
+  assert.match(r.text, /<title>406 Not Acceptable<\/title>/);
 });

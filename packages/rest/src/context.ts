@@ -21,27 +21,15 @@ export interface ApiServices {
   version: string;
 }
 
-/** A resource as metric routes need it: owner project (for policy) and its JSON. */
-export interface ResourceView {
-  projectId: string | null;
-  json: Record<string, unknown>;
-}
-
-export interface ResourceLookup {
-  get(id: string): Promise<ResourceView | null>;
-}
-
 export interface Ctx extends ApiServices {
-  resources: ResourceLookup;
   cfg: HttpConfig;
   identity(req: FastifyRequest): Identity;
   base(req: FastifyRequest): string;
 }
 
-export function makeCtx(services: ApiServices, cfg: HttpConfig, resources: ResourceLookup): Ctx {
+export function makeCtx(services: ApiServices, cfg: HttpConfig): Ctx {
   return {
     ...services,
-    resources,
     cfg,
     identity: (req) => authenticate(cfg.authMode, req.headers, cfg.remoteUserHeader),
     base: (req) => publicBase(req, cfg),

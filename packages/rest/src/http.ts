@@ -2,7 +2,7 @@
 // Gnocchi's status codes, CORS, proxy-aware public URLs, 405 for known paths, and one
 // error handler so that no input can produce a 500.
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type HTTPMethods } from 'fastify';
-import { HttpError, badRequest } from './errors.js';
+import { HttpError, badRequest, errorFormat, renderError } from './errors.js';
 import { pyJson } from './pyjson.js';
 import { authenticate, type AuthMode, type Identity } from './auth.js';
 
@@ -161,17 +161,20 @@ export function createHttpApp(cfg: HttpConfig, opts: { log?: FastifyBaseLogger; 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
   installCors(app, cfg);
-  app.setNotFoundHandler(async (_req, reply) => {
-    const e = new HttpError(404, 'The resource could not be found.');
-    return send(reply, 404, e.body());
-  });
+  app.setNotFoundHandler(async (req, reply) => sendError(req, reply, new HttpError(404, 'The resource could not be found.')));
   app.setErrorHandler(async (err, req, reply) => {
     const e = opts.mapError?.(err) ?? toHttpError(err);
     if (e.status >= 500) opts.log?.error({ err, url: req.url, method: req.method }, 'request failed');
-    for (const [k, v] of Object.entries(e.headers)) reply.header(k, v);
-    return send(reply, e.status, e.body());
+    return sendError(req, reply, e);
   });
   return app;
+}
+
+export function sendError(req: FastifyRequest, reply: FastifyReply, e: HttpError): FastifyReply {
+  for (const [k, v] of Object.entries(e.headers)) reply.header(k, v);
+  if (e.status === 304) return reply.code(304).send();
+  const r = renderError(e, errorFormat(req.headers.accept), pyJson);
+  return reply.code(e.status).header('content-type', r.type).send(r.text);
 }
 
 /** Maps any thrown value to an HttpError; Fastify's own client errors keep their 4xx. */

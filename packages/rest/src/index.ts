@@ -1,5 +1,5 @@
 export { buildApi, indexerErrorToHttp } from './app.js';
 export { DEFAULT_HTTP_CONFIG, type HttpConfig } from './http.js';
-export type { ApiServices, MetricdStatus, ResourceLookup, ResourceView } from './context.js';
+export type { ApiServices, MetricdStatus } from './context.js';
 export type { AuthMode, Identity } from './auth.js';
 export { pyJson, pyFloat } from './pyjson.js';

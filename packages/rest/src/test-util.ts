@@ -8,7 +8,7 @@ import { FileIncomingStore } from '@tally/incoming';
 import { FileAggregateStorage } from '@tally/storage';
 import { LocalCoordinator } from '@tally/coordination';
 import { Processor } from '@tally/metricd';
-import type { ArchivePolicy } from '@tally/timeseries';
+import { parseTimestamp, parseTimespan, type ArchivePolicy } from '@tally/timeseries';
 import { buildApi } from './app.js';
 import { DEFAULT_HTTP_CONFIG, type HttpConfig } from './http.js';
 
@@ -22,7 +22,7 @@ export interface TestApi {
 
 export async function startTestApi(cfg: Partial<HttpConfig> = {}): Promise<TestApi> {
   const dir = mkdtempSync(join(tmpdir(), 'tally-rest-'));
-  const indexer = await openIndexer(`sqlite://${join(dir, 'index.sqlite')}`);
+  const indexer = await openIndexer(`sqlite://${join(dir, 'index.sqlite')}`, { parseTimestamp, parseTimespan });
   await indexer.upgrade();
   const incoming = new FileIncomingStore({ dir: join(dir, 'incoming'), sacks: 4 });
   const storage = new FileAggregateStorage({ dir: join(dir, 'storage') });
@@ -47,7 +47,8 @@ export async function startTestApi(cfg: Partial<HttpConfig> = {}): Promise<TestA
       rmSync(dir, { recursive: true, force: true });
     },
     async call(method, url, opts = {}) {
-      const headers: Record<string, string> = { ...(opts.headers ?? {}) };
+      // Like gnocchiclient, ask for JSON (errors are HTML otherwise, as in Gnocchi).
+      const headers: Record<string, string> = { accept: 'application/json', ...(opts.headers ?? {}) };
       const user = opts.user === undefined ? 'admin' : opts.user;
       if (user !== null) headers.authorization = 'basic ' + Buffer.from(`${user}:`).toString('base64');
       let payload: string | undefined;

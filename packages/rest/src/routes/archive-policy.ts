@@ -4,6 +4,7 @@ import {
   parseTimespan, formatTimespan, makeArchivePolicyItem, validateDefinition, resolveAggregationMethods,
   checkDefinitionUpdate, DEFAULT_AGGREGATION_METHODS, type ArchivePolicy, type ArchivePolicyItem,
 } from '@tally/timeseries';
+import { NoSuchArchivePolicy } from '@tally/indexer';
 import { route, send, checkAcceptJson, jsonBody } from '../http.js';
 import { enforce } from '../auth.js';
 import { badRequest, HttpError } from '../errors.js';
@@ -139,9 +140,16 @@ function ruleRoutes(app: FastifyInstance, ctx: Ctx): void {
       enforce('create archive policy rule', ctx.identity(req));
       checkAcceptJson(req);
       const body = validate(ruleSchema, jsonBody(req));
-      const rule = await ctx.indexer.createArchivePolicyRule({
-        name: body.name, metricPattern: body.metric_pattern, archivePolicyName: body.archive_policy_name,
-      });
+      let rule;
+      try {
+        rule = await ctx.indexer.createArchivePolicyRule({
+          name: body.name, metricPattern: body.metric_pattern, archivePolicyName: body.archive_policy_name,
+        });
+      } catch (e) {
+        // Here (only) Gnocchi describes the missing policy as {cause, detail}.
+        if (e instanceof NoSuchArchivePolicy) throw new HttpError(400, { ...e.jsonify() });
+        throw e;
+      }
       reply.header('location', `${ctx.base(req)}/v1/archive_policy_rule/${encodeURIComponent(rule.name)}`);
       return send(reply, 201, ruleJson(rule));
     },

@@ -1,8 +1,8 @@
 // /v1/metric, /v1/metric/{id}/measures and /v1/batch/metrics/measures.
 import { randomUUID } from 'node:crypto';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { matchArchivePolicyRule, type ArchivePolicy, type Measures } from '@tally/timeseries';
-import type { Metric, MetricFilter } from '@tally/indexer';
+import { parseUuid, type Metric, type MetricFilter } from '@tally/indexer';
 import { route, send, checkAcceptJson, jsonBody } from '../http.js';
 import { enforce, allowed, type Identity } from '../auth.js';
 import { badRequest, HttpError } from '../errors.js';
@@ -12,6 +12,7 @@ import { readMeasuresReply } from '../read.js';
 import { policyJson } from './archive-policy.js';
 import { listArgs, nextLink } from '../paging.js';
 import type { Ctx } from '../context.js';
+import { resourceJson } from '../resources/json.js';
 
 const metricName: Validator<string> = (v) => {
   const s = str(v);
@@ -62,7 +63,8 @@ export async function choosePolicy(ctx: Ctx, apName: string | undefined, name: s
 }
 
 export async function getMetricOr404(ctx: Ctx, id: string): Promise<Metric> {
-  const [m] = await ctx.indexer.getMetrics([id]);
+  const uuid = parseUuid(id);
+  const [m] = uuid ? await ctx.indexer.getMetrics([uuid]) : [];
   if (!m) throw new HttpError(404, `Metric ${id} does not exist`);
   return m;
 }
@@ -140,38 +142,43 @@ function metricCollection(app: FastifyInstance, ctx: Ctx): void {
   });
 }
 
+/** GET of one metric, with its resource and archive policy in full (Gnocchi's details). */
+export async function showMetric(ctx: Ctx, req: FastifyRequest, reply: FastifyReply, m: Metric): Promise<FastifyReply> {
+  checkAcceptJson(req);
+  const resource = m.resourceId ? await ctx.indexer.getResource('generic', m.resourceId) : null;
+  enforce('get metric', ctx.identity(req), metricTarget(m, resource?.projectId));
+  const ap = await ctx.indexer.getArchivePolicy(m.archivePolicyName);
+  return send(reply, 200, metricJson(m, ap ?? undefined, resource ? resourceJson(resource) : null));
+}
+
+export async function deleteMetric(ctx: Ctx, req: FastifyRequest, reply: FastifyReply, m: Metric): Promise<FastifyReply> {
+  enforce('delete metric', ctx.identity(req), metricTarget(m));
+  if (!(await ctx.indexer.deleteMetric(m.id))) throw new HttpError(404, `Metric ${m.id} does not exist`);
+  return reply.code(204).send();
+}
+
+export async function postMeasures(ctx: Ctx, req: FastifyRequest, reply: FastifyReply, m: Metric): Promise<FastifyReply> {
+  enforce('post measures', ctx.identity(req), metricTarget(m));
+  const measures = measuresBody(jsonBody(req));
+  if (measures.ts.length > 0) await ctx.incoming.add(new Map([[m.id, measures]]));
+  return reply.code(202).header('content-length', '0').send();
+}
+
+export async function getMeasures(ctx: Ctx, req: FastifyRequest, reply: FastifyReply, m: Metric): Promise<FastifyReply> {
+  checkAcceptJson(req);
+  enforce('get measures', ctx.identity(req), metricTarget(m));
+  return readMeasuresReply(ctx, req, reply, m);
+}
+
 function metricItem(app: FastifyInstance, ctx: Ctx): void {
-  const idOf = (req: FastifyRequest): string => (req.params as { id: string }).id;
+  const metricOf = (req: FastifyRequest): Promise<Metric> => getMetricOr404(ctx, (req.params as { id: string }).id);
   route(app, '/v1/metric/:id', {
-    GET: async (req, reply) => {
-      checkAcceptJson(req);
-      const m = await getMetricOr404(ctx, idOf(req));
-      const resource = m.resourceId ? await ctx.resources.get(m.resourceId) : null;
-      enforce('get metric', ctx.identity(req), metricTarget(m, resource?.projectId));
-      const ap = await ctx.indexer.getArchivePolicy(m.archivePolicyName);
-      return send(reply, 200, metricJson(m, ap ?? undefined, resource ? resource.json : null));
-    },
-    DELETE: async (req, reply) => {
-      const m = await getMetricOr404(ctx, idOf(req));
-      enforce('delete metric', ctx.identity(req), metricTarget(m));
-      if (!(await ctx.indexer.deleteMetric(m.id))) throw new HttpError(404, `Metric ${m.id} does not exist`);
-      return reply.code(204).send();
-    },
+    GET: async (req, reply) => showMetric(ctx, req, reply, await metricOf(req)),
+    DELETE: async (req, reply) => deleteMetric(ctx, req, reply, await metricOf(req)),
   });
   route(app, '/v1/metric/:id/measures', {
-    POST: async (req, reply) => {
-      const m = await getMetricOr404(ctx, idOf(req));
-      enforce('post measures', ctx.identity(req), metricTarget(m));
-      const measures = measuresBody(jsonBody(req));
-      if (measures.ts.length > 0) await ctx.incoming.add(new Map([[m.id, measures]]));
-      return reply.code(202).header('content-length', '0').send();
-    },
-    GET: async (req, reply) => {
-      checkAcceptJson(req);
-      const m = await getMetricOr404(ctx, idOf(req));
-      enforce('get measures', ctx.identity(req), metricTarget(m));
-      return readMeasuresReply(ctx, req, reply, m);
-    },
+    POST: async (req, reply) => postMeasures(ctx, req, reply, await metricOf(req)),
+    GET: async (req, reply) => getMeasures(ctx, req, reply, await metricOf(req)),
   });
 }
 

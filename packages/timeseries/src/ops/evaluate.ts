@@ -124,6 +124,23 @@ function broadcast(operands: Value[], fn: (args: number[]) => number): Value {
   return out;
 }
 
+/** Element-wise f(x) over a value (the hot path of unary operations). */
+function mapValue(v: Value, f: (a: number) => number): Value {
+  if (typeof v === 'number') return f(v);
+  return v.map((col) => {
+    const out = new Float64Array(col.length);
+    for (let i = 0; i < col.length; i++) out[i] = f(col[i]);
+    return out;
+  });
+}
+
+/** Element-wise f(a, b): the common series-with-scalar cases avoid generic broadcasting. */
+function mapBinary(a: Value, b: Value, f: Binary): Value {
+  if (typeof b === 'number' && typeof a !== 'number') return mapValue(a, (x) => f(x, b));
+  if (typeof a === 'number' && typeof b !== 'number') return mapValue(b, (y) => f(a, y));
+  return broadcast([a, b], (x) => f(x[0], x[1]));
+}
+
 // ------------------------------------------------------------ nodes
 
 function evalMetric(node: Extract<OpNode, { kind: 'metric' }>, input: EvalInput): Evaluated {
@@ -141,7 +158,7 @@ function evalUnary(node: Extract<OpNode, { kind: 'unary' }>, input: EvalInput): 
     return { ...r, ts: r.ts.slice(1), values: r.values.map(diff) };
   }
   const fn = UNARY[node.op];
-  return { ...r, values: broadcast([r.values], (a) => fn(a[0])) };
+  return { ...r, values: mapValue(r.values, fn) };
 }
 
 function evalBinary(node: Extract<OpNode, { kind: 'binary' }>, input: EvalInput): Evaluated {
@@ -161,7 +178,7 @@ function evalBinary(node: Extract<OpNode, { kind: 'binary' }>, input: EvalInput)
     ({ granularity, ts } = b);
   }
   const fn = BINARY[node.op];
-  return { granularity, ts, values: broadcast([a.values, b.values], (x) => fn(x[0], x[1])), aggregated };
+  return { granularity, ts, values: mapBinary(a.values, b.values, fn), aggregated };
 }
 
 function evalClip(node: Extract<OpNode, { kind: 'clip' }>, input: EvalInput): Evaluated {

@@ -6,76 +6,88 @@
 /** How a reduction adds: one value after the other, or numpy's pairwise blocks. */
 export type Summation = 'sequential' | 'pairwise';
 
-/** Reads value i of the group being reduced. */
-export type Getter = (i: number) => number;
+// A group being reduced is v[lo..lo+n): a window of a column, or a row gathered into scratch.
 
 /** numpy's pairwise_sum over get(lo..lo+n), NaN read as 0 (nansum replaces them first). */
-function pairwiseSum(get: Getter, lo: number, n: number): number {
+function pairwiseSum(v: Float64Array, lo: number, n: number, sq: number): number {
   if (n < 8) {
     let s = 0;
-    for (let i = 0; i < n; i++) s += nz(get(lo + i));
+    for (let i = 0; i < n; i++) s += term(v[lo + i], sq);
     return s;
   }
   if (n <= 128) {
-    const r = [0, 0, 0, 0, 0, 0, 0, 0];
-    for (let j = 0; j < 8; j++) r[j] = nz(get(lo + j));
+    let r0 = term(v[lo], sq), r1 = term(v[lo + 1], sq), r2 = term(v[lo + 2], sq), r3 = term(v[lo + 3], sq);
+    let r4 = term(v[lo + 4], sq), r5 = term(v[lo + 5], sq), r6 = term(v[lo + 6], sq), r7 = term(v[lo + 7], sq);
     let i = 8;
-    for (; i < n - (n % 8); i += 8) for (let j = 0; j < 8; j++) r[j] += nz(get(lo + i + j));
-    let s = r[0] + r[1] + (r[2] + r[3]) + (r[4] + r[5] + (r[6] + r[7]));
-    for (; i < n; i++) s += nz(get(lo + i));
+    for (; i < n - (n % 8); i += 8) {
+      const b = lo + i;
+      r0 += term(v[b], sq); r1 += term(v[b + 1], sq); r2 += term(v[b + 2], sq); r3 += term(v[b + 3], sq);
+      r4 += term(v[b + 4], sq); r5 += term(v[b + 5], sq); r6 += term(v[b + 6], sq); r7 += term(v[b + 7], sq);
+    }
+    let s = r0 + r1 + (r2 + r3) + (r4 + r5 + (r6 + r7));
+    for (; i < n; i++) s += term(v[lo + i], sq);
     return s;
   }
   let half = Math.floor(n / 2);
   half -= half % 8;
-  return pairwiseSum(get, lo, half) + pairwiseSum(get, lo + half, n - half);
+  return pairwiseSum(v, lo, half, sq) + pairwiseSum(v, lo + half, n - half, sq);
 }
 
-const nz = (x: number): number => (Number.isNaN(x) ? 0 : x);
+/**
+ * One term of a sum: NaN counts as 0 (numpy's nan-functions replace them first); with
+ * `sq` not NaN the term is the squared deviation from `sq` (for variances).
+ */
+function term(x: number, sq: number): number {
+  if (Number.isNaN(x)) return 0;
+  return Number.isNaN(sq) ? x : (x - sq) * (x - sq);
+}
 
-function sum(get: Getter, n: number, how: Summation): number {
-  if (how === 'pairwise') return pairwiseSum(get, 0, n);
+function sumTerms(v: Float64Array, lo: number, n: number, how: Summation, sq: number): number {
+  if (how === 'pairwise') return pairwiseSum(v, lo, n, sq);
   let s = 0;
-  for (let i = 0; i < n; i++) s += nz(get(i));
+  for (let i = lo; i < lo + n; i++) s += term(v[i], sq);
   return s;
 }
 
-function count(get: Getter, n: number): number {
+function sum(v: Float64Array, lo: number, n: number, how: Summation): number {
+  return sumTerms(v, lo, n, how, NaN);
+}
+
+function count(v: Float64Array, lo: number, n: number): number {
   let c = 0;
-  for (let i = 0; i < n; i++) if (!Number.isNaN(get(i))) c++;
+  for (let i = lo; i < lo + n; i++) if (!Number.isNaN(v[i])) c++;
   return c;
 }
 
 /** numpy.nanvar with ddof=0: deviations from the mean of the non-NaN values. */
-function variance(get: Getter, n: number, how: Summation): number {
-  const c = count(get, n);
+function variance(v: Float64Array, lo: number, n: number, how: Summation): number {
+  const c = count(v, lo, n);
   if (c === 0) return NaN;
-  const mean = sum(get, n, how) / c;
-  const dev: Getter = (i) => {
-    const x = get(i);
-    return Number.isNaN(x) ? 0 : (x - mean) * (x - mean);
-  };
-  return sum(dev, n, how) / c;
+  const mean = sum(v, lo, n, how) / c;
+  // A NaN mean (infinite inputs) must still give NaN deviations, not plain sums.
+  if (Number.isNaN(mean)) return NaN;
+  return sumTerms(v, lo, n, how, mean) / c;
 }
 
-let scratch = new Float64Array(64);
+let sorted = new Float64Array(64);
 
-function median(get: Getter, n: number): number {
-  if (scratch.length < n) scratch = new Float64Array(Math.max(n, scratch.length * 2));
+function median(v: Float64Array, lo: number, n: number): number {
+  if (sorted.length < n) sorted = new Float64Array(Math.max(n, sorted.length * 2));
   let c = 0;
-  for (let i = 0; i < n; i++) {
-    const x = get(i);
-    if (!Number.isNaN(x)) scratch[c++] = x;
+  for (let i = lo; i < lo + n; i++) {
+    const x = v[i];
+    if (!Number.isNaN(x)) sorted[c++] = x;
   }
   if (c === 0) return NaN;
-  const s = scratch.subarray(0, c).sort();
+  const s = sorted.subarray(0, c).sort();
   const h = c >> 1;
   return c % 2 === 1 ? s[h] : (s[h - 1] + s[h]) / 2;
 }
 
-function extreme(get: Getter, n: number, max: boolean): number {
+function extreme(v: Float64Array, lo: number, n: number, max: boolean): number {
   let m = NaN;
-  for (let i = 0; i < n; i++) {
-    const x = get(i);
+  for (let i = lo; i < lo + n; i++) {
+    const x = v[i];
     if (Number.isNaN(x)) continue;
     if (Number.isNaN(m) || (max ? x > m : x < m)) m = x;
   }
@@ -83,17 +95,17 @@ function extreme(get: Getter, n: number, max: boolean): number {
 }
 
 /** One nan-aware reduction of n values. `method` has no "rate:" prefix. */
-export type Reduction = (get: Getter, n: number, how: Summation) => number;
+export type Reduction = (v: Float64Array, lo: number, n: number, how: Summation) => number;
 
 export const NAN_REDUCTIONS: Readonly<Record<string, Reduction>> = {
-  mean: (get, n, how) => sum(get, n, how) / count(get, n),
+  mean: (v, lo, n, how) => sum(v, lo, n, how) / count(v, lo, n),
   sum,
-  count: (get, n) => count(get, n),
-  min: (get, n) => extreme(get, n, false),
-  max: (get, n) => extreme(get, n, true),
-  median: (get, n) => median(get, n),
+  count: (v, lo, n) => count(v, lo, n),
+  min: (v, lo, n) => extreme(v, lo, n, false),
+  max: (v, lo, n) => extreme(v, lo, n, true),
+  median: (v, lo, n) => median(v, lo, n),
   var: variance,
-  std: (get, n, how) => Math.sqrt(variance(get, n, how)),
+  std: (v, lo, n, how) => Math.sqrt(variance(v, lo, n, how)),
 };
 
 export function reductionFor(method: string): Reduction {
@@ -115,9 +127,11 @@ export function reduceAcross(columns: readonly Float64Array[], rows: number, met
   const reduce = reductionFor(method);
   const out = new Float64Array(rows);
   const k = columns.length;
-  let row = 0;
-  const get: Getter = (i) => columns[i][row];
-  for (row = 0; row < rows; row++) out[row] = reduce(get, k, 'sequential');
+  const row = new Float64Array(k);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < k; c++) row[c] = columns[c][r];
+    out[r] = reduce(row, 0, k, 'sequential');
+  }
   return method.startsWith('rate:') ? diff(out) : out;
 }
 
@@ -126,8 +140,6 @@ export function reduceRolling(column: Float64Array, window: number, method: stri
   const reduce = reductionFor(method);
   const n = Math.max(0, column.length - window + 1);
   const out = new Float64Array(n);
-  let start = 0;
-  const get: Getter = (i) => column[start + i];
-  for (start = 0; start < n; start++) out[start] = reduce(get, window, 'pairwise');
+  for (let start = 0; start < n; start++) out[start] = reduce(column, start, window, 'pairwise');
   return method.startsWith('rate:') ? diff(out) : out;
 }
