@@ -4,6 +4,11 @@ import { readFileSync } from 'node:fs';
 import { resolve, join } from 'node:path';
 import type { AuthMode } from '@tally/rest';
 
+/** A setting that cannot work (e.g. a certificate without its key): printed without a stack. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
 export interface Settings {
   dataDir: string;
   host: string;
@@ -19,6 +24,13 @@ export interface Settings {
   metricdWorkers: number;
   bodyLimitBytes: number;
   logLevel: string;
+  /** Allow the trusting auth modes (basic, noauth, remoteuser) beyond loopback. */
+  insecure: boolean;
+  /** PEM files; both set: the API speaks HTTPS. */
+  tlsCert: string;
+  tlsKey: string;
+  /** How long the API trusts a verified token before asking the user store again, in seconds. */
+  tokenCacheTtl: number;
 }
 
 interface Spec {
@@ -26,13 +38,15 @@ interface Spec {
   flag: string;
   env: string;
   help: string;
+  /** A flag without a value (`--insecure`); its environment variable and key take a boolean. */
+  flagOnly?: true;
   dflt: (s: Partial<Settings>) => Settings[keyof Settings];
   parse: (raw: string | number | boolean | string[]) => Settings[keyof Settings];
 }
 
 const int = (name: string) => (raw: string | number | boolean | string[]): number => {
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got ${String(raw)}`);
+  if (!Number.isInteger(n) || n < 0) throw new ConfigError(`${name} must be a non-negative integer, got ${String(raw)}`);
   return n;
 };
 const text = (raw: string | number | boolean | string[]): string => String(raw);
@@ -42,7 +56,7 @@ const csv = (raw: string | number | boolean | string[]): string[] =>
   (Array.isArray(raw) ? raw : String(raw).split(',')).map((s) => s.trim()).filter(Boolean);
 const authMode = (raw: string | number | boolean | string[]): AuthMode => {
   const m = String(raw);
-  if (m !== 'basic' && m !== 'noauth' && m !== 'remoteuser') throw new Error(`auth-mode must be basic, noauth or remoteuser, got ${m}`);
+  if (m !== 'basic' && m !== 'noauth' && m !== 'remoteuser' && m !== 'token') throw new ConfigError(`auth-mode must be basic, noauth, remoteuser or token, got ${m}`);
   return m;
 };
 
@@ -50,17 +64,21 @@ export const SPECS: Spec[] = [
   { key: 'dataDir', flag: 'data-dir', env: 'TALLY_DATA_DIR', help: 'folder holding the embedded index, incoming measures and aggregates', dflt: () => resolve('data'), parse: (r) => resolve(String(r)) },
   { key: 'host', flag: 'host', env: 'TALLY_HOST', help: 'address the API listens on', dflt: () => '127.0.0.1', parse: text },
   { key: 'port', flag: 'port', env: 'TALLY_PORT', help: 'port the API listens on', dflt: () => 8041, parse: int('port') },
-  { key: 'authMode', flag: 'auth-mode', env: 'TALLY_AUTH_MODE', help: 'basic | noauth | remoteuser (as Gnocchi)', dflt: () => 'basic', parse: authMode },
+  { key: 'authMode', flag: 'auth-mode', env: 'TALLY_AUTH_MODE', help: 'basic | noauth | remoteuser (as Gnocchi; they trust the client, so loopback only unless --insecure) | token (API tokens of `tally user`)', dflt: () => 'basic', parse: authMode },
   { key: 'indexerUrl', flag: 'indexer-url', env: 'TALLY_INDEXER_URL', help: 'sqlite:///path/index.db (default: in the data folder) or postgresql://...', dflt: (s) => `sqlite://${join(s.dataDir ?? resolve('data'), 'index.sqlite')}`, parse: text },
   { key: 'sacks', flag: 'sacks', env: 'TALLY_SACKS', help: 'number of incoming sacks (fixed when the data folder is created)', dflt: () => 32, parse: int('sacks') },
   { key: 'maxLimit', flag: 'max-limit', env: 'TALLY_MAX_LIMIT', help: 'largest page a list returns', dflt: () => 1000, parse: int('max-limit') },
   { key: 'corsAllowedOrigins', flag: 'cors-allowed-origin', env: 'TALLY_CORS_ALLOWED_ORIGINS', help: 'comma-separated origins allowed by CORS', dflt: () => [], parse: csv },
-  { key: 'proxyHeaders', flag: 'proxy-headers', env: 'TALLY_PROXY_HEADERS', help: 'honour Forwarded / X-Forwarded-* when building URLs', dflt: () => false, parse: boolean },
+  { key: 'proxyHeaders', flag: 'proxy-headers', env: 'TALLY_PROXY_HEADERS', help: 'honour Forwarded / X-Forwarded-* when building URLs', flagOnly: true, dflt: () => false, parse: boolean },
   { key: 'proxyPrefix', flag: 'proxy-prefix', env: 'TALLY_PROXY_PREFIX', help: 'path a reverse proxy publishes Tally under when it sends no X-Forwarded-Prefix', dflt: () => '', parse: text },
   { key: 'processingIntervalMs', flag: 'processing-interval', env: 'TALLY_PROCESSING_INTERVAL', help: 'longest idle pause of processing workers, in ms', dflt: () => 500, parse: int('processing-interval') },
   { key: 'metricdWorkers', flag: 'metricd-workers', env: 'TALLY_METRICD_WORKERS', help: 'processing workers (threads) started by serve/metricd', dflt: () => 1, parse: int('metricd-workers') },
   { key: 'bodyLimitBytes', flag: 'body-limit', env: 'TALLY_BODY_LIMIT', help: 'largest request body accepted, in bytes', dflt: () => 64 * 1024 * 1024, parse: int('body-limit') },
   { key: 'logLevel', flag: 'log-level', env: 'TALLY_LOG_LEVEL', help: 'fatal | error | warn | info | debug', dflt: () => 'info', parse: text },
+  { key: 'insecure', flag: 'insecure', env: 'TALLY_INSECURE', help: 'allow auth modes basic, noauth and remoteuser to listen beyond loopback (they trust what clients say)', flagOnly: true, dflt: () => false, parse: boolean },
+  { key: 'tlsCert', flag: 'tls-cert', env: 'TALLY_TLS_CERT', help: 'PEM certificate (chain) file: the API speaks HTTPS (needs --tls-key)', dflt: () => '', parse: (r) => resolve(String(r)) },
+  { key: 'tlsKey', flag: 'tls-key', env: 'TALLY_TLS_KEY', help: 'PEM private key file of --tls-cert', dflt: () => '', parse: (r) => resolve(String(r)) },
+  { key: 'tokenCacheTtl', flag: 'token-cache-ttl', env: 'TALLY_TOKEN_CACHE_TTL', help: 'seconds a verified API token is trusted before it is checked again (revocation delay)', dflt: () => 30, parse: int('token-cache-ttl') },
 ];
 
 /** Flag name -> camelCase key as commander stores it. */
@@ -70,10 +88,15 @@ export function flagKey(flag: string): string {
 
 export function loadConfigFile(path: string | undefined): Record<string, unknown> {
   if (!path) return {};
-  const parsed: unknown = JSON.parse(readFileSync(path, 'utf8'));
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error(`${path}: expected a JSON object`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new ConfigError(`config file ${path}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new ConfigError(`${path}: expected a JSON object`);
   const known = new Set(SPECS.map((s) => s.flag));
-  for (const k of Object.keys(parsed)) if (!known.has(k)) throw new Error(`${path}: unknown setting "${k}"`);
+  for (const k of Object.keys(parsed)) if (!known.has(k)) throw new ConfigError(`${path}: unknown setting "${k}"`);
   return parsed as Record<string, unknown>;
 }
 
@@ -85,5 +108,7 @@ export function resolveSettings(flags: Record<string, unknown>, env: NodeJS.Proc
     const raw = flags[flagKey(spec.flag)] ?? env[spec.env] ?? file[spec.flag];
     (out as Record<string, unknown>)[spec.key] = raw === undefined ? spec.dflt(out) : spec.parse(raw as string);
   }
-  return out as Settings;
+  const s = out as Settings;
+  if (!!s.tlsCert !== !!s.tlsKey) throw new ConfigError('--tls-cert and --tls-key go together: give both (HTTPS) or neither (HTTP)');
+  return s;
 }

@@ -3,7 +3,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openIndexer } from './index.js';
-import type { ArchivePolicy, Indexer } from './types.js';
+import { randomUUID } from 'node:crypto';
+import type { ArchivePolicy, Indexer, IndexerOptions } from './types.js';
 
 export const SECOND = 1_000_000_000n;
 
@@ -34,4 +35,55 @@ export function policy(name: string, overrides: Partial<ArchivePolicy> = {}): Ar
     definition: [{ granularity: 60n * SECOND, points: 60, timespan: 3600n * SECOND }],
     ...overrides,
   };
+}
+
+export interface Engine {
+  name: 'sqlite' | 'postgres';
+  /** A fresh, upgraded indexer on its own database. */
+  open(options?: IndexerOptions): Promise<{ ix: Indexer; done: () => Promise<void> }>;
+}
+
+interface PgClient { connect(): Promise<void>; query(q: string): Promise<unknown>; end(): Promise<void> }
+
+/** Runs one statement on the server named by TALLY_TEST_PG_URL (database `postgres`). */
+async function pgAdmin(url: string, statement: string): Promise<void> {
+  const specifier = 'pg';
+  const mod = (await import(specifier)) as { default: { Client: new (c: { connectionString: string }) => PgClient } };
+  const client = new mod.default.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(statement);
+  } finally {
+    await client.end();
+  }
+}
+
+/** SQLite always; PostgreSQL too when TALLY_TEST_PG_URL is set (one database per open()). */
+export function engines(): Engine[] {
+  const out: Engine[] = [{
+    name: 'sqlite',
+    async open(options) {
+      const { dir, cleanup } = await tempDir();
+      const ix = await openIndexer(`sqlite://${join(dir, 'index.db')}`, options);
+      await ix.upgrade();
+      return { ix, done: async () => { await ix.close(); await cleanup(); } };
+    },
+  }];
+  const base = process.env.TALLY_TEST_PG_URL;
+  if (base !== undefined && base !== '') {
+    out.push({
+      name: 'postgres',
+      async open(options) {
+        const db = `tally_test_${randomUUID().replace(/-/g, '')}`;
+        await pgAdmin(base, `create database ${db}`);
+        const ix = await openIndexer(base.replace(/\/postgres(\?|$)/, `/${db}$1`), options);
+        await ix.upgrade();
+        return {
+          ix,
+          done: async () => { await ix.close(); await pgAdmin(base, `drop database ${db} with (force)`); },
+        };
+      },
+    });
+  }
+  return out;
 }

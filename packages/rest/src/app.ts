@@ -10,7 +10,10 @@ import { archivePolicyRoutes } from './routes/archive-policy.js';
 import { metricRoutes } from './routes/metric.js';
 import { aggregatesRoutes } from './routes/aggregates.js';
 import { resourceRoutes } from './routes/resource.js';
-import { searchRoutes } from './routes/search.js';
+import { resourceTypeRoutes } from './routes/resource-type.js';
+import { searchMetricRoutes } from './routes/search-metric.js';
+import { batchResourcesRoutes } from './routes/batch-resources.js';
+import { searchRoutes, indexerResourceSearch } from './routes/search.js';
 import { aggregationRoutes } from './routes/aggregation.js';
 
 /** Status codes for the indexer's errors, as Gnocchi answers them. */
@@ -34,9 +37,13 @@ export function buildApi(services: ApiServices, cfg: HttpConfig, opts: { logger?
   rootRoutes(app, ctx);
   archivePolicyRoutes(app, ctx);
   metricRoutes(app, ctx);
+  resourceTypeRoutes(app, ctx);
   resourceRoutes(app, ctx);
   searchRoutes(app, ctx);
-  aggregatesRoutes(app, ctx);
-  aggregationRoutes(app, ctx);
+  searchMetricRoutes(app, ctx);
+  batchResourcesRoutes(app, ctx);
+  const resources = indexerResourceSearch(ctx);
+  aggregatesRoutes(app, ctx, { resources });
+  aggregationRoutes(app, ctx, { resources });
   return app;
 }

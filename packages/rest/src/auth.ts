@@ -231,6 +231,9 @@ const POLICY: Record<string, keyof typeof rules> = {
   'delete resource': 'adminOrCreator',
   'list resource': 'everyone',
   'list all resource': 'admin',
+  'create resource type': 'admin',
+  'update resource type': 'admin',
+  'delete resource type': 'admin',
 };
 
 export function allowed(action: string, id: Identity, target: Target = {}): boolean {

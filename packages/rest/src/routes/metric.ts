@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { matchArchivePolicyRule, type ArchivePolicy, type Measures } from '@tally/timeseries';
-import { parseUuid, type Metric, type MetricFilter } from '@tally/indexer';
+import { parseUuid, resourceUuid, NamedMetricAlreadyExists, type Metric, type MetricFilter } from '@tally/indexer';
 import { route, send, checkAcceptJson, jsonBody } from '../http.js';
 import { enforce, allowed, type Identity } from '../auth.js';
 import { badRequest, HttpError } from '../errors.js';
@@ -132,10 +132,28 @@ function metricCollection(app: FastifyInstance, ctx: Ctx): void {
       checkAcceptJson(req);
       const body = validate(metricSchema, jsonBody(req));
       const ap = await choosePolicy(ctx, body.archive_policy_name, body.name);
-      const m = await ctx.indexer.createMetric({
-        id: randomUUID(), archivePolicyName: ap.name, name: body.name ?? null, unit: body.unit ?? null,
-        resourceId: body.resource_id ?? null, creator: id.creator,
-      });
+      let resourceId: string | null = null;
+      if (body.resource_id !== undefined) {
+        try {
+          resourceId = resourceUuid(body.resource_id, id.creator);
+        } catch (e) {
+          throw new Invalid(e instanceof Error ? e.message : String(e), ['resource_id'], true).toHttp();
+        }
+        if (body.name === undefined) {
+          throw badRequest({ cause: 'Attribute value error', detail: 'name', reason: 'Name cannot be null if resource_id is not null' });
+        }
+        if (!(await ctx.indexer.getResource('generic', resourceId))) throw badRequest(`Resource ${resourceId} does not exist`);
+      }
+      let m: Metric;
+      try {
+        m = await ctx.indexer.createMetric({
+          id: randomUUID(), archivePolicyName: ap.name, name: body.name ?? null, unit: body.unit ?? null,
+          resourceId, creator: id.creator,
+        });
+      } catch (e) {
+        if (e instanceof NamedMetricAlreadyExists) throw badRequest({ cause: 'Named metric already exists', detail: body.name });
+        throw e;
+      }
       reply.header('location', `${ctx.base(req)}/v1/metric/${m.id}`);
       return send(reply, 201, metricCreatedJson(m));
     },

@@ -12,6 +12,7 @@ import { parseBool } from './root.js';
 import { resourceJson } from '../resources/json.js';
 import { getTypeOr404, resourcePolicyFilter } from './resource.js';
 import type { Ctx } from '../context.js';
+import type { AggregateResource, ResourceSearch } from './aggregates.js';
 
 const COMPARISONS = ['=', '==', 'eq', '<', 'lt', '>', 'gt', '<=', '≤', 'le', '>=', '≥', 'ge', '!=', '≠', 'ne'];
 const LOGICAL = ['and', '∨', 'or', '∧'];
@@ -137,4 +138,47 @@ export function searchRoutes(app: FastifyInstance, ctx: Ctx): void {
       return send(reply, 200, rs.map((r) => resourceJson(r, attrs)));
     },
   });
+}
+
+/** The resource search the aggregates APIs use (search policy applied, all pages). */
+export function indexerResourceSearch(ctx: Ctx): ResourceSearch {
+  return {
+    typeExists: async (type) => (await ctx.indexer.getResourceType(type)) !== null,
+    async search(req, type, filter, sorts): Promise<AggregateResource[]> {
+      const identity = ctx.identity(req);
+      enforce('list resource', identity);
+      let tree: ResourceFilter | null = null;
+      try {
+        if (typeof filter === 'string') tree = validate(resourceSearchSchema(identity.creator), ix.parseFilterString(filter));
+        else if (filter !== null && filter !== undefined) tree = validate(resourceSearchSchema(identity.creator), filter);
+      } catch (e) {
+        if (e instanceof ix.IndexerError) throw badRequest(e.message);
+        throw e;
+      }
+      if (tree && Object.keys(tree).length === 0) tree = null;
+      const policy = resourcePolicyFilter(ctx, identity);
+      const all = policy && tree ? { and: [policy, tree] } : (policy ?? tree);
+      const sort = sorts.map((s) => {
+        const [key, dir = 'asc'] = s.split(':');
+        return { key, dir };
+      });
+      let rs;
+      try {
+        rs = await ctx.indexer.listResources({ type, filter: all, details: true, sort });
+      } catch (e) {
+        if (e instanceof ix.IndexerError) throw badRequest(e.message);
+        throw e;
+      }
+      const ids = rs.flatMap((r) => Object.values(r.metrics));
+      const byId = new Map((await ctx.indexer.getMetrics(ids)).map((m) => [m.id, m]));
+      return rs.map((r) => ({
+        id: r.id,
+        json: resourceJson(r),
+        metrics: Object.entries(r.metrics).flatMap(([name, id]) => {
+          const metric = byId.get(id);
+          return metric ? [{ name, metric }] : [];
+        }),
+      }));
+    },
+  };
 }
