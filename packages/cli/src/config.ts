@@ -2,6 +2,7 @@
 // first one set wins, in that order, then the default. docs/CONFIGURATION.md lists them.
 import { readFileSync } from 'node:fs';
 import { resolve, join } from 'node:path';
+import { isIP } from 'node:net';
 import type { AuthMode } from '@tally/rest';
 
 /** A setting that cannot work (e.g. a certificate without its key): printed without a stack. */
@@ -111,4 +112,42 @@ export function resolveSettings(flags: Record<string, unknown>, env: NodeJS.Proc
   const s = out as Settings;
   if (!!s.tlsCert !== !!s.tlsKey) throw new ConfigError('--tls-cert and --tls-key go together: give both (HTTPS) or neither (HTTP)');
   return s;
+}
+
+// Where each auth mode may listen.
+
+/** True for 127.0.0.0/8, ::1 (also as ::ffff:127.x.y.z) and `localhost`. */
+export function isLoopbackHost(host: string): boolean {
+  let h = host.trim().toLowerCase();
+  if (h.startsWith('[') && h.endsWith(']')) h = h.slice(1, -1);
+  if (h === 'localhost' || h === 'localhost.') return true;
+  if (isIP(h) === 4) return h.split('.')[0] === '127';
+  if (isIP(h) === 6) {
+    // The URL parser writes IPv6 addresses in one canonical form.
+    const canon = new URL(`http://[${h}]/`).hostname.slice(1, -1);
+    if (canon === '::1') return true;
+    const mapped = /^::ffff:([0-9a-f]{1,4}):[0-9a-f]{1,4}$/.exec(canon);
+    return !!mapped && parseInt(mapped[1], 16) >> 8 === 127;
+  }
+  return false;
+}
+
+const TRUSTS: Record<Exclude<AuthMode, 'token'>, string> = {
+  basic: 'it believes any user name a client sends (user "admin" is the administrator) and ignores the password',
+  noauth: 'it believes the X-User-Id, X-Project-Id and X-Roles headers any client sends',
+  remoteuser: 'it believes the X-Remote-User header, which any client can send unless a proxy in front strips it',
+};
+
+/**
+ * Why Tally must not listen on `host` in `mode`, or null when it may. Gnocchi's own modes
+ * trust the client, so they are only safe where no one else can connect: loopback, unless
+ * the operator says the network is trusted (`insecure`).
+ */
+export function listenRefusal(host: string, mode: AuthMode, insecure: boolean): string | null {
+  if (mode === 'token' || insecure || isLoopbackHost(host)) return null;
+  return `refusing to listen on ${host || 'every interface'} in auth mode "${mode}": ${TRUSTS[mode]}, ` +
+    'so anyone who can reach the port could act as any user, administrator included. ' +
+    'Either use --auth-mode token (API tokens; see docs/SECURITY.md), ' +
+    'or listen on loopback (--host 127.0.0.1) behind a proxy that authenticates, ' +
+    'or, if every client on this network is trusted, start with --insecure (TALLY_INSECURE=1).';
 }

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { pino, type Logger } from 'pino';
 import { buildApi, type MetricdStatus } from '@tally/rest';
-import { SPECS, resolveSettings, type Settings } from './config.js';
+import { ConfigError, SPECS, listenRefusal, resolveSettings, type Settings } from './config.js';
 import { openServices, upgrade, type Services } from './services.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -12,10 +12,33 @@ const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import
 function withSettings(cmd: Command): Command {
   cmd.option('-c, --config <file>', 'JSON config file whose keys are the long option names (env TALLY_CONFIG)');
   for (const s of SPECS) {
-    const takesValue = s.key !== 'proxyHeaders';
-    cmd.addOption(new Option(`--${s.flag}${takesValue ? ' <value>' : ''}`, `${s.help} (env ${s.env})`));
+    cmd.addOption(new Option(`--${s.flag}${s.flagOnly ? '' : ' <value>'}`, `${s.help} (env ${s.env})`));
   }
   return cmd;
+}
+
+/**
+ * Wraps a command's action: a settings or usage error ends the process with a one-line
+ * message and exit code 2, rather than a stack trace.
+ */
+function guard<A extends unknown[]>(role: string, fn: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    try {
+      await fn(...args);
+    } catch (e) {
+      if (e instanceof ConfigError) {
+        process.stderr.write(`tally ${role}: ${e.message}\n`);
+        process.exit(2);
+      }
+      throw e;
+    }
+  };
+}
+
+/** Refuses, before anything starts, to expose a trusting auth mode beyond loopback. */
+function checkListen(s: Settings): void {
+  const why = listenRefusal(s.host, s.authMode, s.insecure);
+  if (why) throw new ConfigError(why);
 }
 
 function logger(s: Settings, role: string): Logger {
@@ -105,8 +128,9 @@ export function program(): Command {
     .version(VERSION, '-V, --version');
 
   withSettings(prog.command('serve').description('run the API and processing workers in one process (upgrades an empty data folder)'))
-    .action(async (flags: Record<string, unknown>) => {
+    .action(guard('serve', async (flags: Record<string, unknown>) => {
       const s = resolveSettings(flags);
+      checkListen(s);
       const log = logger(s, 'serve');
       // Schema first, so that worker threads never race an upgrade.
       const pre = await openServices(s, log);
@@ -118,17 +142,18 @@ export function program(): Command {
         await stopApi();
         await pool.stop();
       }, log);
-    });
+    }));
 
   withSettings(prog.command('api').description('run only the HTTP API (processing is left to `tally metricd`)'))
-    .action(async (flags: Record<string, unknown>) => {
+    .action(guard('api', async (flags: Record<string, unknown>) => {
       const s = resolveSettings(flags);
+      checkListen(s);
       const log = logger(s, 'api');
       onSignals(await runApi(s, log), log);
-    });
+    }));
 
   withSettings(prog.command('metricd').description('run only processing workers on the data folder'))
-    .action(async (flags: Record<string, unknown>) => {
+    .action(guard('metricd', async (flags: Record<string, unknown>) => {
       const s = resolveSettings(flags);
       const log = logger(s, 'metricd');
       const pre = await openServices(s, log);
@@ -137,12 +162,12 @@ export function program(): Command {
       const pool = startWorkers(s, log);
       log.info({ workers: s.metricdWorkers, dataDir: s.dataDir }, 'Tally metricd running');
       onSignals(() => pool.stop(), log);
-    });
+    }));
 
   withSettings(prog.command('upgrade').description("create or migrate the schema; create Gnocchi's default archive policies on a new index"))
     .option('--skip-archive-policies', 'do not create the default archive policies and rule')
     .option('--skip-resource-types', "do not create Gnocchi's standard resource types (instance, volume, ...)")
-    .action(async (flags: Record<string, unknown>) => {
+    .action(guard('upgrade', async (flags: Record<string, unknown>) => {
       const s = resolveSettings(flags);
       const log = logger(s, 'upgrade');
       const svc = await openServices(s, log);
@@ -152,6 +177,6 @@ export function program(): Command {
       } finally {
         await svc.close();
       }
-    });
+    }));
   return prog;
 }

@@ -1,6 +1,5 @@
 // Identity and authorisation as Gnocchi does them: an auth mode turns a request into an
 // identity, and named policy rules (Gnocchi's defaults) decide what that identity may do.
-import { isIP } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { HttpError, forbidden } from './errors.js';
 
@@ -43,7 +42,11 @@ function fromBasic(h: Headers): Identity {
   const auth = header(h, 'authorization');
   const m = auth ? /^basic\s+(\S+)$/i.exec(auth.trim()) : null;
   if (!m) throw unauthorized();
-  const decoded = Buffer.from(m[1], 'base64').toString('utf8');
+  // Like Python's b64decode: characters outside the alphabet are dropped, and what is left
+  // must be correctly padded; Node's decoder would accept anything.
+  const b64 = m[1].replace(/[^A-Za-z0-9+/=]/g, '');
+  if (b64.length % 4 !== 0 || /=[^=]/.test(b64)) throw unauthorized();
+  const decoded = Buffer.from(b64, 'base64').toString('utf8');
   const user = decoded.split(':')[0];
   if (!user) throw unauthorized();
   // Gnocchi's basic mode: the user name is the identity; "admin" is the administrator.
@@ -86,9 +89,10 @@ export interface TokenVerifier {
 }
 
 /**
- * The token a request carries: `Authorization: Bearer T`, HTTP basic with T as the password
- * and any user name (what Gnocchi clients send with gnocchi-basic auth), or `X-Auth-Token: T`
- * (keystoneauth's token_endpoint). Null when it carries none.
+ * The token a request carries: `Authorization: Bearer T`; HTTP basic with T as the password
+ * and any user name, or with T as the user name and no password (gnocchiclient's
+ * gnocchi-basic plugin sends only a user); or `X-Auth-Token: T` (keystoneauth's token
+ * plugins). Null when it carries none.
  */
 export function requestToken(h: Headers): string | null {
   const auth = header(h, 'authorization')?.trim();
@@ -100,7 +104,10 @@ export function requestToken(h: Headers): string | null {
       const decoded = Buffer.from(basic[1], 'base64').toString('utf8');
       const colon = decoded.indexOf(':');
       const password = colon < 0 ? '' : decoded.slice(colon + 1);
-      return password || null;
+      if (password) return password;
+      // gnocchiclient's gnocchi-basic plugin sends only a user name: accept the token there.
+      const user = colon < 0 ? decoded : decoded.slice(0, colon);
+      return user.startsWith('tally_') ? user : null;
     }
     return null;
   }
@@ -141,44 +148,6 @@ export function installTokenAuth(app: FastifyInstance, verifier: TokenVerifier):
     }
     if (id) proven.set(req.headers, id);
   });
-}
-
-// ---- where each mode may listen -----------------------------------------------------------
-
-/** True for 127.0.0.0/8, ::1 (also as ::ffff:127.x.y.z) and `localhost`. */
-export function isLoopbackHost(host: string): boolean {
-  let h = host.trim().toLowerCase();
-  if (h.startsWith('[') && h.endsWith(']')) h = h.slice(1, -1);
-  if (h === 'localhost' || h === 'localhost.') return true;
-  if (isIP(h) === 4) return h.split('.')[0] === '127';
-  if (isIP(h) === 6) {
-    // The URL parser writes IPv6 addresses in one canonical form.
-    const canon = new URL(`http://[${h}]/`).hostname.slice(1, -1);
-    if (canon === '::1') return true;
-    const mapped = /^::ffff:([0-9a-f]{1,4}):[0-9a-f]{1,4}$/.exec(canon);
-    return !!mapped && parseInt(mapped[1], 16) >> 8 === 127;
-  }
-  return false;
-}
-
-const TRUSTS: Record<Exclude<AuthMode, 'token'>, string> = {
-  basic: 'it believes any user name a client sends (user "admin" is the administrator) and ignores the password',
-  noauth: 'it believes the X-User-Id, X-Project-Id and X-Roles headers any client sends',
-  remoteuser: 'it believes the X-Remote-User header, which any client can send unless a proxy in front strips it',
-};
-
-/**
- * Why Tally must not listen on `host` in `mode`, or null when it may. Gnocchi's own modes
- * trust the client, so they are only safe where no one else can connect: loopback, unless
- * the operator says the network is trusted (`insecure`).
- */
-export function listenRefusal(host: string, mode: AuthMode, insecure: boolean): string | null {
-  if (mode === 'token' || insecure || isLoopbackHost(host)) return null;
-  return `refusing to listen on ${host || 'every interface'} in auth mode "${mode}": ${TRUSTS[mode]}, ` +
-    'so anyone who can reach the port could act as any user, administrator included. ' +
-    'Either use --auth-mode token (API tokens; see docs/SECURITY.md), ' +
-    'or listen on loopback (--host 127.0.0.1) behind a proxy that authenticates, ' +
-    'or, if every client on this network is trusted, start with --insecure (TALLY_INSECURE=1).';
 }
 
 /** What a rule is checked against: the owner fields of the object acted on. */

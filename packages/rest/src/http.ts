@@ -74,6 +74,8 @@ export function jsonBody(req: FastifyRequest): unknown {
   }
   const raw = req.body;
   const text = Buffer.isBuffer(raw) ? raw.toString('utf8') : typeof raw === 'string' ? raw : '';
+  // Python's json names an empty body this way; clients match on it.
+  if (text.trim() === '') throw badRequest({ cause: 'Unable to decode body', reason: 'Expected object or value', detail: [] });
   try {
     return JSON.parse(text) as unknown;
   } catch (e) {

@@ -21,7 +21,7 @@ function attributeValidator(a: ResourceAttributeSchema): Validator<unknown> {
       return strLen({ min: a.minLength, max: a.maxLength });
     case 'uuid':
       return (v) => {
-        if (typeof v !== 'string' || !UUID_RE.test(v)) throw new Invalid('not a valid value');
+        if (typeof v !== 'string' || !UUID_RE.test(v)) throw new Invalid('badly formed hexadecimal UUID string');
         return v;
       };
     case 'number':

@@ -208,11 +208,13 @@ function batchRoutes(app: FastifyInstance, ctx: Ctx): void {
       if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new Invalid('expected a dictionary').toHttp();
       const entries = Object.entries(body as Record<string, unknown>);
       const parsed = new Map<string, Measures>();
-      for (const [metricId, list] of entries) {
+      for (const [key, list] of entries) {
+        const metricId = parseUuid(key);
+        if (!metricId) throw new Invalid('not a valid value', [key]).toHttp();
         try {
           parsed.set(metricId, parseMeasures(list));
         } catch (e) {
-          if (e instanceof MeasuresError) throw new Invalid(e.reason, [metricId], true).toHttp();
+          if (e instanceof MeasuresError) throw new Invalid(e.reason, [key], true).toHttp();
           throw e;
         }
       }

@@ -88,13 +88,13 @@ function attrsArg(q: Query): string[] | undefined {
   return (Array.isArray(a) ? a : [a]).flatMap((x) => x.split(',')).filter(Boolean);
 }
 
-async function listResources(ctx: Ctx, req: FastifyRequest, reply: FastifyReply, type: string, extra: ResourceFilter | null, url: string): Promise<FastifyReply> {
+async function listResources(ctx: Ctx, req: FastifyRequest, reply: FastifyReply, type: string, extra: ResourceFilter | null, url: string, forceHistory = false): Promise<FastifyReply> {
   checkAcceptJson(req);
   const id = ctx.identity(req);
   enforce('list resource', id);
   await getTypeOr404(ctx, type);
   const q = req.query as Query;
-  const history = parseBool(q, 'history', false);
+  const history = forceHistory || parseBool(q, 'history', false);
   const details = parseBool(q, 'details', false);
   const args = listArgs(q, ctx.cfg.maxLimit, ['revision_start:asc', 'started_at:asc']);
   const policy = resourcePolicyFilter(ctx, id);
@@ -230,7 +230,7 @@ function item(app: FastifyInstance, ctx: Ctx): void {
       const r = await current(req);
       enforce('get resource', ctx.identity(req), resourceTarget(r));
       const { type, id } = params(req);
-      return listResources(ctx, req, reply, type, { '=': { id: r.id } }, `${ctx.base(req)}/v1/resource/${type}/${id}/history`);
+      return listResources(ctx, req, reply, type, { '=': { id: r.id } }, `${ctx.base(req)}/v1/resource/${type}/${id}/history`, true);
     },
   });
 }

@@ -5,7 +5,7 @@ import * as ix from '@tally/indexer';
 import type { ResourceFilter } from '@tally/indexer';
 import { route, send, checkAcceptJson, jsonBody } from '../http.js';
 import { enforce } from '../auth.js';
-import { badRequest } from '../errors.js';
+import { badRequest, HttpError } from '../errors.js';
 import { Invalid, validate, type Validator } from '../schema.js';
 import { listArgs, nextLink } from '../paging.js';
 import { parseBool } from './root.js';
@@ -23,7 +23,8 @@ type Value = string | number | boolean | null;
 
 function scalar(v: unknown): Value {
   if (v === null || typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v))) return v;
-  throw new Invalid('expected str or float or int or bool or None');
+  // voluptuous reports the first alternative of Any(str, float, int, bool, None).
+  throw new Invalid('expected str');
 }
 
 function single(v: unknown): [string, unknown] {
@@ -111,6 +112,11 @@ export function searchFilterFromBody(req: FastifyRequest, creator: string, opts:
 
 export function searchRoutes(app: FastifyInstance, ctx: Ctx): void {
   route(app, '/v1/search/resource/:type', {
+    // Searching is a POST; a GET names the type first, so an unknown one is a 404.
+    GET: async (req) => {
+      await getTypeOr404(ctx, (req.params as { type: string }).type);
+      throw new HttpError(405, 'The method GET is not allowed for this resource.', { allow: 'POST' });
+    },
     POST: async (req, reply) => {
       checkAcceptJson(req);
       const identity = ctx.identity(req);
