@@ -1,11 +1,13 @@
 // The `tally` command.
 import { Worker } from 'node:worker_threads';
 import { readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
 import { Command, Option } from 'commander';
 import { pino, type Logger } from 'pino';
-import { buildApi, type MetricdStatus } from '@tally/rest';
-import { ConfigError, SPECS, listenRefusal, resolveSettings, type Settings } from './config.js';
+import { buildApi, StoreTokenVerifier, UserStoreError, type MetricdStatus, type UserStore } from '@tally/rest';
+import { ConfigError, SPECS, isLoopbackHost, listenRefusal, resolveSettings, type Settings } from './config.js';
 import { openServices, upgrade, type Services } from './services.js';
+import { addUserCommands, openUserStore, userStorePath } from './user.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -26,7 +28,7 @@ function guard<A extends unknown[]>(role: string, fn: (...args: A) => Promise<vo
     try {
       await fn(...args);
     } catch (e) {
-      if (e instanceof ConfigError) {
+      if (e instanceof ConfigError || e instanceof UserStoreError) {
         process.stderr.write(`tally ${role}: ${e.message}\n`);
         process.exit(2);
       }
@@ -39,6 +41,27 @@ function guard<A extends unknown[]>(role: string, fn: (...args: A) => Promise<vo
 function checkListen(s: Settings): void {
   const why = listenRefusal(s.host, s.authMode, s.insecure);
   if (why) throw new ConfigError(why);
+}
+
+type TlsFiles = { cert: Buffer; key: Buffer };
+
+/** The certificate and key, checked before anything starts. */
+function readTls(s: Settings): TlsFiles | undefined {
+  if (!s.tlsCert) return undefined;
+  const read = (flag: string, path: string): Buffer => {
+    try {
+      return readFileSync(path);
+    } catch (e) {
+      throw new ConfigError(`--${flag} ${path}: ${(e as Error).message}`);
+    }
+  };
+  const files = { cert: read('tls-cert', s.tlsCert), key: read('tls-key', s.tlsKey) };
+  try {
+    createSecureContext(files); // a wrong or mismatched key fails here, with a clear message
+  } catch (e) {
+    throw new ConfigError(`--tls-cert ${s.tlsCert} / --tls-key ${s.tlsKey}: ${(e as Error).message}`);
+  }
+  return files;
 }
 
 function logger(s: Settings, role: string): Logger {
@@ -88,7 +111,17 @@ function startWorkers(s: Settings, log: Logger): WorkerPool {
   };
 }
 
-async function runApi(s: Settings, log: Logger, pool?: WorkerPool): Promise<() => Promise<void>> {
+async function runApi(s: Settings, log: Logger, tls: TlsFiles | undefined, pool?: WorkerPool): Promise<() => Promise<void>> {
+  let users: UserStore | null = null;
+  if (s.authMode === 'token') {
+    users = await openUserStore(s);
+    if ((await users.listUsers()).length === 0) {
+      log.warn({ users: userStorePath(s) }, 'auth mode token and no user yet: every request will be refused; create one with `tally user create NAME --project PROJECT --role admin` and `tally user token create NAME`');
+    }
+    if (!tls && !isLoopbackHost(s.host)) {
+      log.warn('API tokens will cross the network in clear text: give --tls-cert and --tls-key, or put a TLS proxy in front');
+    }
+  }
   const svc = await openServices(s, log);
   await ensureSchema(svc, log);
   const app = buildApi(
@@ -97,13 +130,19 @@ async function runApi(s: Settings, log: Logger, pool?: WorkerPool): Promise<() =
       authMode: s.authMode, maxLimit: s.maxLimit, corsAllowedOrigins: s.corsAllowedOrigins, proxyHeaders: s.proxyHeaders,
       proxyPrefix: s.proxyPrefix, bodyLimit: s.bodyLimitBytes, remoteUserHeader: 'x-remote-user',
     },
-    { logger: log },
+    {
+      logger: log,
+      tokens: users ? new StoreTokenVerifier(users, { cacheTtlMs: s.tokenCacheTtl * 1000 }) : undefined,
+      https: tls,
+    },
   );
   await app.listen({ host: s.host, port: s.port });
-  log.info({ url: `http://${s.host}:${s.port}`, dataDir: s.dataDir, authMode: s.authMode }, 'Tally API listening');
+  const host = s.host.includes(':') ? `[${s.host}]` : s.host;
+  log.info({ url: `${tls ? 'https' : 'http'}://${host}:${s.port}`, dataDir: s.dataDir, authMode: s.authMode }, 'Tally API listening');
   return async () => {
     await app.close();
     await svc.close();
+    await users?.close();
   };
 }
 
@@ -131,13 +170,14 @@ export function program(): Command {
     .action(guard('serve', async (flags: Record<string, unknown>) => {
       const s = resolveSettings(flags);
       checkListen(s);
+      const tls = readTls(s);
       const log = logger(s, 'serve');
       // Schema first, so that worker threads never race an upgrade.
       const pre = await openServices(s, log);
       await ensureSchema(pre, log);
       await pre.close();
       const pool = startWorkers(s, log);
-      const stopApi = await runApi(s, log, pool);
+      const stopApi = await runApi(s, log, tls, pool);
       onSignals(async () => {
         await stopApi();
         await pool.stop();
@@ -148,8 +188,9 @@ export function program(): Command {
     .action(guard('api', async (flags: Record<string, unknown>) => {
       const s = resolveSettings(flags);
       checkListen(s);
+      const tls = readTls(s);
       const log = logger(s, 'api');
-      onSignals(await runApi(s, log), log);
+      onSignals(await runApi(s, log, tls), log);
     }));
 
   withSettings(prog.command('metricd').description('run only processing workers on the data folder'))
@@ -178,5 +219,7 @@ export function program(): Command {
         await svc.close();
       }
     }));
+
+  addUserCommands(prog, withSettings, guard);
   return prog;
 }

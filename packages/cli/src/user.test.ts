@@ -2,8 +2,9 @@
 // `tally user ...`, token mode and HTTPS.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { request } from 'node:https';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -137,6 +138,130 @@ test('tally serve listens beyond loopback in basic mode when told so (TALLY_INSE
     } finally {
       await srv.stop();
     }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** A self-signed certificate for localhost, made with openssl. */
+function selfSigned(dir: string): { cert: string; key: string } {
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-days', '1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+  return { cert, key };
+}
+
+/** GET over HTTPS trusting only `ca`. */
+function httpsGet(port: number, path: string, ca: Buffer, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', servername: 'localhost', port, path, ca, headers: { accept: 'application/json', ...headers } }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+test('tally user: create, list, tokens shown once and stored hashed, revoke, delete; usage errors exit 2', () => {
+  const dir = tempDir();
+  const d = ['--data-dir', dir];
+  try {
+    let r = tally(['user', 'create', 'alice', '--project', 'acme', ...d]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /created user alice \(id [0-9a-f-]{36}, project acme, role member\)/);
+    assert.equal(tally(['user', 'create', 'root', '--project', 'ops', '--role', 'admin', ...d]).status, 0);
+    r = tally(['user', 'create', 'alice', '--project', 'acme', ...d]);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /^tally user create: User alice already exists/);
+    r = tally(['user', 'create', 'bob', '--project', 'acme', '--role', 'owner', ...d]);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /role must be admin or member/);
+    assert.notEqual(tally(['user', 'create', 'carol', ...d]).status, 0, '--project is required');
+    assert.equal(tally(['user', 'create', 'a:b', '--project', 'acme', ...d]).status, 2);
+
+    r = tally(['user', 'token', 'create', 'alice', ...d]);
+    assert.equal(r.status, 0, r.stderr);
+    const token = r.stdout.trim();
+    assert.match(token, /^tally_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/);
+    assert.match(r.stderr, /shown only this once/);
+    const id = token.slice(6, 22);
+    const store = readFileSync(join(dir, 'users.sqlite'));
+    assert.ok(!store.includes(token.slice(23)), 'the secret is not stored');
+    assert.equal(statSync(join(dir, 'users.sqlite')).mode & 0o777, 0o600);
+    assert.equal(tally(['user', 'token', 'create', 'nobody', ...d]).status, 2);
+
+    r = tally(['user', 'list', ...d]);
+    assert.equal(r.status, 0);
+    const lines = r.stdout.trim().split('\n');
+    assert.match(lines[0], /^NAME\s+PROJECT\s+ROLE\s+TOKENS\s+CREATED\s+ID$/);
+    assert.match(lines[1], /^alice\s+acme\s+member\s+1\s/);
+    assert.match(lines[2], /^root\s+ops\s+admin\s+0\s/);
+    r = tally(['user', 'token', 'list', 'alice', ...d]);
+    assert.match(r.stdout, new RegExp(`^${id}\\s+alice\\s`, 'm'));
+    assert.ok(!r.stdout.includes(token));
+
+    assert.equal(tally(['user', 'token', 'revoke', id, ...d]).status, 0);
+    r = tally(['user', 'token', 'revoke', id, ...d]);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /no token with id/);
+    // Revoking by the token itself works too.
+    const second = tally(['user', 'token', 'create', 'alice', ...d]).stdout.trim();
+    assert.equal(tally(['user', 'token', 'revoke', second, ...d]).status, 0);
+    assert.equal(tally(['user', 'token', 'create', 'alice', ...d]).status, 0);
+    r = tally(['user', 'delete', 'alice', ...d]);
+    assert.equal(r.status, 0);
+    assert.match(r.stdout, /deleted user alice \(1 token revoked\)/);
+    assert.equal(tally(['user', 'delete', 'alice', ...d]).status, 2);
+    assert.doesNotMatch(tally(['user', 'list', ...d]).stdout, /alice/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('token mode over HTTPS on every interface: tokens work, names do not, revocation applies, plain HTTP is not served', async () => {
+  const dir = tempDir();
+  const d = ['--data-dir', dir];
+  try {
+    const { cert, key } = selfSigned(dir);
+    const ca = readFileSync(cert);
+    assert.equal(tally(['user', 'create', 'root', '--project', 'ops', '--role', 'admin', ...d]).status, 0);
+    const token = tally(['user', 'token', 'create', 'root', ...d]).stdout.trim();
+    const port = freePort();
+    const srv = await startServer(['serve', ...d, '--host', '0.0.0.0', '--port', String(port), '--auth-mode', 'token',
+      '--tls-cert', cert, '--tls-key', key, '--token-cache-ttl', '0']);
+    try {
+      assert.match(srv.output(), new RegExp(`"url":"https://0\\.0\\.0\\.0:${port}"`));
+      assert.equal((await httpsGet(port, '/', ca)).status, 200);
+      assert.equal((await httpsGet(port, '/v1/status', ca, { authorization: `Bearer ${token}` })).status, 200);
+      const basic = 'Basic ' + Buffer.from(`gnocchi:${token}`).toString('base64');
+      assert.equal((await httpsGet(port, '/v1/status', ca, { authorization: basic })).status, 200);
+      assert.equal((await httpsGet(port, '/v1/status', ca)).status, 401);
+      assert.equal((await httpsGet(port, '/v1/status', ca, { authorization: 'Basic ' + Buffer.from('admin:').toString('base64') })).status, 401);
+      await assert.rejects(fetch(`http://127.0.0.1:${port}/`), 'no plain HTTP on the TLS port');
+      // Revoked in another process: refused at once with a zero cache TTL.
+      assert.equal(tally(['user', 'token', 'revoke', token, ...d]).status, 0);
+      assert.equal((await httpsGet(port, '/v1/status', ca, { authorization: `Bearer ${token}` })).status, 401);
+    } finally {
+      await srv.stop();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('TLS settings are checked before anything starts: missing file, mismatched key', () => {
+  const dir = tempDir();
+  try {
+    const a = selfSigned(mkdtempSync(join(dir, 'a-')));
+    const b = selfSigned(mkdtempSync(join(dir, 'b-')));
+    let r = tally(['serve', '--data-dir', dir, '--port', String(freePort()), '--tls-cert', join(dir, 'none.pem'), '--tls-key', a.key]);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /^tally serve: --tls-cert .*none\.pem: ENOENT/);
+    r = tally(['api', '--data-dir', dir, '--port', String(freePort()), '--tls-cert', a.cert, '--tls-key', b.key]);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /^tally api: --tls-cert .* \/ --tls-key .*: .*(mismatch|key)/i);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

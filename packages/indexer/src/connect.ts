@@ -43,14 +43,24 @@ export const SQLITE_BUSY_TIMEOUT_MS = 10_000;
 export interface Connected {
   db: Kysely<Database>;
   dialect: DialectName;
+  /**
+   * SQLite only: PRAGMA data_version of this connection, which changes whenever another
+   * connection (this or another process) commits. Read on the raw handle with a prepared
+   * statement (a few microseconds), it lets the indexer keep caches that other writers
+   * invalidate.
+   */
+  dataVersion?: () => number;
 }
 
 export async function connect(target: IndexerTarget): Promise<Connected> {
-  if (target.dialect === 'sqlite') return { db: await connectSqlite(target.path), dialect: 'sqlite' };
+  if (target.dialect === 'sqlite') {
+    const { db, dataVersion } = await connectSqlite(target.path);
+    return { db, dialect: 'sqlite', dataVersion };
+  }
   return { db: await connectPostgres(target.connectionString), dialect: 'postgres' };
 }
 
-async function connectSqlite(path: string): Promise<Kysely<Database>> {
+async function connectSqlite(path: string): Promise<{ db: Kysely<Database>; dataVersion: () => number }> {
   // Loaded lazily so PostgreSQL deployments never load the native module.
   const { default: Sqlite } = await import('better-sqlite3');
   const database: BetterSqlite3.Database = new Sqlite(path, { timeout: SQLITE_BUSY_TIMEOUT_MS });
@@ -68,7 +78,9 @@ async function connectSqlite(path: string): Promise<Kysely<Database>> {
     database.close();
     throw e;
   }
-  return new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+  const version = database.prepare('PRAGMA data_version').pluck();
+  const dataVersion = (): number => Number(version.get());
+  return { db: new Kysely<Database>({ dialect: new SqliteDialect({ database }) }), dataVersion };
 }
 
 /** The part of node-postgres we use; declared here because `pg` is an optional dependency. */

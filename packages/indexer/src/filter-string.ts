@@ -146,6 +146,8 @@ function toDict(group: Node[]): unknown {
       result = { [String(parts.pop())]: result };
       result = { [part]: result };
     } else if (typeof part === 'string' && MULTIPLE.has(part)) {
+      // "a and" or "in and": an operator with nothing on its right-hand side.
+      if (result === null || typeof result !== 'object') throw new InvalidFilter(`missing operand after ${part}`);
       const r = result as Record<string, unknown[]>;
       if (r[part] !== undefined) r[part].push(nodeToDict(parts.pop() as Node));
       else result = { [part]: [result] };

@@ -20,6 +20,6 @@ export { validateResourceTypeDefinition, resourceTypePatchToChange } from './res
  * PostgreSQL needs the optional `pg` package.
  */
 export async function openIndexer(url: string, options: IndexerOptions = {}): Promise<Indexer> {
-  const { db, dialect } = await connect(parseIndexerUrl(url));
-  return new SqlIndexer(db, dialect, options);
+  const { db, dialect, dataVersion } = await connect(parseIndexerUrl(url));
+  return new SqlIndexer(db, dialect, options, { dataVersion });
 }

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  InvalidResourceAttributeName, InvalidResourceAttributeOption, InvalidResourceAttributeValue, InvalidResourceTypeDefinition,
+  InvalidResourceAttributeName, InvalidResourceAttributeOption, InvalidResourceAttributeValue,
   NoSuchResourceType, ResourceTypeAlreadyExists, ResourceTypeInUse, ResourceTypePatchConflict,
 } from './errors.js';
 import { resourceTypePatchToChange, validateResourceTypeDefinition } from './resource-type-schema.js';

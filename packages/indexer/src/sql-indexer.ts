@@ -4,7 +4,7 @@
 // same orderings, same pagination (oslo.db paginate_query) quirks. Everything here is
 // portable SQL; the only dialect switches live in connect.ts and tx.ts.
 import { randomUUID } from 'node:crypto';
-import { sql, type ExpressionBuilder, type Expression, type Kysely, type Selectable, type SqlBool } from 'kysely';
+import { sql, type ExpressionBuilder, type Expression, type Insertable, type Kysely, type Selectable, type SqlBool } from 'kysely';
 import { classifyDbError } from './db-errors.js';
 import {
   ArchivePolicyAlreadyExists,
@@ -121,6 +121,36 @@ function rowToMetric(r: MetricRow): Metric {
   };
 }
 
+/** The metric a creation request describes (ids and resource ids in canonical lowercase). */
+function newMetric(m: NewMetric): Metric {
+  const { userId, projectId } = splitCreator(m.creator);
+  return {
+    id: (m.id ?? randomUUID()).toLowerCase(),
+    archivePolicyName: m.archivePolicyName,
+    creator: m.creator,
+    createdByUserId: userId,
+    createdByProjectId: projectId,
+    name: m.name ?? null,
+    unit: m.unit ?? null,
+    resourceId: m.resourceId == null ? null : m.resourceId.toLowerCase(),
+    status: 'active',
+  };
+}
+
+function metricRow(metric: Metric): Insertable<MetricTable> {
+  return {
+    id: metric.id,
+    archive_policy_name: metric.archivePolicyName,
+    creator: metric.creator,
+    created_by_user_id: metric.createdByUserId,
+    created_by_project_id: metric.createdByProjectId,
+    resource_id: metric.resourceId,
+    name: metric.name,
+    unit: metric.unit,
+    status: 'active',
+  };
+}
+
 function parseSorts(sorts: ListMetricsOptions['sort']): ParsedSort[] {
   const parsed: { key: string; raw: string }[] = (sorts ?? []).map((s) => ({
     key: s.key.trim(),
@@ -145,22 +175,85 @@ function filterValue(column: MetricColumn, v: string): string {
   return UUID_COLUMNS.has(column) ? v.toLowerCase() : v;
 }
 
+/** Most metrics inserted by one group commit (9 bound parameters each: under 999). */
+const METRIC_BATCH = 100;
+
+/** What openIndexer() learns from the driver (connect.ts); tests may pass nothing. */
+export interface SqlIndexerHooks {
+  dataVersion?: () => number;
+}
+
+interface PendingMetric {
+  metric: Metric;
+  resolve: (m: Metric) => void;
+  reject: (e: unknown) => void;
+}
+
+function copyPolicy(p: ArchivePolicy): ArchivePolicy {
+  return {
+    name: p.name,
+    backWindow: p.backWindow,
+    aggregationMethods: [...p.aggregationMethods],
+    definition: p.definition.map((d) => ({ ...d })),
+  };
+}
+
 export class SqlIndexer implements Indexer {
   private closed = false;
 
   /** Takes ownership of `db` (close() destroys it). Use openIndexer() to build one from a URL. */
   private readonly ctx: Ctx;
 
+  // Archive policies and rules are read on every metric creation and change rarely. They
+  // are cached only when `dataVersion` can tell that another connection committed
+  // (SQLite's PRAGMA data_version): then the cache is dropped before it is used, and this
+  // connection drops it itself on each of its own policy or rule changes. `cacheGen`
+  // counts drops so that a load racing with a change is not stored.
+  private readonly policyCache = new Map<string, ArchivePolicy | null>();
+  private rulesCache: ArchivePolicyRule[] | null = null;
+  private cacheVersion: number | null = null;
+  private cacheGen = 0;
+
+  // Group commit of metric creations: calls arriving together are inserted by one
+  // transaction (one fsync), each caller still getting its own result or error.
+  private pendingMetrics: PendingMetric[] = [];
+  private readonly dataVersion: (() => number) | undefined;
+  private flushing: Promise<void> | null = null;
+
   constructor(
     private readonly db: Kysely<Database>,
     readonly dialect: DialectName,
     options: IndexerOptions = {},
+    hooks: SqlIndexerHooks = {},
   ) {
+    this.dataVersion = hooks.dataVersion;
     this.ctx = { db, dialect, ...resolveOptions(options), write: (fn) => this.write(fn) };
   }
 
-  upgrade(): Promise<UpgradeResult> {
-    return upgrade(this.db, this.dialect);
+  async upgrade(): Promise<UpgradeResult> {
+    this.dropCache();
+    try {
+      return await upgrade(this.db, this.dialect);
+    } finally {
+      this.dropCache();
+    }
+  }
+
+  private dropCache(): void {
+    this.policyCache.clear();
+    this.rulesCache = null;
+    this.cacheGen++;
+  }
+
+  /** True when the caches may be used (they were dropped first if another connection wrote). */
+  private cacheUsable(): boolean {
+    if (this.dataVersion === undefined || this.closed) return false;
+    const v = this.dataVersion();
+    if (v !== this.cacheVersion) {
+      this.dropCache();
+      this.cacheVersion = v;
+    }
+    return true;
   }
 
   schemaVersion(): Promise<number> {
@@ -216,6 +309,7 @@ export class SqlIndexer implements Indexer {
   }
 
   async createArchivePolicy(policy: ArchivePolicy): Promise<ArchivePolicy> {
+    this.dropCache();
     await this.write(async (tx) => {
       try {
         await tx.insertInto('archive_policy').values({
@@ -228,7 +322,7 @@ export class SqlIndexer implements Indexer {
         throw e;
       }
       await this.insertItems(tx, policy.name, policy.definition);
-    });
+    }).finally(() => this.dropCache());
     return {
       name: policy.name,
       backWindow: policy.backWindow,
@@ -238,14 +332,27 @@ export class SqlIndexer implements Indexer {
   }
 
   async getArchivePolicy(name: string): Promise<ArchivePolicy | null> {
-    const [p] = await this.loadPolicies(this.db, [name]);
-    return p ?? null;
+    return (await this.getArchivePolicies([name])).get(name) ?? null;
   }
 
   async getArchivePolicies(names: Iterable<string>): Promise<Map<string, ArchivePolicy>> {
     const out = new Map<string, ArchivePolicy>();
-    for (const chunk of chunks([...new Set(names)], IN_CHUNK)) {
-      for (const p of await this.loadPolicies(this.db, chunk)) out.set(p.name, p);
+    const cached = this.cacheUsable();
+    const missing: string[] = [];
+    for (const name of new Set(names)) {
+      const p = cached ? this.policyCache.get(name) : undefined;
+      if (p === undefined) missing.push(name);
+      else if (p !== null) out.set(name, copyPolicy(p));
+    }
+    const gen = this.cacheGen;
+    for (const chunk of chunks(missing, IN_CHUNK)) {
+      const found = new Map((await this.loadPolicies(this.db, chunk)).map((p) => [p.name, p]));
+      const store = cached && gen === this.cacheGen;
+      for (const name of chunk) {
+        const p = found.get(name);
+        if (store) this.policyCache.set(name, p === undefined ? null : copyPolicy(p));
+        if (p !== undefined) out.set(name, p);
+      }
     }
     return out;
   }
@@ -255,6 +362,7 @@ export class SqlIndexer implements Indexer {
   }
 
   async updateArchivePolicy(name: string, definition: readonly ArchivePolicyItem[]): Promise<ArchivePolicy> {
+    this.dropCache();
     return this.write(async (tx) => {
       const [current] = await this.loadPolicies(tx, [name]);
       if (current === undefined) throw new NoSuchArchivePolicy(name);
@@ -272,10 +380,11 @@ export class SqlIndexer implements Indexer {
       await tx.deleteFrom('archive_policy_item').where('archive_policy_name', '=', name).execute();
       await this.insertItems(tx, name, definition);
       return { ...current, definition: definition.map((d) => ({ ...d })) };
-    });
+    }).finally(() => this.dropCache());
   }
 
   async deleteArchivePolicy(name: string): Promise<void> {
+    this.dropCache();
     await this.write(async (tx) => {
       const exists = await tx.selectFrom('archive_policy').select('name').where('name', '=', name).executeTakeFirst();
       if (exists === undefined) throw new NoSuchArchivePolicy(name);
@@ -293,12 +402,13 @@ export class SqlIndexer implements Indexer {
         if (classifyDbError(e) === 'foreign_key') throw new ArchivePolicyInUse(name);
         throw e;
       }
-    });
+    }).finally(() => this.dropCache());
   }
 
   // ---------------------------------------------------------------- archive policy rules
 
   async createArchivePolicyRule(rule: ArchivePolicyRule): Promise<ArchivePolicyRule> {
+    this.dropCache();
     try {
       await this.db.insertInto('archive_policy_rule').values({
         name: rule.name,
@@ -310,6 +420,8 @@ export class SqlIndexer implements Indexer {
       if (kind === 'unique') throw new ArchivePolicyRuleAlreadyExists(rule.name);
       if (kind === 'foreign_key') throw new NoSuchArchivePolicy(rule.archivePolicyName);
       throw e;
+    } finally {
+      this.dropCache();
     }
     return { ...rule };
   }
@@ -320,14 +432,20 @@ export class SqlIndexer implements Indexer {
   }
 
   async listArchivePolicyRules(): Promise<ArchivePolicyRule[]> {
+    const cached = this.cacheUsable();
+    if (cached && this.rulesCache !== null) return this.rulesCache.map((r) => ({ ...r }));
+    const gen = this.cacheGen;
     // Gnocchi's order, which is also the precedence order of rule matching: descending
     // pattern puts more specific prefixes ("disk.foo.*") before broader ones ("disk.*").
     const rows = await this.db.selectFrom('archive_policy_rule').selectAll()
       .orderBy('metric_pattern', 'desc').orderBy('name', 'asc').execute();
-    return rows.map((r) => ({ name: r.name, metricPattern: r.metric_pattern, archivePolicyName: r.archive_policy_name }));
+    const rules = rows.map((r) => ({ name: r.name, metricPattern: r.metric_pattern, archivePolicyName: r.archive_policy_name }));
+    if (cached && gen === this.cacheGen) this.rulesCache = rules.map((r) => ({ ...r }));
+    return rules;
   }
 
   async renameArchivePolicyRule(name: string, newName: string): Promise<ArchivePolicyRule> {
+    this.dropCache();
     return this.write(async (tx) => {
       let updated: bigint;
       try {
@@ -343,12 +461,17 @@ export class SqlIndexer implements Indexer {
       if (updated === 0n) throw new NoSuchArchivePolicyRule(name);
       const r = await tx.selectFrom('archive_policy_rule').selectAll().where('name', '=', newName).executeTakeFirstOrThrow();
       return { name: r.name, metricPattern: r.metric_pattern, archivePolicyName: r.archive_policy_name };
-    });
+    }).finally(() => this.dropCache());
   }
 
   async deleteArchivePolicyRule(name: string): Promise<void> {
-    const res = await this.db.deleteFrom('archive_policy_rule').where('name', '=', name).executeTakeFirst();
-    if (res.numDeletedRows === 0n) throw new NoSuchArchivePolicyRule(name);
+    this.dropCache();
+    try {
+      const res = await this.db.deleteFrom('archive_policy_rule').where('name', '=', name).executeTakeFirst();
+      if (res.numDeletedRows === 0n) throw new NoSuchArchivePolicyRule(name);
+    } finally {
+      this.dropCache();
+    }
   }
 
   async getArchivePolicyForMetric(metricName: string | null): Promise<ArchivePolicy> {
@@ -366,31 +489,65 @@ export class SqlIndexer implements Indexer {
 
   // ---------------------------------------------------------------- metrics
 
-  async createMetric(m: NewMetric): Promise<Metric> {
-    const { userId, projectId } = splitCreator(m.creator);
-    const metric: Metric = {
-      id: (m.id ?? randomUUID()).toLowerCase(),
-      archivePolicyName: m.archivePolicyName,
-      creator: m.creator,
-      createdByUserId: userId,
-      createdByProjectId: projectId,
-      name: m.name ?? null,
-      unit: m.unit ?? null,
-      resourceId: m.resourceId == null ? null : m.resourceId.toLowerCase(),
-      status: 'active',
-    };
+  createMetric(m: NewMetric): Promise<Metric> {
+    let metric: Metric;
     try {
-      await this.db.insertInto('metric').values({
-        id: metric.id,
-        archive_policy_name: metric.archivePolicyName,
-        creator: metric.creator,
-        created_by_user_id: metric.createdByUserId,
-        created_by_project_id: metric.createdByProjectId,
-        resource_id: metric.resourceId,
-        name: metric.name,
-        unit: metric.unit,
-        status: 'active',
-      }).execute();
+      metric = newMetric(m);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    if (this.closed) return this.insertMetric(metric);
+    return new Promise<Metric>((resolve, reject) => {
+      this.pendingMetrics.push({ metric, resolve, reject });
+      // The first caller of a quiet period starts the flusher; callers arriving while it
+      // commits wait for the next round, and all of them share its transaction.
+      this.flushing ??= new Promise<void>((done) => setImmediate(() => void this.flushMetrics().finally(done)));
+    });
+  }
+
+  /**
+   * The group-commit loop: commits whatever is queued as one batch, then the next. A
+   * commit (and its fsync) blocks this thread, so the requests arriving meanwhile wait in
+   * the socket buffers and all join the following batch.
+   */
+  private async flushMetrics(): Promise<void> {
+    try {
+      while (this.pendingMetrics.length > 0) {
+        await this.insertMetricBatch(this.pendingMetrics.splice(0, METRIC_BATCH));
+      }
+    } finally {
+      this.flushing = null;
+    }
+  }
+
+  private async insertMetricBatch(batch: PendingMetric[]): Promise<void> {
+    if (batch.length > 1) {
+      let committed = false;
+      try {
+        // One multi-row INSERT in one write transaction: one commit for the whole batch.
+        await this.write((tx) => tx.insertInto('metric').values(batch.map((p) => metricRow(p.metric))).execute());
+        committed = true;
+      } catch {
+        // The statement changed nothing: some row clashes or references a missing parent
+        // (or the database failed). Each metric is retried alone and gets its own answer.
+      }
+      if (committed) {
+        for (const p of batch) p.resolve(p.metric);
+        return;
+      }
+    }
+    for (const p of batch) {
+      try {
+        p.resolve(await this.insertMetric(p.metric));
+      } catch (e) {
+        p.reject(e);
+      }
+    }
+  }
+
+  private async insertMetric(metric: Metric): Promise<Metric> {
+    try {
+      await this.db.insertInto('metric').values(metricRow(metric)).execute();
     } catch (e) {
       const kind = classifyDbError(e);
       // Like Gnocchi, any duplicate (including the id) is reported as the named-metric clash.
@@ -557,6 +714,8 @@ export class SqlIndexer implements Indexer {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // Creations already queued are committed (and answered) before the database closes.
+    while (this.flushing !== null) await this.flushing;
     await this.db.destroy();
   }
 }

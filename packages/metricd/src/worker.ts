@@ -16,13 +16,18 @@ export interface WorkerOptions {
   onScan?: (stats: { measures: number; metrics: number; ms: number }) => void;
 }
 
-const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
+/** Sleeps `ms` or until aborted; removes its abort listener either way (no leak when idle). */
+export const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
   new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
+    const onAbort = (): void => {
       clearTimeout(t);
       resolve();
-    }, { once: true });
+    };
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
   });
 
 export async function runWorker(o: WorkerOptions): Promise<void> {

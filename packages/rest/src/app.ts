@@ -2,7 +2,8 @@
 // indexer's errors (which carry Gnocchi's messages) to status codes.
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import * as ix from '@tally/indexer';
-import { createHttpApp, type HttpConfig } from './http.js';
+import { createHttpApp, type HttpConfig, type TlsFiles } from './http.js';
+import { installTokenAuth, type TokenVerifier } from './auth.js';
 import { HttpError } from './errors.js';
 import { makeCtx, type ApiServices } from './context.js';
 import { rootRoutes } from './routes/root.js';
@@ -15,6 +16,8 @@ import { searchMetricRoutes } from './routes/search-metric.js';
 import { batchResourcesRoutes } from './routes/batch-resources.js';
 import { searchRoutes, indexerResourceSearch } from './routes/search.js';
 import { aggregationRoutes } from './routes/aggregation.js';
+import { influxdbRoutes } from './routes/influxdb.js';
+import { prometheusRoutes } from './routes/prometheus.js';
 
 /** Status codes for the indexer's errors, as Gnocchi answers them. */
 export function indexerErrorToHttp(err: unknown): HttpError | null {
@@ -31,8 +34,12 @@ export function indexerErrorToHttp(err: unknown): HttpError | null {
   return new HttpError(400, err.message);
 }
 
-export function buildApi(services: ApiServices, cfg: HttpConfig, opts: { logger?: FastifyBaseLogger } = {}): FastifyInstance {
-  const app = createHttpApp(cfg, { log: opts.logger, mapError: indexerErrorToHttp });
+export function buildApi(services: ApiServices, cfg: HttpConfig, opts: { logger?: FastifyBaseLogger; tokens?: TokenVerifier; https?: TlsFiles } = {}): FastifyInstance {
+  const app = createHttpApp(cfg, { log: opts.logger, mapError: indexerErrorToHttp, https: opts.https });
+  if (cfg.authMode === 'token') {
+    if (!opts.tokens) throw new Error('auth mode token needs a token verifier');
+    installTokenAuth(app, opts.tokens);
+  }
   const ctx = makeCtx(services, cfg);
   rootRoutes(app, ctx);
   archivePolicyRoutes(app, ctx);
@@ -45,5 +52,7 @@ export function buildApi(services: ApiServices, cfg: HttpConfig, opts: { logger?
   const resources = indexerResourceSearch(ctx);
   aggregatesRoutes(app, ctx, { resources });
   aggregationRoutes(app, ctx, { resources });
+  influxdbRoutes(app, ctx);
+  prometheusRoutes(app, ctx);
   return app;
 }

@@ -155,10 +155,22 @@ export interface AppAuth {
 /** Maps domain errors (e.g. the indexer's) to HTTP ones; null when it does not know the error. */
 export type ErrorMapper = (err: unknown) => HttpError | null;
 
-export function createHttpApp(cfg: HttpConfig, opts: { log?: FastifyBaseLogger; mapError?: ErrorMapper } = {}): FastifyInstance {
+/** PEM certificate (chain) and private key: the server speaks HTTPS. */
+export interface TlsFiles { cert: Buffer; key: Buffer }
+
+export function createHttpApp(cfg: HttpConfig, opts: { log?: FastifyBaseLogger; mapError?: ErrorMapper; https?: TlsFiles } = {}): FastifyInstance {
   // Fastify's own per-request logging stays off (it costs on every request); errors are
   // logged by the handler below.
-  const app = Fastify({ logger: false, bodyLimit: cfg.bodyLimit, routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1000 } });
+  const options = {
+    logger: false,
+    bodyLimit: cfg.bodyLimit,
+    // Errors Fastify raises before routing (an undecodable path) get Gnocchi's shape too.
+    frameworkErrors: (err: Error, req: FastifyRequest, reply: FastifyReply) => {
+      const status = (err as { statusCode?: number }).statusCode ?? 400;
+      sendError(req, reply, new HttpError(status >= 400 && status < 500 ? status : 400, err.message));
+    }, routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1000 }, https: opts.https ?? null };
+  // Typed as an HTTP server either way: routes do not care, and req.protocol tells URLs apart.
+  const app = Fastify(options as Omit<typeof options, 'https'>);
   // Keep bodies raw: each route decides (415/400) with Gnocchi's messages.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
@@ -179,6 +191,18 @@ export function sendError(req: FastifyRequest, reply: FastifyReply, e: HttpError
   return reply.code(e.status).header('content-type', r.type).send(r.text);
 }
 
+/**
+ * Database errors that mean "not now" rather than "bad request": a full disk, a read-only
+ * or unreachable database, a lock held too long. SQLite (better-sqlite3) and PostgreSQL
+ * (pg) codes; the client may retry.
+ */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  const code = String((err as { code?: unknown }).code ?? '');
+  if (/^SQLITE_(FULL|READONLY|IOERR|CANTOPEN|BUSY|LOCKED|PROTOCOL)/.test(code)) return true;
+  // PostgreSQL: 53xxx insufficient resources, 57P0x shutdown, 08xxx connection; Node socket errors.
+  return /^(53|57P0|08)/.test(code) || ['ECONNREFUSED', 'ECONNRESET', 'ENOSPC', 'EROFS', 'EACCES'].includes(code);
+}
+
 /** Maps any thrown value to an HttpError; Fastify's own client errors keep their 4xx. */
 export function toHttpError(err: unknown): HttpError {
   if (err instanceof HttpError) return err;
@@ -188,7 +212,7 @@ export function toHttpError(err: unknown): HttpError {
     return new HttpError(fe.statusCode, fe.message ?? 'Bad Request');
   }
   const unavailable = (err as { name?: string }).name;
-  if (unavailable === 'IncomingUnavailableError' || unavailable === 'StorageUnavailableError') {
+  if (unavailable === 'IncomingUnavailableError' || unavailable === 'StorageUnavailableError' || isDatabaseUnavailable(err)) {
     return new HttpError(503, 'Tally cannot store data right now: ' + (fe.message ?? 'storage unavailable'));
   }
   return new HttpError(500, 'Internal error: ' + (fe.message ?? String(err)));

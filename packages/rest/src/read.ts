@@ -1,7 +1,10 @@
 // GET .../measures: query arguments, refresh, and the columnar result written as JSON in
 // one pass (no per-point objects between storage and the socket).
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { parseTimestamp, parseTimespan, formatTimestamp, readMeasures, type ArchivePolicy, type Nanos } from '@tally/timeseries';
+import {
+  parseTimestamp, parseTimespan, formatTimestampIn, isCalendarUnit, readMeasures, CalendarDeriveError, TimeZone,
+  UnknownTimeZoneError, type ArchivePolicy, type CalendarSampling, type CalendarUnit, type Nanos,
+} from '@tally/timeseries';
 import type { Metric } from '@tally/indexer';
 import { HttpError, argumentError, badRequest } from './errors.js';
 import { pyFloat } from './pyjson.js';
@@ -34,17 +37,57 @@ export function granularitySeconds(g: Nanos): number {
   return Number(g) / 1e9;
 }
 
-export function measuresJson(r: { ts: BigInt64Array; granularity: BigInt64Array; values: Float64Array }): string {
+/**
+ * `resample=`: a timespan, or one of Gnocchi's calendar groupings ("Y", "H", "Q", "M",
+ * "W"). Errors are Gnocchi's 400 with the parser's message.
+ */
+export function queryResample(v: string): Nanos | CalendarUnit {
+  if (isCalendarUnit(v)) return v;
+  try {
+    return parseTimespan(v);
+  } catch (e) {
+    throw badRequest(e instanceof Error ? e.message : String(e));
+  }
+}
+
+/**
+ * `timezone=` (a Tally extension): the IANA zone calendar groupings are evaluated in and
+ * timestamps are written in. Gnocchi's behaviour (UTC) when absent.
+ */
+export function queryTimeZone(v: string | undefined): TimeZone {
+  if (v === undefined) return TimeZone.UTC;
+  try {
+    return TimeZone.of(v);
+  } catch (e) {
+    if (e instanceof UnknownTimeZoneError) throw argumentError(e.message, 'timezone');
+    throw e;
+  }
+}
+
+/** The engine's sampling for a parsed `resample=`. */
+export function samplingOf(resample: Nanos | CalendarUnit | undefined, zone: TimeZone): Nanos | CalendarSampling | undefined {
+  return typeof resample === 'string' ? { unit: resample, zone } : resample;
+}
+
+/** What Gnocchi writes as a point's granularity: seconds as a float, or the calendar grouping name. */
+export function granularityText(g: Nanos | CalendarUnit): string {
+  return typeof g === 'string' ? `"${g}"` : pyFloat(granularitySeconds(g));
+}
+
+export function measuresJson(
+  r: { ts: BigInt64Array; granularity: BigInt64Array; values: Float64Array; calendar?: CalendarUnit },
+  zone: TimeZone = TimeZone.UTC,
+): string {
   const parts: string[] = new Array<string>(r.ts.length);
   let lastG = -1n;
-  let gText = '';
+  let gText = r.calendar === undefined ? '' : granularityText(r.calendar);
   for (let i = 0; i < r.ts.length; i++) {
     const g = r.granularity[i];
-    if (g !== lastG) {
+    if (r.calendar === undefined && g !== lastG) {
       lastG = g;
-      gText = pyFloat(granularitySeconds(g));
+      gText = granularityText(g);
     }
-    parts[i] = `["${formatTimestamp(r.ts[i])}", ${gText}, ${pyFloat(r.values[i])}]`;
+    parts[i] = `["${formatTimestampIn(r.ts[i], zone)}", ${gText}, ${pyFloat(r.values[i])}]`;
   }
   return '[' + parts.join(', ') + ']';
 }
@@ -64,15 +107,13 @@ function checkAggregation(m: Metric, ap: ArchivePolicy, aggregation: string, gra
 export async function readMeasuresReply(ctx: Ctx, req: FastifyRequest, reply: FastifyReply, m: Metric): Promise<FastifyReply> {
   const q = req.query as Query;
   const aggregation = q.aggregation ?? 'mean';
-  let resample: Nanos | undefined;
-  if (q.resample !== undefined) {
+  let resample: Nanos | CalendarUnit | undefined;
+  // Gnocchi ignores an empty resample=.
+  if (q.resample !== undefined && q.resample !== '') {
     if (q.granularity === undefined) throw badRequest('A granularity must be specified to resample');
-    try {
-      resample = parseTimespan(q.resample);
-    } catch (e) {
-      throw badRequest(e instanceof Error ? e.message : String(e));
-    }
+    resample = queryResample(q.resample);
   }
+  const zone = queryTimeZone(q.timezone);
   const start = queryTime(q, 'start');
   const stop = queryTime(q, 'stop');
   const granularity = queryGranularity(q.granularity);
@@ -81,6 +122,13 @@ export async function readMeasuresReply(ctx: Ctx, req: FastifyRequest, reply: Fa
   checkAggregation(m, ap, aggregation, granularity);
   if (parseBool(q, 'refresh', false)) await ctx.processor.refreshMetric(m.id);
   const rec = await ctx.storage.read(m.id);
-  const result = await readMeasures(ap, rec.state, { aggregation, granularity, start, stop, resample }, (key) => ctx.storage.readSplit(m.id, key));
-  return reply.code(200).header('content-type', 'application/json').send(measuresJson(result));
+  let result;
+  try {
+    result = await readMeasures(ap, rec.state, { aggregation, granularity, start, stop, resample: samplingOf(resample, zone) },
+      (key) => ctx.storage.readSplit(m.id, key));
+  } catch (e) {
+    if (e instanceof CalendarDeriveError) throw badRequest(e.message);
+    throw e;
+  }
+  return reply.code(200).header('content-type', 'application/json').send(measuresJson(result, zone));
 }

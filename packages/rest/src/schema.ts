@@ -89,6 +89,8 @@ export function list<T>(item: Validator<T>, opts: { min?: number; max?: number }
 
 export const str: Validator<string> = (v) => {
   if (typeof v !== 'string') throw new Invalid('expected str');
+  // A lone UTF-16 surrogate cannot be stored or put in a URL as UTF-8: refuse it here.
+  if (!v.isWellFormed()) throw new Invalid('expected str (not valid Unicode)');
   return v;
 };
 

@@ -11,7 +11,9 @@ import { CorruptStorageError } from './errors.js';
 
 const MANIFEST_MAGIC = 0x4d594c54; // "TLYM"
 const SPLIT_MAGIC = 0x53594c54; // "TLYS"
-const VERSION = 1;
+/** Version 1: JSON bookkeeping (still read). Version 2: binary bookkeeping (written). */
+const VERSION_JSON = 1;
+const VERSION = 2;
 
 export interface Manifest {
   /** Commit generation; 0 means "no commit yet". Split files carry the generation that wrote them. */
@@ -36,33 +38,210 @@ interface ManifestJson {
   splits: Array<[string, string]>;
 }
 
+// Version 2 body, after magic | u32 version | u32 CRC-32 of bytes [12, end):
+//   varint gen | u8 flags (1: has state) | varint applied count | applied ids (packed)
+//   | varint split count | per split: key (front-coded against the previous key) + file
+//   | state bytes (to the end)
+// A packed string is u8 0 + varint length + UTF-8, or u8 1 + varint group count + per
+// group varint byte length + bytes for lowercase hex with dashes between even-length
+// groups (incoming batch ids), which halves them. A file is u8 0 + varint generation +
+// 4 nonce bytes + varint index for names "<gen>-<8 hex>-<index>.split", else u8 1 +
+// varint length + UTF-8. Fixed overhead matters: a metric whose splits compress to a few
+// bytes (a constant series) is mostly bookkeeping.
+
+class ByteSink {
+  private buf = Buffer.allocUnsafe(256);
+  length = 0;
+
+  private room(n: number): void {
+    if (this.length + n <= this.buf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.length + n));
+    this.buf.copy(next, 0, 0, this.length);
+    this.buf = next;
+  }
+
+  byte(v: number): void {
+    this.room(1);
+    this.buf[this.length++] = v;
+  }
+
+  varint(v: number): void {
+    if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`bad varint ${v}`);
+    while (v >= 0x80) {
+      this.byte((v % 0x80) | 0x80);
+      v = Math.floor(v / 0x80);
+    }
+    this.byte(v);
+  }
+
+  bytes(b: Uint8Array): void {
+    this.room(b.length);
+    this.buf.set(b, this.length);
+    this.length += b.length;
+  }
+
+  text(s: string): void {
+    const b = Buffer.from(s, 'utf8');
+    this.varint(b.length);
+    this.bytes(b);
+  }
+
+  result(): Buffer {
+    return this.buf.subarray(0, this.length);
+  }
+}
+
+class ByteSource {
+  at: number;
+  constructor(private readonly buf: Buffer, start: number, private readonly file: string) {
+    this.at = start;
+  }
+
+  byte(): number {
+    if (this.at >= this.buf.length) throw new CorruptStorageError(this.file, 'truncated');
+    return this.buf[this.at++];
+  }
+
+  varint(): number {
+    let v = 0;
+    let mul = 1;
+    for (;;) {
+      const x = this.byte();
+      v += (x & 0x7f) * mul;
+      if (x < 0x80) return v;
+      mul *= 0x80;
+      if (mul > 2 ** 49) throw new CorruptStorageError(this.file, 'bad varint');
+    }
+  }
+
+  bytes(n: number): Buffer {
+    if (this.at + n > this.buf.length) throw new CorruptStorageError(this.file, 'truncated');
+    const out = this.buf.subarray(this.at, this.at + n);
+    this.at += n;
+    return out;
+  }
+
+  text(): string {
+    return this.bytes(this.varint()).toString('utf8');
+  }
+}
+
+const HEX_GROUPS = /^(?:[0-9a-f]{2})+(?:-(?:[0-9a-f]{2})+)*$/;
+const SPLIT_NAME = /^(\d{1,15})-([0-9a-f]{8})-(\d{1,15})\.split$/;
+
+function putPacked(out: ByteSink, s: string): void {
+  if (!HEX_GROUPS.test(s)) {
+    out.byte(0);
+    out.text(s);
+    return;
+  }
+  const groups = s.split('-');
+  out.byte(1);
+  out.varint(groups.length);
+  for (const g of groups) {
+    out.varint(g.length / 2);
+    out.bytes(Buffer.from(g, 'hex'));
+  }
+}
+
+function getPacked(src: ByteSource, file: string): string {
+  const kind = src.byte();
+  if (kind === 0) return src.text();
+  if (kind !== 1) throw new CorruptStorageError(file, 'bad string kind');
+  const n = src.varint();
+  const groups: string[] = [];
+  for (let i = 0; i < n; i++) groups.push(src.bytes(src.varint()).toString('hex'));
+  return groups.join('-');
+}
+
+function sharedPrefix(a: Buffer, b: Buffer): number {
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < n && a[i] === b[i]) i++;
+  return i;
+}
+
 export function encodeManifest(m: Manifest): Buffer {
-  const json: ManifestJson = {
-    gen: m.gen,
-    hasState: m.state !== null,
-    applied: [...m.applied],
-    splits: [...m.splits],
+  const out = new ByteSink();
+  for (let i = 0; i < 12; i++) out.byte(0); // magic, version, CRC: filled below
+  out.varint(m.gen);
+  out.byte(m.state !== null ? 1 : 0);
+  out.varint(m.applied.size);
+  for (const id of m.applied) putPacked(out, id);
+  out.varint(m.splits.size);
+  let previous = Buffer.alloc(0);
+  for (const [key, file] of m.splits) {
+    const k = Buffer.from(key, 'utf8');
+    const shared = sharedPrefix(previous, k);
+    out.varint(shared);
+    out.varint(k.length - shared);
+    out.bytes(k.subarray(shared));
+    previous = k;
+    const name = SPLIT_NAME.exec(file);
+    if (name !== null && String(Number(name[1])) === name[1] && String(Number(name[3])) === name[3]) {
+      out.byte(0);
+      out.varint(Number(name[1]));
+      out.bytes(Buffer.from(name[2], 'hex'));
+      out.varint(Number(name[3]));
+    } else {
+      out.byte(1);
+      out.text(file);
+    }
+  }
+  if (m.state !== null) out.bytes(m.state);
+  const buf = out.result();
+  buf.writeUInt32LE(MANIFEST_MAGIC, 0);
+  buf.writeUInt32LE(VERSION, 4);
+  buf.writeUInt32LE(crc32(buf.subarray(12)), 8);
+  // A copy of exactly the encoded bytes (the sink's buffer may be larger).
+  return Buffer.from(buf);
+}
+
+function decodeManifestV2(bytes: Buffer, file: string): Manifest {
+  const src = new ByteSource(bytes, 12, file);
+  const gen = src.varint();
+  const flags = src.byte();
+  const applied = new Set<string>();
+  for (let i = src.varint(); i > 0; i--) applied.add(getPacked(src, file));
+  const splits = new Map<string, string>();
+  let previous = Buffer.alloc(0);
+  for (let i = src.varint(); i > 0; i--) {
+    const shared = src.varint();
+    if (shared > previous.length) throw new CorruptStorageError(file, 'bad key prefix');
+    const k = Buffer.concat([previous.subarray(0, shared), src.bytes(src.varint())]);
+    previous = k;
+    const kind = src.byte();
+    let name: string;
+    if (kind === 0) {
+      const g = src.varint();
+      const nonce = src.bytes(4).toString('hex');
+      name = `${g}-${nonce}-${src.varint()}.split`;
+    } else if (kind === 1) {
+      name = src.text();
+    } else {
+      throw new CorruptStorageError(file, 'bad split file kind');
+    }
+    splits.set(k.toString('utf8'), name);
+  }
+  return {
+    gen,
+    // Copy: the caller may keep the state while the file buffer is reused or mutated.
+    state: (flags & 1) !== 0 ? new Uint8Array(bytes.subarray(src.at)) : null,
+    applied,
+    splits,
   };
-  const text = Buffer.from(JSON.stringify(json), 'utf8');
-  const state = m.state ?? new Uint8Array(0);
-  const out = Buffer.allocUnsafe(16 + text.length + state.length);
-  out.writeUInt32LE(MANIFEST_MAGIC, 0);
-  out.writeUInt32LE(VERSION, 4);
-  out.writeUInt32LE(text.length, 12);
-  text.copy(out, 16);
-  out.set(state, 16 + text.length);
-  out.writeUInt32LE(crc32(out.subarray(12)), 8);
-  return out;
 }
 
 export function decodeManifest(bytes: Buffer, file: string): Manifest {
   if (bytes.length < 16 || bytes.readUInt32LE(0) !== MANIFEST_MAGIC) {
     throw new CorruptStorageError(file, 'bad magic or truncated');
   }
-  if (bytes.readUInt32LE(4) !== VERSION) throw new CorruptStorageError(file, 'unknown version');
+  const version = bytes.readUInt32LE(4);
+  if (version !== VERSION && version !== VERSION_JSON) throw new CorruptStorageError(file, 'unknown version');
   if (crc32(bytes.subarray(12)) !== bytes.readUInt32LE(8)) {
     throw new CorruptStorageError(file, 'checksum mismatch');
   }
+  if (version === VERSION) return decodeManifestV2(bytes, file);
   const textEnd = 16 + bytes.readUInt32LE(12);
   if (textEnd > bytes.length) throw new CorruptStorageError(file, 'bad JSON length');
   const json = JSON.parse(bytes.toString('utf8', 16, textEnd)) as ManifestJson;

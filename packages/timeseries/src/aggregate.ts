@@ -180,11 +180,14 @@ function minPoints(method: string): number {
   return method === 'std' ? 2 : 1;
 }
 
-/** Aggregate every bucket of a series whose points start at index `from`. */
-function reduceBuckets(series: Series, granularity: Nanos, from: number, method: string): Series {
+/**
+ * Aggregate every bucket of a series (buckets computed from index `from` on, e.g. by
+ * bucketize or calendarBuckets) with a plain (non-rate) method.
+ */
+export function reduceBuckets(series: Series, buckets: Buckets, from: number, method: string): Series {
   const reduce = reducerFor(method);
   const need = minPoints(method);
-  const { starts, bounds } = bucketize(series.ts, granularity, from);
+  const { starts, bounds } = buckets;
   const outTs = new BigInt64Array(starts.length);
   const outValues = new Float64Array(starts.length);
   let k = 0;
@@ -223,8 +226,8 @@ export function aggregateSeries(series: Series, granularity: Nanos, method: stri
     const inner = method.slice(5);
     reducerFor(inner); // fail early on unknown methods
     const d = derive(series, granularity, start);
-    return reduceBuckets(d.series, granularity, d.from, inner);
+    return reduceBuckets(d.series, bucketize(d.series.ts, granularity, d.from), d.from, inner);
   }
   const from = start === null ? 0 : lowerBound(series.ts, start);
-  return reduceBuckets(series, granularity, from, method);
+  return reduceBuckets(series, bucketize(series.ts, granularity, from), from, method);
 }

@@ -7,6 +7,7 @@ import { decodeMeasures, decodeSplit, encodeMeasures, encodeSplit } from './chun
 import { aggregateSeries, floorTo, lowerBound, upperBound, type Series } from './aggregate.js';
 import { isValidAggregationMethod, secondsRepr, type ArchivePolicy, type ArchivePolicyItem } from './policy.js';
 import type { Nanos } from './time.js';
+import { calendarBucket, resampleCalendar, CalendarDeriveError, type CalendarSampling, type CalendarUnit } from './calendar.js';
 
 export interface Measures {
   ts: BigInt64Array;
@@ -26,13 +27,17 @@ export interface ReadQuery {
   granularity?: Nanos;
   start?: Nanos;
   stop?: Nanos;
-  resample?: Nanos;
+  /** A fixed sampling, or a calendar grouping in a time zone. */
+  resample?: Nanos | CalendarSampling;
 }
 
 export interface ReadResult {
   ts: BigInt64Array;
+  /** Per point; with a calendar resample, the stored granularity that was resampled. */
   granularity: BigInt64Array;
   values: Float64Array;
+  /** Set when the points are calendar buckets (Gnocchi then labels them "Y", "M", ...). */
+  calendar?: CalendarUnit;
 }
 
 /** Points per split, as Gnocchi (SplitKey.POINTS_PER_SPLIT). */
@@ -59,7 +64,8 @@ export function splitKey(method: string, granularity: Nanos, start: Nanos): stri
 
 // ------------------------------------------------------------ state
 
-const STATE_VERSION = 1;
+const STATE_VERSION_V1 = 1;
+const STATE_VERSION = 2;
 
 /** Decoded engine state: the bound buffer and the split starts that exist. */
 export interface State {
@@ -74,38 +80,87 @@ function seriesKey(method: string, granularity: Nanos): string {
 
 const EMPTY: Series = { ts: new BigInt64Array(0), values: new Float64Array(0) };
 
-// Layout v1: u8 version | u32 buffer byte length | buffer (encodeMeasures) |
+// Layout v2 (written): u8 version | varint buffer byte length | buffer (encodeMeasures) |
+// varint series count | per series: varint byte length + UTF-8 `${method}_${granularityNs}`,
+// varint start count, starts ascending as zigzag varint deltas (the first from 0).
+// Layout v1 (still read): u8 version | u32 buffer byte length | buffer |
 // u32 key count | per key: u16 byte length + UTF-8 split key.
+function pushVarint(out: number[], v: bigint): void {
+  while (v >= 0x80n) {
+    out.push(Number(v & 0x7fn) | 0x80);
+    v >>= 7n;
+  }
+  out.push(Number(v));
+}
+
 export function encodeState(state: State): Uint8Array {
   const buffer = encodeMeasures(state.buffer.ts, state.buffer.values);
+  const head: number[] = [STATE_VERSION];
+  pushVarint(head, BigInt(buffer.length));
+  const tail: number[] = [];
+  const series = [...state.splits].filter(([, starts]) => starts.size > 0);
+  pushVarint(tail, BigInt(series.length));
   const encoder = new TextEncoder();
-  const keys: Uint8Array[] = [];
-  for (const [prefix, starts] of state.splits) {
-    for (const start of [...starts].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))) {
-      keys.push(encoder.encode(`${prefix}_${start}`));
+  for (const [prefix, starts] of series) {
+    const name = encoder.encode(prefix);
+    pushVarint(tail, BigInt(name.length));
+    for (const byte of name) tail.push(byte);
+    pushVarint(tail, BigInt(starts.size));
+    let previous = 0n;
+    for (const start of [...starts].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0))) {
+      const d = start - previous;
+      pushVarint(tail, d >= 0n ? d << 1n : ((-d) << 1n) - 1n);
+      previous = start;
     }
   }
-  const size = 1 + 4 + buffer.length + 4 + keys.reduce((n, k) => n + 2 + k.length, 0);
-  const out = new Uint8Array(size);
-  const view = new DataView(out.buffer);
-  out[0] = STATE_VERSION;
-  view.setUint32(1, buffer.length, true);
-  out.set(buffer, 5);
-  let at = 5 + buffer.length;
-  view.setUint32(at, keys.length, true);
-  at += 4;
-  for (const k of keys) {
-    view.setUint16(at, k.length, true);
-    out.set(k, at + 2);
-    at += 2 + k.length;
+  const result = new Uint8Array(head.length + buffer.length + tail.length);
+  result.set(head, 0);
+  result.set(buffer, head.length);
+  result.set(tail, head.length + buffer.length);
+  return result;
+}
+
+function decodeStateV2(bytes: Uint8Array): State {
+  let at = 1;
+  const varint = (): bigint => {
+    let v = 0n;
+    let shift = 0n;
+    for (;;) {
+      if (at >= bytes.length || shift > 70n) throw new RangeError('corrupt metric state');
+      const x = bytes[at++];
+      v |= BigInt(x & 0x7f) << shift;
+      if (x < 0x80) return v;
+      shift += 7n;
+    }
+  };
+  const bufferLength = Number(varint());
+  if (at + bufferLength > bytes.length) throw new RangeError('corrupt metric state');
+  const buffer = bufferLength === 0 ? EMPTY : decodeMeasures(bytes.subarray(at, at + bufferLength));
+  at += bufferLength;
+  const splits = new Map<string, Set<bigint>>();
+  const decoder = new TextDecoder();
+  for (let n = Number(varint()); n > 0; n--) {
+    const length = Number(varint());
+    if (at + length > bytes.length) throw new RangeError('corrupt metric state');
+    const prefix = decoder.decode(bytes.subarray(at, at + length));
+    at += length;
+    const set = new Set<bigint>();
+    let previous = 0n;
+    for (let m = Number(varint()); m > 0; m--) {
+      const z = varint();
+      previous += (z & 1n) === 0n ? z >> 1n : -((z + 1n) >> 1n);
+      set.add(previous);
+    }
+    splits.set(prefix, set);
   }
-  return out;
+  return { buffer: sortUnique(buffer), splits };
 }
 
 export function decodeState(bytes: Uint8Array | null): State {
   const splits = new Map<string, Set<bigint>>();
   if (bytes === null || bytes.length === 0) return { buffer: EMPTY, splits };
-  if (bytes[0] !== STATE_VERSION) throw new RangeError(`unknown metric state version ${bytes[0]}`);
+  if (bytes[0] === STATE_VERSION) return decodeStateV2(bytes);
+  if (bytes[0] !== STATE_VERSION_V1) throw new RangeError(`unknown metric state version ${bytes[0]}`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const bufferLength = view.getUint32(1, true);
   const buffer = bufferLength === 0 ? EMPTY : decodeMeasures(bytes.subarray(5, 5 + bufferLength));
@@ -336,7 +391,7 @@ async function readStored(
   method: string,
   item: ArchivePolicyItem,
   state: State,
-  query: ReadQuery,
+  query: { start?: Nanos; stop?: Nanos },
   readSplit: ReadSplit,
 ): Promise<Series> {
   const g = item.granularity;
@@ -361,10 +416,19 @@ function window(s: Series, granularity: Nanos, start?: Nanos, stop?: Nanos): Ser
   return to <= from ? EMPTY : slice(s, from, to);
 }
 
+/** Keep the calendar buckets starting in [bucket of start, stop). */
+function calendarWindow(s: Series, sampling: CalendarSampling, start?: Nanos, stop?: Nanos): Series {
+  const from = start === undefined ? 0 : lowerBound(s.ts, calendarBucket(start, sampling).start);
+  const to = stop === undefined ? s.ts.length : lowerBound(s.ts, stop);
+  return to <= from ? EMPTY : slice(s, from, to);
+}
+
 /**
  * Aggregates of one method, granularity descending then time ascending. `start` is
  * rounded down to the granularity (inclusive), `stop` is exclusive; `resample`
- * re-aggregates the stored points with the same method.
+ * re-aggregates the stored points with the same method. A calendar resample answers
+ * whole buckets: every bucket starting in [bucket of start, stop), computed from all of
+ * its stored points (CalendarDeriveError for rate methods).
  */
 export async function readMeasures(
   policy: ArchivePolicy,
@@ -382,14 +446,29 @@ export async function readMeasures(
     throw new AggregationNotFoundError(method, query.granularity ?? items[0]?.granularity ?? 0n);
   }
   const parts: { s: Series; g: Nanos }[] = [];
-  for (const item of items) {
-    let s = await readStored(method, item, state, query, readSplit);
-    let g = item.granularity;
-    if (query.resample !== undefined) {
-      g = query.resample;
-      s = aggregateSeries(s, g, method);
+  const resample = query.resample;
+  if (resample !== undefined && typeof resample !== 'bigint') {
+    if (method.startsWith('rate:')) throw new CalendarDeriveError();
+    // Read whole buckets at both ends.
+    const bounds = {
+      start: query.start === undefined ? undefined : calendarBucket(query.start, resample).start,
+      stop: query.stop === undefined ? undefined : calendarBucket(query.stop, resample).next,
+    };
+    for (const item of items) {
+      const stored = window(await readStored(method, item, state, bounds, readSplit), item.granularity, bounds.start, bounds.stop);
+      const s = resampleCalendar(stored, resample, method);
+      parts.push({ s: calendarWindow(s, resample, query.start, query.stop), g: item.granularity });
     }
-    parts.push({ s: window(s, g, query.start, query.stop), g });
+  } else {
+    for (const item of items) {
+      let s = await readStored(method, item, state, query, readSplit);
+      let g = item.granularity;
+      if (resample !== undefined) {
+        g = resample;
+        s = aggregateSeries(s, g, method);
+      }
+      parts.push({ s: window(s, g, query.start, query.stop), g });
+    }
   }
   const all = concat(parts.map((p) => p.s));
   const granularity = new BigInt64Array(all.ts.length);
@@ -398,5 +477,7 @@ export async function readMeasures(
     granularity.fill(p.g, at, at + p.s.ts.length);
     at += p.s.ts.length;
   }
-  return { ts: all.ts, granularity, values: all.values };
+  const result: ReadResult = { ts: all.ts, granularity, values: all.values };
+  if (resample !== undefined && typeof resample !== 'bigint') result.calendar = resample.unit;
+  return result;
 }

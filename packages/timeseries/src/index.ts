@@ -4,3 +4,4 @@ export * from './policy.js';
 export * from './aggregate.js';
 export * from './engine.js';
 export * from './ops/index.js';
+export * from './calendar.js';

@@ -186,10 +186,11 @@ test('aggregation/metric: reaggregation of several metrics, fill, single metric 
   });
 });
 
-test('resource forms answer 501 until a resource search is provided', async () => {
+test('resource forms name an unknown resource type as Gnocchi does', async () => {
   await withMetrics(async (api) => {
-    const r = await api.call('POST', '/v1/aggregates', { resource_type: 'generic', search: {}, operations: '(aggregate mean (metric cpu mean))' });
-    assert.equal(r.status, 501);
-    assert.equal((await api.call('POST', '/v1/aggregation/resource/generic/metric/cpu', {})).status, 501);
+    const r = await api.call('POST', '/v1/aggregates', { resource_type: 'nosuchtype', search: {}, operations: '(aggregate mean (metric cpu mean))' });
+    assert.equal(r.status, 400);
+    assert.equal((r.json as { description: string }).description, 'Resource type nosuchtype does not exist');
+    assert.equal((await api.call('POST', '/v1/aggregation/resource/nosuchtype/metric/cpu', {})).status, 404);
   });
 });

@@ -4,21 +4,22 @@
 // columnar computation of @tally/timeseries' ops does the rest.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import {
-  computeAggregates, extractReferences, fnmatchToRegExp, formatTimestamp, parseOperations, parsePyFloat,
-  readMeasures, OperationsEvalError, OperationsInvalid, OperationsParseError, UnaggregableError,
-  type AggregatesResult, type ArchivePolicy, type Fill, type Nanos, type OpNode, type RefKey, type Series,
+  computeAggregates, extractReferences, fnmatchToRegExp, formatTimestampIn, parseOperations, parsePyFloat,
+  readMeasures, OperationsEvalError, OperationsInvalid, OperationsParseError, TimeZone, UnaggregableError,
+  type AggregatesResult, type CalendarUnit, type ArchivePolicy, type Fill, type Nanos, type OpNode, type RefKey, type Series,
   type SeriesInput,
 } from '@tally/timeseries';
-import type { Metric } from '@tally/indexer';
+import { InvalidPagination, type Metric } from '@tally/indexer';
 import { route, send, checkAcceptJson, jsonBody } from '../http.js';
 import { enforce } from '../auth.js';
 import { HttpError, argumentError, badRequest } from '../errors.js';
 import { Invalid } from '../schema.js';
 import { pyFloat, Raw } from '../pyjson.js';
-import { queryGranularity, queryTime, granularitySeconds } from '../read.js';
+import { queryGranularity, queryTime, granularitySeconds, granularityText } from '../read.js';
 import { parseBool } from './root.js';
 import { metricJson, metricTarget } from './metric.js';
 import type { Ctx } from '../context.js';
+import { operationsDepth, MAX_OPERATIONS_DEPTH } from '../nesting.js';
 
 type Query = Record<string, string | string[] | undefined>;
 
@@ -40,7 +41,8 @@ export interface ResourceSearch {
   /**
    * Resources of `type` matching `filter` (a search body, a query-string filter, or null)
    * that the requester may search (Gnocchi's "search resource" policy), sorted by `sorts`
-   * ("attr:asc"). Throws HttpError(400) for invalid filters or sorts.
+   * ("attr:asc"). Throws HttpError(400) for invalid filters and the indexer's
+   * InvalidPagination for sorts on attributes the type does not have.
    */
   search(req: FastifyRequest, type: string, filter: unknown, sorts: string[]): Promise<AggregateResource[]>;
 }
@@ -189,16 +191,16 @@ export async function measuresFor(ctx: Ctx, refs: Ref[], op: OpNode, args: Commo
 
 // ------------------------------------------------------------ answers
 
-/** [[timestamp, granularity, value], ...] items, written once as JSON text. */
-export function triples(out: string[], s: Series, g: Nanos): void {
-  const gText = pyFloat(granularitySeconds(g));
-  for (let i = 0; i < s.ts.length; i++) out.push(`["${formatTimestamp(s.ts[i])}", ${gText}, ${pyFloat(s.values[i])}]`);
+/** [[timestamp, granularity, value], ...] items, written once as JSON text (timestamps in `zone`). */
+export function triples(out: string[], s: Series, g: Nanos | CalendarUnit, zone: TimeZone = TimeZone.UTC): void {
+  const gText = granularityText(g);
+  for (let i = 0; i < s.ts.length; i++) out.push(`["${formatTimestampIn(s.ts[i], zone)}", ${gText}, ${pyFloat(s.values[i])}]`);
 }
 
 /** All granularities of the single aggregated series. */
-export function aggregatedItems(r: AggregatesResult): string[] {
+export function aggregatedItems(r: AggregatesResult, zone: TimeZone = TimeZone.UTC): string[] {
   const out: string[] = [];
-  for (const grp of r.groups) triples(out, grp.series[0], grp.granularity);
+  for (const grp of r.groups) triples(out, grp.series[0], grp.calendar ?? grp.granularity, zone);
   return out;
 }
 
@@ -215,7 +217,7 @@ export function measuresBody({ result: r, inputRefs }: Measured): Record<string,
       const key = JSON.stringify(path);
       let entry = byPath.get(key);
       if (entry === undefined) byPath.set(key, (entry = { path, items: [] }));
-      triples(entry.items, grp.series[i], grp.granularity);
+      triples(entry.items, grp.series[i], grp.calendar ?? grp.granularity);
     });
   }
   const root: Record<string, unknown> = {};
@@ -251,6 +253,9 @@ function fetchBody(body: unknown): FetchBody {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new Invalid('expected a dictionary').toHttp();
   const b = body as Record<string, unknown>;
   if (!('operations' in b)) throw new Invalid('required key not provided', ['operations']).toHttp();
+  if (operationsDepth(b.operations) > MAX_OPERATIONS_DEPTH) {
+    throw badRequest({ cause: 'Invalid operations', reason: `Operations are nested more than ${MAX_OPERATIONS_DEPTH} levels deep`, detail: [] });
+  }
   const operations = operationsOf(b.operations);
   for (const k of Object.keys(b)) if (!['operations', 'resource_type', 'search'].includes(k)) throw new Invalid('extra keys not allowed', [k]).toHttp();
   if (!('resource_type' in b)) return { operations };
@@ -323,9 +328,9 @@ function refsOfResources(resources: AggregateResource[], keys: RefKey[]): Ref[] 
   return refs;
 }
 
+/** Gnocchi's NoSuchMetric as a 400: the wildcards that matched nothing (a set, sorted here). */
 function noSuchMetric(keys: RefKey[]): HttpError {
-  const names = [...new Set(keys.map(([n]) => n))].map((n) => `'${n}'`).join(', ');
-  return badRequest(`Metric {${names}} does not exist`);
+  return badRequest({ cause: 'Metrics not found', detail: [...new Set(keys.map(([n]) => n))].sort() });
 }
 
 async function resourcesMeasures(ctx: Ctx, resources: AggregateResource[], op: OpNode, keys: RefKey[], args: CommonArgs, details: boolean): Promise<Record<string, unknown> | null> {
@@ -350,7 +355,13 @@ async function byResources(ctx: Ctx, req: FastifyRequest, search: ResourceSearch
   if (!(await search.typeExists(type))) throw badRequest(`Resource type ${type} does not exist`);
   const q = req.query as Query;
   const groupby = [...new Set([q.groupby ?? []].flat())].sort();
-  const resources = await search.search(req, type, body.search ?? null, groupby.length > 0 ? groupby : RESOURCE_DEFAULT_SORTS);
+  let resources: AggregateResource[];
+  try {
+    resources = await search.search(req, type, body.search ?? null, groupby.length > 0 ? groupby : RESOURCE_DEFAULT_SORTS);
+  } catch (e) {
+    if (e instanceof InvalidPagination) throw badRequest(e.message);
+    throw e;
+  }
   if (groupby.length === 0) {
     const out = await resourcesMeasures(ctx, resources, body.operations, keys, args, details);
     if (out === null) throw noSuchMetric(keys);
@@ -363,7 +374,7 @@ async function byResources(ctx: Ctx, req: FastifyRequest, search: ResourceSearch
     let end = at;
     while (end < resources.length && groupKey(resources[end], groupby) === key) end++;
     const out = await resourcesMeasures(ctx, resources.slice(at, end), body.operations, keys, args, details);
-    if (out !== null) results.push({ group: Object.fromEntries(groupby.map((a) => [a, resources[at].json[a] ?? null])), ...out });
+    if (out !== null) results.push({ group: Object.fromEntries(groupby.map((a) => [a, resources[at].json[a] ?? null])), measures: out });
     at = end;
   }
   if (results.length === 0) throw noSuchMetric(keys);

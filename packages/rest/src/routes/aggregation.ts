@@ -3,19 +3,22 @@
 // search finds). One metric answers its own measures; several are re-aggregated into one
 // series with Gnocchi's "aggregate" operation, checking overlap unless a fill is given.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { parseTimespan, readMeasures, AGGREGATE_METHODS, type Nanos, type OpNode } from '@tally/timeseries';
-import type { Metric } from '@tally/indexer';
+import {
+  calendarBucket, lowerBound, readMeasures, AGGREGATE_METHODS, CalendarDeriveError, type CalendarSampling, type CalendarUnit,
+  type Nanos, type OpNode, type TimeZone,
+} from '@tally/timeseries';
+import { InvalidPagination, type Metric } from '@tally/indexer';
 import { route, send, checkAcceptJson, jsonBody } from '../http.js';
 import { enforce } from '../auth.js';
 import { HttpError, badRequest } from '../errors.js';
 import { Invalid } from '../schema.js';
 import { pyFloat, Raw } from '../pyjson.js';
-import { granularitySeconds } from '../read.js';
+import { granularitySeconds, queryResample, queryTimeZone, samplingOf } from '../read.js';
 import { parseBool } from './root.js';
 import { metricTarget } from './metric.js';
 import {
   aggregatedItems, canonicalUuid, commonArgs, first, measuresFor, policiesOf, resourcesUnavailable, triples,
-  type CommonArgs, type Ref, type ResourceSearch,
+  type AggregateResource, type CommonArgs, type Ref, type ResourceSearch,
 } from './aggregates.js';
 import type { Ctx } from '../context.js';
 
@@ -34,14 +37,16 @@ function notFoundAggregation(method: string, g: Nanos, metricId: string): HttpEr
 interface CrossArgs extends CommonArgs {
   aggregation: string;
   reaggregation: string;
-  resample?: Nanos;
+  resample?: Nanos | CalendarUnit;
+  /** `timezone=` (Tally extension): calendar groupings and answered timestamps use it. */
+  zone: TimeZone;
 }
 
 function crossArgs(q: Query): CrossArgs {
   const args = commonArgs(q, 100.0);
   const aggregation = first(q.aggregation) ?? 'mean';
   const reaggregation = first(q.reaggregation) ?? aggregation;
-  return { ...args, aggregation, reaggregation };
+  return { ...args, aggregation, reaggregation, zone: queryTimeZone(first(q.timezone)) };
 }
 
 /** Checked only once there are metrics, as Gnocchi does. */
@@ -49,11 +54,11 @@ function resampleArgs(q: Query, a: CrossArgs): void {
   const text = first(q.resample);
   if (!text) return;
   if (!a.granularities) throw badRequest('A granularity must be specified to resample');
-  try {
-    a.resample = parseTimespan(text);
-  } catch (e) {
-    throw badRequest(e instanceof Error ? e.message : String(e));
-  }
+  a.resample = queryResample(text);
+}
+
+function calendarOf(a: CrossArgs): CalendarSampling | undefined {
+  return typeof a.resample === 'string' ? { unit: a.resample, zone: a.zone } : undefined;
 }
 
 async function oneMetric(ctx: Ctx, m: Metric, granularities: Nanos[], a: CrossArgs): Promise<string[]> {
@@ -64,9 +69,15 @@ async function oneMetric(ctx: Ctx, m: Metric, granularities: Nanos[], a: CrossAr
   const rec = await ctx.storage.read(m.id);
   const items: string[] = [];
   for (const g of [...granularities].sort((x, y) => (x > y ? -1 : x < y ? 1 : 0))) {
-    const r = await readMeasures(ap, rec.state, { aggregation: a.aggregation, granularity: g, start: a.start, stop: a.stop, resample: a.resample },
-      (key) => ctx.storage.readSplit(m.id, key));
-    triples(items, { ts: r.ts, values: r.values }, a.resample ?? g);
+    let r;
+    try {
+      r = await readMeasures(ap, rec.state, { aggregation: a.aggregation, granularity: g, start: a.start, stop: a.stop, resample: samplingOf(a.resample, a.zone) },
+        (key) => ctx.storage.readSplit(m.id, key));
+    } catch (e) {
+      if (e instanceof CalendarDeriveError) throw badRequest(e.message);
+      throw e;
+    }
+    triples(items, { ts: r.ts, values: r.values }, a.resample ?? g, a.zone);
   }
   return items;
 }
@@ -76,7 +87,13 @@ function reaggregationOperations(metrics: Metric[], a: CrossArgs): OpNode {
     throw badRequest({ cause: 'Invalid reaggregation', reason: `'${a.reaggregation}' is not an aggregation method of aggregate`, detail: a.reaggregation });
   }
   let arg: OpNode = { kind: 'metric', refs: metrics.map((m) => [m.id, a.aggregation] as const), list: true, text: '' };
-  if (a.resample !== undefined) arg = { kind: 'resample', method: a.aggregation, sampling: a.resample, arg, text: '' };
+  const calendar = calendarOf(a);
+  if (calendar !== undefined) {
+    if (a.aggregation.startsWith('rate:')) throw badRequest(new CalendarDeriveError().message);
+    arg = { kind: 'resample', method: a.aggregation, sampling: 0n, calendar, arg, text: '' };
+  } else if (a.resample !== undefined) {
+    arg = { kind: 'resample', method: a.aggregation, sampling: a.resample as Nanos, arg, text: '' };
+  }
   return { kind: 'aggregate', method: a.reaggregation, arg, text: '' };
 }
 
@@ -101,8 +118,21 @@ async function crossMetric(ctx: Ctx, req: FastifyRequest, metrics: Metric[]): Pr
     if (!ap.aggregationMethods.includes(a.aggregation)) throw notFoundAggregation(a.aggregation, ap.definition[0].granularity, m.id);
   }
   const refs = metrics.map((m): Ref => ({ metric: m, aggregation: a.aggregation, name: m.id, lookup: [m.id, a.aggregation] }));
-  const measured = await measuresFor(ctx, refs, reaggregationOperations(metrics, a), { ...a, granularities });
-  return rawList(aggregatedItems(measured.result));
+  const op = reaggregationOperations(metrics, a);
+  const calendar = calendarOf(a);
+  if (calendar === undefined) return rawList(aggregatedItems((await measuresFor(ctx, refs, op, { ...a, granularities })).result, a.zone));
+  // By calendar: read whole buckets, answer those starting in [bucket of start, stop).
+  const from = a.start === undefined ? undefined : calendarBucket(a.start, calendar).start;
+  const to = a.stop === undefined ? undefined : calendarBucket(a.stop, calendar).next;
+  const { result } = await measuresFor(ctx, refs, op, { ...a, start: from, stop: to, granularities });
+  for (const grp of result.groups) {
+    grp.series = grp.series.map((s) => {
+      const lo = from === undefined ? 0 : lowerBound(s.ts, from);
+      const hi = a.stop === undefined ? s.ts.length : lowerBound(s.ts, a.stop);
+      return { ts: s.ts.subarray(lo, Math.max(lo, hi)), values: s.values.subarray(lo, Math.max(lo, hi)) };
+    });
+  }
+  return rawList(aggregatedItems(result, a.zone));
 }
 
 function commonGranularities(metrics: Metric[], aps: Awaited<ReturnType<typeof policiesOf>>, aggregation: string): Nanos[] {
@@ -159,7 +189,13 @@ async function byResources(ctx: Ctx, req: FastifyRequest, search: ResourceSearch
   if (!(await search.typeExists(type))) throw new HttpError(404, `Resource type ${type} does not exist`);
   const q = req.query as Query;
   const groupby = [...new Set([q.groupby ?? []].flat())].sort();
-  const resources = await search.search(req, type, searchFilter(req), groupby);
+  let resources: AggregateResource[];
+  try {
+    resources = await search.search(req, type, searchFilter(req), groupby);
+  } catch (e) {
+    if (e instanceof InvalidPagination) throw badRequest('Invalid groupby attribute');
+    throw e;
+  }
   const metricsOf = (rs: typeof resources): Metric[] =>
     rs.flatMap((r) => r.metrics.filter((x) => x.name === name).slice(0, 1).map((x) => x.metric));
   if (groupby.length === 0) return crossMetric(ctx, req, metricsOf(resources));

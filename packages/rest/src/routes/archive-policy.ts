@@ -27,9 +27,17 @@ const policySchema = object({
 });
 
 /** Builds definition items, reporting the engine's consistency errors as a plain 400. */
+/** Durations are stored as signed 64-bit nanoseconds (about 292 years). */
+const MAX_DURATION = (1n << 63n) - 1n;
+
 function buildDefinition(items: { granularity?: bigint; points?: number; timespan?: bigint }[]): ArchivePolicyItem[] {
   try {
     const out = items.map((i) => makeArchivePolicyItem(i));
+    for (const d of out) {
+      if (d.granularity > MAX_DURATION || (d.timespan !== null && d.timespan > MAX_DURATION)) {
+        throw new Error('Timespan too large: an archive policy keeps at most 292 years (2^63 nanoseconds)');
+      }
+    }
     validateDefinition(out);
     return out;
   } catch (e) {

@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { matchArchivePolicyRule, type ArchivePolicy, type Measures } from '@tally/timeseries';
 import { parseUuid, resourceUuid, NamedMetricAlreadyExists, type Metric, type MetricFilter } from '@tally/indexer';
 import { route, send, checkAcceptJson, jsonBody } from '../http.js';
-import { enforce, allowed, type Identity } from '../auth.js';
+import { enforce, allowed, listsFilteredByProject, type Identity } from '../auth.js';
 import { badRequest, HttpError } from '../errors.js';
 import { object, opt, str, strLen, validate, Invalid, type Validator } from '../schema.js';
 import { parseMeasures, MeasuresError } from '../measures.js';
@@ -85,7 +85,7 @@ export function measuresBody(body: unknown): Measures {
 
 function listFilter(ctx: Ctx, id: Identity): MetricFilter {
   // Gnocchi's basic and remote-user modes carry no project: nothing to filter on.
-  if (allowed('list all metric', id) || ctx.cfg.authMode !== 'noauth') return {};
+  if (allowed('list all metric', id) || !listsFilteredByProject(ctx.cfg.authMode)) return {};
   return id.projectId ? { createdByProjectId: id.projectId } : { creator: id.creator };
 }
 

@@ -45,8 +45,11 @@ export function resourceTypeRoutes(app: FastifyInstance, ctx: Ctx): void {
       enforce('create resource type', ctx.identity(req));
       checkAcceptJson(req);
       let def: ReturnType<typeof ix.validateResourceTypeDefinition>;
+      const body = jsonBody(req);
+      const name = (body as { name?: unknown } | null)?.name;
+      if (typeof name === 'string' && !name.isWellFormed()) throw invalidInput("expected str (not valid Unicode) for dictionary value @ data['name']", ['name']);
       try {
-        def = ix.validateResourceTypeDefinition(jsonBody(req));
+        def = ix.validateResourceTypeDefinition(body);
       } catch (e) {
         definitionError(e);
       }

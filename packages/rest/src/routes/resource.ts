@@ -4,7 +4,7 @@ import { matchArchivePolicyRule } from '@tally/timeseries';
 import * as ix from '@tally/indexer';
 import type { Metric, MetricRef, Resource, ResourceType, ResourceFilter } from '@tally/indexer';
 import { route, send, checkAcceptJson, jsonBody } from '../http.js';
-import { enforce, allowed, type Identity } from '../auth.js';
+import { enforce, allowed, listsFilteredByProject, type Identity } from '../auth.js';
 import { badRequest, HttpError } from '../errors.js';
 import { validate } from '../schema.js';
 import { listArgs, nextLink } from '../paging.js';
@@ -73,7 +73,7 @@ export async function resolveMetricRefs(ctx: Ctx, defs: MetricDefs): Promise<Rec
 
 /** Basic and remote-user modes carry no project: as in Gnocchi, nothing to filter on. */
 export function resourcePolicyFilter(ctx: Ctx, id: Identity): ResourceFilter | null {
-  if (allowed('list all resource', id) || ctx.cfg.authMode !== 'noauth' || !id.projectId) return null;
+  if (allowed('list all resource', id) || !listsFilteredByProject(ctx.cfg.authMode) || !id.projectId) return null;
   return { or: [{ '=': { created_by_project_id: id.projectId } }, { '=': { project_id: id.projectId } }] };
 }
 

@@ -18,6 +18,8 @@ const COMPARISONS = ['=', '==', 'eq', '<', 'lt', '>', 'gt', '<=', '≤', 'le', '
 const LOGICAL = ['and', '∨', 'or', '∧'];
 /** Deeper queries are refused: they cost the database more than any real question needs. */
 export const MAX_QUERY_DEPTH = 32;
+/** And as many terms (and `in` values) as a database compiles comfortably. */
+export const MAX_QUERY_TERMS = 1000;
 
 type Value = string | number | boolean | null;
 
@@ -54,8 +56,10 @@ function within<T>(key: string, f: () => T): T {
 
 /** Validates a search tree as Gnocchi's ResourceSearchSchema, mapping resource ids to UUIDs. */
 export function resourceSearchSchema(creator: string): Validator<ResourceFilter> {
+  let terms = 0;
   const node = (v: unknown, depth: number): ResourceFilter => {
     if (depth > MAX_QUERY_DEPTH) throw new Invalid(`query is nested more than ${MAX_QUERY_DEPTH} levels`);
+    if (++terms > MAX_QUERY_TERMS) throw new Invalid(`query has more than ${MAX_QUERY_TERMS} terms`);
     if (typeof v === 'object' && v !== null && !Array.isArray(v) && Object.keys(v).length === 0) return {};
     const [op, arg] = single(v);
     return within(op, () => {
@@ -73,6 +77,7 @@ export function resourceSearchSchema(creator: string): Validator<ResourceFilter>
         return { in: { [attr]: within(attr, () => {
           if (!Array.isArray(vals)) throw new Invalid('expected a list');
           if (vals.length === 0) throw new Invalid('length of value must be at least 1');
+          if (vals.length > MAX_QUERY_TERMS) throw new Invalid(`length of value must be at most ${MAX_QUERY_TERMS}`);
           return vals.map((x) => (attr === 'id' ? mapId(x, creator) : scalar(x)));
         }) } };
       }
@@ -172,6 +177,8 @@ export function indexerResourceSearch(ctx: Ctx): ResourceSearch {
       try {
         rs = await ctx.indexer.listResources({ type, filter: all, details: true, sort });
       } catch (e) {
+        // Invalid sorts (groupby attributes) are left to the caller: each API words them its own way.
+        if (e instanceof ix.InvalidPagination) throw e;
         if (e instanceof ix.IndexerError) throw badRequest(e.message);
         throw e;
       }

@@ -12,6 +12,7 @@ import { DecimalDecoder, DecimalEncoder, type DecimalOrder } from './decimal.js'
 import { PositionDecoder, PositionEncoder, TimestampDecoder, TimestampEncoder } from './dod.js';
 import { Encoding, readVarint, varintSize, writeVarint } from './encoding.js';
 import { XorDecoder, XorEncoder } from './xor.js';
+import { IeeeDecoder, IeeeEncoder } from './ieee.js';
 
 export interface Chunk {
   readonly encoding: Encoding;
@@ -43,7 +44,15 @@ export interface TimestampIterator extends Iterator {
 }
 
 /** How the value column is coded. */
-export type ValueCodec = { kind: 'xor' } | { kind: 'decimal'; scale: number; order: DecimalOrder };
+export type ValueCodec = { kind: 'xor' } | { kind: 'ieee' } | { kind: 'decimal'; scale: number; order: DecimalOrder };
+
+/** The split and measures encoding ids of a value codec. */
+export function splitEncoding(c: ValueCodec): Encoding {
+  return c.kind === 'xor' ? Encoding.SplitXor : c.kind === 'ieee' ? Encoding.SplitIeee : Encoding.SplitDecimal;
+}
+export function measuresEncoding(c: ValueCodec): Encoding {
+  return c.kind === 'xor' ? Encoding.MeasuresXor : c.kind === 'ieee' ? Encoding.MeasuresIeee : Encoding.MeasuresDecimal;
+}
 
 export interface ValueEncoder {
   put(v: number): void;
@@ -54,7 +63,9 @@ export interface ValueDecoder {
 }
 
 export function newValueEncoder(w: BitWriter, c: ValueCodec): ValueEncoder {
-  return c.kind === 'xor' ? new XorEncoder(w) : new DecimalEncoder(w, c.scale, c.order);
+  if (c.kind === 'xor') return new XorEncoder(w);
+  if (c.kind === 'ieee') return new IeeeEncoder(w);
+  return new DecimalEncoder(w, c.scale, c.order);
 }
 
 /** Finish a value column and return its bytes without disturbing the encoder. */
@@ -105,6 +116,8 @@ export function parseLayout(b: Uint8Array): ChunkLayout {
     codec = { kind: 'decimal', scale: h & 15, order };
   } else if (encoding === Encoding.SplitXor || encoding === Encoding.MeasuresXor) {
     codec = { kind: 'xor' };
+  } else if (encoding === Encoding.SplitIeee || encoding === Encoding.MeasuresIeee) {
+    codec = { kind: 'ieee' };
   } else {
     throw new RangeError(`not a compressed chunk: encoding 0x${encoding.toString(16)}`);
   }
@@ -114,7 +127,9 @@ export function parseLayout(b: Uint8Array): ChunkLayout {
 export function newValueDecoder(b: Uint8Array, l: ChunkLayout): { r: BitReader; d: ValueDecoder } {
   const r = new BitReader(b, l.valueStart, b.length);
   const c = l.codec;
-  return { r, d: c.kind === 'xor' ? new XorDecoder(r) : new DecimalDecoder(r, c.scale, c.order) };
+  if (c.kind === 'xor') return { r, d: new XorDecoder(r) };
+  if (c.kind === 'ieee') return { r, d: new IeeeDecoder(r) };
+  return { r, d: new DecimalDecoder(r, c.scale, c.order) };
 }
 
 function checkPosition(p: number): void {
@@ -130,7 +145,7 @@ export class SplitChunk implements Chunk, Appender<number> {
   private n = 0;
 
   constructor(private readonly codec: ValueCodec = { kind: 'xor' }) {
-    this.encoding = codec.kind === 'xor' ? Encoding.SplitXor : Encoding.SplitDecimal;
+    this.encoding = splitEncoding(codec);
     this.values = newValueEncoder(this.vw, codec);
   }
 
@@ -163,7 +178,9 @@ export class SplitIterator implements PositionIterator {
 
   constructor(b: Uint8Array) {
     const l = parseLayout(b);
-    if (l.encoding !== Encoding.SplitXor && l.encoding !== Encoding.SplitDecimal) throw new RangeError('not a split chunk');
+    if (l.encoding !== Encoding.SplitXor && l.encoding !== Encoding.SplitDecimal && l.encoding !== Encoding.SplitIeee) {
+      throw new RangeError('not a split chunk');
+    }
     this.n = l.n;
     this.kr = new BitReader(b, l.keyStart, l.keyEnd);
     this.kd = new PositionDecoder(this.kr);
@@ -195,7 +212,7 @@ export class MeasuresChunk implements Chunk, Appender<bigint> {
   private n = 0;
 
   constructor(private readonly codec: ValueCodec = { kind: 'xor' }) {
-    this.encoding = codec.kind === 'xor' ? Encoding.MeasuresXor : Encoding.MeasuresDecimal;
+    this.encoding = measuresEncoding(codec);
     this.values = newValueEncoder(this.vw, codec);
   }
 
@@ -225,7 +242,9 @@ export class MeasuresIterator implements TimestampIterator {
 
   constructor(b: Uint8Array) {
     const l = parseLayout(b);
-    if (l.encoding !== Encoding.MeasuresXor && l.encoding !== Encoding.MeasuresDecimal) throw new RangeError('not a measures chunk');
+    if (l.encoding !== Encoding.MeasuresXor && l.encoding !== Encoding.MeasuresDecimal && l.encoding !== Encoding.MeasuresIeee) {
+      throw new RangeError('not a measures chunk');
+    }
     this.n = l.n;
     this.kr = new BitReader(b, l.keyStart, l.keyEnd);
     this.kd = new TimestampDecoder(this.kr);

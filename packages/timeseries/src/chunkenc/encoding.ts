@@ -9,10 +9,14 @@ export const Encoding = {
   SplitXor: 0x10,
   /** Split: delta-of-delta positions + decimal-scaled integer values. */
   SplitDecimal: 0x11,
+  /** Split: delta-of-delta positions + IEEE fields coded apart (ieee.ts). */
+  SplitIeee: 0x12,
   /** Measures: delta-of-delta timestamps + XOR values. */
   MeasuresXor: 0x20,
   /** Measures: delta-of-delta timestamps + decimal-scaled integer values. */
   MeasuresDecimal: 0x21,
+  /** Measures: delta-of-delta timestamps + IEEE fields coded apart (ieee.ts). */
+  MeasuresIeee: 0x22,
 } as const;
 export type Encoding = (typeof Encoding)[keyof typeof Encoding];
 

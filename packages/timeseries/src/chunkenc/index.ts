@@ -4,9 +4,10 @@
 // the smallest blob, never larger than the uncompressed form.
 
 import { BitReader, BitWriter } from './bitstream.js';
-import { assemble, newValueDecoder, newValueEncoder, parseLayout, valueBytes, type ChunkLayout, type ValueCodec } from './chunk.js';
+import { assemble, measuresEncoding, splitEncoding, newValueDecoder, newValueEncoder, parseLayout, valueBytes, type ChunkLayout, type ValueCodec } from './chunk.js';
 import { DecimalDecoder, findScale } from './decimal.js';
 import { XorDecoder } from './xor.js';
+import { IeeeDecoder } from './ieee.js';
 import { PositionDecoder, PositionEncoder, TimestampDecoder, TimestampEncoder } from './dod.js';
 import { Encoding } from './encoding.js';
 import { decodeRawMeasures, decodeRawSplit, encodeRawMeasures, encodeRawSplit } from './raw.js';
@@ -21,7 +22,7 @@ function checkLengths(a: { length: number }, b: { length: number }): void {
 
 /** Code the value column with each applicable codec; return the smallest. */
 function bestValues(values: Float64Array): { codec: ValueCodec; bytes: Uint8Array } {
-  const candidates: ValueCodec[] = [{ kind: 'xor' }];
+  const candidates: ValueCodec[] = [{ kind: 'xor' }, { kind: 'ieee' }];
   const scale = findScale(values);
   if (scale >= 0) {
     candidates.push({ kind: 'decimal', scale, order: 1 }, { kind: 'decimal', scale, order: 2 });
@@ -47,6 +48,8 @@ function decodeValues(b: Uint8Array, l: ChunkLayout): { r: BitReader; values: Fl
   const values = new Float64Array(l.n);
   if (d instanceof XorDecoder) {
     for (let i = 0; i < l.n; i++) values[i] = d.next();
+  } else if (d instanceof IeeeDecoder) {
+    for (let i = 0; i < l.n; i++) values[i] = d.next();
   } else if (d instanceof DecimalDecoder) {
     for (let i = 0; i < l.n; i++) values[i] = d.next();
   } else {
@@ -65,7 +68,7 @@ export function encodeSplit(positions: Uint32Array, values: Float64Array): Uint8
   const ke = new PositionEncoder(new BitWriter(64));
   for (let i = 0; i < n; i++) ke.put(positions[i]);
   const v = bestValues(values);
-  const enc = v.codec.kind === 'xor' ? Encoding.SplitXor : Encoding.SplitDecimal;
+  const enc = splitEncoding(v.codec);
   const out = assemble(enc, n, ke.bytes(), v.codec, v.bytes);
   return out.length <= 5 + 12 * n ? out : encodeRawSplit(positions, values);
 }
@@ -76,6 +79,7 @@ export function decodeSplit(b: Uint8Array): { positions: Uint32Array; values: Fl
     case Encoding.RawSplit:
       return decodeRawSplit(b);
     case Encoding.SplitXor:
+    case Encoding.SplitIeee:
     case Encoding.SplitDecimal: {
       const l = parseLayout(b);
       const kr = new BitReader(b, l.keyStart, l.keyEnd);
@@ -98,7 +102,7 @@ export function encodeMeasures(ts: BigInt64Array, values: Float64Array): Uint8Ar
   const ke = new TimestampEncoder(new BitWriter(64));
   ke.putAll(ts);
   const v = bestValues(values);
-  const enc = v.codec.kind === 'xor' ? Encoding.MeasuresXor : Encoding.MeasuresDecimal;
+  const enc = measuresEncoding(v.codec);
   const out = assemble(enc, n, ke.bytes(), v.codec, v.bytes);
   return out.length <= 5 + 16 * n ? out : encodeRawMeasures(ts, values);
 }
@@ -109,6 +113,7 @@ export function decodeMeasures(b: Uint8Array): { ts: BigInt64Array; values: Floa
     case Encoding.RawMeasures:
       return decodeRawMeasures(b);
     case Encoding.MeasuresXor:
+    case Encoding.MeasuresIeee:
     case Encoding.MeasuresDecimal: {
       const l = parseLayout(b);
       const kr = new BitReader(b, l.keyStart, l.keyEnd);

@@ -5,6 +5,7 @@
 
 import { lowerBound, floorTo, type Series } from '../aggregate.js';
 import type { Nanos } from '../time.js';
+import type { CalendarUnit } from '../calendar.js';
 import { evaluate, OperationsEvalError, UnaggregableError, type EvalInput } from './evaluate.js';
 import type { OpNode, RefKey } from './schema.js';
 
@@ -27,6 +28,8 @@ export interface AggregatesQuery {
 
 export interface ResultGroup {
   granularity: Nanos;
+  /** Set when a calendar resample grouped the points: the label to answer instead of the granularity. */
+  calendar?: CalendarUnit;
   /** Indexes (into the inputs) of the series of this group, in input order. */
   inputs: number[];
   /** One series when aggregated, else one per input of the group (same order). */
@@ -160,7 +163,9 @@ export function computeAggregates(op: OpNode, inputs: readonly SeriesInput[], q:
       const s = { ts: r.ts, values };
       return q.fill === 'dropna' ? dropNaN(s) : s;
     });
-    return { granularity: r.granularity, inputs: idx, series };
+    const group: ResultGroup = { granularity: r.granularity, inputs: idx, series };
+    if (r.calendar !== undefined) group.calendar = r.calendar;
+    return group;
   });
   return { aggregated, groups };
 }

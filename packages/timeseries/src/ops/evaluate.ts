@@ -9,6 +9,7 @@ import type { OpNode, RefKey } from './schema.js';
 import { diff, reduceAcross, reduceRolling } from './reduce.js';
 import { resampleSeries } from './resample.js';
 import { UnknownAggregationMethodError } from '../aggregate.js';
+import { CalendarDeriveError, type CalendarUnit } from '../calendar.js';
 
 /** Gnocchi's UnAggregableTimeseries: answered 400 "Metrics can't being aggregated". */
 export class UnaggregableError extends Error {
@@ -30,6 +31,8 @@ export type Value = Float64Array[] | number;
 
 export interface Evaluated {
   granularity: Nanos;
+  /** Set once a calendar resample grouped the points (the granularity is then its label). */
+  calendar?: CalendarUnit;
   ts: BigInt64Array;
   values: Value;
   aggregated: boolean;
@@ -165,9 +168,9 @@ function evalBinary(node: Extract<OpNode, { kind: 'binary' }>, input: EvalInput)
   const a = evaluate(node.left, input);
   const b = evaluate(node.right, input);
   let aggregated = a.aggregated || b.aggregated;
-  let { granularity, ts } = a;
+  let { granularity, ts, calendar } = a;
   if (typeof a.values !== 'number' && typeof b.values !== 'number') {
-    if (!sameTimestamps(a.ts, b.ts) || a.granularity !== b.granularity) {
+    if (!sameTimestamps(a.ts, b.ts) || a.granularity !== b.granularity || a.calendar !== b.calendar) {
       throw new UnaggregableError(
         `Can't compute timeseries with different granularity ${node.left.text} <> ${node.right.text}`,
         input.keys.map((k) => [...k]),
@@ -175,10 +178,10 @@ function evalBinary(node: Extract<OpNode, { kind: 'binary' }>, input: EvalInput)
     }
     aggregated = true;
   } else if (typeof b.values !== 'number') {
-    ({ granularity, ts } = b);
+    ({ granularity, ts, calendar } = b);
   }
   const fn = BINARY[node.op];
-  return { granularity, ts, values: mapBinary(a.values, b.values, fn), aggregated };
+  return { granularity, calendar, ts, values: mapBinary(a.values, b.values, fn), aggregated };
 }
 
 function evalClip(node: Extract<OpNode, { kind: 'clip' }>, input: EvalInput): Evaluated {
@@ -189,7 +192,8 @@ function evalClip(node: Extract<OpNode, { kind: 'clip' }>, input: EvalInput): Ev
   let aggregated = a.aggregated || lo.aggregated || (hi?.aggregated ?? lo.aggregated);
   let pick: Evaluated = a;
   if (isArr(a) && isArr(lo) && hi !== null && isArr(hi)) {
-    const mismatch = (x: Evaluated, y: Evaluated): boolean => !sameTimestamps(x.ts, y.ts) || x.granularity !== y.granularity;
+    const mismatch = (x: Evaluated, y: Evaluated): boolean =>
+      !sameTimestamps(x.ts, y.ts) || x.granularity !== y.granularity || x.calendar !== y.calendar;
     if (mismatch(a, lo) && mismatch(lo, hi)) {
       throw new UnaggregableError(
         `Can't compute timeseries with different granularity ${node.arg.text} <> ${node.min.text} <> ${node.max?.text ?? 'None'}`,
@@ -201,7 +205,7 @@ function evalClip(node: Extract<OpNode, { kind: 'clip' }>, input: EvalInput): Ev
   else if (hi !== null && isArr(hi)) pick = hi;
   const operands = [a.values, lo.values, ...(hi === null ? [] : [hi.values])];
   const values = broadcast(operands, (x) => clipMax(clipMin(x[0], x[1]), x.length > 2 ? x[2] : Infinity));
-  return { granularity: pick.granularity, ts: pick.ts, values, aggregated };
+  return { granularity: pick.granularity, calendar: pick.calendar, ts: pick.ts, values, aggregated };
 }
 
 function columnsOf(e: Evaluated, what: string): Float64Array[] {
@@ -213,7 +217,7 @@ function evalAggregate(node: Extract<OpNode, { kind: 'aggregate' }>, input: Eval
   const r = evaluate(node.arg, input);
   const values = reduceAcross(columnsOf(r, 'aggregate'), r.ts.length, node.method);
   const ts = node.method.startsWith('rate:') ? r.ts.slice(1) : r.ts;
-  return { granularity: r.granularity, ts, values: [values], aggregated: true };
+  return { granularity: r.granularity, calendar: r.calendar, ts, values: [values], aggregated: true };
 }
 
 function evalRolling(node: Extract<OpNode, { kind: 'rolling' }>, input: EvalInput): Evaluated {
@@ -237,14 +241,15 @@ function evalResample(node: Extract<OpNode, { kind: 'resample' }>, input: EvalIn
   const values: Float64Array[] = [];
   try {
     for (const c of columns) {
-      const s = resampleSeries({ ts: r.ts, values: c }, node.sampling, node.method);
+      const s = resampleSeries({ ts: r.ts, values: c }, node.calendar ?? node.sampling, node.method);
       ts = s.ts;
       values.push(s.values);
     }
   } catch (e) {
-    if (e instanceof UnknownAggregationMethodError) throw new OperationsEvalError(e.message);
+    if (e instanceof UnknownAggregationMethodError || e instanceof CalendarDeriveError) throw new OperationsEvalError(e.message);
     throw e;
   }
+  if (node.calendar !== undefined) return { granularity: r.granularity, calendar: node.calendar.unit, ts, values, aggregated: r.aggregated };
   return { granularity: node.sampling, ts, values, aggregated: r.aggregated };
 }
 

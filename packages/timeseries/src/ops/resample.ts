@@ -4,7 +4,8 @@
 // NaN unless a bucket holds only NaN, max returns NaN as soon as a bucket holds one.
 // Everything else propagates NaN the way the engine's own reducers already do.
 
-import { aggregateSeries, bucketize, type Series } from '../aggregate.js';
+import { aggregateSeries, bucketize, type Buckets, type Series } from '../aggregate.js';
+import { calendarBuckets, resampleCalendar, type CalendarSampling } from '../calendar.js';
 import type { Nanos } from '../time.js';
 
 function hasNaN(v: Float64Array): boolean {
@@ -32,15 +33,28 @@ function bucketExtreme(v: Float64Array, lo: number, hi: number, max: boolean): n
   return m;
 }
 
-function extremeWithNaN(s: Series, sampling: Nanos, max: boolean): Series {
-  const { starts, bounds } = bucketize(s.ts, sampling);
+function bucketsOf(ts: BigInt64Array, sampling: Nanos | CalendarSampling): Buckets {
+  return typeof sampling === 'bigint' ? bucketize(ts, sampling) : calendarBuckets(ts, sampling);
+}
+
+function extremeWithNaN(s: Series, sampling: Nanos | CalendarSampling, max: boolean): Series {
+  const { starts, bounds } = bucketsOf(s.ts, sampling);
   const values = new Float64Array(starts.length);
   for (let b = 0; b < starts.length; b++) values[b] = bucketExtreme(s.values, bounds[b], bounds[b + 1], max);
   return { ts: starts, values };
 }
 
-/** Re-aggregates one series into buckets of `sampling` with a carbonara method (may throw UnknownAggregationMethodError). */
-export function resampleSeries(s: Series, sampling: Nanos, method: string): Series {
+/**
+ * Re-aggregates one series into buckets of `sampling` (fixed or calendar) with a carbonara
+ * method (may throw UnknownAggregationMethodError, or CalendarDeriveError for rates by calendar).
+ */
+export function resampleSeries(s: Series, sampling: Nanos | CalendarSampling, method: string): Series {
+  if (typeof sampling !== 'bigint') {
+    if (method === 'min' || method === 'max') {
+      if (hasNaN(s.values)) return extremeWithNaN(s, sampling, method === 'max');
+    }
+    return resampleCalendar(s, sampling, method);
+  }
   const rate = method.startsWith('rate:');
   const base = rate ? method.slice(5) : method;
   if ((base === 'min' || base === 'max') && hasNaN(s.values)) {

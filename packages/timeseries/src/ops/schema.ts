@@ -6,6 +6,7 @@
 import { parseTimespan, type Nanos } from '../time.js';
 import { pythonFloatRepr } from '../policy.js';
 import { parseOperationsString } from './parse.js';
+import type { CalendarSampling } from '../calendar.js';
 
 /** A reference to a series: [metric id or name (or wildcard), aggregation method]. */
 export type RefKey = readonly [string, string];
@@ -22,7 +23,9 @@ export type OpNode =
   | (NodeBase & { kind: 'binary'; op: string; left: OpNode; right: OpNode })
   | (NodeBase & { kind: 'clip'; arg: OpNode; min: OpNode; max: OpNode | null })
   | (NodeBase & { kind: 'aggregate'; method: string; arg: OpNode })
-  | (NodeBase & { kind: 'resample'; method: string; sampling: Nanos; arg: OpNode })
+  // `calendar` (set only by the older /v1/aggregation API, as Gnocchi's operations
+  // language has no calendar sampling) replaces `sampling` with calendar buckets.
+  | (NodeBase & { kind: 'resample'; method: string; sampling: Nanos; calendar?: CalendarSampling; arg: OpNode })
   | (NodeBase & { kind: 'rolling'; method: string; window: number; arg: OpNode });
 
 /** voluptuous.Invalid: `msg` may be null (printed "None"), `path` indexes into the tree. */

@@ -1,0 +1,262 @@
+// Benchmark driver for Gnocchi-compatible endpoints (issue 5). `main(argv)` is what the
+// `tally-bench` binary (dist/main.js) runs; it is exported so a CLI can embed it.
+import { parseArgs } from 'node:util';
+import { writeFileSync } from 'node:fs';
+import { cpus, totalmem, hostname } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { DATASETS, DATASET_HELP, isDataset, type Dataset } from './datasets.js';
+import { Progress } from './progress.js';
+import { figureDefs, medians, ratio, renderTable } from './report.js';
+import { MemorySampler } from './system.js';
+import { externalTarget, startGnocchi, startTally, type StartOptions, type Target } from './targets.js';
+import { runWorkload, type RunResult, type WorkloadConfig } from './workload.js';
+
+export { percentile, median } from './stats.js';
+export { renderSeries, batchBody, generate, Rng, DATASETS, type Dataset } from './datasets.js';
+export type { WorkloadConfig, RunResult, Figures } from './workload.js';
+
+const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+const USAGE = `usage: tally-bench [--target URL [--data-dir DIR] [--pid PID]] [--start-tally] [--vs-reference] [options]
+
+Targets (at least one; --vs-reference alone also starts Tally):
+  --target URL             an already running Gnocchi-compatible endpoint
+  --data-dir DIR           where that target stores data (bytes per point); Gnocchi: DATA_DIR/storage
+  --pid PID                root of that target's process tree (peak memory)
+  --start-tally            start ./bin/tally serve on a fresh data folder and a free port
+  --vs-reference           also start the reference Gnocchi 4.4.2 (PROFILE=default PROCS=2 METRICD_WORKERS=2)
+
+Workload (same on every target):
+  --metrics N              metrics receiving the walk3 series whose ingest is measured (400)
+  --points N               measures per metric at 1 s; the bench's archive policy keeps N points (10000)
+  --batch-metrics N        metrics per POST /v1/batch/metrics/measures (100)
+  --batch-measures N       measures per metric per batch (100)
+  --concurrency N          concurrent ingest clients (4)
+  --create-concurrency N   concurrent clients creating metrics and resources (8)
+  --datasets LIST          bytes-per-point datasets, walk3 always included (walk3,constant,noise); known: ${DATASETS.join(', ')}
+  --dataset-metrics N      metrics per dataset other than walk3 (20)
+  --reads N                timed full-series reads (50), after --warmup N untimed requests (2)
+  --aggregate-reads N      timed POST /v1/aggregates over 10 metrics (20)
+  --resources N            generic resources to create, then search among (1000; 0 skips)
+  --searches N             timed resource searches (50)
+  --scale LIST             e.g. 1000,10000,100000: grow to that many metrics, ingest --scale-points each, read again
+  --scale-points N         measures per metric per scale step (100)
+  --runs N                 repeat everything on fresh targets, report medians (1)
+  --drain-timeout S        longest wait for the backlog to empty, per phase (900)
+
+Output and setup:
+  --json FILE              write every run's figures, notes and the medians as JSON
+  --user NAME, --password P  HTTP basic auth (admin, empty)
+  --tally-bin FILE         tally launcher (${REPO_ROOT}bin/tally)
+  --tally-metricd-workers N  processing threads of the started Tally (2, as Gnocchi's METRICD_WORKERS)
+  --reference-script FILE  (${REPO_ROOT}../shared/reference/gnocchi-server.sh)
+  --keep-data              keep the data folders of started targets
+  --seed N                 seed of the synthetic series (1)
+  --variants N             distinct series rendered per dataset (16)
+
+Datasets:
+${DATASETS.map((d) => `  ${d.padEnd(9)} ${DATASET_HELP[d]}`).join('\n')}
+`;
+
+interface Options {
+  targetUrl: string | null;
+  dataDir: string | null;
+  pid: number | null;
+  startTally: boolean;
+  vsReference: boolean;
+  runs: number;
+  json: string | null;
+  workload: WorkloadConfig;
+  start: StartOptions;
+}
+
+class UsageError extends Error {}
+
+function int(name: string, raw: string | undefined, dflt: number, min = 0): number {
+  if (raw === undefined) return dflt;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name}: expected an integer >= ${min}, got '${raw}'`);
+  return n;
+}
+
+function intList(name: string, raw: string | undefined): number[] {
+  if (raw === undefined || raw === '') return [];
+  return raw.split(',').map((s) => int(name, s.trim(), 0, 1));
+}
+
+export function parseOptions(argv: string[], log: (m: string) => void = () => {}): Options | 'help' {
+  const { values: v } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      help: { type: 'boolean', short: 'h' },
+      target: { type: 'string' }, 'data-dir': { type: 'string' }, pid: { type: 'string' },
+      'start-tally': { type: 'boolean' }, 'vs-reference': { type: 'boolean' },
+      metrics: { type: 'string' }, points: { type: 'string' }, 'batch-metrics': { type: 'string' }, 'batch-measures': { type: 'string' },
+      concurrency: { type: 'string' }, 'create-concurrency': { type: 'string' }, datasets: { type: 'string' },
+      'dataset-metrics': { type: 'string' }, reads: { type: 'string' }, warmup: { type: 'string' },
+      'aggregate-reads': { type: 'string' }, resources: { type: 'string' }, searches: { type: 'string' },
+      scale: { type: 'string' }, 'scale-points': { type: 'string' }, runs: { type: 'string' },
+      'drain-timeout': { type: 'string' }, json: { type: 'string' }, user: { type: 'string' }, password: { type: 'string' },
+      'tally-bin': { type: 'string' }, 'tally-metricd-workers': { type: 'string' }, 'reference-script': { type: 'string' },
+      'keep-data': { type: 'boolean' }, seed: { type: 'string' }, variants: { type: 'string' },
+    },
+  });
+  if (v.help) return 'help';
+  const datasets = (v.datasets ?? 'walk3,constant,noise').split(',').map((s) => s.trim()).filter(Boolean);
+  for (const d of datasets) if (!isDataset(d)) throw new UsageError(`--datasets: unknown dataset '${d}' (known: ${DATASETS.join(', ')})`);
+  const ds: Dataset[] = ['walk3', ...(datasets as Dataset[]).filter((d) => d !== 'walk3')];
+  if (!v.target && !v['start-tally'] && !v['vs-reference']) throw new UsageError('no target: give --target URL, --start-tally or --vs-reference');
+  const user = v.user ?? 'admin';
+  const password = v.password ?? '';
+  const workload: WorkloadConfig = {
+    metrics: int('metrics', v.metrics, 400, 10),
+    points: int('points', v.points, 10_000, 1),
+    batchMetrics: int('batch-metrics', v['batch-metrics'], 100, 1),
+    batchMeasures: int('batch-measures', v['batch-measures'], 100, 1),
+    ingestConcurrency: int('concurrency', v.concurrency, 4, 1),
+    createConcurrency: int('create-concurrency', v['create-concurrency'], 8, 1),
+    datasets: ds,
+    datasetMetrics: int('dataset-metrics', v['dataset-metrics'], 20, 1),
+    variants: int('variants', v.variants, 16, 1),
+    reads: int('reads', v.reads, 50, 1),
+    warmup: int('warmup', v.warmup, 2, 0),
+    aggregateReads: int('aggregate-reads', v['aggregate-reads'], 20, 1),
+    aggregateMetrics: 10,
+    resources: int('resources', v.resources, 1000, 0),
+    searches: int('searches', v.searches, 50, 1),
+    scale: intList('scale', v.scale),
+    scalePoints: int('scale-points', v['scale-points'], 100, 1),
+    drainTimeoutS: int('drain-timeout', v['drain-timeout'], 900, 1),
+    seed: int('seed', v.seed, 1, 0),
+    user,
+    password,
+  };
+  return {
+    targetUrl: v.target ?? null,
+    dataDir: v['data-dir'] ?? null,
+    pid: v.pid === undefined ? null : int('pid', v.pid, 0, 1),
+    startTally: Boolean(v['start-tally']) || (Boolean(v['vs-reference']) && !v.target),
+    vsReference: Boolean(v['vs-reference']),
+    runs: int('runs', v.runs, 1, 1),
+    json: v.json ?? null,
+    workload,
+    start: {
+      tallyBin: v['tally-bin'] ?? `${REPO_ROOT}bin/tally`,
+      tallyMetricdWorkers: int('tally-metricd-workers', v['tally-metricd-workers'], 2, 1),
+      referenceScript: v['reference-script'] ?? `${REPO_ROOT}../shared/reference/gnocchi-server.sh`,
+      user,
+      password,
+      keepData: Boolean(v['keep-data']),
+      readyTimeoutMs: 180_000,
+      onLog: log,
+    },
+  };
+}
+
+type TargetSpec = { name: string; open: () => Promise<Target> };
+
+function targetSpecs(o: Options): TargetSpec[] {
+  const specs: TargetSpec[] = [];
+  const url = o.targetUrl;
+  if (url !== null) specs.push({ name: 'target', open: async () => externalTarget(url, o.dataDir, o.pid) });
+  if (o.startTally) specs.push({ name: 'tally', open: () => startTally(o.start) });
+  if (o.vsReference) specs.push({ name: 'gnocchi', open: () => startGnocchi(o.start) });
+  return specs;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const progress = new Progress();
+  let opts: Options | 'help';
+  try {
+    opts = parseOptions(argv, (m) => progress.log(m));
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (opts === 'help') {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const o = opts;
+  const specs = targetSpecs(o);
+  const results = new Map<string, { url: string[]; runs: RunResult[] }>(specs.map((s) => [s.name, { url: [], runs: [] }]));
+
+  // Stop a started server on Ctrl-C rather than leaving it (and its database) behind.
+  let current: Target | null = null;
+  const onSignal = (sig: NodeJS.Signals) => {
+    progress.log(`${sig}: stopping`);
+    const t = current;
+    void (t ? t.stop() : Promise.resolve()).finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  const started = Date.now();
+  for (let run = 0; run < o.runs; run++) {
+    // Alternate the order on successive runs so that drift of the shared machine does not
+    // always favour the same target.
+    const order = run % 2 === 0 ? specs : [...specs].reverse();
+    for (const spec of order) {
+      const p = progress.withPrefix(`[${spec.name}${o.runs > 1 ? ` ${run + 1}/${o.runs}` : ''}] `);
+      let target: Target;
+      try {
+        target = await spec.open();
+      } catch (e) {
+        p.log(`could not start: ${(e as Error).message}`);
+        results.get(spec.name)?.runs.push({ figures: {}, notes: [], details: {}, error: (e as Error).message });
+        continue;
+      }
+      current = target;
+      const memory = target.pid !== null ? new MemorySampler(target.pid) : null;
+      memory?.start();
+      let res: RunResult;
+      try {
+        res = await runWorkload(target, o.workload, p, memory);
+      } finally {
+        memory?.stop();
+        await target.stop();
+        current = null;
+      }
+      const entry = results.get(spec.name);
+      entry?.url.push(target.url);
+      entry?.runs.push(res);
+    }
+  }
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+
+  const defs = figureDefs(o.workload.datasets, o.workload.scale);
+  const keys = defs.map((d) => d.key);
+  const cols = specs.map((s) => ({ name: s.name, values: medians(results.get(s.name)?.runs.map((r) => r.figures) ?? [], keys) }));
+  process.stdout.write(`\n${renderTable(defs, cols, o.runs)}`);
+  let failed = false;
+  for (const s of specs) {
+    const runs = results.get(s.name)?.runs ?? [];
+    const notes = [...new Set(runs.flatMap((r) => r.notes))];
+    const errors = runs.map((r, i) => (r.error ? `run ${i + 1}: ${r.error}` : null)).filter((x): x is string => x !== null);
+    if (errors.length) failed = true;
+    for (const n of [...notes, ...errors]) process.stdout.write(`${s.name}: ${n}\n`);
+  }
+  process.stdout.write(`total time ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+
+  if (o.json) {
+    const tally = cols.find((c) => c.name === 'tally');
+    const gnocchi = cols.find((c) => c.name === 'gnocchi');
+    const ratios: Record<string, number | null> = {};
+    if (tally && gnocchi) for (const d of defs) ratios[d.key] = ratio(d, tally.values[d.key] ?? null, gnocchi.values[d.key] ?? null);
+    const doc = {
+      command: ['tally-bench', ...argv].join(' '),
+      date: new Date().toISOString(),
+      machine: { host: hostname(), cpus: cpus().length, cpu: cpus()[0]?.model ?? null, memoryBytes: totalmem(), node: process.version },
+      workload: o.workload,
+      figures: defs,
+      ratioNote: 'ratio > 1 means Tally is better: Tally/Gnocchi for higher-is-better figures, Gnocchi/Tally otherwise',
+      targets: Object.fromEntries(specs.map((s, i) => [s.name, { urls: results.get(s.name)?.url, median: cols[i].values, runs: results.get(s.name)?.runs }])),
+      ratios,
+    };
+    writeFileSync(o.json, `${JSON.stringify(doc, null, 2)}\n`);
+    process.stdout.write(`JSON written to ${o.json}\n`);
+  }
+  return failed ? 1 : 0;
+}

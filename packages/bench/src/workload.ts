@@ -1,0 +1,345 @@
+// The workload, identical on every target: create metrics, ingest datasets in batches,
+// wait until the backlog is processed, read series and aggregates, create and search
+// resources, and (optionally) repeat ingest and reads with more metrics.
+import { randomUUID } from 'node:crypto';
+import { HttpClient, HttpError } from './http.js';
+import { batchBody, renderSeries, type Dataset, type SeriesText } from './datasets.js';
+import { percentile } from './stats.js';
+import { diskUsage, type MemorySampler } from './system.js';
+import type { Progress } from './progress.js';
+import type { Target } from './targets.js';
+
+export interface WorkloadConfig {
+  /** Metrics receiving the walk3 series whose ingest is measured (and read back). */
+  metrics: number;
+  /** Measures per metric, one per second; the archive policy keeps as many points. */
+  points: number;
+  batchMetrics: number;
+  batchMeasures: number;
+  ingestConcurrency: number;
+  createConcurrency: number;
+  /** Datasets whose bytes per point are measured; walk3 always comes first. */
+  datasets: Dataset[];
+  /** Metrics per extra dataset (walk3 uses `metrics`). */
+  datasetMetrics: number;
+  variants: number;
+  reads: number;
+  warmup: number;
+  aggregateReads: number;
+  aggregateMetrics: number;
+  resources: number;
+  searches: number;
+  scale: number[];
+  scalePoints: number;
+  drainTimeoutS: number;
+  seed: number;
+  user: string;
+  password: string;
+}
+
+/** One figure per key; null is "n/a" (the target refused or the phase was skipped). */
+export type Figures = Record<string, number | null>;
+
+export interface RunResult {
+  figures: Figures;
+  notes: string[];
+  details: Record<string, unknown>;
+  error: string | null;
+}
+
+/** Timestamps start here: a fixed past instant, so runs are reproducible. */
+const EPOCH_START = Date.UTC(2024, 0, 1) / 1000;
+
+interface Ctx {
+  cfg: WorkloadConfig;
+  target: Target;
+  client: HttpClient;
+  progress: Progress;
+  memory: MemorySampler | null;
+  policy: string;
+  result: RunResult;
+}
+
+interface MetricRef {
+  id: string;
+  index: number;
+}
+
+async function ensurePolicy(ctx: Ctx): Promise<void> {
+  const body = {
+    name: ctx.policy,
+    back_window: 0,
+    definition: [{ granularity: '1 second', points: ctx.cfg.points }],
+    aggregation_methods: ['mean'],
+  };
+  const r = await ctx.client.request('POST', '/v1/archive_policy', body);
+  // 409: left by an earlier run on the same endpoint; its name encodes its definition.
+  if (r.status !== 201 && r.status !== 409) throw new HttpError('POST', '/v1/archive_policy', r.status, r.body.toString());
+}
+
+/** Runs `count` jobs on `concurrency` loops; job i runs once. */
+async function pool(count: number, concurrency: number, job: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const loops = Array.from({ length: Math.max(1, Math.min(concurrency, count)) }, async () => {
+    while (next < count) {
+      const i = next++;
+      await job(i);
+    }
+  });
+  await Promise.all(loops);
+}
+
+async function createMetrics(ctx: Ctx, n: number, label: string): Promise<{ refs: MetricRef[]; seconds: number }> {
+  const refs = new Array<MetricRef>(n);
+  ctx.progress.start(label, n, 'metrics');
+  const t0 = performance.now();
+  await pool(n, ctx.cfg.createConcurrency, async (i) => {
+    const m = await ctx.client.json<{ id: string }>('POST', '/v1/metric', { archive_policy_name: ctx.policy });
+    refs[i] = { id: m.id, index: i };
+    ctx.progress.tick();
+  });
+  const seconds = (performance.now() - t0) / 1000;
+  ctx.progress.end(`${(n / seconds).toFixed(1)} metrics/s`);
+  return { refs, seconds };
+}
+
+async function backlog(client: HttpClient): Promise<number> {
+  const s = await client.json<{ storage: { summary: { measures: number } } }>('GET', '/v1/status?details=false');
+  return s.storage.summary.measures;
+}
+
+/** Polls the backlog until it is empty; returns when it is (bounded by --drain-timeout). */
+async function drain(ctx: Ctx, label: string): Promise<void> {
+  const first = await backlog(ctx.client);
+  if (first === 0) return;
+  ctx.progress.start(label, first, 'measures');
+  let seen = first;
+  const deadline = performance.now() + ctx.cfg.drainTimeoutS * 1000;
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 100));
+    const left = await backlog(ctx.client);
+    if (left < seen) ctx.progress.tick(seen - left);
+    seen = Math.min(seen, left);
+    if (left === 0) break;
+    if (performance.now() > deadline) {
+      ctx.progress.end('timed out');
+      throw new Error(`backlog still ${left} measures after ${ctx.cfg.drainTimeoutS} s (--drain-timeout)`);
+    }
+  }
+  ctx.progress.end();
+}
+
+interface IngestResult {
+  measures: number;
+  ackSeconds: number;
+  e2eSeconds: number;
+}
+
+/**
+ * Sends the series to the metrics in batches of batchMetrics metrics x perRequest measures.
+ * Each loop owns whole groups of metrics and sends their windows in time order, so no
+ * metric ever has two requests in flight: measures of a metric arrive in order, as from
+ * a real collector, and no target drops them as older than its back window.
+ */
+async function ingest(ctx: Ctx, refs: MetricRef[], series: SeriesText, label: string, noteConcurrency = true): Promise<IngestResult> {
+  const groups: MetricRef[][] = [];
+  for (let i = 0; i < refs.length; i += ctx.cfg.batchMetrics) groups.push(refs.slice(i, i + ctx.cfg.batchMetrics));
+  const loops = Math.max(1, Math.min(ctx.cfg.ingestConcurrency, groups.length));
+  if (noteConcurrency && loops < ctx.cfg.ingestConcurrency) {
+    ctx.result.notes.push(`${label}: ${groups.length} group(s) of metrics, so only ${loops} concurrent client(s)`);
+  }
+  const total = refs.length * series.points;
+  ctx.progress.start(label, total, 'measures');
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: loops }, async (_, k) => {
+    for (let w = 0; w < series.windows; w++) {
+      const inWindow = Math.min(series.perRequest, series.points - w * series.perRequest);
+      for (let g = k; g < groups.length; g += loops) {
+        const r = await ctx.client.request('POST', '/v1/batch/metrics/measures', batchBody(series, w, groups[g]));
+        if (r.status !== 202) throw new HttpError('POST', '/v1/batch/metrics/measures', r.status, r.body.toString());
+        ctx.progress.tick(groups[g].length * inWindow);
+      }
+    }
+  }));
+  const ackSeconds = (performance.now() - t0) / 1000;
+  ctx.progress.end(`${Math.round(total / ackSeconds)} measures/s acknowledged`);
+  await drain(ctx, `${label}: processing backlog`);
+  const e2eSeconds = (performance.now() - t0) / 1000;
+  ctx.progress.log(`${label}: ${Math.round(total / e2eSeconds)} measures/s end to end`);
+  return { measures: total, ackSeconds, e2eSeconds };
+}
+
+interface Req {
+  method: string;
+  path: string;
+  body?: unknown;
+}
+
+/** Latencies (ms) of `count` sequential requests after `warmup` untimed ones. */
+async function latencies(ctx: Ctx, label: string, count: number, make: (i: number) => Req): Promise<number[]> {
+  const samples: number[] = [];
+  ctx.progress.start(label, count, 'requests');
+  for (let i = 0; i < ctx.cfg.warmup + count; i++) {
+    const q = make(i);
+    const body = q.body === undefined ? undefined : JSON.stringify(q.body);
+    const t0 = performance.now();
+    const r = await ctx.client.request(q.method, q.path, body);
+    const ms = performance.now() - t0;
+    if (r.status < 200 || r.status >= 300) {
+      ctx.progress.end('failed');
+      throw new HttpError(q.method, q.path, r.status, r.body.toString());
+    }
+    if (i >= ctx.cfg.warmup) {
+      samples.push(ms);
+      ctx.progress.tick();
+    }
+  }
+  ctx.progress.end(`p50 ${percentile(samples, 50).toFixed(1)} ms, p99 ${percentile(samples, 99).toFixed(1)} ms`);
+  return samples;
+}
+
+function recordLatency(ctx: Ctx, key: string, samples: number[]): void {
+  ctx.result.figures[`${key}_p50`] = percentile(samples, 50);
+  ctx.result.figures[`${key}_p99`] = percentile(samples, 99);
+}
+
+/** Runs an optional phase: a refusal or failure of the target makes its figures n/a. */
+async function optional(ctx: Ctx, what: string, keys: string[], body: () => Promise<void>): Promise<void> {
+  try {
+    await body();
+  } catch (e) {
+    for (const k of keys) ctx.result.figures[k] = null;
+    const why = e instanceof HttpError ? `${e.status} from ${e.method} ${e.path.split('?')[0]}` : (e as Error).message;
+    ctx.result.notes.push(`${what}: n/a (${why})`);
+    ctx.progress.log(`${what}: n/a (${why})`);
+  }
+}
+
+async function dataSize(ctx: Ctx): Promise<{ apparent: number; allocated: number } | null> {
+  if (ctx.target.dataDir === null) return null;
+  return diskUsage(ctx.target.dataDir, ctx.target.excludeFromSize);
+}
+
+/** Ingests one dataset into fresh metrics and records bytes per aggregate point. */
+async function datasetPhase(ctx: Ctx, ds: Dataset, refs: MetricRef[], seedOffset: number): Promise<IngestResult> {
+  const series = renderSeries(ds, { points: ctx.cfg.points, startSec: EPOCH_START, perRequest: ctx.cfg.batchMeasures, variants: ctx.cfg.variants, seed: ctx.cfg.seed + seedOffset });
+  const before = await dataSize(ctx);
+  // Only the main dataset's rates are reported, so fewer clients elsewhere is no matter.
+  const res = await ingest(ctx, refs, series, `ingest ${ds} (${refs.length} metrics x ${ctx.cfg.points})`, ds === 'walk3');
+  const after = await dataSize(ctx);
+  // The policy keeps `points` points at 1 s with one aggregation method: one aggregate
+  // point per measure sent.
+  const aggregatePoints = refs.length * ctx.cfg.points;
+  if (before && after) {
+    ctx.result.figures[`bytes_${ds}`] = (after.apparent - before.apparent) / aggregatePoints;
+    ctx.result.figures[`bytes_alloc_${ds}`] = (after.allocated - before.allocated) / aggregatePoints;
+  } else {
+    ctx.result.figures[`bytes_${ds}`] = null;
+    ctx.result.figures[`bytes_alloc_${ds}`] = null;
+  }
+  // Sanity: a metric of the dataset holds every point (otherwise the size is per fewer points).
+  const probe = await ctx.client.json<unknown[]>('GET', `/v1/metric/${refs[0].id}/measures?aggregation=mean`);
+  if (probe.length !== ctx.cfg.points) ctx.result.notes.push(`${ds}: a metric holds ${probe.length} points, expected ${ctx.cfg.points}`);
+  ctx.result.details[`points_read_${ds}`] = probe.length;
+  return res;
+}
+
+async function seriesReads(ctx: Ctx, refs: MetricRef[], label: string): Promise<number[]> {
+  return latencies(ctx, label, ctx.cfg.reads, (i) => ({ method: 'GET', path: `/v1/metric/${refs[i % refs.length].id}/measures?aggregation=mean` }));
+}
+
+export async function runWorkload(target: Target, cfg: WorkloadConfig, progress: Progress, memory: MemorySampler | null): Promise<RunResult> {
+  const result: RunResult = { figures: {}, notes: [], details: {}, error: null };
+  const client = new HttpClient(target.url, cfg.user, cfg.password, Math.max(cfg.ingestConcurrency, cfg.createConcurrency) + 2);
+  const ctx: Ctx = { cfg, target, client, progress, memory, policy: `bench-1s-${cfg.points}`, result };
+  const f = result.figures;
+  try {
+    await ensurePolicy(ctx);
+
+    // Metric creation, measured on the metrics of the main dataset.
+    const main = await createMetrics(ctx, cfg.metrics, `create ${cfg.metrics} metrics (${cfg.createConcurrency} clients)`);
+    f.create_rate = cfg.metrics / main.seconds;
+    const extra = new Map<Dataset, MetricRef[]>();
+    for (const ds of cfg.datasets.filter((d) => d !== 'walk3')) {
+      extra.set(ds, (await createMetrics(ctx, cfg.datasetMetrics, `create ${cfg.datasetMetrics} ${ds} metrics`)).refs);
+    }
+
+    // Ingest of the main dataset: acknowledged and end-to-end rates, memory under ingest.
+    memory?.resetWindow();
+    const ing = await datasetPhase(ctx, 'walk3', main.refs, 0);
+    f.ingest_ack_rate = ing.measures / ing.ackSeconds;
+    f.e2e_rate = ing.measures / ing.e2eSeconds;
+    if (memory) {
+      memory.sample();
+      f.rss_peak_ingest = memory.windowPeakBytes / 2 ** 20;
+    }
+    let seed = 1;
+    for (const [ds, refs] of extra) await datasetPhase(ctx, ds, refs, seed++ * 1000);
+
+    // Reads.
+    recordLatency(ctx, 'read', await seriesReads(ctx, main.refs, `read full series (${cfg.points} points)`));
+    await optional(ctx, 'aggregates', ['aggregates_p50', 'aggregates_p99'], async () => {
+      const ids = main.refs.slice(0, cfg.aggregateMetrics);
+      const ops = (shift: number) => `(aggregate mean (metric ${ids.map((_, j) => `(${ids[(j + shift) % ids.length].id} mean)`).join(' ')}))`;
+      recordLatency(ctx, 'aggregates', await latencies(ctx, `POST /v1/aggregates over ${ids.length} metrics`, cfg.aggregateReads,
+        (i) => ({ method: 'POST', path: '/v1/aggregates', body: { operations: ops(i) } })));
+    });
+
+    // Resources: creation rate, then search by attribute among them.
+    await optional(ctx, 'resources', ['resource_create_rate', 'search_p50', 'search_p99'], async () => {
+      if (cfg.resources <= 0) throw new Error('skipped (--resources 0)');
+      const projects = Array.from({ length: Math.max(1, Math.ceil(cfg.resources / 10)) }, () => randomUUID());
+      ctx.progress.start(`create ${cfg.resources} resources`, cfg.resources, 'resources');
+      const t0 = performance.now();
+      await pool(cfg.resources, cfg.createConcurrency, async (i) => {
+        await ctx.client.json('POST', '/v1/resource/generic', { id: randomUUID(), user_id: randomUUID(), project_id: projects[i % projects.length] });
+        ctx.progress.tick();
+      });
+      const seconds = (performance.now() - t0) / 1000;
+      ctx.progress.end(`${(cfg.resources / seconds).toFixed(1)} resources/s`);
+      f.resource_create_rate = cfg.resources / seconds;
+      const found = await ctx.client.json<unknown[]>('POST', '/v1/search/resource/generic', { '=': { project_id: projects[0] } });
+      result.details.search_results = found.length;
+      recordLatency(ctx, 'search', await latencies(ctx, `search among ${cfg.resources} resources`, cfg.searches,
+        (i) => ({ method: 'POST', path: '/v1/search/resource/generic', body: { '=': { project_id: projects[(i * 7919) % projects.length] } } })));
+    });
+
+    // Scale: the store grows to S metrics; ingest into all of them, then read again.
+    let scaleRefs: MetricRef[] = [];
+    const steps = [...cfg.scale].sort((a, b) => a - b);
+    for (let k = 0; k < steps.length; k++) {
+      const s = steps[k];
+      const key = `scale_${s}`;
+      await optional(ctx, `scale ${s}`, [`${key}_create_rate`, `${key}_ingest_ack_rate`, `${key}_e2e_rate`, `${key}_read_p50`, `${key}_read_p99`], async () => {
+        const missing = s - scaleRefs.length;
+        if (missing > 0) {
+          const made = await createMetrics(ctx, missing, `scale ${s}: create ${missing} metrics`);
+          f[`${key}_create_rate`] = missing / made.seconds;
+          scaleRefs = scaleRefs.concat(made.refs.map((r) => ({ id: r.id, index: r.index + scaleRefs.length })));
+        }
+        // Each step sends the next scalePoints seconds to every metric, in time order.
+        const series = renderSeries('walk3', { points: cfg.scalePoints, startSec: EPOCH_START + cfg.points + k * cfg.scalePoints,
+          perRequest: Math.min(cfg.batchMeasures, cfg.scalePoints), variants: cfg.variants, seed: cfg.seed + 7 + k });
+        const r = await ingest(ctx, scaleRefs.slice(0, s), series, `scale ${s}: ingest ${s} metrics x ${cfg.scalePoints}`);
+        f[`${key}_ingest_ack_rate`] = r.measures / r.ackSeconds;
+        f[`${key}_e2e_rate`] = r.measures / r.e2eSeconds;
+        recordLatency(ctx, `${key}_read`, await seriesReads(ctx, main.refs, `scale ${s}: read full series`));
+      });
+    }
+
+    const total = await dataSize(ctx);
+    if (total) result.details.data_dir_bytes = total;
+  } catch (e) {
+    result.error = (e as Error).message;
+    progress.log(`run failed: ${result.error}`);
+  } finally {
+    client.close();
+  }
+  if (memory) {
+    memory.stop();
+    f.rss_peak = memory.peakBytes / 2 ** 20;
+    f.pss_peak = memory.peakPssBytes / 2 ** 20;
+    f.rss_hwm_sum = memory.hwmSumBytes / 2 ** 20;
+  }
+  return result;
+}

@@ -1,0 +1,93 @@
+// Snappy block format decompression (the raw format, without the framing of the stream
+// format), as Prometheus remote write sends it: a varint of the uncompressed length, then
+// literals and back-references. Every bound is checked: bad input throws SnappyError.
+
+export class SnappyError extends Error {}
+
+/** Largest output accepted by default (the length is declared up front and checked first). */
+export const DEFAULT_MAX_UNCOMPRESSED = 256 * 1024 * 1024;
+
+function fail(reason: string): never {
+  throw new SnappyError(reason);
+}
+
+/** The uncompressed length declared by a snappy block (throws on a bad preamble). */
+export function snappyUncompressedLength(src: Uint8Array): { length: number; headerBytes: number } {
+  let length = 0;
+  for (let i = 0; i < 5; i++) {
+    if (i >= src.length) fail('truncated length preamble');
+    const b = src[i];
+    length += (b & 0x7f) * 2 ** (7 * i);
+    if ((b & 0x80) === 0) {
+      if (length > 0xffffffff) fail('uncompressed length out of range');
+      return { length, headerBytes: i + 1 };
+    }
+  }
+  return fail('length preamble too long');
+}
+
+export function snappyUncompress(src: Uint8Array, maxLength = DEFAULT_MAX_UNCOMPRESSED): Buffer {
+  const { length, headerBytes } = snappyUncompressedLength(src);
+  if (length > maxLength) fail(`uncompressed length ${length} exceeds the limit of ${maxLength} bytes`);
+  const dst = Buffer.allocUnsafe(length);
+  const end = src.length;
+  let s = headerBytes;
+  let d = 0;
+  while (s < end) {
+    const tag = src[s++];
+    let len: number;
+    let offset: number;
+    switch (tag & 3) {
+      case 0: {
+        // Literal: length - 1 in the tag, or in 1-4 little-endian bytes after it.
+        len = tag >>> 2;
+        if (len >= 60) {
+          const n = len - 59;
+          if (s + n > end) fail('truncated literal length');
+          len = 0;
+          for (let i = n - 1; i >= 0; i--) len = len * 256 + src[s + i];
+          s += n;
+        }
+        len += 1;
+        if (len > end - s) fail('literal runs past the input');
+        if (len > length - d) fail('literal runs past the declared length');
+        if (len < 16) {
+          for (let i = 0; i < len; i++) dst[d + i] = src[s + i];
+        } else {
+          dst.set(src.subarray(s, s + len), d);
+        }
+        s += len;
+        d += len;
+        continue;
+      }
+      case 1:
+        if (s >= end) fail('truncated copy');
+        len = ((tag >>> 2) & 7) + 4;
+        offset = ((tag >>> 5) << 8) | src[s++];
+        break;
+      case 2:
+        if (s + 2 > end) fail('truncated copy');
+        len = (tag >>> 2) + 1;
+        offset = src[s] | (src[s + 1] << 8);
+        s += 2;
+        break;
+      default:
+        if (s + 4 > end) fail('truncated copy');
+        len = (tag >>> 2) + 1;
+        offset = (src[s] | (src[s + 1] << 8) | (src[s + 2] << 16)) + src[s + 3] * 0x1000000;
+        s += 4;
+        break;
+    }
+    if (offset === 0 || offset > d) fail('copy offset out of range');
+    if (len > length - d) fail('copy runs past the declared length');
+    if (offset >= len) {
+      dst.copyWithin(d, d - offset, d - offset + len);
+    } else {
+      // Overlapping: the copy repeats the last `offset` bytes.
+      for (let i = 0; i < len; i++) dst[d + i] = dst[d - offset + i];
+    }
+    d += len;
+  }
+  if (d !== length) fail(`decompressed ${d} bytes, the header declared ${length}`);
+  return dst;
+}
