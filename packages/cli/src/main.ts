@@ -32,9 +32,29 @@ function guard<A extends unknown[]>(role: string, fn: (...args: A) => Promise<vo
         process.stderr.write(`tally ${role}: ${e.message}\n`);
         process.exit(2);
       }
+      const env = environmentFailure(e);
+      if (env) {
+        process.stderr.write(`tally ${role}: ${env}\n`);
+        process.exit(1);
+      }
       throw e;
     }
   };
+}
+
+/**
+ * A failure of the machine rather than of Tally (a read-only or full data folder, a
+ * database that refuses connections, a port in use): one line naming the cause, no stack.
+ * Errors without a system or driver code are bugs and keep their stack trace.
+ */
+export function environmentFailure(e: unknown): string | undefined {
+  if (!(e instanceof Error)) return undefined;
+  const code = (e as { code?: unknown }).code;
+  if (typeof code !== 'string' || !/^(E[A-Z]+|SQLITE_[A-Z_]+|[0-9A-Z]{5})$/.test(code)) return undefined;
+  const hint = /^(EACCES|EPERM|EROFS|SQLITE_CANTOPEN|SQLITE_READONLY)/.test(code)
+    ? ' (is the data folder writable by this user?)'
+    : /^(ENOSPC|SQLITE_FULL)/.test(code) ? ' (the disk is full)' : '';
+  return `${e.message} [${code}]${hint}`;
 }
 
 /** Refuses, before anything starts, to expose a trusting auth mode beyond loopback. */

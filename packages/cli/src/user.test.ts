@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, isLoopbackHost, listenRefusal, resolveSettings } from './config.js';
+import { environmentFailure } from './main.js';
 
 const TALLY = fileURLToPath(new URL('../../../bin/tally', import.meta.url));
 
@@ -265,4 +266,29 @@ test('TLS settings are checked before anything starts: missing file, mismatched 
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('a data folder that cannot be used ends the command with one line and exit 1, not a stack', () => {
+  const dir = tempDir();
+  try {
+    const file = join(dir, 'a-file');
+    writeFileSync(file, 'x');
+    const r = tally(['serve', '--data-dir', join(file, 'data'), '--port', '0']);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /^tally serve: .*ENOTDIR.*\n$/);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('environmentFailure names driver and system codes and leaves bugs alone', () => {
+  const sqlite = Object.assign(new Error('unable to open database file'), { code: 'SQLITE_CANTOPEN' });
+  assert.match(environmentFailure(sqlite) ?? '', /SQLITE_CANTOPEN.*writable/);
+  const full = Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
+  assert.match(environmentFailure(full) ?? '', /disk is full/);
+  const pg = Object.assign(new Error('database "x" does not exist'), { code: '3D000' });
+  assert.match(environmentFailure(pg) ?? '', /3D000/);
+  assert.equal(environmentFailure(new TypeError('x is undefined')), undefined);
+  assert.equal(environmentFailure(Object.assign(new Error('odd'), { code: 42 })), undefined);
 });
