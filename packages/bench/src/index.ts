@@ -1,5 +1,5 @@
 // Benchmark driver for Gnocchi-compatible endpoints (issue 5). `main(argv)` is what the
-// `tally-bench` binary (dist/main.js) runs; it is exported so a CLI can embed it.
+// `tally bench` and `npm run bench` run; it is exported so a CLI can embed it.
 import { parseArgs } from 'node:util';
 import { writeFileSync } from 'node:fs';
 import { cpus, totalmem, hostname } from 'node:os';
@@ -17,9 +17,9 @@ export type { WorkloadConfig, RunResult, Figures } from './workload.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
-const USAGE = `usage: tally-bench [--target URL [--data-dir DIR] [--pid PID]] [--start-tally] [--vs-reference] [options]
+const USAGE = `usage: tally bench (or npm run bench --) [--target URL [--data-dir DIR] [--pid PID]] [--start-tally] [--vs-reference] [options]
 
-Targets (at least one; --vs-reference alone also starts Tally):
+Targets (none given: --start-tally; --vs-reference alone also starts Tally):
   --target URL             an already running Gnocchi-compatible endpoint
   --data-dir DIR           where that target stores data (bytes per point); Gnocchi: DATA_DIR/storage
   --pid PID                root of that target's process tree (peak memory)
@@ -106,7 +106,6 @@ export function parseOptions(argv: string[], log: (m: string) => void = () => {}
   const datasets = (v.datasets ?? 'walk3,constant,noise').split(',').map((s) => s.trim()).filter(Boolean);
   for (const d of datasets) if (!isDataset(d)) throw new UsageError(`--datasets: unknown dataset '${d}' (known: ${DATASETS.join(', ')})`);
   const ds: Dataset[] = ['walk3', ...(datasets as Dataset[]).filter((d) => d !== 'walk3')];
-  if (!v.target && !v['start-tally'] && !v['vs-reference']) throw new UsageError('no target: give --target URL, --start-tally or --vs-reference');
   const user = v.user ?? 'admin';
   const password = v.password ?? '';
   const workload: WorkloadConfig = {
@@ -136,7 +135,8 @@ export function parseOptions(argv: string[], log: (m: string) => void = () => {}
     targetUrl: v.target ?? null,
     dataDir: v['data-dir'] ?? null,
     pid: v.pid === undefined ? null : int('pid', v.pid, 0, 1),
-    startTally: Boolean(v['start-tally']) || (Boolean(v['vs-reference']) && !v.target),
+    // No target named: Tally alone. --vs-reference alone: Tally and the reference.
+    startTally: Boolean(v['start-tally']) || !v.target,
     vsReference: Boolean(v['vs-reference']),
     runs: int('runs', v.runs, 1, 1),
     json: v.json ?? null,
@@ -246,7 +246,7 @@ export async function main(argv: string[]): Promise<number> {
     const ratios: Record<string, number | null> = {};
     if (tally && gnocchi) for (const d of defs) ratios[d.key] = ratio(d, tally.values[d.key] ?? null, gnocchi.values[d.key] ?? null);
     const doc = {
-      command: ['tally-bench', ...argv].join(' '),
+      command: ['tally bench', ...argv].join(' '),
       date: new Date().toISOString(),
       machine: { host: hostname(), cpus: cpus().length, cpu: cpus()[0]?.model ?? null, memoryBytes: totalmem(), node: process.version },
       workload: o.workload,

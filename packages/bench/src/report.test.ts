@@ -24,7 +24,7 @@ test('the table shows n/a and a ratio column only with both targets', () => {
   assert.equal(formatValue(123456.7, 0), '123,457');
 });
 
-test('options: defaults, datasets, and a target is required', () => {
+test('options: defaults, datasets, Tally alone when no target is named', () => {
   const o = parseOptions(['--vs-reference']);
   assert.ok(o !== 'help');
   assert.equal(o.startTally, true);
@@ -35,6 +35,10 @@ test('options: defaults, datasets, and a target is required', () => {
   assert.equal(p.startTally, false);
   assert.deepEqual(p.workload.datasets, ['walk3', 'noise']);
   assert.deepEqual(p.workload.scale, [1000, 10000]);
-  assert.throws(() => parseOptions([]), /no target/);
+  const none = parseOptions([]);
+  assert.ok(none !== 'help');
+  assert.equal(none.startTally, true);
+  assert.equal(none.vsReference, false);
+  assert.equal(none.targetUrl, null);
   assert.throws(() => parseOptions(['--start-tally', '--datasets', 'nope']), /unknown dataset/);
 });

@@ -241,5 +241,18 @@ export function program(): Command {
     }));
 
   addUserCommands(prog, withSettings, guard);
+
+  // The endpoint benchmark (packages/bench) keeps its own option parser: every argument
+  // after `bench` goes to it unchanged, so `tally bench --help` prints the bench's help.
+  prog.command('bench')
+    .description('benchmark a Gnocchi-compatible endpoint, Tally, or Tally against the real Gnocchi (see `tally bench --help`)')
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .argument('[args...]')
+    .action(async (args: string[]) => {
+      const { main } = await import('@tally/bench');
+      process.exitCode = await main(args);
+    });
   return prog;
 }

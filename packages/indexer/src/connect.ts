@@ -84,8 +84,12 @@ async function connectSqlite(path: string): Promise<{ db: Kysely<Database>; data
 }
 
 /** The part of node-postgres we use; declared here because `pg` is an optional dependency. */
+interface PgEvents {
+  on(event: 'error', listener: (e: Error) => void): unknown;
+}
+type PgPool = PostgresPool & PgEvents & { on(event: 'connect', listener: (client: PgEvents) => void): unknown };
 interface PgModule {
-  Pool: new (config: { connectionString: string; max?: number }) => PostgresPool;
+  Pool: new (config: { connectionString: string; max?: number }) => PgPool;
 }
 
 async function connectPostgres(connectionString: string): Promise<Kysely<Database>> {
@@ -99,5 +103,13 @@ async function connectPostgres(connectionString: string): Promise<Kysely<Databas
   }
   const Pool = mod.Pool ?? mod.default?.Pool;
   if (Pool === undefined) throw new Error('the "pg" module does not export Pool');
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool: new Pool({ connectionString, max: 10 }) }) });
+  const pool = new Pool({ connectionString, max: 10 });
+  // node-postgres emits 'error' on idle clients the server terminates (a restart, a
+  // failover, pg_terminate_backend), and on clients the pool already released while their
+  // socket is still closing. Unhandled, that event would kill the process; handled, the
+  // pool drops the client and the next query opens a new connection (a query that was
+  // running gets its own error and becomes a 503).
+  pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }
