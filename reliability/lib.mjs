@@ -96,6 +96,7 @@ export function startTally(command, { dataDir, port, logDir, name, extra = [], e
   proc.exited = new Promise((resolve) => {
     child.once('exit', (code, signal) => {
       proc.alive = false;
+      proc.exitCode = code;
       children.delete(proc);
       resolve({ code, signal });
     });
