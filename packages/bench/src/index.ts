@@ -41,6 +41,8 @@ Workload (same on every target):
   --searches N             timed resource searches (50)
   --scale LIST             e.g. 1000,10000,100000: grow to that many metrics, ingest --scale-points each, read again
   --scale-points N         measures per metric per scale step (100)
+  --scale-probe-metrics N  then, at every step, the same ingest into N metrics spread over the store (1000; 0 skips)
+  --scale-probe-points N   measures per probe metric (1000)
   --runs N                 repeat everything on fresh targets, report medians (1)
   --drain-timeout S        longest wait for the backlog to empty, per phase (900)
 
@@ -96,7 +98,7 @@ export function parseOptions(argv: string[], log: (m: string) => void = () => {}
       concurrency: { type: 'string' }, 'create-concurrency': { type: 'string' }, datasets: { type: 'string' },
       'dataset-metrics': { type: 'string' }, reads: { type: 'string' }, warmup: { type: 'string' },
       'aggregate-reads': { type: 'string' }, resources: { type: 'string' }, searches: { type: 'string' },
-      scale: { type: 'string' }, 'scale-points': { type: 'string' }, runs: { type: 'string' },
+      scale: { type: 'string' }, 'scale-points': { type: 'string' }, 'scale-probe-metrics': { type: 'string' }, 'scale-probe-points': { type: 'string' }, runs: { type: 'string' },
       'drain-timeout': { type: 'string' }, json: { type: 'string' }, user: { type: 'string' }, password: { type: 'string' },
       'tally-bin': { type: 'string' }, 'tally-metricd-workers': { type: 'string' }, 'reference-script': { type: 'string' },
       'keep-data': { type: 'boolean' }, seed: { type: 'string' }, variants: { type: 'string' },
@@ -126,6 +128,8 @@ export function parseOptions(argv: string[], log: (m: string) => void = () => {}
     searches: int('searches', v.searches, 50, 1),
     scale: intList('scale', v.scale),
     scalePoints: int('scale-points', v['scale-points'], 100, 1),
+    scaleProbeMetrics: int('scale-probe-metrics', v['scale-probe-metrics'], 1000, 0),
+    scaleProbePoints: int('scale-probe-points', v['scale-probe-points'], 1000, 1),
     drainTimeoutS: int('drain-timeout', v['drain-timeout'], 900, 1),
     seed: int('seed', v.seed, 1, 0),
     user,

@@ -39,6 +39,8 @@ export function figureDefs(datasets: readonly string[], scale: readonly number[]
       { key: `scale_${s}_create_rate`, label: `scale ${s}: metric creation`, unit: 'metrics/s', better: 'higher', digits: 1 },
       { key: `scale_${s}_ingest_ack_rate`, label: `scale ${s}: ingest acknowledged`, unit: 'measures/s', better: 'higher', digits: 0 },
       { key: `scale_${s}_e2e_rate`, label: `scale ${s}: ingest end to end`, unit: 'measures/s', better: 'higher', digits: 0 },
+      { key: `scale_${s}_probe_ack_rate`, label: `scale ${s}: probe ingest acknowledged`, unit: 'measures/s', better: 'higher', digits: 0 },
+      { key: `scale_${s}_probe_e2e_rate`, label: `scale ${s}: probe ingest end to end`, unit: 'measures/s', better: 'higher', digits: 0 },
       { key: `scale_${s}_read_p50`, label: `scale ${s}: read full series p50`, unit: 'ms', better: 'lower', digits: 2 },
       { key: `scale_${s}_read_p99`, label: `scale ${s}: read full series p99`, unit: 'ms', better: 'lower', digits: 2 },
     );

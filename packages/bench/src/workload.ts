@@ -31,6 +31,9 @@ export interface WorkloadConfig {
   searches: number;
   scale: number[];
   scalePoints: number;
+  /** Per scale step, the same fixed ingest (metrics spread over the store x points). */
+  scaleProbeMetrics: number;
+  scaleProbePoints: number;
   drainTimeoutS: number;
   seed: number;
   user: string;
@@ -310,19 +313,32 @@ export async function runWorkload(target: Target, cfg: WorkloadConfig, progress:
     for (let k = 0; k < steps.length; k++) {
       const s = steps[k];
       const key = `scale_${s}`;
-      await optional(ctx, `scale ${s}`, [`${key}_create_rate`, `${key}_ingest_ack_rate`, `${key}_e2e_rate`, `${key}_read_p50`, `${key}_read_p99`], async () => {
+      await optional(ctx, `scale ${s}`, [`${key}_create_rate`, `${key}_ingest_ack_rate`, `${key}_e2e_rate`, `${key}_probe_ack_rate`, `${key}_probe_e2e_rate`, `${key}_read_p50`, `${key}_read_p99`], async () => {
         const missing = s - scaleRefs.length;
         if (missing > 0) {
           const made = await createMetrics(ctx, missing, `scale ${s}: create ${missing} metrics`);
           f[`${key}_create_rate`] = missing / made.seconds;
           scaleRefs = scaleRefs.concat(made.refs.map((r) => ({ id: r.id, index: r.index + scaleRefs.length })));
         }
-        // Each step sends the next scalePoints seconds to every metric, in time order.
-        const series = renderSeries('walk3', { points: cfg.scalePoints, startSec: EPOCH_START + cfg.points + k * cfg.scalePoints,
+        // Each step sends the next scalePoints seconds to every metric, in time order, then
+        // the probe: the same ingest at every step (probe metrics spread evenly over the
+        // store, probe points each), so that its rate shows the effect of the store's size
+        // alone, where the first ingest also grows with it.
+        const stepStart = EPOCH_START + cfg.points + k * (cfg.scalePoints + cfg.scaleProbePoints);
+        const series = renderSeries('walk3', { points: cfg.scalePoints, startSec: stepStart,
           perRequest: Math.min(cfg.batchMeasures, cfg.scalePoints), variants: cfg.variants, seed: cfg.seed + 7 + k });
         const r = await ingest(ctx, scaleRefs.slice(0, s), series, `scale ${s}: ingest ${s} metrics x ${cfg.scalePoints}`);
         f[`${key}_ingest_ack_rate`] = r.measures / r.ackSeconds;
         f[`${key}_e2e_rate`] = r.measures / r.e2eSeconds;
+        if (cfg.scaleProbeMetrics > 0) {
+          const n = Math.min(cfg.scaleProbeMetrics, s);
+          const probeRefs = Array.from({ length: n }, (_, i) => scaleRefs[Math.floor((i * s) / n)]);
+          const probe = renderSeries('walk3', { points: cfg.scaleProbePoints, startSec: stepStart + cfg.scalePoints,
+            perRequest: Math.min(cfg.batchMeasures, cfg.scaleProbePoints), variants: cfg.variants, seed: cfg.seed + 11 + k });
+          const pr = await ingest(ctx, probeRefs, probe, `scale ${s}: probe ingest ${n} metrics x ${cfg.scaleProbePoints}`, false);
+          f[`${key}_probe_ack_rate`] = pr.measures / pr.ackSeconds;
+          f[`${key}_probe_e2e_rate`] = pr.measures / pr.e2eSeconds;
+        }
         recordLatency(ctx, `${key}_read`, await seriesReads(ctx, main.refs, `scale ${s}: read full series`));
       });
     }

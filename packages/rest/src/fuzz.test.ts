@@ -6,10 +6,13 @@
 // Endpoints that do not exist (yet) answer 404, which the properties accept, so the list
 // can name every endpoint Gnocchi has. Requests ask for JSON (test-util does, as
 // gnocchiclient does); errors to other Accept headers are text or HTML, as in Gnocchi.
+// The heap, after a collection, may not grow by more than a bound over the whole fuzzing.
 // Runs are bounded (FUZZ_RUNS scales them, FUZZ_SEED replays a failure fast-check reported).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { startTestApi, type TestApi } from './test-util.js';
 
 const SCALE = Number(process.env.FUZZ_RUNS ?? '1');
@@ -57,12 +60,21 @@ before(async () => {
   api = await startTestApi({ bodyLimit: 1024 * 1024 });
   [metricId, otherMetricId] = await fixtures(api.call);
   const r = await api.call('POST', '/v1/resource/generic', { body: { id: resourceId, user_id: 'u', project_id: 'p', metrics: { cpu: { archive_policy_name: 'fz' } } } });
-  if (r.status === 201) resourceId = (JSON.parse(r.text) as { id: string }).id;
-  // While the resource indexer is being written its stubs throw; the resource endpoints are
-  // fuzzed once a resource can be created (they are then part of every property below).
-  resourcesServed = r.status === 201;
-  if (!resourcesServed) console.log(`# resource endpoints not fuzzed: creating a resource answered ${r.status} ${r.text.slice(0, 120)}`);
+  assert.equal(r.status, 201, r.text);
+  resourceId = (JSON.parse(r.text) as { id: string }).id;
+  resourcesServed = true;
+  heapBefore = heapAfterGc();
 });
+
+/** Heap in use after a full collection (the flag can be set at run time; `gc` then exists in a new context). */
+function heapAfterGc(): number {
+  setFlagsFromString('--expose-gc');
+  (runInNewContext('gc') as () => void)();
+  return process.memoryUsage().heapUsed;
+}
+let heapBefore = 0;
+/** What the fuzzing may leave behind in the heap: caches are bounded well below this. */
+const HEAP_GROWTH_LIMIT = 64 * 2 ** 20;
 after(async () => {
   await api?.close();
 });
@@ -390,4 +402,6 @@ test('after the fuzzing the API still serves normal requests', async () => {
   const s = await api.call('GET', '/v1/status');
   assert.equal(s.status, 200, s.text);
   assert.deepEqual(violations, []);
+  const growth = heapAfterGc() - heapBefore;
+  assert.ok(growth < HEAP_GROWTH_LIMIT, `heap grew by ${(growth / 2 ** 20).toFixed(1)} MiB over the fuzzing`);
 });

@@ -6,8 +6,9 @@
 export function pyFloat(v: number): string {
   if (Number.isInteger(v) && Math.abs(v) < 1e16) return v.toFixed(1);
   const s = String(v);
-  // JS writes 1e+21 / 1e-7; Python writes 1e+21 / 1e-07.
-  return s.replace(/e([+-])(\d)$/, 'e$10$2');
+  // JS writes 1e+21 / 1e-7; Python writes 1e+21 / 1e-07. (Most values have no exponent:
+  // skipping the regex for them matters when a series of 10 000 points is written.)
+  return s.includes('e') ? s.replace(/e([+-])(\d)$/, 'e$10$2') : s;
 }
 
 export function pyJson(value: unknown): string {

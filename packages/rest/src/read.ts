@@ -2,7 +2,7 @@
 // one pass (no per-point objects between storage and the socket).
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import {
-  parseTimestamp, parseTimespan, formatTimestampIn, isCalendarUnit, readMeasures, CalendarDeriveError, TimeZone,
+  parseTimestamp, parseTimespan, formatTimestampIn, SeriesTimestampFormatter, isCalendarUnit, readMeasures, CalendarDeriveError, TimeZone,
   UnknownTimeZoneError, type ArchivePolicy, type CalendarSampling, type CalendarUnit, type Nanos,
 } from '@tally/timeseries';
 import type { Metric } from '@tally/indexer';
@@ -79,6 +79,7 @@ export function measuresJson(
   zone: TimeZone = TimeZone.UTC,
 ): string {
   const parts: string[] = new Array<string>(r.ts.length);
+  const utc = zone.isUtc ? new SeriesTimestampFormatter() : null;
   let lastG = -1n;
   let gText = r.calendar === undefined ? '' : granularityText(r.calendar);
   for (let i = 0; i < r.ts.length; i++) {
@@ -87,7 +88,8 @@ export function measuresJson(
       lastG = g;
       gText = granularityText(g);
     }
-    parts[i] = `["${formatTimestampIn(r.ts[i], zone)}", ${gText}, ${pyFloat(r.values[i])}]`;
+    const when = utc ? utc.format(r.ts[i]) : formatTimestampIn(r.ts[i], zone);
+    parts[i] = `["${when}", ${gText}, ${pyFloat(r.values[i])}]`;
   }
   return '[' + parts.join(', ') + ']';
 }

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   formatTimespan,
+  SeriesTimestampFormatter,
   formatTimestamp,
   parseTimespan,
   parseTimestamp,
@@ -116,4 +117,19 @@ test('formatTimespan: like Python timedelta str()', () => {
   assert.equal(formatTimespan(1500n), '0:00:00.000001500');
   assert.equal(formatTimespan(2500n), '0:00:00.000002500');
   assert.equal(formatTimespan(1000n), '0:00:00.000001');
+});
+
+test('SeriesTimestampFormatter writes what formatTimestamp writes, in any order', () => {
+  const f = new SeriesTimestampFormatter();
+  const samples: bigint[] = [0n, -1n, 1n, 86_399_999_999_999n, 86_400_000_000_000n, -86_400_000_000_001n,
+    1_704_067_200_000_000_000n, 1_704_067_200_123_456_000n, 1_704_067_200_000_000_001n, -62_135_596_800_000_000_000n,
+    253_402_300_799_999_999_999n];
+  // Ascending 1 s steps across a day boundary, then random instants (sub-second parts too).
+  for (let i = 0n; i < 5000n; i++) samples.push(1_704_153_590_000_000_000n + i * 1_000_000_000n);
+  let x = 0x9e3779b97f4a7c15n;
+  for (let i = 0; i < 5000; i++) {
+    x = (x * 6364136223846793005n + 1442695040888963407n) & ((1n << 64n) - 1n);
+    samples.push((x % 400_000_000_000_000_000_000n) - 100_000_000_000_000_000_000n);
+  }
+  for (const t of samples) assert.equal(f.format(t), formatTimestamp(t), `t=${t}`);
 });
