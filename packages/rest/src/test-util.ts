@@ -10,6 +10,7 @@ import { LocalCoordinator } from '@tally/coordination';
 import { Processor } from '@tally/metricd';
 import { parseTimestamp, parseTimespan, type ArchivePolicy } from '@tally/timeseries';
 import { buildApi } from './app.js';
+import type { TokenVerifier } from './auth.js';
 import { DEFAULT_HTTP_CONFIG, type HttpConfig } from './http.js';
 
 export interface TestApi {
@@ -20,7 +21,8 @@ export interface TestApi {
   call(method: string, url: string, opts?: { user?: string | null; body?: unknown; raw?: string; headers?: Record<string, string> }): Promise<{ status: number; json: unknown; text: string; headers: Record<string, unknown> }>;
 }
 
-export async function startTestApi(cfg: Partial<HttpConfig> = {}): Promise<TestApi> {
+/** `tokens` is the verifier token mode needs (`authMode: 'token'` in cfg). */
+export async function startTestApi(cfg: Partial<HttpConfig> = {}, opts: { tokens?: TokenVerifier } = {}): Promise<TestApi> {
   const dir = mkdtempSync(join(tmpdir(), 'tally-rest-'));
   const indexer = await openIndexer(`sqlite://${join(dir, 'index.sqlite')}`, { parseTimestamp, parseTimespan });
   await indexer.upgrade();
@@ -33,7 +35,7 @@ export async function startTestApi(cfg: Partial<HttpConfig> = {}): Promise<TestA
     return new Map(ms.flatMap((m) => (aps.has(m.archivePolicyName) ? [[m.id, aps.get(m.archivePolicyName) as ArchivePolicy]] : [])));
   };
   const processor = new Processor({ incoming, storage, coordinator, policies });
-  const app = buildApi({ indexer, incoming, storage, processor, version: 'test' }, { ...DEFAULT_HTTP_CONFIG, ...cfg });
+  const app = buildApi({ indexer, incoming, storage, processor, version: 'test' }, { ...DEFAULT_HTTP_CONFIG, ...cfg }, { tokens: opts.tokens });
   await app.ready();
   return {
     app,

@@ -6,16 +6,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { openIndexer, type Indexer } from '@tally/indexer';
-import { FileIncomingStore } from '@tally/incoming';
-import { FileAggregateStorage } from '@tally/storage';
-import { LocalCoordinator } from '@tally/coordination';
-import { Processor } from '@tally/metricd';
-import { parseTimestamp, parseTimespan, type ArchivePolicy } from '@tally/timeseries';
-import { buildApi } from './app.js';
-import { DEFAULT_HTTP_CONFIG } from './http.js';
 import { SqliteUserStore } from './users-sqlite.js';
 import { StoreTokenVerifier, issueToken } from './tokens.js';
+import { startTestApi } from './test-util.js';
 
 interface Env {
   app: FastifyInstance;
@@ -28,17 +21,6 @@ let env: Env;
 
 async function start(): Promise<Env> {
   const dir = mkdtempSync(join(tmpdir(), 'tally-token-api-'));
-  const indexer: Indexer = await openIndexer(`sqlite://${join(dir, 'index.sqlite')}`, { parseTimestamp, parseTimespan });
-  await indexer.upgrade();
-  const incoming = new FileIncomingStore({ dir: join(dir, 'incoming'), sacks: 2 });
-  const storage = new FileAggregateStorage({ dir: join(dir, 'storage') });
-  const coordinator = new LocalCoordinator({ dir: join(dir, 'locks') });
-  const policies = async (ids: string[]): Promise<Map<string, ArchivePolicy>> => {
-    const ms = await indexer.getMetrics(ids);
-    const aps = await indexer.getArchivePolicies(new Set(ms.map((m) => m.archivePolicyName)));
-    return new Map(ms.flatMap((m) => (aps.has(m.archivePolicyName) ? [[m.id, aps.get(m.archivePolicyName) as ArchivePolicy]] : [])));
-  };
-  const processor = new Processor({ incoming, storage, coordinator, policies });
   const users = await SqliteUserStore.open(join(dir, 'users.sqlite'));
   const people = [['root', 'ops', 'admin'], ['alice', 'acme', 'member'], ['al2', 'acme', 'member'], ['eve', 'evil', 'member']] as const;
   const tokens = {} as Env['tokens'];
@@ -47,16 +29,11 @@ async function start(): Promise<Env> {
     ids[name] = (await users.createUser({ name, projectId, role })).id;
     tokens[name] = (await issueToken(users, name)).token;
   }
-  const app = buildApi({ indexer, incoming, storage, processor, version: 'test' }, { ...DEFAULT_HTTP_CONFIG, authMode: 'token' }, { tokens: new StoreTokenVerifier(users) });
-  await app.ready();
+  const api = await startTestApi({ authMode: 'token' }, { tokens: new StoreTokenVerifier(users) });
   return {
-    app, tokens, ids,
+    app: api.app, tokens, ids,
     async close() {
-      await app.close();
-      await incoming.close();
-      await storage.close();
-      await coordinator.close();
-      await indexer.close();
+      await api.close();
       await users.close();
       rmSync(dir, { recursive: true, force: true });
     },

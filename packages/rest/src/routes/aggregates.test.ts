@@ -3,66 +3,28 @@
 // and from the reference server given the same requests.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { FastifyInstance } from 'fastify';
-import { openIndexer } from '@tally/indexer';
-import { FileIncomingStore } from '@tally/incoming';
-import { FileAggregateStorage } from '@tally/storage';
-import { LocalCoordinator } from '@tally/coordination';
-import { Processor } from '@tally/metricd';
-import type { ArchivePolicy } from '@tally/timeseries';
-import { buildApi } from '../app.js';
-import { DEFAULT_HTTP_CONFIG } from '../http.js';
+import { startTestApi } from '../test-util.js';
 
 interface Api {
   call(method: string, url: string, body?: unknown): Promise<{ status: number; json: unknown; text: string }>;
   close(): Promise<void>;
 }
 
-/** The real API (app.ts registers these routes). */
+/** The real API (app.ts registers these routes), as admin; NaN in answers reads as null. */
 async function startApi(): Promise<Api> {
-  const dir = mkdtempSync(join(tmpdir(), 'tally-agg-'));
-  const indexer = await openIndexer(`sqlite://${join(dir, 'index.sqlite')}`);
-  await indexer.upgrade();
-  const incoming = new FileIncomingStore({ dir: join(dir, 'incoming'), sacks: 4 });
-  const storage = new FileAggregateStorage({ dir: join(dir, 'storage') });
-  const coordinator = new LocalCoordinator({ dir: join(dir, 'locks') });
-  const policies = async (ids: string[]): Promise<Map<string, ArchivePolicy>> => {
-    const ms = await indexer.getMetrics(ids);
-    const out = new Map<string, ArchivePolicy>();
-    for (const m of ms) {
-      const ap = await indexer.getArchivePolicy(m.archivePolicyName);
-      if (ap) out.set(m.id, ap);
-    }
-    return out;
-  };
-  const processor = new Processor({ incoming, storage, coordinator, policies });
-  const services = { indexer, incoming, storage, processor, version: 'test' };
-  const app: FastifyInstance = buildApi(services, DEFAULT_HTTP_CONFIG);
-  await app.ready();
+  const api = await startTestApi();
   return {
     async call(method, url, body) {
-      const headers: Record<string, string> = { accept: 'application/json', authorization: 'basic ' + Buffer.from('admin:').toString('base64') };
-      if (body !== undefined) headers['content-type'] = 'application/json';
-      const res = await app.inject({ method: method as 'GET', url, headers, payload: body === undefined ? undefined : JSON.stringify(body) });
+      const r = await api.call(method, url, { body });
       let json: unknown;
       try {
-        json = JSON.parse(res.body.replaceAll('NaN', 'null'));
+        json = JSON.parse(r.text.replaceAll('NaN', 'null'));
       } catch {
         json = undefined;
       }
-      return { status: res.statusCode, json, text: res.body };
+      return { status: r.status, json, text: r.text };
     },
-    async close() {
-      await app.close();
-      await incoming.close();
-      await storage.close();
-      await coordinator.close();
-      await indexer.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
+    close: () => api.close(),
   };
 }
 

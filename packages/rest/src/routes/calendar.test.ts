@@ -2,43 +2,15 @@
 // /v1/aggregation/metric API, with Tally's `timezone=` extension.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { openIndexer } from '@tally/indexer';
-import { FileIncomingStore } from '@tally/incoming';
-import { FileAggregateStorage } from '@tally/storage';
-import { LocalCoordinator } from '@tally/coordination';
-import { Processor } from '@tally/metricd';
-import type { ArchivePolicy } from '@tally/timeseries';
-import { buildApi } from '../app.js';
-import { DEFAULT_HTTP_CONFIG } from '../http.js';
+import { startTestApi } from '../test-util.js';
 
 type Call = (method: string, url: string, body?: unknown) => Promise<{ status: number; json: unknown }>;
 
 async function withApi(fn: (call: Call, m1: string, m2: string) => Promise<void>): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'tally-cal-'));
-  const indexer = await openIndexer(`sqlite://${join(dir, 'index.sqlite')}`);
-  await indexer.upgrade();
-  const incoming = new FileIncomingStore({ dir: join(dir, 'incoming'), sacks: 2 });
-  const storage = new FileAggregateStorage({ dir: join(dir, 'storage') });
-  const coordinator = new LocalCoordinator({ dir: join(dir, 'locks') });
-  const policies = async (ids: string[]): Promise<Map<string, ArchivePolicy>> => {
-    const out = new Map<string, ArchivePolicy>();
-    for (const m of await indexer.getMetrics(ids)) {
-      const ap = await indexer.getArchivePolicy(m.archivePolicyName);
-      if (ap) out.set(m.id, ap);
-    }
-    return out;
-  };
-  const processor = new Processor({ incoming, storage, coordinator, policies });
-  const app = buildApi({ indexer, incoming, storage, processor, version: 'test' }, DEFAULT_HTTP_CONFIG);
-  await app.ready();
+  const api = await startTestApi();
   const call: Call = async (method, url, body) => {
-    const headers: Record<string, string> = { accept: 'application/json', authorization: 'basic ' + Buffer.from('admin:').toString('base64') };
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    const res = await app.inject({ method: method as 'GET', url, headers, payload: body === undefined ? undefined : JSON.stringify(body) });
-    return { status: res.statusCode, json: res.body === '' ? undefined : (JSON.parse(res.body) as unknown) };
+    const r = await api.call(method, url, { body });
+    return { status: r.status, json: r.text === '' ? undefined : (JSON.parse(r.text) as unknown) };
   };
   try {
     await call('POST', '/v1/archive_policy', { name: 'hourly', definition: [{ granularity: '1 hour' }], aggregation_methods: ['mean', 'sum', 'rate:mean'] });
@@ -52,12 +24,7 @@ async function withApi(fn: (call: Call, m1: string, m2: string) => Promise<void>
     for (const m of [m1, m2]) await call('GET', `/v1/metric/${m}/measures?refresh=true`);
     await fn(call, m1, m2);
   } finally {
-    await app.close();
-    await incoming.close();
-    await storage.close();
-    await coordinator.close();
-    await indexer.close();
-    rmSync(dir, { recursive: true, force: true });
+    await api.close();
   }
 }
 
