@@ -1,5 +1,5 @@
 // Throughput of FileIncomingStore.add under concurrency, and the raw cost of one fsync.
-// Run: node packages/incoming/dist/file-store.bench.js [callers=8] [metrics=100] [points=100] [rounds=20]
+// Run: node packages/incoming/dist/file-store.bench.js [callers=8] [metrics=100] [points=100] [rounds=20] [sacks=32]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { FileIncomingStore, type Measures } from './index.js';
 
-const [callers = 8, metrics = 100, points = 100, rounds = 20] = process.argv.slice(2).map(Number);
+const [callers = 8, metrics = 100, points = 100, rounds = 20, sacks = 32] = process.argv.slice(2).map(Number);
 
 function payload(): Map<string, Measures> {
   const out = new Map<string, Measures>();
@@ -34,7 +34,7 @@ async function run(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'tally-incoming-bench-'));
   try {
     console.log(`fsync (4 KiB rewrite + fsync): ${(await fsyncCost(dir)).toFixed(3)} ms`);
-    const store = new FileIncomingStore({ dir: join(dir, 'store') });
+    const store = new FileIncomingStore({ dir: join(dir, 'store'), sacks });
     const work = Array.from({ length: callers }, payload);
     const latencies: number[] = [];
     const t0 = performance.now();

@@ -14,7 +14,7 @@ import {
 } from './errors.js';
 import { fsyncDir, isMissing, writeAll } from './file-io.js';
 import { BATCH_ID, nextBatchId, pidOfBatchId, sackFor } from './ids.js';
-import type { Backlog, IncomingStore, Measures } from './types.js';
+import type { Backlog, BacklogOptions, IncomingStore, Measures } from './types.js';
 
 // fs/promises' readFile costs ~3x the callback version here (measured: 250 vs 80 us for
 // 4 KiB), and reads of splits and batches are hot.
@@ -63,6 +63,14 @@ export class FileIncomingStore implements IncomingStore {
   readonly #maxFlushBytes: number;
   readonly #faultHook: FileIncomingStoreOptions['faultHook'];
   #queue: Pending[] = [];
+  /**
+   * What backlog() last counted in each sack. Batch files never change once published, so
+   * /v1/status re-reads only the headers of new files, and recounts only sacks whose
+   * listing changed: polling it while tens of thousands of batches wait must not cost the
+   * API thread a file open per batch (measured: one core busy with 32 000 batches waiting,
+   * polled every 100 ms).
+   */
+  #counted: SackCount[];
   #flushing: Promise<void> | null = null;
   #closed = false;
 
@@ -72,6 +80,7 @@ export class FileIncomingStore implements IncomingStore {
     this.#maxFlushBytes = options.maxFlushBytes ?? 64 * 1024 * 1024;
     this.#faultHook = options.faultHook;
     this.sacks = initFolder(this.dir, options.sacks);
+    this.#counted = Array.from({ length: this.sacks }, () => EMPTY_COUNT);
     this.cleanTemporaryFiles();
   }
 
@@ -124,13 +133,22 @@ export class FileIncomingStore implements IncomingStore {
   }
 
   /** Counts from the batch headers only; corrupt or vanished files are skipped. */
-  async backlog(): Promise<Backlog> {
-    const perMetric = new Map<string, number>();
+  async backlog(options: BacklogOptions = {}): Promise<Backlog> {
     const sacks = Array.from({ length: this.sacks }, (_, s) => s);
-    await Promise.all(sacks.map((s) => this.#countSack(s, perMetric)));
+    const counts = await Promise.all(sacks.map((s) => this.#countSack(s)));
+    // A metric's batches are all in its own sack, so per-sack figures add up.
+    let metrics = 0;
     let measures = 0;
-    for (const n of perMetric.values()) measures += n;
-    return { metrics: perMetric.size, measures, perMetric };
+    for (const c of counts) {
+      metrics += c.perMetric.size;
+      measures += c.measures;
+    }
+    let perMetric: Map<string, number> | null = null;
+    if (options.perMetric === true) {
+      perMetric = new Map();
+      for (const c of counts) for (const [id, n] of c.perMetric) perMetric.set(id, n);
+    }
+    return { metrics, measures, perMetric };
   }
 
   /** Waits for queued adds to be durable, then refuses new ones. */
@@ -230,11 +248,31 @@ export class FileIncomingStore implements IncomingStore {
     }
   }
 
-  async #countSack(sack: number, perMetric: Map<string, number>): Promise<void> {
-    for (const id of await this.listBatches(sack)) {
-      const entries = await readHeader(this.#batchPath(sack, id), `${sack}/${id}`);
-      for (const e of entries ?? []) perMetric.set(e.metricId, (perMetric.get(e.metricId) ?? 0) + e.count);
+  async #countSack(sack: number): Promise<SackCount> {
+    const previous = this.#counted[sack];
+    const ids = await this.listBatches(sack);
+    if (sameList(ids, previous.ids)) return previous;
+    const headers = new Map<string, BatchEntry[] | null>();
+    const perMetric = new Map<string, number>();
+    let measures = 0;
+    for (const id of ids) {
+      let entries = previous.headers.get(id);
+      if (entries === undefined) {
+        const read = await readHeader(this.#batchPath(sack, id), `${sack}/${id}`);
+        if (read === 'missing') continue; // processed since the listing
+        entries = read;
+      }
+      headers.set(id, entries);
+      for (const e of entries ?? []) {
+        perMetric.set(e.metricId, (perMetric.get(e.metricId) ?? 0) + e.count);
+        measures += e.count;
+      }
     }
+    // Only batches still listed are kept: the cache is never larger than the backlog. A
+    // batch that vanished meanwhile makes the listing differ next time, so it is recounted.
+    const count = { ids, headers, perMetric, measures };
+    this.#counted[sack] = count;
+    return count;
   }
 
   #sackDir(sack: number): string {
@@ -248,6 +286,22 @@ export class FileIncomingStore implements IncomingStore {
     if (!BATCH_ID.test(id)) throw new RangeError(`invalid batch id ${JSON.stringify(id)}`);
     return join(this.#sackDir(sack), id);
   }
+}
+
+interface SackCount {
+  /** The listing these figures were counted from. */
+  ids: readonly string[];
+  headers: Map<string, BatchEntry[] | null>;
+  perMetric: Map<string, number>;
+  measures: number;
+}
+
+const EMPTY_COUNT: SackCount = { ids: [], headers: new Map(), perMetric: new Map(), measures: 0 };
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** Bytes the measures will take on disk; throws TypeError on malformed input. */
@@ -325,12 +379,13 @@ function createMeta(dir: string, meta: string, sacks: number): number {
   return readMeta(meta) ?? sacks;
 }
 
-async function readHeader(path: string, label: string): Promise<BatchEntry[] | null> {
+/** The batch's entries; null when it is corrupt, 'missing' when it is gone. */
+async function readHeader(path: string, label: string): Promise<BatchEntry[] | null | 'missing'> {
   let fh;
   try {
     fh = await open(path, 'r');
   } catch (err) {
-    if (isMissing(err)) return null; // processed meanwhile
+    if (isMissing(err)) return 'missing'; // processed meanwhile
     throw err;
   }
   try {

@@ -1,4 +1,4 @@
-export type { Measures, Backlog, IncomingStore } from './types.js';
+export type { Measures, Backlog, BacklogOptions, IncomingStore } from './types.js';
 export { FileIncomingStore } from './file-store.js';
 export type { FileIncomingStoreOptions } from './file-store.js';
 export { IncomingUnavailableError, IncomingConfigError, IncomingClosedError } from './errors.js';

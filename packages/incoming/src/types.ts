@@ -7,7 +7,13 @@ export interface Measures {
 export interface Backlog {
   metrics: number;
   measures: number;
-  perMetric: Map<string, number>;
+  /** Measures waiting per metric; null unless asked for (`perMetric: true`). */
+  perMetric: Map<string, number> | null;
+}
+
+export interface BacklogOptions {
+  /** Also count per metric (default false: the totals cost less). */
+  perMetric?: boolean;
 }
 
 export interface IncomingStore {
@@ -22,6 +28,6 @@ export interface IncomingStore {
   listBatches(sack: number): Promise<string[]>;
   readBatch(sack: number, id: string): Promise<Map<string, Measures>>;
   deleteBatches(sack: number, ids: string[]): Promise<void>;
-  backlog(): Promise<Backlog>;
+  backlog(options?: BacklogOptions): Promise<Backlog>;
   close(): Promise<void>;
 }

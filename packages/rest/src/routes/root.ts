@@ -44,9 +44,9 @@ export function rootRoutes(app: FastifyInstance, ctx: Ctx): void {
       enforce('get status', id);
       checkAcceptJson(req);
       const details = parseBool(req.query, 'details', true);
-      const backlog = await ctx.incoming.backlog();
+      const backlog = await ctx.incoming.backlog({ perMetric: details });
       const storage: Record<string, unknown> = { summary: { metrics: backlog.metrics, measures: backlog.measures } };
-      if (details) storage.measures_to_process = Object.fromEntries(backlog.perMetric);
+      if (backlog.perMetric) storage.measures_to_process = Object.fromEntries(backlog.perMetric);
       const metricd = ctx.metricdStatus ? await ctx.metricdStatus() : { processors: null, statistics: {} };
       return send(reply, 200, { storage, metricd });
     },
