@@ -1,11 +1,18 @@
 // Binary layout of one batch file (all integers little-endian):
 //
-//   0  magic "TLYI"            4  u32 format version (1)
+//   0  magic "TLYI"            4  u32 format version (2; 1 is still read)
 //   8  u32 entry count        12  u32 header length (multiple of 8, includes this block)
 //  16  u32 CRC-32 of header bytes [24, header length)
-//  20  u32 CRC-32 of every data byte after the header
-//  24  entries: u32 count, u64 data offset, u16 id byte length, id (UTF-8); zero padding to 8
+//  20  version 1: u32 CRC-32 of every data byte after the header; version 2: 0
+//  24  entries: u32 count, u64 data offset, u16 id byte length, then in version 2 only
+//      u16 sack and u32 CRC-32 of the entry's data; then the id (UTF-8); zero padding to 8
 //  then, per entry at its offset: count BigInt64 timestamps, then count Float64 values.
+//
+// Version 2: one file holds the measures of one group commit for every sack it touches and
+// is hard-linked into each of those sack folders (see FileIncomingStore). Entries are sorted
+// by sack and carry their sack and their own checksum, so a sack's reader reads the header
+// and then only its own contiguous range, and verifies only what it hands out.
+// Version 1 files (one sack each, written before) are still read whole.
 //
 // Raw arrays make writing a writev of the caller's own buffers (no copy) and reading a
 // pair of typed-array views over the file buffer. Two CRCs let backlog() trust a header
@@ -15,7 +22,8 @@ import { crc32 } from './crc32.js';
 import type { Measures } from './types.js';
 
 const MAGIC = 0x49594c54; // "TLYI" read as little-endian u32
-const VERSION = 1;
+const VERSION = 2;
+const ENTRY_FIXED = [0, 14, 20] as const; // bytes of an entry before its id, by version
 export const FIXED_HEADER = 24;
 
 if (endianness() !== 'LE') {
@@ -35,6 +43,10 @@ export interface BatchEntry {
   metricId: string;
   count: number;
   offset: number;
+  /** The sack written with the entry; -1 in version 1 files. */
+  sack: number;
+  /** CRC-32 of the entry's data; null in version 1 files (one CRC covers all data). */
+  crc: number | null;
 }
 
 export interface EncodedBatch {
@@ -42,44 +54,50 @@ export interface EncodedBatch {
   byteLength: number;
 }
 
-/** Encodes metrics (each possibly in several parts, from merged callers) as file buffers. */
-export function encodeBatch(metrics: Map<string, Measures[]>): EncodedBatch {
-  const ids = [...metrics.keys()].map((id) => Buffer.from(id, 'utf8'));
-  const entriesLen = ids.reduce((n, id) => n + 14 + id.length, 0);
+/**
+ * Encodes metrics (each possibly in several parts, from merged callers) as file buffers;
+ * `sackOf` gives the sack written beside each entry.
+ */
+export function encodeBatch(metrics: Map<string, Measures[]>, sackOf: (metricId: string) => number): EncodedBatch {
+  const items = [...metrics].map(([id, parts]) => ({ id: Buffer.from(id, 'utf8'), sack: sackOf(id), parts }));
+  items.sort((a, b) => a.sack - b.sack);
+  const entriesLen = items.reduce((n, it) => n + ENTRY_FIXED[VERSION] + it.id.length, 0);
   const headerLen = align8(FIXED_HEADER + entriesLen);
   const header = Buffer.alloc(headerLen);
   const data: ArrayBufferView[] = [];
   let offset = headerLen;
   let pos = FIXED_HEADER;
-  let dataCrc = 0;
-  let i = 0;
-  for (const parts of metrics.values()) {
+  for (const { id, sack, parts } of items) {
     const count = parts.reduce((n, p) => n + p.ts.length, 0);
-    pos = writeEntry(header, pos, ids[i++], count, offset);
+    let crc = 0;
+    for (const p of parts) crc = crc32(p.ts, crc);
+    for (const p of parts) crc = crc32(p.values, crc);
+    pos = writeEntry(header, pos, { id, sack, count, offset, crc });
     offset += count * 16;
     for (const p of parts) data.push(p.ts);
     for (const p of parts) data.push(p.values);
   }
-  for (const view of data) dataCrc = crc32(view, dataCrc);
-  writeFixed(header, metrics.size, headerLen, dataCrc);
+  writeFixed(header, items.length, headerLen);
   return { buffers: [header, ...data], byteLength: offset };
 }
 
-function writeEntry(header: Buffer, pos: number, id: Buffer, count: number, offset: number): number {
-  header.writeUInt32LE(count, pos);
-  header.writeBigUInt64LE(BigInt(offset), pos + 4);
-  header.writeUInt16LE(id.length, pos + 12);
-  id.copy(header, pos + 14);
-  return pos + 14 + id.length;
+function writeEntry(header: Buffer, pos: number, e: { id: Buffer; sack: number; count: number; offset: number; crc: number }): number {
+  header.writeUInt32LE(e.count, pos);
+  header.writeBigUInt64LE(BigInt(e.offset), pos + 4);
+  header.writeUInt16LE(e.id.length, pos + 12);
+  header.writeUInt16LE(e.sack, pos + 14);
+  header.writeUInt32LE(e.crc, pos + 16);
+  e.id.copy(header, pos + 20);
+  return pos + 20 + e.id.length;
 }
 
-function writeFixed(header: Buffer, entries: number, headerLen: number, dataCrc: number): void {
+function writeFixed(header: Buffer, entries: number, headerLen: number): void {
   header.writeUInt32LE(MAGIC, 0);
   header.writeUInt32LE(VERSION, 4);
   header.writeUInt32LE(entries, 8);
   header.writeUInt32LE(headerLen, 12);
   header.writeUInt32LE(crc32(header.subarray(FIXED_HEADER)), 16);
-  header.writeUInt32LE(dataCrc, 20);
+  header.writeUInt32LE(0, 20);
 }
 
 /** Header length announced by the fixed block, so a reader knows how much to read. */
@@ -87,7 +105,8 @@ export function headerLength(fixed: Buffer, file: string): number {
   if (fixed.length < FIXED_HEADER || fixed.readUInt32LE(0) !== MAGIC) {
     throw new CorruptBatchError(file, 'bad magic or truncated header');
   }
-  if (fixed.readUInt32LE(4) !== VERSION) throw new CorruptBatchError(file, 'unknown version');
+  const version = fixed.readUInt32LE(4);
+  if (version !== 1 && version !== 2) throw new CorruptBatchError(file, 'unknown version');
   const len = fixed.readUInt32LE(12);
   if (len < FIXED_HEADER || len % 8 !== 0) throw new CorruptBatchError(file, 'bad header length');
   return len;
@@ -113,37 +132,54 @@ export function parseHeader(header: Buffer, fileSize: number, file: string): Bat
 
 function readEntries(header: Buffer, headerLen: number, file: string): BatchEntry[] {
   const n = header.readUInt32LE(8);
+  const fixed = ENTRY_FIXED[header.readUInt32LE(4) === 1 ? 1 : 2];
   const entries: BatchEntry[] = [];
   let pos = FIXED_HEADER;
   let expectedOffset = headerLen;
   for (let i = 0; i < n; i++) {
-    if (pos + 14 > headerLen) throw new CorruptBatchError(file, 'entries overflow header');
+    if (pos + fixed > headerLen) throw new CorruptBatchError(file, 'entries overflow header');
     const count = header.readUInt32LE(pos);
     const offset = Number(header.readBigUInt64LE(pos + 4));
     const idLen = header.readUInt16LE(pos + 12);
-    if (offset !== expectedOffset || pos + 14 + idLen > headerLen) {
+    const sack = fixed === 20 ? header.readUInt16LE(pos + 14) : -1;
+    const crc = fixed === 20 ? header.readUInt32LE(pos + 16) : null;
+    if (offset !== expectedOffset || pos + fixed + idLen > headerLen) {
       throw new CorruptBatchError(file, 'inconsistent entry');
     }
-    const metricId = header.toString('utf8', pos + 14, pos + 14 + idLen);
-    entries.push({ metricId, count, offset });
-    pos += 14 + idLen;
+    const metricId = header.toString('utf8', pos + fixed, pos + fixed + idLen);
+    entries.push({ metricId, count, offset, sack, crc });
+    pos += fixed + idLen;
     expectedOffset += count * 16;
   }
   return entries;
 }
 
-/** Decodes a whole file, verifying both checksums. Arrays are views over `bytes`. */
-export function decodeBatch(bytes: Buffer, file: string): Map<string, Measures> {
+/**
+ * Decodes a whole file, verifying its checksums, and returns the entries `keep` accepts
+ * (all by default). Arrays are views over `bytes`.
+ */
+export function decodeBatch(bytes: Buffer, file: string, keep: (e: BatchEntry) => boolean = () => true): Map<string, Measures> {
   const data = alignedCopy(bytes);
   const entries = parseHeader(data, data.length, file);
-  const headerLen = data.readUInt32LE(12);
-  if (crc32(data.subarray(headerLen)) !== data.readUInt32LE(20)) {
+  if (data.readUInt32LE(4) === 1 && crc32(data.subarray(data.readUInt32LE(12))) !== data.readUInt32LE(20)) {
     throw new CorruptBatchError(file, 'data checksum mismatch');
   }
+  return entryViews(data, 0, entries.filter(keep), file);
+}
+
+/**
+ * Views over the data of `entries`, read into `data` starting at file offset `start`;
+ * verifies each entry's own checksum (version 2).
+ */
+export function entryViews(data: Buffer, start: number, entries: readonly BatchEntry[], file: string): Map<string, Measures> {
   const out = new Map<string, Measures>();
   for (const e of entries) {
     if (out.has(e.metricId)) throw new CorruptBatchError(file, `duplicate metric ${e.metricId}`);
-    const base = data.byteOffset + e.offset;
+    const at = e.offset - start;
+    if (e.crc !== null && crc32(data.subarray(at, at + e.count * 16)) !== e.crc) {
+      throw new CorruptBatchError(file, `data checksum mismatch (metric ${e.metricId})`);
+    }
+    const base = data.byteOffset + at;
     out.set(e.metricId, {
       ts: new BigInt64Array(data.buffer, base, e.count),
       values: new Float64Array(data.buffer, base + e.count * 8, e.count),

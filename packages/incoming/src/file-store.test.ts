@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -139,13 +139,15 @@ test('a corrupt or torn batch is detected, skipped by backlog, and can be quaran
 
 test('disk errors reject with IncomingUnavailableError and leave nothing visible', async (t) => {
   const dir = tempDir(t);
-  for (const failOn of ['write', 'rename'] as const) {
+  for (const failOn of ['write', 'link'] as const) {
     let calls = 0;
     const store = new FileIncomingStore({
       dir,
       sacks: 4,
       faultHook: (op) => {
-        if (op === failOn && ++calls === 2) throw Object.assign(new Error('disk full'), { code: 'ENOSPC' });
+        // A flush writes one file, then links it into each sack: the second link fails
+        // after the first was made, which must be undone.
+        if (op === failOn && ++calls === (failOn === 'write' ? 1 : 2)) throw Object.assign(new Error('disk full'), { code: 'ENOSPC' });
       },
     });
     const batch = new Map(Array.from({ length: 40 }, () => [randomUUID(), measures(10)] as const));
@@ -212,4 +214,73 @@ test('backlog stays exact across adds and deletes while it remembers headers it 
   assert.equal((await store.backlog()).measures, 0);
   await store.close();
   await other.close();
+});
+
+test('one flush is one file linked into every sack it touches; each sack reads only its metrics', async (t) => {
+  const dir = tempDir(t);
+  const store = new FileIncomingStore({ dir, sacks: 4 });
+  const ids = Array.from({ length: 40 }, () => randomUUID());
+  await store.add(new Map(ids.map((id, i) => [id, measures(1 + (i % 3))] as const)));
+  const touched = new Set(ids.map((id) => store.sackOf(id)));
+  const batches = await allBatches(store);
+  assert.equal(batches.length, touched.size, 'a link per touched sack');
+  assert.equal(new Set(batches.map(([, b]) => b)).size, 1, 'one batch id');
+  const [s0, b0] = batches[0];
+  assert.equal(statSync(join(dir, `sack-${s0}`, b0)).nlink, touched.size, 'one file behind the links');
+  const seen = new Map<string, number>();
+  for (const [s, b] of batches) {
+    for (const [id, m] of await store.readBatch(s, b)) {
+      assert.equal(store.sackOf(id), s, `${id} read from its own sack`);
+      seen.set(id, m.ts.length);
+    }
+  }
+  assert.deepEqual([...seen].sort(), ids.map((id, i) => [id, 1 + (i % 3)]).sort());
+  const backlog = await store.backlog();
+  assert.equal(backlog.metrics, 40);
+  assert.equal(backlog.measures, ids.reduce((n, _, i) => n + 1 + (i % 3), 0));
+  // Deleting one sack's link leaves the others readable.
+  await store.deleteBatches(s0, [b0]);
+  const [s1, b1] = batches[1];
+  assert.ok((await store.readBatch(s1, b1)).size > 0);
+  assert.equal(statSync(join(dir, `sack-${s1}`, b1)).nlink, touched.size - 1);
+  assert.deepEqual(allFiles(dir, 4).filter((f) => f.startsWith('.tmp-')), [], 'no temp name left');
+  await store.close();
+});
+
+/** A batch file as format version 1 wrote it (one sack per file, no sack in the entries). */
+function version1File(entries: Array<[string, Measures]>): Buffer {
+  const ids = entries.map(([id]) => Buffer.from(id));
+  const headerLen = Math.ceil((24 + ids.reduce((n, id) => n + 14 + id.length, 0)) / 8) * 8;
+  const header = Buffer.alloc(headerLen);
+  const data: Buffer[] = [];
+  let pos = 24;
+  let offset = headerLen;
+  entries.forEach(([, m], i) => {
+    header.writeUInt32LE(m.ts.length, pos);
+    header.writeBigUInt64LE(BigInt(offset), pos + 4);
+    header.writeUInt16LE(ids[i].length, pos + 12);
+    ids[i].copy(header, pos + 14);
+    pos += 14 + ids[i].length;
+    offset += m.ts.length * 16;
+    data.push(Buffer.from(m.ts.buffer), Buffer.from(m.values.buffer));
+  });
+  header.write('TLYI', 0, 'latin1');
+  header.writeUInt32LE(1, 4);
+  header.writeUInt32LE(entries.length, 8);
+  header.writeUInt32LE(headerLen, 12);
+  header.writeUInt32LE(crc32(header.subarray(24)), 16);
+  header.writeUInt32LE(crc32(Buffer.concat(data)), 20);
+  return Buffer.concat([header, ...data]);
+}
+
+test('batch files of format version 1 are still read and counted', async (t) => {
+  const dir = tempDir(t);
+  const store = new FileIncomingStore({ dir, sacks: 2 });
+  const id = randomUUID();
+  const sack = store.sackOf(id);
+  writeFileSync(join(dir, `sack-${sack}`, '000000000001-00000001-0000000100ab'), version1File([[id, measures(5)]]));
+  assert.equal((await store.backlog()).measures, 5);
+  const [batch] = await store.listBatches(sack);
+  assert.deepEqual([...(await store.readBatch(sack, batch)).get(id)!.values], [...measures(5).values]);
+  await store.close();
 });

@@ -1,12 +1,12 @@
 import {
   linkSync, mkdirSync, readFileSync, readdirSync, statSync, unlinkSync, writeFileSync,
 } from 'node:fs';
-import { open, readdir, rename, unlink } from 'node:fs/promises';
+import { link, open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { readFile as readFileCallback } from 'node:fs';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
 import {
-  CorruptBatchError, FIXED_HEADER, decodeBatch, encodeBatch, headerLength, parseHeader,
+  CorruptBatchError, FIXED_HEADER, decodeBatch, encodeBatch, entryViews, headerLength, parseHeader,
   type BatchEntry,
 } from './batch-format.js';
 import {
@@ -27,10 +27,11 @@ export interface FileIncomingStoreOptions {
   /** Upper bound of bytes merged into one group commit (default 64 MiB). */
   maxFlushBytes?: number;
   /**
-   * Test hook: called before each batch file is written or renamed into place; throwing
-   * (e.g. an error with code ENOSPC) simulates a failing disk. Never set in production.
+   * Test hook: called before the batch file is written and before each link of it into a
+   * sack folder; throwing (e.g. an error with code ENOSPC) simulates a failing disk. Never
+   * set in production.
    */
-  faultHook?: (op: 'write' | 'rename', path: string) => void | Promise<void>;
+  faultHook?: (op: 'write' | 'link', path: string) => void | Promise<void>;
 }
 
 interface Pending {
@@ -40,11 +41,6 @@ interface Pending {
   reject: (err: unknown) => void;
 }
 
-interface StagedFile {
-  sack: number;
-  temp: string;
-  final: string;
-}
 
 const META_FILE = 'incoming.json';
 const FORMAT = 'tally-incoming-1';
@@ -54,8 +50,13 @@ const TEMP_MAX_AGE_MS = 60 * 60 * 1000;
 
 /**
  * Unprocessed measures on a local (or shared POSIX) file system, one folder per sack.
- * `add` group-commits: calls arriving while a flush runs are merged into the next one, so
- * each flush writes one file per touched sack and pays the fsyncs once for all its callers.
+ * `add` group-commits: calls arriving while a flush runs are merged into the next one.
+ * A flush writes one file and hard-links it into the folder of every sack it touches, so
+ * it pays one file fsync whatever the number of sacks (a file per sack cost one fsync each,
+ * and new-file fsyncs do not overlap on ext4: 25 ms for 31 sacks against 2.7 ms for one
+ * file, measured with 100 metrics of 100 measures; the links and folder fsyncs add 9 ms).
+ * A sack's reader keeps the entries of its own sack; the file's space is freed when the
+ * last sack has deleted its link.
  */
 export class FileIncomingStore implements IncomingStore {
   readonly dir: string;
@@ -109,9 +110,37 @@ export class FileIncomingStore implements IncomingStore {
     return names.filter((n) => BATCH_ID.test(n)).sort();
   }
 
-  /** Throws CorruptBatchError when the file fails its checks (see `quarantine`). */
+  /**
+   * The batch's measures of metrics in `sack`: the header, then only the sack's own range
+   * of the file (a file holds every sack of its flush). CorruptBatchError when what it
+   * reads fails its checks (see `quarantine`).
+   */
   async readBatch(sack: number, id: string): Promise<Map<string, Measures>> {
-    return decodeBatch(await readFile(this.#batchPath(sack, id)), `${sack}/${id}`);
+    const path = this.#batchPath(sack, id);
+    const label = `${sack}/${id}`;
+    const mine = (e: BatchEntry): boolean => this.#entrySack(e) === sack;
+    const fh = await open(path, 'r');
+    try {
+      const { header, size } = await readWholeHeader(fh, label);
+      const entries = parseHeader(header, size, label);
+      if (entries.some((e) => e.crc === null)) {
+        return decodeBatch(await readFile(path), label, mine); // format 1: one CRC for all data
+      }
+      const kept = entries.filter(mine);
+      if (kept.length === 0) return new Map();
+      const start = kept[0].offset;
+      const end = kept[kept.length - 1].offset + kept[kept.length - 1].count * 16;
+      // Entries are sorted by sack, so the sack's data is one contiguous range.
+      if (kept.some((e, i) => i > 0 && e.offset !== kept[i - 1].offset + kept[i - 1].count * 16)) {
+        throw new CorruptBatchError(label, 'entries of one sack are not contiguous');
+      }
+      const data = Buffer.from(new ArrayBuffer(end - start)); // 8-aligned for the typed views
+      const { bytesRead } = await fh.read(data, 0, data.length, start);
+      if (bytesRead !== data.length) throw new CorruptBatchError(label, 'truncated data');
+      return entryViews(data, start, kept, label);
+    } finally {
+      await fh.close();
+    }
   }
 
   /** Deletes batches durably: once resolved they cannot reappear after a crash. */
@@ -197,55 +226,60 @@ export class FileIncomingStore implements IncomingStore {
   }
 
   /**
-   * One group commit. All files are written and fsynced under temp names before any is
-   * renamed, so a failure while writing leaves nothing visible.
+   * One group commit: the file is written and fsynced under a temp name before it is
+   * linked anywhere, so a failure while writing leaves nothing visible.
    */
   async #flush(group: Pending[]): Promise<void> {
-    const bySack = groupBySack(group, (id) => this.sackOf(id));
-    const staged: StagedFile[] = [];
-    // allSettled, not all: cleanup must wait until no write is still creating files.
-    const results = await Promise.allSettled(
-      [...bySack].map(([sack, metrics]) => this.#stage(sack, metrics, staged)),
-    );
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) {
-      await Promise.all(staged.map((f) => unlink(f.temp).catch(() => undefined)));
-      throw asUnavailable(failed.reason, 'writing incoming batch');
-    }
-    await this.#publish(staged);
-  }
-
-  async #stage(sack: number, metrics: Map<string, Measures[]>, staged: StagedFile[]): Promise<void> {
+    const metrics = mergeGroup(group);
+    if (metrics.size === 0) return;
+    const sacks = [...new Set([...metrics.keys()].map((id) => this.sackOf(id)))];
     const id = nextBatchId();
-    const dir = this.#sackDir(sack);
-    const file: StagedFile = { sack, temp: join(dir, TEMP_PREFIX + id), final: join(dir, id) };
-    await this.#faultHook?.('write', file.temp);
-    const fh = await open(file.temp, 'wx');
-    staged.push(file);
+    const temp = join(this.#sackDir(sacks[0]), TEMP_PREFIX + id);
+    let created = false;
     try {
-      await writeAll(fh, encodeBatch(metrics).buffers);
-      await fh.sync();
-    } finally {
-      await fh.close();
+      await this.#faultHook?.('write', temp);
+      const fh = await open(temp, 'wx');
+      created = true;
+      try {
+        await writeAll(fh, encodeBatch(metrics, (m) => this.sackOf(m)).buffers);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+    } catch (err) {
+      if (created) await unlink(temp).catch(() => undefined);
+      throw asUnavailable(err, 'writing incoming batch');
     }
+    await this.#publish(temp, id, sacks);
   }
 
-  async #publish(staged: StagedFile[]): Promise<void> {
-    const done: StagedFile[] = [];
+  /** Links the file into each sack folder, makes the links durable, drops the temp name. */
+  async #publish(temp: string, id: string, sacks: number[]): Promise<void> {
+    const linked: string[] = [];
     try {
-      for (const f of staged) {
-        await this.#faultHook?.('rename', f.final);
-        await rename(f.temp, f.final);
-        done.push(f);
-      }
-      const dirs = new Set(staged.map((f) => this.#sackDir(f.sack)));
-      await Promise.all([...dirs].map(fsyncDir));
+      // allSettled: the undo below must not race links still being made.
+      const results = await Promise.allSettled(sacks.map(async (sack) => {
+        const final = join(this.#sackDir(sack), id);
+        await this.#faultHook?.('link', final);
+        await link(temp, final);
+        linked.push(final);
+      }));
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
+      await Promise.all(sacks.map((sack) => fsyncDir(this.#sackDir(sack))));
     } catch (err) {
-      // Best effort undo: a reader may in theory have seen a file in this short window.
-      await Promise.all(done.map((f) => unlink(f.final).catch(() => undefined)));
-      await Promise.all(staged.map((f) => unlink(f.temp).catch(() => undefined)));
+      // Best effort undo: a reader may in theory have seen a link in this short window.
+      await Promise.all(linked.map((p) => unlink(p).catch(() => undefined)));
+      await unlink(temp).catch(() => undefined);
       throw asUnavailable(err, 'publishing incoming batch');
     }
+    // The links are durable; the temp name is garbage (cleaned at open if a crash keeps it).
+    await unlink(temp).catch(() => undefined);
+  }
+
+  /** Sack of a batch entry: written in it since format 2, hashed from the id before. */
+  #entrySack(e: BatchEntry): number {
+    return e.sack >= 0 ? e.sack : this.sackOf(e.metricId);
   }
 
   async #countSack(sack: number): Promise<SackCount> {
@@ -264,6 +298,7 @@ export class FileIncomingStore implements IncomingStore {
       }
       headers.set(id, entries);
       for (const e of entries ?? []) {
+        if (this.#entrySack(e) !== sack) continue;
         perMetric.set(e.metricId, (perMetric.get(e.metricId) ?? 0) + e.count);
         measures += e.count;
       }
@@ -319,20 +354,18 @@ function validate(measures: Map<string, Measures>): number {
   return bytes;
 }
 
-function groupBySack(group: Pending[], sackOf: (id: string) => number): Map<number, Map<string, Measures[]>> {
-  const bySack = new Map<number, Map<string, Measures[]>>();
+/** The measures of every caller of one flush, by metric (a metric's parts in caller order). */
+function mergeGroup(group: Pending[]): Map<string, Measures[]> {
+  const metrics = new Map<string, Measures[]>();
   for (const p of group) {
     for (const [id, m] of p.measures) {
       if (m.ts.length === 0) continue;
-      const sack = sackOf(id);
-      let metrics = bySack.get(sack);
-      if (!metrics) bySack.set(sack, (metrics = new Map()));
       const parts = metrics.get(id);
       if (parts) parts.push(m);
       else metrics.set(id, [m]);
     }
   }
-  return bySack;
+  return metrics;
 }
 
 /** Creates or checks the metadata file and sack folders; returns the sack count. */
@@ -379,6 +412,17 @@ function createMeta(dir: string, meta: string, sacks: number): number {
   return readMeta(meta) ?? sacks;
 }
 
+/** The header block of an open batch file (unverified) and the file's size. */
+async function readWholeHeader(fh: FileHandle, label: string): Promise<{ header: Buffer; size: number }> {
+  const size = (await fh.stat()).size;
+  const fixed = Buffer.alloc(FIXED_HEADER);
+  await fh.read(fixed, 0, FIXED_HEADER, 0);
+  const header = Buffer.alloc(headerLength(fixed, label));
+  const { bytesRead } = await fh.read(header, 0, header.length, 0);
+  if (bytesRead !== header.length) throw new CorruptBatchError(label, 'truncated header');
+  return { header, size };
+}
+
 /** The batch's entries; null when it is corrupt, 'missing' when it is gone. */
 async function readHeader(path: string, label: string): Promise<BatchEntry[] | null | 'missing'> {
   let fh;
@@ -389,11 +433,7 @@ async function readHeader(path: string, label: string): Promise<BatchEntry[] | n
     throw err;
   }
   try {
-    const size = (await fh.stat()).size;
-    const fixed = Buffer.alloc(FIXED_HEADER);
-    await fh.read(fixed, 0, FIXED_HEADER, 0);
-    const header = Buffer.alloc(headerLength(fixed, label));
-    await fh.read(header, 0, header.length, 0);
+    const { header, size } = await readWholeHeader(fh, label);
     return parseHeader(header, size, label);
   } catch (err) {
     if (err instanceof CorruptBatchError) return null;
