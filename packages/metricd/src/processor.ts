@@ -106,10 +106,16 @@ export class Processor {
   }
 
   private async readBatches(sack: number, ids: string[]): Promise<Map<string, Pending[]>> {
+    // Read concurrently (one after the other, the round waited on each file's open and
+    // reads in turn), merged in batch order so each metric's measures stay in arrival order.
+    const batches = new Array<Map<string, Measures>>(ids.length);
+    await eachLimited(ids.map((_, i) => i), this.concurrency * 2, async (i) => {
+      batches[i] = await this.o.incoming.readBatch(sack, ids[i]);
+    });
     const byMetric = new Map<string, Pending[]>();
-    for (const batchId of ids) {
-      const batch = await this.o.incoming.readBatch(sack, batchId);
-      for (const [metricId, measures] of batch) {
+    for (let i = 0; i < ids.length; i++) {
+      const batchId = ids[i];
+      for (const [metricId, measures] of batches[i]) {
         let list = byMetric.get(metricId);
         if (!list) byMetric.set(metricId, (list = []));
         list.push({ batchId, measures });
