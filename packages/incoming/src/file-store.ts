@@ -294,11 +294,11 @@ export class FileIncomingStore implements IncomingStore {
       if (entries === undefined) {
         const read = await readHeader(this.#batchPath(sack, id), `${sack}/${id}`);
         if (read === 'missing') continue; // processed since the listing
-        entries = read;
+        // Only this sack's entries are kept: the file is listed in every sack it touches.
+        entries = read === null ? null : read.filter((e) => this.#entrySack(e) === sack);
       }
       headers.set(id, entries);
       for (const e of entries ?? []) {
-        if (this.#entrySack(e) !== sack) continue;
         perMetric.set(e.metricId, (perMetric.get(e.metricId) ?? 0) + e.count);
         measures += e.count;
       }
