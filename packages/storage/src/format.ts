@@ -13,7 +13,8 @@ const MANIFEST_MAGIC = 0x4d594c54; // "TLYM"
 const SPLIT_MAGIC = 0x53594c54; // "TLYS"
 /** Version 1: JSON bookkeeping (still read). Version 2: binary bookkeeping (written). */
 const VERSION_JSON = 1;
-const VERSION = 2;
+const VERSION_PACKED = 2;
+const VERSION = 3;
 
 export interface Manifest {
   /** Commit generation; 0 means "no commit yet". Split files carry the generation that wrote them. */
@@ -38,6 +39,12 @@ interface ManifestJson {
   splits: Array<[string, string]>;
 }
 
+// Version 3: as version 2, but the applied ids are sorted and each is written against the
+// previous one (see putApplied): incoming batch ids of one writer differ from the previous
+// one only in a few low digits, so an id costs about 4 bytes instead of 21. A metric holds
+// the ids its last commit folded until its next commit, and for a series that compresses
+// to a few bytes (a constant) they were most of its manifest.
+//
 // Version 2 body, after magic | u32 version | u32 CRC-32 of bytes [12, end):
 //   varint gen | u8 flags (1: has state) | varint applied count | applied ids (packed)
 //   | varint split count | per split: key (front-coded against the previous key) + file
@@ -100,6 +107,11 @@ class ByteSource {
   byte(): number {
     if (this.at >= this.buf.length) throw new CorruptStorageError(this.file, 'truncated');
     return this.buf[this.at++];
+  }
+
+  peek(): number {
+    if (this.at >= this.buf.length) throw new CorruptStorageError(this.file, 'truncated');
+    return this.buf[this.at];
   }
 
   varint(): number {
@@ -167,7 +179,7 @@ export function encodeManifest(m: Manifest): Buffer {
   out.varint(m.gen);
   out.byte(m.state !== null ? 1 : 0);
   out.varint(m.applied.size);
-  for (const id of m.applied) putPacked(out, id);
+  putApplied(out, [...m.applied].sort());
   out.varint(m.splits.size);
   let previous = Buffer.alloc(0);
   for (const [key, file] of m.splits) {
@@ -197,12 +209,76 @@ export function encodeManifest(m: Manifest): Buffer {
   return Buffer.from(buf);
 }
 
-function decodeManifestV2(bytes: Buffer, file: string): Manifest {
+/** Batch id of the incoming store: <ms, 12 hex>-<counter, 8 hex>-<writer, 12 hex>. */
+const BATCH_ID = /^([0-9a-f]{12})-([0-9a-f]{8})-([0-9a-f]{12})$/;
+
+/**
+ * Sorted ids. A batch id following a batch id is u8 2 + varint ms delta + zigzag varint
+ * counter delta + (u8 0: same writer | u8 1 + 6 writer bytes); anything else is packed.
+ */
+function putApplied(out: ByteSink, sorted: readonly string[]): void {
+  let prev: RegExpExecArray | null = null;
+  for (const id of sorted) {
+    const cur = BATCH_ID.exec(id);
+    if (cur === null || prev === null) {
+      putPacked(out, id);
+    } else {
+      out.byte(2);
+      out.varint(parseInt(cur[1], 16) - parseInt(prev[1], 16)); // sorted: never negative
+      out.varint(zigzag(parseInt(cur[2], 16) - parseInt(prev[2], 16)));
+      if (cur[3] === prev[3]) {
+        out.byte(0);
+      } else {
+        out.byte(1);
+        out.bytes(Buffer.from(cur[3], 'hex'));
+      }
+    }
+    prev = cur;
+  }
+}
+
+function getApplied(src: ByteSource, count: number, file: string): Set<string> {
+  const applied = new Set<string>();
+  let prev: RegExpExecArray | null = null;
+  for (let i = 0; i < count; i++) {
+    let id: string;
+    if (src.peek() === 2) {
+      if (prev === null) throw new CorruptStorageError(file, 'delta-coded id without a previous one');
+      src.byte();
+      const ms = parseInt(prev[1], 16) + src.varint();
+      const counter = parseInt(prev[2], 16) + unzigzag(src.varint());
+      const writer = src.byte() === 0 ? prev[3] : src.bytes(6).toString('hex');
+      if (counter < 0 || counter > 0xffffffff) throw new CorruptStorageError(file, 'bad batch id counter');
+      id = `${ms.toString(16).padStart(12, '0')}-${counter.toString(16).padStart(8, '0')}-${writer}`;
+    } else {
+      id = getPacked(src, file);
+    }
+    applied.add(id);
+    prev = BATCH_ID.exec(id);
+  }
+  return applied;
+}
+
+function zigzag(v: number): number {
+  return v >= 0 ? v * 2 : -v * 2 - 1;
+}
+
+function unzigzag(v: number): number {
+  return v % 2 === 0 ? v / 2 : -(v + 1) / 2;
+}
+
+function decodeManifestV2(bytes: Buffer, file: string, version: number): Manifest {
   const src = new ByteSource(bytes, 12, file);
   const gen = src.varint();
   const flags = src.byte();
-  const applied = new Set<string>();
-  for (let i = src.varint(); i > 0; i--) applied.add(getPacked(src, file));
+  const count = src.varint();
+  let applied: Set<string>;
+  if (version === VERSION) {
+    applied = getApplied(src, count, file);
+  } else {
+    applied = new Set<string>();
+    for (let i = count; i > 0; i--) applied.add(getPacked(src, file));
+  }
   const splits = new Map<string, string>();
   let previous = Buffer.alloc(0);
   for (let i = src.varint(); i > 0; i--) {
@@ -237,11 +313,13 @@ export function decodeManifest(bytes: Buffer, file: string): Manifest {
     throw new CorruptStorageError(file, 'bad magic or truncated');
   }
   const version = bytes.readUInt32LE(4);
-  if (version !== VERSION && version !== VERSION_JSON) throw new CorruptStorageError(file, 'unknown version');
+  if (version !== VERSION && version !== VERSION_PACKED && version !== VERSION_JSON) {
+    throw new CorruptStorageError(file, 'unknown version');
+  }
   if (crc32(bytes.subarray(12)) !== bytes.readUInt32LE(8)) {
     throw new CorruptStorageError(file, 'checksum mismatch');
   }
-  if (version === VERSION) return decodeManifestV2(bytes, file);
+  if (version !== VERSION_JSON) return decodeManifestV2(bytes, file, version);
   const textEnd = 16 + bytes.readUInt32LE(12);
   if (textEnd > bytes.length) throw new CorruptStorageError(file, 'bad JSON length');
   const json = JSON.parse(bytes.toString('utf8', 16, textEnd)) as ManifestJson;
