@@ -1,6 +1,6 @@
 // Turning an indexer URL into a Kysely instance.
 import { resolve } from 'node:path';
-import { Kysely, PostgresDialect, SqliteDialect, type PostgresPool } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect, type PostgresPool, type SqliteDatabase } from 'kysely';
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Database } from './schema.js';
 import type { DialectName } from './types.js';
@@ -80,7 +80,30 @@ async function connectSqlite(path: string): Promise<{ db: Kysely<Database>; data
   }
   const version = database.prepare('PRAGMA data_version').pluck();
   const dataVersion = (): number => Number(version.get());
-  return { db: new Kysely<Database>({ dialect: new SqliteDialect({ database }) }), dataVersion };
+  return { db: new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) }), dataVersion };
+}
+
+/** Distinct SQL texts whose prepared statements are kept (queries are built from a few shapes). */
+const STATEMENT_CACHE_SIZE = 500;
+
+/**
+ * Kysely prepares every query it runs; better-sqlite3 statements can be run again, so the
+ * same text reuses its statement. Preparing was 3 % of the API thread while creating metrics.
+ */
+function withStatementCache(database: BetterSqlite3.Database): SqliteDatabase {
+  const statements = new Map<string, BetterSqlite3.Statement>();
+  return {
+    close: () => database.close(),
+    prepare: (text: string) => {
+      let statement = statements.get(text);
+      if (statement === undefined) {
+        statement = database.prepare(text);
+        if (statements.size >= STATEMENT_CACHE_SIZE) statements.delete(statements.keys().next().value as string);
+        statements.set(text, statement);
+      }
+      return statement;
+    },
+  };
 }
 
 /** The part of node-postgres we use; declared here because `pg` is an optional dependency. */

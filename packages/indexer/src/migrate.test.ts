@@ -39,7 +39,7 @@ test('schema_version records each migration; a newer schema is refused', async (
   try {
     await ix.upgrade();
     const rows = await db.selectFrom('schema_version').select(['version', 'name']).orderBy('version').execute();
-    assert.deepEqual(rows.map((r) => [Number(r.version), r.name]), [[1, 'initial'], [2, 'resources'], [3, 'search indexes']]);
+    assert.deepEqual(rows.map((r) => [Number(r.version), r.name]), [[1, 'initial'], [2, 'resources'], [3, 'index tuning']]);
     const tables = (await db.introspection.getTables()).map((t) => t.name).sort();
     assert.deepEqual(tables, ['archive_policy', 'archive_policy_item', 'archive_policy_rule', 'metric', 'resource', 'resource_history', 'resource_type', 'schema_version']);
     await db.insertInto('schema_version').values({ version: 999, name: 'future', applied_at: 0n }).execute();

@@ -652,7 +652,8 @@ export class SqlIndexer implements Indexer {
   }
 
   async listMetricsToExpunge(): Promise<Metric[]> {
-    const rows = await this.db.selectFrom('metric').selectAll().where('status', '=', 'delete').orderBy('id').execute();
+    // A literal, not a parameter: it is what lets SQLite use the partial ix_metric_status_delete.
+    const rows = await this.db.selectFrom('metric').selectAll().where('status', '=', sql.lit('delete')).orderBy('id').execute();
     return rows.map(rowToMetric);
   }
 
