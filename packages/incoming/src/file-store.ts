@@ -41,7 +41,6 @@ interface Pending {
   reject: (err: unknown) => void;
 }
 
-
 const META_FILE = 'incoming.json';
 const FORMAT = 'tally-incoming-1';
 const TEMP_PREFIX = '.tmp-';
@@ -232,7 +231,9 @@ export class FileIncomingStore implements IncomingStore {
   async #flush(group: Pending[]): Promise<void> {
     const metrics = mergeGroup(group);
     if (metrics.size === 0) return;
-    const sacks = [...new Set([...metrics.keys()].map((id) => this.sackOf(id)))];
+    // Hashing an id to its sack is per metric on the ingest path: once per flush.
+    const sackOfId = new Map([...metrics.keys()].map((m) => [m, this.sackOf(m)]));
+    const sacks = [...new Set(sackOfId.values())];
     const id = nextBatchId();
     const temp = join(this.#sackDir(sacks[0]), TEMP_PREFIX + id);
     let created = false;
@@ -241,7 +242,7 @@ export class FileIncomingStore implements IncomingStore {
       const fh = await open(temp, 'wx');
       created = true;
       try {
-        await writeAll(fh, encodeBatch(metrics, (m) => this.sackOf(m)).buffers);
+        await writeAll(fh, encodeBatch(metrics, (m) => sackOfId.get(m) as number).buffers);
         await fh.sync();
       } finally {
         await fh.close();

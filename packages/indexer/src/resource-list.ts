@@ -108,8 +108,8 @@ export async function attachMetrics(q: Kysely<Database>, resources: Resource[]):
     else list.push(r);
   }
   for (const chunk of chunks([...byId.keys()], IN_CHUNK)) {
-    // Status filtered here rather than in SQL, so that no planner walks ix_metric_status
-    // (every active metric) instead of ix_metric_resource_id (see getMetrics).
+    // Status filtered here rather than in SQL, so that the lookup goes by the unique
+    // (resource_id, name) index and never by status (see getMetrics).
     const rows = await q.selectFrom('metric').select(['id', 'name', 'resource_id', 'status'])
       .where('resource_id', 'in', chunk).orderBy('name').execute();
     for (const m of rows) {

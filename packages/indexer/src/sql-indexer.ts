@@ -569,8 +569,9 @@ export class SqlIndexer implements Indexer {
     const out: Metric[] = [];
     for (const chunk of chunks(unique, IN_CHUNK)) {
       // The status is checked here, not in SQL: with `status = ?` beside the IN list,
-      // SQLite (without statistics) walks ix_metric_status, i.e. every active metric
+      // SQLite (without statistics) walked the status index, i.e. every active metric
       // (measured: 30 ms per 100 ids among 100 000 metrics, against 0.2 ms by primary key).
+      // Migration 3 made that index partial; the lookup stays by primary key on any schema.
       const rows = await this.db.selectFrom('metric').selectAll().where('id', 'in', chunk).execute();
       for (const r of rows) if (r.status === 'active') out.push(rowToMetric(r));
     }
