@@ -6,7 +6,9 @@ import { randomBytes } from 'node:crypto';
 import { snappyUncompress, snappyUncompressedLength, SnappyError } from './snappy.js';
 import { snappyCompress } from './test-codecs.js';
 
-const FIXTURES = new URL('../../../../../shared/conformance/gnocchi-4.4.2/functional/prometheus_fixtures/', import.meta.url).pathname;
+// Gnocchi's suites sit beside the checkout, or where TALLY_CONFORMANCE_DIR says (as for scripts/conformance).
+const CONFORMANCE = process.env.TALLY_CONFORMANCE_DIR ?? new URL('../../../../../shared/conformance/', import.meta.url).pathname;
+const FIXTURES = join(CONFORMANCE, 'gnocchi-4.4.2/functional/prometheus_fixtures/');
 
 function roundTrip(data: Uint8Array, force4 = false): void {
   const c = snappyCompress(data, { force4 });
