@@ -3,7 +3,7 @@
 // exactly; aggregates are stored in splits of SPLIT_POINTS points per
 // (method, granularity). The caller does all I/O.
 
-import { decodeMeasures, decodeSplit, encodeMeasures, encodeSplit } from './chunkenc/index.js';
+import { decodeMeasures, decodeSplit, encodeMeasures, encodeSplit, splitCodecHint, type SplitCodecHint } from './chunkenc/index.js';
 import { aggregateSeries, floorTo, lowerBound, upperBound, type Series } from './aggregate.js';
 import { isValidAggregationMethod, secondsRepr, type ArchivePolicy, type ArchivePolicyItem } from './policy.js';
 import type { Nanos } from './time.js';
@@ -248,10 +248,10 @@ function concat(parts: Series[]): Series {
 
 // ------------------------------------------------------------ splits
 
-function encodeSplitSeries(s: Series, start: Nanos, granularity: Nanos): Uint8Array {
+function encodeSplitSeries(s: Series, start: Nanos, granularity: Nanos, hint: SplitCodecHint | null): Uint8Array {
   const positions = new Uint32Array(s.ts.length);
   for (let i = 0; i < positions.length; i++) positions[i] = Number((s.ts[i] - start) / granularity);
-  return encodeSplit(positions, s.values);
+  return encodeSplit(positions, s.values, hint);
 }
 
 function decodeSplitSeries(bytes: Uint8Array, start: Nanos, granularity: Nanos): Series {
@@ -335,11 +335,15 @@ async function storeAggregate(
     if (start < oldestKept) continue;
     const key = splitKey(agg.method, g, start);
     let merged = part;
+    let hint: SplitCodecHint | null = null;
     if (existing.has(start)) {
       const bytes = await readSplit(key);
-      if (bytes !== null) merged = combine(part, decodeSplitSeries(bytes, start, g));
+      if (bytes !== null) {
+        merged = combine(part, decodeSplitSeries(bytes, start, g));
+        hint = splitCodecHint(bytes);
+      }
     }
-    put.set(key, encodeSplitSeries(merged, start, g));
+    put.set(key, encodeSplitSeries(merged, start, g, hint));
     existing.add(start);
   }
 }

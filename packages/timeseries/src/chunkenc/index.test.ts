@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeMeasures, decodeSplit, encodeMeasures, encodeSplit, Encoding } from './index.js';
+import { decodeMeasures, decodeSplit, encodeMeasures, encodeSplit, Encoding, splitCodecHint } from './index.js';
 import { datasets, dense, randomWalk3, rng } from './datasets.js';
 
 function sameBits(a: Float64Array, b: Float64Array): void {
@@ -103,4 +103,27 @@ test('decoders reject unknown ids, empty and truncated blobs, length mismatches'
   assert.throws(() => decodeSplit(b.subarray(0, b.length - 100)), RangeError);
   assert.throws(() => encodeSplit(Uint32Array.of(1), new Float64Array(0)), RangeError);
   assert.throws(() => encodeMeasures(new BigInt64Array(2), new Float64Array(1)), RangeError);
+});
+
+test('a split codec hint: used while it applies, every codec weighed when it does not', () => {
+  const p = dense(1500);
+  const walk = randomWalk3(1500, 3);
+  const full = encodeSplit(p, walk);
+  assert.equal(full[0], Encoding.SplitDecimal);
+  const hint = splitCodecHint(full)!;
+  assert.equal(hint.n, 1500);
+  // Same size class (1024..2047 points), same scale: the hinted codec gives the same blob.
+  assert.deepEqual(encodeSplit(p, walk, hint), full);
+  // An IEEE hint in the same size class is followed (the encoder does not look further)...
+  const ieee = encodeSplit(p, walk, { codec: { kind: 'ieee' }, n: 1100 });
+  assert.equal(ieee[0], Encoding.SplitIeee);
+  sameBits(decodeSplit(ieee).values, walk);
+  // ...but not once the split has crossed a power of two since the hinted version.
+  assert.deepEqual(encodeSplit(p, walk, { codec: { kind: 'ieee' }, n: 1000 }), full);
+  // A decimal hint at another scale would lose digits: ignored, the result is exact.
+  const finer = walk.map((v, i) => (i === 700 ? v + 0.0001 : v));
+  const b = encodeSplit(p, finer, hint);
+  sameBits(decodeSplit(b).values, finer);
+  assert.deepEqual(b, encodeSplit(p, finer));
+  assert.equal(splitCodecHint(encodeSplit(Uint32Array.of(1, 2), Float64Array.of(1, 2)))?.n, 2);
 });

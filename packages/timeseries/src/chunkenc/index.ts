@@ -20,20 +20,52 @@ function checkLengths(a: { length: number }, b: { length: number }): void {
   if (a.length !== b.length) throw new RangeError(`length mismatch: ${a.length} keys, ${b.length} values`);
 }
 
-/** Code the value column with each applicable codec; return the smallest. */
-function bestValues(values: Float64Array): { codec: ValueCodec; bytes: Uint8Array } {
-  const candidates: ValueCodec[] = [{ kind: 'xor' }, { kind: 'ieee' }];
+/**
+ * What the previous version of a split was coded with: a split is re-encoded whole on every
+ * commit that touches it, usually with a few more points and the same winner, so the
+ * encoder can try that codec alone instead of all four (profile: trying all was a sixth of
+ * a processing thread's time).
+ */
+export interface SplitCodecHint {
+  codec: ValueCodec;
+  /** Points in that version. */
+  n: number;
+}
+
+/** The hint for re-encoding a stored split; null for raw (uncompressed) splits. */
+export function splitCodecHint(b: Uint8Array): SplitCodecHint | null {
+  if (b.length === 0 || b[0] === Encoding.RawSplit) return null;
+  const l = parseLayout(b);
+  return { codec: l.codec, n: l.n };
+}
+
+function encodeValues(values: Float64Array, codec: ValueCodec): { codec: ValueCodec; bytes: Uint8Array } {
+  const w = new BitWriter(values.length * 2);
+  const e = newValueEncoder(w, codec);
+  for (let i = 0; i < values.length; i++) e.put(values[i]);
+  return { codec, bytes: valueBytes(w, e) };
+}
+
+/**
+ * Code the value column with each applicable codec and keep the smallest; with a hint, the
+ * hinted codec alone while it still applies (a decimal one only at the same scale, which
+ * is what makes it lossless) and the split has not crossed a power of two in size since:
+ * every split is still weighed against all codecs about log2(points) times in its life,
+ * last at its largest power of two.
+ */
+function bestValues(values: Float64Array, hint?: SplitCodecHint | null): { codec: ValueCodec; bytes: Uint8Array } {
+  const sameSize = hint && Math.clz32(hint.n) === Math.clz32(values.length);
+  if (sameSize && hint.codec.kind !== 'decimal') return encodeValues(values, hint.codec);
   const scale = findScale(values);
+  if (sameSize && hint.codec.kind === 'decimal' && hint.codec.scale === scale) return encodeValues(values, hint.codec);
+  const candidates: ValueCodec[] = [{ kind: 'xor' }, { kind: 'ieee' }];
   if (scale >= 0) {
     candidates.push({ kind: 'decimal', scale, order: 1 }, { kind: 'decimal', scale, order: 2 });
   }
   let best: { codec: ValueCodec; bytes: Uint8Array } | null = null;
   for (const codec of candidates) {
-    const w = new BitWriter(values.length * 2);
-    const e = newValueEncoder(w, codec);
-    for (let i = 0; i < values.length; i++) e.put(values[i]);
-    const bytes = valueBytes(w, e);
-    if (best === null || bytes.length < best.bytes.length) best = { codec, bytes };
+    const v = encodeValues(values, codec);
+    if (best === null || v.bytes.length < best.bytes.length) best = v;
   }
   return best!;
 }
@@ -62,12 +94,12 @@ function decodeValues(b: Uint8Array, l: ChunkLayout): { r: BitReader; values: Fl
  * Encode one split. `positions` are point indexes within the split (integers < 2^32,
  * normally ascending; any order round-trips). Values round-trip bit for bit.
  */
-export function encodeSplit(positions: Uint32Array, values: Float64Array): Uint8Array {
+export function encodeSplit(positions: Uint32Array, values: Float64Array, hint?: SplitCodecHint | null): Uint8Array {
   checkLengths(positions, values);
   const n = positions.length;
   const ke = new PositionEncoder(new BitWriter(64));
   for (let i = 0; i < n; i++) ke.put(positions[i]);
-  const v = bestValues(values);
+  const v = bestValues(values, hint);
   const enc = splitEncoding(v.codec);
   const out = assemble(enc, n, ke.bytes(), v.codec, v.bytes);
   return out.length <= 5 + 12 * n ? out : encodeRawSplit(positions, values);
