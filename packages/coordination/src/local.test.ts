@@ -76,6 +76,33 @@ test('close() releases everything held', async (t) => {
   await b.close();
 });
 
+test('connections kept between uses still exclude, stay bounded and close with the coordinator', async (t) => {
+  const dir = tempDir(t);
+  const fds = (): number => readdirSync('/proc/self/fd').length;
+  const before = fds();
+  const a = new LocalCoordinator({ dir });
+  const b = new LocalCoordinator({ dir });
+  // Many cycles over a few names: each name keeps at most one idle connection.
+  for (let i = 0; i < 200; i++) {
+    const l = await a.tryLock(`sack-${i % 4}`);
+    assert.ok(l, `cycle ${i}`);
+    assert.equal(await b.tryLock(`sack-${i % 4}`), null, `b is excluded while a holds (cycle ${i})`);
+    await l.release();
+  }
+  assert.ok(fds() - before <= 2 * 4 * 2, `open files grew by ${fds() - before}`);
+  // A name a released (its connection parked) is free for b, and then excluded for a.
+  const byB = await b.tryLock('sack-0');
+  assert.ok(byB);
+  assert.equal(await a.tryLock('sack-0'), null);
+  await byB.release();
+  // More names than the idle bound: the oldest idle connections are closed.
+  for (let i = 0; i < 300; i++) await (await a.tryLock(`many-${i}`))?.release();
+  assert.ok(fds() - before <= 2 * 128 + 2 * 4 * 2, `open files grew by ${fds() - before}`);
+  await a.close();
+  await b.close();
+  assert.ok(fds() - before <= 0, `close() left ${fds() - before} files open`);
+});
+
 test('lock names are sanitised without collisions', (t) => {
   assert.notEqual(lockFileName('a/b'), lockFileName('a_b'));
   assert.match(lockFileName('../../etc/passwd'), /^[A-Za-z0-9_.-]+\.lock$/);
