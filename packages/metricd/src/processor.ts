@@ -126,14 +126,14 @@ export class Processor {
 
   /** Folds the not-yet-applied batches into one metric; returns the measures folded. */
   private async foldMetric(metricId: string, policy: ArchivePolicy, pending: Pending[], present: Set<string>): Promise<number> {
-    const st = this.o.storage;
-    const rec = await st.read(metricId);
+    // The sack's lock (held by processSack) makes this the only writer of the metric.
+    const rec = await this.o.storage.update(metricId);
     const todo = pending.filter((p) => !rec.applied.has(p.batchId));
     if (todo.length === 0) return 0;
     const measures = concatMeasures(todo.map((p) => p.measures));
-    const change = await processMeasures(policy, rec.state, measures, (key) => st.readSplit(metricId, key));
+    const change = await processMeasures(policy, rec.state, measures, (key) => rec.readSplit(key));
     const forget = [...rec.applied].filter((id) => !present.has(id));
-    await st.commit(metricId, { ...change, applied: [...new Set(todo.map((p) => p.batchId))], forget });
+    await rec.commit({ ...change, applied: [...new Set(todo.map((p) => p.batchId))], forget });
     return measures.ts.length;
   }
 }

@@ -178,3 +178,52 @@ test('cleanup removes crash leftovers but not live files; corruption is reported
   await assert.rejects(store.readSplit(id, 'k'), CorruptStorageError);
   await store.close();
 });
+
+test('update(): reads once, builds on what it read, and frees superseded files by name', async (t) => {
+  const dir = tempDir(t);
+  const store = new FileAggregateStorage({ dir });
+  const id = randomUUID();
+  await store.commit(id, change({ state: bytes('s1'), put: new Map([['a', bytes('A1')], ['b', bytes('B1')]]), applied: ['b1'] }));
+  const u = await store.update(id);
+  assert.equal(text(u.state), 's1');
+  assert.deepEqual([...u.applied], ['b1']);
+  assert.equal(text(await u.readSplit('a')), 'A1');
+  assert.equal(await u.readSplit('zz'), null);
+  await u.commit(change({ state: bytes('s2'), put: new Map([['a', bytes('A2')]]), applied: ['b2'] }));
+  assert.equal(text((await store.read(id)).state), 's2');
+  assert.equal(text(await store.readSplit(id, 'a')), 'A2');
+  assert.equal(text(await store.readSplit(id, 'b')), 'B1');
+  assert.equal(metricFiles(dir, id).length, 3, 'the superseded split of a is gone');
+  // Another process commits meanwhile: a reader following an update's stale file name
+  // falls back to the current manifest rather than failing.
+  const stale = await store.update(id);
+  const other = new FileAggregateStorage({ dir });
+  await other.commit(id, change({ state: bytes('s3'), put: new Map([['b', bytes('B3')]]) }));
+  assert.equal(text(await stale.readSplit('b')), 'B3');
+  await other.close();
+  // A commit of this process after an update read: that update re-reads before committing.
+  const late = await store.update(id);
+  await store.commit(id, change({ state: bytes('s4'), put: new Map([['c', bytes('C4')]]) }));
+  await late.commit(change({ state: bytes('s5'), put: new Map([['d', bytes('D5')]]) }));
+  assert.equal(text(await store.readSplit(id, 'c')), 'C4', 'the later commit kept what came between');
+  assert.equal(text(await store.readSplit(id, 'd')), 'D5');
+  await store.close();
+});
+
+test('a file a crashed commit left is removed by a later commit that lists the folder', async (t) => {
+  const dir = tempDir(t);
+  const store = new FileAggregateStorage({ dir });
+  const id = randomUUID();
+  await store.commit(id, change({ put: new Map([['a', bytes('A')]]) }));
+  const orphan = join(dir, id.slice(0, 2), id, '1-0badf00d-7.split');
+  writeFileSync(orphan, 'left by a crash');
+  for (let i = 0; i < 16; i++) {
+    const u = await store.update(id);
+    await u.commit(change({ put: new Map([['a', bytes(`A${i}`)]]) }));
+    // Each commit leaves exactly the manifest and the live split, plus the orphan until swept.
+    assert.equal(metricFiles(dir, id).length, existsSync(orphan) ? 3 : 2);
+  }
+  assert.equal(existsSync(orphan), false);
+  assert.equal(text(await store.readSplit(id, 'a')), 'A15');
+  await store.close();
+});

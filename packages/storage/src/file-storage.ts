@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
-import { readFile as readFileCallback } from 'node:fs';
+import { readFile as readFileCallback, type BigIntStats } from 'node:fs';
 import { promisify } from 'node:util';
 import { dirname, join } from 'node:path';
 import {
@@ -9,7 +9,7 @@ import {
 import {
   EMPTY_MANIFEST, decodeManifest, decodeSplit, encodeManifest, encodeSplitHeader, type Manifest,
 } from './format.js';
-import type { AggregateStorage, CommitChange, MetricRecord } from './types.js';
+import type { AggregateStorage, CommitChange, MetricRecord, MetricUpdate } from './types.js';
 
 // fs/promises' readFile costs ~3x the callback version here (measured: 250 vs 80 us for
 // 4 KiB), and reads of splits and batches are hot.
@@ -38,6 +38,12 @@ const TRASH = '.trash';
 /** cleanup() only removes files of unknown status after this long (a commit may be writing them). */
 const GRACE_MS = 10 * 60 * 1000;
 const METRIC_ID = /^[A-Za-z0-9_-][A-Za-z0-9_.-]*$/;
+/**
+ * A commit unlinks the files its manifest superseded by name; one commit in this many also
+ * lists the folder, for files a crashed commit left behind (listing on every commit was a
+ * readdir per commit for nothing).
+ */
+const FULL_SWEEP_EVERY = 16;
 
 /**
  * Aggregates on a POSIX file system: `<dir>/<id[0:2]>/<id>/` holds a manifest and split
@@ -62,6 +68,29 @@ export class FileAggregateStorage implements AggregateStorage {
     const m = await this.#manifest(metricId);
     // Copies: callers must not be able to alter the cached manifest.
     return { state: m.state && new Uint8Array(m.state), applied: new Set(m.applied) };
+  }
+
+  async update(metricId: string): Promise<MetricUpdate> {
+    const base = await this.#manifest(metricId);
+    return {
+      state: base.state && new Uint8Array(base.state),
+      applied: new Set(base.applied),
+      readSplit: (key) => this.#readSplitOf(metricId, base, key),
+      commit: (change) => this.#serialised(metricId, () => this.#commit(metricId, change, base)),
+    };
+  }
+
+  /** A split named by a manifest already read; back to the checking path if it is gone. */
+  async #readSplitOf(metricId: string, base: Manifest, key: string): Promise<Uint8Array | null> {
+    const file = base.splits.get(key);
+    if (file === undefined) return null;
+    const path = join(this.#metricDir(metricId), file);
+    try {
+      return decodeSplit(await readFile(path), path);
+    } catch (err) {
+      if (!isMissing(err)) throw asUnavailable(err, 'reading split');
+      return this.readSplit(metricId, key);
+    }
   }
 
   async readSplit(metricId: string, key: string): Promise<Uint8Array | null> {
@@ -109,27 +138,35 @@ export class FileAggregateStorage implements AggregateStorage {
     this.#cache.clear();
   }
 
-  async #commit(metricId: string, change: CommitChange): Promise<void> {
+  /**
+   * `base`: the manifest an update() read. It is used as is while it is still what this
+   * instance last read or wrote for the metric (no commit of this process came between);
+   * otherwise the manifest is read again, as for a plain commit().
+   */
+  async #commit(metricId: string, change: CommitChange, base?: Manifest): Promise<void> {
     const dir = this.#metricDir(metricId);
-    const current = await this.#manifest(metricId);
+    const current = base !== undefined && base.gen > 0 && this.#cache.get(metricId)?.manifest === base
+      ? base
+      : await this.#manifest(metricId);
     if (current.gen === 0) await this.#createMetricDir(dir);
     const gen = current.gen + 1;
     const nonce = randomBytes(4).toString('hex');
     const written: string[] = [];
     let next: Manifest;
+    let stamp: string;
     try {
       const splits = await this.#writeSplits(dir, gen, nonce, current.splits, change, written);
       next = { gen, state: new Uint8Array(change.state), applied: nextApplied(current.applied, change), splits };
-      await this.#writeManifest(dir, nonce, next, written);
+      stamp = await this.#writeManifest(dir, nonce, next, written);
     } catch (err) {
       await Promise.all(written.map((p) => unlink(p).catch(() => undefined)));
       throw asUnavailable(err, `committing metric ${metricId}`);
     }
-    await this.#published(metricId, dir, next);
+    await this.#published(metricId, dir, current, next, stamp);
   }
 
   /** After the rename: the new manifest is live, whatever happens next. */
-  async #published(metricId: string, dir: string, next: Manifest): Promise<void> {
+  async #published(metricId: string, dir: string, previous: Manifest, next: Manifest, stamp: string): Promise<void> {
     try {
       await fsyncDir(dir);
     } catch (err) {
@@ -137,11 +174,15 @@ export class FileAggregateStorage implements AggregateStorage {
       this.#cache.delete(metricId);
       throw asUnavailable(err, `syncing metric ${metricId}`);
     }
-    const stamp = await stampOf(join(dir, MANIFEST)).catch(() => null);
-    if (stamp) this.#remember(metricId, stamp, next);
-    else this.#cache.delete(metricId);
+    this.#remember(metricId, stamp, next);
     // Freeing superseded files is best effort: a crash here only leaves orphans.
-    await this.#sweep(metricId, next, true).catch(() => 0);
+    if (next.gen % FULL_SWEEP_EVERY === 0) {
+      await this.#sweep(metricId, next, true).catch(() => 0);
+      return;
+    }
+    const live = new Set(next.splits.values());
+    const superseded = [...new Set(previous.splits.values())].filter((f) => !live.has(f));
+    await Promise.all(superseded.map((f) => unlink(join(dir, f)).catch(() => undefined)));
   }
 
   /** Writes and fsyncs every new split; returns the resulting key -> file map. */
@@ -152,7 +193,7 @@ export class FileAggregateStorage implements AggregateStorage {
     const splits = new Map(previous);
     for (const key of change.del) splits.delete(key);
     let i = 0;
-    const jobs: Array<Promise<void>> = [];
+    const jobs: Array<Promise<string>> = [];
     for (const [key, data] of change.put) {
       const name = `${gen}-${nonce}-${i++}.split`;
       splits.set(key, name);
@@ -164,17 +205,23 @@ export class FileAggregateStorage implements AggregateStorage {
     return splits;
   }
 
-  /** The commit point: temp manifest, fsync, rename over the live one (folder fsync follows). */
-  async #writeManifest(dir: string, nonce: string, next: Manifest, written: string[]): Promise<void> {
+  /**
+   * The commit point: temp manifest, fsync, rename over the live one (folder fsync follows).
+   * Returns the new manifest's stamp, taken from the written file (a rename keeps its inode
+   * and mtime).
+   */
+  async #writeManifest(dir: string, nonce: string, next: Manifest, written: string[]): Promise<string> {
     const temp = join(dir, `.manifest-${nonce}.tmp`);
-    await this.#writeDurable('manifest', temp, [encodeManifest(next)], written);
+    const stamp = await this.#writeDurable('manifest', temp, [encodeManifest(next)], written);
     await this.#faultHook?.('rename', join(dir, MANIFEST));
     await rename(temp, join(dir, MANIFEST));
+    return stamp;
   }
 
+  /** Writes and fsyncs a new file; returns its stamp. */
   async #writeDurable(
     op: 'split' | 'manifest', path: string, parts: Uint8Array[], written: string[],
-  ): Promise<void> {
+  ): Promise<string> {
     await this.#faultHook?.(op, path);
     const fh = await open(path, 'wx');
     written.push(path);
@@ -184,6 +231,7 @@ export class FileAggregateStorage implements AggregateStorage {
       // A short write to a regular file means the disk filled up.
       if (bytesWritten !== expected) throw Object.assign(new Error('short write'), { code: 'ENOSPC' });
       await fh.sync();
+      return op === 'manifest' ? stampFrom(await fh.stat({ bigint: true })) : '';
     } finally {
       await fh.close();
     }
@@ -303,7 +351,10 @@ function nextApplied(current: Set<string>, change: CommitChange): Set<string> {
 
 /** Identity of a file version: a rename-replaced manifest always changes inode or mtime. */
 async function stampOf(path: string): Promise<string> {
-  const s = await stat(path, { bigint: true });
+  return stampFrom(await stat(path, { bigint: true }));
+}
+
+function stampFrom(s: BigIntStats): string {
   return `${s.ino}:${s.mtimeNs}:${s.size}`;
 }
 

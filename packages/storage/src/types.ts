@@ -14,8 +14,21 @@ export interface CommitChange {
   forget: string[];
 }
 
+/**
+ * One read-modify-write of a metric by the holder of its processing lock: the record is
+ * read once and split reads and the commit build on it without checking again that no
+ * other process changed the metric (the lock is what guarantees it).
+ */
+export interface MetricUpdate extends MetricRecord {
+  readSplit(key: string): Promise<Uint8Array | null>;
+  /** As AggregateStorage.commit, on top of what this update read. */
+  commit(change: CommitChange): Promise<void>;
+}
+
 export interface AggregateStorage {
   read(metricId: string): Promise<MetricRecord>;
+  /** Starts a read-modify-write; the caller must hold the metric's processing lock. */
+  update(metricId: string): Promise<MetricUpdate>;
   readSplit(metricId: string, key: string): Promise<Uint8Array | null>;
   /** Atomic: after a crash either all of it is visible or none of it. */
   commit(metricId: string, change: CommitChange): Promise<void>;
