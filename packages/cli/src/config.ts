@@ -16,7 +16,8 @@ export interface Settings {
   port: number;
   authMode: AuthMode;
   indexerUrl: string;
-  sacks: number;
+  /** Given: the data folder must hold this many sacks (a new one is created so); absent: whatever it holds. */
+  sacks: number | undefined;
   maxLimit: number;
   corsAllowedOrigins: string[];
   proxyHeaders: boolean;
@@ -67,7 +68,7 @@ export const SPECS: Spec[] = [
   { key: 'port', flag: 'port', env: 'TALLY_PORT', help: 'port the API listens on', dflt: () => 8041, parse: int('port') },
   { key: 'authMode', flag: 'auth-mode', env: 'TALLY_AUTH_MODE', help: 'basic | noauth | remoteuser (as Gnocchi; they trust the client, so loopback only unless --insecure) | token (API tokens of `tally user`)', dflt: () => 'basic', parse: authMode },
   { key: 'indexerUrl', flag: 'indexer-url', env: 'TALLY_INDEXER_URL', help: 'sqlite:///path/index.db (default: in the data folder) or postgresql://...', dflt: (s) => `sqlite://${join(s.dataDir ?? resolve('data'), 'index.sqlite')}`, parse: text },
-  { key: 'sacks', flag: 'sacks', env: 'TALLY_SACKS', help: 'number of incoming sacks (fixed when the data folder is created)', dflt: () => 32, parse: int('sacks') },
+  { key: 'sacks', flag: 'sacks', env: 'TALLY_SACKS', help: 'number of incoming sacks of a new data folder (default 8); an existing folder keeps its own (see `tally change-sack-size`)', dflt: () => undefined, parse: int('sacks') },
   { key: 'maxLimit', flag: 'max-limit', env: 'TALLY_MAX_LIMIT', help: 'largest page a list returns', dflt: () => 1000, parse: int('max-limit') },
   { key: 'corsAllowedOrigins', flag: 'cors-allowed-origin', env: 'TALLY_CORS_ALLOWED_ORIGINS', help: 'comma-separated origins allowed by CORS', dflt: () => [], parse: csv },
   { key: 'proxyHeaders', flag: 'proxy-headers', env: 'TALLY_PROXY_HEADERS', help: 'honour Forwarded / X-Forwarded-* when building URLs', flagOnly: true, dflt: () => false, parse: boolean },

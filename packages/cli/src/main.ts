@@ -1,6 +1,8 @@
 // The `tally` command.
 import { Worker } from 'node:worker_threads';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { IncomingConfigError, changeSackCount } from '@tally/incoming';
 import { createSecureContext } from 'node:tls';
 import { Command, Option } from 'commander';
 import { pino, type Logger } from 'pino';
@@ -28,7 +30,7 @@ function guard<A extends unknown[]>(role: string, fn: (...args: A) => Promise<vo
     try {
       await fn(...args);
     } catch (e) {
-      if (e instanceof ConfigError || e instanceof UserStoreError) {
+      if (e instanceof ConfigError || e instanceof UserStoreError || e instanceof IncomingConfigError) {
         process.stderr.write(`tally ${role}: ${e.message}\n`);
         process.exit(2);
       }
@@ -238,6 +240,16 @@ export function program(): Command {
       } finally {
         await svc.close();
       }
+    }));
+
+  withSettings(prog.command('change-sack-size').argument('<sacks>', 'the new number of sacks')
+    .description('change the number of incoming sacks (the backlog must be empty and every Tally process stopped)'))
+    .action(guard('change-sack-size', async (sacks: string, flags: Record<string, unknown>) => {
+      const s = resolveSettings(flags);
+      const n = Number(sacks);
+      if (!Number.isInteger(n) || n < 1 || n > 65536) throw new ConfigError(`sacks must be an integer in [1, 65536], got ${sacks}`);
+      const r = changeSackCount(join(s.dataDir, 'incoming'), n);
+      process.stdout.write(r.from === r.to ? `the store already has ${r.to} sacks\n` : `sacks: ${r.from} -> ${r.to}\n`);
     }));
 
   addUserCommands(prog, withSettings, guard);

@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import {
-  CorruptBatchError, FileIncomingStore, IncomingClosedError, IncomingConfigError,
-  IncomingUnavailableError, type Measures,
+  CorruptBatchError, DEFAULT_SACKS, FileIncomingStore, IncomingClosedError, IncomingConfigError,
+  IncomingUnavailableError, changeSackCount, type Measures,
 } from './index.js';
 import { crc32, portableCrc32 } from './crc32.js';
 
@@ -113,6 +113,29 @@ test('sack count is fixed at creation', async (t) => {
   const reopened = new FileIncomingStore({ dir });
   assert.equal(reopened.sacks, 8);
   await reopened.close();
+});
+
+test('a new store has DEFAULT_SACKS sacks; changeSackCount needs an empty backlog', async (t) => {
+  const dir = tempDir(t);
+  const store = new FileIncomingStore({ dir });
+  assert.equal(store.sacks, DEFAULT_SACKS);
+  const metric = randomUUID();
+  await store.add(new Map([[metric, measures(3)]]));
+  assert.throws(() => changeSackCount(dir, 3), /still holds 1 file/);
+  assert.equal(new FileIncomingStore({ dir }).sacks, DEFAULT_SACKS, 'a refused change leaves the count');
+  const sack = store.sackOf(metric);
+  await store.deleteBatches(sack, await store.listBatches(sack));
+  await store.close();
+  assert.deepEqual(changeSackCount(dir, 3), { from: DEFAULT_SACKS, to: 3 });
+  assert.deepEqual(readdirSync(dir).filter((n) => n.startsWith('sack-')).sort(), ['sack-0', 'sack-1', 'sack-2']);
+  const reopened = new FileIncomingStore({ dir });
+  assert.equal(reopened.sacks, 3);
+  await reopened.add(new Map([[metric, measures(2)]]));
+  const [batch] = await reopened.listBatches(reopened.sackOf(metric));
+  assert.deepEqual((await reopened.readBatch(reopened.sackOf(metric), batch)).get(metric)?.values, measures(2).values);
+  await reopened.close();
+  assert.throws(() => changeSackCount(join(dir, 'nowhere'), 4), IncomingConfigError);
+  assert.throws(() => changeSackCount(dir, 0), RangeError);
 });
 
 test('a corrupt or torn batch is detected, skipped by backlog, and can be quarantined', async (t) => {

@@ -1,5 +1,5 @@
 export type { Measures, Backlog, BacklogOptions, IncomingStore } from './types.js';
-export { FileIncomingStore } from './file-store.js';
+export { FileIncomingStore, changeSackCount, DEFAULT_SACKS } from './file-store.js';
 export type { FileIncomingStoreOptions } from './file-store.js';
 export { IncomingUnavailableError, IncomingConfigError, IncomingClosedError } from './errors.js';
 export { CorruptBatchError } from './batch-format.js';
