@@ -23,6 +23,12 @@ export interface WorkloadConfig {
    * for a rate; this makes the step last long enough on both.
    */
   createMetrics: number;
+  /**
+   * Metrics created, untimed, just before the timed creation: the first requests to a
+   * server that compiles code as it runs (Tally's JIT) cost more than the next ones, and
+   * a rate over a few seconds would measure that start rather than the steady state.
+   */
+  createWarmup: number;
   createConcurrency: number;
   /** Datasets whose bytes per point are measured; walk3 always comes first. */
   datasets: Dataset[];
@@ -268,6 +274,7 @@ export async function runWorkload(target: Target, cfg: WorkloadConfig, progress:
     // Metric creation; the first `metrics` of them receive the main dataset, the others
     // stay empty.
     const toCreate = Math.max(cfg.metrics, cfg.createMetrics);
+    if (cfg.createWarmup > 0) await createMetrics(ctx, cfg.createWarmup, `warm-up: create ${cfg.createWarmup} metrics (untimed)`);
     const created = await createMetrics(ctx, toCreate, `create ${toCreate} metrics (${cfg.createConcurrency} clients)`);
     f.create_rate = toCreate / created.seconds;
     const main = { refs: created.refs.slice(0, cfg.metrics) };
