@@ -8,6 +8,7 @@ import {
 import type { Metric } from '@tally/indexer';
 import { HttpError, argumentError, badRequest } from './errors.js';
 import { pyFloat } from './pyjson.js';
+import { utcSeriesJson } from './series-json.js';
 import { parseBool } from './routes/root.js';
 import type { Ctx } from './context.js';
 
@@ -74,6 +75,15 @@ export function granularityText(g: Nanos | CalendarUnit): string {
   return typeof g === 'string' ? `"${g}"` : pyFloat(granularitySeconds(g));
 }
 
+/** The body of a measures read: bytes written directly for UTC (series-json.ts), else text. */
+export function measuresBody(
+  r: { ts: BigInt64Array; granularity: BigInt64Array; values: Float64Array; calendar?: CalendarUnit },
+  zone: TimeZone = TimeZone.UTC,
+): string | Buffer {
+  if (zone.isUtc && r.calendar === undefined) return utcSeriesJson(r.ts, r.granularity, r.values, granularityText);
+  return measuresJson(r, zone);
+}
+
 export function measuresJson(
   r: { ts: BigInt64Array; granularity: BigInt64Array; values: Float64Array; calendar?: CalendarUnit },
   zone: TimeZone = TimeZone.UTC,
@@ -132,5 +142,5 @@ export async function readMeasuresReply(ctx: Ctx, req: FastifyRequest, reply: Fa
     if (e instanceof CalendarDeriveError) throw badRequest(e.message);
     throw e;
   }
-  return reply.code(200).header('content-type', 'application/json').send(measuresJson(result, zone));
+  return reply.code(200).header('content-type', 'application/json').send(measuresBody(result, zone));
 }
