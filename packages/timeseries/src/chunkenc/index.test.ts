@@ -127,3 +127,17 @@ test('a split codec hint: used while it applies, every codec weighed when it doe
   assert.deepEqual(b, encodeSplit(p, finer));
   assert.equal(splitCodecHint(encodeSplit(Uint32Array.of(1, 2), Float64Array.of(1, 2)))?.n, 2);
 });
+
+test('long columns are weighed on their tail, then coded whole: still exact whatever the head holds', () => {
+  const n = 5000;
+  const r = rng(5);
+  const walk = randomWalk3(n, 9);
+  // Full-precision noise in the head: no decimal scale fits the whole column, whatever the tail says.
+  const mixed = walk.map((v, i) => (i < 1000 ? v + r() : v));
+  const b = splitRoundTrip(dense(n), mixed);
+  assert.notEqual(b[0], Encoding.SplitDecimal);
+  // A 3-decimal walk: the decimal codec wins on the tail and codes the whole column.
+  const w = splitRoundTrip(dense(n), walk);
+  assert.equal(w[0], Encoding.SplitDecimal);
+  assert.ok(w.length / n <= 1.5, `${w.length / n} bytes/point`);
+});
