@@ -65,37 +65,27 @@ export class FileAggregateStorage implements AggregateStorage {
   }
 
   async read(metricId: string): Promise<MetricRecord> {
-    const m = await this.#manifest(metricId);
-    // Copies: callers must not be able to alter the cached manifest.
-    return { state: m.state && new Uint8Array(m.state), applied: new Set(m.applied) };
+    return recordOf(await this.#manifest(metricId));
   }
 
   async update(metricId: string): Promise<MetricUpdate> {
     const base = await this.#manifest(metricId);
     return {
-      state: base.state && new Uint8Array(base.state),
-      applied: new Set(base.applied),
-      readSplit: (key) => this.#readSplitOf(metricId, base, key),
+      ...recordOf(base),
+      readSplit: (key) => this.#readSplit(metricId, key, base),
       commit: (change) => this.#serialised(metricId, () => this.#commit(metricId, change, base)),
     };
   }
 
-  /** A split named by a manifest already read; back to the checking path if it is gone. */
-  async #readSplitOf(metricId: string, base: Manifest, key: string): Promise<Uint8Array | null> {
-    const file = base.splits.get(key);
-    if (file === undefined) return null;
-    const path = join(this.#metricDir(metricId), file);
-    try {
-      return decodeSplit(await readFile(path), path);
-    } catch (err) {
-      if (!isMissing(err)) throw asUnavailable(err, 'reading split');
-      return this.readSplit(metricId, key);
-    }
+  readSplit(metricId: string, key: string): Promise<Uint8Array | null> {
+    return this.#readSplit(metricId, key, null);
   }
 
-  async readSplit(metricId: string, key: string): Promise<Uint8Array | null> {
+  /** `first`: a manifest already read (update()) to follow first; otherwise the cached one. */
+  async #readSplit(metricId: string, key: string, first: Manifest | null): Promise<Uint8Array | null> {
     for (let attempt = 0; ; attempt++) {
-      const file = (await this.#manifest(metricId, attempt > 0)).splits.get(key);
+      const manifest = attempt === 0 && first !== null ? first : await this.#manifest(metricId, attempt > 0);
+      const file = manifest.splits.get(key);
       if (file === undefined) return null;
       const path = join(this.#metricDir(metricId), file);
       try {
@@ -340,6 +330,11 @@ export class FileAggregateStorage implements AggregateStorage {
     });
     return run;
   }
+}
+
+/** A caller's view of a manifest: copies, so that nobody can alter the cached one. */
+function recordOf(m: Manifest): MetricRecord {
+  return { state: m.state && new Uint8Array(m.state), applied: new Set(m.applied) };
 }
 
 function nextApplied(current: Set<string>, change: CommitChange): Set<string> {
