@@ -248,7 +248,7 @@ export function program(): Command {
       const s = resolveSettings(flags);
       const n = Number(sacks);
       if (!Number.isInteger(n) || n < 1 || n > 65536) throw new ConfigError(`sacks must be an integer in [1, 65536], got ${sacks}`);
-      const r = changeSackCount(join(s.dataDir, 'incoming'), n);
+      const r = await changeSackCount(join(s.dataDir, 'incoming'), n);
       process.stdout.write(r.from === r.to ? `the store already has ${r.to} sacks\n` : `sacks: ${r.from} -> ${r.to}\n`);
     }));
 

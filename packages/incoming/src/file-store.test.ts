@@ -121,12 +121,12 @@ test('a new store has DEFAULT_SACKS sacks; changeSackCount needs an empty backlo
   assert.equal(store.sacks, DEFAULT_SACKS);
   const metric = randomUUID();
   await store.add(new Map([[metric, measures(3)]]));
-  assert.throws(() => changeSackCount(dir, 3), /still holds 1 file/);
+  await assert.rejects(changeSackCount(dir, 3), /still holds 1 file/);
   assert.equal(new FileIncomingStore({ dir }).sacks, DEFAULT_SACKS, 'a refused change leaves the count');
   const sack = store.sackOf(metric);
   await store.deleteBatches(sack, await store.listBatches(sack));
   await store.close();
-  assert.deepEqual(changeSackCount(dir, 3), { from: DEFAULT_SACKS, to: 3 });
+  assert.deepEqual(await changeSackCount(dir, 3), { from: DEFAULT_SACKS, to: 3 });
   assert.deepEqual(readdirSync(dir).filter((n) => n.startsWith('sack-')).sort(), ['sack-0', 'sack-1', 'sack-2']);
   const reopened = new FileIncomingStore({ dir });
   assert.equal(reopened.sacks, 3);
@@ -134,8 +134,8 @@ test('a new store has DEFAULT_SACKS sacks; changeSackCount needs an empty backlo
   const [batch] = await reopened.listBatches(reopened.sackOf(metric));
   assert.deepEqual((await reopened.readBatch(reopened.sackOf(metric), batch)).get(metric)?.values, measures(2).values);
   await reopened.close();
-  assert.throws(() => changeSackCount(join(dir, 'nowhere'), 4), IncomingConfigError);
-  assert.throws(() => changeSackCount(dir, 0), RangeError);
+  await assert.rejects(changeSackCount(join(dir, 'nowhere'), 4), IncomingConfigError);
+  await assert.rejects(changeSackCount(dir, 0), RangeError);
 });
 
 test('a corrupt or torn batch is detected, skipped by backlog, and can be quarantined', async (t) => {

@@ -1,6 +1,5 @@
 import {
-  closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync,
-  unlinkSync, writeFileSync,
+  linkSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync,
 } from 'node:fs';
 import { link, open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { readFile as readFileCallback } from 'node:fs';
@@ -385,7 +384,7 @@ function mergeGroup(group: Pending[]): Map<string, Measures[]> {
  * stopped, and measures waiting in sacks would land in the wrong one, so the backlog must
  * have been processed. Refuses (IncomingConfigError) otherwise; returns the counts.
  */
-export function changeSackCount(dir: string, sacks: number): { from: number; to: number } {
+export async function changeSackCount(dir: string, sacks: number): Promise<{ from: number; to: number }> {
   if (!Number.isInteger(sacks) || sacks < 1 || sacks > 65536) {
     throw new RangeError(`sacks must be an integer in [1, 65536], got ${sacks}`);
   }
@@ -409,18 +408,9 @@ export function changeSackCount(dir: string, sacks: number): { from: number; to:
     renameSync(temp, meta);
     for (let s = 0; s < sacks; s++) mkdirSync(join(dir, `sack-${s}`), { recursive: true });
     for (let s = sacks; s < from; s++) rmSync(join(dir, `sack-${s}`), { recursive: true, force: true });
-    fsyncDirSync(dir);
+    await fsyncDir(dir);
   }
   return { from, to: sacks };
-}
-
-function fsyncDirSync(path: string): void {
-  const fd = openSync(path, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 /** Creates or checks the metadata file and sack folders; returns the sack count. */
