@@ -33,7 +33,8 @@ Workload (same on every target):
   --batch-measures N       measures per metric per batch (100)
   --concurrency N          concurrent ingest clients (4)
   --create-metrics N       metrics whose creation rate is measured (4000, at least --metrics; the first --metrics get walk3)
-  --create-warmup N        metrics created untimed just before (400): a server compiling as it runs starts slower
+  --create-warmup N        metrics created untimed just before (4000): a server and client compiling as they run start slower
+  --ingest-warmup N        measures per metric sent untimed to --metrics of those before the timed ingest (1000; 0 skips)
   --create-concurrency N   concurrent clients creating metrics and resources (8)
   --datasets LIST          bytes-per-point datasets, walk3 always included (walk3,constant,noise); known: ${DATASETS.join(', ')}
   --dataset-metrics N      metrics per dataset other than walk3 (20)
@@ -98,7 +99,7 @@ export function parseOptions(argv: string[], log: (m: string) => void = () => {}
       'start-tally': { type: 'boolean' }, 'vs-reference': { type: 'boolean' },
       metrics: { type: 'string' }, points: { type: 'string' }, 'batch-metrics': { type: 'string' }, 'batch-measures': { type: 'string' },
       concurrency: { type: 'string' }, 'create-metrics': { type: 'string' }, 'create-concurrency': { type: 'string' }, datasets: { type: 'string' },
-      'dataset-metrics': { type: 'string' }, 'create-warmup': { type: 'string' }, reads: { type: 'string' }, warmup: { type: 'string' },
+      'dataset-metrics': { type: 'string' }, 'create-warmup': { type: 'string' }, 'ingest-warmup': { type: 'string' }, reads: { type: 'string' }, warmup: { type: 'string' },
       'aggregate-reads': { type: 'string' }, resources: { type: 'string' }, searches: { type: 'string' },
       scale: { type: 'string' }, 'scale-points': { type: 'string' }, 'scale-probe-metrics': { type: 'string' }, 'scale-probe-points': { type: 'string' }, runs: { type: 'string' },
       'drain-timeout': { type: 'string' }, json: { type: 'string' }, user: { type: 'string' }, password: { type: 'string' },
@@ -119,7 +120,8 @@ export function parseOptions(argv: string[], log: (m: string) => void = () => {}
     batchMeasures: int('batch-measures', v['batch-measures'], 100, 1),
     ingestConcurrency: int('concurrency', v.concurrency, 4, 1),
     createMetrics: int('create-metrics', v['create-metrics'], 4000, 1),
-    createWarmup: int('create-warmup', v['create-warmup'], 400, 0),
+    createWarmup: int('create-warmup', v['create-warmup'], 4000, 0),
+    ingestWarmup: int('ingest-warmup', v['ingest-warmup'], 1000, 0),
     createConcurrency: int('create-concurrency', v['create-concurrency'], 8, 1),
     datasets: ds,
     datasetMetrics: int('dataset-metrics', v['dataset-metrics'], 20, 1),
