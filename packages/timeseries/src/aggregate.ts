@@ -3,6 +3,7 @@
 // of operations, so results are bit-identical where that is cheap to achieve.
 
 import type { Nanos } from './time.js';
+import { baseOf, copyAt, fitsDoubles, floorDiv, offsetAt, setAt, wordsOf as words64 } from './nanos64.js';
 
 /** A series sorted by strictly increasing timestamp. */
 export interface Series {
@@ -69,6 +70,10 @@ export interface Buckets {
 
 /** Group ts[from..) into buckets floor(t / granularity) * granularity. */
 export function bucketize(ts: BigInt64Array, granularity: Nanos, from = 0): Buckets {
+  if (ts.length > from) {
+    const base = floorTo(ts[from], granularity);
+    if (fitsDoubles(ts[ts.length - 1] - base, granularity)) return bucketizeByOffsets(ts, granularity, from, base);
+  }
   const words = wordsOf(ts);
   const starts: bigint[] = [];
   const bounds: number[] = [];
@@ -91,6 +96,31 @@ export function bucketize(ts: BigInt64Array, granularity: Nanos, from = 0): Buck
   }
   bounds.push(n);
   return { starts: BigInt64Array.from(starts), bounds: Int32Array.from(bounds) };
+}
+
+/**
+ * bucketize for a series spanning less than 2^53 ns from its first bucket: bucket numbers
+ * come from exact double offsets, and no BigInt is made per point or per bucket.
+ */
+function bucketizeByOffsets(ts: BigInt64Array, granularity: Nanos, from: number, base: Nanos): Buckets {
+  const w = words64(ts);
+  const b = baseOf(base);
+  const g = Number(granularity);
+  const starts = new BigInt64Array(ts.length - from);
+  const sw = words64(starts);
+  const bounds = new Int32Array(ts.length - from + 1);
+  let count = 0;
+  let current = -1;
+  for (let i = from; i < ts.length; i++) {
+    const k = floorDiv(offsetAt(w, i, b), g);
+    if (k !== current) {
+      current = k;
+      setAt(sw, count, b, k * g);
+      bounds[count++] = i;
+    }
+  }
+  bounds[count] = ts.length;
+  return { starts: starts.subarray(0, count), bounds: bounds.subarray(0, count + 1) };
 }
 
 // ------------------------------------------------------------ reducers
@@ -190,12 +220,14 @@ export function reduceBuckets(series: Series, buckets: Buckets, from: number, me
   const { starts, bounds } = buckets;
   const outTs = new BigInt64Array(starts.length);
   const outValues = new Float64Array(starts.length);
+  const sw = words64(starts);
+  const ow = words64(outTs);
   let k = 0;
   for (let b = 0; b < starts.length; b++) {
     const lo = bounds[b];
     const hi = bounds[b + 1];
     if (hi - lo < need) continue;
-    outTs[k] = starts[b];
+    copyAt(ow, k, sw, b);
     outValues[k] = reduce(series.values, lo, hi, lo - from);
     k++;
   }

@@ -235,6 +235,32 @@ test('nanosecond timestamps survive the state buffer and splits', async () => {
   assert.ok(m.splits.has('last_1_1425652437123453600'));
 });
 
+test('splits round-trip before 1970 and over spans beyond 2^53 ns (hours, days)', async () => {
+  // Every 6 hours from 1969-09-01 for 240 days, in 4 batches: the day splits hold 240 days
+  // (over 2^53 ns from their start, so their positions go through BigInt), the hour ones
+  // and the second ones less; all of them cross the epoch.
+  const H = 3600n * S;
+  const first = -122n * 24n * H;
+  const points: [bigint, number][] = [];
+  for (let k = 0; k < 960; k++) points.push([first + BigInt(k) * 6n * H, (k * 37) % 101]);
+  const m = new Metric(policy(['mean', 'count'], [item(S), item(H), item(24n * H)]));
+  for (let b = 0; b < 4; b++) await m.post(points.slice(b * 240, (b + 1) * 240));
+  for (const g of [S, H, 24n * H]) {
+    const want = new Map<bigint, number[]>();
+    for (const [t, v] of points) {
+      const start = t - (((t % g) + g) % g);
+      want.set(start, [...(want.get(start) ?? []), v]);
+    }
+    const got = await m.get({ aggregation: 'mean', granularity: g });
+    assert.equal(got.length, want.size, `granularity ${g}`);
+    [...want].forEach(([start, vs], i) => {
+      assert.equal(got[i][0], formatTimestamp(start), `granularity ${g} point ${i}`);
+      assert.equal(got[i][2], vs.reduce((a, x) => a + x, 0) / vs.length, `granularity ${g} point ${i}`);
+    });
+  }
+  assert.ok([...m.splits.keys()].some((k) => k.startsWith('mean_86400000000000_-')));
+});
+
 test('empty batch leaves everything unchanged', async () => {
   const m = new Metric(policy(['mean'], [item(S)]));
   const r = await processMeasures(m.policy, null, { ts: new BigInt64Array(0), values: new Float64Array(0) }, m.readSplit);

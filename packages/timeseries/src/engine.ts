@@ -5,6 +5,7 @@
 
 import { decodeMeasures, decodeSplit, encodeMeasures, encodeSplit, splitCodecHint, type SplitCodecHint } from './chunkenc/index.js';
 import { aggregateSeries, floorTo, lowerBound, upperBound, type Series } from './aggregate.js';
+import { baseOf, fitsDoubles, floorDiv, offsetAt, setAt, wordsOf } from './nanos64.js';
 import { isValidAggregationMethod, secondsRepr, type ArchivePolicy, type ArchivePolicyItem } from './policy.js';
 import type { Nanos } from './time.js';
 import { calendarBucket, resampleCalendar, CalendarDeriveError, type CalendarSampling, type CalendarUnit } from './calendar.js';
@@ -248,16 +249,37 @@ function concat(parts: Series[]): Series {
 
 // ------------------------------------------------------------ splits
 
+// Positions and timestamps are converted through exact double offsets (nanos64.ts) when the
+// points span less than 2^53 ns from the split's start: always for granularities up to 41
+// minutes (a split is 3 600 of them); coarser ones have few points and keep BigInt.
 function encodeSplitSeries(s: Series, start: Nanos, granularity: Nanos, hint: SplitCodecHint | null): Uint8Array {
-  const positions = new Uint32Array(s.ts.length);
-  for (let i = 0; i < positions.length; i++) positions[i] = Number((s.ts[i] - start) / granularity);
+  const n = s.ts.length;
+  const positions = new Uint32Array(n);
+  if (n > 0 && fitsDoubles(s.ts[n - 1] - start, granularity)) {
+    const w = wordsOf(s.ts);
+    const b = baseOf(start);
+    const g = Number(granularity);
+    for (let i = 0; i < n; i++) positions[i] = floorDiv(offsetAt(w, i, b), g);
+  } else {
+    for (let i = 0; i < n; i++) positions[i] = Number((s.ts[i] - start) / granularity);
+  }
   return encodeSplit(positions, s.values, hint);
 }
 
 function decodeSplitSeries(bytes: Uint8Array, start: Nanos, granularity: Nanos): Series {
   const { positions, values } = decodeSplit(bytes);
-  const ts = new BigInt64Array(positions.length);
-  for (let i = 0; i < positions.length; i++) ts[i] = start + BigInt(positions[i]) * granularity;
+  const n = positions.length;
+  const ts = new BigInt64Array(n);
+  let last = 0;
+  for (let i = 0; i < n; i++) if (positions[i] > last) last = positions[i];
+  if (fitsDoubles(BigInt(last) * granularity, granularity)) {
+    const w = wordsOf(ts);
+    const b = baseOf(start);
+    const g = Number(granularity);
+    for (let i = 0; i < n; i++) setAt(w, i, b, positions[i] * g);
+  } else {
+    for (let i = 0; i < n; i++) ts[i] = start + BigInt(positions[i]) * granularity;
+  }
   return { ts, values };
 }
 
