@@ -3,7 +3,7 @@
 // of operations, so results are bit-identical where that is cheap to achieve.
 
 import type { Nanos } from './time.js';
-import { baseOf, copyAt, fitsDoubles, floorDiv, offsetAt, setAt, wordsOf as words64 } from './nanos64.js';
+import { baseOf, copyAt, fitsDoubles, floorDiv, offsetAt, setAt, wordsOf } from './nanos64.js';
 
 /** A series sorted by strictly increasing timestamp. */
 export interface Series {
@@ -16,20 +16,6 @@ export class UnknownAggregationMethodError extends Error {
   constructor(readonly method: string) {
     super(`Unknown aggregation method \`${method}'`);
   }
-}
-
-const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
-
-/** 32-bit words of a BigInt64Array, so the hot loops compare timestamps without BigInt. */
-function wordsOf(ts: BigInt64Array): Uint32Array {
-  return new Uint32Array(ts.buffer, ts.byteOffset, ts.length * 2);
-}
-
-/** ts[i] < (hi, lo), for non-negative values, from the word view. */
-function lessThan(words: Uint32Array, i: number, hi: number, lo: number): boolean {
-  const h = LITTLE_ENDIAN ? words[2 * i + 1] : words[2 * i];
-  if (h !== hi) return h < hi;
-  return (LITTLE_ENDIAN ? words[2 * i] : words[2 * i + 1]) < lo;
 }
 
 export function floorTo(t: Nanos, granularity: Nanos): Nanos {
@@ -74,25 +60,18 @@ export function bucketize(ts: BigInt64Array, granularity: Nanos, from = 0): Buck
     const base = floorTo(ts[from], granularity);
     if (fitsDoubles(ts[ts.length - 1] - base, granularity)) return bucketizeByOffsets(ts, granularity, from, base);
   }
-  const words = wordsOf(ts);
+  // Spans beyond 2^53 ns (104 days) from the first bucket: plain BigInt, rare and short.
   const starts: bigint[] = [];
   const bounds: number[] = [];
   let i = from;
   const n = ts.length;
-  const fits = n === 0 || ts[0] >= 0n;
   while (i < n) {
     const start = floorTo(ts[i], granularity);
     const end = start + granularity;
     starts.push(start);
     bounds.push(i);
     i++;
-    if (fits && end >= 0n && end < 1n << 64n) {
-      const hi = Number(end >> 32n);
-      const lo = Number(end & 0xffffffffn);
-      while (i < n && lessThan(words, i, hi, lo)) i++;
-    } else {
-      while (i < n && ts[i] < end) i++;
-    }
+    while (i < n && ts[i] < end) i++;
   }
   bounds.push(n);
   return { starts: BigInt64Array.from(starts), bounds: Int32Array.from(bounds) };
@@ -103,11 +82,11 @@ export function bucketize(ts: BigInt64Array, granularity: Nanos, from = 0): Buck
  * come from exact double offsets, and no BigInt is made per point or per bucket.
  */
 function bucketizeByOffsets(ts: BigInt64Array, granularity: Nanos, from: number, base: Nanos): Buckets {
-  const w = words64(ts);
+  const w = wordsOf(ts);
   const b = baseOf(base);
   const g = Number(granularity);
   const starts = new BigInt64Array(ts.length - from);
-  const sw = words64(starts);
+  const sw = wordsOf(starts);
   const bounds = new Int32Array(ts.length - from + 1);
   let count = 0;
   let current = -1;
@@ -220,8 +199,8 @@ export function reduceBuckets(series: Series, buckets: Buckets, from: number, me
   const { starts, bounds } = buckets;
   const outTs = new BigInt64Array(starts.length);
   const outValues = new Float64Array(starts.length);
-  const sw = words64(starts);
-  const ow = words64(outTs);
+  const sw = wordsOf(starts);
+  const ow = wordsOf(outTs);
   let k = 0;
   for (let b = 0; b < starts.length; b++) {
     const lo = bounds[b];
