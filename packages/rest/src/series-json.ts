@@ -5,7 +5,7 @@
 // (BigInt arithmetic per timestamp, a shortest-float conversion per value and 30 000
 // short strings to join). Everything written is ASCII. The generic path (pyFloat,
 // formatTimestamp) stays the reference: tests compare the two on every case below.
-import { formatTimestamp } from '@tally/timeseries';
+import { baseOf, formatTimestamp, offsetAt, wordsOf } from '@tally/timeseries';
 import { pyFloat } from './pyjson.js';
 
 const NS_PER_SECOND = 1e9;
@@ -140,9 +140,9 @@ export function utcSeriesJson(
   }
   // Timestamps as offsets from the first point, in doubles (exact below 2^53 ns, i.e.
   // spans of 104 days); a point further away is formatted through BigInt.
-  const lo = new Uint32Array(ts.buffer, ts.byteOffset, n * 2);
-  const hi = new Int32Array(ts.buffer, ts.byteOffset, n * 2);
+  const words = wordsOf(ts);
   const first = ts[0];
+  const base = baseOf(first);
   let baseSecs = first / 1_000_000_000n;
   let baseFrac = first - baseSecs * 1_000_000_000n;
   if (baseFrac < 0n) {
@@ -151,10 +151,9 @@ export function utcSeriesJson(
   }
   const secs0 = Number(baseSecs);
   const frac0 = Number(baseFrac);
-  const glo = new Uint32Array(granularity.buffer, granularity.byteOffset, n * 2);
-  const ghi = new Int32Array(granularity.buffer, granularity.byteOffset, n * 2);
-  let gLo = -1;
-  let gHi = -1;
+  const gw = wordsOf(granularity);
+  let gA = -1;
+  let gB = -1;
   let gText: Uint8Array = new Uint8Array(0);
   let day = Number.NaN;
   let dayText: Uint8Array = new Uint8Array(0);
@@ -165,12 +164,13 @@ export function utcSeriesJson(
       w.byte(44);
       w.byte(32);
     }
-    if (glo[2 * i] !== gLo || ghi[2 * i + 1] !== gHi) {
-      gLo = glo[2 * i];
-      gHi = ghi[2 * i + 1];
+    // A granularity is compared by its two words (either order: equality is all it needs).
+    if (gw.lo[2 * i] !== gA || gw.lo[2 * i + 1] !== gB) {
+      gA = gw.lo[2 * i];
+      gB = gw.lo[2 * i + 1];
       gText = ascii(granularityText(granularity[i]));
     }
-    const offset = (hi[2 * i + 1] - hi[1]) * 4_294_967_296 + (lo[2 * i] - lo[0]);
+    const offset = offsetAt(words, i, base);
     w.bytes(OPEN_POINT);
     if (offset > MAX_EXACT_OFFSET || offset < -MAX_EXACT_OFFSET) {
       w.ascii(formatTimestamp(ts[i]).slice(0, -6));

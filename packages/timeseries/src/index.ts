@@ -5,3 +5,4 @@ export * from './aggregate.js';
 export * from './engine.js';
 export * from './ops/index.js';
 export * from './calendar.js';
+export * from './nanos64.js';
