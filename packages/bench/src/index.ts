@@ -12,6 +12,7 @@ import { externalTarget, startGnocchi, startTally, type StartOptions, type Targe
 import { runWorkload, type RunResult, type WorkloadConfig } from './workload.js';
 
 export { percentile, median } from './stats.js';
+export { figureDefs, medians, renderTable } from './report.js';
 export { renderSeries, batchBody, generate, Rng, DATASETS, type Dataset } from './datasets.js';
 export type { WorkloadConfig, RunResult, Figures } from './workload.js';
 
