@@ -1,9 +1,6 @@
 // What the routes need: the services behind the API and the HTTP configuration.
 import type { FastifyRequest } from 'fastify';
-import type { Indexer } from '@tally/indexer';
-import type { IncomingStore } from '@tally/incoming';
-import type { AggregateStorage } from '@tally/storage';
-import type { Processor } from '@tally/metricd';
+import type { Services } from './domain/services.js';
 import { authenticate, type Identity } from './auth.js';
 import { publicBase, type HttpConfig } from './http.js';
 
@@ -12,12 +9,9 @@ export interface MetricdStatus {
   statistics: Record<string, number>;
 }
 
-export interface ApiServices {
-  indexer: Indexer;
-  incoming: IncomingStore;
-  storage: AggregateStorage;
-  processor: Processor;
+export interface ApiServices extends Services {
   metricdStatus?: () => Promise<MetricdStatus>;
+  /** Tally's version (the root package.json's). */
   version: string;
 }
 

@@ -1,5 +1,6 @@
 // HTTP errors in Gnocchi's shape: {"code": N, "title": "...", "description": ...}.
-// `description` is either a message string or {cause, reason, detail} for input errors.
+// `description` is a message string, {cause, reason, detail} for input errors, or null
+// (an unknown path: Gnocchi says nothing more than the title).
 
 const TITLES: Record<number, string> = {
   400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found',
@@ -9,7 +10,7 @@ const TITLES: Record<number, string> = {
   503: 'Service Unavailable',
 };
 
-export type ErrorDescription = string | Record<string, unknown>;
+export type ErrorDescription = string | Record<string, unknown> | null;
 
 export class HttpError extends Error {
   readonly title: string;
@@ -70,7 +71,7 @@ export function errorFormat(accept: string | undefined): ErrorFormat {
 
 export function renderError(e: HttpError, format: ErrorFormat, body: (v: unknown) => string): { type: string; text: string } {
   if (format === 'json') return { type: 'application/json', text: body(e.body()) };
-  const detail = typeof e.description === 'string' ? e.description : body(e.description);
+  const detail = e.description === null ? '' : typeof e.description === 'string' ? e.description : body(e.description);
   const explanation = EXPLANATIONS[e.status] ?? '';
   const head = `${e.status} ${e.title}`;
   if (format === 'text') return { type: 'text/plain; charset=UTF-8', text: `${head}\n\n${explanation}\n\n ${detail}  ` };

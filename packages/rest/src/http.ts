@@ -1,6 +1,7 @@
-// The HTTP plumbing shared by every route: body parsing and content negotiation with
-// Gnocchi's status codes, CORS, proxy-aware public URLs, 405 for known paths, and one
-// error handler so that no input can produce a 500.
+// The HTTP plumbing: the server APIs are mounted on, and Gnocchi's conventions for the
+// routes of its API (body parsing and content negotiation with Gnocchi's status codes,
+// CORS, proxy-aware public URLs, 405 for known paths, one error handler so that no input
+// can produce a 500).
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type HTTPMethods } from 'fastify';
 import { HttpError, badRequest, errorFormat, renderError } from './errors.js';
 import { pyJson } from './pyjson.js';
@@ -158,29 +159,47 @@ export type ErrorMapper = (err: unknown) => HttpError | null;
 /** PEM certificate (chain) and private key: the server speaks HTTPS. */
 export interface TlsFiles { cert: Buffer; key: Buffer }
 
-export function createHttpApp(cfg: HttpConfig, opts: { log?: FastifyBaseLogger; mapError?: ErrorMapper; https?: TlsFiles } = {}): FastifyInstance {
+/**
+ * The server every API is mounted on: body limit, TLS, routing options. Errors Fastify
+ * raises before routing (an undecodable path) belong to no API yet; they get Gnocchi's
+ * shape, the API at the root.
+ */
+export function createHttpServer(opts: { bodyLimit: number; https?: TlsFiles }): FastifyInstance {
   // Fastify's own per-request logging stays off (it costs on every request); errors are
-  // logged by the handler below.
+  // logged by each API's error handler.
   const options = {
     logger: false,
-    bodyLimit: cfg.bodyLimit,
-    // Errors Fastify raises before routing (an undecodable path) get Gnocchi's shape too.
+    bodyLimit: opts.bodyLimit,
     frameworkErrors: (err: Error, req: FastifyRequest, reply: FastifyReply) => {
       const status = (err as { statusCode?: number }).statusCode ?? 400;
       sendError(req, reply, new HttpError(status >= 400 && status < 500 ? status : 400, err.message));
     }, routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1000 }, https: opts.https ?? null };
   // Typed as an HTTP server either way: routes do not care, and req.protocol tells URLs apart.
-  const app = Fastify(options as Omit<typeof options, 'https'>);
-  // Keep bodies raw: each route decides (415/400) with Gnocchi's messages.
+  return Fastify(options as Omit<typeof options, 'https'>);
+}
+
+/**
+ * Gnocchi's HTTP conventions on `app` (the root or an encapsulated plugin, whose routes
+ * alone they then govern): raw bodies (each route answers 415/400 with Gnocchi's
+ * messages), CORS, Gnocchi's 404 body, and one error handler so that no input can
+ * produce a 500.
+ */
+export function installGnocchiHttp(app: FastifyInstance, cfg: HttpConfig, opts: { log?: FastifyBaseLogger; mapError?: ErrorMapper } = {}): void {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
   installCors(app, cfg);
-  app.setNotFoundHandler(async (req, reply) => sendError(req, reply, new HttpError(404, 'The resource could not be found.')));
+  app.setNotFoundHandler(async (req, reply) => sendError(req, reply, new HttpError(404, null)));
   app.setErrorHandler(async (err, req, reply) => {
     const e = opts.mapError?.(err) ?? toHttpError(err);
     if (e.status >= 500) opts.log?.error({ err, url: req.url, method: req.method }, 'request failed');
     return sendError(req, reply, e);
   });
+}
+
+/** A server speaking only Gnocchi's conventions at its root (routes are added by the caller). */
+export function createHttpApp(cfg: HttpConfig, opts: { log?: FastifyBaseLogger; mapError?: ErrorMapper; https?: TlsFiles } = {}): FastifyInstance {
+  const app = createHttpServer({ bodyLimit: cfg.bodyLimit, https: opts.https });
+  installGnocchiHttp(app, cfg, opts);
   return app;
 }
 

@@ -1,15 +1,16 @@
-// GET .../measures: query arguments, refresh, and the columnar result written as JSON in
+// GET .../measures: query arguments, then the columnar result written as JSON in
 // one pass (no per-point objects between storage and the socket).
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import {
-  parseTimestamp, parseTimespan, formatTimestampIn, SeriesTimestampFormatter, isCalendarUnit, readMeasures, CalendarDeriveError, TimeZone,
-  UnknownTimeZoneError, type ArchivePolicy, type CalendarSampling, type CalendarUnit, type Nanos,
+  parseTimestamp, parseTimespan, formatTimestampIn, SeriesTimestampFormatter, isCalendarUnit, TimeZone,
+  UnknownTimeZoneError, type CalendarSampling, type CalendarUnit, type Nanos,
 } from '@tally/timeseries';
 import type { Metric } from '@tally/indexer';
 import { HttpError, argumentError, badRequest } from './errors.js';
+import { checkedPolicy, metricMeasures } from './domain/measures.js';
 import { pyFloat } from './pyjson.js';
 import { utcSeriesJson } from './series-json.js';
-import { parseBool } from './routes/root.js';
+import { parseBool } from './query.js';
 import type { Ctx } from './context.js';
 
 type Query = Record<string, string | undefined>;
@@ -104,18 +105,6 @@ export function measuresJson(
   return '[' + parts.join(', ') + ']';
 }
 
-function checkAggregation(m: Metric, ap: ArchivePolicy, aggregation: string, granularity: Nanos | undefined): void {
-  if (!ap.aggregationMethods.includes(aggregation)) {
-    throw new HttpError(404, {
-      cause: 'Aggregation method does not exist for this metric',
-      detail: { metric: m.id, aggregation_method: aggregation },
-    });
-  }
-  if (granularity !== undefined && !ap.definition.some((d) => d.granularity === granularity)) {
-    throw new HttpError(404, `Aggregation method '${aggregation}' at granularity '${pyFloat(granularitySeconds(granularity))}' for metric ${m.id} does not exist`);
-  }
-}
-
 export async function readMeasuresReply(ctx: Ctx, req: FastifyRequest, reply: FastifyReply, m: Metric): Promise<FastifyReply> {
   const q = req.query as Query;
   const aggregation = q.aggregation ?? 'mean';
@@ -129,18 +118,8 @@ export async function readMeasuresReply(ctx: Ctx, req: FastifyRequest, reply: Fa
   const start = queryTime(q, 'start');
   const stop = queryTime(q, 'stop');
   const granularity = queryGranularity(q.granularity);
-  const ap = await ctx.indexer.getArchivePolicy(m.archivePolicyName);
-  if (!ap) throw new HttpError(404, `Archive policy ${m.archivePolicyName} does not exist`);
-  checkAggregation(m, ap, aggregation, granularity);
+  const ap = await checkedPolicy(ctx, m, aggregation, granularity);
   if (parseBool(q, 'refresh', false)) await ctx.processor.refreshMetric(m.id);
-  const rec = await ctx.storage.read(m.id);
-  let result;
-  try {
-    result = await readMeasures(ap, rec.state, { aggregation, granularity, start, stop, resample: samplingOf(resample, zone) },
-      (key) => ctx.storage.readSplit(m.id, key));
-  } catch (e) {
-    if (e instanceof CalendarDeriveError) throw badRequest(e.message);
-    throw e;
-  }
+  const result = await metricMeasures(ctx, m, ap, { aggregation, granularity, start, stop, resample: samplingOf(resample, zone) });
   return reply.code(200).header('content-type', 'application/json').send(measuresBody(result, zone));
 }

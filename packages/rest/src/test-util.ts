@@ -12,6 +12,7 @@ import { parseTimestamp, parseTimespan, type ArchivePolicy } from '@tally/timese
 import { buildApi } from './app.js';
 import type { TokenVerifier } from './auth.js';
 import { DEFAULT_HTTP_CONFIG, type HttpConfig } from './http.js';
+import type { ApiServices } from './context.js';
 
 export interface TestApi {
   app: FastifyInstance;
@@ -21,9 +22,8 @@ export interface TestApi {
   call(method: string, url: string, opts?: { user?: string | null; body?: unknown; raw?: string; headers?: Record<string, string> }): Promise<{ status: number; json: unknown; text: string; headers: Record<string, unknown> }>;
 }
 
-/** `tokens` is the verifier token mode needs (`authMode: 'token'` in cfg). */
-export async function startTestApi(cfg: Partial<HttpConfig> = {}, opts: { tokens?: TokenVerifier } = {}): Promise<TestApi> {
-  const dir = mkdtempSync(join(tmpdir(), 'tally-rest-'));
+/** Real services over a temporary folder (`dir`), and how to close them. */
+export async function openTestServices(dir: string): Promise<{ services: ApiServices; close(): Promise<void> }> {
   const indexer = await openIndexer(`sqlite://${join(dir, 'index.sqlite')}`, { parseTimestamp, parseTimespan });
   await indexer.upgrade();
   const incoming = new FileIncomingStore({ dir: join(dir, 'incoming'), sacks: 4 });
@@ -35,17 +35,29 @@ export async function startTestApi(cfg: Partial<HttpConfig> = {}, opts: { tokens
     return new Map(ms.flatMap((m) => (aps.has(m.archivePolicyName) ? [[m.id, aps.get(m.archivePolicyName) as ArchivePolicy]] : [])));
   };
   const processor = new Processor({ incoming, storage, coordinator, policies });
-  const app = buildApi({ indexer, incoming, storage, processor, version: 'test' }, { ...DEFAULT_HTTP_CONFIG, ...cfg }, { tokens: opts.tokens });
+  return {
+    services: { indexer, incoming, storage, processor, version: 'test' },
+    async close() {
+      await incoming.close();
+      await storage.close();
+      await coordinator.close();
+      await indexer.close();
+    },
+  };
+}
+
+/** `tokens` is the verifier token mode needs (`authMode: 'token'` in cfg). */
+export async function startTestApi(cfg: Partial<HttpConfig> = {}, opts: { tokens?: TokenVerifier } = {}): Promise<TestApi> {
+  const dir = mkdtempSync(join(tmpdir(), 'tally-rest-'));
+  const svc = await openTestServices(dir);
+  const app = buildApi(svc.services, { ...DEFAULT_HTTP_CONFIG, ...cfg }, { tokens: opts.tokens });
   await app.ready();
   return {
     app,
     dir,
     async close() {
       await app.close();
-      await incoming.close();
-      await storage.close();
-      await coordinator.close();
-      await indexer.close();
+      await svc.close();
       rmSync(dir, { recursive: true, force: true });
     },
     async call(method, url, opts = {}) {

@@ -7,7 +7,8 @@ import * as ix from '@tally/indexer';
 import type { AttributeValue, ResourceAttributeSchema } from '@tally/indexer';
 import { enforce, isAdmin, type Identity } from '../auth.js';
 import { badRequest, HttpError } from '../errors.js';
-import { resolveMetricRefs, resourceTarget } from '../routes/resource.js';
+import { resourceTarget } from '../routes/resource.js';
+import { resolveMetricRefs } from '../domain/metric-policy.js';
 import { metricTarget } from '../routes/metric.js';
 import type { Ctx } from '../context.js';
 

@@ -1,58 +1,32 @@
 // POST /v1/aggregates: Gnocchi's operations language over metrics named by id, or (with
-// `resource_type` and `search`) over the metrics of the resources a search finds.
-// Series are read per (metric, aggregation, granularity) through the engine, then the
-// columnar computation of @tally/timeseries' ops does the rest.
+// `resource_type` and `search`) over the metrics of the resources a search finds. The
+// query string and body are checked here; the evaluation is domain/aggregates.ts.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import {
-  computeAggregates, extractReferences, fnmatchToRegExp, formatTimestampIn, parseOperations, parsePyFloat,
-  readMeasures, OperationsEvalError, OperationsInvalid, OperationsParseError, TimeZone, UnaggregableError,
-  type AggregatesResult, type CalendarUnit, type ArchivePolicy, type Fill, type Nanos, type OpNode, type RefKey, type Series,
-  type SeriesInput,
+  extractReferences, parseOperations, parsePyFloat, OperationsInvalid, OperationsParseError, type Fill, type OpNode, type RefKey,
 } from '@tally/timeseries';
-import { InvalidPagination, type Metric } from '@tally/indexer';
+import { InvalidPagination } from '@tally/indexer';
 import { route, send, checkAcceptJson, jsonBody } from '../http.js';
 import { enforce } from '../auth.js';
 import { HttpError, argumentError, badRequest } from '../errors.js';
 import { Invalid } from '../schema.js';
-import { pyFloat, Raw } from '../pyjson.js';
-import { queryGranularity, queryTime, granularitySeconds, granularityText } from '../read.js';
-import { parseBool } from './root.js';
+import { queryGranularity, queryTime } from '../read.js';
+import { parseBool } from '../query.js';
 import { metricJson, metricTarget } from './metric.js';
+import { measuresBody } from './aggregates-json.js';
 import type { Ctx } from '../context.js';
 import { operationsDepth, MAX_OPERATIONS_DEPTH } from '../nesting.js';
+import {
+  canonicalOperations, measureResourceGroups, measureResources, measuresFor, refsByMetricIds, type CommonArgs, type ResourcesMeasured,
+} from '../domain/aggregates.js';
+import { policiesOf } from '../domain/measures.js';
+import { RESOURCE_DEFAULT_SORTS, type AggregateResource, type ResourceSearch } from '../domain/resource-search.js';
 
 type Query = Record<string, string | string[] | undefined>;
-
-// ------------------------------------------------------------ resources (filled in later)
-
-/** A resource as the aggregates APIs need it. */
-export interface AggregateResource {
-  id: string;
-  /** The resource as GET /v1/resource answers it (groupby reads attributes from it). */
-  json: Record<string, unknown>;
-  /** Its named metrics. */
-  metrics: { name: string; metric: Metric }[];
-}
-
-/** Resource search for the aggregates APIs; provided once the resource indexer exists. */
-export interface ResourceSearch {
-  /** False when the resource type does not exist. */
-  typeExists(type: string): Promise<boolean>;
-  /**
-   * Resources of `type` matching `filter` (a search body, a query-string filter, or null)
-   * that the requester may search (Gnocchi's "search resource" policy), sorted by `sorts`
-   * ("attr:asc"). Throws HttpError(400) for invalid filters and the indexer's
-   * InvalidPagination for sorts on attributes the type does not have.
-   */
-  search(req: FastifyRequest, type: string, filter: unknown, sorts: string[]): Promise<AggregateResource[]>;
-}
 
 export interface AggregatesOptions {
   resources?: ResourceSearch;
 }
-
-/** What Gnocchi sorts resources by when no groupby is given. */
-export const RESOURCE_DEFAULT_SORTS = ['revision_start:asc', 'started_at:asc'];
 
 /** Answered while no resource search is wired in. */
 export function resourcesUnavailable(): HttpError {
@@ -60,14 +34,6 @@ export function resourcesUnavailable(): HttpError {
 }
 
 // ------------------------------------------------------------ query string
-
-export interface CommonArgs {
-  start?: Nanos;
-  stop?: Nanos;
-  granularities?: Nanos[];
-  neededOverlap: number;
-  fill: Fill;
-}
 
 export function first(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
@@ -96,137 +62,6 @@ export function commonArgs(q: Query, defaultOverlap: number): CommonArgs {
   const g = queryGranularity(first(q.granularity));
   const fill = parseFill(first(q.fill));
   return { start, stop, granularities: g === undefined ? undefined : [g], neededOverlap, fill };
-}
-
-// ------------------------------------------------------------ reading and computing
-
-/** One series the operations refer to: a metric's aggregation, under its lookup key. */
-export interface Ref {
-  metric: Metric;
-  aggregation: string;
-  /** The metric id (metric form) or name (resource form). */
-  name: string;
-  lookup: RefKey;
-  resourceId?: string;
-}
-
-const unaggregable = (reason: string, detail: unknown): HttpError =>
-  new HttpError(400, { cause: "Metrics can't being aggregated", reason, detail });
-
-export async function policiesOf(ctx: Ctx, metrics: Metric[]): Promise<Map<string, ArchivePolicy>> {
-  const out = new Map<string, ArchivePolicy>();
-  for (const name of new Set(metrics.map((m) => m.archivePolicyName))) {
-    const ap = await ctx.indexer.getArchivePolicy(name);
-    if (!ap) throw new HttpError(404, `Archive policy ${name} does not exist`);
-    out.set(name, ap);
-  }
-  return out;
-}
-
-/** Granularities every reference has (Gnocchi counts one per reference and definition). */
-function commonGranularities(refs: Ref[], aps: Map<string, ArchivePolicy>): Nanos[] {
-  const counts = new Map<Nanos, number>();
-  for (const r of refs) for (const d of aps.get(r.metric.archivePolicyName)!.definition) counts.set(d.granularity, (counts.get(d.granularity) ?? 0) + 1);
-  return [...counts].filter(([, n]) => n === refs.length).map(([g]) => g);
-}
-
-function checkReferences(refs: Ref[], aps: Map<string, ArchivePolicy>, granularities: Nanos[]): void {
-  const missing: unknown[] = [];
-  for (const r of refs) {
-    const ap = aps.get(r.metric.archivePolicyName)!;
-    if (!ap.aggregationMethods.includes(r.aggregation)) {
-      throw new HttpError(404, { cause: 'Metrics with unknown aggregation', detail: [[r.metric.id, r.aggregation]] });
-    }
-    const g = granularities.find((x) => !ap.definition.some((d) => d.granularity === x));
-    if (g !== undefined) missing.push([r.name, r.aggregation, pyFloatValue(granularitySeconds(g))]);
-  }
-  if (missing.length > 0) throw unaggregable('Granularities are missing', missing);
-}
-
-/** A number that pyJson writes as a Python float. */
-function pyFloatValue(v: number): Raw {
-  return new Raw(pyFloat(v));
-}
-
-async function readSeries(ctx: Ctx, ref: Ref, ap: ArchivePolicy, g: Nanos, args: CommonArgs): Promise<Series> {
-  const rec = await ctx.storage.read(ref.metric.id);
-  const r = await readMeasures(ap, rec.state, { aggregation: ref.aggregation, granularity: g, start: args.start, stop: args.stop },
-    (key) => ctx.storage.readSplit(ref.metric.id, key));
-  return { ts: r.ts, values: r.values };
-}
-
-export function computeOrAbort(op: OpNode, inputs: SeriesInput[], args: CommonArgs): AggregatesResult {
-  try {
-    return computeAggregates(op, inputs, args);
-  } catch (e) {
-    if (e instanceof UnaggregableError) throw unaggregable(e.reason, e.detail);
-    if (e instanceof OperationsEvalError) throw badRequest({ cause: 'Operations is invalid', reason: e.message, detail: [] });
-    throw e;
-  }
-}
-
-export interface Measured {
-  result: AggregatesResult;
-  /** The reference of each computation input (result groups index inputs). */
-  inputRefs: Ref[];
-}
-
-/** Gnocchi's processor.get_measures: granularities, checks, reads, then the computation. */
-export async function measuresFor(ctx: Ctx, refs: Ref[], op: OpNode, args: CommonArgs): Promise<Measured> {
-  const aps = await policiesOf(ctx, refs.map((r) => r.metric));
-  const granularities = args.granularities ?? commonGranularities(refs, aps);
-  if (granularities.length === 0) throw unaggregable('No granularity match', refs.map((r) => [r.name, r.aggregation]));
-  checkReferences(refs, aps, granularities);
-  const inputs: SeriesInput[] = [];
-  const inputRefs: Ref[] = [];
-  for (const ref of refs) {
-    const ap = aps.get(ref.metric.archivePolicyName)!;
-    for (const g of granularities) {
-      inputs.push({ key: ref.lookup, granularity: g, series: await readSeries(ctx, ref, ap, g, args) });
-      inputRefs.push(ref);
-    }
-  }
-  return { result: computeOrAbort(op, inputs, args), inputRefs };
-}
-
-// ------------------------------------------------------------ answers
-
-/** [[timestamp, granularity, value], ...] items, written once as JSON text (timestamps in `zone`). */
-export function triples(out: string[], s: Series, g: Nanos | CalendarUnit, zone: TimeZone = TimeZone.UTC): void {
-  const gText = granularityText(g);
-  for (let i = 0; i < s.ts.length; i++) out.push(`["${formatTimestampIn(s.ts[i], zone)}", ${gText}, ${pyFloat(s.values[i])}]`);
-}
-
-/** All granularities of the single aggregated series. */
-export function aggregatedItems(r: AggregatesResult, zone: TimeZone = TimeZone.UTC): string[] {
-  const out: string[] = [];
-  for (const grp of r.groups) triples(out, grp.series[0], grp.calendar ?? grp.granularity, zone);
-  return out;
-}
-
-const rawList = (items: string[]): Raw => new Raw('[' + items.join(', ') + ']');
-
-/** {"aggregated": [...]} or {id: {agg: [...]}} / {resource: {name: {agg: [...]}}}. */
-export function measuresBody({ result: r, inputRefs }: Measured): Record<string, unknown> {
-  if (r.aggregated) return { aggregated: rawList(aggregatedItems(r)) };
-  const byPath = new Map<string, { path: string[]; items: string[] }>();
-  for (const grp of r.groups) {
-    grp.inputs.forEach((inputIndex, i) => {
-      const ref = inputRefs[inputIndex];
-      const path = ref.resourceId === undefined ? [ref.name, ref.aggregation] : [ref.resourceId, ref.name, ref.aggregation];
-      const key = JSON.stringify(path);
-      let entry = byPath.get(key);
-      if (entry === undefined) byPath.set(key, (entry = { path, items: [] }));
-      triples(entry.items, grp.series[i], grp.calendar ?? grp.granularity);
-    });
-  }
-  const root: Record<string, unknown> = {};
-  for (const { path, items } of byPath.values()) {
-    let node = root;
-    for (const p of path.slice(0, -1)) node = (node[p] ??= {}) as Record<string, unknown>;
-    node[path[path.length - 1]] = rawList(items);
-  }
-  return root;
 }
 
 // ------------------------------------------------------------ body
@@ -263,46 +98,12 @@ function fetchBody(body: unknown): FetchBody {
   return { operations, resourceType: b.resource_type, search: b.search ?? null };
 }
 
-/** Python's uuid.UUID() then str(): canonical lowercase form, or null. */
-export function canonicalUuid(text: string): string | null {
-  const hex = text.replace(/^urn:/, '').replace(/^uuid:/, '').replace(/^\{|\}$/g, '').replaceAll('-', '');
-  if (!/^[0-9a-fA-F]{32}$/.test(hex)) return null;
-  const h = hex.toLowerCase();
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
-}
-
 // ------------------------------------------------------------ metric ids form
 
-async function refsByMetricIds(ctx: Ctx, req: FastifyRequest, keys: RefKey[]): Promise<{ refs: Ref[]; metrics: Metric[] }> {
-  const ids = keys.map(([id]) => canonicalUuid(id));
-  if (ids.some((id) => id === null)) {
-    throw badRequest({ cause: 'Invalid metric references', reason: 'badly formed hexadecimal UUID string', detail: keys.map((k) => [...k]) });
-  }
-  const wanted = [...new Set(ids as string[])];
-  const metrics = await ctx.indexer.getMetrics(wanted);
-  const byId = new Map(metrics.map((m) => [m.id, m]));
-  const missing = wanted.filter((id) => !byId.has(id)).sort();
-  if (missing.length > 0) throw new HttpError(404, { cause: 'Unknown metrics', reason: "Provided metrics don't exists", detail: missing });
+async function byMetricIds(ctx: Ctx, req: FastifyRequest, op: OpNode, keys: RefKey[], args: CommonArgs, details: boolean): Promise<unknown> {
+  const { refs, metrics } = await refsByMetricIds(ctx, keys);
   const identity = ctx.identity(req);
   for (const m of metrics) enforce('get metric', identity, metricTarget(m));
-  const refs = keys.map(([, agg], i): Ref => {
-    const m = byId.get(ids[i] as string)!;
-    return { metric: m, aggregation: agg, name: m.id, lookup: [m.id, agg] };
-  });
-  return { refs, metrics: wanted.map((id) => byId.get(id)!) };
-}
-
-/** References name metrics by id as given; lookups use the canonical id. */
-function canonicalOperations(op: OpNode): OpNode {
-  if (op.kind === 'metric') return { ...op, refs: op.refs.map(([id, agg]): RefKey => [canonicalUuid(id) ?? id, agg]) };
-  if (op.kind === 'number') return op;
-  if (op.kind === 'binary') return { ...op, left: canonicalOperations(op.left), right: canonicalOperations(op.right) };
-  if (op.kind === 'clip') return { ...op, arg: canonicalOperations(op.arg), min: canonicalOperations(op.min), max: op.max && canonicalOperations(op.max) };
-  return { ...op, arg: canonicalOperations(op.arg) };
-}
-
-async function byMetricIds(ctx: Ctx, req: FastifyRequest, op: OpNode, keys: RefKey[], args: CommonArgs, details: boolean): Promise<unknown> {
-  const { refs, metrics } = await refsByMetricIds(ctx, req, keys);
   if (parseBool(req.query, 'refresh', false)) for (const m of metrics) await ctx.processor.refreshMetric(m.id);
   const measured = await measuresFor(ctx, refs, canonicalOperations(op), args);
   const body: Record<string, unknown> = { measures: measuresBody(measured) };
@@ -315,38 +116,10 @@ async function byMetricIds(ctx: Ctx, req: FastifyRequest, op: OpNode, keys: RefK
 
 // ------------------------------------------------------------ resources form
 
-function refsOfResources(resources: AggregateResource[], keys: RefKey[]): Ref[] {
-  const refs: Ref[] = [];
-  for (const r of resources) {
-    for (const [wildcard, agg] of keys) {
-      const re = fnmatchToRegExp(wildcard);
-      for (const { name, metric } of r.metrics) {
-        if (re.test(name)) refs.push({ metric, aggregation: agg, name, lookup: [wildcard, agg], resourceId: r.id });
-      }
-    }
-  }
-  return refs;
-}
-
-/** Gnocchi's NoSuchMetric as a 400: the wildcards that matched nothing (a set, sorted here). */
-function noSuchMetric(keys: RefKey[]): HttpError {
-  return badRequest({ cause: 'Metrics not found', detail: [...new Set(keys.map(([n]) => n))].sort() });
-}
-
-async function resourcesMeasures(ctx: Ctx, resources: AggregateResource[], op: OpNode, keys: RefKey[], args: CommonArgs, details: boolean): Promise<Record<string, unknown> | null> {
-  const refs = refsOfResources(resources, keys);
-  if (refs.length === 0) return null;
-  const measured = await measuresFor(ctx, refs, op, args);
-  const body: Record<string, unknown> = { measures: measuresBody(measured) };
-  if (details) {
-    const used = new Set(refs.map((r) => r.resourceId));
-    body.references = resources.filter((r) => used.has(r.id)).map((r) => r.json);
-  }
+function resourcesBody(m: ResourcesMeasured, details: boolean): Record<string, unknown> {
+  const body: Record<string, unknown> = { measures: measuresBody(m) };
+  if (details) body.references = m.used.map((r) => r.json);
   return body;
-}
-
-function groupKey(r: AggregateResource, groupby: string[]): string {
-  return JSON.stringify(groupby.map((a) => r.json[a] ?? null));
 }
 
 async function byResources(ctx: Ctx, req: FastifyRequest, search: ResourceSearch | undefined, body: FetchBody, keys: RefKey[], args: CommonArgs, details: boolean): Promise<unknown> {
@@ -355,30 +128,18 @@ async function byResources(ctx: Ctx, req: FastifyRequest, search: ResourceSearch
   if (!(await search.typeExists(type))) throw badRequest(`Resource type ${type} does not exist`);
   const q = req.query as Query;
   const groupby = [...new Set([q.groupby ?? []].flat())].sort();
+  const identity = ctx.identity(req);
+  enforce('list resource', identity);
   let resources: AggregateResource[];
   try {
-    resources = await search.search(req, type, body.search ?? null, groupby.length > 0 ? groupby : RESOURCE_DEFAULT_SORTS);
+    resources = await search.search(identity, type, body.search ?? null, groupby.length > 0 ? groupby : RESOURCE_DEFAULT_SORTS);
   } catch (e) {
     if (e instanceof InvalidPagination) throw badRequest(e.message);
     throw e;
   }
-  if (groupby.length === 0) {
-    const out = await resourcesMeasures(ctx, resources, body.operations, keys, args, details);
-    if (out === null) throw noSuchMetric(keys);
-    return out;
-  }
-  const results: unknown[] = [];
-  let at = 0;
-  while (at < resources.length) {
-    const key = groupKey(resources[at], groupby);
-    let end = at;
-    while (end < resources.length && groupKey(resources[end], groupby) === key) end++;
-    const out = await resourcesMeasures(ctx, resources.slice(at, end), body.operations, keys, args, details);
-    if (out !== null) results.push({ group: Object.fromEntries(groupby.map((a) => [a, resources[at].json[a] ?? null])), measures: out });
-    at = end;
-  }
-  if (results.length === 0) throw noSuchMetric(keys);
-  return results;
+  if (groupby.length === 0) return resourcesBody(await measureResources(ctx, resources, body.operations, keys, args), details);
+  const groups = await measureResourceGroups(ctx, resources, groupby, body.operations, keys, args);
+  return groups.map(({ group, measured }) => ({ group, measures: resourcesBody(measured, details) }));
 }
 
 // ------------------------------------------------------------ route

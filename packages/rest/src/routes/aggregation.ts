@@ -1,45 +1,28 @@
 // The older cross-metric API: GET/POST /v1/aggregation/metric (metrics by id) and
 // POST /v1/aggregation/resource/{type}/metric/{name} (one named metric of each resource a
-// search finds). One metric answers its own measures; several are re-aggregated into one
-// series with Gnocchi's "aggregate" operation, checking overlap unless a fill is given.
+// search finds). The query string and the metric lookups are here; the evaluation is
+// domain/cross-metric.ts.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import {
-  calendarBucket, lowerBound, readMeasures, AGGREGATE_METHODS, CalendarDeriveError, type CalendarSampling, type CalendarUnit,
-  type Nanos, type OpNode, type TimeZone,
-} from '@tally/timeseries';
-import { InvalidPagination, type Metric } from '@tally/indexer';
+import { InvalidPagination, NoSuchMetric, NoSuchResourceType, type Metric } from '@tally/indexer';
 import { route, send, checkAcceptJson, jsonBody } from '../http.js';
 import { enforce } from '../auth.js';
-import { HttpError, badRequest } from '../errors.js';
+import { badRequest } from '../errors.js';
 import { Invalid } from '../schema.js';
-import { pyFloat, Raw } from '../pyjson.js';
-import { granularitySeconds, queryResample, queryTimeZone, samplingOf } from '../read.js';
-import { parseBool } from './root.js';
+import type { Raw } from '../pyjson.js';
+import { queryResample, queryTimeZone } from '../read.js';
+import { parseBool } from '../query.js';
 import { metricTarget } from './metric.js';
-import {
-  aggregatedItems, canonicalUuid, commonArgs, first, measuresFor, policiesOf, resourcesUnavailable, triples,
-  type AggregateResource, type CommonArgs, type Ref, type ResourceSearch,
-} from './aggregates.js';
+import { commonArgs, first, resourcesUnavailable } from './aggregates.js';
+import { rawList, triples } from './aggregates-json.js';
+import { canonicalUuid } from '../domain/aggregates.js';
+import { crossMetricSeries, planCrossMetric, type CrossArgs } from '../domain/cross-metric.js';
+import type { AggregateResource, ResourceSearch } from '../domain/resource-search.js';
 import type { Ctx } from '../context.js';
 
 type Query = Record<string, string | string[] | undefined>;
 
 export interface AggregationOptions {
   resources?: ResourceSearch;
-}
-
-const rawList = (items: string[]): Raw => new Raw('[' + items.join(', ') + ']');
-
-function notFoundAggregation(method: string, g: Nanos, metricId: string): HttpError {
-  return new HttpError(404, `Aggregation method '${method}' at granularity '${pyFloat(granularitySeconds(g))}' for metric ${metricId} does not exist`);
-}
-
-interface CrossArgs extends CommonArgs {
-  aggregation: string;
-  reaggregation: string;
-  resample?: Nanos | CalendarUnit;
-  /** `timezone=` (Tally extension): calendar groupings and answered timestamps use it. */
-  zone: TimeZone;
 }
 
 function crossArgs(q: Query): CrossArgs {
@@ -57,92 +40,18 @@ function resampleArgs(q: Query, a: CrossArgs): void {
   a.resample = queryResample(text);
 }
 
-function calendarOf(a: CrossArgs): CalendarSampling | undefined {
-  return typeof a.resample === 'string' ? { unit: a.resample, zone: a.zone } : undefined;
-}
-
-async function oneMetric(ctx: Ctx, m: Metric, granularities: Nanos[], a: CrossArgs): Promise<string[]> {
-  const ap = (await policiesOf(ctx, [m])).get(m.archivePolicyName)!;
-  if (!ap.aggregationMethods.includes(a.aggregation)) {
-    throw new HttpError(404, { cause: 'Aggregation method does not exist for this metric', detail: { metric: m.id, aggregation_method: a.aggregation } });
-  }
-  const rec = await ctx.storage.read(m.id);
-  const items: string[] = [];
-  for (const g of [...granularities].sort((x, y) => (x > y ? -1 : x < y ? 1 : 0))) {
-    let r;
-    try {
-      r = await readMeasures(ap, rec.state, { aggregation: a.aggregation, granularity: g, start: a.start, stop: a.stop, resample: samplingOf(a.resample, a.zone) },
-        (key) => ctx.storage.readSplit(m.id, key));
-    } catch (e) {
-      if (e instanceof CalendarDeriveError) throw badRequest(e.message);
-      throw e;
-    }
-    triples(items, { ts: r.ts, values: r.values }, a.resample ?? g, a.zone);
-  }
-  return items;
-}
-
-function reaggregationOperations(metrics: Metric[], a: CrossArgs): OpNode {
-  if (!AGGREGATE_METHODS.includes(a.reaggregation)) {
-    throw badRequest({ cause: 'Invalid reaggregation', reason: `'${a.reaggregation}' is not an aggregation method of aggregate`, detail: a.reaggregation });
-  }
-  let arg: OpNode = { kind: 'metric', refs: metrics.map((m) => [m.id, a.aggregation] as const), list: true, text: '' };
-  const calendar = calendarOf(a);
-  if (calendar !== undefined) {
-    if (a.aggregation.startsWith('rate:')) throw badRequest(new CalendarDeriveError().message);
-    arg = { kind: 'resample', method: a.aggregation, sampling: 0n, calendar, arg, text: '' };
-  } else if (a.resample !== undefined) {
-    arg = { kind: 'resample', method: a.aggregation, sampling: a.resample as Nanos, arg, text: '' };
-  }
-  return { kind: 'aggregate', method: a.reaggregation, arg, text: '' };
-}
-
-/** Gnocchi's get_cross_metric_measures_from_objs. */
+/** Gnocchi's get_cross_metric_measures_from_objs (domain/cross-metric.ts) with its query string. */
 async function crossMetric(ctx: Ctx, req: FastifyRequest, metrics: Metric[]): Promise<Raw | unknown[]> {
   const a = crossArgs(req.query as Query);
   const identity = ctx.identity(req);
   for (const m of metrics) enforce('get metric', identity, metricTarget(m));
   if (metrics.length === 0) return [];
   resampleArgs(req.query as Query, a);
-  const aps = await policiesOf(ctx, metrics);
-  const granularities = a.granularities ?? commonGranularities(metrics, aps, a.aggregation);
-  for (const m of metrics) {
-    const ap = aps.get(m.archivePolicyName)!;
-    const g = granularities.find((x) => !ap.definition.some((d) => d.granularity === x));
-    if (g !== undefined) throw notFoundAggregation(a.aggregation, g, m.id);
-  }
+  const plan = await planCrossMetric(ctx, metrics, a);
   if (parseBool(req.query, 'refresh', false)) for (const m of metrics) await ctx.processor.refreshMetric(m.id);
-  if (metrics.length === 1) return rawList(await oneMetric(ctx, metrics[0], granularities, a));
-  for (const m of metrics) {
-    const ap = aps.get(m.archivePolicyName)!;
-    if (!ap.aggregationMethods.includes(a.aggregation)) throw notFoundAggregation(a.aggregation, ap.definition[0].granularity, m.id);
-  }
-  const refs = metrics.map((m): Ref => ({ metric: m, aggregation: a.aggregation, name: m.id, lookup: [m.id, a.aggregation] }));
-  const op = reaggregationOperations(metrics, a);
-  const calendar = calendarOf(a);
-  if (calendar === undefined) return rawList(aggregatedItems((await measuresFor(ctx, refs, op, { ...a, granularities })).result, a.zone));
-  // By calendar: read whole buckets, answer those starting in [bucket of start, stop).
-  const from = a.start === undefined ? undefined : calendarBucket(a.start, calendar).start;
-  const to = a.stop === undefined ? undefined : calendarBucket(a.stop, calendar).next;
-  const { result } = await measuresFor(ctx, refs, op, { ...a, start: from, stop: to, granularities });
-  for (const grp of result.groups) {
-    grp.series = grp.series.map((s) => {
-      const lo = from === undefined ? 0 : lowerBound(s.ts, from);
-      const hi = a.stop === undefined ? s.ts.length : lowerBound(s.ts, a.stop);
-      return { ts: s.ts.subarray(lo, Math.max(lo, hi)), values: s.values.subarray(lo, Math.max(lo, hi)) };
-    });
-  }
-  return rawList(aggregatedItems(result, a.zone));
-}
-
-function commonGranularities(metrics: Metric[], aps: Awaited<ReturnType<typeof policiesOf>>, aggregation: string): Nanos[] {
-  const counts = new Map<Nanos, number>();
-  for (const m of metrics) for (const d of aps.get(m.archivePolicyName)!.definition) counts.set(d.granularity, (counts.get(d.granularity) ?? 0) + 1);
-  const common = [...counts].filter(([, n]) => n === metrics.length).map(([g]) => g);
-  if (common.length === 0) {
-    throw new HttpError(400, { cause: "Metrics can't being aggregated", reason: 'No granularity match', detail: metrics.map((m) => [m.id, aggregation]) });
-  }
-  return common;
+  const items: string[] = [];
+  for (const { label, series } of await crossMetricSeries(ctx, metrics, plan, a)) triples(items, series, label, a.zone);
+  return rawList(items);
 }
 
 // ------------------------------------------------------------ metric ids
@@ -169,7 +78,7 @@ async function metricsOr404(ctx: Ctx, ids: string[]): Promise<Metric[]> {
   const metrics = await ctx.indexer.getMetrics(ids);
   const found = new Set(metrics.map((m) => m.id));
   const missing = ids.find((id) => !found.has(id));
-  if (missing !== undefined) throw new HttpError(404, `Metric ${missing} does not exist`);
+  if (missing !== undefined) throw new NoSuchMetric(missing);
   return metrics;
 }
 
@@ -186,12 +95,14 @@ function searchFilter(req: FastifyRequest): unknown {
 async function byResources(ctx: Ctx, req: FastifyRequest, search: ResourceSearch | undefined): Promise<unknown> {
   if (search === undefined) throw resourcesUnavailable();
   const { type, name } = req.params as { type: string; name: string };
-  if (!(await search.typeExists(type))) throw new HttpError(404, `Resource type ${type} does not exist`);
+  if (!(await search.typeExists(type))) throw new NoSuchResourceType(type);
   const q = req.query as Query;
   const groupby = [...new Set([q.groupby ?? []].flat())].sort();
+  const identity = ctx.identity(req);
+  enforce('list resource', identity);
   let resources: AggregateResource[];
   try {
-    resources = await search.search(req, type, searchFilter(req), groupby);
+    resources = await search.search(identity, type, searchFilter(req), groupby);
   } catch (e) {
     if (e instanceof InvalidPagination) throw badRequest('Invalid groupby attribute');
     throw e;

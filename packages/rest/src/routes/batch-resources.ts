@@ -10,8 +10,9 @@ import { enforce } from '../auth.js';
 import { badRequest, HttpError } from '../errors.js';
 import { Invalid } from '../schema.js';
 import { parseMeasures, MeasuresError } from '../measures.js';
-import { parseBool } from './root.js';
-import { choosePolicy, metricTarget } from './metric.js';
+import { parseBool } from '../query.js';
+import { metricTarget } from './metric.js';
+import { choosePolicy } from '../domain/metric-policy.js';
 import type { Ctx } from '../context.js';
 
 interface NamedMeasures {

@@ -1,7 +1,7 @@
 // /v1/metric, /v1/metric/{id}/measures and /v1/batch/metrics/measures.
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { matchArchivePolicyRule, type ArchivePolicy, type Measures } from '@tally/timeseries';
+import type { ArchivePolicy, Measures } from '@tally/timeseries';
 import { parseUuid, resourceUuid, NamedMetricAlreadyExists, type Metric, type MetricFilter } from '@tally/indexer';
 import { route, send, checkAcceptJson, jsonBody } from '../http.js';
 import { enforce, allowed, listsFilteredByProject, type Identity } from '../auth.js';
@@ -13,6 +13,7 @@ import { policyJson } from './archive-policy.js';
 import { listArgs, nextLink } from '../paging.js';
 import type { Ctx } from '../context.js';
 import { resourceJson } from '../resources/json.js';
+import { choosePolicy } from '../domain/metric-policy.js';
 
 const metricName: Validator<string> = (v) => {
   const s = str(v);
@@ -45,21 +46,6 @@ export function metricJson(m: Metric, ap: ArchivePolicy | undefined, resource?: 
   out.created_by_user_id = m.createdByUserId;
   out.created_by_project_id = m.createdByProjectId;
   return out;
-}
-
-/** The archive policy for a new metric: the one named, else the first matching rule. */
-export async function choosePolicy(ctx: Ctx, apName: string | undefined, name: string | undefined | null): Promise<ArchivePolicy> {
-  let chosen = apName;
-  if (chosen === undefined) {
-    const rules = await ctx.indexer.listArchivePolicyRules();
-    chosen = name == null ? undefined : matchArchivePolicyRule(rules, name)?.archivePolicyName;
-    if (chosen === undefined) {
-      throw badRequest(`No archive policy name specified and no archive policy rule found matching the metric name ${name ?? 'None'}`);
-    }
-  }
-  const ap = await ctx.indexer.getArchivePolicy(chosen);
-  if (!ap) throw badRequest(`Archive policy ${chosen} does not exist`);
-  return ap;
 }
 
 export async function getMetricOr404(ctx: Ctx, id: string): Promise<Metric> {

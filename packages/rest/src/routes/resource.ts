@@ -1,30 +1,25 @@
 // /v1/resource: typed resources with revisions, their named metrics and measures.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { matchArchivePolicyRule } from '@tally/timeseries';
 import * as ix from '@tally/indexer';
-import type { Metric, MetricRef, Resource, ResourceType, ResourceFilter } from '@tally/indexer';
+import type { Metric, Resource, ResourceFilter } from '@tally/indexer';
 import { route, send, checkAcceptJson, jsonBody } from '../http.js';
-import { enforce, allowed, listsFilteredByProject, type Identity } from '../auth.js';
+import { enforce } from '../auth.js';
 import { badRequest, HttpError } from '../errors.js';
 import { validate } from '../schema.js';
 import { listArgs, nextLink } from '../paging.js';
-import { parseBool } from './root.js';
+import { parseBool } from '../query.js';
 import { metricJson, showMetric, deleteMetric, postMeasures, getMeasures } from './metric.js';
 import { resourceJson, resourceEtag, resourceLastModified } from '../resources/json.js';
-import { resourceBodySchema, metricsSchema, type MetricDefs, type ResourceBody } from '../resources/schema.js';
+import { resourceBodySchema, metricsSchema, type ResourceBody } from '../resources/schema.js';
 import { checkPreconditions, setValidators } from '../resources/conditional.js';
 import { searchFilterFromBody } from './search.js';
+import { resourceTypeOf, withPolicy } from '../domain/resource-search.js';
+import { resolveMetricRefs } from '../domain/metric-policy.js';
 import type { Ctx } from '../context.js';
 
 type Params = { type: string; id: string; name: string };
 const params = (req: FastifyRequest): Params => req.params as Params;
 type Query = Record<string, string | string[]>;
-
-export async function getTypeOr404(ctx: Ctx, name: string): Promise<ResourceType> {
-  const rt = await ctx.indexer.getResourceType(name);
-  if (!rt) throw new HttpError(404, `Resource type ${name} does not exist`);
-  return rt;
-}
 
 /** The UUID behind a resource id in a URL (non-UUIDs map as at creation); 404 if unmappable. */
 export function resourceIdOf(id: string, creator: string): string {
@@ -54,29 +49,6 @@ function writeError(e: unknown): never {
   throw e;
 }
 
-/** Resolves metric definitions without an archive policy through the archive policy rules. */
-export async function resolveMetricRefs(ctx: Ctx, defs: MetricDefs): Promise<Record<string, MetricRef>> {
-  const out: Record<string, MetricRef> = {};
-  let rules: Awaited<ReturnType<Ctx['indexer']['listArchivePolicyRules']>> | null = null;
-  for (const [name, def] of Object.entries(defs)) {
-    if ('id' in def || def.archivePolicyName !== undefined) {
-      out[name] = 'id' in def ? def : { archivePolicyName: def.archivePolicyName as string, unit: def.unit };
-      continue;
-    }
-    rules ??= await ctx.indexer.listArchivePolicyRules();
-    const rule = matchArchivePolicyRule(rules, name);
-    if (!rule) throw badRequest(`No archive policy name specified and no archive policy rule found matching the metric name ${name}`);
-    out[name] = { archivePolicyName: rule.archivePolicyName, unit: def.unit };
-  }
-  return out;
-}
-
-/** Basic and remote-user modes carry no project: as in Gnocchi, nothing to filter on. */
-export function resourcePolicyFilter(ctx: Ctx, id: Identity): ResourceFilter | null {
-  if (allowed('list all resource', id) || !listsFilteredByProject(ctx.cfg.authMode) || !id.projectId) return null;
-  return { or: [{ '=': { created_by_project_id: id.projectId } }, { '=': { project_id: id.projectId } }] };
-}
-
 function sendResource(reply: FastifyReply, status: number, r: Resource): FastifyReply {
   setValidators(reply, resourceEtag(r), resourceLastModified(r));
   return send(reply, status, resourceJson(r));
@@ -92,13 +64,12 @@ async function listResources(ctx: Ctx, req: FastifyRequest, reply: FastifyReply,
   checkAcceptJson(req);
   const id = ctx.identity(req);
   enforce('list resource', id);
-  await getTypeOr404(ctx, type);
+  await resourceTypeOf(ctx, type);
   const q = req.query as Query;
   const history = forceHistory || parseBool(q, 'history', false);
   const details = parseBool(q, 'details', false);
   const args = listArgs(q, ctx.cfg.maxLimit, ['revision_start:asc', 'started_at:asc']);
-  const policy = resourcePolicyFilter(ctx, id);
-  const filter = policy && extra ? { and: [policy, extra] } : (policy ?? extra);
+  const filter = withPolicy(ctx.cfg.authMode, id, extra);
   const rs = await ctx.indexer.listResources({ type, filter, details, history, sort: args.sort, limit: args.limit, marker: args.marker });
   if (rs.length >= args.limit) {
     const last = rs[rs.length - 1];
@@ -111,7 +82,7 @@ async function listResources(ctx: Ctx, req: FastifyRequest, reply: FastifyReply,
 async function createResource(ctx: Ctx, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
   const identity = ctx.identity(req);
   const { type } = params(req);
-  const rt = await getTypeOr404(ctx, type);
+  const rt = await resourceTypeOf(ctx, type);
   enforce('create resource', identity);
   checkAcceptJson(req);
   const body = validate(resourceBodySchema(rt, 'create'), jsonBody(req));
@@ -152,7 +123,7 @@ function changesRevision(r: Resource, body: ResourceBody): boolean {
 async function patchResource(ctx: Ctx, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
   const identity = ctx.identity(req);
   const { type } = params(req);
-  const rt = await getTypeOr404(ctx, type);
+  const rt = await resourceTypeOf(ctx, type);
   const rid = resourceIdOf(params(req).id, identity.creator);
   const r = await getResourceOr404(ctx, type, rid);
   enforce('update resource', identity, resourceTarget(r));
@@ -192,11 +163,10 @@ function collection(app: FastifyInstance, ctx: Ctx): void {
     DELETE: async (req, reply) => {
       const identity = ctx.identity(req);
       const { type } = params(req);
-      await getTypeOr404(ctx, type);
-      const filter = searchFilterFromBody(req, identity.creator, { required: true });
+      await resourceTypeOf(ctx, type);
+      const filter = searchFilterFromBody(req, identity.creator);
       if (!filter) throw badRequest('caution: the query can not be empty, or it will delete entire database');
-      const policy = resourcePolicyFilter(ctx, identity);
-      const deleted = await ctx.indexer.deleteResources(type, policy ? { and: [policy, filter] } : filter);
+      const deleted = await ctx.indexer.deleteResources(type, withPolicy(ctx.cfg.authMode, identity, filter) as ResourceFilter);
       return send(reply, 200, { deleted });
     },
   });
@@ -205,7 +175,7 @@ function collection(app: FastifyInstance, ctx: Ctx): void {
 function item(app: FastifyInstance, ctx: Ctx): void {
   const current = async (req: FastifyRequest): Promise<Resource> => {
     const { type, id } = params(req);
-    await getTypeOr404(ctx, type);
+    await resourceTypeOf(ctx, type);
     return getResourceOr404(ctx, type, resourceIdOf(id, ctx.identity(req).creator));
   };
   route(app, '/v1/resource/:type/:id', {
@@ -242,7 +212,7 @@ async function metricsOf(ctx: Ctx, resourceId: string): Promise<Metric[]> {
 function namedMetrics(app: FastifyInstance, ctx: Ctx): void {
   const resourceOf = async (req: FastifyRequest): Promise<Resource> => {
     const { type, id } = params(req);
-    await getTypeOr404(ctx, type);
+    await resourceTypeOf(ctx, type);
     return getResourceOr404(ctx, type, resourceIdOf(id, ctx.identity(req).creator));
   };
   const named = async (req: FastifyRequest): Promise<Metric> => {

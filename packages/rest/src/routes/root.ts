@@ -3,8 +3,14 @@ import type { FastifyInstance } from 'fastify';
 import { VALID_AGGREGATION_METHODS } from '@tally/timeseries';
 import { route, send, checkAcceptJson } from '../http.js';
 import { enforce } from '../auth.js';
-import { badRequest } from '../errors.js';
+import { parseBool } from '../query.js';
 import type { Ctx } from '../context.js';
+
+/**
+ * The Gnocchi release whose API Tally speaks. Clients read it from `build` (Ceilometer
+ * refuses a Gnocchi older than 4.2.0), so it is Gnocchi's version, not Tally's.
+ */
+export const GNOCCHI_API_VERSION = '4.4.2';
 
 const V1_LINKS = ['aggregates', 'aggregation', 'archive_policy', 'archive_policy_rule', 'batch', 'capabilities',
   'influxdb', 'metric', 'resource', 'resource_type', 'search', 'status'];
@@ -13,9 +19,12 @@ export function rootRoutes(app: FastifyInstance, ctx: Ctx): void {
   route(app, '/', {
     GET: async (req, reply) => {
       checkAcceptJson(req);
+      // Tally's own version goes where Gnocchi clients do not look: a field of its own and a header.
+      reply.header('x-tally-version', ctx.version);
       return send(reply, 200, {
-        build: ctx.version,
+        build: GNOCCHI_API_VERSION,
         versions: [{ status: 'CURRENT', links: [{ rel: 'self', href: `${ctx.base(req)}/v1/` }], id: 'v1.0', updated: '2015-03-19' }],
+        tally_version: ctx.version,
       });
     },
   });
@@ -51,14 +60,4 @@ export function rootRoutes(app: FastifyInstance, ctx: Ctx): void {
       return send(reply, 200, { storage, metricd });
     },
   });
-}
-
-/** A boolean query argument as Gnocchi reads them ("true", "False", "1", "no"...). */
-export function parseBool(query: unknown, name: string, dflt: boolean): boolean {
-  const v = (query as Record<string, unknown> | undefined)?.[name];
-  if (v === undefined) return dflt;
-  const s = String(Array.isArray(v) ? v[0] : v).toLowerCase();
-  if (['true', '1', 'yes', 'on', 't', 'y'].includes(s)) return true;
-  if (['false', '0', 'no', 'off', 'f', 'n'].includes(s)) return false;
-  throw badRequest(`Unable to parse \`${name}': invalid truth value '${s}'`);
 }

@@ -1,0 +1,184 @@
+// Gnocchi's aggregates evaluation (its processor.get_measures): which metrics the
+// operations name, by id or by name over the resources a search found, the granularities
+// they share, the checks, the reads through the engine, then the columnar computation of
+// @tally/timeseries' ops. The engine's UnaggregableError and OperationsEvalError pass through.
+import {
+  computeAggregates, fnmatchToRegExp, readMeasures,
+  type AggregatesResult, type ArchivePolicy, type Fill, type Nanos, type OpNode, type RefKey, type Series, type SeriesInput,
+} from '@tally/timeseries';
+import type { Metric } from '@tally/indexer';
+import { GranularitiesMissing, InvalidMetricReferences, MetricsNotFound, NoGranularityMatch, UnknownAggregations, UnknownMetrics } from './errors.js';
+import { policiesOf } from './measures.js';
+import type { AggregateResource } from './resource-search.js';
+import type { Services } from './services.js';
+
+type ReadServices = Pick<Services, 'indexer' | 'storage'>;
+
+/** What the computation needs besides the operations (Gnocchi's validated query string). */
+export interface CommonArgs {
+  start?: Nanos;
+  stop?: Nanos;
+  granularities?: Nanos[];
+  neededOverlap: number;
+  fill: Fill;
+}
+
+/** One series the operations refer to: a metric's aggregation, under its lookup key. */
+export interface Ref {
+  metric: Metric;
+  aggregation: string;
+  /** The metric id (metric form) or name (resource form). */
+  name: string;
+  lookup: RefKey;
+  resourceId?: string;
+}
+
+/** Granularities every reference has (Gnocchi counts one per reference and definition). */
+function commonGranularities(refs: Ref[], aps: Map<string, ArchivePolicy>): Nanos[] {
+  const counts = new Map<Nanos, number>();
+  for (const r of refs) for (const d of aps.get(r.metric.archivePolicyName)!.definition) counts.set(d.granularity, (counts.get(d.granularity) ?? 0) + 1);
+  return [...counts].filter(([, n]) => n === refs.length).map(([g]) => g);
+}
+
+function checkReferences(refs: Ref[], aps: Map<string, ArchivePolicy>, granularities: Nanos[]): void {
+  const missing: GranularitiesMissing['missing'] = [];
+  for (const r of refs) {
+    const ap = aps.get(r.metric.archivePolicyName)!;
+    if (!ap.aggregationMethods.includes(r.aggregation)) throw new UnknownAggregations([[r.metric.id, r.aggregation]]);
+    const g = granularities.find((x) => !ap.definition.some((d) => d.granularity === x));
+    if (g !== undefined) missing.push({ name: r.name, aggregation: r.aggregation, granularity: g });
+  }
+  if (missing.length > 0) throw new GranularitiesMissing(missing);
+}
+
+async function readSeries(s: ReadServices, ref: Ref, ap: ArchivePolicy, g: Nanos, args: CommonArgs): Promise<Series> {
+  const rec = await s.storage.read(ref.metric.id);
+  const r = await readMeasures(ap, rec.state, { aggregation: ref.aggregation, granularity: g, start: args.start, stop: args.stop },
+    (key) => s.storage.readSplit(ref.metric.id, key));
+  return { ts: r.ts, values: r.values };
+}
+
+export interface Measured {
+  result: AggregatesResult;
+  /** The reference of each computation input (result groups index inputs). */
+  inputRefs: Ref[];
+}
+
+/** Gnocchi's processor.get_measures: granularities, checks, reads, then the computation. */
+export async function measuresFor(s: ReadServices, refs: Ref[], op: OpNode, args: CommonArgs): Promise<Measured> {
+  const aps = await policiesOf(s, refs.map((r) => r.metric));
+  const granularities = args.granularities ?? commonGranularities(refs, aps);
+  if (granularities.length === 0) throw new NoGranularityMatch(refs.map((r) => [r.name, r.aggregation]));
+  checkReferences(refs, aps, granularities);
+  const inputs: SeriesInput[] = [];
+  const inputRefs: Ref[] = [];
+  for (const ref of refs) {
+    const ap = aps.get(ref.metric.archivePolicyName)!;
+    for (const g of granularities) {
+      inputs.push({ key: ref.lookup, granularity: g, series: await readSeries(s, ref, ap, g, args) });
+      inputRefs.push(ref);
+    }
+  }
+  return { result: computeAggregates(op, inputs, args), inputRefs };
+}
+
+/** Python's uuid.UUID() then str(): canonical lowercase form, or null. */
+export function canonicalUuid(text: string): string | null {
+  const hex = text.replace(/^urn:/, '').replace(/^uuid:/, '').replace(/^\{|\}$/g, '').replaceAll('-', '');
+  if (!/^[0-9a-fA-F]{32}$/.test(hex)) return null;
+  const h = hex.toLowerCase();
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+// ------------------------------------------------------------ metric ids form
+
+/** The metrics the references name by id (each once, in first-reference order), and the references. */
+export async function refsByMetricIds(s: Pick<Services, 'indexer'>, keys: RefKey[]): Promise<{ refs: Ref[]; metrics: Metric[] }> {
+  const ids = keys.map(([id]) => canonicalUuid(id));
+  if (ids.some((id) => id === null)) throw new InvalidMetricReferences(keys.map((k) => [...k]));
+  const wanted = [...new Set(ids as string[])];
+  const metrics = await s.indexer.getMetrics(wanted);
+  const byId = new Map(metrics.map((m) => [m.id, m]));
+  const missing = wanted.filter((id) => !byId.has(id)).sort();
+  if (missing.length > 0) throw new UnknownMetrics(missing);
+  const refs = keys.map(([, agg], i): Ref => {
+    const m = byId.get(ids[i] as string)!;
+    return { metric: m, aggregation: agg, name: m.id, lookup: [m.id, agg] };
+  });
+  return { refs, metrics: wanted.map((id) => byId.get(id)!) };
+}
+
+/** References name metrics by id as given; lookups use the canonical id. */
+export function canonicalOperations(op: OpNode): OpNode {
+  if (op.kind === 'metric') return { ...op, refs: op.refs.map(([id, agg]): RefKey => [canonicalUuid(id) ?? id, agg]) };
+  if (op.kind === 'number') return op;
+  if (op.kind === 'binary') return { ...op, left: canonicalOperations(op.left), right: canonicalOperations(op.right) };
+  if (op.kind === 'clip') return { ...op, arg: canonicalOperations(op.arg), min: canonicalOperations(op.min), max: op.max && canonicalOperations(op.max) };
+  return { ...op, arg: canonicalOperations(op.arg) };
+}
+
+// ------------------------------------------------------------ resources form
+
+function refsOfResources(resources: AggregateResource[], keys: RefKey[]): Ref[] {
+  const refs: Ref[] = [];
+  for (const r of resources) {
+    for (const [wildcard, agg] of keys) {
+      const re = fnmatchToRegExp(wildcard);
+      for (const { name, metric } of r.metrics) {
+        if (re.test(name)) refs.push({ metric, aggregation: agg, name, lookup: [wildcard, agg], resourceId: r.id });
+      }
+    }
+  }
+  return refs;
+}
+
+/** Gnocchi's NoSuchMetric: the wildcards that matched nothing (a set, sorted here). */
+function noSuchMetric(keys: RefKey[]): MetricsNotFound {
+  return new MetricsNotFound([...new Set(keys.map(([n]) => n))].sort());
+}
+
+export interface ResourcesMeasured extends Measured {
+  /** The resources that had a metric the operations name. */
+  used: AggregateResource[];
+}
+
+async function resourcesMeasures(s: ReadServices, resources: AggregateResource[], op: OpNode, keys: RefKey[], args: CommonArgs): Promise<ResourcesMeasured | null> {
+  const refs = refsOfResources(resources, keys);
+  if (refs.length === 0) return null;
+  const measured = await measuresFor(s, refs, op, args);
+  const used = new Set(refs.map((r) => r.resourceId));
+  return { ...measured, used: resources.filter((r) => used.has(r.id)) };
+}
+
+function groupKey(r: AggregateResource, groupby: string[]): string {
+  return JSON.stringify(groupby.map((a) => r.json[a] ?? null));
+}
+
+/** The operations over all `resources` (found sorted by the search). */
+export async function measureResources(s: ReadServices, resources: AggregateResource[], op: OpNode, keys: RefKey[], args: CommonArgs): Promise<ResourcesMeasured> {
+  const out = await resourcesMeasures(s, resources, op, keys, args);
+  if (out === null) throw noSuchMetric(keys);
+  return out;
+}
+
+export interface GroupMeasured {
+  /** The groupby attributes' values. */
+  group: Record<string, unknown>;
+  measured: ResourcesMeasured;
+}
+
+/** The operations per group of `resources` (sorted by `groupby` by the search); groups without metrics are left out. */
+export async function measureResourceGroups(s: ReadServices, resources: AggregateResource[], groupby: string[], op: OpNode, keys: RefKey[], args: CommonArgs): Promise<GroupMeasured[]> {
+  const results: GroupMeasured[] = [];
+  let at = 0;
+  while (at < resources.length) {
+    const key = groupKey(resources[at], groupby);
+    let end = at;
+    while (end < resources.length && groupKey(resources[end], groupby) === key) end++;
+    const out = await resourcesMeasures(s, resources.slice(at, end), op, keys, args);
+    if (out !== null) results.push({ group: Object.fromEntries(groupby.map((a) => [a, resources[at].json[a] ?? null])), measured: out });
+    at = end;
+  }
+  if (results.length === 0) throw noSuchMetric(keys);
+  return results;
+}

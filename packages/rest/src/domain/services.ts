@@ -1,0 +1,12 @@
+// The lower layers the API's domain logic works on.
+import type { Indexer } from '@tally/indexer';
+import type { IncomingStore } from '@tally/incoming';
+import type { AggregateStorage } from '@tally/storage';
+import type { Processor } from '@tally/metricd';
+
+export interface Services {
+  indexer: Indexer;
+  incoming: IncomingStore;
+  storage: AggregateStorage;
+  processor: Processor;
+}
