@@ -6,7 +6,7 @@ import { parseUuid } from '@tally/indexer';
 import { route, send, checkAcceptJson, jsonBody } from '../http.js';
 import { enforce } from '../auth.js';
 import { badRequest, HttpError } from '../errors.js';
-import { Raw, pyFloat } from '../pyjson.js';
+import { PyFloat, Raw, pyFloat } from '../pyjson.js';
 import { granularitySeconds } from '../read.js';
 import { formatTimestamp } from '@tally/timeseries';
 import { metricTarget } from './metric.js';
@@ -104,7 +104,7 @@ export function searchMetricRoutes(app: FastifyInstance, ctx: Ctx): void {
           if (!ap.aggregationMethods.includes(aggregation) || !ap.definition.some((d) => d.granularity === g)) {
             throw new HttpError(400, {
               cause: 'Aggregation does not exist',
-              detail: { metric: m.id, granularity: granularitySeconds(g), aggregation_method: aggregation },
+              detail: { metric: m.id, granularity: new PyFloat(granularitySeconds(g)), aggregation_method: aggregation },
             });
           }
         }
