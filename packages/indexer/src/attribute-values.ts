@@ -2,7 +2,7 @@
 //
 // Messages are voluptuous's, as Gnocchi reports them (REST wraps them in "Invalid input"
 // or in "Option 'fill' ... is invalid: <reason>").
-import { pyFloatRepr } from './pyfloat.js';
+import { pyFloatRepr } from '@tally/timeseries';
 import { parseUuid } from './resource-id.js';
 import type { AttributeValue, ResourceAttributeSchema } from './types.js';
 

@@ -1,6 +1,7 @@
 // Compiles Gnocchi's JSON search language into SQL (Kysely raw expressions, one code
 // path for both dialects), with Gnocchi's operators, aliases, value conversions and errors.
 import { sql, type RawBuilder, type SqlBool } from 'kysely';
+import { parsePyFloat } from '@tally/timeseries';
 import { pyStr } from './attribute-values.js';
 import { QueryAttributeError, QueryError, QueryInvalidOperator, QueryTooDeep, QueryValueError } from './errors.js';
 import { parseUuid } from './resource-id.js';
@@ -159,17 +160,13 @@ function pyInt(v: unknown): number {
   throw new Error('invalid int');
 }
 
-/** Python's float() of a str, including inf/nan spellings. */
+/** Python's float() of a filter value. */
 function pyFloat(v: unknown): number {
   if (typeof v === 'boolean') return v ? 1 : 0;
   if (typeof v === 'number') return v;
-  if (typeof v === 'string') {
-    const s = v.trim().toLowerCase().replace(/(?<=\d)_(?=\d)/g, '');
-    if (/^[+-]?(inf|infinity)$/.test(s)) return s.startsWith('-') ? -Infinity : Infinity;
-    if (/^[+-]?nan$/.test(s)) return NaN;
-    if (/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/.test(s)) return Number(s);
-  }
-  throw new Error('invalid float');
+  const n = typeof v === 'string' ? parsePyFloat(v) : null;
+  if (n === null) throw new Error('invalid float');
+  return n;
 }
 
 /** PostgreSQL's boolean input syntax (what Gnocchi's unconverted value meets there). */

@@ -22,7 +22,7 @@ import {
 } from './errors.js';
 import { fnmatchToRegExp } from './fnmatch.js';
 import { schemaVersion, upgrade } from './migrate.js';
-import { pySecondsRepr } from './pyfloat.js';
+import { secondsRepr } from '@tally/timeseries';
 import { toBigInt, toBigIntOrNull, toNumber, toNumberOrNull } from './rows.js';
 import type { Database, MetricTable } from './schema.js';
 import { inWriteTx } from './tx.js';
@@ -374,7 +374,7 @@ export class SqlIndexer implements Indexer {
       const nxt = definition.map((d) => d.granularity).sort(compareBigint);
       for (let i = 0; i < cur.length; i++) {
         if (cur[i] !== nxt[i]) {
-          throw new UnsupportedArchivePolicyChange(name, `${pySecondsRepr(cur[i])} granularity interval was changed`);
+          throw new UnsupportedArchivePolicyChange(name, `${secondsRepr(cur[i])} granularity interval was changed`);
         }
       }
       await tx.deleteFrom('archive_policy_item').where('archive_policy_name', '=', name).execute();

@@ -1,7 +1,7 @@
 // Public data types of the indexer.
 //
 // ArchivePolicyItem / ArchivePolicy are declared here rather than imported from
-// @tally/timeseries so the indexer builds independently of the engine; they are kept
+// @tally/timeseries so the indexer's interface does not depend on the engine's; they are kept
 // structurally identical to the engine's declarations, so values flow between the two
 // packages without conversion.
 

@@ -6,7 +6,7 @@ import { CalendarDeriveError, OperationsEvalError, UnaggregableError } from '@ta
 import { HttpError, badRequest, invalidInput } from './errors.js';
 import { Invalid } from './schema.js';
 import { MeasuresError } from './measures.js';
-import { pyFloat, Raw } from './pyjson.js';
+import { PyFloat, pyFloat, Raw } from './pyjson.js';
 import * as d from './domain/errors.js';
 
 /** Status codes for the indexer's errors, as Gnocchi answers them. */
@@ -44,7 +44,7 @@ function domainErrorToHttp(err: d.DomainError): HttpError {
   if (err instanceof d.AggregationUnavailable) {
     return new HttpError(400, {
       cause: 'Aggregation does not exist',
-      detail: { metric: err.metricId, granularity: seconds(err.granularity), aggregation_method: err.aggregation },
+      detail: { metric: err.metricId, granularity: new PyFloat(seconds(err.granularity)), aggregation_method: err.aggregation },
     });
   }
   if (err instanceof d.UnknownAggregations) return new HttpError(404, { cause: 'Metrics with unknown aggregation', detail: err.refs });

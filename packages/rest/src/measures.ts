@@ -1,6 +1,6 @@
 // Turns a JSON list of {"timestamp", "value"} into columnar Measures, with Gnocchi's error
 // messages. One pass, straight into typed arrays: this is the ingest hot path.
-import { parseTimestamp, type Measures } from '@tally/timeseries';
+import { parsePyFloat, parseTimestamp, type Measures } from '@tally/timeseries';
 import { invalidInput, type HttpError } from './errors.js';
 
 export class MeasuresError extends Error {
@@ -12,11 +12,10 @@ export class MeasuresError extends Error {
   }
 }
 
+/** Gnocchi's float() of a value: a number, or a numeric string as Python reads it ("1_000", " 5e-5 "). */
 function parseValue(v: unknown): number {
-  let n: number;
-  if (typeof v === 'number') n = v;
-  else if (typeof v === 'string' && v.trim() !== '') n = Number(v);
-  else throw new MeasuresError('unexpected measures value');
+  const n = typeof v === 'number' ? v : typeof v === 'string' ? parsePyFloat(v) : null;
+  if (n === null) throw new MeasuresError('unexpected measures value');
   // Gnocchi would store NaN and infinities; Tally refuses them: they poison every aggregate.
   if (!Number.isFinite(n)) throw new MeasuresError('unexpected measures value');
   return n;

@@ -1,15 +1,11 @@
 // Serialises JSON the way Gnocchi (Python's json.dumps) does: ", " and ": " separators and
-// floats always written with a fraction ("1.0"). Clients and Gnocchi's own test suites match
-// response bodies as strings, so the spacing is part of the contract, not cosmetics.
+// floats written as Python writes them ("1.0", "5e-05", "1e+16", NaN). Clients and Gnocchi's
+// own test suites match response bodies as strings, so the spacing is part of the contract,
+// not cosmetics.
+import { pyFloatJson } from '@tally/timeseries';
 
-/** A float as Python's repr prints it, for the finite values Tally stores. */
-export function pyFloat(v: number): string {
-  if (Number.isInteger(v) && Math.abs(v) < 1e16) return v.toFixed(1);
-  const s = String(v);
-  // JS writes 1e+21 / 1e-7; Python writes 1e+21 / 1e-07. (Most values have no exponent:
-  // skipping the regex for them matters when a series of 10 000 points is written.)
-  return s.includes('e') ? s.replace(/e([+-])(\d)$/, 'e$10$2') : s;
-}
+/** A value Python holds as a float (measure values, granularities), as json.dumps writes it. */
+export { pyFloatJson as pyFloat };
 
 export function pyJson(value: unknown): string {
   if (value === null || value === undefined) return 'null';
@@ -17,7 +13,12 @@ export function pyJson(value: unknown): string {
     case 'string':
       return JSON.stringify(value);
     case 'number':
-      return Number.isFinite(value) ? String(value) : value > 0 ? 'Infinity' : value < 0 ? '-Infinity' : 'NaN';
+      // A plain number may have been an int in Python (written as digits); a non-integral
+      // one can only be a float (5e-05), and so is, in practice, an integral one from 1e16
+      // on: past 2^53 a double no longer holds the int's digits, and Gnocchi writes such
+      // floats as 1e+16, which Python clients must not read back as ints. Values known
+      // to be floats whatever their value are given as PyFloat.
+      return Number.isInteger(value) && Math.abs(value) < 1e16 ? String(value) : pyFloatJson(value);
     case 'boolean':
       return value ? 'true' : 'false';
     case 'bigint':
@@ -27,7 +28,7 @@ export function pyJson(value: unknown): string {
     default:
       return 'null';
   }
-  if (value instanceof PyFloat) return pyFloat(value.v);
+  if (value instanceof PyFloat) return pyFloatJson(value.v);
   if (Array.isArray(value)) return '[' + value.map(pyJson).join(', ') + ']';
   if (value instanceof Raw) return value.text;
   const parts: string[] = [];
@@ -41,6 +42,10 @@ export function pyJson(value: unknown): string {
 /** Marks a number that Python holds as a float (granularities, measure values). */
 export class PyFloat {
   constructor(readonly v: number) {}
+  /** For JSON.stringify (error messages in logs), which cannot write it as Python would. */
+  toJSON(): number {
+    return this.v;
+  }
 }
 
 /** Pre-serialised JSON spliced in as is (used for large measure arrays built in one pass). */

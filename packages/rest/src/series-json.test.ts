@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TimeZone } from '@tally/timeseries';
+import { formatTimestamp, pyFloatJson, TimeZone } from '@tally/timeseries';
 import { measuresBody, measuresJson } from './read.js';
 
 const S = 1_000_000_000n;
@@ -40,6 +40,42 @@ test('UTC series bytes equal the generic text: values', () => {
   }
   const noise = Array.from({ length: 2000 }, () => (r() - 0.5) * 10 ** Math.floor(r() * 30 - 15));
   same(series(noise.map((_, i) => t0 + BigInt(i) * S), noise), 'full-precision noise over 30 decades');
+});
+
+test('UTC series bytes write every value as pyFloatJson does', () => {
+  const r = rng(11);
+  const view = new DataView(new ArrayBuffer(8));
+  const u32 = (): number => Math.floor(r() * 2 ** 32);
+  const bits = (hi: number, lo: number): number => {
+    view.setUint32(0, hi);
+    view.setUint32(4, lo);
+    return view.getFloat64(0);
+  };
+  const values = [
+    0, -0, 5e-324, -5e-324, Number.MAX_VALUE, -Number.MAX_VALUE, 2 ** 53 - 1, 2 ** 53, 2 ** 53 + 2, -(2 ** 53) + 1,
+    1e16, 9999999999999998, 1e15, 1e15 - 0.5, 999999999999999.9, 1e-5, 1e-4, 0.0001, 0.00009999999999999999, 1e-7,
+    1e22, 1.5e300, 0.00005, Number('123456789012345678'), NaN, Infinity, -Infinity,
+  ];
+  for (let i = 0; i < 20_000; i++) values.push(bits(u32(), u32()));
+  for (let i = 0; i < 2_000; i++) values.push(bits(u32() & 0x800fffff, u32()));
+  for (let i = 0; i < 20_000; i++) {
+    // Short decimals at the scales the writer's shortcut covers, and beyond them.
+    const digits = 1 + Math.floor(r() * 17);
+    const exp = -Math.floor(r() * 12) + (i % 4 === 0 ? Math.floor(r() * 30) : 0);
+    values.push((r() < 0.5 ? -1 : 1) * Number(`${Math.floor(r() * 10 ** digits)}e${exp}`));
+  }
+  const t0 = 1_704_067_200n * S;
+  const ts = values.map((_, i) => t0 + BigInt(i) * S);
+  const body = measuresBody(series(ts, values));
+  assert.ok(Buffer.isBuffer(body));
+  const text = (body as Buffer).toString('latin1');
+  const expected = '[' + values.map((v, i) => `["${formatTimestamp(ts[i])}", 1.0, ${pyFloatJson(v)}]`).join(', ') + ']';
+  if (text !== expected) {
+    const got = text.slice(1, -1).split('], [');
+    const want = expected.slice(1, -1).split('], [');
+    const i = got.findIndex((p, k) => p !== want[k]);
+    assert.equal(got[i], want[i], `value ${values[i]}`);
+  }
 });
 
 test('UTC series bytes equal the generic text: timestamps and granularities', () => {

@@ -3,10 +3,9 @@
 // common). Hand-written because it was half of a full-series read: building the text of
 // 10 000 points with the generic formatter and one template string per point took 9-10 ms
 // (BigInt arithmetic per timestamp, a shortest-float conversion per value and 30 000
-// short strings to join). Everything written is ASCII. The generic path (pyFloat,
+// short strings to join). Everything written is ASCII. The generic path (pyFloatJson,
 // formatTimestamp) stays the reference: tests compare the two on every case below.
-import { baseOf, formatTimestamp, offsetAt, wordsOf } from '@tally/timeseries';
-import { pyFloat } from './pyjson.js';
+import { baseOf, formatTimestamp, offsetAt, pyFloatJson, wordsOf } from '@tally/timeseries';
 
 const NS_PER_SECOND = 1e9;
 const SECONDS_PER_DAY = 86_400;
@@ -109,9 +108,9 @@ function writeDecimal(w: ByteWriter, v: number, guess: number): number {
 
 function writeValue(w: ByteWriter, v: number, guess: number): number {
   if (Number.isInteger(v) && v < 2 ** 53 && v > -(2 ** 53)) {
-    // pyFloat writes integers as "N.0" (and -0 as "0.0").
+    // Integral values below 1e16 are written "N.0", and -0 "-0.0".
     w.room(20);
-    if (v < 0) w.byte(45);
+    if (v < 0 || (v === 0 && 1 / v < 0)) w.byte(45);
     w.digits(v < 0 ? -v : v);
     w.byte(46);
     w.byte(48);
@@ -119,7 +118,7 @@ function writeValue(w: ByteWriter, v: number, guess: number): number {
   }
   const s = writeDecimal(w, v, guess);
   if (s >= 0) return s;
-  w.ascii(pyFloat(v));
+  w.ascii(pyFloatJson(v));
   return guess;
 }
 

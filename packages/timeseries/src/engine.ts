@@ -6,7 +6,8 @@
 import { decodeMeasures, decodeSplit, encodeMeasures, encodeSplit, splitCodecHint, type SplitCodecHint } from './chunkenc/index.js';
 import { aggregateSeries, floorTo, lowerBound, upperBound, type Series } from './aggregate.js';
 import { baseOf, fitsDoubles, floorDiv, offsetAt, setAt, wordsOf } from './nanos64.js';
-import { isValidAggregationMethod, secondsRepr, type ArchivePolicy, type ArchivePolicyItem } from './policy.js';
+import { isValidAggregationMethod, type ArchivePolicy, type ArchivePolicyItem } from './policy.js';
+import { secondsRepr } from './pyfloat.js';
 import type { Nanos } from './time.js';
 import { calendarBucket, resampleCalendar, CalendarDeriveError, type CalendarSampling, type CalendarUnit } from './calendar.js';
 

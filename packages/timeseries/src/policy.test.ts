@@ -7,7 +7,6 @@ import {
   defaultArchivePolicies,
   makeArchivePolicyItem,
   matchArchivePolicyRule,
-  pythonFloatRepr,
   resolveAggregationMethods,
   validateDefinition,
   VALID_AGGREGATION_METHODS,
@@ -49,18 +48,6 @@ test('validateDefinition rejects duplicate granularities with Python float text'
   const ms = [makeArchivePolicyItem({ granularity: 3600000000n }), makeArchivePolicyItem({ granularity: 3600000000n })];
   assert.throws(() => validateDefinition(ms), { message: "More than one archive policy uses granularity `3.6'" });
   validateDefinition([makeArchivePolicyItem({ granularity: S }), makeArchivePolicyItem({ granularity: 2n * S })]);
-});
-
-test('pythonFloatRepr', () => {
-  assert.equal(pythonFloatRepr(1), '1.0');
-  assert.equal(pythonFloatRepr(3.6), '3.6');
-  assert.equal(pythonFloatRepr(0.001), '0.001');
-  assert.equal(pythonFloatRepr(0.0001), '0.0001');
-  assert.equal(pythonFloatRepr(0.00001), '1e-05');
-  assert.equal(pythonFloatRepr(1e-9), '1e-09');
-  assert.equal(pythonFloatRepr(42), '42.0');
-  assert.equal(pythonFloatRepr(31536000), '31536000.0');
-  assert.equal(pythonFloatRepr(1e16), '1e+16');
 });
 
 test('resolveAggregationMethods follows Gnocchi semantics', () => {

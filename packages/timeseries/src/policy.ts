@@ -2,6 +2,7 @@
 // default policies, PATCH rules and archive policy rule matching.
 
 import { NS_PER_SECOND, type Nanos } from './time.js';
+import { secondsRepr } from './pyfloat.js';
 
 export interface ArchivePolicyItem {
   granularity: Nanos;
@@ -24,24 +25,6 @@ export interface ArchivePolicyRule {
 
 export class ArchivePolicyError extends Error {
   override name = 'ArchivePolicyError';
-}
-
-/** Python repr() of a float, used where Gnocchi prints seconds ("1.0", "3.6", "1e-05"). */
-export function pythonFloatRepr(x: number): string {
-  if (!Number.isFinite(x)) return Number.isNaN(x) ? 'nan' : x > 0 ? 'inf' : '-inf';
-  if (x === 0) return Object.is(x, -0) ? '-0.0' : '0.0';
-  const [mantissa, expText] = x.toExponential().split('e');
-  const exp = Number(expText);
-  if (exp >= -5 + 1 && exp < 16) {
-    const fixed = x.toFixed(Math.max(0, mantissa.replace(/^-?\d\.?/, '').length - exp));
-    return fixed.includes('.') ? fixed : `${fixed}.0`;
-  }
-  const expOut = `${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
-  return `${mantissa}e${expOut}`;
-}
-
-export function secondsRepr(d: Nanos): string {
-  return pythonFloatRepr(Number(d) / 1e9);
 }
 
 // ------------------------------------------------------------ aggregation methods

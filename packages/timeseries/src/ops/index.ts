@@ -2,7 +2,7 @@
 // columnar series (pure computation, no I/O).
 export { parseOperationsString, OperationsParseError, type SExpr } from './parse.js';
 export {
-  parseOperations, extractReferences, OperationsInvalid, pyRepr, pyStr, parsePyFloat,
+  parseOperations, extractReferences, OperationsInvalid, pyRepr, pyStr,
   BINARY_OPERATORS, UNARY_OPERATORS, AGGREGATE_METHODS, type OpNode, type RefKey,
 } from './schema.js';
 export { UnaggregableError, OperationsEvalError } from './evaluate.js';

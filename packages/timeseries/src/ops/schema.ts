@@ -4,7 +4,7 @@
 // messages ("'rolling' operation invalid", "None @ data[0]"), so the same choice is made here.
 
 import { parseTimespan, type Nanos } from '../time.js';
-import { pythonFloatRepr } from '../policy.js';
+import { parsePyFloat, pyFloatRepr } from '../pyfloat.js';
 import { parseOperationsString } from './parse.js';
 import type { CalendarSampling } from '../calendar.js';
 
@@ -59,18 +59,6 @@ const AGGREGATE_SET = new Set(AGGREGATE_METHODS);
 
 // ------------------------------------------------------------ Python-isms
 
-/** Python float() of a string: blanks, underscores between digits, inf/nan words. */
-export function parsePyFloat(text: string): number | null {
-  const t = text.trim();
-  const word = /^([+-]?)(inf|infinity|nan)$/i.exec(t);
-  if (word !== null) {
-    if (word[2].toLowerCase() === 'nan') return NaN;
-    return word[1] === '-' ? -Infinity : Infinity;
-  }
-  if (!/^[+-]?(?:\d(?:_?\d)*(?:\.(?:\d(?:_?\d)*)?)?|\.\d(?:_?\d)*)(?:[eE][+-]?\d(?:_?\d)*)?$/.test(t)) return null;
-  return Number(t.replaceAll('_', ''));
-}
-
 function pyInt(text: string): number | null {
   const t = text.trim();
   if (!/^[+-]?\d(?:_?\d)*$/.test(t)) return null;
@@ -95,7 +83,7 @@ export function pyStr(v: unknown): string {
 export function pyRepr(v: unknown): string {
   if (v === null || v === undefined) return 'None';
   if (typeof v === 'boolean') return v ? 'True' : 'False';
-  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : pythonFloatRepr(v);
+  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : pyFloatRepr(v);
   if (typeof v === 'string') return quoteRepr(v);
   if (Array.isArray(v)) return `[${v.map(pyRepr).join(', ')}]`;
   return `{${Object.entries(v as Record<string, unknown>).map(([k, x]) => `${quoteRepr(k)}: ${pyRepr(x)}`).join(', ')}}`;
@@ -250,7 +238,7 @@ function numberNode(v: unknown): Result {
   else if (typeof v === 'boolean') n = Number(v);
   else if (typeof v === 'string') n = parsePyFloat(v);
   if (n === null) return new OperationsInvalid('expected float');
-  return { kind: 'number', value: n, text: pythonFloatRepr(n) };
+  return { kind: 'number', value: n, text: pyFloatRepr(n) };
 }
 
 const OPERATION_SCHEMAS: ((v: unknown) => Result)[] = [
