@@ -4,6 +4,7 @@
 import { readdirSync, statSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
 
 const root = new URL('..', import.meta.url).pathname;
 const only = process.argv.slice(2);
@@ -24,5 +25,7 @@ if (files.length === 0) {
   console.error('no compiled tests found: run `npm run build` first');
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...files], { stdio: 'inherit' });
+// Fixed fast-check seed for property tests (FC_SEED overrides it).
+const seed = pathToFileURL(join(root, 'scripts', 'fast-check-seed.mjs')).href;
+const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--import', seed, ...files], { stdio: 'inherit' });
 process.exit(r.status ?? 1);

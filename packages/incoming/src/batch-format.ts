@@ -100,8 +100,11 @@ function writeFixed(header: Buffer, entries: number, headerLen: number): void {
   header.writeUInt32LE(0, 20);
 }
 
-/** Header length announced by the fixed block, so a reader knows how much to read. */
-export function headerLength(fixed: Buffer, file: string): number {
+/**
+ * Header length announced by the fixed block, so a reader knows how much to read. Given the
+ * file's size, a length past it is rejected before anyone allocates a buffer for it.
+ */
+export function headerLength(fixed: Buffer, file: string, fileSize?: number): number {
   if (fixed.length < FIXED_HEADER || fixed.readUInt32LE(0) !== MAGIC) {
     throw new CorruptBatchError(file, 'bad magic or truncated header');
   }
@@ -109,6 +112,7 @@ export function headerLength(fixed: Buffer, file: string): number {
   if (version !== 1 && version !== 2) throw new CorruptBatchError(file, 'unknown version');
   const len = fixed.readUInt32LE(12);
   if (len < FIXED_HEADER || len % 8 !== 0) throw new CorruptBatchError(file, 'bad header length');
+  if (fileSize !== undefined && len > fileSize) throw new CorruptBatchError(file, `header length ${len} past the end of the file`);
   return len;
 }
 

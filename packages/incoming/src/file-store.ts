@@ -462,7 +462,7 @@ async function readWholeHeader(fh: FileHandle, label: string): Promise<{ header:
   const size = (await fh.stat()).size;
   const fixed = Buffer.alloc(FIXED_HEADER);
   await fh.read(fixed, 0, FIXED_HEADER, 0);
-  const header = Buffer.alloc(headerLength(fixed, label));
+  const header = Buffer.alloc(headerLength(fixed, label, size));
   const { bytesRead } = await fh.read(header, 0, header.length, 0);
   if (bytesRead !== header.length) throw new CorruptBatchError(label, 'truncated header');
   return { header, size };

@@ -308,6 +308,29 @@ function decodeManifestV2(bytes: Buffer, file: string, version: number): Manifes
   };
 }
 
+const isString = (v: unknown): v is string => typeof v === 'string';
+
+/** The version 1 bookkeeping, checked field by field: the CRC says the bytes are as written, not that they are a manifest. */
+function parseManifestJson(text: string, file: string): ManifestJson {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new CorruptStorageError(file, 'bad JSON');
+  }
+  const j = json as Partial<Record<keyof ManifestJson, unknown>> | null;
+  if (
+    typeof j !== 'object' || j === null ||
+    !Number.isSafeInteger(j.gen) || (j.gen as number) < 0 ||
+    typeof j.hasState !== 'boolean' ||
+    !Array.isArray(j.applied) || !j.applied.every(isString) ||
+    !Array.isArray(j.splits) || !j.splits.every((p: unknown) => Array.isArray(p) && p.length === 2 && p.every(isString))
+  ) {
+    throw new CorruptStorageError(file, 'bad JSON bookkeeping');
+  }
+  return j as ManifestJson;
+}
+
 export function decodeManifest(bytes: Buffer, file: string): Manifest {
   if (bytes.length < 16 || bytes.readUInt32LE(0) !== MANIFEST_MAGIC) {
     throw new CorruptStorageError(file, 'bad magic or truncated');
@@ -322,7 +345,7 @@ export function decodeManifest(bytes: Buffer, file: string): Manifest {
   if (version !== VERSION_JSON) return decodeManifestV2(bytes, file, version);
   const textEnd = 16 + bytes.readUInt32LE(12);
   if (textEnd > bytes.length) throw new CorruptStorageError(file, 'bad JSON length');
-  const json = JSON.parse(bytes.toString('utf8', 16, textEnd)) as ManifestJson;
+  const json = parseManifestJson(bytes.toString('utf8', 16, textEnd), file);
   return {
     gen: json.gen,
     // Copy: the caller may keep the state while the file buffer is reused or mutated.

@@ -3,7 +3,7 @@
 // exactly; aggregates are stored in splits of SPLIT_POINTS points per
 // (method, granularity). The caller does all I/O.
 
-import { decodeMeasures, decodeSplit, encodeMeasures, encodeSplit, splitCodecHint, type SplitCodecHint } from './chunkenc/index.js';
+import { CorruptDataError, decodeMeasures, decodeSplit, encodeMeasures, encodeSplit, splitCodecHint, type SplitCodecHint } from './chunkenc/index.js';
 import { aggregateSeries, floorTo, lowerBound, upperBound, type Series } from './aggregate.js';
 import { baseOf, fitsDoubles, floorDiv, offsetAt, setAt, wordsOf } from './nanos64.js';
 import { isValidAggregationMethod, type ArchivePolicy, type ArchivePolicyItem } from './policy.js';
@@ -128,7 +128,7 @@ function decodeStateV2(bytes: Uint8Array): State {
     let v = 0n;
     let shift = 0n;
     for (;;) {
-      if (at >= bytes.length || shift > 70n) throw new RangeError('corrupt metric state');
+      if (at >= bytes.length || shift > 70n) throw new CorruptDataError('corrupt metric state');
       const x = bytes[at++];
       v |= BigInt(x & 0x7f) << shift;
       if (x < 0x80) return v;
@@ -136,14 +136,14 @@ function decodeStateV2(bytes: Uint8Array): State {
     }
   };
   const bufferLength = Number(varint());
-  if (at + bufferLength > bytes.length) throw new RangeError('corrupt metric state');
+  if (at + bufferLength > bytes.length) throw new CorruptDataError('corrupt metric state');
   const buffer = bufferLength === 0 ? EMPTY : decodeMeasures(bytes.subarray(at, at + bufferLength));
   at += bufferLength;
   const splits = new Map<string, Set<bigint>>();
   const decoder = new TextDecoder();
   for (let n = Number(varint()); n > 0; n--) {
     const length = Number(varint());
-    if (at + length > bytes.length) throw new RangeError('corrupt metric state');
+    if (at + length > bytes.length) throw new CorruptDataError('corrupt metric state');
     const prefix = decoder.decode(bytes.subarray(at, at + length));
     at += length;
     const set = new Set<bigint>();
@@ -158,27 +158,38 @@ function decodeStateV2(bytes: Uint8Array): State {
   return { buffer: sortUnique(buffer), splits };
 }
 
+/** Throws CorruptDataError when `bytes` is not a state this module wrote. */
 export function decodeState(bytes: Uint8Array | null): State {
   const splits = new Map<string, Set<bigint>>();
   if (bytes === null || bytes.length === 0) return { buffer: EMPTY, splits };
   if (bytes[0] === STATE_VERSION) return decodeStateV2(bytes);
-  if (bytes[0] !== STATE_VERSION_V1) throw new RangeError(`unknown metric state version ${bytes[0]}`);
+  if (bytes[0] !== STATE_VERSION_V1) throw new CorruptDataError(`unknown metric state version ${bytes[0]}`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const need = (at: number, n: number): void => {
+    if (at + n > bytes.length) throw new CorruptDataError('corrupt metric state: truncated');
+  };
+  need(1, 4);
   const bufferLength = view.getUint32(1, true);
+  need(5, bufferLength);
   const buffer = bufferLength === 0 ? EMPTY : decodeMeasures(bytes.subarray(5, 5 + bufferLength));
   let at = 5 + bufferLength;
+  need(at, 4);
   const count = view.getUint32(at, true);
   at += 4;
   const decoder = new TextDecoder();
   for (let i = 0; i < count; i++) {
+    need(at, 2);
     const length = view.getUint16(at, true);
+    need(at + 2, length);
     const key = decoder.decode(bytes.subarray(at + 2, at + 2 + length));
     at += 2 + length;
     const cut = key.lastIndexOf('_');
+    const start = key.slice(cut + 1);
+    if (cut < 0 || !/^-?\d+$/.test(start)) throw new CorruptDataError('corrupt metric state: bad split key');
     const prefix = key.slice(0, cut);
     let set = splits.get(prefix);
     if (set === undefined) splits.set(prefix, (set = new Set()));
-    set.add(BigInt(key.slice(cut + 1)));
+    set.add(BigInt(start));
   }
   return { buffer: sortUnique(buffer), splits };
 }
@@ -252,11 +263,14 @@ function concat(parts: Series[]): Series {
 
 // Positions and timestamps are converted through exact double offsets (nanos64.ts) when the
 // points span less than 2^53 ns from the split's start: always for granularities up to 41
-// minutes (a split is 3 600 of them); coarser ones have few points and keep BigInt.
+// minutes (a split is 3 600 of them); coarser ones have few points and keep BigInt. So does
+// the first split of the int64 range, whose start lies below it and has no 64-bit words.
+const INT64_MIN = -(2n ** 63n);
+
 function encodeSplitSeries(s: Series, start: Nanos, granularity: Nanos, hint: SplitCodecHint | null): Uint8Array {
   const n = s.ts.length;
   const positions = new Uint32Array(n);
-  if (n > 0 && fitsDoubles(s.ts[n - 1] - start, granularity)) {
+  if (n > 0 && start >= INT64_MIN && fitsDoubles(s.ts[n - 1] - start, granularity)) {
     const w = wordsOf(s.ts);
     const b = baseOf(start);
     const g = Number(granularity);
@@ -273,7 +287,7 @@ function decodeSplitSeries(bytes: Uint8Array, start: Nanos, granularity: Nanos):
   const ts = new BigInt64Array(n);
   let last = 0;
   for (let i = 0; i < n; i++) if (positions[i] > last) last = positions[i];
-  if (fitsDoubles(BigInt(last) * granularity, granularity)) {
+  if (start >= INT64_MIN && fitsDoubles(BigInt(last) * granularity, granularity)) {
     const w = wordsOf(ts);
     const b = baseOf(start);
     const g = Number(granularity);

@@ -7,3 +7,4 @@ export * from './engine.js';
 export * from './ops/index.js';
 export * from './calendar.js';
 export * from './nanos64.js';
+export { CorruptDataError, MAX_POINTS } from './chunkenc/index.js';

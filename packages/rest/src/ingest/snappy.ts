@@ -26,9 +26,22 @@ export function snappyUncompressedLength(src: Uint8Array): { length: number; hea
   return fail('length preamble too long');
 }
 
+/**
+ * The most bytes `n` bytes of snappy elements can expand to: a 3-byte copy (2-byte offset)
+ * emits at most 64, the best ratio of any element, and 2 bytes left over at most 11 (a
+ * 1-byte-offset copy). A declared length above this cannot be honest, and is refused before
+ * the output buffer is allocated for it.
+ */
+function maxExpansion(n: number): number {
+  return Math.floor(n / 3) * 64 + (n % 3 === 2 ? 11 : 0);
+}
+
 export function snappyUncompress(src: Uint8Array, maxLength = DEFAULT_MAX_UNCOMPRESSED): Buffer {
   const { length, headerBytes } = snappyUncompressedLength(src);
   if (length > maxLength) fail(`uncompressed length ${length} exceeds the limit of ${maxLength} bytes`);
+  if (length > maxExpansion(src.length - headerBytes)) {
+    fail(`uncompressed length ${length} is more than ${src.length} bytes can expand to`);
+  }
   const dst = Buffer.allocUnsafe(length);
   const end = src.length;
   let s = headerBytes;

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { CorruptDataError } from './errors.js';
 import { MeasuresChunk, MeasuresIterator, SplitChunk, SplitIterator } from './chunk.js';
 import { Encoding } from './encoding.js';
 import { randomWalk3 } from './datasets.js';
@@ -67,7 +68,7 @@ test('iterators reject truncated and mistyped chunks', () => {
   assert.throws(() => {
     const it = new SplitIterator(b.subarray(0, b.length - 10));
     while (it.next());
-  }, RangeError);
-  assert.throws(() => new MeasuresIterator(b), RangeError);
-  assert.throws(() => new SplitIterator(Uint8Array.of(0x7f, 0, 0)), RangeError);
+  }, CorruptDataError);
+  assert.throws(() => new MeasuresIterator(b), CorruptDataError);
+  assert.throws(() => new SplitIterator(Uint8Array.of(0x7f, 0, 0)), CorruptDataError);
 });

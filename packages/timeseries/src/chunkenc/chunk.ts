@@ -8,11 +8,12 @@
 // keys once and try several value codecs, and so that bulk decoding runs two tight loops.
 
 import { BitReader, BitWriter } from './bitstream.js';
-import { DecimalDecoder, DecimalEncoder, type DecimalOrder } from './decimal.js';
+import { DecimalDecoder, DecimalEncoder, MAX_SCALE, type DecimalOrder } from './decimal.js';
 import { PositionDecoder, PositionEncoder, TimestampDecoder, TimestampEncoder } from './dod.js';
-import { Encoding, readVarint, varintSize, writeVarint } from './encoding.js';
+import { Encoding, MAX_POINTS, readVarint, varintSize, writeVarint } from './encoding.js';
 import { XorDecoder, XorEncoder } from './xor.js';
 import { IeeeDecoder, IeeeEncoder } from './ieee.js';
+import { CorruptDataError } from './errors.js';
 
 export interface Chunk {
   readonly encoding: Encoding;
@@ -100,26 +101,28 @@ export interface ChunkLayout {
 }
 
 export function parseLayout(b: Uint8Array): ChunkLayout {
-  if (b.length < 3) throw new RangeError('chunk too short');
+  if (b.length < 3) throw new CorruptDataError('chunk too short');
   const encoding = b[0];
   const [n, o1] = readVarint(b, 1);
+  if (n > MAX_POINTS) throw new CorruptDataError(`corrupt chunk: ${n} points`);
   const [klen, keyStart] = readVarint(b, o1);
   const keyEnd = keyStart + klen;
-  if (keyEnd > b.length) throw new RangeError('corrupt chunk: key column past end');
+  if (keyEnd > b.length) throw new CorruptDataError('corrupt chunk: key column past end');
   let valueStart = keyEnd;
   let codec: ValueCodec;
   if (encoding === Encoding.SplitDecimal || encoding === Encoding.MeasuresDecimal) {
-    if (valueStart >= b.length) throw new RangeError('corrupt chunk: missing decimal header');
+    if (valueStart >= b.length) throw new CorruptDataError('corrupt chunk: missing decimal header');
     const h = b[valueStart++];
     const order = (h >>> 4) + 1;
-    if (order !== 1 && order !== 2) throw new RangeError('corrupt chunk: bad decimal order');
+    if (order !== 1 && order !== 2) throw new CorruptDataError('corrupt chunk: bad decimal order');
+    if ((h & 15) > MAX_SCALE) throw new CorruptDataError('corrupt chunk: bad decimal scale');
     codec = { kind: 'decimal', scale: h & 15, order };
   } else if (encoding === Encoding.SplitXor || encoding === Encoding.MeasuresXor) {
     codec = { kind: 'xor' };
   } else if (encoding === Encoding.SplitIeee || encoding === Encoding.MeasuresIeee) {
     codec = { kind: 'ieee' };
   } else {
-    throw new RangeError(`not a compressed chunk: encoding 0x${encoding.toString(16)}`);
+    throw new CorruptDataError(`not a compressed chunk: encoding 0x${encoding.toString(16)}`);
   }
   return { encoding, n, keyStart, keyEnd, valueStart, codec };
 }
@@ -134,6 +137,10 @@ export function newValueDecoder(b: Uint8Array, l: ChunkLayout): { r: BitReader; 
 
 function checkPosition(p: number): void {
   if (!(p >= 0 && p <= 0xffffffff && Number.isInteger(p))) throw new RangeError(`bad position ${p}`);
+}
+
+function checkRoom(n: number): void {
+  if (n >= MAX_POINTS) throw new RangeError(`a chunk holds at most ${MAX_POINTS} points`);
 }
 
 /** A split being built point by point. Positions need not be dense; order is preserved. */
@@ -151,6 +158,7 @@ export class SplitChunk implements Chunk, Appender<number> {
 
   append(position: number, value: number): void {
     checkPosition(position);
+    checkRoom(this.n);
     // Values first: a decimal encoder rejects a non-decimal value before anything changes.
     this.values.put(value);
     this.keys.put(position);
@@ -179,7 +187,7 @@ export class SplitIterator implements PositionIterator {
   constructor(b: Uint8Array) {
     const l = parseLayout(b);
     if (l.encoding !== Encoding.SplitXor && l.encoding !== Encoding.SplitDecimal && l.encoding !== Encoding.SplitIeee) {
-      throw new RangeError('not a split chunk');
+      throw new CorruptDataError('not a split chunk');
     }
     this.n = l.n;
     this.kr = new BitReader(b, l.keyStart, l.keyEnd);
@@ -197,7 +205,7 @@ export class SplitIterator implements PositionIterator {
     if (this.i >= this.n) return false;
     this.position = this.kd.next();
     this.value = this.vd.next();
-    if (this.kr.overrun || this.vr.overrun) throw new RangeError('corrupt split chunk: truncated');
+    if (this.kr.overrun || this.vr.overrun) throw new CorruptDataError('corrupt split chunk: truncated');
     this.i++;
     return true;
   }
@@ -217,6 +225,7 @@ export class MeasuresChunk implements Chunk, Appender<bigint> {
   }
 
   append(ts: bigint, value: number): void {
+    checkRoom(this.n);
     this.values.put(value);
     this.keys.put(ts);
     this.n++;
@@ -243,7 +252,7 @@ export class MeasuresIterator implements TimestampIterator {
   constructor(b: Uint8Array) {
     const l = parseLayout(b);
     if (l.encoding !== Encoding.MeasuresXor && l.encoding !== Encoding.MeasuresDecimal && l.encoding !== Encoding.MeasuresIeee) {
-      throw new RangeError('not a measures chunk');
+      throw new CorruptDataError('not a measures chunk');
     }
     this.n = l.n;
     this.kr = new BitReader(b, l.keyStart, l.keyEnd);
@@ -270,7 +279,7 @@ export class MeasuresIterator implements TimestampIterator {
     if (this.i >= this.n) return false;
     this.kd.next();
     this.value = this.vd.next();
-    if (this.kr.overrun || this.vr.overrun) throw new RangeError('corrupt measures chunk: truncated');
+    if (this.kr.overrun || this.vr.overrun) throw new CorruptDataError('corrupt measures chunk: truncated');
     this.i++;
     return true;
   }

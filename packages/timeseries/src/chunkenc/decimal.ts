@@ -8,6 +8,7 @@
 
 import type { BitReader, BitWriter } from './bitstream.js';
 import { RiceDecoder, RiceEncoder, unzigzag, zigzag } from './rice.js';
+import { CorruptDataError } from './errors.js';
 
 export const MAX_SCALE = 9;
 /** Integers are kept below 2^50 so that second differences and zigzag stay exact. */
@@ -104,7 +105,7 @@ export class DecimalDecoder {
 
   next(): number {
     const z = this.rice.get(this.n >= this.order);
-    if (z < 0) throw new RangeError('corrupt decimal stream');
+    if (z < 0) throw new CorruptDataError('corrupt decimal stream');
     if (this.order === 1) {
       this.prev += unzigzag(z);
     } else {

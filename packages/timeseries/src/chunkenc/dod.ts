@@ -10,6 +10,7 @@
 
 import { BitReader, BitWriter } from './bitstream.js';
 import { RiceDecoder, RiceEncoder, unzigzag, zigzag } from './rice.js';
+import { CorruptDataError } from './errors.js';
 
 const POW32 = 4294967296;
 /** Deltas are coded only when the high-word difference is below this (|delta| < 2^50). */
@@ -63,7 +64,7 @@ export class PositionDecoder {
 
   next(): number {
     const z = this.rice.get(this.n >= 2);
-    if (z < 0) throw new RangeError('corrupt position stream');
+    if (z < 0) throw new CorruptDataError('corrupt position stream');
     const d = this.prevDelta + unzigzag(z);
     this.prev += d;
     this.prevDelta = this.n === 0 ? 0 : d;
@@ -172,12 +173,17 @@ export class TimestampDecoder {
   /** Decode `n` timestamps straight into a BigInt64Array. */
   readAll(n: number): BigInt64Array {
     const out = new BigInt64Array(n);
-    const w32 = new Int32Array(out.buffer);
-    for (let i = 0; i < n; i++) {
+    this.readInto(out, 0, n);
+    return out;
+  }
+
+  /** Decode timestamps into `out[from, to)`. */
+  readInto(out: BigInt64Array, from: number, to: number): void {
+    const w32 = new Int32Array(out.buffer, out.byteOffset, out.length * 2);
+    for (let i = from; i < to; i++) {
       this.next();
       w32[2 * i] = this.lo | 0;
       w32[2 * i + 1] = this.hi;
     }
-    return out;
   }
 }

@@ -1,5 +1,7 @@
 // One-byte encoding ids. Every blob starts with one so decoders can dispatch and
 // formats can evolve. These values are persisted: never renumber, only append.
+import { CorruptDataError } from './errors.js';
+
 export const Encoding = {
   /** Uncompressed split: u32 positions, f64 values (raw.ts). */
   RawSplit: 0x01,
@@ -19,6 +21,14 @@ export const Encoding = {
   MeasuresIeee: 0x22,
 } as const;
 export type Encoding = (typeof Encoding)[keyof typeof Encoding];
+
+/**
+ * Most points one blob may hold (1 GiB once decoded). Run-length coding lets a few bytes
+ * stand for millions of points, so a decoder cannot bound a blob's point count by its size;
+ * this limit bounds what a corrupt or crafted count can make it allocate. Encoders refuse
+ * more, so every blob they write stays readable.
+ */
+export const MAX_POINTS = 2 ** 26;
 
 /** Unsigned LEB128, for header counts and lengths (< 2^53). Returns the new offset. */
 export function writeVarint(out: Uint8Array, off: number, v: number): number {
@@ -44,7 +54,7 @@ export function readVarint(b: Uint8Array, off: number): [number, number] {
   let v = 0;
   let mul = 1;
   for (;;) {
-    if (off >= b.length || mul > 2 ** 49) throw new RangeError('corrupt varint');
+    if (off >= b.length || mul > 2 ** 49) throw new CorruptDataError('corrupt varint');
     const x = b[off++];
     v += (x & 0x7f) * mul;
     if (x < 0x80) return [v, off];

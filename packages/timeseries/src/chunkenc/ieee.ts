@@ -17,6 +17,7 @@
 // everything in finishInto().
 
 import type { BitReader, BitWriter } from './bitstream.js';
+import { CorruptDataError } from './errors.js';
 
 const ESCAPE = 31;
 
@@ -114,7 +115,7 @@ export class IeeeDecoder {
     this.maxE = r.readBits(11);
     this.k = r.readBits(4);
     this.t = r.readBits(6);
-    if (this.signMode === 3 || this.t > 52) throw new RangeError('corrupt ieee value header');
+    if (this.signMode === 3 || this.t > 52) throw new CorruptDataError('corrupt ieee value header');
   }
 
   next(): number {
@@ -126,7 +127,7 @@ export class IeeeDecoder {
       const k = this.k;
       const d = k > 0 ? q * (1 << k) + r.readBits(k) : q;
       e = this.maxE - d;
-      if (e < 0) throw new RangeError('corrupt ieee value stream');
+      if (e < 0) throw new CorruptDataError('corrupt ieee value stream');
     } else {
       e = r.readBits(11);
     }

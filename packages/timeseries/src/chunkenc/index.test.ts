@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeMeasures, decodeSplit, encodeMeasures, encodeSplit, Encoding, splitCodecHint } from './index.js';
+import { CorruptDataError, decodeMeasures, decodeSplit, encodeMeasures, encodeSplit, Encoding, splitCodecHint } from './index.js';
 import { datasets, dense, randomWalk3, rng } from './datasets.js';
 
 function sameBits(a: Float64Array, b: Float64Array): void {
@@ -96,11 +96,11 @@ test('regular measures at 1 s compress to ~1 byte/point with 3-decimal values', 
 });
 
 test('decoders reject unknown ids, empty and truncated blobs, length mismatches', () => {
-  assert.throws(() => decodeSplit(new Uint8Array(0)), RangeError);
-  assert.throws(() => decodeSplit(Uint8Array.of(0xee)), RangeError);
-  assert.throws(() => decodeMeasures(Uint8Array.of(Encoding.SplitXor, 0, 0)), RangeError);
+  assert.throws(() => decodeSplit(new Uint8Array(0)), CorruptDataError);
+  assert.throws(() => decodeSplit(Uint8Array.of(0xee)), CorruptDataError);
+  assert.throws(() => decodeMeasures(Uint8Array.of(Encoding.SplitXor, 0, 0)), CorruptDataError);
   const b = encodeSplit(dense(3600), randomWalk3(3600, 1));
-  assert.throws(() => decodeSplit(b.subarray(0, b.length - 100)), RangeError);
+  assert.throws(() => decodeSplit(b.subarray(0, b.length - 100)), CorruptDataError);
   assert.throws(() => encodeSplit(Uint32Array.of(1), new Float64Array(0)), RangeError);
   assert.throws(() => encodeMeasures(new BigInt64Array(2), new Float64Array(1)), RangeError);
 });

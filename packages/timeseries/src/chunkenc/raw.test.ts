@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { CorruptDataError } from './errors.js';
 import { decodeRawMeasures, decodeRawSplit, encodeRawMeasures, encodeRawSplit } from './raw.js';
 
 test('raw split round-trips, including -0 and extreme magnitudes', () => {
@@ -30,7 +31,7 @@ test('raw measures round-trip, including int64 extremes and duplicates', () => {
 
 test('raw decoders reject truncated blobs', () => {
   const b = encodeRawSplit(Uint32Array.of(1, 2), Float64Array.of(1, 2));
-  assert.throws(() => decodeRawSplit(b.subarray(0, b.length - 1)), RangeError);
+  assert.throws(() => decodeRawSplit(b.subarray(0, b.length - 1)), CorruptDataError);
   const m = encodeRawMeasures(BigInt64Array.of(1n), Float64Array.of(1));
-  assert.throws(() => decodeRawMeasures(m.subarray(0, 4)), RangeError);
+  assert.throws(() => decodeRawMeasures(m.subarray(0, 4)), CorruptDataError);
 });

@@ -5,7 +5,8 @@
 // DataView is used for every access so the blob needs no particular alignment
 // (blobs arrive as slices of larger buffers from storage).
 
-import { Encoding } from './encoding.js';
+import { Encoding, MAX_POINTS } from './encoding.js';
+import { CorruptDataError } from './errors.js';
 
 export function encodeRawSplit(positions: Uint32Array, values: Float64Array): Uint8Array {
   const n = positions.length;
@@ -21,9 +22,9 @@ export function encodeRawSplit(positions: Uint32Array, values: Float64Array): Ui
 
 export function decodeRawSplit(b: Uint8Array): { positions: Uint32Array; values: Float64Array } {
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  if (b.byteLength < 5 || b[0] !== Encoding.RawSplit) throw new RangeError('not a raw split');
+  if (b.byteLength < 5 || b[0] !== Encoding.RawSplit) throw new CorruptDataError('not a raw split');
   const n = dv.getUint32(1, true);
-  if (b.byteLength !== 5 + n * 12) throw new RangeError('raw split: bad length');
+  if (n > MAX_POINTS || b.byteLength !== 5 + n * 12) throw new CorruptDataError('raw split: bad length');
   const positions = new Uint32Array(n);
   const values = new Float64Array(n);
   let o = 5;
@@ -46,9 +47,9 @@ export function encodeRawMeasures(ts: BigInt64Array, values: Float64Array): Uint
 
 export function decodeRawMeasures(b: Uint8Array): { ts: BigInt64Array; values: Float64Array } {
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  if (b.byteLength < 5 || b[0] !== Encoding.RawMeasures) throw new RangeError('not raw measures');
+  if (b.byteLength < 5 || b[0] !== Encoding.RawMeasures) throw new CorruptDataError('not raw measures');
   const n = dv.getUint32(1, true);
-  if (b.byteLength !== 5 + n * 16) throw new RangeError('raw measures: bad length');
+  if (n > MAX_POINTS || b.byteLength !== 5 + n * 16) throw new CorruptDataError('raw measures: bad length');
   const ts = new BigInt64Array(n);
   const values = new Float64Array(n);
   let o = 5;

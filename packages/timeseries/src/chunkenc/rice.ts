@@ -18,6 +18,7 @@
 // that value minus one. A long constant stretch therefore costs a couple of bytes.
 
 import type { BitReader, BitWriter } from './bitstream.js';
+import { CorruptDataError } from './errors.js';
 
 const QMAX = 16;
 const SPECIAL_LEN = 63;
@@ -154,7 +155,7 @@ export class RiceDecoder extends Stats {
     if (q < QMAX) return k === 0 ? q : q * POW2[k] + r.readWide(k);
     const len = r.readBits(6);
     if (len === SPECIAL_LEN) return -1;
-    if (len === 0 || len > 53) throw new RangeError('corrupt rice stream: bad escape length');
+    if (len === 0 || len > 53) throw new CorruptDataError('corrupt rice stream: bad escape length');
     return POW2[len - 1] + r.readWide(len - 1);
   }
 }
@@ -170,7 +171,7 @@ function writeGamma(w: BitWriter, n: number): void {
 function readGamma(r: BitReader): number {
   let zeros = 0;
   while (r.readBit() === 0) {
-    if (++zeros > 52) throw new RangeError('corrupt rice stream: bad run length');
+    if (++zeros > 52) throw new CorruptDataError('corrupt rice stream: bad run length');
   }
   // The leading one was consumed above.
   return POW2[zeros] + r.readWide(zeros) - 1;

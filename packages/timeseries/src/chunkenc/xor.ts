@@ -6,6 +6,7 @@
 // The 64-bit XOR is handled as two uint32 halves so no BigInt is needed.
 
 import type { BitReader, BitWriter } from './bitstream.js';
+import { CorruptDataError } from './errors.js';
 
 function ctz32(x: number): number {
   return 31 - Math.clz32(x & -x);
@@ -94,9 +95,9 @@ export class XorDecoder {
       if (r.readBit() !== 0) {
         this.lead = r.readBits(5);
         this.len = r.readBits(6) + 1;
-        if (this.lead + this.len > 64) throw new RangeError('corrupt xor stream');
+        if (this.lead + this.len > 64) throw new CorruptDataError('corrupt xor stream');
       } else if (this.len === 0) {
-        throw new RangeError('corrupt xor stream: window reused before defined');
+        throw new CorruptDataError('corrupt xor stream: window reused before defined');
       }
       const len = this.len;
       const shift = 64 - this.lead - len;
