@@ -252,6 +252,11 @@ test('keep-alive: sequential requests reuse one connection (POSTs too, the serve
     assert.equal(s.seen.length, 20);
     // The first POST, sent before the server said it keeps connections, had one of its own.
     assert.equal(s.connections, 2);
+    // POSTs alone: the first one's answer says keep-alive, the others share one connection.
+    const posts = transport(s.url);
+    for (let i = 0; i < 10; i++) await posts.request({ method: 'POST', path: '/v1/metric', body: {} });
+    posts.close();
+    assert.equal(s.connections, 4);
   } finally {
     t.close();
     await s.close();

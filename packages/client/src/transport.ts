@@ -295,7 +295,11 @@ export class HttpTransport {
       // that cannot be resent waits for a pooled connection until the server has shown it
       // keeps connections open (see #failureWait).
       const agent = this.#pooling && (idempotent || this.#keepsAlive) ? this.#agent : false;
-      const req = this.#lib.request(url, { method, headers, agent, signal, ...(agent === false ? this.#tls : {}) }, (res) => {
+      // Such a connection of its own still asks for keep-alive while the server has not
+      // shown whether it keeps connections, so that its answer can say so (the one-off
+      // agent closes the connection after the answer all the same).
+      const asked = agent === false && this.#pooling ? { ...headers, connection: 'keep-alive' } : headers;
+      const req = this.#lib.request(url, { method, headers: asked, agent, signal, ...(agent === false ? this.#tls : {}) }, (res) => {
         answered = true;
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
