@@ -4,8 +4,8 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HttpClient } from './http.js';
 import { freePort, processTree, startTime } from './system.js';
+import { benchClient } from './workload.js';
 
 export type TargetKind = 'tally' | 'gnocchi' | 'external';
 
@@ -50,7 +50,7 @@ function tail(file: string, lines = 25): string {
 
 /** Waits until GET /v1/status answers 200, or the child exits, or the time is up. */
 async function waitReady(url: string, child: ChildProcess, opts: StartOptions, log: string): Promise<void> {
-  const client = new HttpClient(url, opts.user, opts.password, 1);
+  const client = benchClient(url, opts.user, opts.password, 1, 5_000);
   const deadline = Date.now() + opts.readyTimeoutMs;
   try {
     while (Date.now() < deadline) {
@@ -58,10 +58,10 @@ async function waitReady(url: string, child: ChildProcess, opts: StartOptions, l
         throw new Error(`server exited (${child.exitCode ?? child.signalCode}) before answering; log ${log}:\n${tail(log)}`);
       }
       try {
-        const r = await client.request('GET', '/v1/status?details=false', undefined, 5_000);
-        if (r.status === 200) return;
+        await client.status({ details: false });
+        return;
       } catch {
-        // not listening yet
+        // not listening yet, or not ready
       }
       await new Promise((r) => setTimeout(r, 250));
     }
