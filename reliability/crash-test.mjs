@@ -11,6 +11,7 @@
 //
 // Modes: `serve` (one `tally serve`), `split` (one `tally api` and two `tally metricd`
 // sharing one data folder, each killed independently), `both` (default: one after the other).
+// `--short` is the quick check of the test command (scripts/test-all): split mode, 4 rounds.
 import { mkdtempSync, rmSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,12 +28,21 @@ const USAGE = `usage: node reliability/crash-test.mjs [options]
   --max-round S    longest ingest period between two kills, seconds (default 2.5)
   --seed N         random seed (printed; replay a run with it)
   --dir D          parent folder for data and logs (default: a new temp folder)
-  --keep           keep data and logs even when the run passes`;
+  --keep           keep data and logs even when the run passes
+  --short          quick run for the test command (under a minute): split mode (API and both
+                   workers killed at random), 4 rounds of at most 1.5 s; options given
+                   explicitly still win`;
 
 const opts = parseArgs(process.argv.slice(2), {
   rounds: 20, seconds: 0, mode: 'both', clients: 6, metrics: 8, maxRound: 2.5,
-  seed: Math.floor(Math.random() * 2 ** 31), dir: '', keep: false,
+  seed: Math.floor(Math.random() * 2 ** 31), dir: '', keep: false, short: false,
 }, USAGE);
+if (opts.short) {
+  const given = new Set(process.argv.slice(2));
+  for (const [flag, key, value] of [['--mode', 'mode', 'split'], ['--rounds', 'rounds', 4], ['--max-round', 'maxRound', 1.5]]) {
+    if (!given.has(flag)) opts[key] = value;
+  }
+}
 if (!['serve', 'split', 'both'].includes(opts.mode)) throw new Error(`--mode must be serve, split or both\n${USAGE}`);
 
 const ACKED = 1;

@@ -2,6 +2,7 @@
 // first one set wins, in that order, then the default. docs/CONFIGURATION.md lists them.
 import { readFileSync } from 'node:fs';
 import { resolve, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { isIP } from 'node:net';
 import type { AuthMode } from '@tally/rest';
 
@@ -16,6 +17,12 @@ export interface Settings {
   port: number;
   authMode: AuthMode;
   indexerUrl: string;
+  /** Where measures wait for processing; the scheme names the driver. */
+  incomingUrl: string;
+  /** Where aggregates are kept; the scheme names the driver. */
+  storageUrl: string;
+  /** Where processing workers take their locks; the scheme names the driver. */
+  coordinationUrl: string;
   /** Given: the data folder must hold this many sacks (a new one is created so); absent: whatever it holds. */
   sacks: number | undefined;
   maxLimit: number;
@@ -62,12 +69,18 @@ const authMode = (raw: string | number | boolean | string[]): AuthMode => {
   return m;
 };
 
+/** `file://` URL of a folder in the data folder. */
+const inDataDir = (s: Partial<Settings>, name: string): string => pathToFileURL(join(s.dataDir ?? resolve('data'), name)).href;
+
 export const SPECS: Spec[] = [
   { key: 'dataDir', flag: 'data-dir', env: 'TALLY_DATA_DIR', help: 'folder holding the embedded index, incoming measures and aggregates', dflt: () => resolve('data'), parse: (r) => resolve(String(r)) },
   { key: 'host', flag: 'host', env: 'TALLY_HOST', help: 'address the API listens on', dflt: () => '127.0.0.1', parse: text },
   { key: 'port', flag: 'port', env: 'TALLY_PORT', help: 'port the API listens on', dflt: () => 8041, parse: int('port') },
   { key: 'authMode', flag: 'auth-mode', env: 'TALLY_AUTH_MODE', help: 'basic | noauth | remoteuser (as Gnocchi; they trust the client, so loopback only unless --insecure) | token (API tokens of `tally user`)', dflt: () => 'basic', parse: authMode },
   { key: 'indexerUrl', flag: 'indexer-url', env: 'TALLY_INDEXER_URL', help: 'sqlite:///path/index.db (default: in the data folder) or postgresql://...', dflt: (s) => `sqlite://${join(s.dataDir ?? resolve('data'), 'index.sqlite')}`, parse: text },
+  { key: 'incomingUrl', flag: 'incoming-url', env: 'TALLY_INCOMING_URL', help: 'file:///path of the measures waiting to be processed (default: in the data folder)', dflt: (s) => inDataDir(s, 'incoming'), parse: text },
+  { key: 'storageUrl', flag: 'storage-url', env: 'TALLY_STORAGE_URL', help: 'file:///path of the aggregates (default: in the data folder)', dflt: (s) => inDataDir(s, 'storage'), parse: text },
+  { key: 'coordinationUrl', flag: 'coordination-url', env: 'TALLY_COORDINATION_URL', help: 'file:///path of the processing locks, shared by every Tally process (default: in the data folder)', dflt: (s) => inDataDir(s, 'locks'), parse: text },
   { key: 'sacks', flag: 'sacks', env: 'TALLY_SACKS', help: 'number of incoming sacks of a new data folder (default 8); an existing folder keeps its own (see `tally change-sack-size`)', dflt: () => undefined, parse: int('sacks') },
   { key: 'maxLimit', flag: 'max-limit', env: 'TALLY_MAX_LIMIT', help: 'largest page a list returns', dflt: () => 1000, parse: int('max-limit') },
   { key: 'corsAllowedOrigins', flag: 'cors-allowed-origin', env: 'TALLY_CORS_ALLOWED_ORIGINS', help: 'comma-separated origins allowed by CORS', dflt: () => [], parse: csv },

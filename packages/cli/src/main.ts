@@ -1,8 +1,9 @@
 // The `tally` command.
 import { Worker } from 'node:worker_threads';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { IncomingConfigError, changeSackCount } from '@tally/incoming';
+import { StorageConfigError } from '@tally/storage';
+import { CoordinationConfigError } from '@tally/coordination';
 import { createSecureContext } from 'node:tls';
 import { Command, Option } from 'commander';
 import { pino, type Logger } from 'pino';
@@ -30,7 +31,8 @@ function guard<A extends unknown[]>(role: string, fn: (...args: A) => Promise<vo
     try {
       await fn(...args);
     } catch (e) {
-      if (e instanceof ConfigError || e instanceof UserStoreError || e instanceof IncomingConfigError) {
+      if (e instanceof ConfigError || e instanceof UserStoreError || e instanceof IncomingConfigError ||
+          e instanceof StorageConfigError || e instanceof CoordinationConfigError) {
         process.stderr.write(`tally ${role}: ${e.message}\n`);
         process.exit(2);
       }
@@ -248,7 +250,7 @@ export function program(): Command {
       const s = resolveSettings(flags);
       const n = Number(sacks);
       if (!Number.isInteger(n) || n < 1 || n > 65536) throw new ConfigError(`sacks must be an integer in [1, 65536], got ${sacks}`);
-      const r = await changeSackCount(join(s.dataDir, 'incoming'), n);
+      const r = await changeSackCount(s.incomingUrl, n);
       process.stdout.write(r.from === r.to ? `the store already has ${r.to} sacks\n` : `sacks: ${r.from} -> ${r.to}\n`);
     }));
 

@@ -1,19 +1,18 @@
 // Opens the components one process needs, from the settings, and closes them in order.
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { openIndexer, type Indexer } from '@tally/indexer';
-import { FileIncomingStore } from '@tally/incoming';
-import { FileAggregateStorage } from '@tally/storage';
-import { LocalCoordinator } from '@tally/coordination';
+import { openIncoming, type IncomingStore } from '@tally/incoming';
+import { openStorage, type AggregateStorage } from '@tally/storage';
+import { openCoordinator, type Coordinator } from '@tally/coordination';
 import { Processor, type Logger, type PolicyLookup } from '@tally/metricd';
 import { defaultArchivePolicies, parseTimestamp, parseTimespan, type ArchivePolicy } from '@tally/timeseries';
 import type { Settings } from './config.js';
 
 export interface Services {
   indexer: Indexer;
-  incoming: FileIncomingStore;
-  storage: FileAggregateStorage;
-  coordinator: LocalCoordinator;
+  incoming: IncomingStore;
+  storage: AggregateStorage;
+  coordinator: Coordinator;
   processor: Processor;
   close(): Promise<void>;
 }
@@ -34,10 +33,23 @@ export function policyLookup(indexer: Indexer): PolicyLookup {
 
 export async function openServices(s: Settings, log?: Logger): Promise<Services> {
   mkdirSync(s.dataDir, { recursive: true });
-  const indexer = await openIndexer(s.indexerUrl, { parseTimestamp, parseTimespan });
-  const incoming = new FileIncomingStore({ dir: join(s.dataDir, 'incoming'), sacks: s.sacks });
-  const storage = new FileAggregateStorage({ dir: join(s.dataDir, 'storage') });
-  const coordinator = new LocalCoordinator({ dir: join(s.dataDir, 'locks') });
+  const opened: Array<{ close(): Promise<void> }> = [];
+  const open = async <T extends { close(): Promise<void> }>(p: Promise<T>): Promise<T> => {
+    const c = await p;
+    opened.push(c);
+    return c;
+  };
+  let indexer: Indexer, incoming: IncomingStore, storage: AggregateStorage, coordinator: Coordinator;
+  try {
+    indexer = await open(openIndexer(s.indexerUrl, { parseTimestamp, parseTimespan }));
+    incoming = await open(openIncoming(s.incomingUrl, { sacks: s.sacks }));
+    storage = await open(openStorage(s.storageUrl));
+    coordinator = await open(openCoordinator(s.coordinationUrl));
+  } catch (err) {
+    // A bad URL or an unreachable backend: nothing stays open behind the error.
+    for (const c of opened.reverse()) await c.close().catch(() => undefined);
+    throw err;
+  }
   const processor = new Processor({ incoming, storage, coordinator, policies: policyLookup(indexer), log });
   return {
     indexer, incoming, storage, coordinator, processor,

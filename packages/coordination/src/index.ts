@@ -1,10 +1,6 @@
 export type { Coordinator, Lock, LockOptions } from './types.js';
-export {
-  LocalCoordinator,
-  LockTimeoutError,
-  CoordinatorClosedError,
-  lockFileName,
-} from './local.js';
+export { openCoordinator } from './drivers.js';
+export type { CoordinatorDriver } from './drivers.js';
+export { LocalCoordinator } from './local.js';
 export type { LocalCoordinatorOptions } from './local.js';
-export { FileMembership } from './membership.js';
-export type { FileMembershipOptions, Member } from './membership.js';
+export { LockTimeoutError, CoordinatorClosedError, CoordinationConfigError } from './errors.js';

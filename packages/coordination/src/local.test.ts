@@ -1,13 +1,34 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { LocalCoordinator, LockTimeoutError, lockFileName } from './index.js';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { CoordinationConfigError, LocalCoordinator, openCoordinator } from './index.js';
+import { lockFileName } from './local.js';
+import { coordinatorContract } from './contract.js';
 
 const fixture = fileURLToPath(new URL('./lock-holder.fixture.js', import.meta.url));
+
+const folders: string[] = [];
+after(() => {
+  for (const dir of folders) rmSync(dir, { recursive: true, force: true });
+});
+
+coordinatorContract('file', {
+  create: async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tally-coord-'));
+    folders.push(dir);
+    return openCoordinator(pathToFileURL(dir).href);
+  },
+  reopen: async (c) => new LocalCoordinator({ dir: (c as LocalCoordinator).dir }),
+});
+
+test('openCoordinator chooses the driver by scheme and names the known ones otherwise', async () => {
+  await assert.rejects(openCoordinator('etcd3://localhost:2379'), /unknown scheme etcd3: \(known schemes: file:\/\/\)/);
+  await assert.rejects(openCoordinator('file://locks'), CoordinationConfigError);
+});
 
 function tempDir(t: { after(fn: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'tally-coord-'));
@@ -30,51 +51,6 @@ function killed(child: ChildProcess): Promise<void> {
     child.kill('SIGKILL');
   });
 }
-
-test('two holders in one process exclude each other', async (t) => {
-  const dir = tempDir(t);
-  const a = new LocalCoordinator({ dir });
-  const b = new LocalCoordinator({ dir });
-  const held = await a.tryLock('sack-1');
-  assert.ok(held);
-  assert.equal(await b.tryLock('sack-1'), null);
-  assert.equal(await a.tryLock('sack-1'), null, 'not re-entrant, even for the same coordinator');
-  const other = await b.tryLock('sack-2');
-  assert.ok(other, 'distinct names are independent');
-  await held.release();
-  await held.release(); // idempotent
-  const again = await b.tryLock('sack-1');
-  assert.ok(again);
-  await a.close();
-  await b.close();
-});
-
-test('lock() waits for the holder and times out with LockTimeoutError', async (t) => {
-  const dir = tempDir(t);
-  const a = new LocalCoordinator({ dir });
-  const b = new LocalCoordinator({ dir });
-  const held = await a.lock('x');
-  const started = Date.now();
-  await assert.rejects(b.lock('x', { timeoutMs: 60 }), LockTimeoutError);
-  assert.ok(Date.now() - started >= 55);
-  setTimeout(() => void held.release(), 30);
-  const got = await b.lock('x', { timeoutMs: 2000 });
-  await got.release();
-  await a.close();
-  await b.close();
-});
-
-test('close() releases everything held', async (t) => {
-  const dir = tempDir(t);
-  const a = new LocalCoordinator({ dir });
-  await a.tryLock('p');
-  await a.tryLock('q');
-  await a.close();
-  const b = new LocalCoordinator({ dir });
-  assert.ok(await b.tryLock('p'));
-  assert.ok(await b.tryLock('q'));
-  await b.close();
-});
 
 test('connections kept between uses still exclude, stay bounded and close with the coordinator', async (t) => {
   const dir = tempDir(t);

@@ -2,33 +2,21 @@ import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { errnoCode, fileUrlPath } from '@tally/files';
+import { Backoff, sleep } from '@tally/retry';
+import { CoordinationConfigError, CoordinatorClosedError, LockTimeoutError } from './errors.js';
 import type { Coordinator, Lock, LockOptions } from './types.js';
+import type { CoordinatorDriver } from './drivers.js';
 
 export interface LocalCoordinatorOptions {
   /** Folder holding one small lock file per lock name; shared by every process. */
   dir: string;
 }
 
-/** Raised by `lock()` when the lock could not be taken within `timeoutMs`. */
-export class LockTimeoutError extends Error {
-  constructor(readonly lockName: string, readonly timeoutMs: number) {
-    super(`could not acquire lock "${lockName}" within ${timeoutMs} ms`);
-    this.name = 'LockTimeoutError';
-  }
-}
-
-/** Raised when the coordinator is used after `close()`. */
-export class CoordinatorClosedError extends Error {
-  constructor() {
-    super('coordinator is closed');
-    this.name = 'CoordinatorClosedError';
-  }
-}
-
 type Db = Database.Database;
 
-const FIRST_DELAY_MS = 2;
-const MAX_DELAY_MS = 250;
+/** Lock polling: the first wait is under 2 ms (a sack round is often that short), at most 250 ms. */
+const POLL = { baseMs: 2, maxMs: 250 };
 /**
  * Connections kept open between uses of a lock name. Opening the lock database was most of
  * a lock cycle (measured: 265 us for open, BEGIN EXCLUSIVE, ROLLBACK and close), and a
@@ -84,15 +72,13 @@ export class LocalCoordinator implements Coordinator {
     const deadline = opts.timeoutMs === undefined ? Infinity : Date.now() + opts.timeoutMs;
     // One connection is reused across attempts so polling does not churn file descriptors.
     const db = this.#open(name);
-    let ceiling = FIRST_DELAY_MS;
+    const backoff = new Backoff(POLL);
     try {
       for (;;) {
         if (this.#attempt(db)) return this.#hold(name, db);
         const left = deadline - Date.now();
         if (left <= 0) throw new LockTimeoutError(name, opts.timeoutMs ?? 0);
-        // Full jitter: waiters that collided do not retry in lockstep.
-        await sleep(Math.min(left, Math.random() * ceiling));
-        ceiling = Math.min(MAX_DELAY_MS, ceiling * 2);
+        await sleep(Math.min(left, backoff.next()));
         this.#checkOpen();
       }
     } catch (err) {
@@ -187,10 +173,19 @@ class HeldLock implements Lock {
 }
 
 function isBusy(err: unknown): boolean {
-  const code = (err as { code?: unknown }).code;
+  const code = errnoCode(err);
   return code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED';
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+/** `file:///path`: LocalCoordinator with its lock files in that folder. */
+export const fileCoordinatorDriver: CoordinatorDriver = {
+  open: async (url) => {
+    let dir: string;
+    try {
+      dir = fileUrlPath(url);
+    } catch (err) {
+      throw new CoordinationConfigError(`coordination URL ${(err as Error).message}`);
+    }
+    return new LocalCoordinator({ dir });
+  },
+};

@@ -18,7 +18,7 @@
 // pair of typed-array views over the file buffer. Two CRCs let backlog() trust a header
 // without reading the data, while readBatch() still verifies everything it hands out.
 import { endianness } from 'node:os';
-import { crc32 } from './crc32.js';
+import { crc32 } from 'node:zlib';
 import type { Measures } from './types.js';
 
 const MAGIC = 0x49594c54; // "TLYI" read as little-endian u32

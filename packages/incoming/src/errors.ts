@@ -1,3 +1,5 @@
+import { systemErrorCode } from '@tally/files';
+
 /**
  * The store cannot accept writes right now (disk full, read-only or failing file
  * system, out of descriptors). The API answers 503; nothing of the failed add is visible.
@@ -7,11 +9,14 @@ export class IncomingUnavailableError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'IncomingUnavailableError';
-    this.code = errnoCode(options?.cause);
+    this.code = systemErrorCode(options?.cause);
   }
 }
 
-/** The folder was created with another sack count (or another format). */
+/**
+ * The store's configuration is not usable: a folder created with another sack count or
+ * format, an unknown URL scheme, an operation its driver does not support.
+ */
 export class IncomingConfigError extends Error {
   constructor(message: string) {
     super(message);
@@ -26,15 +31,10 @@ export class IncomingClosedError extends Error {
   }
 }
 
-export function errnoCode(err: unknown): string | undefined {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : undefined;
-}
-
 /** System errors (errno codes) on the write path mean the storage, not the request, failed. */
 export function asUnavailable(err: unknown, what: string): unknown {
   if (err instanceof IncomingUnavailableError) return err;
-  const code = errnoCode(err);
-  if (code === undefined || !code.startsWith('E')) return err;
+  const code = systemErrorCode(err);
+  if (code === undefined) return err;
   return new IncomingUnavailableError(`${what}: ${code}`, { cause: err });
 }

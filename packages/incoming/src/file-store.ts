@@ -1,24 +1,19 @@
 import {
   linkSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync,
 } from 'node:fs';
-import { link, open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
-import { readFile as readFileCallback } from 'node:fs';
-import { promisify } from 'node:util';
+import { link, mkdir, open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import {
+  createDurableFile, errnoCode, fileUrlPath, fsyncDir, ignoreMissing, isMissing, listDir, readFile,
+} from '@tally/files';
 import {
   CorruptBatchError, FIXED_HEADER, decodeBatch, encodeBatch, entryViews, headerLength, parseHeader,
   type BatchEntry,
 } from './batch-format.js';
-import {
-  IncomingClosedError, IncomingConfigError, asUnavailable, errnoCode,
-} from './errors.js';
-import { fsyncDir, isMissing, writeAll } from './file-io.js';
+import { IncomingClosedError, IncomingConfigError, asUnavailable } from './errors.js';
 import { BATCH_ID, nextBatchId, pidOfBatchId, sackFor } from './ids.js';
 import type { Backlog, BacklogOptions, IncomingStore, Measures } from './types.js';
-
-// fs/promises' readFile costs ~3x the callback version here (measured: 250 vs 80 us for
-// 4 KiB), and reads of splits and batches are hot.
-const readFile = promisify(readFileCallback);
+import type { IncomingDriver } from './drivers.js';
 
 export interface FileIncomingStoreOptions {
   dir: string;
@@ -27,11 +22,12 @@ export interface FileIncomingStoreOptions {
   /** Upper bound of bytes merged into one group commit (default 64 MiB). */
   maxFlushBytes?: number;
   /**
-   * Test hook: called before the batch file is written and before each link of it into a
-   * sack folder; throwing (e.g. an error with code ENOSPC) simulates a failing disk. Never
-   * set in production.
+   * Test hook: called before the batch file is written, before each link of it into a
+   * sack folder and before batches are deleted from a sack; throwing (e.g. an error with
+   * code ENOSPC) simulates a failing disk, never settling simulates a process killed
+   * there. Never set in production.
    */
-  faultHook?: (op: 'write' | 'link', path: string) => void | Promise<void>;
+  faultHook?: (op: 'write' | 'link' | 'delete', path: string) => void | Promise<void>;
 }
 
 interface Pending {
@@ -53,6 +49,8 @@ const META_FILE = 'incoming.json';
 export const DEFAULT_SACKS = 8;
 const FORMAT = 'tally-incoming-1';
 const TEMP_PREFIX = '.tmp-';
+/** Batches that failed their checks, as `<batch id>.sack-<n>` (see quarantine()). */
+const QUARANTINE = 'quarantine';
 /** A temp file this old is garbage even if its writer's pid is alive again (pid reuse). */
 const TEMP_MAX_AGE_MS = 60 * 60 * 1000;
 
@@ -90,7 +88,7 @@ export class FileIncomingStore implements IncomingStore {
     this.#faultHook = options.faultHook;
     this.sacks = initFolder(this.dir, options.sacks);
     this.#counted = Array.from({ length: this.sacks }, () => EMPTY_COUNT);
-    this.cleanTemporaryFiles();
+    this.#cleanTemporaryFiles();
   }
 
   sackOf(metricId: string): number {
@@ -155,18 +153,23 @@ export class FileIncomingStore implements IncomingStore {
   async deleteBatches(sack: number, ids: string[]): Promise<void> {
     if (ids.length === 0) return;
     const paths = ids.map((id) => this.#batchPath(sack, id));
+    await this.#faultHook?.('delete', this.#sackDir(sack));
     await Promise.all(paths.map((p) => unlink(p).catch(ignoreMissing)));
     // Storage forgets applied ids once batches are gone; a delete undone by a crash
     // would make the batch look new again and be applied twice.
     await fsyncDir(this.#sackDir(sack));
   }
 
-  /** Moves a corrupt batch out of the way (to `<dir>/corrupt/`) so processing can go on. */
+  /**
+   * Moves the sack's link of a batch to `<dir>/quarantine/<id>.sack-<n>`. The file is the
+   * one every sack of its flush links to, so the quarantined copy is the whole batch as
+   * written, while the other sacks' links (whose ranges may be sound) stay in place.
+   */
   async quarantine(sack: number, id: string): Promise<void> {
-    const target = join(this.dir, 'corrupt');
-    mkdirSync(target, { recursive: true });
-    await rename(this.#batchPath(sack, id), join(target, `${sack}-${id}`));
-    await fsyncDir(this.#sackDir(sack));
+    const target = join(this.dir, QUARANTINE);
+    await mkdir(target, { recursive: true });
+    await rename(this.#batchPath(sack, id), join(target, `${id}.sack-${sack}`));
+    await Promise.all([fsyncDir(this.#sackDir(sack)), fsyncDir(target)]);
   }
 
   /** Counts from the batch headers only; corrupt or vanished files are skipped. */
@@ -185,7 +188,8 @@ export class FileIncomingStore implements IncomingStore {
       perMetric = new Map();
       for (const c of counts) for (const [id, n] of c.perMetric) perMetric.set(id, n);
     }
-    return { metrics, measures, perMetric };
+    const quarantined = new Set((await listDir(join(this.dir, QUARANTINE))).map((n) => n.split('.')[0])).size;
+    return { metrics, measures, perMetric, quarantined };
   }
 
   /** Waits for queued adds to be durable, then refuses new ones. */
@@ -194,21 +198,20 @@ export class FileIncomingStore implements IncomingStore {
     while (this.#flushing) await this.#flushing;
   }
 
-  /**
-   * Removes temp files left by crashed writers (their pid is gone, or they are very old).
-   * Runs at open; metricd may call it periodically. Returns how many were removed.
-   */
-  cleanTemporaryFiles(): number {
-    let removed = 0;
+  /** Removes temp files left by crashed writers (their pid is gone, or they are very old). */
+  #cleanTemporaryFiles(): void {
     for (let s = 0; s < this.sacks; s++) {
       const dir = this.#sackDir(s);
       for (const name of readdirSync(dir)) {
         if (name.startsWith(TEMP_PREFIX) && isAbandoned(join(dir, name), name)) {
-          removed += tryUnlinkSync(join(dir, name));
+          try {
+            unlinkSync(join(dir, name));
+          } catch {
+            // Removed by another process opening the store at the same time.
+          }
         }
       }
     }
-    return removed;
   }
 
   async #drain(): Promise<void> {
@@ -245,19 +248,10 @@ export class FileIncomingStore implements IncomingStore {
     const sacks = [...new Set(sackOfId.values())];
     const id = nextBatchId();
     const temp = join(this.#sackDir(sacks[0]), TEMP_PREFIX + id);
-    let created = false;
     try {
       await this.#faultHook?.('write', temp);
-      const fh = await open(temp, 'wx');
-      created = true;
-      try {
-        await writeAll(fh, encodeBatch(metrics, (m) => sackOfId.get(m) as number).buffers);
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
+      await createDurableFile(temp, encodeBatch(metrics, (m) => sackOfId.get(m) as number).buffers);
     } catch (err) {
-      if (created) await unlink(temp).catch(() => undefined);
       throw asUnavailable(err, 'writing incoming batch');
     }
     await this.#publish(temp, id, sacks);
@@ -384,7 +378,7 @@ function mergeGroup(group: Pending[]): Map<string, Measures[]> {
  * stopped, and measures waiting in sacks would land in the wrong one, so the backlog must
  * have been processed. Refuses (IncomingConfigError) otherwise; returns the counts.
  */
-export async function changeSackCount(dir: string, sacks: number): Promise<{ from: number; to: number }> {
+export async function changeSackCountOfFolder(dir: string, sacks: number): Promise<{ from: number; to: number }> {
   if (!Number.isInteger(sacks) || sacks < 1 || sacks > 65536) {
     throw new RangeError(`sacks must be an integer in [1, 65536], got ${sacks}`);
   }
@@ -411,6 +405,20 @@ export async function changeSackCount(dir: string, sacks: number): Promise<{ fro
     await fsyncDir(dir);
   }
   return { from, to: sacks };
+}
+
+/** `file:///path`: FileIncomingStore in that folder. */
+export const fileIncomingDriver: IncomingDriver = {
+  open: async (url, options) => new FileIncomingStore({ dir: folderOf(url), sacks: options.sacks }),
+  changeSackCount: (url, sacks) => changeSackCountOfFolder(folderOf(url), sacks),
+};
+
+function folderOf(url: string): string {
+  try {
+    return fileUrlPath(url);
+  } catch (err) {
+    throw new IncomingConfigError(`incoming URL ${(err as Error).message}`);
+  }
 }
 
 /** Creates or checks the metadata file and sack folders; returns the sack count. */
@@ -505,23 +513,11 @@ function isAlive(pid: number): boolean {
   }
 }
 
+/** Sync: the store cleans temp files while it opens, in its constructor. */
 function ageMs(path: string): number {
   try {
     return Date.now() - statSync(path).mtimeMs;
   } catch {
     return 0;
   }
-}
-
-function tryUnlinkSync(path: string): number {
-  try {
-    unlinkSync(path);
-    return 1;
-  } catch {
-    return 0;
-  }
-}
-
-function ignoreMissing(err: unknown): void {
-  if (!isMissing(err)) throw err;
 }

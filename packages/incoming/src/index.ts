@@ -1,5 +1,7 @@
 export type { Measures, Backlog, BacklogOptions, IncomingStore } from './types.js';
-export { FileIncomingStore, changeSackCount, DEFAULT_SACKS } from './file-store.js';
+export { openIncoming, changeSackCount } from './drivers.js';
+export type { IncomingDriver, OpenIncomingOptions } from './drivers.js';
+export { FileIncomingStore, DEFAULT_SACKS } from './file-store.js';
 export type { FileIncomingStoreOptions } from './file-store.js';
 export { IncomingUnavailableError, IncomingConfigError, IncomingClosedError } from './errors.js';
 export { CorruptBatchError } from './batch-format.js';

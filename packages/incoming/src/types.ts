@@ -9,6 +9,8 @@ export interface Backlog {
   measures: number;
   /** Measures waiting per metric; null unless asked for (`perMetric: true`). */
   perMetric: Map<string, number> | null;
+  /** Batches set aside by `quarantine` (each counted once, whatever the sacks it was in). */
+  quarantined: number;
 }
 
 export interface BacklogOptions {
@@ -16,18 +18,39 @@ export interface BacklogOptions {
   perMetric?: boolean;
 }
 
+/**
+ * Durable store of measures not yet processed, sharded in `sacks`. Every process using one
+ * store sees the same sack count and maps metrics to sacks alike (`sackOf`). A batch is
+ * what one `add` (or one group commit of several) wrote; in a sack it holds only that
+ * sack's metrics. Reading a sack, folding its batches and deleting them is done by one
+ * processing worker at a time, under the sack's lock (coordination).
+ */
 export interface IncomingStore {
   readonly sacks: number;
+  /** Gnocchi's placement (`sackFor`); every driver must use it so that stores agree. */
   sackOf(metricId: string): number;
   /**
    * Resolves only once the measures are durable (fsync). The arrays are written as they
    * are, without a copy: do not modify them before the promise settles.
+   * Rejects with IncomingUnavailableError when the store cannot take writes, TypeError on
+   * malformed input, IncomingClosedError after close().
    */
   add(measures: Map<string, Measures>): Promise<void>;
   /** Batch ids, oldest first. */
   listBatches(sack: number): Promise<string[]>;
+  /**
+   * The batch's measures of metrics in `sack`. Rejects with CorruptBatchError when what is
+   * stored for this sack fails its checks (torn write, bit rot): the caller sets it aside
+   * with `quarantine`, since reading it again will fail again.
+   */
   readBatch(sack: number, id: string): Promise<Map<string, Measures>>;
+  /** Durable once resolved: a deleted batch never reappears after a crash. Unknown ids are ignored. */
   deleteBatches(sack: number, ids: string[]): Promise<void>;
+  /**
+   * Moves the batch out of `sack`, intact, to a place an operator can inspect; it is no
+   * longer listed there but stays listed in other sacks it belongs to.
+   */
+  quarantine(sack: number, id: string): Promise<void>;
   backlog(options?: BacklogOptions): Promise<Backlog>;
   close(): Promise<void>;
 }

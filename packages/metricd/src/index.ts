@@ -1,4 +1,4 @@
-export { Processor, concatMeasures, eachLimited } from './processor.js';
+export { Processor } from './processor.js';
 export type { PolicyLookup, ProcessorOptions, RoundResult, Logger } from './processor.js';
 export { runWorker } from './worker.js';
 export type { WorkerOptions } from './worker.js';

@@ -5,7 +5,11 @@
 // together with those ids in one atomic storage commit. Batches are deleted from incoming
 // only after every metric in them has committed. A crash anywhere in between leaves either
 // the batch (re-read, skipped where already applied) or nothing to redo.
-import type { IncomingStore, Measures } from '@tally/incoming';
+//
+// A batch that fails its checks in a sack would fail on every pass and hold back every
+// metric of the sack: it is quarantined (moved aside, intact, for an operator) and the
+// sack goes on. Other sacks the batch belongs to read their own ranges, still good or not.
+import { CorruptBatchError, type IncomingStore, type Measures } from '@tally/incoming';
 import type { AggregateStorage } from '@tally/storage';
 import type { Coordinator, Lock } from '@tally/coordination';
 import { processMeasures, type ArchivePolicy } from '@tally/timeseries';
@@ -32,9 +36,12 @@ export interface ProcessorOptions {
 }
 
 export interface RoundResult {
+  /** Batches taken off the sack, quarantined ones included. */
   batches: number;
   metrics: number;
   measures: number;
+  /** Batches that failed their checks and were quarantined. */
+  quarantined: number;
 }
 
 interface Pending {
@@ -42,7 +49,7 @@ interface Pending {
   measures: Measures;
 }
 
-const EMPTY: RoundResult = { batches: 0, metrics: 0, measures: 0 };
+const EMPTY: RoundResult = { batches: 0, metrics: 0, measures: 0, quarantined: 0 };
 
 export class Processor {
   private readonly maxBatches: number;
@@ -72,6 +79,7 @@ export class Processor {
         total.batches += r.batches;
         total.metrics += r.metrics;
         total.measures += r.measures;
+        total.quarantined += r.quarantined;
         if (r.batches < this.maxBatches) return total;
       }
     } finally {
@@ -88,7 +96,7 @@ export class Processor {
     const listed = await this.o.incoming.listBatches(sack);
     if (listed.length === 0) return EMPTY;
     const ids = listed.slice(0, this.maxBatches);
-    const byMetric = await this.readBatches(sack, ids);
+    const { byMetric, quarantined } = await this.readBatches(sack, ids);
     const policies = await this.o.policies([...byMetric.keys()]);
     const present = new Set(listed);
     let measures = 0;
@@ -101,16 +109,26 @@ export class Processor {
         measures += n;
       }
     });
-    await this.o.incoming.deleteBatches(sack, ids);
-    return { batches: ids.length, metrics, measures };
+    await this.o.incoming.deleteBatches(sack, ids.filter((id) => !quarantined.has(id)));
+    return { batches: ids.length, metrics, measures, quarantined: quarantined.size };
   }
 
-  private async readBatches(sack: number, ids: string[]): Promise<Map<string, Pending[]>> {
+  private async readBatches(sack: number, ids: string[]): Promise<{ byMetric: Map<string, Pending[]>; quarantined: Set<string> }> {
     // Read concurrently (one after the other, the round waited on each file's open and
     // reads in turn), merged in batch order so each metric's measures stay in arrival order.
     const batches = new Array<Map<string, Measures>>(ids.length);
+    const quarantined = new Set<string>();
     await eachLimited(ids.map((_, i) => i), this.concurrency * 2, async (i) => {
-      batches[i] = await this.o.incoming.readBatch(sack, ids[i]);
+      try {
+        batches[i] = await this.o.incoming.readBatch(sack, ids[i]);
+      } catch (err) {
+        if (!(err instanceof CorruptBatchError)) throw err;
+        await this.o.incoming.quarantine(sack, ids[i]);
+        // Once quarantined the batch is no longer listed: this is logged once.
+        this.o.log?.error({ err, sack, batch: ids[i] }, 'corrupt incoming batch quarantined: its measures for this sack are not processed');
+        quarantined.add(ids[i]);
+        batches[i] = new Map();
+      }
     });
     const byMetric = new Map<string, Pending[]>();
     for (let i = 0; i < ids.length; i++) {
@@ -121,7 +139,7 @@ export class Processor {
         list.push({ batchId, measures });
       }
     }
-    return byMetric;
+    return { byMetric, quarantined };
   }
 
   /** Folds the not-yet-applied batches into one metric; returns the measures folded. */

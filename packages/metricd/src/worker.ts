@@ -1,6 +1,7 @@
 // The processing loop: visits every sack, processing those whose lock it gets, so that any
 // number of workers (threads or processes sharing the data folder) split the sacks between
 // them without configuration. Idle workers back off up to `intervalMs`.
+import { AbortedError, sleep } from '@tally/retry';
 import type { Processor, Logger } from './processor.js';
 
 export interface WorkerOptions {
@@ -15,20 +16,6 @@ export interface WorkerOptions {
   /** Called after each scan with what it processed (metrics for /v1/status). */
   onScan?: (stats: { measures: number; metrics: number; ms: number }) => void;
 }
-
-/** Sleeps `ms` or until aborted; removes its abort listener either way (no leak when idle). */
-export const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
-  new Promise((resolve) => {
-    const onAbort = (): void => {
-      clearTimeout(t);
-      resolve();
-    };
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 
 export async function runWorker(o: WorkerOptions): Promise<void> {
   const interval = o.intervalMs ?? 500;
@@ -62,6 +49,11 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
     }
     // Busy: scan again at once. Idle: back off exponentially up to the interval.
     idle = measures > 0 ? 10 : Math.min(interval, idle * 2);
-    if (measures === 0) await sleep(idle, o.signal);
+    if (measures === 0) await sleep(idle, o.signal).catch(ignoreAbort);
   }
+}
+
+/** An abort ends the idle wait early; the loop condition then stops the worker. */
+function ignoreAbort(err: unknown): void {
+  if (!(err instanceof AbortedError)) throw err;
 }

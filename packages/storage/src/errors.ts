@@ -1,10 +1,12 @@
+import { systemErrorCode } from '@tally/files';
+
 /** The file system refused the operation (disk full, read-only, I/O error): answer 503. */
 export class StorageUnavailableError extends Error {
   readonly code: string | undefined;
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'StorageUnavailableError';
-    this.code = errnoCode(options?.cause);
+    this.code = systemErrorCode(options?.cause);
   }
 }
 
@@ -16,19 +18,18 @@ export class CorruptStorageError extends Error {
   }
 }
 
-export function errnoCode(err: unknown): string | undefined {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : undefined;
-}
-
-export function isMissing(err: unknown): boolean {
-  return errnoCode(err) === 'ENOENT';
+/** The storage URL names no known driver, or a place the driver cannot use. */
+export class StorageConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StorageConfigError';
+  }
 }
 
 /** System errors (errno codes) become StorageUnavailableError; anything else is a bug, kept. */
 export function asUnavailable(err: unknown, what: string): unknown {
   if (err instanceof StorageUnavailableError) return err;
-  const code = errnoCode(err);
-  if (code === undefined || !code.startsWith('E')) return err;
+  const code = systemErrorCode(err);
+  if (code === undefined) return err;
   return new StorageUnavailableError(`${what}: ${code}`, { cause: err });
 }

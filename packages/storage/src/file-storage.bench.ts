@@ -19,7 +19,7 @@ async function run(): Promise<void> {
     // 8 metrics in flight at a time, like a metricd worker processing a sack.
     for (let i = 0; i < ids.length; i += 8) {
       await Promise.all(ids.slice(i, i + 8).map((id) =>
-        store.commit(id, { state, put, del: [], applied: [randomUUID()], forget: [] })));
+        store.update(id).then((u) => u.commit({ state, put, del: [], applied: [randomUUID()], forget: [] }))));
     }
     const commitMs = (performance.now() - t0) / metrics;
     t0 = performance.now();

@@ -6,7 +6,7 @@
 //
 // JSON keeps the small bookkeeping readable in a hex dump; the state stays raw bytes.
 // Pairs rather than an object for splits so any key (even "__proto__") is just data.
-import { crc32 } from './crc32.js';
+import { crc32 } from 'node:zlib';
 import { CorruptStorageError } from './errors.js';
 
 const MANIFEST_MAGIC = 0x4d594c54; // "TLYM"

@@ -1,4 +1,6 @@
-export type { AggregateStorage, CommitChange, MetricRecord } from './types.js';
+export type { AggregateStorage, CommitChange, MetricRecord, MetricUpdate } from './types.js';
+export { openStorage } from './drivers.js';
+export type { StorageDriver } from './drivers.js';
 export { FileAggregateStorage } from './file-storage.js';
 export type { FileAggregateStorageOptions } from './file-storage.js';
-export { StorageUnavailableError, CorruptStorageError } from './errors.js';
+export { StorageUnavailableError, CorruptStorageError, StorageConfigError } from './errors.js';

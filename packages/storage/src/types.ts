@@ -21,17 +21,26 @@ export interface CommitChange {
  */
 export interface MetricUpdate extends MetricRecord {
   readSplit(key: string): Promise<Uint8Array | null>;
-  /** As AggregateStorage.commit, on top of what this update read. */
+  /**
+   * Atomic: after a crash either all of it is visible or none of it. `applied` gains
+   * `change.applied` and loses `change.forget`.
+   */
   commit(change: CommitChange): Promise<void>;
 }
 
+/**
+ * Aggregates of every metric: an opaque engine state, the ids of the incoming batches
+ * folded into it, and splits by key. Readers may run anywhere at any time and never see a
+ * half-made commit; writes to one metric come from the holder of its processing lock.
+ */
 export interface AggregateStorage {
+  /** An unknown metric reads as empty (state null, nothing applied). */
   read(metricId: string): Promise<MetricRecord>;
   /** Starts a read-modify-write; the caller must hold the metric's processing lock. */
   update(metricId: string): Promise<MetricUpdate>;
+  /** The split as the latest commit left it; null when it has none under `key`. */
   readSplit(metricId: string, key: string): Promise<Uint8Array | null>;
-  /** Atomic: after a crash either all of it is visible or none of it. */
-  commit(metricId: string, change: CommitChange): Promise<void>;
+  /** Removes everything of the metric, atomically; deleting an unknown metric is harmless. */
   deleteMetric(metricId: string): Promise<void>;
   close(): Promise<void>;
 }

@@ -4,6 +4,7 @@
 // type first when the caller gives its attributes. Concurrent writers racing to create the
 // same resource, metric or type are retried.
 import * as ix from '@tally/indexer';
+import { sleep } from '@tally/retry';
 import type { AttributeValue, ResourceAttributeSchema } from '@tally/indexer';
 import { enforce, isAdmin, type Identity } from '../auth.js';
 import { badRequest, HttpError } from '../errors.js';
@@ -24,7 +25,6 @@ export interface IngestTarget {
 }
 
 const ATTEMPTS = 20;
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** True for the errors another writer causes by creating the same things concurrently. */
 function isRace(e: unknown): boolean {

@@ -54,7 +54,9 @@ export function rootRoutes(app: FastifyInstance, ctx: Ctx): void {
       checkAcceptJson(req);
       const details = parseBool(req.query, 'details', true);
       const backlog = await ctx.incoming.backlog({ perMetric: details });
-      const storage: Record<string, unknown> = { summary: { metrics: backlog.metrics, measures: backlog.measures } };
+      // quarantined_batches is Tally's own: batches that failed their checks, set aside.
+      const summary = { metrics: backlog.metrics, measures: backlog.measures, quarantined_batches: backlog.quarantined };
+      const storage: Record<string, unknown> = { summary };
       if (backlog.perMetric) storage.measures_to_process = Object.fromEntries(backlog.perMetric);
       const metricd = ctx.metricdStatus ? await ctx.metricdStatus() : { processors: null, statistics: {} };
       return send(reply, 200, { storage, metricd });

@@ -1,0 +1,28 @@
+// Coordination drivers by URL scheme. A driver is one file implementing Coordinator; it is
+// registered here under its scheme (see docs/ARCHITECTURE.md, "Adding a driver").
+import { CoordinationConfigError } from './errors.js';
+import { fileCoordinatorDriver } from './local.js';
+import type { Coordinator } from './types.js';
+
+export interface CoordinatorDriver {
+  open(url: string): Promise<Coordinator>;
+}
+
+/** Scheme (as URL.protocol gives it, with the colon) -> driver. */
+const DRIVERS = new Map<string, CoordinatorDriver>([
+  ['file:', fileCoordinatorDriver],
+]);
+
+/** Opens the coordinator `url` names (`file:///var/lib/tally/locks`). */
+export async function openCoordinator(url: string): Promise<Coordinator> {
+  const known = [...DRIVERS.keys()].map((s) => `${s}//`).join(', ');
+  let scheme: string;
+  try {
+    scheme = new URL(url).protocol;
+  } catch {
+    throw new CoordinationConfigError(`coordination URL ${JSON.stringify(url)} is not a URL (known schemes: ${known})`);
+  }
+  const driver = DRIVERS.get(scheme);
+  if (!driver) throw new CoordinationConfigError(`coordination URL ${url}: unknown scheme ${scheme} (known schemes: ${known})`);
+  return driver.open(url);
+}

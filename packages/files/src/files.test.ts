@@ -1,0 +1,99 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  createDurableFile, errnoCode, fileUrlPath, fsyncDir, ignoreMissing, isMissing, listDir, readFile,
+  systemErrorCode, writeAll,
+} from './index.js';
+
+function tempDir(t: { after(fn: () => void): void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'tally-files-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+const sysErr = (code: string): Error => Object.assign(new Error(code), { code });
+
+test('errno helpers tell system errors from everything else', () => {
+  assert.equal(errnoCode(sysErr('ENOSPC')), 'ENOSPC');
+  assert.equal(errnoCode(sysErr('SQLITE_BUSY')), 'SQLITE_BUSY');
+  assert.equal(errnoCode(new Error('plain')), undefined);
+  assert.equal(errnoCode(null), undefined);
+  assert.equal(errnoCode(Object.assign(new Error('x'), { code: 5 })), undefined);
+  assert.equal(systemErrorCode(sysErr('EIO')), 'EIO');
+  assert.equal(systemErrorCode(sysErr('SQLITE_FULL')), undefined, 'a driver code is not an errno');
+  assert.equal(systemErrorCode(sysErr('ERR_INVALID_ARG_TYPE')), undefined, "Node's own argument errors are bugs");
+  assert.equal(systemErrorCode(new TypeError('bug')), undefined);
+  assert.ok(isMissing(sysErr('ENOENT')));
+  assert.ok(!isMissing(sysErr('EACCES')));
+  assert.doesNotThrow(() => ignoreMissing(sysErr('ENOENT')));
+  assert.throws(() => ignoreMissing(sysErr('EACCES')), /EACCES/);
+});
+
+test('readFile reads whole files, big and empty, and reports ENOENT', async (t) => {
+  const dir = tempDir(t);
+  const big = Buffer.alloc(3 * 1024 * 1024, 7);
+  big[big.length - 1] = 9;
+  writeFileSync(join(dir, 'big'), big);
+  writeFileSync(join(dir, 'empty'), '');
+  assert.ok((await readFile(join(dir, 'big'))).equals(big));
+  assert.equal((await readFile(join(dir, 'empty'))).length, 0);
+  await assert.rejects(readFile(join(dir, 'none')), (e: unknown) => isMissing(e));
+});
+
+test('writeAll writes more buffers than one writev takes, at an offset, views included', async (t) => {
+  const dir = tempDir(t);
+  const path = join(dir, 'f');
+  const parts: ArrayBufferView[] = [];
+  const expected: number[] = [];
+  for (let i = 0; i < 1500; i++) {
+    const backing = new Uint8Array(8).map((_, j) => (i * 8 + j) & 0xff);
+    // A view into the middle of a larger buffer: only the view's bytes are written.
+    const view = new Uint8Array(backing.buffer, 2, 3 + (i % 4));
+    parts.push(view);
+    expected.push(...view);
+  }
+  parts.push(new BigInt64Array([-1n]));
+  expected.push(...new Array<number>(8).fill(0xff));
+  const fh = await open(path, 'w');
+  try {
+    await writeAll(fh, [Buffer.from('head')]);
+    await writeAll(fh, parts, 4);
+  } finally {
+    await fh.close();
+  }
+  assert.deepEqual([...readFileSync(path)], [...Buffer.from('head'), ...expected]);
+});
+
+test('createDurableFile creates once, never overwrites, and returns the stats of what it wrote', async (t) => {
+  const dir = tempDir(t);
+  const path = join(dir, 'new');
+  const st = await createDurableFile(path, [Buffer.from('ab'), new Uint8Array([99])]);
+  assert.equal(readFileSync(path, 'utf8'), 'abc');
+  assert.equal(st.size, 3n);
+  assert.ok(st.ino > 0n);
+  await assert.rejects(createDurableFile(path, [Buffer.from('x')]), (e: unknown) => errnoCode(e) === 'EEXIST');
+  assert.equal(readFileSync(path, 'utf8'), 'abc', 'the existing file is left alone');
+  await assert.rejects(createDurableFile(join(dir, 'no', 'such'), []), (e: unknown) => isMissing(e));
+});
+
+test('fsyncDir syncs folders; listDir takes a missing path as empty', async (t) => {
+  const dir = tempDir(t);
+  await fsyncDir(dir);
+  await assert.rejects(fsyncDir(join(dir, 'none')), (e: unknown) => isMissing(e));
+  writeFileSync(join(dir, 'a'), '1');
+  assert.deepEqual(await listDir(dir), ['a']);
+  assert.deepEqual(await listDir(join(dir, 'none')), []);
+  assert.deepEqual(await listDir(join(dir, 'a')), [], 'a file is not a folder');
+});
+
+test('fileUrlPath takes absolute file URLs only', () => {
+  assert.equal(fileUrlPath('file:///var/lib/tally/incoming'), '/var/lib/tally/incoming');
+  assert.equal(fileUrlPath('file://localhost/srv/a%20b'), '/srv/a b');
+  assert.throws(() => fileUrlPath('file://data/incoming'), /file:\/\/data\/incoming: .*absolute/);
+  assert.throws(() => fileUrlPath('file:data'), /not a file:\/\/ URL/);
+  assert.throws(() => fileUrlPath('/var/lib/tally'), RangeError);
+});

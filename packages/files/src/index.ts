@@ -1,0 +1,116 @@
+// File-system helpers of the file drivers (incoming, storage, coordination): errno
+// classification, durable writes (file and folder fsync) and a fast whole-file read.
+import { readFile as readFileCallback, type BigIntStats } from 'node:fs';
+import { open, readdir, unlink, type FileHandle } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+/** The `code` of a Node system error (ENOENT, ENOSPC, ...) or driver error; undefined otherwise. */
+export function errnoCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/**
+ * The errno code when `err` is a system error (the machine failed: disk full, I/O error,
+ * read-only file system), undefined when it is anything else (a bug, a domain error).
+ * Drivers turn the former into their "unavailable" error.
+ */
+export function systemErrorCode(err: unknown): string | undefined {
+  const code = errnoCode(err);
+  return code !== undefined && /^E[A-Z0-9]+$/.test(code) ? code : undefined;
+}
+
+export function isMissing(err: unknown): boolean {
+  return errnoCode(err) === 'ENOENT';
+}
+
+/** For `.catch(ignoreMissing)`: a file already gone is what the caller wanted. */
+export function ignoreMissing(err: unknown): void {
+  if (!isMissing(err)) throw err;
+}
+
+/**
+ * The whole file. fs/promises' readFile costs ~3x the callback version (measured: 250 vs
+ * 80 us for 4 KiB), and reads of splits and batches are hot.
+ */
+export const readFile: (path: string) => Promise<Buffer> = promisify(readFileCallback);
+
+// libuv hands at most IOV_MAX (1024 on Linux) buffers to one writev; stay well below.
+const MAX_IOV = 512;
+
+/** Writes every buffer at `position` onwards, handling partial writes and IOV_MAX. */
+export async function writeAll(fh: FileHandle, buffers: readonly ArrayBufferView[], position = 0): Promise<void> {
+  let queue = buffers.map((b) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
+  while (queue.length > 0) {
+    const chunk = queue.slice(0, MAX_IOV);
+    const { bytesWritten } = await fh.writev(chunk, position);
+    // No progress on a regular file means the disk is full.
+    if (bytesWritten === 0) throw Object.assign(new Error('no progress writing file'), { code: 'ENOSPC' });
+    position += bytesWritten;
+    queue = skipBytes(queue, bytesWritten);
+  }
+}
+
+function skipBytes(queue: Uint8Array[], n: number): Uint8Array[] {
+  let i = 0;
+  while (i < queue.length && n >= queue[i].byteLength) n -= queue[i++].byteLength;
+  const rest = queue.slice(i);
+  if (n > 0) rest[0] = rest[0].subarray(n);
+  return rest;
+}
+
+/**
+ * Creates `path` (EEXIST if it exists), writes `buffers` and fsyncs the file; a failure
+ * removes what was created. The folder entry is not yet durable: fsync the folder (or
+ * rename/link the file and fsync the target folder). Returns the file's stats as written,
+ * for callers that identify file versions by inode and mtime.
+ */
+export async function createDurableFile(path: string, buffers: readonly ArrayBufferView[]): Promise<BigIntStats> {
+  const fh = await open(path, 'wx');
+  try {
+    await writeAll(fh, buffers);
+    await fh.sync();
+    return await fh.stat({ bigint: true });
+  } catch (err) {
+    await unlink(path).catch(() => undefined);
+    throw err;
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Makes the entries of a folder (creations, renames, links, unlinks) durable. */
+export async function fsyncDir(path: string): Promise<void> {
+  const fh = await open(path, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Names in a folder; none when it does not exist (or is not a folder). */
+export async function listDir(path: string): Promise<string[]> {
+  try {
+    return await readdir(path);
+  } catch (err) {
+    const code = errnoCode(err);
+    if (code === 'ENOENT' || code === 'ENOTDIR') return [];
+    throw err;
+  }
+}
+
+/**
+ * The absolute path a `file://` URL names: `file:///var/lib/tally/incoming` (or
+ * `file://localhost/...`). Throws RangeError, naming the URL, for anything else, such as
+ * `file://data/x` (a host) or `file:data` (which URL parsers silently make absolute).
+ */
+export function fileUrlPath(url: string): string {
+  if (!/^file:\/\//i.test(url)) throw new RangeError(`${url}: not a file:// URL`);
+  try {
+    return fileURLToPath(url);
+  } catch (err) {
+    throw new RangeError(`${url}: ${(err as Error).message} (write file:///absolute/path)`);
+  }
+}

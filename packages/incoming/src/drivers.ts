@@ -1,0 +1,57 @@
+// Incoming drivers by URL scheme. A driver is one file implementing IncomingStore; it is
+// registered here under its scheme (see docs/ARCHITECTURE.md, "Adding a driver").
+import { IncomingConfigError } from './errors.js';
+import { fileIncomingDriver } from './file-store.js';
+import type { IncomingStore } from './types.js';
+
+export interface OpenIncomingOptions {
+  /**
+   * Sack count the store must have. A new store is created with it (default
+   * DEFAULT_SACKS); an existing one with another count is refused (IncomingConfigError).
+   */
+  sacks?: number;
+}
+
+export interface IncomingDriver {
+  open(url: string, options: OpenIncomingOptions): Promise<IncomingStore>;
+  /**
+   * Changes the sack count of a store holding no measures, every process using it being
+   * stopped (Gnocchi's change-sack-size). Absent when the driver cannot.
+   */
+  changeSackCount?(url: string, sacks: number): Promise<{ from: number; to: number }>;
+}
+
+/** Scheme (as URL.protocol gives it, with the colon) -> driver. */
+const DRIVERS = new Map<string, IncomingDriver>([
+  ['file:', fileIncomingDriver],
+]);
+
+function driverOf(url: string): IncomingDriver {
+  let scheme: string;
+  try {
+    scheme = new URL(url).protocol;
+  } catch {
+    throw new IncomingConfigError(`incoming URL ${JSON.stringify(url)} is not a URL (known schemes: ${known()})`);
+  }
+  const driver = DRIVERS.get(scheme);
+  if (!driver) throw new IncomingConfigError(`incoming URL ${url}: unknown scheme ${scheme} (known schemes: ${known()})`);
+  return driver;
+}
+
+function known(): string {
+  return [...DRIVERS.keys()].map((s) => `${s}//`).join(', ');
+}
+
+/** Opens the incoming store `url` names (`file:///var/lib/tally/incoming`). */
+export async function openIncoming(url: string, options: OpenIncomingOptions = {}): Promise<IncomingStore> {
+  return driverOf(url).open(url, options);
+}
+
+/** `tally change-sack-size`: refused (IncomingConfigError) by drivers that cannot. */
+export async function changeSackCount(url: string, sacks: number): Promise<{ from: number; to: number }> {
+  const driver = driverOf(url);
+  if (!driver.changeSackCount) {
+    throw new IncomingConfigError(`incoming URL ${url}: its driver cannot change the sack count`);
+  }
+  return driver.changeSackCount(url, sacks);
+}

@@ -1,0 +1,307 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { FileIncomingStore, type Measures } from '@tally/incoming';
+import { FileAggregateStorage, type AggregateStorage, type FileAggregateStorageOptions } from '@tally/storage';
+import { LocalCoordinator } from '@tally/coordination';
+import { makeArchivePolicyItem, readMeasures, type ArchivePolicy } from '@tally/timeseries';
+import { Processor, type Logger } from './index.js';
+
+const SECOND = 1_000_000_000n;
+const BASE = 1_700_000_000n * SECOND;
+const POLICY: ArchivePolicy = {
+  name: 'exact', backWindow: 1_000_000, aggregationMethods: ['count', 'sum'],
+  definition: [makeArchivePolicyItem({ granularity: SECOND, points: 1_000_000 })],
+};
+
+function tempDir(t: { after(fn: () => void): void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'tally-metricd-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/**
+ * Measure i of a metric: its own second, value 2i+1, so the stored count and sum per
+ * second say exactly which measures were folded in and how many times.
+ */
+function span(first: number, n: number): Measures {
+  const ts = new BigInt64Array(n);
+  const values = new Float64Array(n);
+  for (let j = 0; j < n; j++) {
+    ts[j] = BASE + BigInt(first + j) * SECOND;
+    values[j] = 2 * (first + j) + 1;
+  }
+  return { ts, values };
+}
+
+/** What was sent, per metric: the measure indexes. */
+class Ledger {
+  readonly sent = new Map<string, number[]>();
+  readonly #next = new Map<string, number>();
+  constructor(readonly metrics: string[]) {}
+
+  /** The next `n` measures of each metric, as one add. */
+  take(metrics: string[], n: number): Map<string, Measures> {
+    const out = new Map<string, Measures>();
+    for (const m of metrics) {
+      const first = this.#next.get(m) ?? 0;
+      this.#next.set(m, first + n);
+      const list = this.sent.get(m) ?? [];
+      for (let i = first; i < first + n; i++) list.push(i);
+      this.sent.set(m, list);
+      out.set(m, span(first, n));
+    }
+    return out;
+  }
+}
+
+interface Node {
+  incoming: FileIncomingStore;
+  storage: FileAggregateStorage;
+  coordinator: LocalCoordinator;
+  processor: Processor;
+}
+
+type Hook = (op: string, path: string) => void | Promise<void>;
+
+/** Steps of processing a kill can fall before; the writes and links of ingest are not. */
+const processing = (op: string): boolean => op !== 'write' && op !== 'link';
+
+/**
+ * Records `metric/batch` for every batch a commit folded into a metric, once the commit
+ * is done. Folding a batch twice does not always show in the aggregates (the engine
+ * keeps one value per timestamp), so the folds themselves are what exactly-once is
+ * checked on.
+ */
+function recording(storage: AggregateStorage, folds: string[]): AggregateStorage {
+  return {
+    read: (id) => storage.read(id),
+    readSplit: (id, key) => storage.readSplit(id, key),
+    deleteMetric: (id) => storage.deleteMetric(id),
+    close: () => storage.close(),
+    update: async (id) => {
+      const u = await storage.update(id);
+      return {
+        ...u,
+        commit: async (change) => {
+          await u.commit(change);
+          for (const batch of change.applied) folds.push(`${id}/${batch}`);
+        },
+      };
+    },
+  };
+}
+
+/** The components one process opens on the data folder. */
+function openNode(dir: string, o: { hook?: Hook; log?: Logger; maxBatchesPerRound?: number; folds?: string[] } = {}): Node {
+  const incoming = new FileIncomingStore({ dir: join(dir, 'incoming'), sacks: 4, faultHook: o.hook });
+  const storage = new FileAggregateStorage({ dir: join(dir, 'storage'), faultHook: o.hook as FileAggregateStorageOptions['faultHook'] });
+  const coordinator = new LocalCoordinator({ dir: join(dir, 'locks') });
+  const policies = async (ids: string[]): Promise<Map<string, ArchivePolicy>> => new Map(ids.map((id) => [id, POLICY]));
+  const processor = new Processor({
+    incoming, storage: recording(storage, o.folds ?? []), coordinator, policies, log: o.log, maxBatchesPerRound: o.maxBatchesPerRound,
+  });
+  return { incoming, storage, coordinator, processor };
+}
+
+function assertNoRepeat(folds: string[], why: string): void {
+  const seen = new Set<string>();
+  for (const f of folds) {
+    assert.ok(!seen.has(f), `${why}: batch folded twice into a metric (${f})`);
+    seen.add(f);
+  }
+}
+
+async function closeNode(n: Node): Promise<void> {
+  await n.incoming.close();
+  await n.storage.close();
+  await n.coordinator.close();
+}
+
+async function processAll(n: Node): Promise<void> {
+  for (let s = 0; s < n.processor.sacks; s++) await n.processor.processSack(s, { wait: true });
+}
+
+/** Count and sum per measure index, as stored. */
+async function stored(storage: FileAggregateStorage, metricId: string): Promise<Map<number, { count: number; sum: number }>> {
+  const rec = await storage.read(metricId);
+  const out = new Map<number, { count: number; sum: number }>();
+  if (rec.state === null) return out;
+  const read = (aggregation: string) => readMeasures(POLICY, rec.state, { aggregation, granularity: SECOND }, (k) => storage.readSplit(metricId, k));
+  const [counts, sums] = [await read('count'), await read('sum')];
+  for (let i = 0; i < counts.ts.length; i++) {
+    out.set(Number((counts.ts[i] - BASE) / SECOND), { count: counts.values[i], sum: sums.values[i] });
+  }
+  return out;
+}
+
+/** Every measure of `expected` stored exactly once with its own value, and nothing else. */
+async function assertExactlyOnce(storage: FileAggregateStorage, expected: Map<string, number[]>, why: string): Promise<void> {
+  for (const [metric, indexes] of expected) {
+    const got = await stored(storage, metric);
+    assert.deepEqual([...got.keys()].sort((a, b) => a - b), [...indexes].sort((a, b) => a - b), `${why}: measures of ${metric}`);
+    for (const [i, { count, sum }] of got) {
+      assert.equal(count, 1, `${why}: ${metric} measure ${i} counted ${count} times`);
+      assert.equal(sum, 2 * i + 1, `${why}: ${metric} measure ${i} sum`);
+    }
+  }
+}
+
+/** Several adds, each touching several sacks. */
+async function ingest(incoming: FileIncomingStore, ledger: Ledger, adds: number): Promise<void> {
+  for (let a = 0; a < adds; a++) {
+    await incoming.add(ledger.take(ledger.metrics.filter((_, i) => (i + a) % 3 !== 0), 2 + (a % 3)));
+  }
+}
+
+const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 30));
+
+test('a processor killed at any step and a new one started: every measure counted exactly once', async (t) => {
+  const metrics = Array.from({ length: 6 }, () => randomUUID());
+  // A clean run counts the steps (batch deletes, split and manifest writes, renames) a kill can fall before.
+  let steps = 0;
+  {
+    const dir = tempDir(t);
+    const ledger = new Ledger(metrics);
+    const n = openNode(dir, { hook: (op) => void (steps += processing(op) ? 1 : 0) });
+    await ingest(n.incoming, ledger, 5);
+    await processAll(n);
+    await closeNode(n);
+    assert.ok(steps > 20, `${steps} steps`);
+  }
+  for (let kill = 1; kill <= steps; kill++) {
+    const dir = tempDir(t);
+    const ledger = new Ledger(metrics);
+    const folds: string[] = [];
+    // Two processes die in turn, at the kill-th step of each; a third finishes the work.
+    for (const round of [0, 1]) {
+      let calls = 0;
+      let died: () => void = () => undefined;
+      const dead = new Promise<void>((resolve) => (died = resolve));
+      // From the kill on, every step of the dead process waits forever, as a killed one would.
+      const hook: Hook = (op) => {
+        if (!processing(op) || ++calls < kill) return;
+        died();
+        return new Promise<void>(() => undefined);
+      };
+      const n = openNode(dir, { hook, folds });
+      if (round === 0) await ingest(n.incoming, ledger, 5);
+      else await n.incoming.add(ledger.take(metrics, 3)); // more work arriving after the crash
+      // Past its last step the process finishes instead.
+      await Promise.race([dead, processAll(n)]);
+      await settle();
+      // The kernel drops a dead process's locks; its other handles are simply abandoned.
+      await n.coordinator.close();
+    }
+    const survivor = openNode(dir, { folds });
+    await processAll(survivor);
+    assertNoRepeat(folds, `kill at step ${kill}`);
+    await assertExactlyOnce(survivor.storage, ledger.sent, `kill at step ${kill}`);
+    const backlog = await survivor.incoming.backlog();
+    assert.equal(backlog.measures, 0, `kill at step ${kill}: backlog drained`);
+    await closeNode(survivor);
+  }
+});
+
+test('a corrupt or torn batch is quarantined, once; the sack, its later batches and the other sacks go on', async (t) => {
+  const dir = tempDir(t);
+  const metrics = Array.from({ length: 16 }, () => randomUUID());
+  const ledger = new Ledger(metrics);
+  const errors: Array<{ sack: number; batch: string }> = [];
+  const log: Logger = {
+    info: () => undefined,
+    warn: () => undefined,
+    error: (obj) => void errors.push(obj as { sack: number; batch: string }),
+  };
+  const n = openNode(dir, { log, maxBatchesPerRound: 2 });
+  const sackOf = (m: string): number => n.incoming.sackOf(m);
+  const sacks = [...new Set(metrics.map(sackOf))].sort();
+  assert.ok(sacks.length >= 3, 'the metrics span several sacks');
+  const sentBy: Array<Map<string, Measures>> = [];
+  for (let b = 0; b < 5; b++) {
+    const add = ledger.take(metrics, 4);
+    sentBy.push(add);
+    await n.incoming.add(add);
+  }
+  const batchIds = await n.incoming.listBatches(sacks[0]);
+  assert.equal(batchIds.length, 5);
+  const file = (sack: number, b: number): string => join(dir, 'incoming', `sack-${sack}`, batchIds[b]);
+  // Batch 1: one byte flipped in the last value of sack[1]'s range (that sack only).
+  const flipped = sacks[1];
+  const bytes = readFileSync(file(flipped, 1));
+  // Entries are sorted by sack: the sacks after it hold the end of the file.
+  const rangeEnd = bytes.length - metrics.filter((m) => sackOf(m) > flipped).length * 4 * 16;
+  bytes[rangeEnd - 2] ^= 0x20;
+  writeFileSync(file(flipped, 1), bytes);
+  // Batch 3: torn (truncated), which every sack's link to the file sees.
+  truncateSync(file(sacks[0], 3), readFileSync(file(sacks[0], 3)).length - 100);
+  const torn = readFileSync(file(sacks[0], 3));
+
+  for (let s = 0; s < n.processor.sacks; s++) await n.processor.processSack(s);
+  // Lost: sack `flipped`'s share of batch 1, and all of batch 3. Nothing else.
+  const expected = new Map<string, number[]>();
+  for (const m of metrics) {
+    const lost = new Set([12, 13, 14, 15, ...(sackOf(m) === flipped ? [4, 5, 6, 7] : [])]);
+    expected.set(m, (ledger.sent.get(m) ?? []).filter((i) => !lost.has(i)));
+  }
+  await assertExactlyOnce(n.storage, expected, 'after quarantine');
+  const backlog = await n.incoming.backlog();
+  assert.deepEqual(backlog, { metrics: 0, measures: 0, perMetric: null, quarantined: 2 });
+  const quarantine = readdirSync(join(dir, 'incoming', 'quarantine')).sort();
+  assert.deepEqual(quarantine, [
+    `${batchIds[1]}.sack-${flipped}`, ...sacks.map((s) => `${batchIds[3]}.sack-${s}`),
+  ].sort());
+  assert.ok(readFileSync(join(dir, 'incoming', 'quarantine', `${batchIds[1]}.sack-${flipped}`)).equals(bytes), 'kept intact');
+  assert.ok(readFileSync(join(dir, 'incoming', 'quarantine', `${batchIds[3]}.sack-${sacks[0]}`)).equals(torn));
+  assert.deepEqual(errors.map((e) => `${e.batch}/${e.sack}`).sort(), quarantine.map((q) => q.replace('.sack-', '/')));
+  // Later passes have nothing left to complain about: logged once.
+  await n.incoming.add(ledger.take(metrics, 1));
+  for (let s = 0; s < n.processor.sacks; s++) await n.processor.processSack(s);
+  assert.equal(errors.length, quarantine.length);
+  for (const m of metrics) expected.get(m)?.push(20);
+  await assertExactlyOnce(n.storage, expected, 'after a later batch');
+  await closeNode(n);
+});
+
+test('two processors on one data folder, same sacks, racing ingest: nothing counted twice or lost', async (t) => {
+  const dir = tempDir(t);
+  const metrics = Array.from({ length: 12 }, () => randomUUID());
+  const ledger = new Ledger(metrics);
+  const writer = openNode(dir);
+  const folds: string[] = [];
+  const a = openNode(dir, { maxBatchesPerRound: 3, folds });
+  const b = openNode(dir, { maxBatchesPerRound: 3, folds });
+  let ingesting = true;
+  const folded = { a: 0, b: 0 };
+  const loop = async (n: Node, who: 'a' | 'b'): Promise<void> => {
+    for (;;) {
+      const last = !ingesting;
+      for (let s = 0; s < n.processor.sacks; s++) {
+        // Both try every sack; one of them refreshes the way GET ?refresh=true does.
+        const r = who === 'b' && s % 2 === 0
+          ? await n.processor.processSack(s, { wait: true })
+          : await n.processor.processSack(s);
+        folded[who] += r?.measures ?? 0;
+      }
+      if (last) return;
+      await new Promise((r) => setImmediate(r));
+    }
+  };
+  const workers = [loop(a, 'a'), loop(b, 'b')];
+  for (let i = 0; i < 40; i++) {
+    const chosen = metrics.filter((_, j) => (i * 7 + j) % 4 !== 0);
+    await Promise.all([writer.incoming.add(ledger.take(chosen.slice(0, 5), 3)), writer.incoming.add(ledger.take(chosen.slice(5), 2))]);
+  }
+  ingesting = false;
+  await Promise.all(workers);
+  await processAll(a); // what arrived during the last scan of both
+  const total = [...ledger.sent.values()].reduce((x, l) => x + l.length, 0);
+  assertNoRepeat(folds, 'two processors');
+  await assertExactlyOnce(a.storage, ledger.sent, 'two processors');
+  assert.equal((await writer.incoming.backlog()).measures, 0);
+  assert.ok(folded.a + folded.b <= total, `folded ${folded.a} + ${folded.b} of ${total}`);
+  for (const n of [writer, a, b]) await closeNode(n);
+});

@@ -1,0 +1,29 @@
+// Aggregate storage drivers by URL scheme. A driver is one file implementing
+// AggregateStorage; it is registered here under its scheme (see docs/ARCHITECTURE.md,
+// "Adding a driver").
+import { StorageConfigError } from './errors.js';
+import { fileStorageDriver } from './file-storage.js';
+import type { AggregateStorage } from './types.js';
+
+export interface StorageDriver {
+  open(url: string): Promise<AggregateStorage>;
+}
+
+/** Scheme (as URL.protocol gives it, with the colon) -> driver. */
+const DRIVERS = new Map<string, StorageDriver>([
+  ['file:', fileStorageDriver],
+]);
+
+/** Opens the aggregate storage `url` names (`file:///var/lib/tally/storage`). */
+export async function openStorage(url: string): Promise<AggregateStorage> {
+  const known = [...DRIVERS.keys()].map((s) => `${s}//`).join(', ');
+  let scheme: string;
+  try {
+    scheme = new URL(url).protocol;
+  } catch {
+    throw new StorageConfigError(`storage URL ${JSON.stringify(url)} is not a URL (known schemes: ${known})`);
+  }
+  const driver = DRIVERS.get(scheme);
+  if (!driver) throw new StorageConfigError(`storage URL ${url}: unknown scheme ${scheme} (known schemes: ${known})`);
+  return driver.open(url);
+}
