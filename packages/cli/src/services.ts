@@ -34,7 +34,9 @@ export function policyLookup(indexer: Indexer): PolicyLookup {
 
 export async function openServices(s: Settings, log?: Logger): Promise<Services> {
   mkdirSync(s.dataDir, { recursive: true });
-  const indexer = await openIndexer(s.indexerUrl, { parseTimestamp, parseTimespan });
+  const indexer = await openIndexer(s.indexerUrl, {
+    parseTimestamp, parseTimespan, limits: { maxResourceTypeAttributes: s.maxResourceTypeAttributes },
+  });
   const incoming = new FileIncomingStore({ dir: join(s.dataDir, 'incoming'), sacks: s.sacks });
   const storage = new FileAggregateStorage({ dir: join(s.dataDir, 'storage') });
   const coordinator = new LocalCoordinator({ dir: join(s.dataDir, 'locks') });

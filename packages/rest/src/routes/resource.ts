@@ -56,7 +56,7 @@ function writeError(e: unknown): never {
 
 /** Resolves metric definitions without an archive policy through the archive policy rules. */
 export async function resolveMetricRefs(ctx: Ctx, defs: MetricDefs): Promise<Record<string, MetricRef>> {
-  const out: Record<string, MetricRef> = {};
+  const out: Record<string, MetricRef> = Object.create(null) as Record<string, MetricRef>;
   let rules: Awaited<ReturnType<Ctx['indexer']['listArchivePolicyRules']>> | null = null;
   for (const [name, def] of Object.entries(defs)) {
     if ('id' in def || def.archivePolicyName !== undefined) {

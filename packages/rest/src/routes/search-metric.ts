@@ -45,12 +45,13 @@ export function compileValueQuery(tree: unknown, depth = 0): Evaluator {
     throw badRequest({ cause: 'Invalid input', reason: 'expected a dictionary with one operator', detail: [] });
   }
   const [op, arg] = Object.entries(tree as Record<string, unknown>)[0];
-  if (op in MULTIPLE) {
+  // Operators are user keys: only the tables' own entries, never inherited members.
+  if (Object.hasOwn(MULTIPLE, op)) {
     if (!Array.isArray(arg)) throw badRequest({ cause: 'Invalid input', reason: `expected a list for dictionary value @ data['${op}']`, detail: [op] });
     const parts = arg.map((n) => compileValueQuery(n, depth + 1));
     return (v) => MULTIPLE[op](parts.map((p) => p(v)));
   }
-  const f = BINARY[op];
+  const f = Object.hasOwn(BINARY, op) ? BINARY[op] : undefined;
   if (!f) throw badRequest(`Unknown operator ${op}`);
   if (typeof arg === 'number') return (v) => f(v, arg);
   if (!Array.isArray(arg) || arg.length !== 2) {
