@@ -5,6 +5,8 @@ import { resolve, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { isIP } from 'node:net';
 import type { AuthMode } from '@tally/rest';
+import { DEFAULT_MAX_RESOURCE_TYPE_ATTRIBUTES, MAX_RESOURCE_TYPE_COLUMNS } from '@tally/indexer';
+import { DEFAULT_MAX_DEFINITION_ITEMS } from '@tally/timeseries';
 
 /** A setting that cannot work (e.g. a certificate without its key): printed without a stack. */
 export class ConfigError extends Error {
@@ -40,6 +42,11 @@ export interface Settings {
   tlsKey: string;
   /** How long the API trusts a verified token before asking the user store again, in seconds. */
   tokenCacheTtl: number;
+  // Input bounds an operator may change (docs/LIMITS.md lists every bound).
+  /** Items (granularities) one archive policy definition may have. */
+  maxArchivePolicyItems: number;
+  /** Attributes one resource type may have. */
+  maxResourceTypeAttributes: number;
 }
 
 interface Spec {
@@ -56,6 +63,11 @@ interface Spec {
 const int = (name: string) => (raw: string | number | boolean | string[]): number => {
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 0) throw new ConfigError(`${name} must be a non-negative integer, got ${String(raw)}`);
+  return n;
+};
+const intIn = (name: string, min: number, max: number) => (raw: string | number | boolean | string[]): number => {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got ${String(raw)}`);
   return n;
 };
 const text = (raw: string | number | boolean | string[]): string => String(raw);
@@ -94,6 +106,11 @@ export const SPECS: Spec[] = [
   { key: 'tlsCert', flag: 'tls-cert', env: 'TALLY_TLS_CERT', help: 'PEM certificate (chain) file: the API speaks HTTPS (needs --tls-key)', dflt: () => '', parse: (r) => resolve(String(r)) },
   { key: 'tlsKey', flag: 'tls-key', env: 'TALLY_TLS_KEY', help: 'PEM private key file of --tls-cert', dflt: () => '', parse: (r) => resolve(String(r)) },
   { key: 'tokenCacheTtl', flag: 'token-cache-ttl', env: 'TALLY_TOKEN_CACHE_TTL', help: 'seconds a verified API token is trusted before it is checked again (revocation delay)', dflt: () => 30, parse: int('token-cache-ttl') },
+  // Input bounds (docs/LIMITS.md). Each request of a metric's life walks its policy's items,
+  // so their number is bounded; a resource type is a table with a column per attribute,
+  // bounded below what PostgreSQL allows per table.
+  { key: 'maxArchivePolicyItems', flag: 'max-archive-policy-items', env: 'TALLY_MAX_ARCHIVE_POLICY_ITEMS', help: 'most granularities one archive policy may define', dflt: () => DEFAULT_MAX_DEFINITION_ITEMS, parse: intIn('max-archive-policy-items', 1, 10_000) },
+  { key: 'maxResourceTypeAttributes', flag: 'max-resource-type-attributes', env: 'TALLY_MAX_RESOURCE_TYPE_ATTRIBUTES', help: `most attributes one resource type may have (at most ${MAX_RESOURCE_TYPE_COLUMNS})`, dflt: () => DEFAULT_MAX_RESOURCE_TYPE_ATTRIBUTES, parse: intIn('max-resource-type-attributes', 1, MAX_RESOURCE_TYPE_COLUMNS) },
 ];
 
 /** Flag name -> camelCase key as commander stores it. */

@@ -153,6 +153,7 @@ async function runApi(s: Settings, log: Logger, tls: TlsFiles | undefined, pool?
     {
       authMode: s.authMode, maxLimit: s.maxLimit, corsAllowedOrigins: s.corsAllowedOrigins, proxyHeaders: s.proxyHeaders,
       proxyPrefix: s.proxyPrefix, bodyLimit: s.bodyLimitBytes, remoteUserHeader: 'x-remote-user',
+      archivePolicyLimits: { maxDefinitionItems: s.maxArchivePolicyItems },
     },
     {
       logger: log,

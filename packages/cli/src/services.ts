@@ -41,7 +41,9 @@ export async function openServices(s: Settings, log?: Logger): Promise<Services>
   };
   let indexer: Indexer, incoming: IncomingStore, storage: AggregateStorage, coordinator: Coordinator;
   try {
-    indexer = await open(openIndexer(s.indexerUrl, { parseTimestamp, parseTimespan }));
+    indexer = await open(openIndexer(s.indexerUrl, {
+      parseTimestamp, parseTimespan, limits: { maxResourceTypeAttributes: s.maxResourceTypeAttributes },
+    }));
     incoming = await open(openIncoming(s.incomingUrl, { sacks: s.sacks }));
     storage = await open(openStorage(s.storageUrl));
     coordinator = await open(openCoordinator(s.coordinationUrl));

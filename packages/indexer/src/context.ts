@@ -2,6 +2,7 @@
 import type { Kysely } from 'kysely';
 import { parseIsoTimestamp } from './attribute-values.js';
 import type { Database } from './schema.js';
+import { resolveLimits, type IndexerLimits } from './limits.js';
 import type { DialectName, IndexerOptions } from './types.js';
 
 export interface Ctx {
@@ -10,6 +11,7 @@ export interface Ctx {
   parseTimestamp: (input: string | number) => bigint;
   parseTimespan: (input: string | number) => bigint;
   now: () => bigint;
+  limits: IndexerLimits;
   write<T>(fn: (tx: Kysely<Database>) => Promise<T>): Promise<T>;
 }
 
@@ -26,8 +28,9 @@ function secondsTimespan(input: string | number): bigint {
   return BigInt(Math.round(n * 1e6)) * 1000n;
 }
 
-export function resolveOptions(o: IndexerOptions): Pick<Ctx, 'parseTimestamp' | 'parseTimespan' | 'now'> {
+export function resolveOptions(o: IndexerOptions): Pick<Ctx, 'parseTimestamp' | 'parseTimespan' | 'now' | 'limits'> {
   return {
+    limits: resolveLimits(o.limits),
     parseTimestamp: o.parseTimestamp ?? parseIsoTimestamp,
     parseTimespan: o.parseTimespan ?? secondsTimespan,
     now: o.now ?? microsecondClock,

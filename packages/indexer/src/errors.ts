@@ -153,6 +153,24 @@ export class InvalidResourceAttributeOption extends InvalidResourceAttribute {
   }
 }
 
+/** Not Gnocchi's: the index bounds the attributes of a type (see limits.ts). */
+export class TooManyResourceTypeAttributes extends InvalidResourceAttribute {
+  constructor(readonly resourceType: string, readonly max: number) {
+    super(`Resource type ${resourceType} may have at most ${max} attributes`);
+  }
+}
+
+/**
+ * Not Gnocchi's: on PostgreSQL removed attributes keep using one of a table's 1 600
+ * columns, so a type edited often enough runs out of them.
+ */
+export class ResourceTypeColumnsExhausted extends InvalidResourceAttribute {
+  constructor(readonly resourceType: string, readonly max: number) {
+    super(`Resource type ${resourceType} has used all ${max} attribute columns the database allows ` +
+      '(removed attributes still count); create a new resource type instead');
+  }
+}
+
 /**
  * Schema-level problems in a resource type body or patch (voluptuous errors in Gnocchi,
  * which the REST layer reports as {cause: "Invalid input", reason, detail: path}).
@@ -242,6 +260,13 @@ export class QueryTooDeep extends QueryError {
 export class InvalidFilter extends QueryError {
   constructor(readonly reason: string) {
     super(`Invalid filter: ${reason}`);
+  }
+}
+
+/** Not Gnocchi's: a string longer than the column that stores it (see limits.ts). */
+export class ValueTooLong extends IndexerError {
+  constructor(readonly field: string, readonly max: number) {
+    super(`${field} must be at most ${max} characters`);
   }
 }
 

@@ -13,6 +13,10 @@ export { fnmatch, fnmatchToRegExp } from './fnmatch.js';
 export { resourceUuid, parseUuid } from './resource-id.js';
 export { parseFilterString } from './filter-string.js';
 export { validateResourceTypeDefinition, resourceTypePatchToChange } from './resource-type-schema.js';
+export {
+  MAX_NAME_LENGTH, MAX_UNIT_LENGTH, MAX_RESOURCE_TYPE_COLUMNS, DEFAULT_MAX_RESOURCE_TYPE_ATTRIBUTES, PROTOTYPE_KEYS,
+  DEFAULT_INDEXER_LIMITS, type IndexerLimits,
+} from './limits.js';
 
 /**
  * Opens the indexer named by `url` (`sqlite:///abs/path.db`, a plain path, `:memory:` or

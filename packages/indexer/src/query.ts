@@ -66,14 +66,15 @@ export function compileFilter(tree: unknown, ctx: QueryContext): RawBuilder<SqlB
 function compileNode(tree: unknown, ctx: QueryContext, depth: number): RawBuilder<SqlBool> {
   if (depth > MAX_QUERY_DEPTH) throw new QueryTooDeep(MAX_QUERY_DEPTH);
   const [op, nodes] = firstEntry(tree);
-  const multiple = MULTIPLE[op];
+  // Operators are user keys: only the tables' own entries count, never inherited members.
+  const multiple = Object.hasOwn(MULTIPLE, op) ? MULTIPLE[op] : undefined;
   if (multiple !== undefined) {
     if (!Array.isArray(nodes)) throw new QueryError();
     const parts = nodes.map((n) => compileNode(n, ctx, depth + 1));
     if (parts.length === 0) return multiple === 'and' ? TRUE : FALSE;
     return sql<SqlBool>`(${sql.join(parts, sql.raw(multiple === 'and' ? ' and ' : ' or '))})`;
   }
-  const binary = BINARY[op];
+  const binary = Object.hasOwn(BINARY, op) ? BINARY[op] : undefined;
   if (binary !== undefined) return compileBinary(binary, nodes, ctx);
   if (op === 'not') return sql<SqlBool>`not (${compileNode(nodes, ctx, depth + 1)})`;
   throw new QueryInvalidOperator(op);

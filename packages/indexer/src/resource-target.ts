@@ -83,7 +83,8 @@ export function rowToResource(info: TypeInfo, row: Row, history: boolean): Resou
     revisionStart: toBigInt(row.revision_start as bigint),
     revisionEnd: history ? toBigIntOrNull(row.revision_end as bigint | null) : null,
     revision: history ? toNumber(row.revision as bigint) : -1,
-    metrics: {},
+    // Keyed by metric names, which users choose ("__proto__" included): no prototype.
+    metrics: Object.create(null) as Record<string, string>,
     attributes: rowAttributes(info, row),
   };
 }

@@ -8,6 +8,7 @@ import {
   InvalidResourceTypeDefinition,
   ResourceTypePatchConflict,
 } from './errors.js';
+import { longerThan, MAX_NAME_LENGTH, PROTOTYPE_KEYS } from './limits.js';
 import type { ResourceAttributeAddition, ResourceAttributeSchema, ResourceType, ResourceTypeChange } from './types.js';
 
 /** Names that would clash with the columns every resource has (Gnocchi's INVALID_NAMES). */
@@ -69,8 +70,10 @@ function matchAttribute(def: Json, forUpdate: boolean): { schema: ResourceAttrib
       allowed.add('min').add('max');
       const min = def.min ?? null;
       const max = def.max ?? null;
-      if ((min !== null && typeof min !== 'number' && typeof min !== 'boolean')
-        || (max !== null && typeof max !== 'number' && typeof max !== 'boolean')) return null;
+      // JSON numbers beyond a double's range parse as infinities, which JSON cannot write
+      // back: a type holding one could no longer be listed.
+      if ((min !== null && typeof min !== 'boolean' && !(typeof min === 'number' && Number.isFinite(min)))
+        || (max !== null && typeof max !== 'boolean' && !(typeof max === 'number' && Number.isFinite(max)))) return null;
       schema = { type: 'number', required, min: min === null ? null : asNumber(min), max: max === null ? null : asNumber(max) };
       break;
     }
@@ -93,7 +96,9 @@ export function checkAttribute(name: string, schema: ResourceAttributeSchema): v
     throw new InvalidResourceAttributeValue(pyNumberStr(schema.min), pyNumberStr(schema.max));
   }
   // Python's re.match anchors only at the start: just the first character is checked.
-  if ([...name].length > 63 || RESERVED_NAMES.has(name) || !/^[a-zA-Z0-9]/.test(name)) {
+  // Names that reach an object's prototype when used as keys are refused too (not
+  // Gnocchi's rule): attribute names become keys of request and response objects.
+  if (longerThan(name, 63) || RESERVED_NAMES.has(name) || PROTOTYPE_KEYS.has(name) || !/^[a-zA-Z0-9]/.test(name)) {
     throw new InvalidResourceAttributeName(name);
   }
 }
@@ -126,11 +131,15 @@ function checkTopLevel(body: unknown): Json {
 export function validateResourceTypeDefinition(body: unknown): { name: string; attributes: Record<string, ResourceAttributeSchema> } {
   const b = checkTopLevel(body);
   if (b.name !== undefined && typeof b.name !== 'string') throw invalid('expected str', ['name']);
+  if (typeof b.name === 'string' && longerThan(b.name, MAX_NAME_LENGTH)) {
+    throw invalid(`length of value must be at most ${MAX_NAME_LENGTH}`, ['name']);
+  }
   const attrs = parseAttributes(b.attributes, false);
   // Gnocchi crashes on a missing name; Tally reports it like voluptuous would.
   if (b.name === undefined) throw invalid('required key not provided', ['name'], false);
   const attributes: Record<string, ResourceAttributeSchema> = {};
   for (const [name, { schema }] of attrs) {
+    // Before it becomes a key: checkAttribute refuses the names of prototype members.
     checkAttribute(name, schema);
     attributes[name] = schema;
   }
@@ -163,25 +172,38 @@ function validatePatchShape(patch: unknown): { op: 'add' | 'remove'; path: strin
   });
 }
 
-function decodePointer(path: string): string[] {
-  return path.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+/**
+ * The reference tokens of a JSON pointer. A token naming a prototype member
+ * (`__proto__`, `constructor`, `prototype`) is refused: the document is made of plain
+ * objects, and walking or writing such a member would reach Object.prototype, which every
+ * later request shares.
+ */
+function decodePointer(path: string, index: number): string[] {
+  const parts = path.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  if (parts.some((p) => PROTOTYPE_KEYS.has(p))) throw invalid('not a valid value', [index, 'path']);
+  return parts;
 }
 
-/** RFC 6902 add/remove on plain JSON objects, with python-jsonpatch's conflict messages. */
-function applyOp(doc: Json, op: 'add' | 'remove', path: string, value: Json | undefined): void {
-  const parts = decodePointer(path);
+/**
+ * RFC 6902 add/remove on plain JSON objects, with python-jsonpatch's conflict messages.
+ * Only own members are followed or removed, so nothing inherited is ever reached.
+ */
+function applyOp(doc: Json, op: 'add' | 'remove', path: string, value: Json | undefined, index: number): void {
+  const parts = decodePointer(path, index);
   const last = parts.pop() as string;
   let parent: unknown = doc;
   for (const p of parts) {
-    if (!isObject(parent) || !(p in parent)) throw new ResourceTypePatchConflict(`member '${p}' not found in ${JSON.stringify(parent)}`);
+    if (!isObject(parent) || !Object.hasOwn(parent, p)) throw new ResourceTypePatchConflict(`member '${p}' not found in ${JSON.stringify(parent)}`);
     parent = parent[p];
   }
   if (!isObject(parent)) throw new ResourceTypePatchConflict(`can't apply ${op} to a non-object at '${path}'`);
   if (op === 'remove') {
-    if (!(last in parent)) throw new ResourceTypePatchConflict(`can't remove a non-existent object '${last}'`);
+    if (!Object.hasOwn(parent, last)) throw new ResourceTypePatchConflict(`can't remove a non-existent object '${last}'`);
     delete parent[last];
   } else {
-    parent[last] = value === undefined ? null : structuredClone(value);
+    Object.defineProperty(parent, last, {
+      value: value === undefined ? null : structuredClone(value), enumerable: true, writable: true, configurable: true,
+    });
   }
 }
 
@@ -211,10 +233,11 @@ export function resourceTypePatchToChange(current: ResourceType, patch: unknown,
   const ops = validatePatchShape(patch);
   const before = resourceTypeToJson(current);
   const doc = structuredClone(before);
-  for (const o of ops) applyOp(doc, o.op, o.path, o.value);
+  ops.forEach((o, i) => applyOp(doc, o.op, o.path, o.value, i));
   delete doc.state;
   const attrs = parseAttributes(doc.attributes, true);
   const oldNames = new Set(Object.keys(current.attributes));
+  // additionFrom checks each name (prototype members refused) before it becomes a key.
   const add: Record<string, ResourceAttributeAddition> = {};
   for (const [name, { schema, options }] of attrs) {
     if (!oldNames.has(name)) add[name] = additionFrom(name, schema, options ?? {}, parseTimestamp);

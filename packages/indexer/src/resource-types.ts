@@ -8,9 +8,12 @@ import {
   NoSuchResourceType,
   ResourceAttributeError,
   ResourceTypeAlreadyExists,
+  ResourceTypeColumnsExhausted,
   ResourceTypeInUse,
+  TooManyResourceTypeAttributes,
   UnexpectedResourceTypeState,
 } from './errors.js';
+import { checkLength, MAX_RESOURCE_TYPE_COLUMNS } from './limits.js';
 import { checkAttribute } from './resource-type-schema.js';
 import {
   addAttributeColumn, createTypeTables, dropAttributeColumn, dropTypeTables, listTypes, loadType, newTablename,
@@ -22,7 +25,9 @@ import type { ResourceAttributeAddition, ResourceAttributeSchema, ResourceType, 
 const DELETABLE = ['active', 'deletion_error', 'creation_error', 'updating_error'];
 
 export async function createResourceType(ctx: Ctx, name: string, attributes: Record<string, ResourceAttributeSchema>): Promise<ResourceType> {
+  checkLength('Resource type name', name);
   const entries = Object.entries(attributes);
+  if (entries.length > ctx.limits.maxResourceTypeAttributes) throw new TooManyResourceTypeAttributes(name, ctx.limits.maxResourceTypeAttributes);
   for (const [n, s] of entries) checkAttribute(n, s);
   return ctx.write(async (tx) => {
     // Checked first: on PostgreSQL a failed insert would poison the transaction.
@@ -71,7 +76,14 @@ async function applyChange(ctx: Ctx, tx: Parameters<Parameters<Ctx['write']>[0]>
     await dropAttributeColumn(tx, info, a);
     info.attributes = info.attributes.filter((x) => x !== a);
   }
-  for (const [n, add] of Object.entries(change.add ?? {})) {
+  const additions = Object.entries(change.add ?? {});
+  if (info.attributes.length + additions.length > ctx.limits.maxResourceTypeAttributes) {
+    throw new TooManyResourceTypeAttributes(info.name, ctx.limits.maxResourceTypeAttributes);
+  }
+  // PostgreSQL keeps counting a dropped column against the table's limit; SQLite frees it.
+  const columnsUsed = ctx.dialect === 'postgres' ? info.nextColumn - 1 : info.attributes.length;
+  if (columnsUsed + additions.length > MAX_RESOURCE_TYPE_COLUMNS) throw new ResourceTypeColumnsExhausted(info.name, MAX_RESOURCE_TYPE_COLUMNS);
+  for (const [n, add] of additions) {
     if (info.attributes.some((x) => x.name === n)) throw new InvalidResourceAttributeName(n);
     const checked = checkAddition(ctx, n, add);
     const a: StoredAttribute = { name: n, column: `a${info.nextColumn++}`, schema: { ...checked.schema } };

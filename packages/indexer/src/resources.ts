@@ -8,6 +8,7 @@ import {
   InvalidResourceId, NamedMetricAlreadyExists, NoSuchArchivePolicy, NoSuchMetric, NoSuchResource,
   ResourceAlreadyExists, ResourceAttributeError, ResourceRevisionMismatch, ResourceValueError, StartAfterEnd,
 } from './errors.js';
+import { checkLength, checkMetricFields } from './limits.js';
 import { parseUuid } from './resource-id.js';
 import { attachMetrics, filterSql } from './resource-list.js';
 import { buildTarget, rowToResource, type Row } from './resource-target.js';
@@ -92,6 +93,7 @@ async function createNamed(tx: Tx, resourceId: string, creator: string | null, n
 
 /** Gnocchi's _set_metrics_for_resource: attach existing metrics or create new ones, by name. */
 async function setMetrics(tx: Tx, resourceId: string, creator: string | null, metrics: Record<string, MetricRef>): Promise<void> {
+  for (const [name, ref] of Object.entries(metrics)) checkMetricFields(name, 'id' in ref ? null : ref.unit, creator);
   for (const [name, ref] of Object.entries(metrics)) {
     try {
       if ('id' in ref) await attachExisting(tx, resourceId, creator, name, ref);
@@ -110,10 +112,19 @@ async function insertTypeRow(tx: Tx, table: string, key: 'id' | 'revision', keyV
   await sql`insert into ${sql.table(table)} (${sql.join(cols)}) values (${sql.join(vals)})`.execute(tx);
 }
 
+/** The strings of a resource that VARCHAR(255) columns store. */
+function checkResourceFields(originalId: string | null, userId: string | null | undefined, projectId: string | null | undefined, creator: string | null): void {
+  checkLength('original_resource_id', originalId);
+  checkLength('user_id', userId);
+  checkLength('project_id', projectId);
+  checkLength('Creator', creator);
+}
+
 export async function createResource(ctx: Ctx, nr: NewResource): Promise<Resource> {
   if (nr.startedAt !== undefined && nr.endedAt != null && nr.startedAt > nr.endedAt) throw new StartAfterEnd();
   const id = parseUuid(nr.id);
   if (id === null) throw new InvalidResourceId('badly formed hexadecimal UUID string');
+  checkResourceFields(nr.originalResourceId ?? nr.id, nr.userId, nr.projectId, nr.creator);
   return ctx.write(async (tx) => {
     // FOR SHARE: the type cannot be altered or deleted until this resource is committed.
     const info = await activeType(tx, ctx.dialect, nr.type, 'share');
@@ -189,6 +200,7 @@ async function writeUpdate(ctx: Ctx, tx: Tx, info: TypeInfo, row: BaseRow, u: Re
 }
 
 export async function updateResource(ctx: Ctx, type: string, id: string, u: ResourceUpdate): Promise<Resource> {
+  checkResourceFields(null, u.userId, u.projectId, null);
   return ctx.write(async (tx) => {
     const info = await activeType(tx, ctx.dialect, type, 'share');
     const uuid = parseUuid(id);

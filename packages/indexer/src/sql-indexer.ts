@@ -28,6 +28,7 @@ import type { Database, MetricTable } from './schema.js';
 import { inWriteTx } from './tx.js';
 import { chunks, IN_CHUNK, splitCreator } from './sql-indexer-helpers.js';
 import { resolveOptions, type Ctx } from './context.js';
+import { checkLength, checkMetricFields } from './limits.js';
 import * as rt from './resource-types.js';
 import * as res from './resources.js';
 import { listResources } from './resource-list.js';
@@ -123,6 +124,7 @@ function rowToMetric(r: MetricRow): Metric {
 
 /** The metric a creation request describes (ids and resource ids in canonical lowercase). */
 function newMetric(m: NewMetric): Metric {
+  checkMetricFields(m.name, m.unit, m.creator);
   const { userId, projectId } = splitCreator(m.creator);
   return {
     id: (m.id ?? randomUUID()).toLowerCase(),
@@ -408,6 +410,8 @@ export class SqlIndexer implements Indexer {
   // ---------------------------------------------------------------- archive policy rules
 
   async createArchivePolicyRule(rule: ArchivePolicyRule): Promise<ArchivePolicyRule> {
+    checkLength('Archive policy rule name', rule.name);
+    checkLength('Archive policy rule metric_pattern', rule.metricPattern);
     this.dropCache();
     try {
       await this.db.insertInto('archive_policy_rule').values({
@@ -445,6 +449,7 @@ export class SqlIndexer implements Indexer {
   }
 
   async renameArchivePolicyRule(name: string, newName: string): Promise<ArchivePolicyRule> {
+    checkLength('Archive policy rule name', newName);
     this.dropCache();
     return this.write(async (tx) => {
       let updated: bigint;

@@ -4,6 +4,7 @@
 // @tally/timeseries so the indexer's interface does not depend on the engine's; they are kept
 // structurally identical to the engine's declarations, so values flow between the two
 // packages without conversion.
+import type { IndexerLimits } from './limits.js';
 
 /** Durations are nanoseconds (bigint) so that nothing is lost to float rounding. */
 export interface ArchivePolicyItem {
@@ -246,6 +247,8 @@ export interface IndexerOptions {
   parseTimespan?: (input: string | number) => bigint;
   /** Clock for revision timestamps (ns); tests inject one. */
   now?: () => bigint;
+  /** Bounds an operator may change; defaults in limits.ts. */
+  limits?: Partial<IndexerLimits>;
 }
 
 export type DialectName = 'sqlite' | 'postgres';

@@ -3,6 +3,7 @@
 // CORS, proxy-aware public URLs, 405 for known paths, one error handler so that no input
 // can produce a 500).
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type HTTPMethods } from 'fastify';
+import { DEFAULT_ARCHIVE_POLICY_LIMITS, type ArchivePolicyLimits } from '@tally/timeseries';
 import { HttpError, badRequest, errorFormat, renderError } from './errors.js';
 import { pyJson } from './pyjson.js';
 import { authenticate, type AuthMode, type Identity } from './auth.js';
@@ -18,6 +19,8 @@ export interface HttpConfig {
   proxyPrefix: string;
   bodyLimit: number;
   remoteUserHeader: string;
+  /** Bounds of archive policies an operator may change (`--max-archive-policy-items`). */
+  archivePolicyLimits: ArchivePolicyLimits;
 }
 
 export const DEFAULT_HTTP_CONFIG: HttpConfig = {
@@ -28,6 +31,7 @@ export const DEFAULT_HTTP_CONFIG: HttpConfig = {
   proxyPrefix: '',
   bodyLimit: 64 * 1024 * 1024,
   remoteUserHeader: 'x-remote-user',
+  archivePolicyLimits: DEFAULT_ARCHIVE_POLICY_LIMITS,
 };
 
 export type Handler = (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>;

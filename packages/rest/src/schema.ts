@@ -54,10 +54,11 @@ export function object<S extends Shape>(shape: S, opts: { extra?: boolean } = {}
     const input = value as Record<string, unknown>;
     const out: Record<string, unknown> = {};
     if (!opts.extra) {
-      for (const k of Object.keys(input)) if (!(k in shape)) throw new Invalid('extra keys not allowed', [k]);
+      // Own keys only: "constructor" or "__proto__" are not keys of any shape.
+      for (const k of Object.keys(input)) if (!Object.hasOwn(shape, k)) throw new Invalid('extra keys not allowed', [k]);
     }
     for (const [k, f] of Object.entries(shape)) {
-      if (!(k in input)) {
+      if (!Object.hasOwn(input, k)) {
         if (f.required) throw new Invalid('required key not provided', [k]);
         continue;
       }
@@ -67,7 +68,7 @@ export function object<S extends Shape>(shape: S, opts: { extra?: boolean } = {}
         under(k, e, true);
       }
     }
-    if (opts.extra) for (const k of Object.keys(input)) if (!(k in shape)) out[k] = input[k];
+    if (opts.extra) for (const k of Object.keys(input)) if (!Object.hasOwn(shape, k)) out[k] = input[k];
     return out as Out<S>;
   };
 }

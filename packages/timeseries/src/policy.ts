@@ -1,7 +1,7 @@
 // Archive policies: validation of user input, aggregation method sets, Gnocchi's
 // default policies, PATCH rules and archive policy rule matching.
 
-import { NS_PER_SECOND, type Nanos } from './time.js';
+import { NS_PER_SECOND, formatTimespan, type Nanos } from './time.js';
 import { secondsRepr } from './pyfloat.js';
 
 export interface ArchivePolicyItem {
@@ -70,6 +70,9 @@ function sortCanonical(methods: Iterable<string>): string[] {
  * Like Gnocchi, a mixed list keeps its "+x"/"-x" entries verbatim too.
  */
 export function resolveAggregationMethods(input: string[] | undefined, defaults: readonly string[]): string[] {
+  if (input !== undefined && input.length > MAX_AGGREGATION_METHOD_ENTRIES) {
+    throw new ArchivePolicyError(`aggregation_methods must have at most ${MAX_AGGREGATION_METHOD_ENTRIES} entries`);
+  }
   const entries = new Set(input ?? defaults);
   const invalid = [...entries].filter((e) => !isAcceptedEntry(e));
   if (invalid.length > 0) {
@@ -88,10 +91,72 @@ export function resolveAggregationMethods(input: string[] | undefined, defaults:
 
 // ------------------------------------------------------------ definitions
 
+// ------------------------------------------------------------ bounds
+//
+// Every number of a policy is stored in the index and used by the engine for every metric
+// of the policy: a value either cannot hold makes the policy unreadable for every user
+// (a list of policies fails), so it is refused here, before it is stored. docs/LIMITS.md
+// lists each bound with its reason.
+
+/** Granularity and timespan are signed 64-bit nanoseconds (index BIGINT columns, engine timestamps). */
+export const MAX_DURATION_NS: Nanos = (1n << 63n) - 1n;
+/**
+ * Points of one definition item: a series is read into typed arrays and its splits count
+ * points with unsigned 32-bit integers, so more than 2^32 - 1 could never be returned.
+ */
+export const MAX_POINTS = 0xffff_ffff;
+/** back_window is an INTEGER column: 32-bit signed on PostgreSQL. */
+export const MAX_BACK_WINDOW = 0x7fff_ffff;
+/** Archive policy (and rule) names and rule patterns are VARCHAR(255) columns. */
+export const MAX_ARCHIVE_POLICY_NAME_LENGTH = 255;
+/** Default of the configurable bound on definition items (`--max-archive-policy-items`). */
+export const DEFAULT_MAX_DEFINITION_ITEMS = 100;
+/**
+ * Entries of an aggregation_methods list: "*" and each valid method bare, with "+" and
+ * with "-". A longer list necessarily repeats itself.
+ */
+export const MAX_AGGREGATION_METHOD_ENTRIES = 1 + 3 * VALID_AGGREGATION_METHODS.length;
+
+/** Bounds an operator may change (`tally --max-archive-policy-items`). */
+export interface ArchivePolicyLimits {
+  maxDefinitionItems: number;
+}
+
+export const DEFAULT_ARCHIVE_POLICY_LIMITS: Readonly<ArchivePolicyLimits> = { maxDefinitionItems: DEFAULT_MAX_DEFINITION_ITEMS };
+
+function checkDuration(what: 'granularity' | 'timespan', d: Nanos): void {
+  if (d > MAX_DURATION_NS) {
+    throw new ArchivePolicyError(`${what} must be at most ${MAX_DURATION_NS} nanoseconds (${formatTimespan(MAX_DURATION_NS)})`);
+  }
+}
+
+function checkPoints(points: number | bigint): void {
+  if (points > MAX_POINTS) throw new ArchivePolicyError(`points must be at most ${MAX_POINTS}`);
+}
+
+/** The bounds of a whole policy; makeArchivePolicyItem already bounds each item it builds. */
+export function validateArchivePolicy(policy: ArchivePolicy, limits: ArchivePolicyLimits = DEFAULT_ARCHIVE_POLICY_LIMITS): void {
+  // In code points, as the column counts them; UTF-16 units are never fewer.
+  const { name } = policy;
+  if (name.length > MAX_ARCHIVE_POLICY_NAME_LENGTH && [...name].length > MAX_ARCHIVE_POLICY_NAME_LENGTH) {
+    throw new ArchivePolicyError(`name must be at most ${MAX_ARCHIVE_POLICY_NAME_LENGTH} characters`);
+  }
+  if (policy.backWindow > MAX_BACK_WINDOW) throw new ArchivePolicyError(`back_window must be at most ${MAX_BACK_WINDOW}`);
+  if (!Number.isInteger(policy.backWindow) || policy.backWindow < 0) throw new ArchivePolicyError('back_window must be a non-negative integer');
+  if (policy.aggregationMethods.length > MAX_AGGREGATION_METHOD_ENTRIES) {
+    throw new ArchivePolicyError(`aggregation_methods must have at most ${MAX_AGGREGATION_METHOD_ENTRIES} entries`);
+  }
+  validateDefinition(policy.definition, limits);
+}
+
 /** Build one definition item from any two of granularity / points / timespan. */
 export function makeArchivePolicyItem(input: { granularity?: Nanos; points?: number; timespan?: Nanos }): ArchivePolicyItem {
   let { granularity, timespan } = input;
   const points = input.points;
+  // Bounded before any arithmetic: products of unbounded inputs are what overflow.
+  if (granularity !== undefined) checkDuration('granularity', granularity);
+  if (timespan !== undefined) checkDuration('timespan', timespan);
+  if (points !== undefined) checkPoints(points);
   if (granularity !== undefined && points !== undefined && timespan !== undefined) {
     if (timespan !== granularity * BigInt(Math.trunc(points))) {
       throw new ArchivePolicyError('timespan ≠ granularity × points');
@@ -111,17 +176,32 @@ export function makeArchivePolicyItem(input: { granularity?: Nanos; points?: num
     if (timespan === undefined) return { granularity, points: null, timespan: null };
     const computed = timespan / granularity;
     if (computed <= 0n) throw new ArchivePolicyError('Calculated number of points is < 0');
+    checkPoints(computed);
     return { granularity, points: Number(computed), timespan: granularity * computed };
   }
   const whole = Math.trunc(points);
   timespan = granularity * BigInt(whole);
+  checkDuration('timespan', timespan);
   return { granularity, points: whole, timespan };
 }
 
-/** Reject a definition using one granularity twice. */
-export function validateDefinition(items: readonly ArchivePolicyItem[]): void {
+/**
+ * Reject a definition using one granularity twice, and one whose items are out of the
+ * bounds above (items may come from elsewhere than makeArchivePolicyItem).
+ */
+export function validateDefinition(items: readonly ArchivePolicyItem[], limits: ArchivePolicyLimits = DEFAULT_ARCHIVE_POLICY_LIMITS): void {
+  if (items.length > limits.maxDefinitionItems) {
+    throw new ArchivePolicyError(`definition must have at most ${limits.maxDefinitionItems} items`);
+  }
   const seen = new Set<bigint>();
   for (const item of items) {
+    if (item.granularity <= 0n) throw new ArchivePolicyError('Granularity should be > 0');
+    checkDuration('granularity', item.granularity);
+    if (item.points !== null && (!Number.isSafeInteger(item.points) || item.points <= 0)) {
+      throw new ArchivePolicyError('Number of points should be > 0');
+    }
+    if (item.points !== null) checkPoints(item.points);
+    if (item.timespan !== null) checkDuration('timespan', item.timespan);
     if (seen.has(item.granularity)) {
       throw new ArchivePolicyError(`More than one archive policy uses granularity \`${secondsRepr(item.granularity)}'`);
     }

@@ -23,7 +23,7 @@ export async function choosePolicy(s: IndexerOnly, apName: string | undefined, n
 
 /** Resolves metric definitions without an archive policy through the archive policy rules. */
 export async function resolveMetricRefs(s: IndexerOnly, defs: MetricDefs): Promise<Record<string, MetricRef>> {
-  const out: Record<string, MetricRef> = {};
+  const out: Record<string, MetricRef> = Object.create(null) as Record<string, MetricRef>;
   let rules: Awaited<ReturnType<Services['indexer']['listArchivePolicyRules']>> | null = null;
   for (const [name, def] of Object.entries(defs)) {
     if ('id' in def || def.archivePolicyName !== undefined) {

@@ -39,12 +39,13 @@ export function compileValueQuery(tree: unknown, depth = 0): Evaluator {
     throw new InvalidValueQuery('expected a dictionary with one operator', []);
   }
   const [op, arg] = Object.entries(tree as Record<string, unknown>)[0];
-  if (op in MULTIPLE) {
+  // Operators are user keys: only the tables' own entries, never inherited members.
+  if (Object.hasOwn(MULTIPLE, op)) {
     if (!Array.isArray(arg)) throw new InvalidValueQuery(`expected a list for dictionary value @ data['${op}']`, [op]);
     const parts = arg.map((n) => compileValueQuery(n, depth + 1));
     return (v) => MULTIPLE[op](parts.map((p) => p(v)));
   }
-  const f = BINARY[op];
+  const f = Object.hasOwn(BINARY, op) ? BINARY[op] : undefined;
   if (!f) throw new InvalidValueQuery(`Unknown operator ${op}`);
   if (typeof arg === 'number') return (v) => f(v, arg);
   if (!Array.isArray(arg) || arg.length !== 2) {

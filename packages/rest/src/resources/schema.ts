@@ -48,7 +48,8 @@ const metricDef = object({ archive_policy_name: opt(str), unit: opt(strLen({ max
 
 export const metricsSchema: Validator<MetricDefs> = (v) => {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Invalid('expected a dictionary');
-  const out: MetricDefs = {};
+  // Keyed by metric names users chose ("__proto__" included): no prototype.
+  const out: MetricDefs = Object.create(null) as MetricDefs;
   for (const [name, def] of Object.entries(v as Record<string, unknown>)) {
     if (name.includes('/')) throw new Invalid("'/' is not supported in metric name", [name]);
     try {

@@ -34,10 +34,11 @@ export function measuresBody({ result: r, inputRefs }: Measured): Record<string,
       triples(entry.items, grp.series[i], grp.calendar ?? grp.granularity);
     });
   }
-  const root: Record<string, unknown> = {};
+  // Keys are metric names users chose ("__proto__" included): objects without a prototype.
+  const root: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   for (const { path, items } of byPath.values()) {
     let node = root;
-    for (const p of path.slice(0, -1)) node = (node[p] ??= {}) as Record<string, unknown>;
+    for (const p of path.slice(0, -1)) node = (node[p] ??= Object.create(null)) as Record<string, unknown>;
     node[path[path.length - 1]] = rawList(items);
   }
   return root;

@@ -2,7 +2,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import {
   parseTimespan, formatTimespan, makeArchivePolicyItem, validateDefinition, resolveAggregationMethods,
-  checkDefinitionUpdate, DEFAULT_AGGREGATION_METHODS, type ArchivePolicy, type ArchivePolicyItem,
+  checkDefinitionUpdate, validateArchivePolicy, DEFAULT_AGGREGATION_METHODS, type ArchivePolicy, type ArchivePolicyItem,
+  type ArchivePolicyLimits,
 } from '@tally/timeseries';
 import { NoSuchArchivePolicy } from '@tally/indexer';
 import { route, send, checkAcceptJson, jsonBody } from '../http.js';
@@ -26,19 +27,11 @@ const policySchema = object({
   definition: required(definition),
 });
 
-/** Builds definition items, reporting the engine's consistency errors as a plain 400. */
-/** Durations are stored as signed 64-bit nanoseconds (about 292 years). */
-const MAX_DURATION = (1n << 63n) - 1n;
-
-function buildDefinition(items: { granularity?: bigint; points?: number; timespan?: bigint }[]): ArchivePolicyItem[] {
+/** Builds definition items, reporting the engine's consistency and bound errors as a plain 400. */
+function buildDefinition(items: { granularity?: bigint; points?: number; timespan?: bigint }[], limits: ArchivePolicyLimits): ArchivePolicyItem[] {
   try {
     const out = items.map((i) => makeArchivePolicyItem(i));
-    for (const d of out) {
-      if (d.granularity > MAX_DURATION || (d.timespan !== null && d.timespan > MAX_DURATION)) {
-        throw new Error('Timespan too large: an archive policy keeps at most 292 years (2^63 nanoseconds)');
-      }
-    }
-    validateDefinition(out);
+    validateDefinition(out, limits);
     return out;
   } catch (e) {
     throw badRequest(e instanceof Error ? e.message : String(e));
@@ -88,8 +81,13 @@ function policyRoutes(app: FastifyInstance, ctx: Ctx): void {
         name: body.name,
         backWindow: body.back_window ?? 0,
         aggregationMethods: methods,
-        definition: buildDefinition(body.definition),
+        definition: buildDefinition(body.definition, ctx.cfg.archivePolicyLimits),
       };
+      try {
+        validateArchivePolicy(ap, ctx.cfg.archivePolicyLimits);
+      } catch (e) {
+        throw badRequest(e instanceof Error ? e.message : String(e));
+      }
       await ctx.indexer.createArchivePolicy(ap);
       reply.header('location', `${ctx.base(req)}/v1/archive_policy/${encodeURIComponent(ap.name)}`);
       return send(reply, 201, policyJson(ap));
@@ -107,7 +105,7 @@ function policyRoutes(app: FastifyInstance, ctx: Ctx): void {
       const name = param(req, 'name');
       const body = validate(object({ definition: required(definition) }), jsonBody(req));
       const old = await getPolicy(ctx, name);
-      const items = buildDefinition(body.definition);
+      const items = buildDefinition(body.definition, ctx.cfg.archivePolicyLimits);
       try {
         checkDefinitionUpdate(old.definition, items);
       } catch (e) {

@@ -97,7 +97,7 @@ async function write(ctx: Ctx, req: FastifyRequest): Promise<void> {
   const identity = ctx.identity(req);
   const db = queryArg(req, 'db') ?? DEFAULT_DATABASE;
   const precisionArg = queryArg(req, 'precision');
-  const precision = precisionArg === undefined || precisionArg === '' ? [] : PRECISIONS[precisionArg];
+  const precision = precisionArg === undefined || precisionArg === '' ? [] : Object.hasOwn(PRECISIONS, precisionArg) ? PRECISIONS[precisionArg] : undefined;
   if (!precision) throw argumentError(`Invalid precision \`${precisionArg}' (one of ${Object.keys(PRECISIONS).join(', ')})`, 'precision');
   const tagHeader = req.headers[TAG_HEADER];
   const tag = (Array.isArray(tagHeader) ? tagHeader[0] : tagHeader) ?? DEFAULT_TAG_RESOURCE_ID;
