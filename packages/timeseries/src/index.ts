@@ -1,6 +1,7 @@
 // @tally/timeseries: the pure timeseries engine (no I/O).
 export * from './time.js';
 export * from './policy.js';
+export * from './fnmatch.js';
 export * from './aggregate.js';
 export * from './engine.js';
 export * from './ops/index.js';

@@ -4,7 +4,7 @@
 // columnar computation of @tally/timeseries' ops does the rest.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import {
-  computeAggregates, extractReferences, fnmatchToRegExp, formatTimestampIn, parseOperations, parsePyFloat,
+  computeAggregates, compileGlob, extractReferences, formatTimestampIn, InvalidPatternError, validateGlob, parseOperations, parsePyFloat,
   readMeasures, OperationsEvalError, OperationsInvalid, OperationsParseError, TimeZone, UnaggregableError,
   type AggregatesResult, type CalendarUnit, type ArchivePolicy, type Fill, type Nanos, type OpNode, type RefKey, type Series,
   type SeriesInput,
@@ -317,15 +317,27 @@ async function byMetricIds(ctx: Ctx, req: FastifyRequest, op: OpNode, keys: RefK
 
 function refsOfResources(resources: AggregateResource[], keys: RefKey[]): Ref[] {
   const refs: Ref[] = [];
+  const globs = keys.map(([wildcard]) => compileGlob(wildcard));
   for (const r of resources) {
-    for (const [wildcard, agg] of keys) {
-      const re = fnmatchToRegExp(wildcard);
+    for (const [k, [wildcard, agg]] of keys.entries()) {
       for (const { name, metric } of r.metrics) {
-        if (re.test(name)) refs.push({ metric, aggregation: agg, name, lookup: [wildcard, agg], resourceId: r.id });
+        if (globs[k].test(name)) refs.push({ metric, aggregation: agg, name, lookup: [wildcard, agg], resourceId: r.id });
       }
     }
   }
   return refs;
+}
+
+/** Metric name wildcards Tally never admits, refused before any search. */
+function checkWildcards(keys: RefKey[]): void {
+  for (const key of keys) {
+    try {
+      validateGlob(key[0]);
+    } catch (e) {
+      if (e instanceof InvalidPatternError) throw badRequest({ cause: 'Invalid metric references', reason: e.reason, detail: [[...key]] });
+      throw e;
+    }
+  }
 }
 
 /** Gnocchi's NoSuchMetric as a 400: the wildcards that matched nothing (a set, sorted here). */
@@ -351,6 +363,7 @@ function groupKey(r: AggregateResource, groupby: string[]): string {
 
 async function byResources(ctx: Ctx, req: FastifyRequest, search: ResourceSearch | undefined, body: FetchBody, keys: RefKey[], args: CommonArgs, details: boolean): Promise<unknown> {
   if (search === undefined) throw resourcesUnavailable();
+  checkWildcards(keys);
   const type = body.resourceType as string;
   if (!(await search.typeExists(type))) throw badRequest(`Resource type ${type} does not exist`);
   const q = req.query as Query;

@@ -1,6 +1,6 @@
 // /v1/resource: typed resources with revisions, their named metrics and measures.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { matchArchivePolicyRule } from '@tally/timeseries';
+import { archivePolicyRuleMatcher, type ArchivePolicyRule } from '@tally/timeseries';
 import * as ix from '@tally/indexer';
 import type { Metric, MetricRef, Resource, ResourceType, ResourceFilter } from '@tally/indexer';
 import { route, send, checkAcceptJson, jsonBody } from '../http.js';
@@ -57,14 +57,14 @@ function writeError(e: unknown): never {
 /** Resolves metric definitions without an archive policy through the archive policy rules. */
 export async function resolveMetricRefs(ctx: Ctx, defs: MetricDefs): Promise<Record<string, MetricRef>> {
   const out: Record<string, MetricRef> = {};
-  let rules: Awaited<ReturnType<Ctx['indexer']['listArchivePolicyRules']>> | null = null;
+  let matchRule: ((name: string) => ArchivePolicyRule | null) | null = null;
   for (const [name, def] of Object.entries(defs)) {
     if ('id' in def || def.archivePolicyName !== undefined) {
       out[name] = 'id' in def ? def : { archivePolicyName: def.archivePolicyName as string, unit: def.unit };
       continue;
     }
-    rules ??= await ctx.indexer.listArchivePolicyRules();
-    const rule = matchArchivePolicyRule(rules, name);
+    matchRule ??= archivePolicyRuleMatcher(await ctx.indexer.listArchivePolicyRules());
+    const rule = matchRule(name);
     if (!rule) throw badRequest(`No archive policy name specified and no archive policy rule found matching the metric name ${name}`);
     out[name] = { archivePolicyName: rule.archivePolicyName, unit: def.unit };
   }
