@@ -1,6 +1,6 @@
-// Shell patterns from users (archive policy rules, metric wildcards of /v1/aggregates),
-// end to end: accepted whenever Python's fnmatch accepts them, matched in bounded time,
-// refused at the door when over the length limit.
+// Shell patterns from users (archive policy rules, metric wildcards of /v1/aggregates) and
+// LIKE patterns of searches, end to end: accepted whenever Python's fnmatch accepts them,
+// matched in bounded time, refused at the door when over the length limits.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MAX_PATTERN_LENGTH } from '@tally/timeseries';
@@ -128,5 +128,18 @@ test('aggregates: metric wildcards with Python set syntax, many stars, and over 
       reason: `pattern is ${MAX_PATTERN_LENGTH + 1} characters long, more than the ${MAX_PATTERN_LENGTH} allowed`,
       detail: [[long, 'mean']],
     });
+  });
+});
+
+test('search: an over-long like pattern is a 400 in the search errors format', async () => {
+  await withApi(async (api) => {
+    const r = await api.call('POST', '/v1/search/resource/generic', { body: { like: { original_resource_id: '%a'.repeat(600) } } });
+    assert.equal(r.status, 400);
+    assert.deepEqual(r.json, {
+      code: 400, title: 'Bad Request',
+      description: "Invalid value for field `original_resource_id': like pattern longer than 1024 characters",
+    });
+    const ok = await api.call('POST', '/v1/search/resource/generic', { body: { like: { original_resource_id: '%a'.repeat(500) } } });
+    assert.deepEqual([ok.status, ok.json], [200, []]);
   });
 });
