@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { crc32 } from './crc32.js';
+import { crc32 } from 'node:zlib';
 import { CorruptBatchError, decodeBatch, encodeBatch, entryViews, FIXED_HEADER, headerLength, parseHeader, type BatchEntry } from './batch-format.js';
 import type { Measures } from './types.js';
 

@@ -256,6 +256,13 @@ export class QueryTooDeep extends QueryError {
   }
 }
 
+/** Not Gnocchi's: Tally bounds LIKE patterns so that a hostile one cannot hold the database. */
+export class QueryPatternTooLong extends QueryError {
+  constructor(readonly field: string, readonly maxLength: number) {
+    super(`Invalid value for field \`${field}': like pattern longer than ${maxLength} characters`);
+  }
+}
+
 /** The filter= query string could not be parsed (REST answers 400 with this message). */
 export class InvalidFilter extends QueryError {
   constructor(readonly reason: string) {

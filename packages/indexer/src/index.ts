@@ -9,7 +9,6 @@ export type * from './types.js';
 export { SqlIndexer, splitCreator } from './sql-indexer.js';
 export { parseIndexerUrl, SQLITE_BUSY_TIMEOUT_MS, type IndexerTarget } from './connect.js';
 export { LATEST_SCHEMA_VERSION } from './migrations/index.js';
-export { fnmatch, fnmatchToRegExp } from './fnmatch.js';
 export { resourceUuid, parseUuid } from './resource-id.js';
 export { parseFilterString } from './filter-string.js';
 export { validateResourceTypeDefinition, resourceTypePatchToChange } from './resource-type-schema.js';

@@ -3,7 +3,7 @@
 import { sql, type RawBuilder, type SqlBool } from 'kysely';
 import { parsePyFloat } from '@tally/timeseries';
 import { pyStr } from './attribute-values.js';
-import { QueryAttributeError, QueryError, QueryInvalidOperator, QueryTooDeep, QueryValueError } from './errors.js';
+import { QueryAttributeError, QueryError, QueryInvalidOperator, QueryPatternTooLong, QueryTooDeep, QueryValueError } from './errors.js';
 import { parseUuid } from './resource-id.js';
 import type { DialectName } from './types.js';
 
@@ -28,6 +28,15 @@ export interface QueryContext {
 
 /** Deeper trees are refused before they can exhaust the stack or the SQL parser. */
 export const MAX_QUERY_DEPTH = 32;
+
+/**
+ * The longest `like` pattern (in characters) a filter may use. Both engines match LIKE
+ * (and SQLite GLOB) without exponential backtracking, but in time growing with pattern
+ * length x value length for every row, and SQLite does it on the event loop; values are
+ * at most 255 characters (a creator "user:project" twice that), so a pattern that can
+ * match one, escapes and wildcards included, fits well within this.
+ */
+export const MAX_LIKE_PATTERN_LENGTH = 1024;
 
 type Binary = 'eq' | 'lt' | 'gt' | 'le' | 'ge' | 'ne' | 'in' | 'like';
 
@@ -96,7 +105,7 @@ function compileBinary(op: Binary, nodes: unknown, ctx: QueryContext): RawBuilde
     return values.length === 0 ? FALSE : sql<SqlBool>`${column.expr} in (${sql.join(values.map((v) => sql.val(v)))})`;
   }
   const v = convert(column.kind, value, field, ctx);
-  if (op === 'like') return likeExpr(ctx.dialect, column.expr, String(v));
+  if (op === 'like') return likeExpr(ctx.dialect, column.expr, String(v), field);
   // SQL's != drops NULLs; Gnocchi adds them back (x IS NULL OR x != v).
   if (op === 'ne') return sql<SqlBool>`(${column.expr} is null or ${column.expr} <> ${v})`;
   return sql<SqlBool>`${column.expr} ${sql.raw(SQL_OP[op])} ${v}`;
@@ -118,18 +127,49 @@ function compileNull(op: Binary, column: QueryColumn): RawBuilder<SqlBool> {
 function compileCreatedBy(op: Binary, field: string, value: unknown, ctx: QueryContext): RawBuilder<SqlBool> {
   const creator = ctx.creator as RawBuilder<unknown>;
   const pattern = field === 'created_by_user_id' ? `${pyStr(value)}:%` : `%:${pyStr(value)}`;
-  if (op === 'eq' || op === 'like') return likeExpr(ctx.dialect, creator, pattern);
-  if (op === 'ne') return sql<SqlBool>`not (${likeExpr(ctx.dialect, creator, pattern)})`;
+  if (op === 'eq' || op === 'like') return likeExpr(ctx.dialect, creator, pattern, field);
+  if (op === 'ne') return sql<SqlBool>`not (${likeExpr(ctx.dialect, creator, pattern, field)})`;
   throw new QueryValueError(pyStr(value), field);
 }
 
 /**
  * PostgreSQL's LIKE: case-sensitive, backslash escapes. SQLite's LIKE is
- * case-insensitive, so there the pattern is translated to the equivalent GLOB.
+ * case-insensitive, so there the pattern is translated to the equivalent GLOB. Either
+ * way the pattern is bounded (MAX_LIKE_PATTERN_LENGTH, QueryPatternTooLong names `field`)
+ * and its runs of wildcards are reduced first (simplifyLike).
  */
-export function likeExpr(dialect: DialectName, expr: RawBuilder<unknown>, pattern: string): RawBuilder<SqlBool> {
-  if (dialect === 'postgres') return sql<SqlBool>`${expr}::text like ${pattern}`;
-  return sql<SqlBool>`${expr} glob ${likeToGlob(pattern)}`;
+export function likeExpr(dialect: DialectName, expr: RawBuilder<unknown>, pattern: string, field: string): RawBuilder<SqlBool> {
+  if ([...pattern].length > MAX_LIKE_PATTERN_LENGTH) throw new QueryPatternTooLong(field, MAX_LIKE_PATTERN_LENGTH);
+  const simple = simplifyLike(pattern);
+  if (dialect === 'postgres') return sql<SqlBool>`${expr}::text like ${simple}`;
+  return sql<SqlBool>`${expr} glob ${likeToGlob(simple)}`;
+}
+
+/**
+ * The same LIKE pattern with each run of unescaped `%` and `_` that holds a `%` written
+ * as its `_`s then one `%` (`%%_%_` is `__%`): the same strings match, and the engines
+ * then try each position once per run instead of once per wildcard.
+ */
+export function simplifyLike(pattern: string): string {
+  let out = '';
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i];
+    if (c === '\\' && i + 1 < pattern.length) {
+      out += c + pattern[++i];
+    } else if (c === '%' || c === '_') {
+      let any = 0;
+      let star = false;
+      for (; i < pattern.length && (pattern[i] === '%' || pattern[i] === '_'); i++) {
+        if (pattern[i] === '%') star = true;
+        else any++;
+      }
+      i--;
+      out += '_'.repeat(any) + (star ? '%' : '');
+    } else {
+      out += c;
+    }
+  }
+  return out;
 }
 
 export function likeToGlob(pattern: string): string {
@@ -139,7 +179,8 @@ export function likeToGlob(pattern: string): string {
     if (c === '\\' && i + 1 < pattern.length) {
       out += globLiteral(pattern[++i]);
     } else if (c === '%') {
-      out += '*';
+      // Runs of stars are one star.
+      if (!out.endsWith('*')) out += '*';
     } else if (c === '_') {
       out += '?';
     } else {

@@ -4,6 +4,7 @@
 // same orderings, same pagination (oslo.db paginate_query) quirks. Everything here is
 // portable SQL; the only dialect switches live in connect.ts and tx.ts.
 import { randomUUID } from 'node:crypto';
+import { compileGlob, validateGlob } from '@tally/timeseries';
 import { sql, type ExpressionBuilder, type Expression, type Insertable, type Kysely, type Selectable, type SqlBool } from 'kysely';
 import { classifyDbError } from './db-errors.js';
 import {
@@ -20,7 +21,6 @@ import {
   UnsupportedArchivePolicyChange,
   UnsupportedArchivePolicyRuleChange,
 } from './errors.js';
-import { fnmatchToRegExp } from './fnmatch.js';
 import { schemaVersion, upgrade } from './migrate.js';
 import { secondsRepr } from '@tally/timeseries';
 import { toBigInt, toBigIntOrNull, toNumber, toNumberOrNull } from './rows.js';
@@ -412,6 +412,8 @@ export class SqlIndexer implements Indexer {
   async createArchivePolicyRule(rule: ArchivePolicyRule): Promise<ArchivePolicyRule> {
     checkLength('Archive policy rule name', rule.name);
     checkLength('Archive policy rule metric_pattern', rule.metricPattern);
+    // Refused here rather than failing every metric creation that would match against it.
+    validateGlob(rule.metricPattern);
     this.dropCache();
     try {
       await this.db.insertInto('archive_policy_rule').values({
@@ -482,7 +484,7 @@ export class SqlIndexer implements Indexer {
   async getArchivePolicyForMetric(metricName: string | null): Promise<ArchivePolicy> {
     for (const rule of await this.listArchivePolicyRules()) {
       // Gnocchi matches a nameless metric as "".
-      if (fnmatchToRegExp(rule.metricPattern).test(metricName ?? '')) {
+      if (compileGlob(rule.metricPattern).test(metricName ?? '')) {
         const policy = await this.getArchivePolicy(rule.archivePolicyName);
         // The RESTRICT foreign key makes this unreachable short of a concurrent delete.
         if (policy === null) throw new NoSuchArchivePolicy(rule.archivePolicyName);

@@ -1,9 +1,9 @@
 // Public data types of the indexer.
 //
 // ArchivePolicyItem / ArchivePolicy are declared here rather than imported from
-// @tally/timeseries so the indexer's interface does not depend on the engine's; they are kept
-// structurally identical to the engine's declarations, so values flow between the two
-// packages without conversion.
+// @tally/timeseries so the indexer's contract names only its own types (it uses the engine
+// for pattern matching alone); they are kept structurally identical to the engine's
+// declarations, so values flow between the two packages without conversion.
 import type { IndexerLimits } from './limits.js';
 
 /** Durations are nanoseconds (bigint) so that nothing is lost to float rounding. */

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { crc32 } from './crc32.js';
+import { crc32 } from 'node:zlib';
 import { CorruptStorageError } from './errors.js';
 import { decodeManifest, decodeSplit, encodeManifest, encodeSplitHeader, type Manifest } from './format.js';
 

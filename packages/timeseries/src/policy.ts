@@ -3,6 +3,7 @@
 
 import { NS_PER_SECOND, formatTimespan, type Nanos } from './time.js';
 import { secondsRepr } from './pyfloat.js';
+import { compileGlob, type Glob } from './fnmatch.js';
 
 export interface ArchivePolicyItem {
   granularity: Nanos;
@@ -260,44 +261,34 @@ export function defaultArchivePolicies(): ArchivePolicy[] {
 
 // ------------------------------------------------------------ rules
 
-/** Python fnmatch pattern (*, ?, [seq], [!seq]) as an anchored RegExp, case-sensitive. */
-export function fnmatchToRegExp(pattern: string): RegExp {
-  let out = '';
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i];
-    if (c === '*') out += '[\\s\\S]*';
-    else if (c === '?') out += '[\\s\\S]';
-    else if (c === '[') {
-      let j = i + 1;
-      if (pattern[j] === '!') j++;
-      if (pattern[j] === ']') j++;
-      while (j < pattern.length && pattern[j] !== ']') j++;
-      if (j >= pattern.length) out += '\\[';
-      else {
-        let body = pattern.slice(i + 1, j).replaceAll('\\', '\\\\');
-        if (body.startsWith('!')) body = `^${body.slice(1)}`;
-        else if (body.startsWith('^')) body = `\\${body}`;
-        out += `[${body}]`;
-        i = j;
-      }
-    } else out += c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-  }
-  return new RegExp(`^(?:${out})$`, 'u');
-}
-
 /**
  * The rule Gnocchi applies to a new metric: rules ordered by metric pattern
- * descending, then name ascending; the first whose pattern matches wins.
+ * descending, then name ascending; the first whose pattern matches (fnmatch) wins.
  * Returns null when none matches.
  */
 export function matchArchivePolicyRule<R extends ArchivePolicyRule>(rules: readonly R[], metricName: string | null): R | null {
+  return archivePolicyRuleMatcher(rules)(metricName);
+}
+
+/**
+ * matchArchivePolicyRule for many names against one set of rules: the rules are ordered
+ * once and each pattern is compiled at most once.
+ */
+export function archivePolicyRuleMatcher<R extends ArchivePolicyRule>(rules: readonly R[]): (metricName: string | null) => R | null {
   const ordered = [...rules].sort(
     (a, b) =>
       compareStrings(b.metricPattern, a.metricPattern) || compareStrings(a.name, b.name),
   );
-  const name = metricName ?? '';
-  for (const rule of ordered) if (fnmatchToRegExp(rule.metricPattern).test(name)) return rule;
-  return null;
+  const globs: (Glob | undefined)[] = new Array(ordered.length);
+  return (metricName) => {
+    // Gnocchi matches a nameless metric as "".
+    const name = metricName ?? '';
+    for (let i = 0; i < ordered.length; i++) {
+      const glob = (globs[i] ??= compileGlob(ordered[i].metricPattern));
+      if (glob.test(name)) return ordered[i];
+    }
+    return null;
+  };
 }
 
 function compareStrings(a: string, b: string): number {

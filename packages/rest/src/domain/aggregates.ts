@@ -3,7 +3,7 @@
 // they share, the checks, the reads through the engine, then the columnar computation of
 // @tally/timeseries' ops. The engine's UnaggregableError and OperationsEvalError pass through.
 import {
-  computeAggregates, fnmatchToRegExp, readMeasures,
+  computeAggregates, compileGlob, readMeasures,
   type AggregatesResult, type ArchivePolicy, type Fill, type Nanos, type OpNode, type RefKey, type Series, type SeriesInput,
 } from '@tally/timeseries';
 import type { Metric } from '@tally/indexer';
@@ -121,11 +121,11 @@ export function canonicalOperations(op: OpNode): OpNode {
 
 function refsOfResources(resources: AggregateResource[], keys: RefKey[]): Ref[] {
   const refs: Ref[] = [];
+  const globs = keys.map(([wildcard]) => compileGlob(wildcard));
   for (const r of resources) {
-    for (const [wildcard, agg] of keys) {
-      const re = fnmatchToRegExp(wildcard);
+    for (const [k, [wildcard, agg]] of keys.entries()) {
       for (const { name, metric } of r.metrics) {
-        if (re.test(name)) refs.push({ metric, aggregation: agg, name, lookup: [wildcard, agg], resourceId: r.id });
+        if (globs[k].test(name)) refs.push({ metric, aggregation: agg, name, lookup: [wildcard, agg], resourceId: r.id });
       }
     }
   }

@@ -1,6 +1,6 @@
 // The archive policy of a new metric: the one named, else the first archive policy rule
 // matching the metric's name (Gnocchi's rules, in their order).
-import { matchArchivePolicyRule, type ArchivePolicy } from '@tally/timeseries';
+import { archivePolicyRuleMatcher, matchArchivePolicyRule, type ArchivePolicy, type ArchivePolicyRule } from '@tally/timeseries';
 import { NoSuchArchivePolicy, type MetricRef } from '@tally/indexer';
 import type { MetricDefs } from '../resources/schema.js';
 import { NoArchivePolicyForMetric } from './errors.js';
@@ -24,14 +24,14 @@ export async function choosePolicy(s: IndexerOnly, apName: string | undefined, n
 /** Resolves metric definitions without an archive policy through the archive policy rules. */
 export async function resolveMetricRefs(s: IndexerOnly, defs: MetricDefs): Promise<Record<string, MetricRef>> {
   const out: Record<string, MetricRef> = Object.create(null) as Record<string, MetricRef>;
-  let rules: Awaited<ReturnType<Services['indexer']['listArchivePolicyRules']>> | null = null;
+  let matchRule: ((name: string) => ArchivePolicyRule | null) | null = null;
   for (const [name, def] of Object.entries(defs)) {
     if ('id' in def || def.archivePolicyName !== undefined) {
       out[name] = 'id' in def ? def : { archivePolicyName: def.archivePolicyName as string, unit: def.unit };
       continue;
     }
-    rules ??= await s.indexer.listArchivePolicyRules();
-    const rule = matchArchivePolicyRule(rules, name);
+    matchRule ??= archivePolicyRuleMatcher(await s.indexer.listArchivePolicyRules());
+    const rule = matchRule(name);
     if (!rule) throw new NoArchivePolicyForMetric(name);
     out[name] = { archivePolicyName: rule.archivePolicyName, unit: def.unit };
   }

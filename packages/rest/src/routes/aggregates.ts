@@ -3,7 +3,7 @@
 // query string and body are checked here; the evaluation is domain/aggregates.ts.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import {
-  extractReferences, parseOperations, parsePyFloat, OperationsInvalid, OperationsParseError, type Fill, type OpNode, type RefKey,
+  extractReferences, InvalidPatternError, validateGlob, parseOperations, parsePyFloat, OperationsInvalid, OperationsParseError, type Fill, type OpNode, type RefKey,
 } from '@tally/timeseries';
 import { InvalidPagination } from '@tally/indexer';
 import { route, send, checkAcceptJson, jsonBody } from '../http.js';
@@ -122,8 +122,21 @@ function resourcesBody(m: ResourcesMeasured, details: boolean): Record<string, u
   return body;
 }
 
+/** Metric name wildcards Tally never admits, refused before any search. */
+function checkWildcards(keys: RefKey[]): void {
+  for (const key of keys) {
+    try {
+      validateGlob(key[0]);
+    } catch (e) {
+      if (e instanceof InvalidPatternError) throw badRequest({ cause: 'Invalid metric references', reason: e.reason, detail: [[...key]] });
+      throw e;
+    }
+  }
+}
+
 async function byResources(ctx: Ctx, req: FastifyRequest, search: ResourceSearch | undefined, body: FetchBody, keys: RefKey[], args: CommonArgs, details: boolean): Promise<unknown> {
   if (search === undefined) throw resourcesUnavailable();
+  checkWildcards(keys);
   const type = body.resourceType as string;
   if (!(await search.typeExists(type))) throw badRequest(`Resource type ${type} does not exist`);
   const q = req.query as Query;

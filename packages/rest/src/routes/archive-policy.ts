@@ -2,8 +2,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import {
   parseTimespan, formatTimespan, makeArchivePolicyItem, validateDefinition, resolveAggregationMethods,
-  checkDefinitionUpdate, validateArchivePolicy, DEFAULT_AGGREGATION_METHODS, type ArchivePolicy, type ArchivePolicyItem,
-  type ArchivePolicyLimits,
+  checkDefinitionUpdate, validateArchivePolicy, DEFAULT_AGGREGATION_METHODS, validateGlob, InvalidPatternError,
+  type ArchivePolicy, type ArchivePolicyItem, type ArchivePolicyLimits,
 } from '@tally/timeseries';
 import { NoSuchArchivePolicy } from '@tally/indexer';
 import { route, send, checkAcceptJson, jsonBody } from '../http.js';
@@ -146,6 +146,13 @@ function ruleRoutes(app: FastifyInstance, ctx: Ctx): void {
       enforce('create archive policy rule', ctx.identity(req));
       checkAcceptJson(req);
       const body = validate(ruleSchema, jsonBody(req));
+      try {
+        validateGlob(body.metric_pattern);
+      } catch (e) {
+        // Worded as the schema's other refusals of a field.
+        if (e instanceof InvalidPatternError) throw new Invalid(e.reason, ['metric_pattern'], true).toHttp();
+        throw e;
+      }
       let rule;
       try {
         rule = await ctx.indexer.createArchivePolicyRule({
