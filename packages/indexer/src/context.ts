@@ -1,4 +1,4 @@
-// What the resource modules share with SqlIndexer.
+// What the modules of each role (policies, rules, metrics, resource types, resources) share with SqlIndexer.
 import type { Kysely } from 'kysely';
 import { parseIsoTimestamp } from './attribute-values.js';
 import type { Database } from './schema.js';

@@ -1,4 +1,4 @@
-// @tally/indexer: archive policies, archive policy rules and metrics (resources later)
+// @tally/indexer: archive policies and their rules, metrics, resource types and resources
 // in SQL, SQLite or PostgreSQL through one Kysely code path.
 import { connect, parseIndexerUrl } from './connect.js';
 import { SqlIndexer } from './sql-indexer.js';
@@ -6,7 +6,8 @@ import type { Indexer, IndexerOptions } from './types.js';
 
 export * from './errors.js';
 export type * from './types.js';
-export { SqlIndexer, splitCreator } from './sql-indexer.js';
+export { SqlIndexer } from './sql-indexer.js';
+export { splitCreator } from './sql-indexer-helpers.js';
 export { parseIndexerUrl, SQLITE_BUSY_TIMEOUT_MS, type IndexerTarget } from './connect.js';
 export { LATEST_SCHEMA_VERSION } from './migrations/index.js';
 export { resourceUuid, parseUuid } from './resource-id.js';

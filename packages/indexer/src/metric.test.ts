@@ -8,7 +8,8 @@ import {
   NoSuchResource,
   QueryAttributeError,
 } from './errors.js';
-import { SqlIndexer, splitCreator } from './sql-indexer.js';
+import { SqlIndexer } from './sql-indexer.js';
+import { splitCreator } from './sql-indexer-helpers.js';
 import { freshIndexer, policy, SECOND, tempDir } from './test-util.js';
 import type { MetricFilter, SortSpec } from './types.js';
 

@@ -64,7 +64,7 @@ function orderBy(sorts: readonly Sort[]): RawBuilder<unknown> {
   return sql.join(parts);
 }
 
-/** oslo.db paginate_query's marker criteria (see markerCriteria in sql-indexer.ts for the NULL quirk). */
+/** oslo.db paginate_query's marker criteria (see markerCriteria in metric-list.ts for the NULL quirk). */
 function afterMarker(sorts: readonly Sort[], values: readonly unknown[]): RawBuilder<SqlBool> {
   const alternatives: RawBuilder<SqlBool>[] = [];
   for (let i = 0; i < sorts.length; i++) {

@@ -4,7 +4,7 @@ export * from './policy.js';
 export * from './pyfloat.js';
 export * from './fnmatch.js';
 export * from './aggregate.js';
-export * from './engine.js';
+export * from './engine/index.js';
 export * from './ops/index.js';
 export * from './calendar.js';
 export * from './nanos64.js';

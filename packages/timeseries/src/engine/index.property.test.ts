@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { decodeState, encodeState, processMeasures, readMeasures, SPLIT_POINTS, type State } from './engine.js';
-import { CorruptDataError } from './chunkenc/errors.js';
-import { anyDouble, anyInt64, assertSameBits, decodesOrRejects, doubleColumn, INT64_MAX, INT64_MIN, mutated } from './chunkenc/properties.js';
-import type { ArchivePolicy } from './policy.js';
+import { decodeState, encodeState, processMeasures, readMeasures, SPLIT_POINTS, type State } from './index.js';
+import { CorruptDataError } from '../chunkenc/errors.js';
+import { anyDouble, anyInt64, assertSameBits, decodesOrRejects, doubleColumn, INT64_MAX, INT64_MIN, mutated } from '../chunkenc/properties.js';
+import type { ArchivePolicy } from '../policy.js';
 
 /** A state as the engine keeps it: a sorted, duplicate-free buffer and split starts per series. */
 const anyState: fc.Arbitrary<State> = fc

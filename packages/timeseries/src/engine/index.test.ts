@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AggregationNotFoundError, decodeState, processMeasures, readMeasures, type ReadQuery } from './engine.js';
-import type { ArchivePolicy, ArchivePolicyItem } from './policy.js';
-import { formatTimestamp, parseTimestamp } from './time.js';
+import { AggregationNotFoundError, decodeState, processMeasures, readMeasures, type ReadQuery } from './index.js';
+import type { ArchivePolicy, ArchivePolicyItem } from '../policy.js';
+import { formatTimestamp, parseTimestamp } from '../time.js';
 
 const S = 1000000000n;
 

@@ -1,0 +1,117 @@
+// Processing: folding a batch of measures into a metric's state and splits.
+import { splitCodecHint, type SplitCodecHint } from '../chunkenc/index.js';
+import { aggregateSeries, floorTo, lowerBound, type Series } from '../aggregate.js';
+import type { ArchivePolicy, ArchivePolicyItem } from '../policy.js';
+import type { Nanos } from '../time.js';
+import { applyRetention, combine, slice, sortUnique, type Measures } from './series.js';
+import {
+  bySplit, decodeSplitSeries, encodeSplitSeries, policyMethods, seriesKey, splitKey, splitStart, type ReadSplit,
+} from './splits.js';
+import { decodeState, encodeState, type State } from './state.js';
+
+export interface ProcessResult {
+  state: Uint8Array;
+  put: Map<string, Uint8Array>;
+  del: string[];
+}
+
+function maxGranularity(policy: ArchivePolicy): Nanos {
+  return policy.definition.reduce((m, d) => (d.granularity > m ? d.granularity : m), 0n);
+}
+
+/**
+ * Oldest timestamp the bound buffer keeps: the start of the last block of the
+ * largest granularity, minus back_window blocks (one more with rate methods,
+ * which need the previous point).
+ */
+function firstBlockTimestamp(last: Nanos, policy: ArchivePolicy, methods: string[]): Nanos {
+  const block = maxGranularity(policy);
+  const back = BigInt(policy.backWindow + (methods.some((m) => m.startsWith('rate:')) ? 1 : 0));
+  return floorTo(last, block) - block * back;
+}
+
+interface Aggregated {
+  method: string;
+  item: ArchivePolicyItem;
+  series: Series;
+}
+
+async function storeAggregate(
+  agg: Aggregated,
+  state: State,
+  readSplit: ReadSplit,
+  put: Map<string, Uint8Array>,
+  del: string[],
+): Promise<void> {
+  const g = agg.item.granularity;
+  const { kept, cutoff } = applyRetention(agg.series, agg.item.timespan);
+  if (kept.ts.length === 0) return;
+  const prefix = seriesKey(agg.method, g);
+  let existing = state.splits.get(prefix);
+  if (existing === undefined) state.splits.set(prefix, (existing = new Set()));
+  // Splits wholly older than the one holding the retention cutoff are deleted.
+  const oldestKept = splitStart(cutoff ?? kept.ts[0], g);
+  if (cutoff !== null) {
+    for (const start of [...existing]) {
+      if (start >= oldestKept) continue;
+      existing.delete(start);
+      del.push(splitKey(agg.method, g, start));
+    }
+  }
+  for (const { start, part } of bySplit(kept, g)) {
+    if (start < oldestKept) continue;
+    const key = splitKey(agg.method, g, start);
+    let merged = part;
+    let hint: SplitCodecHint | null = null;
+    if (existing.has(start)) {
+      const bytes = await readSplit(key);
+      if (bytes !== null) {
+        merged = combine(part, decodeSplitSeries(bytes, start, g));
+        hint = splitCodecHint(bytes);
+      }
+    }
+    put.set(key, encodeSplitSeries(merged, start, g, hint));
+    existing.add(start);
+  }
+}
+
+/**
+ * Fold a batch of measures into a metric. Measures older than the back window are
+ * dropped; every bucket from the batch's first measure on is recomputed from the
+ * bound buffer and merged into its split.
+ */
+export async function processMeasures(
+  policy: ArchivePolicy,
+  stateBytes: Uint8Array | null,
+  measures: Measures,
+  readSplit: ReadSplit,
+): Promise<ProcessResult> {
+  const state = decodeState(stateBytes);
+  const put = new Map<string, Uint8Array>();
+  const del: string[] = [];
+  const batch = sortUnique(measures);
+  if (batch.ts.length === 0) return { state: stateBytes ?? encodeState(state), put, del };
+  const methods = policyMethods(policy);
+
+  let accepted = batch;
+  if (state.buffer.ts.length > 0) {
+    const last = state.buffer.ts[state.buffer.ts.length - 1];
+    accepted = slice(batch, lowerBound(batch.ts, firstBlockTimestamp(last, policy, methods)));
+  }
+  const bound = combine(accepted, state.buffer);
+  // Recompute from the batch's first measure (even if it was too old and dropped).
+  const from = bound.ts[0] > batch.ts[0] ? bound.ts[0] : batch.ts[0];
+
+  for (const item of [...policy.definition].sort((a, b) => (a.granularity < b.granularity ? -1 : 1))) {
+    const start = floorTo(from, item.granularity);
+    for (const method of methods) {
+      const series = aggregateSeries(bound, item.granularity, method, start);
+      if (series.ts.length === 0) continue;
+      await storeAggregate({ method, item, series }, state, readSplit, put, del);
+    }
+  }
+
+  const keepFrom = firstBlockTimestamp(bound.ts[bound.ts.length - 1], policy, methods);
+  state.buffer = slice(bound, lowerBound(bound.ts, keepFrom));
+  return { state: encodeState(state), put, del };
+}

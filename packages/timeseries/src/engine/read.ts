@@ -1,0 +1,134 @@
+// Reading: one aggregation method of a metric, over its stored splits, optionally
+// windowed and resampled (fixed or calendar sampling).
+import { aggregateSeries, floorTo, lowerBound, type Series } from '../aggregate.js';
+import { calendarBucket, resampleCalendar, CalendarDeriveError, type CalendarSampling, type CalendarUnit } from '../calendar.js';
+import type { ArchivePolicy, ArchivePolicyItem } from '../policy.js';
+import { secondsRepr } from '../pyfloat.js';
+import type { Nanos } from '../time.js';
+import { applyRetention, concat, EMPTY, slice } from './series.js';
+import { decodeSplitSeries, policyMethods, seriesKey, splitKey, splitStart, type ReadSplit } from './splits.js';
+import { decodeState, type State } from './state.js';
+
+export interface ReadQuery {
+  aggregation: string;
+  granularity?: Nanos;
+  start?: Nanos;
+  stop?: Nanos;
+  /** A fixed sampling, or a calendar grouping in a time zone. */
+  resample?: Nanos | CalendarSampling;
+}
+
+export interface ReadResult {
+  ts: BigInt64Array;
+  /** Per point; with a calendar resample, the stored granularity that was resampled. */
+  granularity: BigInt64Array;
+  values: Float64Array;
+  /** Set when the points are calendar buckets (Gnocchi then labels them "Y", "M", ...). */
+  calendar?: CalendarUnit;
+}
+
+/** Asked for an aggregation method or granularity the policy does not have. */
+export class AggregationNotFoundError extends Error {
+  override name = 'AggregationNotFoundError';
+  constructor(
+    readonly method: string,
+    readonly granularity: Nanos,
+  ) {
+    super(`Aggregation method '${method}' at granularity '${secondsRepr(granularity)}' does not exist`);
+  }
+}
+
+async function readStored(
+  method: string,
+  item: ArchivePolicyItem,
+  state: State,
+  query: { start?: Nanos; stop?: Nanos },
+  readSplit: ReadSplit,
+): Promise<Series> {
+  const g = item.granularity;
+  const starts = [...(state.splits.get(seriesKey(method, g)) ?? [])].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const lo = query.start === undefined ? null : splitStart(query.start, g);
+  const hi = query.stop === undefined ? null : splitStart(query.stop, g);
+  const parts: Series[] = [];
+  for (const start of starts) {
+    if ((lo !== null && start < lo) || (hi !== null && start > hi)) continue;
+    const bytes = await readSplit(splitKey(method, g, start));
+    if (bytes !== null) parts.push(decodeSplitSeries(bytes, start, g));
+  }
+  if (parts.length === 0) return EMPTY;
+  // Splits may hold points past retention until rewritten: hide them like Gnocchi.
+  return applyRetention(concat(parts), item.timespan).kept;
+}
+
+/** Keep [floor(start, granularity), stop). */
+function window(s: Series, granularity: Nanos, start?: Nanos, stop?: Nanos): Series {
+  const from = start === undefined ? 0 : lowerBound(s.ts, floorTo(start, granularity));
+  const to = stop === undefined ? s.ts.length : lowerBound(s.ts, stop);
+  return to <= from ? EMPTY : slice(s, from, to);
+}
+
+/** Keep the calendar buckets starting in [bucket of start, stop). */
+function calendarWindow(s: Series, sampling: CalendarSampling, start?: Nanos, stop?: Nanos): Series {
+  const from = start === undefined ? 0 : lowerBound(s.ts, calendarBucket(start, sampling).start);
+  const to = stop === undefined ? s.ts.length : lowerBound(s.ts, stop);
+  return to <= from ? EMPTY : slice(s, from, to);
+}
+
+/**
+ * Aggregates of one method, granularity descending then time ascending. `start` is
+ * rounded down to the granularity (inclusive), `stop` is exclusive; `resample`
+ * re-aggregates the stored points with the same method. A calendar resample answers
+ * whole buckets: every bucket starting in [bucket of start, stop), computed from all of
+ * its stored points (CalendarDeriveError for rate methods).
+ */
+export async function readMeasures(
+  policy: ArchivePolicy,
+  stateBytes: Uint8Array | null,
+  query: ReadQuery,
+  readSplit: ReadSplit,
+): Promise<ReadResult> {
+  const state = decodeState(stateBytes);
+  const method = query.aggregation;
+  let items = [...policy.definition].sort((a, b) => (a.granularity > b.granularity ? -1 : 1));
+  if (query.granularity !== undefined) {
+    items = items.filter((d) => d.granularity === query.granularity);
+  }
+  if (items.length === 0 || !policyMethods(policy).includes(method)) {
+    throw new AggregationNotFoundError(method, query.granularity ?? items[0]?.granularity ?? 0n);
+  }
+  const parts: { s: Series; g: Nanos }[] = [];
+  const resample = query.resample;
+  if (resample !== undefined && typeof resample !== 'bigint') {
+    if (method.startsWith('rate:')) throw new CalendarDeriveError();
+    // Read whole buckets at both ends.
+    const bounds = {
+      start: query.start === undefined ? undefined : calendarBucket(query.start, resample).start,
+      stop: query.stop === undefined ? undefined : calendarBucket(query.stop, resample).next,
+    };
+    for (const item of items) {
+      const stored = window(await readStored(method, item, state, bounds, readSplit), item.granularity, bounds.start, bounds.stop);
+      const s = resampleCalendar(stored, resample, method);
+      parts.push({ s: calendarWindow(s, resample, query.start, query.stop), g: item.granularity });
+    }
+  } else {
+    for (const item of items) {
+      let s = await readStored(method, item, state, query, readSplit);
+      let g = item.granularity;
+      if (resample !== undefined) {
+        g = resample;
+        s = aggregateSeries(s, g, method);
+      }
+      parts.push({ s: window(s, g, query.start, query.stop), g });
+    }
+  }
+  const all = concat(parts.map((p) => p.s));
+  const granularity = new BigInt64Array(all.ts.length);
+  let at = 0;
+  for (const p of parts) {
+    granularity.fill(p.g, at, at + p.s.ts.length);
+    at += p.s.ts.length;
+  }
+  const result: ReadResult = { ts: all.ts, granularity, values: all.values };
+  if (resample !== undefined && typeof resample !== 'bigint') result.calendar = resample.unit;
+  return result;
+}
