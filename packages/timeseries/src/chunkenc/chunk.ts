@@ -10,7 +10,8 @@
 import { BitReader, BitWriter } from './bitstream.js';
 import { DecimalDecoder, DecimalEncoder, MAX_SCALE, type DecimalOrder } from './decimal.js';
 import { PositionDecoder, PositionEncoder, TimestampDecoder, TimestampEncoder } from './dod.js';
-import { Encoding, MAX_POINTS, readVarint, varintSize, writeVarint } from './encoding.js';
+import { Encoding, MAX_POINTS } from './encoding.js';
+import { readVarint, varintSize, writeVarint } from './varint.js';
 import { XorDecoder, XorEncoder } from './xor.js';
 import { IeeeDecoder, IeeeEncoder } from './ieee.js';
 import { CorruptDataError } from './errors.js';
@@ -103,9 +104,13 @@ export interface ChunkLayout {
 export function parseLayout(b: Uint8Array): ChunkLayout {
   if (b.length < 3) throw new CorruptDataError('chunk too short');
   const encoding = b[0];
-  const [n, o1] = readVarint(b, 1);
+  const c = { pos: 1 };
+  const n = readVarint(b, c);
+  if (n < 0) throw new CorruptDataError('corrupt chunk: bad point count');
   if (n > MAX_POINTS) throw new CorruptDataError(`corrupt chunk: ${n} points`);
-  const [klen, keyStart] = readVarint(b, o1);
+  const klen = readVarint(b, c);
+  if (klen < 0) throw new CorruptDataError('corrupt chunk: bad key column length');
+  const keyStart = c.pos;
   const keyEnd = keyStart + klen;
   if (keyEnd > b.length) throw new CorruptDataError('corrupt chunk: key column past end');
   let valueStart = keyEnd;

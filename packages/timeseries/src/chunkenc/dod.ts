@@ -9,7 +9,8 @@
 // 0) is coded as the Rice out-of-band marker followed by the absolute 64-bit value.
 
 import { BitReader, BitWriter } from './bitstream.js';
-import { RiceDecoder, RiceEncoder, unzigzag, zigzag } from './rice.js';
+import { RiceDecoder, RiceEncoder } from './rice.js';
+import { unzigzag, zigzag } from './varint.js';
 import { CorruptDataError } from './errors.js';
 
 const POW32 = 4294967296;
