@@ -76,8 +76,6 @@ export interface ListMetricsOptions {
 
 // ---------------------------------------------------------------- resource types
 
-export type ResourceAttributeType = 'string' | 'uuid' | 'number' | 'bool' | 'datetime';
-
 /**
  * One attribute of a resource type, as Gnocchi describes it (GET /v1/resource_type):
  * strings carry min_length/max_length, numbers min/max, the others nothing more.

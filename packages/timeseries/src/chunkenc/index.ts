@@ -15,8 +15,7 @@ import { CorruptDataError } from './errors.js';
 
 export { Encoding, MAX_POINTS } from './encoding.js';
 export { CorruptDataError } from './errors.js';
-export type { Chunk, Appender, Iterator, PositionIterator, TimestampIterator, ValueCodec } from './chunk.js';
-export { SplitChunk, SplitIterator, MeasuresChunk, MeasuresIterator } from './chunk.js';
+export type { ValueCodec } from './chunk.js';
 
 function checkLengths(a: { length: number }, b: { length: number }): void {
   if (a.length !== b.length) throw new RangeError(`length mismatch: ${a.length} keys, ${b.length} values`);
