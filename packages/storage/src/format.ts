@@ -44,7 +44,7 @@ interface ManifestJson {
 // previous one (see putApplied): incoming batch ids of one writer differ from the previous
 // one only in a few low digits, so an id costs about 4 bytes instead of 21. A metric holds
 // the ids its last commit folded until its next commit, and for a series that compresses
-// to a few bytes (a constant) they were most of its manifest.
+// to a few bytes (a constant) they would be most of its manifest.
 //
 // Version 2 body, after magic | u32 version | u32 CRC-32 of bytes [12, end):
 //   varint gen | u8 flags (1: has state) | varint applied count | applied ids (packed)
