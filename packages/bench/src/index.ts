@@ -1,4 +1,4 @@
-// Benchmark driver for Gnocchi-compatible endpoints (issue 5). `main(argv)` is what the
+// Benchmark driver for Gnocchi-compatible endpoints. `main(argv)` is what the
 // `tally bench` and `npm run bench` run; it is exported so a CLI can embed it.
 import { parseArgs } from 'node:util';
 import { writeFileSync } from 'node:fs';

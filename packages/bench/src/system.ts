@@ -170,9 +170,6 @@ export class MemorySampler {
   get windowPeakBytes(): number {
     return this.windowPeak;
   }
-  get currentBytes(): number {
-    return this.last;
-  }
   get hwmSumBytes(): number {
     let s = 0;
     for (const v of this.hwm.values()) s += v;

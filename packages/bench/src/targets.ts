@@ -146,7 +146,7 @@ export async function startGnocchi(opts: StartOptions): Promise<Target> {
   const log = join(base, 'server.log');
   const port = await freePort();
   const fd = openSync(log, 'a');
-  // The settings issue 5 prescribes: stock limits, 2 API processes, 2 metricd workers.
+  // The reference setup the benchmark compares with: stock limits, 2 API processes, 2 metricd workers.
   const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), DATA_DIR: dataDir, PROFILE: 'default', PROCS: '2', METRICD_WORKERS: '2' };
   delete env.SUITE_PROFILE;
   const child = spawn('bash', [opts.referenceScript], { stdio: ['ignore', fd, fd], env });

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { resolve, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { isIP } from 'node:net';
-import type { AuthMode } from '@tally/rest';
+import { AUTH_MODES, DEFAULT_HTTP_CONFIG, type AuthMode } from '@tally/rest';
 import { DEFAULT_MAX_RESOURCE_TYPE_ATTRIBUTES, MAX_RESOURCE_TYPE_COLUMNS } from '@tally/indexer';
 import { DEFAULT_MAX_DEFINITION_ITEMS } from '@tally/timeseries';
 
@@ -76,8 +76,8 @@ const boolean = (raw: string | number | boolean | string[]): boolean =>
 const csv = (raw: string | number | boolean | string[]): string[] =>
   (Array.isArray(raw) ? raw : String(raw).split(',')).map((s) => s.trim()).filter(Boolean);
 const authMode = (raw: string | number | boolean | string[]): AuthMode => {
-  const m = String(raw);
-  if (m !== 'basic' && m !== 'noauth' && m !== 'remoteuser' && m !== 'token') throw new ConfigError(`auth-mode must be basic, noauth, remoteuser or token, got ${m}`);
+  const m = AUTH_MODES.find((x) => x === String(raw));
+  if (m === undefined) throw new ConfigError(`auth-mode must be ${AUTH_MODES.slice(0, -1).join(', ')} or ${AUTH_MODES.at(-1)}, got ${String(raw)}`);
   return m;
 };
 
@@ -88,19 +88,19 @@ export const SPECS: Spec[] = [
   { key: 'dataDir', flag: 'data-dir', env: 'TALLY_DATA_DIR', help: 'folder holding the embedded index, incoming measures and aggregates', dflt: () => resolve('data'), parse: (r) => resolve(String(r)) },
   { key: 'host', flag: 'host', env: 'TALLY_HOST', help: 'address the API listens on', dflt: () => '127.0.0.1', parse: text },
   { key: 'port', flag: 'port', env: 'TALLY_PORT', help: 'port the API listens on', dflt: () => 8041, parse: int('port') },
-  { key: 'authMode', flag: 'auth-mode', env: 'TALLY_AUTH_MODE', help: 'basic | noauth | remoteuser (as Gnocchi; they trust the client, so loopback only unless --insecure) | token (API tokens of `tally user`)', dflt: () => 'basic', parse: authMode },
+  { key: 'authMode', flag: 'auth-mode', env: 'TALLY_AUTH_MODE', help: 'basic | noauth | remoteuser (as Gnocchi; they trust the client, so loopback only unless --insecure) | token (API tokens of `tally user`)', dflt: () => DEFAULT_HTTP_CONFIG.authMode, parse: authMode },
   { key: 'indexerUrl', flag: 'indexer-url', env: 'TALLY_INDEXER_URL', help: 'sqlite:///path/index.db (default: in the data folder) or postgresql://...', dflt: (s) => `sqlite://${join(s.dataDir ?? resolve('data'), 'index.sqlite')}`, parse: text },
   { key: 'incomingUrl', flag: 'incoming-url', env: 'TALLY_INCOMING_URL', help: 'file:///path of the measures waiting to be processed (default: in the data folder)', dflt: (s) => inDataDir(s, 'incoming'), parse: text },
   { key: 'storageUrl', flag: 'storage-url', env: 'TALLY_STORAGE_URL', help: 'file:///path of the aggregates (default: in the data folder)', dflt: (s) => inDataDir(s, 'storage'), parse: text },
   { key: 'coordinationUrl', flag: 'coordination-url', env: 'TALLY_COORDINATION_URL', help: 'file:///path of the processing locks, shared by every Tally process (default: in the data folder)', dflt: (s) => inDataDir(s, 'locks'), parse: text },
   { key: 'sacks', flag: 'sacks', env: 'TALLY_SACKS', help: 'number of incoming sacks of a new data folder (default 8); an existing folder keeps its own (see `tally change-sack-size`)', dflt: () => undefined, parse: int('sacks') },
-  { key: 'maxLimit', flag: 'max-limit', env: 'TALLY_MAX_LIMIT', help: 'largest page a list returns', dflt: () => 1000, parse: int('max-limit') },
-  { key: 'corsAllowedOrigins', flag: 'cors-allowed-origin', env: 'TALLY_CORS_ALLOWED_ORIGINS', help: 'comma-separated origins allowed by CORS', dflt: () => [], parse: csv },
-  { key: 'proxyHeaders', flag: 'proxy-headers', env: 'TALLY_PROXY_HEADERS', help: 'honour Forwarded / X-Forwarded-* when building URLs', flagOnly: true, dflt: () => false, parse: boolean },
-  { key: 'proxyPrefix', flag: 'proxy-prefix', env: 'TALLY_PROXY_PREFIX', help: 'path a reverse proxy publishes Tally under when it sends no X-Forwarded-Prefix', dflt: () => '', parse: text },
+  { key: 'maxLimit', flag: 'max-limit', env: 'TALLY_MAX_LIMIT', help: 'largest page a list returns', dflt: () => DEFAULT_HTTP_CONFIG.maxLimit, parse: int('max-limit') },
+  { key: 'corsAllowedOrigins', flag: 'cors-allowed-origin', env: 'TALLY_CORS_ALLOWED_ORIGINS', help: 'comma-separated origins allowed by CORS', dflt: () => [...DEFAULT_HTTP_CONFIG.corsAllowedOrigins], parse: csv },
+  { key: 'proxyHeaders', flag: 'proxy-headers', env: 'TALLY_PROXY_HEADERS', help: 'honour Forwarded / X-Forwarded-* when building URLs', flagOnly: true, dflt: () => DEFAULT_HTTP_CONFIG.proxyHeaders, parse: boolean },
+  { key: 'proxyPrefix', flag: 'proxy-prefix', env: 'TALLY_PROXY_PREFIX', help: 'path a reverse proxy publishes Tally under when it sends no X-Forwarded-Prefix', dflt: () => DEFAULT_HTTP_CONFIG.proxyPrefix, parse: text },
   { key: 'processingIntervalMs', flag: 'processing-interval', env: 'TALLY_PROCESSING_INTERVAL', help: 'longest idle pause of processing workers, in ms', dflt: () => 500, parse: int('processing-interval') },
   { key: 'metricdWorkers', flag: 'metricd-workers', env: 'TALLY_METRICD_WORKERS', help: 'processing workers (threads) started by serve/metricd', dflt: () => 1, parse: int('metricd-workers') },
-  { key: 'bodyLimitBytes', flag: 'body-limit', env: 'TALLY_BODY_LIMIT', help: 'largest request body accepted, in bytes', dflt: () => 64 * 1024 * 1024, parse: int('body-limit') },
+  { key: 'bodyLimitBytes', flag: 'body-limit', env: 'TALLY_BODY_LIMIT', help: 'largest request body accepted, in bytes', dflt: () => DEFAULT_HTTP_CONFIG.bodyLimit, parse: int('body-limit') },
   { key: 'logLevel', flag: 'log-level', env: 'TALLY_LOG_LEVEL', help: 'fatal | error | warn | info | debug', dflt: () => 'info', parse: text },
   { key: 'insecure', flag: 'insecure', env: 'TALLY_INSECURE', help: 'allow auth modes basic, noauth and remoteuser to listen beyond loopback (they trust what clients say)', flagOnly: true, dflt: () => false, parse: boolean },
   { key: 'tlsCert', flag: 'tls-cert', env: 'TALLY_TLS_CERT', help: 'PEM certificate (chain) file: the API speaks HTTPS (needs --tls-key)', dflt: () => '', parse: (r) => resolve(String(r)) },

@@ -5,7 +5,7 @@ import { openIncoming, type IncomingStore } from '@tally/incoming';
 import { openStorage, type AggregateStorage } from '@tally/storage';
 import { openCoordinator, type Coordinator } from '@tally/coordination';
 import { Processor, type Logger, type PolicyLookup } from '@tally/metricd';
-import { defaultArchivePolicies, parseTimestamp, parseTimespan, type ArchivePolicy } from '@tally/timeseries';
+import { defaultArchivePolicies, type ArchivePolicy } from '@tally/timeseries';
 import type { Settings } from './config.js';
 
 export interface Services {
@@ -42,7 +42,7 @@ export async function openServices(s: Settings, log?: Logger): Promise<Services>
   let indexer: Indexer, incoming: IncomingStore, storage: AggregateStorage, coordinator: Coordinator;
   try {
     indexer = await open(openIndexer(s.indexerUrl, {
-      parseTimestamp, parseTimespan, limits: { maxResourceTypeAttributes: s.maxResourceTypeAttributes },
+      limits: { maxResourceTypeAttributes: s.maxResourceTypeAttributes },
     }));
     incoming = await open(openIncoming(s.incomingUrl, { sacks: s.sacks }));
     storage = await open(openStorage(s.storageUrl));

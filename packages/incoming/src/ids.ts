@@ -23,14 +23,18 @@ export function pidOfBatchId(id: string): number {
   return parseInt(id.slice(22, 30), 16);
 }
 
-const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
+/**
+ * The canonical UUID form metric ids have once the indexer has them (parseUuid in
+ * @tally/indexer reads the other spellings): only that form is placed by its number.
+ */
+const CANONICAL_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /**
  * Sack of a metric. For UUIDs this is Gnocchi's `uuid.int % sacks` (computed digit by
  * digit, exact for any sack count below 2^48) so both place metrics alike; other ids use FNV-1a.
  */
 export function sackFor(metricId: string, sacks: number): number {
-  if (UUID.test(metricId)) {
+  if (CANONICAL_UUID.test(metricId)) {
     let r = 0;
     for (const ch of metricId) {
       if (ch !== '-') r = (r * 16 + parseInt(ch, 16)) % sacks;

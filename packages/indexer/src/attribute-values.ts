@@ -2,11 +2,9 @@
 //
 // Messages are voluptuous's, as Gnocchi reports them (REST wraps them in "Invalid input"
 // or in "Option 'fill' ... is invalid: <reason>").
-import { pyFloatRepr } from '@tally/timeseries';
+import { parseTimestamp, pyFloatRepr } from '@tally/timeseries';
 import { parseUuid } from './resource-id.js';
 import type { AttributeValue, ResourceAttributeSchema } from './types.js';
-
-export type TimestampParser = (input: string | number) => bigint;
 
 /** Thrown with the bare voluptuous reason; callers add Gnocchi's context. */
 export class AttributeValueError extends Error {}
@@ -14,30 +12,6 @@ export class AttributeValueError extends Error {}
 /** Python's str() of a JSON number: integral values print without a fraction. */
 export function pyNumberStr(n: number): string {
   return Number.isInteger(n) && Math.abs(n) < 1e16 ? String(n) : pyFloatRepr(n);
-}
-
-/**
- * ISO 8601 fallback used when no parseTimestamp option was given: date, optional time
- * with fraction (up to ns) and offset; naive means UTC.
- */
-export function parseIsoTimestamp(input: string | number): bigint {
-  if (typeof input === 'number') {
-    if (!Number.isFinite(input)) throw new AttributeValueError('Unable to convert timestamps');
-    return BigInt(Math.round(input * 1e6)) * 1000n;
-  }
-  const m = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?\s*(Z|[+-]\d{2}:?\d{2})?$/i.exec(input.trim());
-  if (m === null) throw new AttributeValueError('Unable to convert timestamps');
-  const ms = Date.UTC(+m[1], +m[2] - 1, +m[3], +(m[4] ?? 0), +(m[5] ?? 0), +(m[6] ?? 0));
-  if (Number.isNaN(ms)) throw new AttributeValueError('Unable to convert timestamps');
-  let ns = BigInt(ms) * 1_000_000n + BigInt((m[7] ?? '').padEnd(9, '0') || '0');
-  const tz = m[8];
-  if (tz !== undefined && tz.toUpperCase() !== 'Z') {
-    const sign = tz.startsWith('-') ? -1n : 1n;
-    const digits = tz.slice(1).replace(':', '');
-    const minutes = BigInt(+digits.slice(0, 2) * 60 + +digits.slice(2));
-    ns -= sign * minutes * 60_000_000_000n;
-  }
-  return ns;
 }
 
 function checkString(schema: { minLength: number; maxLength: number }, value: unknown): string {
@@ -57,11 +31,11 @@ function checkNumber(schema: { min: number | null; max: number | null }, value: 
   return value;
 }
 
-function checkDatetime(value: unknown, parse: TimestampParser): bigint {
+function checkDatetime(value: unknown): bigint {
   if (typeof value === 'bigint') return value;
   if (typeof value !== 'string' && typeof value !== 'number') throw new AttributeValueError('Unable to convert timestamps');
   try {
-    return parse(value);
+    return parseTimestamp(value);
   } catch (e) {
     if (e instanceof AttributeValueError) throw e;
     throw new AttributeValueError(e instanceof Error ? e.message : 'Unable to convert timestamps');
@@ -69,7 +43,7 @@ function checkDatetime(value: unknown, parse: TimestampParser): bigint {
 }
 
 /** Validates a non-null value against an attribute schema and returns its stored form. */
-export function checkAttributeValue(schema: ResourceAttributeSchema, value: unknown, parse: TimestampParser): Exclude<AttributeValue, null> {
+export function checkAttributeValue(schema: ResourceAttributeSchema, value: unknown): Exclude<AttributeValue, null> {
   switch (schema.type) {
     case 'string':
       return checkString(schema, value);
@@ -84,7 +58,7 @@ export function checkAttributeValue(schema: ResourceAttributeSchema, value: unkn
       return u;
     }
     case 'datetime':
-      return checkDatetime(value, parse);
+      return checkDatetime(value);
   }
 }
 

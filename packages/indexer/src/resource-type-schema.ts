@@ -1,6 +1,6 @@
 // Validation of resource type definitions and of their JSON-patch updates, with the
 // checks and messages of Gnocchi's resource_type module and REST schemas.
-import { AttributeValueError, checkAttributeValue, parseIsoTimestamp, pyNumberStr, type TimestampParser } from './attribute-values.js';
+import { AttributeValueError, checkAttributeValue, pyNumberStr } from './attribute-values.js';
 import {
   InvalidResourceAttributeName,
   InvalidResourceAttributeOption,
@@ -207,7 +207,7 @@ function applyOp(doc: Json, op: 'add' | 'remove', path: string, value: Json | un
   }
 }
 
-function additionFrom(name: string, schema: ResourceAttributeSchema, options: Json, parse: TimestampParser): ResourceAttributeAddition {
+function additionFrom(name: string, schema: ResourceAttributeSchema, options: Json): ResourceAttributeAddition {
   checkAttribute(name, schema);
   const fill = options.fill;
   if (fill === undefined || fill === null) {
@@ -215,7 +215,7 @@ function additionFrom(name: string, schema: ResourceAttributeSchema, options: Js
     return { schema };
   }
   try {
-    return { schema, fill: checkAttributeValue(schema, fill, parse) };
+    return { schema, fill: checkAttributeValue(schema, fill) };
   } catch (e) {
     if (e instanceof AttributeValueError) throw new InvalidResourceAttributeOption(name, 'fill', e.message);
     throw e;
@@ -227,9 +227,9 @@ function additionFrom(name: string, schema: ResourceAttributeSchema, options: Js
  * into the change for updateResourceType, as Gnocchi does: the patch is applied to the
  * type's JSON, the result validated, and only attributes whose names appear or disappear
  * count (an "add" over an existing attribute changes nothing). An empty change means
- * "return the type unchanged". `parseTimestamp` validates datetime fills.
+ * "return the type unchanged".
  */
-export function resourceTypePatchToChange(current: ResourceType, patch: unknown, parseTimestamp: TimestampParser = parseIsoTimestamp): ResourceTypeChange {
+export function resourceTypePatchToChange(current: ResourceType, patch: unknown): ResourceTypeChange {
   const ops = validatePatchShape(patch);
   const before = resourceTypeToJson(current);
   const doc = structuredClone(before);
@@ -240,7 +240,7 @@ export function resourceTypePatchToChange(current: ResourceType, patch: unknown,
   // additionFrom checks each name (prototype members refused) before it becomes a key.
   const add: Record<string, ResourceAttributeAddition> = {};
   for (const [name, { schema, options }] of attrs) {
-    if (!oldNames.has(name)) add[name] = additionFrom(name, schema, options ?? {}, parseTimestamp);
+    if (!oldNames.has(name)) add[name] = additionFrom(name, schema, options ?? {});
   }
   const remove = [...oldNames].filter((n) => !attrs.has(n));
   return { add, remove };

@@ -61,7 +61,7 @@ function checkAddition(ctx: Ctx, name: string, add: ResourceAttributeAddition): 
     return { schema: add.schema };
   }
   try {
-    return { schema: add.schema, fill: checkAttributeValue(add.schema, add.fill, ctx.parseTimestamp) };
+    return { schema: add.schema, fill: checkAttributeValue(add.schema, add.fill) };
   } catch (e) {
     if (e instanceof AttributeValueError) throw new InvalidResourceAttributeOption(name, 'fill', e.message);
     throw e;

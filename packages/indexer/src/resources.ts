@@ -32,7 +32,7 @@ function checkAttributes(ctx: Ctx, info: TypeInfo, errorType: string, given: Rec
       continue;
     }
     try {
-      out.set(a.column, dbValue(ctx.dialect, checkAttributeValue(a.schema, value, ctx.parseTimestamp)));
+      out.set(a.column, dbValue(ctx.dialect, checkAttributeValue(a.schema, value)));
     } catch (e) {
       if (e instanceof AttributeValueError) throw new ResourceValueError(info.name, name, pyStr(value));
       throw e;

@@ -1,5 +1,5 @@
 // Write transactions that behave the same on both dialects.
-import { setTimeout as sleep } from 'node:timers/promises';
+import { retry } from '@tally/retry';
 import { sql, type Kysely } from 'kysely';
 import { classifyDbError } from './db-errors.js';
 import type { Database } from './schema.js';
@@ -30,23 +30,19 @@ export async function inWriteTx<T>(
   dialect: DialectName,
   fn: (tx: Kysely<Database>) => Promise<T>,
 ): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
+  const once = (): Promise<T> => db.connection().execute(async (conn) => {
+    await sql.raw(dialect === 'sqlite' ? 'begin immediate' : 'begin').execute(conn);
+    let result: T;
     try {
-      return await db.connection().execute(async (conn) => {
-        await sql.raw(dialect === 'sqlite' ? 'begin immediate' : 'begin').execute(conn);
-        let result: T;
-        try {
-          result = await fn(conn);
-          await sql.raw('commit').execute(conn);
-        } catch (e) {
-          await rollbackQuietly(conn);
-          throw e;
-        }
-        return result;
-      });
+      result = await fn(conn);
+      await sql.raw('commit').execute(conn);
     } catch (e) {
-      if (attempt >= MAX_ATTEMPTS || classifyDbError(e) !== 'busy') throw e;
-      await sleep(20 * 2 ** attempt + Math.floor(Math.random() * 20));
+      await rollbackQuietly(conn);
+      throw e;
     }
-  }
+    return result;
+  });
+  // Between tries, full-jitter waits under 80, 160, 320 and 640 ms: at most 1.2 s in all,
+  // which an API request can afford.
+  return retry(once, { attempts: MAX_ATTEMPTS, baseMs: 80, maxMs: 640, retryable: (e) => classifyDbError(e) === 'busy' });
 }

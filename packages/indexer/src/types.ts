@@ -1,30 +1,9 @@
-// Public data types of the indexer.
-//
-// ArchivePolicyItem / ArchivePolicy are declared here rather than imported from
-// @tally/timeseries so the indexer's contract names only its own types (it uses the engine
-// for pattern matching alone); they are kept structurally identical to the engine's
-// declarations, so values flow between the two packages without conversion.
+// Public data types of the indexer. Archive policies and their rules are the engine's
+// types (@tally/timeseries), so values flow between the two packages without conversion.
+import type { ArchivePolicy, ArchivePolicyItem, ArchivePolicyRule } from '@tally/timeseries';
 import type { IndexerLimits } from './limits.js';
 
-/** Durations are nanoseconds (bigint) so that nothing is lost to float rounding. */
-export interface ArchivePolicyItem {
-  granularity: bigint;
-  points: number | null;
-  timespan: bigint | null;
-}
-
-export interface ArchivePolicy {
-  name: string;
-  backWindow: number;
-  aggregationMethods: string[];
-  definition: ArchivePolicyItem[];
-}
-
-export interface ArchivePolicyRule {
-  name: string;
-  metricPattern: string;
-  archivePolicyName: string;
-}
+export type { ArchivePolicy, ArchivePolicyItem, ArchivePolicyRule };
 
 export type MetricStatus = 'active' | 'delete';
 
@@ -96,8 +75,6 @@ export interface ListMetricsOptions {
 }
 
 // ---------------------------------------------------------------- resource types
-
-export type ResourceAttributeType = 'string' | 'uuid' | 'number' | 'bool' | 'datetime';
 
 /**
  * One attribute of a resource type, as Gnocchi describes it (GET /v1/resource_type):
@@ -187,7 +164,7 @@ export interface NewResource {
   /** Defaults to now. */
   startedAt?: bigint;
   endedAt?: bigint | null;
-  /** Type attributes; datetime values may be strings when a parseTimestamp option is set. */
+  /** Type attributes; datetime values may also be given in any form Gnocchi accepts (string or number). */
   attributes?: Record<string, AttributeValue>;
   metrics?: Record<string, MetricRef>;
 }
@@ -237,14 +214,6 @@ export interface ListResourcesOptions {
 }
 
 export interface IndexerOptions {
-  /**
-   * Parses any timestamp form Gnocchi accepts into ns (pass @tally/timeseries'
-   * parseTimestamp). Used for datetime values of search filters and of datetime attributes
-   * given as strings/numbers. Without it only ISO 8601 strings are understood.
-   */
-  parseTimestamp?: (input: string | number) => bigint;
-  /** Parses a timespan into ns (for `lifespan` filters). Default: seconds as a number only. */
-  parseTimespan?: (input: string | number) => bigint;
   /** Clock for revision timestamps (ns); tests inject one. */
   now?: () => bigint;
   /** Bounds an operator may change; defaults in limits.ts. */

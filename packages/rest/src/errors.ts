@@ -24,7 +24,6 @@ export class HttpError extends Error {
 }
 
 export const badRequest = (d: ErrorDescription): HttpError => new HttpError(400, d);
-export const notFound = (d: ErrorDescription): HttpError => new HttpError(404, d);
 export const conflict = (d: ErrorDescription): HttpError => new HttpError(409, d);
 export const forbidden = (): HttpError => new HttpError(403, 'Access was denied to this resource.');
 

@@ -6,7 +6,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRepl
 import { DEFAULT_ARCHIVE_POLICY_LIMITS, type ArchivePolicyLimits } from '@tally/timeseries';
 import { HttpError, badRequest, errorFormat, renderError } from './errors.js';
 import { pyJson } from './pyjson.js';
-import { authenticate, type AuthMode, type Identity } from './auth.js';
+import { authenticate, type AuthMode } from './auth.js';
 
 export interface HttpConfig {
   authMode: AuthMode;
@@ -153,10 +153,6 @@ function installCors(app: FastifyInstance, cfg: HttpConfig): void {
   });
 }
 
-export interface AppAuth {
-  identity(req: FastifyRequest): Identity;
-}
-
 /** Maps domain errors (e.g. the indexer's) to HTTP ones; null when it does not know the error. */
 export type ErrorMapper = (err: unknown) => HttpError | null;
 
@@ -198,13 +194,6 @@ export function installGnocchiHttp(app: FastifyInstance, cfg: HttpConfig, opts: 
     if (e.status >= 500) opts.log?.error({ err, url: req.url, method: req.method }, 'request failed');
     return sendError(req, reply, e);
   });
-}
-
-/** A server speaking only Gnocchi's conventions at its root (routes are added by the caller). */
-export function createHttpApp(cfg: HttpConfig, opts: { log?: FastifyBaseLogger; mapError?: ErrorMapper; https?: TlsFiles } = {}): FastifyInstance {
-  const app = createHttpServer({ bodyLimit: cfg.bodyLimit, https: opts.https });
-  installGnocchiHttp(app, cfg, opts);
-  return app;
 }
 
 export function sendError(req: FastifyRequest, reply: FastifyReply, e: HttpError): FastifyReply {

@@ -1,9 +1,9 @@
 // A read's points as Gnocchi writes them, [["<ISO 8601>", <granularity>, <value>], ...],
 // written byte by byte into one buffer for the UTC case (the default and by far the most
-// common). Hand-written because it was half of a full-series read: building the text of
-// 10 000 points with the generic formatter and one template string per point took 9-10 ms
-// (BigInt arithmetic per timestamp, a shortest-float conversion per value and 30 000
-// short strings to join). Everything written is ASCII. The generic path (pyFloatJson,
+// common). Hand-written because the generic way is half of a full-series read: the text
+// of 10 000 points with the generic formatter and one template string per point takes
+// 9-10 ms (BigInt arithmetic per timestamp, a shortest-float conversion per value and
+// 30 000 short strings to join). Everything written is ASCII. The generic path (pyFloatJson,
 // formatTimestamp) stays the reference: tests compare the two on every case below.
 import { baseOf, formatTimestamp, offsetAt, pyFloatJson, wordsOf } from '@tally/timeseries';
 

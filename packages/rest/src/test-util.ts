@@ -8,7 +8,7 @@ import { FileIncomingStore } from '@tally/incoming';
 import { FileAggregateStorage } from '@tally/storage';
 import { LocalCoordinator } from '@tally/coordination';
 import { Processor } from '@tally/metricd';
-import { parseTimestamp, parseTimespan, type ArchivePolicy } from '@tally/timeseries';
+import type { ArchivePolicy } from '@tally/timeseries';
 import { buildApi } from './app.js';
 import type { TokenVerifier } from './auth.js';
 import { DEFAULT_HTTP_CONFIG, type HttpConfig } from './http.js';
@@ -24,7 +24,7 @@ export interface TestApi {
 
 /** Real services over a temporary folder (`dir`), and how to close them. */
 export async function openTestServices(dir: string): Promise<{ services: ApiServices; close(): Promise<void> }> {
-  const indexer = await openIndexer(`sqlite://${join(dir, 'index.sqlite')}`, { parseTimestamp, parseTimespan });
+  const indexer = await openIndexer(`sqlite://${join(dir, 'index.sqlite')}`);
   await indexer.upgrade();
   const incoming = new FileIncomingStore({ dir: join(dir, 'incoming'), sacks: 4 });
   const storage = new FileAggregateStorage({ dir: join(dir, 'storage') });

@@ -9,7 +9,8 @@ import { NoSuchUser, type UserStore } from './users.js';
 import { StoreTokenVerifier, hashSecret, issueToken, parseToken, verifySecret } from './tokens.js';
 import { authenticate, requestToken, installTokenAuth } from './auth.js';
 import { HttpError } from './errors.js';
-import { createHttpApp, DEFAULT_HTTP_CONFIG } from './http.js';
+import type { FastifyInstance } from 'fastify';
+import { createHttpServer, DEFAULT_HTTP_CONFIG, installGnocchiHttp } from './http.js';
 
 async function withStore(fn: (store: SqliteUserStore) => Promise<void>): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'tally-tokens-'));
@@ -141,11 +142,19 @@ test('requests carry tokens as Bearer, in HTTP basic (password, or user without 
   }
 });
 
+/** A server speaking only Gnocchi's conventions, in token mode. */
+function tokenApp(): FastifyInstance {
+  const cfg = { ...DEFAULT_HTTP_CONFIG, authMode: 'token' as const };
+  const app = createHttpServer({ bodyLimit: cfg.bodyLimit });
+  installGnocchiHttp(app, cfg);
+  return app;
+}
+
 test('installTokenAuth: the hook proves the token once per request; routes read the identity', async () => {
   await withStore(async (store) => {
     await store.createUser({ name: 'alice', projectId: 'acme', role: 'member' });
     const { token } = await issueToken(store, 'alice');
-    const app = createHttpApp({ ...DEFAULT_HTTP_CONFIG, authMode: 'token' });
+    const app = tokenApp();
     app.get('/who', async (req) => authenticate('token', req.headers));
     app.get('/public', async () => ({ ok: true }));
     installTokenAuth(app, new StoreTokenVerifier(store));
@@ -160,7 +169,7 @@ test('installTokenAuth: the hook proves the token once per request; routes read 
       assert.equal((await app.inject({ url: '/who', headers: { authorization: `Bearer ${token}x` } })).statusCode, 401);
       assert.equal((await app.inject({ url: '/public', headers: { authorization: 'Bearer nonsense' } })).statusCode, 200);
       // A broken store is a 503, not a 500 nor an open door.
-      const broken = createHttpApp({ ...DEFAULT_HTTP_CONFIG, authMode: 'token' });
+      const broken = tokenApp();
       broken.get('/who', async (req) => authenticate('token', req.headers));
       installTokenAuth(broken, { verify: async () => { throw new Error('disk gone'); } });
       await broken.ready();

@@ -7,6 +7,7 @@
 // JSON keeps the small bookkeeping readable in a hex dump; the state stays raw bytes.
 // Pairs rather than an object for splits so any key (even "__proto__") is just data.
 import { crc32 } from 'node:zlib';
+import { readVarint, unzigzag, writeVarint, zigzag, MAX_VARINT_BYTES, VARINT_TRUNCATED } from '@tally/timeseries';
 import { CorruptStorageError } from './errors.js';
 
 const MANIFEST_MAGIC = 0x4d594c54; // "TLYM"
@@ -43,7 +44,7 @@ interface ManifestJson {
 // previous one (see putApplied): incoming batch ids of one writer differ from the previous
 // one only in a few low digits, so an id costs about 4 bytes instead of 21. A metric holds
 // the ids its last commit folded until its next commit, and for a series that compresses
-// to a few bytes (a constant) they were most of its manifest.
+// to a few bytes (a constant) they would be most of its manifest.
 //
 // Version 2 body, after magic | u32 version | u32 CRC-32 of bytes [12, end):
 //   varint gen | u8 flags (1: has state) | varint applied count | applied ids (packed)
@@ -74,11 +75,8 @@ class ByteSink {
 
   varint(v: number): void {
     if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`bad varint ${v}`);
-    while (v >= 0x80) {
-      this.byte((v % 0x80) | 0x80);
-      v = Math.floor(v / 0x80);
-    }
-    this.byte(v);
+    this.room(MAX_VARINT_BYTES);
+    this.length = writeVarint(this.buf, this.length, v);
   }
 
   bytes(b: Uint8Array): void {
@@ -99,37 +97,31 @@ class ByteSink {
 }
 
 class ByteSource {
-  at: number;
+  pos: number;
   constructor(private readonly buf: Buffer, start: number, private readonly file: string) {
-    this.at = start;
+    this.pos = start;
   }
 
   byte(): number {
-    if (this.at >= this.buf.length) throw new CorruptStorageError(this.file, 'truncated');
-    return this.buf[this.at++];
+    if (this.pos >= this.buf.length) throw new CorruptStorageError(this.file, 'truncated');
+    return this.buf[this.pos++];
   }
 
   peek(): number {
-    if (this.at >= this.buf.length) throw new CorruptStorageError(this.file, 'truncated');
-    return this.buf[this.at];
+    if (this.pos >= this.buf.length) throw new CorruptStorageError(this.file, 'truncated');
+    return this.buf[this.pos];
   }
 
   varint(): number {
-    let v = 0;
-    let mul = 1;
-    for (;;) {
-      const x = this.byte();
-      v += (x & 0x7f) * mul;
-      if (x < 0x80) return v;
-      mul *= 0x80;
-      if (mul > 2 ** 49) throw new CorruptStorageError(this.file, 'bad varint');
-    }
+    const v = readVarint(this.buf, this);
+    if (v < 0) throw new CorruptStorageError(this.file, v === VARINT_TRUNCATED ? 'truncated' : 'bad varint');
+    return v;
   }
 
   bytes(n: number): Buffer {
-    if (this.at + n > this.buf.length) throw new CorruptStorageError(this.file, 'truncated');
-    const out = this.buf.subarray(this.at, this.at + n);
-    this.at += n;
+    if (this.pos + n > this.buf.length) throw new CorruptStorageError(this.file, 'truncated');
+    const out = this.buf.subarray(this.pos, this.pos + n);
+    this.pos += n;
     return out;
   }
 
@@ -259,14 +251,6 @@ function getApplied(src: ByteSource, count: number, file: string): Set<string> {
   return applied;
 }
 
-function zigzag(v: number): number {
-  return v >= 0 ? v * 2 : -v * 2 - 1;
-}
-
-function unzigzag(v: number): number {
-  return v % 2 === 0 ? v / 2 : -(v + 1) / 2;
-}
-
 function decodeManifestV2(bytes: Buffer, file: string, version: number): Manifest {
   const src = new ByteSource(bytes, 12, file);
   const gen = src.varint();
@@ -302,7 +286,7 @@ function decodeManifestV2(bytes: Buffer, file: string, version: number): Manifes
   return {
     gen,
     // Copy: the caller may keep the state while the file buffer is reused or mutated.
-    state: (flags & 1) !== 0 ? new Uint8Array(bytes.subarray(src.at)) : null,
+    state: (flags & 1) !== 0 ? new Uint8Array(bytes.subarray(src.pos)) : null,
     applied,
     splits,
   };

@@ -1,4 +1,4 @@
-// Index tuning, measured on the bench of issue 5 (BENCHMARKS.md, profiling round 3).
+// Index tuning, measured with `tally bench` (BENCHMARKS.md).
 //
 // Resources of a project or of a user: Aodh, Ceilometer and dashboards filter on them, and
 // non-admin searches are limited to the caller's project. Without these indexes such a

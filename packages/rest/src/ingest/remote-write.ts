@@ -4,7 +4,7 @@
 // exemplars and native histograms are skipped. Decoded by hand in two passes per series
 // (count, then fill typed arrays): one object per series, none per sample. Only the labels
 // Tally maps (__name__, job, instance) are turned into strings.
-import type { Measures } from '@tally/timeseries';
+import { readVarint, VARINT_TOO_LARGE, VARINT_TRUNCATED, type Measures } from '@tally/timeseries';
 import { Column, U64 } from './columns.js';
 
 export class RemoteWriteError extends Error {}
@@ -37,19 +37,11 @@ class Reader {
     this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   }
 
-  /** A varint as a number: exact below 2^53; -1 for values of 2^53 or more (and negatives). */
+  /** A varint as a number: exact below 2^53; VARINT_TOO_LARGE (negative) for 2^53 or more (negative int64s included). */
   varint(end: number): number {
-    let result = 0;
-    let mul = 1;
-    for (let i = 0; i < 10; i++) {
-      if (this.pos >= end) fail('truncated varint');
-      const b = this.buf[this.pos++];
-      if (i < 8) result += (b & 0x7f) * mul;
-      else if ((b & 0x7f) !== 0) result = -1;
-      mul *= 128;
-      if ((b & 0x80) === 0) return result > Number.MAX_SAFE_INTEGER ? -1 : result;
-    }
-    return fail('varint too long');
+    const v = readVarint(this.buf, this, end);
+    if (v >= 0 || v === VARINT_TOO_LARGE) return v;
+    return fail(v === VARINT_TRUNCATED ? 'truncated varint' : 'varint too long');
   }
 
   /** The end of a length-delimited field starting at pos. */

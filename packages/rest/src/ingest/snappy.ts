@@ -2,6 +2,8 @@
 // format), as Prometheus remote write sends it: a varint of the uncompressed length, then
 // literals and back-references. Every bound is checked: bad input throws SnappyError.
 
+import { readVarint, VARINT_TRUNCATED } from '@tally/timeseries';
+
 export class SnappyError extends Error {}
 
 /** Largest output accepted by default (the length is declared up front and checked first). */
@@ -13,17 +15,13 @@ function fail(reason: string): never {
 
 /** The uncompressed length declared by a snappy block (throws on a bad preamble). */
 export function snappyUncompressedLength(src: Uint8Array): { length: number; headerBytes: number } {
-  let length = 0;
-  for (let i = 0; i < 5; i++) {
-    if (i >= src.length) fail('truncated length preamble');
-    const b = src[i];
-    length += (b & 0x7f) * 2 ** (7 * i);
-    if ((b & 0x80) === 0) {
-      if (length > 0xffffffff) fail('uncompressed length out of range');
-      return { length, headerBytes: i + 1 };
-    }
-  }
-  return fail('length preamble too long');
+  const c = { pos: 0 };
+  // A uint32: at most 5 bytes.
+  const length = readVarint(src, c, src.length, 5);
+  if (length === VARINT_TRUNCATED) fail('truncated length preamble');
+  if (length < 0) fail('length preamble too long');
+  if (length > 0xffffffff) fail('uncompressed length out of range');
+  return { length, headerBytes: c.pos };
 }
 
 /**

@@ -1,12 +1,12 @@
 // Encoders for tests only: a snappy block compressor (greedy, emits every element kind)
 // and a protobuf writer for remote write requests.
+import { MAX_VARINT_BYTES, writeVarint } from '@tally/timeseries';
+
+const scratch = new Uint8Array(MAX_VARINT_BYTES);
 
 function varint(out: number[], v: number): void {
-  while (v >= 0x80) {
-    out.push((v % 128) | 0x80);
-    v = Math.floor(v / 128);
-  }
-  out.push(v);
+  const n = writeVarint(scratch, 0, v);
+  for (let i = 0; i < n; i++) out.push(scratch[i]);
 }
 
 function literal(out: number[], src: Uint8Array, start: number, end: number): void {

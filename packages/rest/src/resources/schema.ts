@@ -1,7 +1,7 @@
 // Request bodies for resources: the base fields, the type's own attributes, and the
 // `metrics` map ({name: metric id} or {name: {archive_policy_name, unit}}).
 import { parseTimestamp } from '@tally/timeseries';
-import type { MetricRef, ResourceAttributeSchema, ResourceType } from '@tally/indexer';
+import { parseUuid, type MetricRef, type ResourceAttributeSchema, type ResourceType } from '@tally/indexer';
 import { Invalid, object, opt, nullable, str, strLen, type Validator, type Field } from '../schema.js';
 
 const datetime: Validator<bigint> = (v) => {
@@ -13,16 +13,15 @@ const datetime: Validator<bigint> = (v) => {
   }
 };
 
-const UUID_RE = /^(urn:uuid:)?\{?[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}\}?$/i;
-
 function attributeValidator(a: ResourceAttributeSchema): Validator<unknown> {
   switch (a.type) {
     case 'string':
       return strLen({ min: a.minLength, max: a.maxLength });
     case 'uuid':
       return (v) => {
-        if (typeof v !== 'string' || !UUID_RE.test(v)) throw new Invalid('badly formed hexadecimal UUID string');
-        return v;
+        const u = typeof v === 'string' ? parseUuid(v) : null;
+        if (u === null) throw new Invalid('badly formed hexadecimal UUID string');
+        return u;
       };
     case 'number':
       return (v) => {
@@ -54,8 +53,9 @@ export const metricsSchema: Validator<MetricDefs> = (v) => {
     if (name.includes('/')) throw new Invalid("'/' is not supported in metric name", [name]);
     try {
       if (typeof def === 'string') {
-        if (!UUID_RE.test(def)) throw new Invalid('not a valid value');
-        out[name] = { id: def.toLowerCase().replace(/^urn:uuid:|[{}]/g, '') };
+        const id = parseUuid(def);
+        if (id === null) throw new Invalid('not a valid value');
+        out[name] = { id };
       } else {
         const d = metricDef(def);
         out[name] = { archivePolicyName: d.archive_policy_name, unit: d.unit ?? null };

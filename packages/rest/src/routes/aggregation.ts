@@ -3,7 +3,7 @@
 // search finds). The query string and the metric lookups are here; the evaluation is
 // domain/cross-metric.ts.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { InvalidPagination, NoSuchMetric, NoSuchResourceType, type Metric } from '@tally/indexer';
+import { InvalidPagination, NoSuchMetric, NoSuchResourceType, parseUuid, type Metric } from '@tally/indexer';
 import { route, send, checkAcceptJson, jsonBody } from '../http.js';
 import { enforce } from '../auth.js';
 import { badRequest } from '../errors.js';
@@ -14,7 +14,6 @@ import { parseBool } from '../query.js';
 import { metricTarget } from './metric.js';
 import { commonArgs, first, resourcesUnavailable } from './aggregates.js';
 import { rawList, triples } from './aggregates-json.js';
-import { canonicalUuid } from '../domain/aggregates.js';
 import { crossMetricSeries, planCrossMetric, type CrossArgs } from '../domain/cross-metric.js';
 import type { AggregateResource, ResourceSearch } from '../domain/resource-search.js';
 import type { Ctx } from '../context.js';
@@ -59,7 +58,7 @@ async function crossMetric(ctx: Ctx, req: FastifyRequest, metrics: Metric[]): Pr
 function idsFromQuery(q: Query): string[] {
   const raw = q.metric === undefined ? [] : [q.metric].flat();
   return raw.map((v, i) => {
-    const id = canonicalUuid(v);
+    const id = parseUuid(v);
     if (id === null) throw badRequest(`Invalid input: not a valid value @ data[${i}]`);
     return id;
   });
@@ -68,7 +67,7 @@ function idsFromQuery(q: Query): string[] {
 function idsFromBody(body: unknown): string[] {
   if (!Array.isArray(body)) throw new Invalid('expected a list').toHttp();
   return body.map((v, i) => {
-    const id = typeof v === 'string' ? canonicalUuid(v) : null;
+    const id = typeof v === 'string' ? parseUuid(v) : null;
     if (id === null) throw new Invalid('not a valid value', [i]).toHttp();
     return id;
   });

@@ -1,7 +1,6 @@
 // /v1/resource_type: typed attributes for resources, created and patched by admins.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import * as ix from '@tally/indexer';
-import { parseTimestamp } from '@tally/timeseries';
 import { route, send, checkAcceptJson, jsonBody } from '../http.js';
 import { enforce } from '../auth.js';
 import { badRequest, HttpError, invalidInput } from '../errors.js';
@@ -77,7 +76,7 @@ export function resourceTypeRoutes(app: FastifyInstance, ctx: Ctx): void {
       checkAcceptJson(req);
       let change: ix.ResourceTypeChange;
       try {
-        change = ix.resourceTypePatchToChange(current, patchBody(req), parseTimestamp);
+        change = ix.resourceTypePatchToChange(current, patchBody(req));
       } catch (e) {
         definitionError(e);
       }

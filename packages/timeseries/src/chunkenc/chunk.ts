@@ -1,5 +1,5 @@
 // Chunks: a key column (split positions or ns timestamps, delta-of-delta coded) and a
-// value column (XOR or decimal), stored one after the other:
+// value column (XOR, IEEE fields or decimal), stored one after the other:
 //
 //   [u8 encoding] [varint n] [varint key bytes] [key stream] [value header] [value stream]
 //
@@ -9,40 +9,11 @@
 
 import { BitReader, BitWriter } from './bitstream.js';
 import { DecimalDecoder, DecimalEncoder, MAX_SCALE, type DecimalOrder } from './decimal.js';
-import { PositionDecoder, PositionEncoder, TimestampDecoder, TimestampEncoder } from './dod.js';
-import { Encoding, MAX_POINTS, readVarint, varintSize, writeVarint } from './encoding.js';
+import { Encoding, MAX_POINTS } from './encoding.js';
+import { readVarint, varintSize, writeVarint } from './varint.js';
 import { XorDecoder, XorEncoder } from './xor.js';
 import { IeeeDecoder, IeeeEncoder } from './ieee.js';
 import { CorruptDataError } from './errors.js';
-
-export interface Chunk {
-  readonly encoding: Encoding;
-  /** The serialized chunk (a fresh copy; appending may continue afterwards). */
-  bytes(): Uint8Array;
-  numPoints(): number;
-}
-
-export interface Appender<K> {
-  append(key: K, value: number): void;
-}
-
-/** Cursor over a chunk: call next(), then read the current point from the fields. */
-export interface Iterator {
-  next(): boolean;
-  readonly value: number;
-}
-
-export interface PositionIterator extends Iterator {
-  readonly position: number;
-}
-
-export interface TimestampIterator extends Iterator {
-  /** Current timestamp as signed high / unsigned low 32-bit words (no allocation). */
-  readonly tsHi: number;
-  readonly tsLo: number;
-  /** Current timestamp as a bigint (allocates). */
-  ts(): bigint;
-}
 
 /** How the value column is coded. */
 export type ValueCodec = { kind: 'xor' } | { kind: 'ieee' } | { kind: 'decimal'; scale: number; order: DecimalOrder };
@@ -103,9 +74,13 @@ export interface ChunkLayout {
 export function parseLayout(b: Uint8Array): ChunkLayout {
   if (b.length < 3) throw new CorruptDataError('chunk too short');
   const encoding = b[0];
-  const [n, o1] = readVarint(b, 1);
+  const c = { pos: 1 };
+  const n = readVarint(b, c);
+  if (n < 0) throw new CorruptDataError('corrupt chunk: bad point count');
   if (n > MAX_POINTS) throw new CorruptDataError(`corrupt chunk: ${n} points`);
-  const [klen, keyStart] = readVarint(b, o1);
+  const klen = readVarint(b, c);
+  if (klen < 0) throw new CorruptDataError('corrupt chunk: bad key column length');
+  const keyStart = c.pos;
   const keyEnd = keyStart + klen;
   if (keyEnd > b.length) throw new CorruptDataError('corrupt chunk: key column past end');
   let valueStart = keyEnd;
@@ -133,154 +108,4 @@ export function newValueDecoder(b: Uint8Array, l: ChunkLayout): { r: BitReader; 
   if (c.kind === 'xor') return { r, d: new XorDecoder(r) };
   if (c.kind === 'ieee') return { r, d: new IeeeDecoder(r) };
   return { r, d: new DecimalDecoder(r, c.scale, c.order) };
-}
-
-function checkPosition(p: number): void {
-  if (!(p >= 0 && p <= 0xffffffff && Number.isInteger(p))) throw new RangeError(`bad position ${p}`);
-}
-
-function checkRoom(n: number): void {
-  if (n >= MAX_POINTS) throw new RangeError(`a chunk holds at most ${MAX_POINTS} points`);
-}
-
-/** A split being built point by point. Positions need not be dense; order is preserved. */
-export class SplitChunk implements Chunk, Appender<number> {
-  readonly encoding: Encoding;
-  private readonly keys = new PositionEncoder();
-  private readonly vw = new BitWriter();
-  private readonly values: ValueEncoder;
-  private n = 0;
-
-  constructor(private readonly codec: ValueCodec = { kind: 'xor' }) {
-    this.encoding = splitEncoding(codec);
-    this.values = newValueEncoder(this.vw, codec);
-  }
-
-  append(position: number, value: number): void {
-    checkPosition(position);
-    checkRoom(this.n);
-    // Values first: a decimal encoder rejects a non-decimal value before anything changes.
-    this.values.put(value);
-    this.keys.put(position);
-    this.n++;
-  }
-
-  numPoints(): number {
-    return this.n;
-  }
-
-  bytes(): Uint8Array {
-    return assemble(this.encoding, this.n, this.keys.bytes(), this.codec, valueBytes(this.vw, this.values));
-  }
-}
-
-export class SplitIterator implements PositionIterator {
-  position = 0;
-  value = 0;
-  private i = 0;
-  private readonly n: number;
-  private readonly kr: BitReader;
-  private readonly vr: BitReader;
-  private readonly kd: PositionDecoder;
-  private readonly vd: ValueDecoder;
-
-  constructor(b: Uint8Array) {
-    const l = parseLayout(b);
-    if (l.encoding !== Encoding.SplitXor && l.encoding !== Encoding.SplitDecimal && l.encoding !== Encoding.SplitIeee) {
-      throw new CorruptDataError('not a split chunk');
-    }
-    this.n = l.n;
-    this.kr = new BitReader(b, l.keyStart, l.keyEnd);
-    this.kd = new PositionDecoder(this.kr);
-    const v = newValueDecoder(b, l);
-    this.vr = v.r;
-    this.vd = v.d;
-  }
-
-  get length(): number {
-    return this.n;
-  }
-
-  next(): boolean {
-    if (this.i >= this.n) return false;
-    this.position = this.kd.next();
-    this.value = this.vd.next();
-    if (this.kr.overrun || this.vr.overrun) throw new CorruptDataError('corrupt split chunk: truncated');
-    this.i++;
-    return true;
-  }
-}
-
-/** Raw measures being built point by point (any timestamp order, duplicates allowed). */
-export class MeasuresChunk implements Chunk, Appender<bigint> {
-  readonly encoding: Encoding;
-  private readonly keys = new TimestampEncoder();
-  private readonly vw = new BitWriter();
-  private readonly values: ValueEncoder;
-  private n = 0;
-
-  constructor(private readonly codec: ValueCodec = { kind: 'xor' }) {
-    this.encoding = measuresEncoding(codec);
-    this.values = newValueEncoder(this.vw, codec);
-  }
-
-  append(ts: bigint, value: number): void {
-    checkRoom(this.n);
-    this.values.put(value);
-    this.keys.put(ts);
-    this.n++;
-  }
-
-  numPoints(): number {
-    return this.n;
-  }
-
-  bytes(): Uint8Array {
-    return assemble(this.encoding, this.n, this.keys.bytes(), this.codec, valueBytes(this.vw, this.values));
-  }
-}
-
-export class MeasuresIterator implements TimestampIterator {
-  value = 0;
-  private i = 0;
-  private readonly n: number;
-  private readonly kr: BitReader;
-  private readonly vr: BitReader;
-  private readonly kd: TimestampDecoder;
-  private readonly vd: ValueDecoder;
-
-  constructor(b: Uint8Array) {
-    const l = parseLayout(b);
-    if (l.encoding !== Encoding.MeasuresXor && l.encoding !== Encoding.MeasuresDecimal && l.encoding !== Encoding.MeasuresIeee) {
-      throw new CorruptDataError('not a measures chunk');
-    }
-    this.n = l.n;
-    this.kr = new BitReader(b, l.keyStart, l.keyEnd);
-    this.kd = new TimestampDecoder(this.kr);
-    const v = newValueDecoder(b, l);
-    this.vr = v.r;
-    this.vd = v.d;
-  }
-
-  get length(): number {
-    return this.n;
-  }
-  get tsHi(): number {
-    return this.kd.hi;
-  }
-  get tsLo(): number {
-    return this.kd.lo;
-  }
-  ts(): bigint {
-    return this.kd.ts();
-  }
-
-  next(): boolean {
-    if (this.i >= this.n) return false;
-    this.kd.next();
-    this.value = this.vd.next();
-    if (this.kr.overrun || this.vr.overrun) throw new CorruptDataError('corrupt measures chunk: truncated');
-    this.i++;
-    return true;
-  }
 }

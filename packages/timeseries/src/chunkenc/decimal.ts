@@ -7,7 +7,8 @@
 // performed, so the round-trip is exact by construction.
 
 import type { BitReader, BitWriter } from './bitstream.js';
-import { RiceDecoder, RiceEncoder, unzigzag, zigzag } from './rice.js';
+import { RiceDecoder, RiceEncoder } from './rice.js';
+import { unzigzag, zigzag } from './varint.js';
 import { CorruptDataError } from './errors.js';
 
 export const MAX_SCALE = 9;

@@ -20,13 +20,10 @@ function timestampsRoundTrip(ts: BigInt64Array): number {
   e.putAll(ts);
   const b = e.bytes();
   const r = new BitReader(b);
-  const got = new TimestampDecoder(r).readAll(ts.length);
+  const got = new BigInt64Array(ts.length);
+  new TimestampDecoder(r).readInto(got, 0, ts.length);
   assert.deepEqual(got, ts);
   assert.equal(r.overrun, false);
-  // The per-point bigint API produces the same stream.
-  const e2 = new TimestampEncoder();
-  for (const t of ts) e2.put(t);
-  assert.deepEqual(e2.bytes(), b);
   return b.length;
 }
 

@@ -9,7 +9,8 @@
 // 0) is coded as the Rice out-of-band marker followed by the absolute 64-bit value.
 
 import { BitReader, BitWriter } from './bitstream.js';
-import { RiceDecoder, RiceEncoder, unzigzag, zigzag } from './rice.js';
+import { RiceDecoder, RiceEncoder } from './rice.js';
+import { unzigzag, zigzag } from './varint.js';
 import { CorruptDataError } from './errors.js';
 
 const POW32 = 4294967296;
@@ -88,7 +89,7 @@ export class TimestampEncoder {
   }
 
   /** Append one timestamp given as its signed high and unsigned low 32-bit words. */
-  putWords(hi: number, lo: number): void {
+  private putWords(hi: number, lo: number): void {
     const dh = hi - this.prevHi;
     if (dh >= MAX_DH || dh <= -MAX_DH) {
       this.rice.putSpecial();
@@ -104,10 +105,6 @@ export class TimestampEncoder {
     }
     this.prevHi = hi;
     this.prevLo = lo;
-  }
-
-  put(ts: bigint): void {
-    this.putWords(Number(BigInt.asIntN(32, ts >> 32n)), Number(BigInt.asUintN(32, ts)));
   }
 
   /** Bulk append: reads the array through 32-bit views, no BigInt per point. */
@@ -127,8 +124,8 @@ export class TimestampDecoder {
   private readonly r: BitReader;
   private readonly rice: RiceDecoder;
   /** Current timestamp as signed high / unsigned low words. */
-  hi = 0;
-  lo = 0;
+  private hi = 0;
+  private lo = 0;
   private prevDelta = 0;
   private fresh = 2;
 
@@ -137,8 +134,8 @@ export class TimestampDecoder {
     this.rice = new RiceDecoder(r);
   }
 
-  /** Advance to the next timestamp; read it from `hi`/`lo` or `ts()`. */
-  next(): void {
+  /** Advance to the next timestamp, left in `hi`/`lo`. */
+  private next(): void {
     const z = this.rice.get(this.fresh === 0);
     if (z < 0) {
       this.hi = this.r.readBits(32) | 0;
@@ -163,18 +160,6 @@ export class TimestampDecoder {
     }
     this.hi = hi;
     this.lo = lo;
-  }
-
-  /** The current timestamp as a bigint (allocates; bulk paths use `hi`/`lo`). */
-  ts(): bigint {
-    return (BigInt(this.hi) << 32n) | BigInt(this.lo);
-  }
-
-  /** Decode `n` timestamps straight into a BigInt64Array. */
-  readAll(n: number): BigInt64Array {
-    const out = new BigInt64Array(n);
-    this.readInto(out, 0, n);
-    return out;
   }
 
   /** Decode timestamps into `out[from, to)`. */

@@ -1,6 +1,5 @@
 // One-byte encoding ids. Every blob starts with one so decoders can dispatch and
 // formats can evolve. These values are persisted: never renumber, only append.
-import { CorruptDataError } from './errors.js';
 
 export const Encoding = {
   /** Uncompressed split: u32 positions, f64 values (raw.ts). */
@@ -29,35 +28,3 @@ export type Encoding = (typeof Encoding)[keyof typeof Encoding];
  * more, so every blob they write stays readable.
  */
 export const MAX_POINTS = 2 ** 26;
-
-/** Unsigned LEB128, for header counts and lengths (< 2^53). Returns the new offset. */
-export function writeVarint(out: Uint8Array, off: number, v: number): number {
-  while (v >= 0x80) {
-    out[off++] = (v % 0x80) | 0x80;
-    v = Math.floor(v / 0x80);
-  }
-  out[off++] = v;
-  return off;
-}
-
-export function varintSize(v: number): number {
-  let n = 1;
-  while (v >= 0x80) {
-    v = Math.floor(v / 0x80);
-    n++;
-  }
-  return n;
-}
-
-/** Reads a varint at `off`; returns [value, newOffset]. Throws on truncation. */
-export function readVarint(b: Uint8Array, off: number): [number, number] {
-  let v = 0;
-  let mul = 1;
-  for (;;) {
-    if (off >= b.length || mul > 2 ** 49) throw new CorruptDataError('corrupt varint');
-    const x = b[off++];
-    v += (x & 0x7f) * mul;
-    if (x < 0x80) return [v, off];
-    mul *= 0x80;
-  }
-}

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { BitWriter } from './bitstream.js';
-import { Encoding, writeVarint } from './encoding.js';
+import { Encoding } from './encoding.js';
+import { writeVarint } from './varint.js';
 import { CorruptDataError, decodeMeasures, decodeSplit, encodeMeasures, encodeSplit, MAX_POINTS, splitCodecHint } from './index.js';
 import { assertSameBits, decodesOrRejects, doubleColumn, mutated, timestampColumn } from './properties.js';
 

@@ -15,8 +15,7 @@ import { CorruptDataError } from './errors.js';
 
 export { Encoding, MAX_POINTS } from './encoding.js';
 export { CorruptDataError } from './errors.js';
-export type { Chunk, Appender, Iterator, PositionIterator, TimestampIterator, ValueCodec } from './chunk.js';
-export { SplitChunk, SplitIterator, MeasuresChunk, MeasuresIterator } from './chunk.js';
+export type { ValueCodec } from './chunk.js';
 
 function checkLengths(a: { length: number }, b: { length: number }): void {
   if (a.length !== b.length) throw new RangeError(`length mismatch: ${a.length} keys, ${b.length} values`);
@@ -26,8 +25,8 @@ function checkLengths(a: { length: number }, b: { length: number }): void {
 /**
  * What the previous version of a split was coded with: a split is re-encoded whole on every
  * commit that touches it, usually with a few more points and the same winner, so the
- * encoder can try that codec alone instead of all four (profile: trying all was a sixth of
- * a processing thread's time).
+ * encoder can try that codec alone instead of all four (profile: trying all costs a sixth
+ * of a processing thread's time).
  */
 export interface SplitCodecHint {
   codec: ValueCodec;
@@ -58,8 +57,8 @@ const SAMPLE = 1024;
  * it lossless) and the split has not crossed a power of two in size since, so a split is
  * weighed about log2(points) times in its life, last at its largest power of two. Weighing
  * codes the column with every candidate; a long column is weighed on its last SAMPLE
- * values and then coded once with the winner (commits of thousands of points crossed a
- * power of two on nearly every commit, and four full encodings were a fifth of a
+ * values and then coded once with the winner (commits of thousands of points cross a
+ * power of two on nearly every commit, and four full encodings would cost a fifth of a
  * processing thread).
  */
 function bestValues(values: Float64Array, hint?: SplitCodecHint | null): { codec: ValueCodec; bytes: Uint8Array } {

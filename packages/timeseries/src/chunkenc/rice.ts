@@ -176,13 +176,3 @@ function readGamma(r: BitReader): number {
   // The leading one was consumed above.
   return POW2[zeros] + r.readWide(zeros) - 1;
 }
-
-/** Map a signed integer (|v| < 2^52) to a non-negative one: 0, -1, 1, -2, ... -> 0, 1, 2, 3, ... */
-export function zigzag(v: number): number {
-  // `+ 0` turns a -0 input into +0 so that the result is a plain non-negative integer.
-  return v >= 0 ? 2 * v + 0 : -2 * v - 1;
-}
-
-export function unzigzag(z: number): number {
-  return z % 2 === 0 ? z / 2 : -(z + 1) / 2;
-}

@@ -107,8 +107,8 @@ test('splits: points on the granularity grid anywhere in int64 come back bit for
 });
 
 test('splits: a point in the first split of the int64 range (its start below -2^63) keeps its timestamp', async () => {
-  // The split of 1677-09-21 at 1 minute starts before the int64 range; its position was
-  // computed from a wrapped 64-bit start and came back 292 years off.
+  // The split of 1677-09-21 at 1 minute starts before the int64 range; a position computed
+  // from a wrapped 64-bit start would come back 292 years off.
   const g = 60_000_000_000n;
   const ts = BigInt64Array.of(-153_720_001n * g);
   const splits = new Map<string, Uint8Array>();
