@@ -1,6 +1,5 @@
 // What the modules of each role (policies, rules, metrics, resource types, resources) share with SqlIndexer.
 import type { Kysely } from 'kysely';
-import { parseTimespan, parseTimestamp } from '@tally/timeseries';
 import type { Database } from './schema.js';
 import { resolveLimits, type IndexerLimits } from './limits.js';
 import type { DialectName, IndexerOptions } from './types.js';
@@ -8,9 +7,6 @@ import type { DialectName, IndexerOptions } from './types.js';
 export interface Ctx {
   db: Kysely<Database>;
   dialect: DialectName;
-  /** @tally/timeseries' parsers, which SqlIndexer hands to the filter compiler. */
-  parseTimestamp: (input: string | number) => bigint;
-  parseTimespan: (input: string | number) => bigint;
   now: () => bigint;
   limits: IndexerLimits;
   write<T>(fn: (tx: Kysely<Database>) => Promise<T>): Promise<T>;
@@ -21,11 +17,9 @@ export function microsecondClock(): bigint {
   return BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000)) * 1000n;
 }
 
-export function resolveOptions(o: IndexerOptions): Pick<Ctx, 'parseTimestamp' | 'parseTimespan' | 'now' | 'limits'> {
+export function resolveOptions(o: IndexerOptions): Pick<Ctx, 'now' | 'limits'> {
   return {
     limits: resolveLimits(o.limits),
-    parseTimestamp,
-    parseTimespan,
     now: o.now ?? microsecondClock,
   };
 }

@@ -132,7 +132,6 @@ function metricFilterSql(ctx: Ctx, filter: ResourceFilter): Expression<SqlBool> 
   for (const [name, kind] of METRIC_FILTER_COLUMNS) columns.set(name, { expr: sql.ref(name), kind });
   return compileFilter(filter, {
     dialect: ctx.dialect, label: 'metric', columns, creator: sql.ref('creator'),
-    parseTimestamp: ctx.parseTimestamp, parseTimespan: ctx.parseTimespan,
   });
 }
 

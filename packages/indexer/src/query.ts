@@ -1,7 +1,7 @@
 // Compiles Gnocchi's JSON search language into SQL (Kysely raw expressions, one code
 // path for both dialects), with Gnocchi's operators, aliases, value conversions and errors.
 import { sql, type RawBuilder, type SqlBool } from 'kysely';
-import { parsePyFloat } from '@tally/timeseries';
+import { parsePyFloat, parseTimespan, parseTimestamp } from '@tally/timeseries';
 import { pyStr } from './attribute-values.js';
 import { QueryAttributeError, QueryError, QueryInvalidOperator, QueryPatternTooLong, QueryTooDeep, QueryValueError } from './errors.js';
 import { parseUuid } from './resource-id.js';
@@ -22,8 +22,6 @@ export interface QueryContext {
   columns: ReadonlyMap<string, QueryColumn>;
   /** Enables created_by_user_id / created_by_project_id (matched against creator). */
   creator?: RawBuilder<unknown>;
-  parseTimestamp: (v: string | number) => bigint;
-  parseTimespan: (v: string | number) => bigint;
 }
 
 /** Deeper trees are refused before they can exhaust the stack or the SQL parser. */
@@ -246,10 +244,10 @@ function convert(kind: ColumnKind, v: unknown, field: string, ctx: QueryContext)
       }
       case 'datetime':
         if (typeof v !== 'string' && typeof v !== 'number') throw new Error('invalid timestamp');
-        return ctx.parseTimestamp(v);
+        return parseTimestamp(v);
       case 'timespan':
         if (typeof v !== 'string' && typeof v !== 'number') throw new Error('invalid timespan');
-        return ctx.parseTimespan(v);
+        return parseTimespan(v);
     }
   } catch {
     throw new QueryValueError(pyStr(v), field);

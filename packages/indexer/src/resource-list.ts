@@ -22,7 +22,6 @@ interface Sort {
 export function queryContext(ctx: Ctx, target: Target): QueryContext {
   return {
     dialect: ctx.dialect, label: target.info.name, columns: target.columns, creator: target.creator,
-    parseTimestamp: ctx.parseTimestamp, parseTimespan: ctx.parseTimespan,
   };
 }
 
