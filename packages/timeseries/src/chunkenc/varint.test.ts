@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  MAX_VARINT_BYTES, VARINT_TOO_LARGE, VARINT_TOO_LONG, VARINT_TRUNCATED, readVarint, unzigzag, varintSize, writeVarint, zigzag,
+  MAX_VARINT_BYTES, VARINT_TOO_LARGE, VARINT_TOO_LONG, VARINT_TRUNCATED, pushBigVarint, readBigVarint, readVarint, unzigzag, unzigzagBig,
+  varintSize, writeVarint, zigzag, zigzagBig,
 } from './varint.js';
 
 function bytesOf(v: number): number[] {
@@ -61,4 +62,25 @@ test('zigzag interleaves signs and inverts exactly up to 2^52', () => {
   assert.deepEqual([0, -1, 1, -2, 2].map(zigzag), [0, 1, 2, 3, 4]);
   assert.ok(Object.is(zigzag(-0), 0));
   for (const v of [0, -1, 1, 2 ** 31, -(2 ** 31), 2 ** 52 - 1, -(2 ** 52 - 1)]) assert.equal(unzigzag(zigzag(v)), v);
+});
+
+test('BigInt varints: the same bytes as the number form below 2^53, and every int64 delta round-trips through zigzag', () => {
+  const edges = [0n, 1n, 127n, 128n, 2n ** 53n - 1n, 2n ** 53n, 2n ** 63n - 1n, -(2n ** 63n), -1n, 2n ** 64n - 1n];
+  for (let i = 0; i < 2000; i++) edges.push(BigInt.asIntN(64, BigInt(Math.floor(Math.random() * 2 ** 32)) << BigInt(i % 33)));
+  for (const v of edges) {
+    const z = v < 0n || v >= 2n ** 64n ? zigzagBig(v) : v;
+    const out: number[] = [];
+    pushBigVarint(out, z);
+    if (z < 2n ** 53n) {
+      const small = new Uint8Array(varintSize(Number(z)));
+      writeVarint(small, 0, Number(z));
+      assert.deepEqual(out, [...small]);
+    }
+    const c = { pos: 0 };
+    assert.equal(readBigVarint(Uint8Array.from(out), c), z);
+    assert.equal(c.pos, out.length);
+    assert.equal(unzigzagBig(zigzagBig(v)), v);
+  }
+  assert.equal(readBigVarint(Uint8Array.from([0x80, 0x80]), { pos: 0 }), null);
+  assert.equal(readBigVarint(new Uint8Array(11).fill(0x80), { pos: 0 }), null);
 });

@@ -5,7 +5,7 @@
 // Values are plain numbers: every count, length and offset these formats carry is below
 // 2^53, and numbers keep the hot decoding loops (remote write reads a varint per sample)
 // free of BigInt. The one format with 64-bit quantities, the engine's metric state (split
-// starts in ns), writes BigInts with its own loop beside it.
+// starts in ns, beyond 2^53), uses the BigInt forms at the end of this file.
 //
 // Readers do not throw: each format reports bad input with its own error (CorruptDataError,
 // CorruptStorageError with the file, SnappyError, ...), so they return a negative code the
@@ -91,4 +91,38 @@ export function zigzag(v: number): number {
 
 export function unzigzag(z: number): number {
   return z % 2 === 0 ? z / 2 : -(z + 1) / 2;
+}
+
+/** Appends `v` (a non-negative integer below 2^70) as a varint: the BigInt form, for 64-bit quantities. */
+export function pushBigVarint(out: number[], v: bigint): void {
+  while (v >= 0x80n) {
+    out.push(Number(v & 0x7fn) | 0x80);
+    v >>= 7n;
+  }
+  out.push(Number(v));
+}
+
+/**
+ * Reads the varint at `c.pos` as a BigInt, taking at most `maxBytes` bytes, and moves the
+ * cursor past it; returns null when the input ends inside it or it is longer than that.
+ */
+export function readBigVarint(b: Uint8Array, c: ByteCursor, end = b.length, maxBytes = MAX_VARINT_BYTES): bigint | null {
+  let v = 0n;
+  let shift = 0n;
+  for (let i = 0; i < maxBytes && c.pos < end; i++) {
+    const x = b[c.pos++];
+    v |= BigInt(x & 0x7f) << shift;
+    if (x < 0x80) return v;
+    shift += 7n;
+  }
+  return null;
+}
+
+/** zigzag for BigInts: 0, -1, 1, -2, ... -> 0, 1, 2, 3, ... */
+export function zigzagBig(v: bigint): bigint {
+  return v >= 0n ? v << 1n : ((-v) << 1n) - 1n;
+}
+
+export function unzigzagBig(z: bigint): bigint {
+  return (z & 1n) === 0n ? z >> 1n : -((z + 1n) >> 1n);
 }

@@ -19,6 +19,7 @@
 // No bytes (or null) is the empty state. Decoding sorts the buffer and keeps one value per
 // timestamp (sortUnique). An unknown version or a truncated state is a CorruptDataError.
 import { CorruptDataError, decodeMeasures, encodeMeasures } from '../chunkenc/index.js';
+import { pushBigVarint, readBigVarint, unzigzagBig, zigzagBig } from '../chunkenc/varint.js';
 import type { Series } from '../aggregate.js';
 import { EMPTY, sortUnique } from './series.js';
 
@@ -32,31 +33,23 @@ export interface State {
   splits: Map<string, Set<bigint>>;
 }
 
-function pushVarint(out: number[], v: bigint): void {
-  while (v >= 0x80n) {
-    out.push(Number(v & 0x7fn) | 0x80);
-    v >>= 7n;
-  }
-  out.push(Number(v));
-}
-
 export function encodeState(state: State): Uint8Array {
   const buffer = encodeMeasures(state.buffer.ts, state.buffer.values);
   const head: number[] = [STATE_VERSION];
-  pushVarint(head, BigInt(buffer.length));
+  pushBigVarint(head, BigInt(buffer.length));
   const tail: number[] = [];
   const series = [...state.splits].filter(([, starts]) => starts.size > 0);
-  pushVarint(tail, BigInt(series.length));
+  pushBigVarint(tail, BigInt(series.length));
   const encoder = new TextEncoder();
   for (const [prefix, starts] of series) {
     const name = encoder.encode(prefix);
-    pushVarint(tail, BigInt(name.length));
+    pushBigVarint(tail, BigInt(name.length));
     for (const byte of name) tail.push(byte);
-    pushVarint(tail, BigInt(starts.size));
+    pushBigVarint(tail, BigInt(starts.size));
     let previous = 0n;
     for (const start of [...starts].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0))) {
       const d = start - previous;
-      pushVarint(tail, d >= 0n ? d << 1n : ((-d) << 1n) - 1n);
+      pushBigVarint(tail, zigzagBig(d));
       previous = start;
     }
   }
@@ -68,34 +61,28 @@ export function encodeState(state: State): Uint8Array {
 }
 
 function decodeStateV2(bytes: Uint8Array): State {
-  let at = 1;
+  const cursor = { pos: 1 };
   const varint = (): bigint => {
-    let v = 0n;
-    let shift = 0n;
-    for (;;) {
-      if (at >= bytes.length || shift > 70n) throw new CorruptDataError('corrupt metric state');
-      const x = bytes[at++];
-      v |= BigInt(x & 0x7f) << shift;
-      if (x < 0x80) return v;
-      shift += 7n;
-    }
+    const v = readBigVarint(bytes, cursor);
+    if (v === null) throw new CorruptDataError('corrupt metric state');
+    return v;
   };
   const bufferLength = Number(varint());
-  if (at + bufferLength > bytes.length) throw new CorruptDataError('corrupt metric state');
-  const buffer = bufferLength === 0 ? EMPTY : decodeMeasures(bytes.subarray(at, at + bufferLength));
-  at += bufferLength;
+  if (cursor.pos + bufferLength > bytes.length) throw new CorruptDataError('corrupt metric state');
+  const buffer = bufferLength === 0 ? EMPTY : decodeMeasures(bytes.subarray(cursor.pos, cursor.pos + bufferLength));
+  cursor.pos += bufferLength;
   const splits = new Map<string, Set<bigint>>();
   const decoder = new TextDecoder();
   for (let n = Number(varint()); n > 0; n--) {
     const length = Number(varint());
-    if (at + length > bytes.length) throw new CorruptDataError('corrupt metric state');
-    const prefix = decoder.decode(bytes.subarray(at, at + length));
-    at += length;
+    if (cursor.pos + length > bytes.length) throw new CorruptDataError('corrupt metric state');
+    const prefix = decoder.decode(bytes.subarray(cursor.pos, cursor.pos + length));
+    cursor.pos += length;
     const set = new Set<bigint>();
     let previous = 0n;
     for (let m = Number(varint()); m > 0; m--) {
       const z = varint();
-      previous += (z & 1n) === 0n ? z >> 1n : -((z + 1n) >> 1n);
+      previous += unzigzagBig(z);
       set.add(previous);
     }
     splits.set(prefix, set);
