@@ -671,14 +671,18 @@ const types = {
 
 /** A non-admin creates a generic resource from `raw`, reads it back by the id it sent and by the id it got. */
 function resourceCandidate(label, make, metricName) {
+  let raw = '';
   return {
     label,
     steps: [
-      (ctx) => ({ method: 'POST', path: '/v1/resource/generic', raw: make(ctx) }),
       (ctx) => {
+        raw = make(ctx);
+        return { method: 'POST', path: '/v1/resource/generic', raw };
+      },
+      () => {
         const sent = (() => {
           try {
-            return JSON.parse(make(ctx)).id;
+            return JSON.parse(raw).id;
           } catch {
             return undefined;
           }
