@@ -189,3 +189,121 @@ export async function rssOf(pid) {
 
 export const BASE_EPOCH = 1_704_067_200; // 2024-01-01T00:00:00Z
 export const iso = (epochSeconds) => new Date(epochSeconds * 1000).toISOString().replace('.000Z', '+00:00');
+
+// ------------------------------------------------------------ any endpoint, by URL
+
+
+/**
+ * One HTTP(S) request to `base` (a URL, possibly with a path prefix) + `path`, on a
+ * connection of its own, answers with headers up to 1 MiB accepted. Never throws:
+ * returns { status, body, error, ms } like `request`, `ms` being the time to the end of the
+ * answer. `raw` sends a body byte for byte (for JSON that JSON.stringify cannot write: NaN,
+ * lone surrogates, repeated keys); `user` is the basic-auth user name (null: no header).
+ */
+export async function requestUrl(base, method, path, { body, raw, user = 'admin', timeoutMs = 15_000, headers = {} } = {}) {
+  const url = new URL(base);
+  const mod = url.protocol === 'https:' ? await import('node:https') : http;
+  const payload = raw !== undefined ? raw : body === undefined ? undefined : JSON.stringify(body);
+  const h = { accept: 'application/json', ...headers };
+  if (user !== null) h.authorization = 'Basic ' + Buffer.from(`${user}:`).toString('base64');
+  if (payload !== undefined) {
+    h['content-type'] ??= 'application/json';
+    h['content-length'] = Buffer.byteLength(payload);
+  }
+  const prefix = url.pathname.replace(/\/$/, '');
+  const t0 = performance.now();
+  return new Promise((resolve) => {
+    let settled = false;
+    const done = (v) => {
+      if (!settled) {
+        settled = true;
+        resolve({ ...v, ms: Math.round(performance.now() - t0) });
+      }
+    };
+    let req;
+    try {
+      req = mod.request({
+        protocol: url.protocol, host: url.hostname, port: url.port, method, path: prefix + path, headers: h,
+        // A connection per request: a server may close one after refusing a request, and a
+        // reused socket would then blame the next request.
+        agent: false, rejectUnauthorized: false, maxHeaderSize: 1 << 20,
+      }, (res) => {
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => done({ status: res.statusCode, body: Buffer.concat(chunks).toString('utf8'), error: null }));
+        res.on('error', (e) => done({ status: 0, body: '', error: e.code ?? 'ERESPONSE' }));
+      });
+    } catch (e) {
+      // Node refuses some paths and headers before sending anything (ERR_UNESCAPED_CHARACTERS).
+      done({ status: 0, body: '', error: e.code ?? String(e) });
+      return;
+    }
+    req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })));
+    req.on('error', (e) => done({ status: 0, body: '', error: e.code ?? String(e) }));
+    if (payload !== undefined) req.write(payload);
+    req.end();
+  });
+}
+
+// ------------------------------------------------------------ the reference Gnocchi
+
+export const GNOCCHI_SCRIPT = join(ROOT, '..', 'shared', 'reference', 'gnocchi-server.sh');
+
+/**
+ * Starts the real Gnocchi 4.4.2 (shared/reference/gnocchi-server.sh: its own PostgreSQL
+ * database, file storage in `dataDir`, basic auth with `admin` as the administrator) on
+ * `port`, with Gnocchi's stock limits and default archive policies and rule unless `env`
+ * says otherwise. Stopped with SIGTERM (so the script drops its database), also when this
+ * process exits; SIGKILLed after `graceMs`. Returns the same handle as startTally.
+ */
+export function startGnocchi({ port, dataDir, logDir, name = 'gnocchi', env = {} }) {
+  mkdirSync(logDir, { recursive: true });
+  mkdirSync(dataDir, { recursive: true });
+  const fd = openSync(join(logDir, `${name}.log`), 'a');
+  // A process group of its own: uWSGI takes its time over SIGTERM while a worker is busy,
+  // so stopping signals every process of the group, and SIGKILLs it if that is not enough.
+  const child = spawn('bash', [GNOCCHI_SCRIPT], {
+    stdio: ['ignore', fd, fd],
+    env: { ...process.env, PORT: String(port), DATA_DIR: dataDir, PROFILE: 'default', SUITE_PROFILE: 'live', ...env },
+    detached: true,
+  });
+  closeSync(fd);
+  const proc = { name, command: 'gnocchi', child, pid: child.pid, alive: true };
+  const signalGroup = (sig) => {
+    try {
+      process.kill(-child.pid, sig);
+    } catch {
+      // already gone
+    }
+  };
+  const stopOnExit = () => signalGroup('SIGTERM');
+  process.on('exit', stopOnExit);
+  proc.exited = new Promise((resolve) => {
+    child.once('exit', (code, signal) => {
+      proc.alive = false;
+      process.off('exit', stopOnExit);
+      resolve({ code, signal });
+    });
+  });
+  proc.kill = async (sig = 'SIGTERM', graceMs = 15_000) => {
+    if (!proc.alive) return proc.exited;
+    signalGroup(sig);
+    const timer = setTimeout(() => signalGroup('SIGKILL'), graceMs);
+    const r = await proc.exited;
+    clearTimeout(timer);
+    return r;
+  };
+  return proc;
+}
+
+/** Polls `GET base/` until it answers 200 (or the process exits / time runs out). */
+export async function waitAnswering(base, { timeoutMs = 90_000, proc } = {}) {
+  const t0 = Date.now();
+  while (Date.now() - t0 < timeoutMs) {
+    if (proc && !proc.alive) throw new Error(`${proc.name} exited while starting (see its log)`);
+    const r = await requestUrl(base, 'GET', '/', { timeoutMs: 1000 });
+    if (r.status === 200) return Date.now() - t0;
+    await sleep(200);
+  }
+  throw new Error(`${base} not answering after ${timeoutMs} ms`);
+}
