@@ -10,6 +10,7 @@ import { figureDefs, medians, ratio, renderTable } from './report.js';
 import { MemorySampler } from './system.js';
 import { externalTarget, startGnocchi, startTally, type StartOptions, type Target } from './targets.js';
 import { runWorkload, type RunResult, type WorkloadConfig } from './workload.js';
+import { NOISY_FIGURES, runNoisyNeighbour, type NoisyConfig } from './noisy.js';
 
 export { percentile, median } from './stats.js';
 export { figureDefs, medians, renderTable } from './report.js';
@@ -26,6 +27,17 @@ Targets (none given: --start-tally; --vs-reference alone also starts Tally):
   --pid PID                root of that target's process tree (peak memory)
   --start-tally            start ./bin/tally serve on a fresh data folder and a free port
   --vs-reference           also start the reference Gnocchi 4.4.2 (PROFILE=default PROCS=2 METRICD_WORKERS=2)
+
+Scenario:
+  --scenario NAME          standard (default): the workload below
+                           noisy-neighbour: one tenant posts --noisy-points measures to one metric whose
+                           policy keeps every method (216 series at 1 s); meanwhile another tenant reads a
+                           small metric every --noisy-read-interval ms. Reports that tenant's read
+                           p50/p99/max while the batch is processed, and the batch's processing time
+  --noisy-points N         measures in the big batch (200000)
+  --noisy-methods LIST     aggregation methods of its policy (*)
+  --noisy-read-interval N  ms between two reads of the other tenant (100)
+  --noisy-reader NAME      HTTP basic user of the other tenant (reader)
 
 Workload (same on every target):
   --metrics N              metrics receiving the walk3 series whose ingest is measured (400)
@@ -64,7 +76,11 @@ Datasets:
 ${DATASETS.map((d) => `  ${d.padEnd(9)} ${DATASET_HELP[d]}`).join('\n')}
 `;
 
+type Scenario = 'standard' | 'noisy-neighbour';
+
 interface Options {
+  scenario: Scenario;
+  noisy: NoisyConfig;
   targetUrl: string | null;
   dataDir: string | null;
   pid: number | null;
@@ -96,6 +112,8 @@ export function parseOptions(argv: string[], log: (m: string) => void = () => {}
     strict: true,
     options: {
       help: { type: 'boolean', short: 'h' },
+      scenario: { type: 'string' }, 'noisy-points': { type: 'string' }, 'noisy-methods': { type: 'string' },
+      'noisy-read-interval': { type: 'string' }, 'noisy-reader': { type: 'string' },
       target: { type: 'string' }, 'data-dir': { type: 'string' }, pid: { type: 'string' },
       'start-tally': { type: 'boolean' }, 'vs-reference': { type: 'boolean' },
       metrics: { type: 'string' }, points: { type: 'string' }, 'batch-metrics': { type: 'string' }, 'batch-measures': { type: 'string' },
@@ -142,7 +160,20 @@ export function parseOptions(argv: string[], log: (m: string) => void = () => {}
     user,
     password,
   };
+  const scenario = v.scenario ?? 'standard';
+  if (scenario !== 'standard' && scenario !== 'noisy-neighbour') throw new UsageError(`--scenario: unknown scenario '${scenario}' (known: standard, noisy-neighbour)`);
+  const noisy: NoisyConfig = {
+    points: int('noisy-points', v['noisy-points'], 200_000, 1),
+    methods: (v['noisy-methods'] ?? '*').split(',').map((m) => m.trim()).filter(Boolean),
+    readIntervalMs: int('noisy-read-interval', v['noisy-read-interval'], 100, 0),
+    drainTimeoutS: workload.drainTimeoutS,
+    user,
+    password,
+    readerUser: v['noisy-reader'] ?? 'reader',
+  };
   return {
+    scenario,
+    noisy,
     targetUrl: v.target ?? null,
     dataDir: v['data-dir'] ?? null,
     pid: v.pid === undefined ? null : int('pid', v.pid, 0, 1),
@@ -223,7 +254,9 @@ export async function main(argv: string[]): Promise<number> {
       memory?.start();
       let res: RunResult;
       try {
-        res = await runWorkload(target, o.workload, p, memory);
+        res = o.scenario === 'noisy-neighbour'
+          ? await runNoisyNeighbour(target, o.noisy, p)
+          : await runWorkload(target, o.workload, p, memory);
       } finally {
         memory?.stop();
         await target.stop();
@@ -237,7 +270,7 @@ export async function main(argv: string[]): Promise<number> {
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
 
-  const defs = figureDefs(o.workload.datasets, o.workload.scale);
+  const defs = o.scenario === 'noisy-neighbour' ? NOISY_FIGURES : figureDefs(o.workload.datasets, o.workload.scale);
   const keys = defs.map((d) => d.key);
   const cols = specs.map((s) => ({ name: s.name, values: medians(results.get(s.name)?.runs.map((r) => r.figures) ?? [], keys) }));
   process.stdout.write(`\n${renderTable(defs, cols, o.runs)}`);
@@ -260,7 +293,7 @@ export async function main(argv: string[]): Promise<number> {
       command: ['tally bench', ...argv].join(' '),
       date: new Date().toISOString(),
       machine: { host: hostname(), cpus: cpus().length, cpu: cpus()[0]?.model ?? null, memoryBytes: totalmem(), node: process.version },
-      workload: o.workload,
+      workload: o.scenario === 'noisy-neighbour' ? { scenario: o.scenario, ...o.noisy } : o.workload,
       figures: defs,
       ratioNote: 'ratio > 1 means Tally is better: Tally/Gnocchi for higher-is-better figures, Gnocchi/Tally otherwise',
       targets: Object.fromEntries(specs.map((s, i) => [s.name, { urls: results.get(s.name)?.url, median: cols[i].values, runs: results.get(s.name)?.runs }])),

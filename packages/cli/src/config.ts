@@ -7,6 +7,7 @@ import { isIP } from 'node:net';
 import { AUTH_MODES, DEFAULT_HTTP_CONFIG, type AuthMode } from '@tally/rest';
 import { DEFAULT_MAX_RESOURCE_TYPE_ATTRIBUTES, MAX_RESOURCE_TYPE_COLUMNS } from '@tally/indexer';
 import { DEFAULT_MAX_DEFINITION_ITEMS } from '@tally/timeseries';
+import { DEFAULT_REQUEST_DEADLINE_MS } from '@tally/rest';
 
 /** A setting that cannot work (e.g. a certificate without its key): printed without a stack. */
 export class ConfigError extends Error {
@@ -47,6 +48,8 @@ export interface Settings {
   maxArchivePolicyItems: number;
   /** Attributes one resource type may have. */
   maxResourceTypeAttributes: number;
+  /** Longest computation of one API request, in ms (0: none). */
+  requestDeadlineMs: number;
 }
 
 interface Spec {
@@ -111,6 +114,10 @@ export const SPECS: Spec[] = [
   // bounded below what PostgreSQL allows per table.
   { key: 'maxArchivePolicyItems', flag: 'max-archive-policy-items', env: 'TALLY_MAX_ARCHIVE_POLICY_ITEMS', help: 'most granularities one archive policy may define', dflt: () => DEFAULT_MAX_DEFINITION_ITEMS, parse: intIn('max-archive-policy-items', 1, 10_000) },
   { key: 'maxResourceTypeAttributes', flag: 'max-resource-type-attributes', env: 'TALLY_MAX_RESOURCE_TYPE_ATTRIBUTES', help: `most attributes one resource type may have (at most ${MAX_RESOURCE_TYPE_COLUMNS})`, dflt: () => DEFAULT_MAX_RESOURCE_TYPE_ATTRIBUTES, parse: intIn('max-resource-type-attributes', 1, MAX_RESOURCE_TYPE_COLUMNS) },
+  // Time bound (docs/LIMITS.md). The API serves every client from one thread: reads and
+  // aggregations share it as they go and stop past this deadline with a 503, so that no
+  // single request, however large, holds the server's resources without end.
+  { key: 'requestDeadlineMs', flag: 'request-deadline-ms', env: 'TALLY_REQUEST_DEADLINE_MS', help: 'longest computation of one API request (reads, aggregates), in ms; past it the request answers 503 (0: no deadline)', dflt: () => DEFAULT_REQUEST_DEADLINE_MS, parse: int('request-deadline-ms') },
 ];
 
 /** Flag name -> camelCase key as commander stores it. */

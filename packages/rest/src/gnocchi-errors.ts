@@ -59,6 +59,9 @@ function domainErrorToHttp(err: d.DomainError): HttpError {
     return unaggregable('Granularities are missing', err.missing.map((m) => [m.name, m.aggregation, new Raw(pyFloat(seconds(m.granularity)))]));
   }
   if (err instanceof d.InvalidReaggregation) return badRequest({ cause: 'Invalid reaggregation', reason: err.message, detail: err.method });
+  // 503, not 4xx: the request is valid and may succeed on a less busy server or with a
+  // larger limit; the description says which limit applied.
+  if (err instanceof d.DeadlineExceeded) return new HttpError(503, err.message);
   if (err instanceof d.InvalidValueQuery) return err.path === undefined ? badRequest(err.message) : invalidInput(err.message, err.path);
   return badRequest(err.message);
 }

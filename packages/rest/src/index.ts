@@ -7,3 +7,4 @@ export * from './users.js';
 export { SqliteUserStore } from './users-sqlite.js';
 export { StoreTokenVerifier, issueToken, parseToken, type TokenVerifierOptions } from './tokens.js';
 export { pyJson, pyFloat } from './pyjson.js';
+export { DEFAULT_REQUEST_DEADLINE_MS } from './domain/deadline.js';

@@ -101,6 +101,42 @@ test('a commit failing half way leaves the previous version intact and no files 
   }
 });
 
+test('commits keep at most fileOpsInFlight file writes in flight, across metrics, and stop at a failure', async (t) => {
+  // Every file operation shares the process's thread pool with the API's reads: a commit
+  // of thousands of splits issued at once made reads wait behind them for seconds.
+  const dir = tempDir(t);
+  let inFlight = 0;
+  let peak = 0;
+  let failAt = -1;
+  let started = 0;
+  const store = new FileAggregateStorage({
+    dir,
+    fileOpsInFlight: 3,
+    faultHook: async (op) => {
+      if (op !== 'split') return;
+      if (started++ === failAt) throw Object.assign(new Error('no space left'), { code: 'ENOSPC' });
+      peak = Math.max(peak, ++inFlight);
+      await new Promise((r) => setTimeout(r, 2));
+      inFlight--;
+    },
+  });
+  const splits = (tag: string) => new Map(Array.from({ length: 40 }, (_, i) => [`k${i}`, bytes(`${tag}${i}`)] as [string, Uint8Array]));
+  const [a, b] = [randomUUID(), randomUUID()];
+  await Promise.all([commit(store, a, change({ put: splits('a') })), commit(store, b, change({ put: splits('b') }))]);
+  assert.equal(peak, 3, 'writes overlap, never more than the bound, even for two metrics committing at once');
+  assert.equal(text(await store.readSplit(a, 'k39')), 'a39');
+  assert.equal(metricFiles(dir, b).length, 41);
+
+  // A failing write: nothing new starts, every started write settles, none is left behind.
+  const before = metricFiles(dir, a);
+  started = 0;
+  failAt = 5;
+  await assert.rejects(commit(store, a, change({ put: splits('x') })), (err: unknown) => err instanceof StorageUnavailableError);
+  assert.ok(started <= 5 + 3, `at most the writes in flight start after the failure (${started})`);
+  assert.deepEqual(metricFiles(dir, a), before);
+  await store.close();
+});
+
 test('deleteMetric removes the folder and empties the trash a crashed delete left', async (t) => {
   const dir = tempDir(t);
   const store = new FileAggregateStorage({ dir });

@@ -3,16 +3,17 @@
 // they share, the checks, the reads through the engine, then the columnar computation of
 // @tally/timeseries' ops. The engine's UnaggregableError and OperationsEvalError pass through.
 import {
-  computeAggregates, compileGlob, readMeasures,
+  computeAggregates, compileGlob,
   type AggregatesResult, type ArchivePolicy, type Fill, type Nanos, type OpNode, type RefKey, type Series, type SeriesInput,
 } from '@tally/timeseries';
 import type { Metric } from '@tally/indexer';
 import { GranularitiesMissing, InvalidMetricReferences, MetricsNotFound, NoGranularityMatch, UnknownAggregations, UnknownMetrics } from './errors.js';
-import { policiesOf } from './measures.js';
+import { metricMeasures, policiesOf } from './measures.js';
+import { requestDeadline, type Deadline } from './deadline.js';
 import type { AggregateResource } from './resource-search.js';
 import type { Services } from './services.js';
 
-type ReadServices = Pick<Services, 'indexer' | 'storage'>;
+type ReadServices = Pick<Services, 'indexer' | 'storage' | 'requestDeadlineMs'>;
 
 /** What the computation needs besides the operations (Gnocchi's validated query string). */
 export interface CommonArgs {
@@ -51,10 +52,8 @@ function checkReferences(refs: Ref[], aps: Map<string, ArchivePolicy>, granulari
   if (missing.length > 0) throw new GranularitiesMissing(missing);
 }
 
-async function readSeries(s: ReadServices, ref: Ref, ap: ArchivePolicy, g: Nanos, args: CommonArgs): Promise<Series> {
-  const rec = await s.storage.read(ref.metric.id);
-  const r = await readMeasures(ap, rec.state, { aggregation: ref.aggregation, granularity: g, start: args.start, stop: args.stop },
-    (key) => s.storage.readSplit(ref.metric.id, key));
+async function readSeries(s: ReadServices, ref: Ref, ap: ArchivePolicy, g: Nanos, args: CommonArgs, deadline: Deadline): Promise<Series> {
+  const r = await metricMeasures(s, ref.metric, ap, { aggregation: ref.aggregation, granularity: g, start: args.start, stop: args.stop }, deadline);
   return { ts: r.ts, values: r.values };
 }
 
@@ -64,8 +63,13 @@ export interface Measured {
   inputRefs: Ref[];
 }
 
-/** Gnocchi's processor.get_measures: granularities, checks, reads, then the computation. */
-export async function measuresFor(s: ReadServices, refs: Ref[], op: OpNode, args: CommonArgs): Promise<Measured> {
+/**
+ * Gnocchi's processor.get_measures: granularities, checks, reads, then the computation.
+ * The reads share the event loop and stop at the request's deadline (DeadlineExceeded);
+ * the computation runs in one go once every series is read, and the deadline is checked
+ * again after it.
+ */
+export async function measuresFor(s: ReadServices, refs: Ref[], op: OpNode, args: CommonArgs, deadline: Deadline = requestDeadline(s)): Promise<Measured> {
   const aps = await policiesOf(s, refs.map((r) => r.metric));
   const granularities = args.granularities ?? commonGranularities(refs, aps);
   if (granularities.length === 0) throw new NoGranularityMatch(refs.map((r) => [r.name, r.aggregation]));
@@ -75,11 +79,15 @@ export async function measuresFor(s: ReadServices, refs: Ref[], op: OpNode, args
   for (const ref of refs) {
     const ap = aps.get(ref.metric.archivePolicyName)!;
     for (const g of granularities) {
-      inputs.push({ key: ref.lookup, granularity: g, series: await readSeries(s, ref, ap, g, args) });
+      await deadline.pause();
+      inputs.push({ key: ref.lookup, granularity: g, series: await readSeries(s, ref, ap, g, args, deadline) });
       inputRefs.push(ref);
     }
   }
-  return { result: computeAggregates(op, inputs, args), inputRefs };
+  await deadline.pause();
+  const result = computeAggregates(op, inputs, args);
+  deadline.check();
+  return { result, inputRefs };
 }
 
 /** Python's uuid.UUID() then str(): canonical lowercase form, or null. */
@@ -142,10 +150,10 @@ export interface ResourcesMeasured extends Measured {
   used: AggregateResource[];
 }
 
-async function resourcesMeasures(s: ReadServices, resources: AggregateResource[], op: OpNode, keys: RefKey[], args: CommonArgs): Promise<ResourcesMeasured | null> {
+async function resourcesMeasures(s: ReadServices, resources: AggregateResource[], op: OpNode, keys: RefKey[], args: CommonArgs, deadline: Deadline): Promise<ResourcesMeasured | null> {
   const refs = refsOfResources(resources, keys);
   if (refs.length === 0) return null;
-  const measured = await measuresFor(s, refs, op, args);
+  const measured = await measuresFor(s, refs, op, args, deadline);
   const used = new Set(refs.map((r) => r.resourceId));
   return { ...measured, used: resources.filter((r) => used.has(r.id)) };
 }
@@ -156,7 +164,7 @@ function groupKey(r: AggregateResource, groupby: string[]): string {
 
 /** The operations over all `resources` (found sorted by the search). */
 export async function measureResources(s: ReadServices, resources: AggregateResource[], op: OpNode, keys: RefKey[], args: CommonArgs): Promise<ResourcesMeasured> {
-  const out = await resourcesMeasures(s, resources, op, keys, args);
+  const out = await resourcesMeasures(s, resources, op, keys, args, requestDeadline(s));
   if (out === null) throw noSuchMetric(keys);
   return out;
 }
@@ -170,12 +178,13 @@ export interface GroupMeasured {
 /** The operations per group of `resources` (sorted by `groupby` by the search); groups without metrics are left out. */
 export async function measureResourceGroups(s: ReadServices, resources: AggregateResource[], groupby: string[], op: OpNode, keys: RefKey[], args: CommonArgs): Promise<GroupMeasured[]> {
   const results: GroupMeasured[] = [];
+  const deadline = requestDeadline(s);
   let at = 0;
   while (at < resources.length) {
     const key = groupKey(resources[at], groupby);
     let end = at;
     while (end < resources.length && groupKey(resources[end], groupby) === key) end++;
-    const out = await resourcesMeasures(s, resources.slice(at, end), op, keys, args);
+    const out = await resourcesMeasures(s, resources.slice(at, end), op, keys, args, deadline);
     if (out !== null) results.push({ group: Object.fromEntries(groupby.map((a) => [a, resources[at].json[a] ?? null])), measured: out });
     at = end;
   }

@@ -100,3 +100,13 @@ export class InvalidValueQuery extends DomainError {
     super(message);
   }
 }
+
+/**
+ * A request's computation ran past the configured deadline (`limitMs`, the setting
+ * `setting`): it was stopped so that one request cannot hold the server.
+ */
+export class DeadlineExceeded extends DomainError {
+  constructor(readonly limitMs: number, readonly setting: string) {
+    super(`The request was too expensive: its computation took longer than ${limitMs} ms (the limit set by ${setting}); ask for fewer metrics, fewer points (start, stop, granularity) or simpler operations`);
+  }
+}

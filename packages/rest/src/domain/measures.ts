@@ -4,6 +4,7 @@ import { readMeasures, type ArchivePolicy, type Nanos, type ReadQuery, type Read
 import type { Metric } from '@tally/indexer';
 import { AggregationMethodMissing, ArchivePolicyMissing, GranularityMissing } from './errors.js';
 import type { Services } from './services.js';
+import { requestDeadline, type Deadline } from './deadline.js';
 
 /** Archive policies of `metrics`, by name. */
 export async function policiesOf(s: Pick<Services, 'indexer'>, metrics: Metric[]): Promise<Map<string, ArchivePolicy>> {
@@ -30,8 +31,20 @@ export async function checkedPolicy(s: Pick<Services, 'indexer'>, m: Metric, agg
   return ap;
 }
 
-/** One metric's points for `query` (the engine's CalendarDeriveError passes through). */
-export async function metricMeasures(s: Pick<Services, 'storage'>, m: Metric, ap: ArchivePolicy, query: ReadQuery): Promise<ReadResult> {
+/**
+ * One metric's points for `query` (the engine's CalendarDeriveError passes through). The
+ * engine asks for the series' splits one by one: between two, the request gives the event
+ * loop back when it has held it a while, and stops past `deadline` (DeadlineExceeded).
+ */
+export async function metricMeasures(
+  s: Pick<Services, 'storage' | 'requestDeadlineMs'>, m: Metric, ap: ArchivePolicy, query: ReadQuery,
+  deadline: Deadline = requestDeadline(s),
+): Promise<ReadResult> {
   const rec = await s.storage.read(m.id);
-  return readMeasures(ap, rec.state, query, (key) => s.storage.readSplit(m.id, key));
+  const result = await readMeasures(ap, rec.state, query, async (key) => {
+    await deadline.pause();
+    return s.storage.readSplit(m.id, key);
+  });
+  deadline.check();
+  return result;
 }

@@ -9,4 +9,6 @@ export interface Services {
   incoming: IncomingStore;
   storage: AggregateStorage;
   processor: Processor;
+  /** Longest computation of one request, in ms (0: none; undefined: the default). */
+  requestDeadlineMs?: number;
 }
