@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { FileIncomingStore, type Measures } from '@tally/incoming';
 import { FileAggregateStorage, type AggregateStorage, type FileAggregateStorageOptions } from '@tally/storage';
-import { LocalCoordinator } from '@tally/coordination';
+import { LocalCoordinator, type Coordinator, type Lock } from '@tally/coordination';
 import { makeArchivePolicyItem, readMeasures, type ArchivePolicy } from '@tally/timeseries';
 import { Processor, type Logger } from './index.js';
 
@@ -304,4 +304,68 @@ test('two processors on one data folder, same sacks, racing ingest: nothing coun
   assert.equal((await writer.incoming.backlog()).measures, 0);
   assert.ok(folded.a + folded.b <= total, `folded ${folded.a} + ${folded.b} of ${total}`);
   for (const n of [writer, a, b]) await closeNode(n);
+});
+
+test('a fold that fails while another is still committing: the sack lock is released only after that commit', async (t) => {
+  const dir = tempDir(t);
+  const sackOf = new FileIncomingStore({ dir: join(dir, 'incoming'), sacks: 4 });
+  // Two metrics of one sack, so that one round folds both at once.
+  const failing = randomUUID();
+  let slow = randomUUID();
+  while (sackOf.sackOf(slow) !== sackOf.sackOf(failing)) slow = randomUUID();
+  await sackOf.close();
+  const events: string[] = [];
+  let failed: () => void = () => undefined;
+  const didFail = new Promise<void>((r) => (failed = r));
+  let waiting: () => void = () => undefined;
+  const isWaiting = new Promise<void>((r) => (waiting = r));
+  let open: () => void = () => undefined;
+  const gate = new Promise<void>((r) => (open = r));
+  const hook: Hook = async (op, path) => {
+    if (path.includes(failing)) {
+      failed();
+      throw new Error('disk says no');
+    }
+    if (path.includes(slow) && op === 'rename') {
+      waiting();
+      await gate;
+    }
+  };
+  const n = openNode(dir, { hook });
+  const base = n.coordinator;
+  const coordinator: Coordinator = {
+    tryLock: async (name) => watched(await base.tryLock(name)),
+    lock: async (name, opts) => watched(await base.lock(name, opts)) as Lock,
+    close: () => base.close(),
+  };
+  function watched(lock: Lock | null): Lock | null {
+    return lock && { release: async () => { events.push('released'); await lock.release(); } };
+  }
+  const storage: AggregateStorage = {
+    read: (id) => n.storage.read(id),
+    readSplit: (id, key) => n.storage.readSplit(id, key),
+    deleteMetric: (id) => n.storage.deleteMetric(id),
+    close: () => n.storage.close(),
+    update: async (id) => {
+      const u = await n.storage.update(id);
+      return { ...u, commit: async (change) => { await u.commit(change); events.push(`committed ${id === slow ? 'slow' : 'failing'}`); } };
+    },
+  };
+  const policies = async (ids: string[]): Promise<Map<string, ArchivePolicy>> => new Map(ids.map((id) => [id, POLICY]));
+  const processor = new Processor({ incoming: n.incoming, storage, coordinator, policies });
+  await n.incoming.add(new Map([[failing, span(0, 3)], [slow, span(0, 3)]]));
+
+  const outcome = processor.processSack(n.incoming.sackOf(slow), { wait: true }).then(() => null, (err: unknown) => err);
+  await Promise.all([didFail, isWaiting]);
+  await settle(); // time for a premature release to happen
+  const beforeGate = [...events];
+  open();
+  const err = await outcome;
+  assert.equal((err as Error | null)?.message, 'disk says no', 'the first error is thrown');
+  assert.deepEqual(beforeGate, [], 'nothing released while the slow commit is in flight');
+  assert.deepEqual(events, ['committed slow', 'released']);
+  // The batch stays in incoming for the failed metric; the slow one's fold is kept.
+  assert.equal((await n.incoming.listBatches(n.incoming.sackOf(slow))).length, 1);
+  assert.equal((await stored(n.storage, slow)).size, 3);
+  await closeNode(n);
 });

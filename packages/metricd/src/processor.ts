@@ -171,11 +171,24 @@ export function concatMeasures(parts: Measures[]): Measures {
   return { ts, values };
 }
 
-/** Runs `fn` over `items` with at most `limit` in flight. */
-export async function eachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+/**
+ * Runs `fn` over `items` with at most `limit` in flight. After a failure no new item
+ * starts, and the first error is thrown only once every started one has settled: the
+ * caller releases the sack's lock next, and a fold still committing after that could land
+ * over a newer fold of the same metric by whoever takes the lock.
+ */
+export async function eachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await fn(items[next++]);
-  });
-  await Promise.all(workers);
+  let failure: { err: unknown } | null = null;
+  const lane = async (): Promise<void> => {
+    while (failure === null && next < items.length) {
+      try {
+        await fn(items[next++]);
+      } catch (err) {
+        failure ??= { err };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  if (failure !== null) throw (failure as { err: unknown }).err;
 }
