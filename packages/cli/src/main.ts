@@ -1,5 +1,4 @@
 // The `tally` command.
-import { Worker } from 'node:worker_threads';
 import { readFileSync } from 'node:fs';
 import { IncomingConfigError, changeSackCount } from '@tally/incoming';
 import { StorageConfigError } from '@tally/storage';
@@ -9,7 +8,7 @@ import { Command, Option } from 'commander';
 import { pino, type Logger } from 'pino';
 import { buildApi, StoreTokenVerifier, UserStoreError, type MetricdStatus, type UserStore } from '@tally/rest';
 import { ConfigError, SPECS, isLoopbackHost, listenRefusal, resolveSettings, type Settings } from './config.js';
-import { openServices, upgrade, type Services } from './services.js';
+import { openServices, startMetricdThread, upgrade, type Services } from './services.js';
 import { addUserCommands, openUserStore, userStorePath } from './user.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -108,10 +107,9 @@ interface WorkerPool {
 }
 
 function startWorkers(s: Settings, log: Logger): WorkerPool {
-  const url = new URL('./metricd-thread.js', import.meta.url);
   let processed = 0;
   const workers = Array.from({ length: Math.max(1, s.metricdWorkers) }, (_v, i) => {
-    const w = new Worker(url, { workerData: s, name: `metricd-${i}` });
+    const w = startMetricdThread(s, 'loop', `metricd-${i}`);
     w.on('message', (m: { type?: string; measures?: number }) => {
       if (m.type === 'scan') processed += m.measures ?? 0;
     });
@@ -146,10 +144,11 @@ async function runApi(s: Settings, log: Logger, tls: TlsFiles | undefined, pool?
       log.warn('API tokens will cross the network in clear text: give --tls-cert and --tls-key, or put a TLS proxy in front');
     }
   }
-  const svc = await openServices(s, log);
+  // Refreshes fold in a thread of their own: the API's event loop serves everyone.
+  const svc = await openServices(s, log, { refreshInThreads: true });
   await ensureSchema(svc, log);
   const app = buildApi(
-    { ...svc, version: VERSION, metricdStatus: pool ? async () => pool.status() : undefined, requestDeadlineMs: s.requestDeadlineMs },
+    { ...svc, processor: svc.refresher, version: VERSION, metricdStatus: pool ? async () => pool.status() : undefined, requestDeadlineMs: s.requestDeadlineMs },
     {
       authMode: s.authMode, maxLimit: s.maxLimit, corsAllowedOrigins: s.corsAllowedOrigins, proxyHeaders: s.proxyHeaders,
       proxyPrefix: s.proxyPrefix, bodyLimit: s.bodyLimitBytes, remoteUserHeader: 'x-remote-user',

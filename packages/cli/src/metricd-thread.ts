@@ -1,21 +1,37 @@
-// Entry point of a processing worker thread started by `tally serve` / `tally metricd`:
-// it opens its own connections and runs the processing loop until told to stop.
+// Entry point of a processing thread: `tally serve` / `tally metricd` start some to run the
+// processing loop, the API one (on the first GET ?refresh=true) to fold refreshed metrics off
+// its event loop. Each opens its own connections and runs until told to stop.
 import { parentPort, workerData } from 'node:worker_threads';
 import { pino } from 'pino';
-import { runWorker } from '@tally/metricd';
-import { openServices, expungeDeletedMetrics } from './services.js';
-import type { Settings } from './config.js';
+import { runWorker, serveRefreshes } from '@tally/metricd';
+import { openServices, expungeDeletedMetrics, type MetricdThreadData } from './services.js';
 
-const settings = workerData as Settings;
-const log = pino({ level: settings.logLevel, base: { role: 'metricd', thread: process.pid } });
+const { settings, role } = workerData as MetricdThreadData;
+const log = pino({ level: settings.logLevel, base: { role: role === 'loop' ? 'metricd' : 'refresh', thread: process.pid } });
 const abort = new AbortController();
 parentPort?.on('message', (msg: unknown) => {
   if (msg === 'stop') abort.abort();
 });
 
 const svc = await openServices(settings, log);
-let processed = 0;
 try {
+  if (role === 'refresh') await answerRefreshes();
+  else await processingLoop();
+} finally {
+  await svc.close();
+  // The message listener would keep this thread alive once the work is over.
+  parentPort?.close();
+}
+
+async function answerRefreshes(): Promise<void> {
+  if (!parentPort) return;
+  const drained = serveRefreshes(parentPort, svc.processor);
+  await new Promise<void>((resolve) => abort.signal.addEventListener('abort', () => resolve(), { once: true }));
+  await drained();
+}
+
+async function processingLoop(): Promise<void> {
+  let processed = 0;
   await runWorker({
     processor: svc.processor,
     intervalMs: settings.processingIntervalMs,
@@ -30,8 +46,4 @@ try {
       if (s.measures) parentPort?.postMessage({ type: 'scan', measures: s.measures, total: processed, ms: s.ms });
     },
   });
-} finally {
-  await svc.close();
-  // The message listener would keep this thread alive once the loop is over.
-  parentPort?.close();
 }

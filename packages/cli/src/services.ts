@@ -1,10 +1,11 @@
 // Opens the components one process needs, from the settings, and closes them in order.
 import { mkdirSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import { openIndexer, type Indexer } from '@tally/indexer';
 import { openIncoming, type IncomingStore } from '@tally/incoming';
 import { openStorage, type AggregateStorage } from '@tally/storage';
 import { openCoordinator, type Coordinator } from '@tally/coordination';
-import { Processor, type Logger, type PolicyLookup } from '@tally/metricd';
+import { Processor, ThreadRefresher, type Logger, type MetricRefresher, type PolicyLookup } from '@tally/metricd';
 import { defaultArchivePolicies, type ArchivePolicy } from '@tally/timeseries';
 import type { Settings } from './config.js';
 
@@ -14,7 +15,23 @@ export interface Services {
   storage: AggregateStorage;
   coordinator: Coordinator;
   processor: Processor;
+  /** What GET ?refresh=true calls: the processor itself, or worker threads running one. */
+  refresher: MetricRefresher;
   close(): Promise<void>;
+}
+
+/** What a processing thread does: the processing loop, or answer the API's refreshes. */
+export type MetricdThreadRole = 'loop' | 'refresh';
+
+export interface MetricdThreadData {
+  settings: Settings;
+  role: MetricdThreadRole;
+}
+
+/** Starts a processing thread (metricd-thread.ts) over the stores `s` names. */
+export function startMetricdThread(s: Settings, role: MetricdThreadRole, name: string): Worker {
+  const data: MetricdThreadData = { settings: s, role };
+  return new Worker(new URL('./metricd-thread.js', import.meta.url), { workerData: data, name });
 }
 
 /** Active metrics among `ids` with their archive policy: two indexed queries per round. */
@@ -31,7 +48,11 @@ export function policyLookup(indexer: Indexer): PolicyLookup {
   };
 }
 
-export async function openServices(s: Settings, log?: Logger): Promise<Services> {
+/**
+ * `refreshInThreads`: refreshes fold in a worker thread (started on the first one), so that
+ * the API's event loop never runs a fold; otherwise they run on the calling thread.
+ */
+export async function openServices(s: Settings, log?: Logger, opts: { refreshInThreads?: boolean } = {}): Promise<Services> {
   mkdirSync(s.dataDir, { recursive: true });
   const opened: Array<{ close(): Promise<void> }> = [];
   const open = async <T extends { close(): Promise<void> }>(p: Promise<T>): Promise<T> => {
@@ -53,9 +74,13 @@ export async function openServices(s: Settings, log?: Logger): Promise<Services>
     throw err;
   }
   const processor = new Processor({ incoming, storage, coordinator, policies: policyLookup(indexer), log });
+  const threads = opts.refreshInThreads
+    ? new ThreadRefresher({ start: (i) => startMetricdThread(s, 'refresh', `refresh-${i}`), log })
+    : null;
   return {
-    indexer, incoming, storage, coordinator, processor,
+    indexer, incoming, storage, coordinator, processor, refresher: threads ?? processor,
     async close() {
+      await threads?.close();
       await incoming.close();
       await storage.close();
       await coordinator.close();

@@ -22,8 +22,11 @@ export interface TestApi {
   call(method: string, url: string, opts?: { user?: string | null; body?: unknown; raw?: string; headers?: Record<string, string> }): Promise<{ status: number; json: unknown; text: string; headers: Record<string, unknown> }>;
 }
 
-/** Real services over a temporary folder (`dir`), and how to close them. */
-export async function openTestServices(dir: string): Promise<{ services: ApiServices; close(): Promise<void> }> {
+/**
+ * Real services over a temporary folder (`dir`), and how to close them. Refreshes fold on
+ * the calling thread here (quicker to start than a worker; production uses the worker).
+ */
+export async function openTestServices(dir: string): Promise<{ services: ApiServices & { processor: Processor }; close(): Promise<void> }> {
   const indexer = await openIndexer(`sqlite://${join(dir, 'index.sqlite')}`);
   await indexer.upgrade();
   const incoming = new FileIncomingStore({ dir: join(dir, 'incoming'), sacks: 4 });
