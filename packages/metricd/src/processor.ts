@@ -12,7 +12,7 @@
 import { CorruptBatchError, type IncomingStore, type Measures } from '@tally/incoming';
 import type { AggregateStorage } from '@tally/storage';
 import type { Coordinator, Lock } from '@tally/coordination';
-import { processMeasures, type ArchivePolicy } from '@tally/timeseries';
+import { concat, processMeasures, type ArchivePolicy } from '@tally/timeseries';
 
 /** Returns the archive policy of each id that names an active metric (others are dropped). */
 export type PolicyLookup = (metricIds: string[]) => Promise<Map<string, ArchivePolicy>>;
@@ -148,7 +148,7 @@ export class Processor {
     const rec = await this.o.storage.update(metricId);
     const todo = pending.filter((p) => !rec.applied.has(p.batchId));
     if (todo.length === 0) return 0;
-    const measures = concatMeasures(todo.map((p) => p.measures));
+    const measures = concat(todo.map((p) => p.measures));
     const change = await processMeasures(policy, rec.state, measures, (key) => rec.readSplit(key));
     const forget = [...rec.applied].filter((id) => !present.has(id));
     await rec.commit({ ...change, applied: [...new Set(todo.map((p) => p.batchId))], forget });
@@ -156,20 +156,6 @@ export class Processor {
   }
 }
 
-export function concatMeasures(parts: Measures[]): Measures {
-  if (parts.length === 1) return parts[0];
-  let n = 0;
-  for (const p of parts) n += p.ts.length;
-  const ts = new BigInt64Array(n);
-  const values = new Float64Array(n);
-  let off = 0;
-  for (const p of parts) {
-    ts.set(p.ts, off);
-    values.set(p.values, off);
-    off += p.ts.length;
-  }
-  return { ts, values };
-}
 
 /**
  * Runs `fn` over `items` with at most `limit` in flight. After a failure no new item

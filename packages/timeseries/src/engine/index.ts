@@ -8,7 +8,7 @@
 //   series.ts   columnar series operations shared by processing and reading
 //   process.ts  processMeasures
 //   read.ts     readMeasures
-export { combine, sortUnique, type Measures } from './series.js';
+export { combine, concat, sortUnique, type Measures } from './series.js';
 export { policyMethods, splitKey, splitStart, SPLIT_POINTS, type ReadSplit } from './splits.js';
 export { decodeState, encodeState, type State } from './state.js';
 export { processMeasures, type ProcessResult } from './process.js';
