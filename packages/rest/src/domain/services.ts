@@ -11,4 +11,6 @@ export interface Services {
   processor: Processor;
   /** Longest computation of one request, in ms (0: none; undefined: the default). */
   requestDeadlineMs?: number;
+  /** Most points one request may read and answer (0: none; undefined: the default). */
+  maxAnswerPoints?: number;
 }
