@@ -7,7 +7,7 @@ import { isIP } from 'node:net';
 import { AUTH_MODES, DEFAULT_HTTP_CONFIG, type AuthMode } from '@tally/rest';
 import { DEFAULT_MAX_RESOURCE_TYPE_ATTRIBUTES, MAX_RESOURCE_TYPE_COLUMNS } from '@tally/indexer';
 import { DEFAULT_MAX_DEFINITION_ITEMS } from '@tally/timeseries';
-import { DEFAULT_REQUEST_DEADLINE_MS } from '@tally/rest';
+import { DEFAULT_MAX_ANSWER_POINTS, DEFAULT_REQUEST_DEADLINE_MS } from '@tally/rest';
 
 /** A setting that cannot work (e.g. a certificate without its key): printed without a stack. */
 export class ConfigError extends Error {
@@ -50,6 +50,8 @@ export interface Settings {
   maxResourceTypeAttributes: number;
   /** Longest computation of one API request, in ms (0: none). */
   requestDeadlineMs: number;
+  /** Most points one API request may read and answer (0: none). */
+  maxAnswerPoints: number;
 }
 
 interface Spec {
@@ -118,6 +120,10 @@ export const SPECS: Spec[] = [
   // aggregations share it as they go and stop past this deadline with a 503, so that no
   // single request, however large, holds the server's resources without end.
   { key: 'requestDeadlineMs', flag: 'request-deadline-ms', env: 'TALLY_REQUEST_DEADLINE_MS', help: 'longest computation of one API request (reads, aggregates), in ms; past it the request answers 503 (0: no deadline)', dflt: () => DEFAULT_REQUEST_DEADLINE_MS, parse: int('request-deadline-ms') },
+  // Size bound (docs/LIMITS.md): an answer's JSON is written on the API's one thread and an
+  // aggregation's work follows the points it reads, so both are bounded; past it the
+  // request answers 413 before anything is computed from the excess or written.
+  { key: 'maxAnswerPoints', flag: 'max-answer-points', env: 'TALLY_MAX_ANSWER_POINTS', help: 'most points one API request may read and answer (reads of measures, aggregates, searches by value); past it the request answers 413 (0: no bound)', dflt: () => DEFAULT_MAX_ANSWER_POINTS, parse: int('max-answer-points') },
 ];
 
 /** Flag name -> camelCase key as commander stores it. */

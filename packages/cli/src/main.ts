@@ -148,7 +148,10 @@ async function runApi(s: Settings, log: Logger, tls: TlsFiles | undefined, pool?
   const svc = await openServices(s, log, { refreshInThreads: true });
   await ensureSchema(svc, log);
   const app = buildApi(
-    { ...svc, processor: svc.refresher, version: VERSION, metricdStatus: pool ? async () => pool.status() : undefined, requestDeadlineMs: s.requestDeadlineMs },
+    {
+      ...svc, processor: svc.refresher, version: VERSION, metricdStatus: pool ? async () => pool.status() : undefined,
+      requestDeadlineMs: s.requestDeadlineMs, maxAnswerPoints: s.maxAnswerPoints,
+    },
     {
       authMode: s.authMode, maxLimit: s.maxLimit, corsAllowedOrigins: s.corsAllowedOrigins, proxyHeaders: s.proxyHeaders,
       proxyPrefix: s.proxyPrefix, bodyLimit: s.bodyLimitBytes, remoteUserHeader: 'x-remote-user',

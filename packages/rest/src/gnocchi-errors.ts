@@ -62,6 +62,9 @@ function domainErrorToHttp(err: d.DomainError): HttpError {
   // 503, not 4xx: the request is valid and may succeed on a less busy server or with a
   // larger limit; the description says which limit applied.
   if (err instanceof d.DeadlineExceeded) return new HttpError(503, err.message);
+  // 413: the request is valid but asks for more than one answer may carry; narrower
+  // bounds succeed.
+  if (err instanceof d.AnswerTooLarge) return new HttpError(413, err.message);
   if (err instanceof d.InvalidValueQuery) return err.path === undefined ? badRequest(err.message) : invalidInput(err.message, err.path);
   return badRequest(err.message);
 }

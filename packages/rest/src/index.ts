@@ -7,4 +7,4 @@ export * from './users.js';
 export { SqliteUserStore } from './users-sqlite.js';
 export { StoreTokenVerifier, issueToken, parseToken, type TokenVerifierOptions } from './tokens.js';
 export { pyJson, pyFloat } from './pyjson.js';
-export { DEFAULT_REQUEST_DEADLINE_MS } from './domain/deadline.js';
+export { DEFAULT_REQUEST_DEADLINE_MS, DEFAULT_MAX_ANSWER_POINTS } from './domain/deadline.js';

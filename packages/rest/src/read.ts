@@ -9,7 +9,8 @@ import type { Metric } from '@tally/indexer';
 import { HttpError, argumentError, badRequest } from './errors.js';
 import { checkedPolicy, metricMeasures } from './domain/measures.js';
 import { pyFloat } from './pyjson.js';
-import { utcSeriesJson } from './series-json.js';
+import { CHUNK_POINTS, utcSeriesChunks, writeInChunks, writtenInOneGo } from './series-json.js';
+import { requestDeadline, type Deadline } from './domain/deadline.js';
 import { parseBool } from './query.js';
 import type { Ctx } from './context.js';
 
@@ -76,24 +77,43 @@ export function granularityText(g: Nanos | CalendarUnit): string {
   return typeof g === 'string' ? `"${g}"` : pyFloat(granularitySeconds(g));
 }
 
-/** The body of a measures read: bytes written directly for UTC (series-json.ts), else text. */
-export function measuresBody(
-  r: { ts: BigInt64Array; granularity: BigInt64Array; values: Float64Array; calendar?: CalendarUnit },
-  zone: TimeZone = TimeZone.UTC,
-): string | Buffer {
-  if (zone.isUtc && r.calendar === undefined) return utcSeriesJson(r.ts, r.granularity, r.values, granularityText);
-  return measuresJson(r, zone);
+type SeriesOut = { ts: BigInt64Array; granularity: BigInt64Array; values: Float64Array; calendar?: CalendarUnit };
+
+/**
+ * The body of a measures read, written in chunks (see utcSeriesChunks): bytes written
+ * directly for UTC (series-json.ts), else text.
+ */
+export function measuresChunks(r: SeriesOut, zone: TimeZone = TimeZone.UTC): Generator<void, string | Buffer, void> {
+  if (zone.isUtc && r.calendar === undefined) return utcSeriesChunks(r.ts, r.granularity, r.values, granularityText);
+  return measuresJsonChunks(r, zone);
 }
 
-export function measuresJson(
-  r: { ts: BigInt64Array; granularity: BigInt64Array; values: Float64Array; calendar?: CalendarUnit },
-  zone: TimeZone = TimeZone.UTC,
-): string {
+/** measuresChunks written in one go. */
+export function measuresBody(r: SeriesOut, zone: TimeZone = TimeZone.UTC): string | Buffer {
+  return writtenInOneGo(measuresChunks(r, zone));
+}
+
+/**
+ * measuresChunks written with the event loop given back between chunks; stops at the
+ * request's deadline. The answer's size is checked against the request's bound first.
+ */
+export function writeMeasures(r: SeriesOut, zone: TimeZone, deadline: Deadline): Promise<string | Buffer> {
+  deadline.answer(r.ts.length);
+  return writeInChunks(measuresChunks(r, zone), () => deadline.pause());
+}
+
+export function measuresJson(r: SeriesOut, zone: TimeZone = TimeZone.UTC): string {
+  return writtenInOneGo(measuresJsonChunks(r, zone));
+}
+
+/** The generic (any zone, calendar labels) text of a series, yielding every CHUNK_POINTS points. */
+function* measuresJsonChunks(r: SeriesOut, zone: TimeZone): Generator<void, string, void> {
   const parts: string[] = new Array<string>(r.ts.length);
   const utc = zone.isUtc ? new SeriesTimestampFormatter() : null;
   let lastG = -1n;
   let gText = r.calendar === undefined ? '' : granularityText(r.calendar);
   for (let i = 0; i < r.ts.length; i++) {
+    if (i > 0 && i % CHUNK_POINTS === 0) yield;
     const g = r.granularity[i];
     if (r.calendar === undefined && g !== lastG) {
       lastG = g;
@@ -120,6 +140,7 @@ export async function readMeasuresReply(ctx: Ctx, req: FastifyRequest, reply: Fa
   const granularity = queryGranularity(q.granularity);
   const ap = await checkedPolicy(ctx, m, aggregation, granularity);
   if (parseBool(q, 'refresh', false)) await ctx.processor.refreshMetric(m.id);
-  const result = await metricMeasures(ctx, m, ap, { aggregation, granularity, start, stop, resample: samplingOf(resample, zone) });
-  return reply.code(200).header('content-type', 'application/json').send(measuresBody(result, zone));
+  const deadline = requestDeadline(ctx);
+  const result = await metricMeasures(ctx, m, ap, { aggregation, granularity, start, stop, resample: samplingOf(resample, zone) }, deadline);
+  return reply.code(200).header('content-type', 'application/json').send(await writeMeasures(result, zone, deadline));
 }

@@ -1,4 +1,4 @@
-// Writing a read's points as JSON: the byte writer (utcSeriesJson) against the generic text
+// Writing a read's points as JSON: the byte writer (utcSeriesChunks) against the generic text
 // path (measuresJson) measured in the same run, for 10 000 points of four kinds of values.
 // The machine is shared and noisy: the two alternate, and the median of seven rounds is printed.
 // node packages/rest/dist/series-json.bench.js

@@ -13,7 +13,7 @@ import { requestDeadline, type Deadline } from './deadline.js';
 import type { AggregateResource } from './resource-search.js';
 import type { Services } from './services.js';
 
-type ReadServices = Pick<Services, 'indexer' | 'storage' | 'requestDeadlineMs'>;
+type ReadServices = Pick<Services, 'indexer' | 'storage' | 'requestDeadlineMs' | 'maxAnswerPoints'>;
 
 /** What the computation needs besides the operations (Gnocchi's validated query string). */
 export interface CommonArgs {
@@ -163,8 +163,10 @@ function groupKey(r: AggregateResource, groupby: string[]): string {
 }
 
 /** The operations over all `resources` (found sorted by the search). */
-export async function measureResources(s: ReadServices, resources: AggregateResource[], op: OpNode, keys: RefKey[], args: CommonArgs): Promise<ResourcesMeasured> {
-  const out = await resourcesMeasures(s, resources, op, keys, args, requestDeadline(s));
+export async function measureResources(
+  s: ReadServices, resources: AggregateResource[], op: OpNode, keys: RefKey[], args: CommonArgs, deadline: Deadline = requestDeadline(s),
+): Promise<ResourcesMeasured> {
+  const out = await resourcesMeasures(s, resources, op, keys, args, deadline);
   if (out === null) throw noSuchMetric(keys);
   return out;
 }
@@ -176,9 +178,10 @@ export interface GroupMeasured {
 }
 
 /** The operations per group of `resources` (sorted by `groupby` by the search); groups without metrics are left out. */
-export async function measureResourceGroups(s: ReadServices, resources: AggregateResource[], groupby: string[], op: OpNode, keys: RefKey[], args: CommonArgs): Promise<GroupMeasured[]> {
+export async function measureResourceGroups(
+  s: ReadServices, resources: AggregateResource[], groupby: string[], op: OpNode, keys: RefKey[], args: CommonArgs, deadline: Deadline = requestDeadline(s),
+): Promise<GroupMeasured[]> {
   const results: GroupMeasured[] = [];
-  const deadline = requestDeadline(s);
   let at = 0;
   while (at < resources.length) {
     const key = groupKey(resources[at], groupby);

@@ -3,16 +3,17 @@
 // "aggregate" operation (checking overlap unless a fill is given), resampled first when
 // asked, by calendar in a time zone when the resampling is a calendar grouping.
 import {
-  calendarBucket, lowerBound, readMeasures, AGGREGATE_METHODS, CalendarDeriveError, type ArchivePolicy, type CalendarSampling,
+  calendarBucket, lowerBound, AGGREGATE_METHODS, CalendarDeriveError, type ArchivePolicy, type CalendarSampling,
   type CalendarUnit, type Nanos, type OpNode, type Series, type TimeZone,
 } from '@tally/timeseries';
 import type { Metric } from '@tally/indexer';
 import { measuresFor, type CommonArgs, type Ref } from './aggregates.js';
-import { policiesOf } from './measures.js';
+import { metricMeasures, policiesOf } from './measures.js';
+import { requestDeadline, type Deadline } from './deadline.js';
 import { AggregationMethodMissing, GranularityMissing, InvalidReaggregation, NoGranularityMatch } from './errors.js';
 import type { Services } from './services.js';
 
-type ReadServices = Pick<Services, 'indexer' | 'storage'>;
+type ReadServices = Pick<Services, 'indexer' | 'storage' | 'requestDeadlineMs' | 'maxAnswerPoints'>;
 
 export interface CrossArgs extends CommonArgs {
   aggregation: string;
@@ -61,13 +62,11 @@ export async function planCrossMetric(s: Pick<Services, 'indexer'>, metrics: Met
   return { aps, granularities };
 }
 
-async function oneMetric(s: ReadServices, m: Metric, ap: ArchivePolicy, granularities: Nanos[], a: CrossArgs): Promise<LabelledSeries[]> {
+async function oneMetric(s: ReadServices, m: Metric, ap: ArchivePolicy, granularities: Nanos[], a: CrossArgs, deadline: Deadline): Promise<LabelledSeries[]> {
   if (!ap.aggregationMethods.includes(a.aggregation)) throw new AggregationMethodMissing(m.id, a.aggregation);
-  const rec = await s.storage.read(m.id);
   const out: LabelledSeries[] = [];
   for (const g of [...granularities].sort((x, y) => (x > y ? -1 : x < y ? 1 : 0))) {
-    const r = await readMeasures(ap, rec.state, { aggregation: a.aggregation, granularity: g, start: a.start, stop: a.stop, resample: samplingOf(a) },
-      (key) => s.storage.readSplit(m.id, key));
+    const r = await metricMeasures(s, m, ap, { aggregation: a.aggregation, granularity: g, start: a.start, stop: a.stop, resample: samplingOf(a) }, deadline);
     out.push({ label: a.resample ?? g, series: { ts: r.ts, values: r.values } });
   }
   return out;
@@ -86,10 +85,15 @@ function reaggregationOperations(metrics: Metric[], a: CrossArgs): OpNode {
   return { kind: 'aggregate', method: a.reaggregation, arg, text: '' };
 }
 
-/** The answered series of `metrics` (non-empty) once planned (and refreshed when asked). */
-export async function crossMetricSeries(s: ReadServices, metrics: Metric[], plan: CrossPlan, a: CrossArgs): Promise<LabelledSeries[]> {
+/**
+ * The answered series of `metrics` (non-empty) once planned (and refreshed when asked).
+ * Reads share the loop and count towards the request's bounds, `deadline` (the request's).
+ */
+export async function crossMetricSeries(
+  s: ReadServices, metrics: Metric[], plan: CrossPlan, a: CrossArgs, deadline: Deadline = requestDeadline(s),
+): Promise<LabelledSeries[]> {
   const { aps, granularities } = plan;
-  if (metrics.length === 1) return oneMetric(s, metrics[0], aps.get(metrics[0].archivePolicyName)!, granularities, a);
+  if (metrics.length === 1) return oneMetric(s, metrics[0], aps.get(metrics[0].archivePolicyName)!, granularities, a, deadline);
   for (const m of metrics) {
     const ap = aps.get(m.archivePolicyName)!;
     if (!ap.aggregationMethods.includes(a.aggregation)) throw new GranularityMissing(m.id, a.aggregation, ap.definition[0].granularity);
@@ -99,11 +103,11 @@ export async function crossMetricSeries(s: ReadServices, metrics: Metric[], plan
   const calendar = calendarOf(a);
   const labelled = (groups: { series: Series[]; calendar?: CalendarUnit; granularity: Nanos }[]): LabelledSeries[] =>
     groups.map((grp) => ({ label: grp.calendar ?? grp.granularity, series: grp.series[0] }));
-  if (calendar === undefined) return labelled((await measuresFor(s, refs, op, { ...a, granularities })).result.groups);
+  if (calendar === undefined) return labelled((await measuresFor(s, refs, op, { ...a, granularities }, deadline)).result.groups);
   // By calendar: read whole buckets, answer those starting in [bucket of start, stop).
   const from = a.start === undefined ? undefined : calendarBucket(a.start, calendar).start;
   const to = a.stop === undefined ? undefined : calendarBucket(a.stop, calendar).next;
-  const { result } = await measuresFor(s, refs, op, { ...a, start: from, stop: to, granularities });
+  const { result } = await measuresFor(s, refs, op, { ...a, start: from, stop: to, granularities }, deadline);
   for (const grp of result.groups) {
     grp.series = grp.series.map((x) => {
       const lo = from === undefined ? 0 : lowerBound(x.ts, from);

@@ -4,7 +4,7 @@
 // loop back to other requests every SLICE_MS and stops the request once it is past its
 // deadline.
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { DeadlineExceeded } from './errors.js';
+import { AnswerTooLarge, DeadlineExceeded } from './errors.js';
 
 /** Longest stretch a request computes before letting other requests in. */
 export const SLICE_MS = 10;
@@ -12,13 +12,26 @@ export const SLICE_MS = 10;
 export const DEFAULT_REQUEST_DEADLINE_MS = 10_000;
 /** The setting's name, for the answer that says which limit applied. */
 export const REQUEST_DEADLINE_SETTING = 'request-deadline-ms';
+/**
+ * Default of `--max-answer-points`: the most points one request may read, and one answer
+ * carry. Writing a million points of JSON takes 0.3-0.5 s of work here (about 48 MB), and
+ * an aggregation's work follows the points it reads (docs/LIMITS.md has the figures), so
+ * the worst bounded request is a few hundred ms of sliced work, well within the deadline.
+ */
+export const DEFAULT_MAX_ANSWER_POINTS = 1_000_000;
+/** The setting's name, for the answer that says which limit applied. */
+export const MAX_ANSWER_POINTS_SETTING = 'max-answer-points';
 
 export class Deadline {
   readonly #end: number;
   #slice: number;
+  #read = 0;
 
-  /** `limitMs` 0: no deadline (the loop is still shared). */
-  constructor(readonly limitMs: number) {
+  /**
+   * `limitMs` 0: no deadline (the loop is still shared). `maxPoints` bounds the points the
+   * request reads and answers (0: no bound).
+   */
+  constructor(readonly limitMs: number, readonly maxPoints: number = DEFAULT_MAX_ANSWER_POINTS) {
     const now = performance.now();
     this.#end = limitMs > 0 ? now + limitMs : Infinity;
     this.#slice = now;
@@ -27,6 +40,20 @@ export class Deadline {
   /** Throws DeadlineExceeded once the deadline has passed. */
   check(): void {
     if (performance.now() > this.#end) throw new DeadlineExceeded(this.limitMs, REQUEST_DEADLINE_SETTING);
+  }
+
+  /**
+   * Counts `points` more read from storage; throws AnswerTooLarge once the request has read
+   * more than maxPoints (the computation's cost and the answer's size follow what is read).
+   */
+  read(points: number): void {
+    this.#read += points;
+    this.answer(this.#read);
+  }
+
+  /** Throws AnswerTooLarge when an answer of `points` points is over maxPoints (before it is written). */
+  answer(points: number): void {
+    if (this.maxPoints > 0 && points > this.maxPoints) throw new AnswerTooLarge(points, this.maxPoints, MAX_ANSWER_POINTS_SETTING);
   }
 
   /** Yields to other requests when this one has computed for SLICE_MS, then check(). */
@@ -39,7 +66,7 @@ export class Deadline {
   }
 }
 
-/** A request's deadline from the services' setting (undefined: the default). */
-export function requestDeadline(s: { requestDeadlineMs?: number }): Deadline {
-  return new Deadline(s.requestDeadlineMs ?? DEFAULT_REQUEST_DEADLINE_MS);
+/** A request's deadline and answer bound from the services' settings (undefined: the default). */
+export function requestDeadline(s: { requestDeadlineMs?: number; maxAnswerPoints?: number }): Deadline {
+  return new Deadline(s.requestDeadlineMs ?? DEFAULT_REQUEST_DEADLINE_MS, s.maxAnswerPoints ?? DEFAULT_MAX_ANSWER_POINTS);
 }

@@ -110,3 +110,10 @@ export class DeadlineExceeded extends DomainError {
     super(`The request was too expensive: its computation took longer than ${limitMs} ms (the limit set by ${setting}); ask for fewer metrics, fewer points (start, stop, granularity) or simpler operations`);
   }
 }
+
+/** A request that would read or answer more points than the server allows. */
+export class AnswerTooLarge extends DomainError {
+  constructor(readonly points: number, readonly limit: number, readonly setting: string) {
+    super(`The answer would carry more than ${limit} points (the limit set by ${setting}; this request reached ${points}); ask for a narrower start and stop, a coarser granularity or fewer metrics`);
+  }
+}

@@ -34,10 +34,12 @@ export async function checkedPolicy(s: Pick<Services, 'indexer'>, m: Metric, agg
 /**
  * One metric's points for `query` (the engine's CalendarDeriveError passes through). The
  * engine asks for the series' splits one by one: between two, the request gives the event
- * loop back when it has held it a while, and stops past `deadline` (DeadlineExceeded).
+ * loop back when it has held it a while, and stops past `deadline` (DeadlineExceeded). The
+ * points read count towards the request's bound (AnswerTooLarge), checked before anything
+ * is computed from them or written.
  */
 export async function metricMeasures(
-  s: Pick<Services, 'storage' | 'requestDeadlineMs'>, m: Metric, ap: ArchivePolicy, query: ReadQuery,
+  s: Pick<Services, 'storage' | 'requestDeadlineMs' | 'maxAnswerPoints'>, m: Metric, ap: ArchivePolicy, query: ReadQuery,
   deadline: Deadline = requestDeadline(s),
 ): Promise<ReadResult> {
   const rec = await s.storage.read(m.id);
@@ -46,5 +48,6 @@ export async function metricMeasures(
     return s.storage.readSplit(m.id, key);
   });
   deadline.check();
+  deadline.read(result.ts.length);
   return result;
 }

@@ -12,4 +12,6 @@ export interface Services {
   processor: MetricRefresher;
   /** Longest computation of one request, in ms (0: none; undefined: the default). */
   requestDeadlineMs?: number;
+  /** Most points one request may read and answer (0: none; undefined: the default). */
+  maxAnswerPoints?: number;
 }

@@ -1,10 +1,12 @@
 // Searching metrics by value: Gnocchi's small value-query language
 // ({"and": [{">=": 10}, {"<": ["mod"...]}]}) compiled to a predicate, and the points of
 // each metric's aggregates that satisfy it.
-import { readMeasures, type Nanos } from '@tally/timeseries';
+import type { Nanos } from '@tally/timeseries';
 import type { Metric } from '@tally/indexer';
 import { AggregationUnavailable, InvalidValueQuery } from './errors.js';
 import type { Services } from './services.js';
+import { metricMeasures } from './measures.js';
+import { requestDeadline } from './deadline.js';
 
 type Num = number | boolean;
 export type Evaluator = (value: number) => Num;
@@ -69,8 +71,15 @@ export interface MetricMatches {
   points: { granularity: Nanos; ts: BigInt64Array; values: Float64Array }[];
 }
 
-/** The points of `metrics` satisfying `predicate`; metrics without an archive policy are skipped. */
-export async function searchByValue(s: Pick<Services, 'indexer' | 'storage'>, metrics: Metric[], predicate: Evaluator, q: ValueSearch): Promise<MetricMatches[]> {
+/**
+ * The points of `metrics` satisfying `predicate`; metrics without an archive policy are
+ * skipped. Reads share the loop, stop at the request's deadline and count towards its
+ * bound on points (the answer is at most what is read); the filtering yields per series.
+ */
+export async function searchByValue(
+  s: Pick<Services, 'indexer' | 'storage' | 'requestDeadlineMs' | 'maxAnswerPoints'>, metrics: Metric[], predicate: Evaluator, q: ValueSearch,
+): Promise<MetricMatches[]> {
+  const deadline = requestDeadline(s);
   const out: MetricMatches[] = [];
   const aps = await s.indexer.getArchivePolicies(new Set(metrics.map((m) => m.archivePolicyName)));
   for (const m of metrics) {
@@ -82,10 +91,10 @@ export async function searchByValue(s: Pick<Services, 'indexer' | 'storage'>, me
         throw new AggregationUnavailable(m.id, g, q.aggregation);
       }
     }
-    const rec = await s.storage.read(m.id);
     const points: MetricMatches['points'] = [];
     for (const g of gs) {
-      const r = await readMeasures(ap, rec.state, { aggregation: q.aggregation, granularity: g, start: q.start, stop: q.stop }, (k) => s.storage.readSplit(m.id, k));
+      const r = await metricMeasures(s, m, ap, { aggregation: q.aggregation, granularity: g, start: q.start, stop: q.stop }, deadline);
+      await deadline.pause();
       const keep: number[] = [];
       for (let i = 0; i < r.ts.length; i++) if (predicate(r.values[i])) keep.push(i);
       points.push({ granularity: g, ts: BigInt64Array.from(keep, (i) => r.ts[i]), values: Float64Array.from(keep, (i) => r.values[i]) });

@@ -1,45 +1,72 @@
 // Aggregates answers: [[timestamp, granularity, value], ...] lists written once as JSON
 // text, nested by metric (or resource and metric name) and aggregation as Gnocchi does.
-import { formatTimestampIn, TimeZone, type AggregatesResult, type CalendarUnit, type Nanos, type Series } from '@tally/timeseries';
-import { pyFloat, Raw } from '../pyjson.js';
-import { granularityText } from '../read.js';
+// Answers can be large (up to the request's bound on points): their size is checked
+// before anything is written, and the lists are written in chunks with the event loop
+// given back between them (read.ts' writers).
+import { TimeZone, type AggregatesResult, type CalendarUnit, type Nanos, type Series } from '@tally/timeseries';
+import { Raw } from '../pyjson.js';
+import { measuresChunks } from '../read.js';
+import { writeInChunks } from '../series-json.js';
+import type { Deadline } from '../domain/deadline.js';
 import type { Measured } from '../domain/aggregates.js';
 
-/** [[timestamp, granularity, value], ...] items, written once as JSON text (timestamps in `zone`). */
-export function triples(out: string[], s: Series, g: Nanos | CalendarUnit, zone: TimeZone = TimeZone.UTC): void {
-  const gText = granularityText(g);
-  for (let i = 0; i < s.ts.length; i++) out.push(`["${formatTimestampIn(s.ts[i], zone)}", ${gText}, ${pyFloat(s.values[i])}]`);
+/** The [[timestamp, granularity, value], ...] list of one series (timestamps in `zone`), as JSON text. */
+async function seriesList(s: Series, g: Nanos | CalendarUnit, zone: TimeZone, deadline: Deadline): Promise<string> {
+  const r = typeof g === 'string'
+    ? { ts: s.ts, values: s.values, granularity: new BigInt64Array(0), calendar: g }
+    : { ts: s.ts, values: s.values, granularity: new BigInt64Array(s.ts.length).fill(g) };
+  const body = await writeInChunks(measuresChunks(r, zone), () => deadline.pause());
+  // The byte writer's output is ASCII.
+  return typeof body === 'string' ? body : body.toString('latin1');
 }
 
-/** All granularities of the single aggregated series. */
-export function aggregatedItems(r: AggregatesResult, zone: TimeZone = TimeZone.UTC): string[] {
-  const out: string[] = [];
-  for (const grp of r.groups) triples(out, grp.series[0], grp.calendar ?? grp.granularity, zone);
-  return out;
+/** Lists joined as one: "[a..., b...]" from "[a...]" and "[b...]". */
+function concatLists(lists: string[]): Raw {
+  const inner = lists.map((l) => l.slice(1, -1)).filter((l) => l.length > 0);
+  return new Raw('[' + inner.join(', ') + ']');
 }
 
-export const rawList = (items: string[]): Raw => new Raw('[' + items.join(', ') + ']');
+/** Points `labelled` series carry together: the answer's size, checked before it is written. */
+function checkSize(series: Iterable<Series>, deadline: Deadline): void {
+  let n = 0;
+  for (const s of series) n += s.ts.length;
+  deadline.answer(n);
+}
+
+/** One list of labelled series (the older /v1/aggregation answer). */
+export async function labelledList(items: { label: Nanos | CalendarUnit; series: Series }[], zone: TimeZone, deadline: Deadline): Promise<Raw> {
+  checkSize(items.map((x) => x.series), deadline);
+  const lists: string[] = [];
+  for (const { label, series } of items) lists.push(await seriesList(series, label, zone, deadline));
+  return concatLists(lists);
+}
 
 /** {"aggregated": [...]} or {id: {agg: [...]}} / {resource: {name: {agg: [...]}}}. */
-export function measuresBody({ result: r, inputRefs }: Measured): Record<string, unknown> {
-  if (r.aggregated) return { aggregated: rawList(aggregatedItems(r)) };
-  const byPath = new Map<string, { path: string[]; items: string[] }>();
+export async function measuresBody({ result: r, inputRefs }: Measured, deadline: Deadline): Promise<Record<string, unknown>> {
+  checkSize(r.groups.flatMap((grp) => (r.aggregated ? grp.series.slice(0, 1) : grp.series)), deadline);
+  if (r.aggregated) return { aggregated: await aggregatedList(r, deadline) };
+  const byPath = new Map<string, { path: string[]; lists: string[] }>();
   for (const grp of r.groups) {
-    grp.inputs.forEach((inputIndex, i) => {
+    for (const [i, inputIndex] of grp.inputs.entries()) {
       const ref = inputRefs[inputIndex];
       const path = ref.resourceId === undefined ? [ref.name, ref.aggregation] : [ref.resourceId, ref.name, ref.aggregation];
       const key = JSON.stringify(path);
       let entry = byPath.get(key);
-      if (entry === undefined) byPath.set(key, (entry = { path, items: [] }));
-      triples(entry.items, grp.series[i], grp.calendar ?? grp.granularity);
-    });
+      if (entry === undefined) byPath.set(key, (entry = { path, lists: [] }));
+      entry.lists.push(await seriesList(grp.series[i], grp.calendar ?? grp.granularity, TimeZone.UTC, deadline));
+    }
   }
   // Keys are metric names users chose ("__proto__" included): objects without a prototype.
   const root: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
-  for (const { path, items } of byPath.values()) {
+  for (const { path, lists } of byPath.values()) {
     let node = root;
     for (const p of path.slice(0, -1)) node = (node[p] ??= Object.create(null)) as Record<string, unknown>;
-    node[path[path.length - 1]] = rawList(items);
+    node[path[path.length - 1]] = concatLists(lists);
   }
   return root;
+}
+
+/** All granularities of the single aggregated series. */
+function aggregatedList(r: AggregatesResult, deadline: Deadline): Promise<Raw> {
+  return labelledList(r.groups.map((grp) => ({ label: grp.calendar ?? grp.granularity, series: grp.series[0] })), TimeZone.UTC, deadline);
 }

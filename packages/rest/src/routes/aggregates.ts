@@ -20,6 +20,7 @@ import {
   canonicalOperations, measureResourceGroups, measureResources, measuresFor, refsByMetricIds, type CommonArgs, type ResourcesMeasured,
 } from '../domain/aggregates.js';
 import { policiesOf } from '../domain/measures.js';
+import { requestDeadline, type Deadline } from '../domain/deadline.js';
 import { RESOURCE_DEFAULT_SORTS, type AggregateResource, type ResourceSearch } from '../domain/resource-search.js';
 
 type Query = Record<string, string | string[] | undefined>;
@@ -105,8 +106,9 @@ async function byMetricIds(ctx: Ctx, req: FastifyRequest, op: OpNode, keys: RefK
   const identity = ctx.identity(req);
   for (const m of metrics) enforce('get metric', identity, metricTarget(m));
   if (parseBool(req.query, 'refresh', false)) for (const m of metrics) await ctx.processor.refreshMetric(m.id);
-  const measured = await measuresFor(ctx, refs, canonicalOperations(op), args);
-  const body: Record<string, unknown> = { measures: measuresBody(measured) };
+  const deadline = requestDeadline(ctx);
+  const measured = await measuresFor(ctx, refs, canonicalOperations(op), args, deadline);
+  const body: Record<string, unknown> = { measures: await measuresBody(measured, deadline) };
   if (details) {
     const aps = await policiesOf(ctx, metrics);
     body.references = metrics.map((m) => metricJson(m, aps.get(m.archivePolicyName)));
@@ -116,8 +118,8 @@ async function byMetricIds(ctx: Ctx, req: FastifyRequest, op: OpNode, keys: RefK
 
 // ------------------------------------------------------------ resources form
 
-function resourcesBody(m: ResourcesMeasured, details: boolean): Record<string, unknown> {
-  const body: Record<string, unknown> = { measures: measuresBody(m) };
+async function resourcesBody(m: ResourcesMeasured, details: boolean, deadline: Deadline): Promise<Record<string, unknown>> {
+  const body: Record<string, unknown> = { measures: await measuresBody(m, deadline) };
   if (details) body.references = m.used.map((r) => r.json);
   return body;
 }
@@ -150,9 +152,16 @@ async function byResources(ctx: Ctx, req: FastifyRequest, search: ResourceSearch
     if (e instanceof InvalidPagination) throw badRequest(e.message);
     throw e;
   }
-  if (groupby.length === 0) return resourcesBody(await measureResources(ctx, resources, body.operations, keys, args), details);
-  const groups = await measureResourceGroups(ctx, resources, groupby, body.operations, keys, args);
-  return groups.map(({ group, measured }) => ({ group, measures: resourcesBody(measured, details) }));
+  const deadline = requestDeadline(ctx);
+  if (groupby.length === 0) return resourcesBody(await measureResources(ctx, resources, body.operations, keys, args, deadline), details, deadline);
+  const groups = await measureResourceGroups(ctx, resources, groupby, body.operations, keys, args, deadline);
+  // Every group's answer counts towards the one bound: the whole body is written at once.
+  let points = 0;
+  for (const { measured } of groups) for (const grp of measured.result.groups) for (const x of grp.series) points += x.ts.length;
+  deadline.answer(points);
+  const out: unknown[] = [];
+  for (const { group, measured } of groups) out.push({ group, measures: await resourcesBody(measured, details, deadline) });
+  return out;
 }
 
 // ------------------------------------------------------------ route

@@ -13,7 +13,8 @@ import { queryResample, queryTimeZone } from '../read.js';
 import { parseBool } from '../query.js';
 import { metricTarget } from './metric.js';
 import { commonArgs, first, resourcesUnavailable } from './aggregates.js';
-import { rawList, triples } from './aggregates-json.js';
+import { labelledList } from './aggregates-json.js';
+import { requestDeadline } from '../domain/deadline.js';
 import { crossMetricSeries, planCrossMetric, type CrossArgs } from '../domain/cross-metric.js';
 import type { AggregateResource, ResourceSearch } from '../domain/resource-search.js';
 import type { Ctx } from '../context.js';
@@ -48,9 +49,8 @@ async function crossMetric(ctx: Ctx, req: FastifyRequest, metrics: Metric[]): Pr
   resampleArgs(req.query as Query, a);
   const plan = await planCrossMetric(ctx, metrics, a);
   if (parseBool(req.query, 'refresh', false)) for (const m of metrics) await ctx.processor.refreshMetric(m.id);
-  const items: string[] = [];
-  for (const { label, series } of await crossMetricSeries(ctx, metrics, plan, a)) triples(items, series, label, a.zone);
-  return rawList(items);
+  const deadline = requestDeadline(ctx);
+  return labelledList(await crossMetricSeries(ctx, metrics, plan, a, deadline), a.zone, deadline);
 }
 
 // ------------------------------------------------------------ metric ids
