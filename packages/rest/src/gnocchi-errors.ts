@@ -61,7 +61,7 @@ function domainErrorToHttp(err: d.DomainError): HttpError {
   if (err instanceof d.InvalidReaggregation) return badRequest({ cause: 'Invalid reaggregation', reason: err.message, detail: err.method });
   // 503, not 4xx: the request is valid and may succeed on a less busy server or with a
   // larger limit; the description says which limit applied.
-  if (err instanceof d.DeadlineExceeded) return new HttpError(503, err.message);
+  if (err instanceof d.DeadlineExceeded || err instanceof d.RefreshTooLong) return new HttpError(503, err.message);
   // 413: the request is valid but asks for more than one answer may carry; narrower
   // bounds succeed.
   if (err instanceof d.AnswerTooLarge) return new HttpError(413, err.message);

@@ -13,6 +13,7 @@ import { CHUNK_POINTS, utcSeriesChunks, writeInChunks, writtenInOneGo } from './
 import { requestDeadline, type Deadline } from './domain/deadline.js';
 import { parseBool } from './query.js';
 import type { Ctx } from './context.js';
+import { refreshMetrics } from './domain/refresh.js';
 
 type Query = Record<string, string | undefined>;
 
@@ -139,7 +140,7 @@ export async function readMeasuresReply(ctx: Ctx, req: FastifyRequest, reply: Fa
   const stop = queryTime(q, 'stop');
   const granularity = queryGranularity(q.granularity);
   const ap = await checkedPolicy(ctx, m, aggregation, granularity);
-  if (parseBool(q, 'refresh', false)) await ctx.processor.refreshMetric(m.id);
+  if (parseBool(q, 'refresh', false)) await refreshMetrics(ctx, [m.id]);
   const deadline = requestDeadline(ctx);
   const result = await metricMeasures(ctx, m, ap, { aggregation, granularity, start, stop, resample: samplingOf(resample, zone) }, deadline);
   return reply.code(200).header('content-type', 'application/json').send(await writeMeasures(result, zone, deadline));

@@ -6,7 +6,7 @@ import {
   computeAggregates, compileGlob,
   type AggregatesResult, type ArchivePolicy, type Fill, type Nanos, type OpNode, type RefKey, type Series, type SeriesInput,
 } from '@tally/timeseries';
-import type { Metric } from '@tally/indexer';
+import { parseUuid, type Metric } from '@tally/indexer';
 import { GranularitiesMissing, InvalidMetricReferences, MetricsNotFound, NoGranularityMatch, UnknownAggregations, UnknownMetrics } from './errors.js';
 import { metricMeasures, policiesOf } from './measures.js';
 import { requestDeadline, type Deadline } from './deadline.js';
@@ -90,19 +90,12 @@ export async function measuresFor(s: ReadServices, refs: Ref[], op: OpNode, args
   return { result, inputRefs };
 }
 
-/** Python's uuid.UUID() then str(): canonical lowercase form, or null. */
-export function canonicalUuid(text: string): string | null {
-  const hex = text.replace(/^urn:/, '').replace(/^uuid:/, '').replace(/^\{|\}$/g, '').replaceAll('-', '');
-  if (!/^[0-9a-fA-F]{32}$/.test(hex)) return null;
-  const h = hex.toLowerCase();
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
-}
 
 // ------------------------------------------------------------ metric ids form
 
 /** The metrics the references name by id (each once, in first-reference order), and the references. */
 export async function refsByMetricIds(s: Pick<Services, 'indexer'>, keys: RefKey[]): Promise<{ refs: Ref[]; metrics: Metric[] }> {
-  const ids = keys.map(([id]) => canonicalUuid(id));
+  const ids = keys.map(([id]) => parseUuid(id));
   if (ids.some((id) => id === null)) throw new InvalidMetricReferences(keys.map((k) => [...k]));
   const wanted = [...new Set(ids as string[])];
   const metrics = await s.indexer.getMetrics(wanted);
@@ -118,7 +111,7 @@ export async function refsByMetricIds(s: Pick<Services, 'indexer'>, keys: RefKey
 
 /** References name metrics by id as given; lookups use the canonical id. */
 export function canonicalOperations(op: OpNode): OpNode {
-  if (op.kind === 'metric') return { ...op, refs: op.refs.map(([id, agg]): RefKey => [canonicalUuid(id) ?? id, agg]) };
+  if (op.kind === 'metric') return { ...op, refs: op.refs.map(([id, agg]): RefKey => [parseUuid(id) ?? id, agg]) };
   if (op.kind === 'number') return op;
   if (op.kind === 'binary') return { ...op, left: canonicalOperations(op.left), right: canonicalOperations(op.right) };
   if (op.kind === 'clip') return { ...op, arg: canonicalOperations(op.arg), min: canonicalOperations(op.min), max: op.max && canonicalOperations(op.max) };

@@ -111,6 +111,16 @@ export class DeadlineExceeded extends DomainError {
   }
 }
 
+/**
+ * ?refresh=true could not fold the pending measures within the deadline (`limitMs`, the
+ * setting `setting`): the fold goes on, the request does not wait for it.
+ */
+export class RefreshTooLong extends DomainError {
+  constructor(readonly limitMs: number, readonly setting: string) {
+    super(`The pending measures are still being processed after ${limitMs} ms (the limit set by ${setting}); they become readable as processing completes: read again later, or without refresh`);
+  }
+}
+
 /** A request that would read or answer more points than the server allows. */
 export class AnswerTooLarge extends DomainError {
   constructor(readonly points: number, readonly limit: number, readonly setting: string) {

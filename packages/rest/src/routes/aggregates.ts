@@ -22,6 +22,7 @@ import {
 import { policiesOf } from '../domain/measures.js';
 import { requestDeadline, type Deadline } from '../domain/deadline.js';
 import { RESOURCE_DEFAULT_SORTS, type AggregateResource, type ResourceSearch } from '../domain/resource-search.js';
+import { refreshMetrics } from '../domain/refresh.js';
 
 type Query = Record<string, string | string[] | undefined>;
 
@@ -105,7 +106,7 @@ async function byMetricIds(ctx: Ctx, req: FastifyRequest, op: OpNode, keys: RefK
   const { refs, metrics } = await refsByMetricIds(ctx, keys);
   const identity = ctx.identity(req);
   for (const m of metrics) enforce('get metric', identity, metricTarget(m));
-  if (parseBool(req.query, 'refresh', false)) for (const m of metrics) await ctx.processor.refreshMetric(m.id);
+  if (parseBool(req.query, 'refresh', false)) await refreshMetrics(ctx, metrics.map((m) => m.id));
   const deadline = requestDeadline(ctx);
   const measured = await measuresFor(ctx, refs, canonicalOperations(op), args, deadline);
   const body: Record<string, unknown> = { measures: await measuresBody(measured, deadline) };

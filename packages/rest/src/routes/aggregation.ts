@@ -18,6 +18,7 @@ import { requestDeadline } from '../domain/deadline.js';
 import { crossMetricSeries, planCrossMetric, type CrossArgs } from '../domain/cross-metric.js';
 import type { AggregateResource, ResourceSearch } from '../domain/resource-search.js';
 import type { Ctx } from '../context.js';
+import { refreshMetrics } from '../domain/refresh.js';
 
 type Query = Record<string, string | string[] | undefined>;
 
@@ -48,7 +49,7 @@ async function crossMetric(ctx: Ctx, req: FastifyRequest, metrics: Metric[]): Pr
   if (metrics.length === 0) return [];
   resampleArgs(req.query as Query, a);
   const plan = await planCrossMetric(ctx, metrics, a);
-  if (parseBool(req.query, 'refresh', false)) for (const m of metrics) await ctx.processor.refreshMetric(m.id);
+  if (parseBool(req.query, 'refresh', false)) await refreshMetrics(ctx, metrics.map((m) => m.id));
   const deadline = requestDeadline(ctx);
   return labelledList(await crossMetricSeries(ctx, metrics, plan, a, deadline), a.zone, deadline);
 }
