@@ -7,12 +7,14 @@ import { engines, freshIndexer, type Engine } from './test-util.js';
 
 test('simplifyLike reduces runs of wildcards, keeping escapes', () => {
   assert.equal(simplifyLike('%%%'), '%');
+  assert.equal(simplifyLike('a\\'), 'a\\\\');
+  assert.equal(simplifyLike('a\\%\\'), 'a\\%\\\\');
   assert.equal(simplifyLike('a%%_%_b'), 'a__%b');
   assert.equal(simplifyLike('a__b'), 'a__b');
   assert.equal(simplifyLike('\\%%\\_%'), '\\%%\\_%');
   assert.equal(simplifyLike('%\\%%%'), '%\\%%');
-  assert.equal(simplifyLike('a\\'), 'a\\');
   assert.equal(likeToGlob('%%a*?[%'), '*a[*][?][[]*');
+  assert.equal(likeToGlob(simplifyLike('a\\')), 'a\\');
 });
 
 const ROWS = 2000;

@@ -146,14 +146,17 @@ export function likeExpr(dialect: DialectName, expr: RawBuilder<unknown>, patter
 /**
  * The same LIKE pattern with each run of unescaped `%` and `_` that holds a `%` written
  * as its `_`s then one `%` (`%%_%_` is `__%`): the same strings match, and the engines
- * then try each position once per run instead of once per wildcard.
+ * then try each position once per run instead of once per wildcard. A trailing lone `\`
+ * becomes an escaped one.
  */
 export function simplifyLike(pattern: string): string {
   let out = '';
   for (let i = 0; i < pattern.length; i++) {
     const c = pattern[i];
-    if (c === '\\' && i + 1 < pattern.length) {
-      out += c + pattern[++i];
+    if (c === '\\') {
+      // A trailing lone backslash escapes nothing: it stands for itself (PostgreSQL would
+      // refuse the pattern, and the client would get a 500 for a text it may search for).
+      out += i + 1 < pattern.length ? c + pattern[++i] : '\\\\';
     } else if (c === '%' || c === '_') {
       let any = 0;
       let star = false;
