@@ -130,28 +130,31 @@ function std(v: Float64Array, lo: number, hi: number): number {
   return Math.sqrt(ss / (n - 1));
 }
 
-function median(v: Float64Array, lo: number, hi: number): number {
-  const n = hi - lo;
-  const s = sortedCopy(v, lo, hi);
+function medianOfSorted(s: Float64Array, n: number): number {
   const floor = n - 1 - Math.floor(n / 2);
   const ceil = floor + ((n % 2) + 1) % 2;
   return (s[floor] + s[ceil]) / 2.0;
 }
 
+function median(v: Float64Array, lo: number, hi: number): number {
+  return medianOfSorted(sortedCopy(v, lo, hi), hi - lo);
+}
+
 /**
- * Linear interpolation between closest ranks (numpy's default). Positions are computed
- * in the group's absolute index space like Gnocchi, which affects the last bits.
+ * Linear interpolation between closest ranks (numpy's default) over a bucket's sorted
+ * values `s`. Positions are computed in the group's absolute index space like Gnocchi
+ * (`pos` is the bucket's first index within the group), which affects the last bits.
  */
+function quantileOfSorted(s: Float64Array, n: number, pos: number, q: number): number {
+  const real = pos + (n - 1) * (q / 100);
+  const floor = Math.floor(real);
+  const ceil = Math.ceil(real);
+  if (floor === ceil) return s[floor - pos];
+  return s[floor - pos] * (ceil - real) + s[ceil - pos] * (real - floor);
+}
+
 function quantile(q: number): Reducer {
-  return (v, lo, hi, pos) => {
-    const n = hi - lo;
-    const s = sortedCopy(v, lo, hi);
-    const real = pos + (n - 1) * (q / 100);
-    const floor = Math.floor(real);
-    const ceil = Math.ceil(real);
-    if (floor === ceil) return s[floor - pos];
-    return s[floor - pos] * (ceil - real) + s[ceil - pos] * (real - floor);
-  };
+  return (v, lo, hi, pos) => quantileOfSorted(sortedCopy(v, lo, hi), hi - lo, pos, q);
 }
 
 const REDUCERS: Record<string, Reducer> = {
@@ -241,4 +244,129 @@ export function aggregateSeries(series: Series, granularity: Nanos, method: stri
   }
   const from = start === null ? 0 : lowerBound(series.ts, start);
   return reduceBuckets(series, bucketize(series.ts, granularity, from), from, method);
+}
+
+// Method kinds of reduceBucketsMany; a percentile's kind is PCT + its q.
+const SUM = 0;
+const MEAN = 1;
+const COUNT = 2;
+const FIRST = 3;
+const LAST = 4;
+const MIN = 5;
+const MAX = 6;
+const STD = 7;
+const MEDIAN = 8;
+const PCT = 100;
+const KINDS: Record<string, number> = {
+  sum: SUM, mean: MEAN, count: COUNT, first: FIRST, last: LAST, min: MIN, max: MAX, std: STD, median: MEDIAN,
+};
+
+function kindOf(method: string): number {
+  const direct = Object.hasOwn(KINDS, method) ? KINDS[method] : undefined;
+  if (direct !== undefined) return direct;
+  const m = PCT_RE.exec(method);
+  if (m !== null) return PCT + Number(m[1]);
+  throw new UnknownAggregationMethodError(method);
+}
+
+/**
+ * reduceBuckets for several plain methods over the same buckets: each bucket's sum, min
+ * and max are computed once, and its values sorted once for the median and every
+ * percentile. Same operations in the same order as the single-method reducers, so each
+ * result is bit-identical to reduceBuckets(series, buckets, from, method).
+ */
+export function reduceBucketsMany(series: Series, buckets: Buckets, from: number, methods: readonly string[]): Series[] {
+  const kinds = methods.map(kindOf);
+  const needSum = kinds.some((k) => k === SUM || k === MEAN || k === STD);
+  const needMin = kinds.includes(MIN);
+  const needMax = kinds.includes(MAX);
+  const needSort = kinds.some((k) => k >= MEDIAN);
+  const { starts, bounds } = buckets;
+  const nb = starts.length;
+  const v = series.values;
+  const outs = kinds.map(() => new Float64Array(nb));
+  // std leaves out single-point buckets: its results are packed apart, at stdAt.
+  let stdAt = 0;
+  for (let b = 0; b < nb; b++) {
+    const lo = bounds[b];
+    const hi = bounds[b + 1];
+    const n = hi - lo;
+    const sum = needSum ? sumOf(v, lo, hi) : 0;
+    let min = 0;
+    let max = 0;
+    if (needMin) {
+      min = v[lo];
+      for (let i = lo + 1; i < hi; i++) if (v[i] < min) min = v[i];
+    }
+    if (needMax) {
+      max = v[lo];
+      for (let i = lo + 1; i < hi; i++) if (v[i] > max) max = v[i];
+    }
+    const sorted = needSort ? sortedCopy(v, lo, hi) : null;
+    for (let j = 0; j < kinds.length; j++) {
+      const kind = kinds[j];
+      let r: number;
+      if (kind === SUM) r = sum;
+      else if (kind === MEAN) r = sum / n;
+      else if (kind === COUNT) r = n;
+      else if (kind === FIRST) r = v[lo];
+      else if (kind === LAST) r = v[hi - 1];
+      else if (kind === MIN) r = min;
+      else if (kind === MAX) r = max;
+      else if (kind === STD) {
+        if (n < 2) continue;
+        const mean = sum / n;
+        let ss = 0;
+        for (let i = lo; i < hi; i++) ss += (v[i] - mean) * (v[i] - mean);
+        outs[j][stdAt] = Math.sqrt(ss / (n - 1));
+        continue;
+      } else if (kind === MEDIAN) r = medianOfSorted(sorted as Float64Array, n);
+      else r = quantileOfSorted(sorted as Float64Array, n, lo - from, kind - PCT);
+      outs[j][b] = r;
+    }
+    if (n >= 2) stdAt++;
+  }
+  // Every method but std has a result per bucket: they share one copy of the starts.
+  const allTs = starts.slice();
+  let stdTs: BigInt64Array | null = null;
+  return kinds.map((kind, j) => {
+    if (kind !== STD) return { ts: allTs, values: outs[j] };
+    if (stdTs === null) {
+      stdTs = new BigInt64Array(stdAt);
+      const sw = wordsOf(starts);
+      const ow = wordsOf(stdTs);
+      let k = 0;
+      for (let b = 0; b < nb; b++) if (bounds[b + 1] - bounds[b] >= 2) copyAt(ow, k++, sw, b);
+    }
+    return { ts: stdTs, values: outs[j].slice(0, stdAt) };
+  });
+}
+
+/**
+ * aggregateSeries for several methods at one granularity: the points are bucketed once,
+ * and the rate methods share one derived series. Results come in the order of `methods`,
+ * each bit-identical to aggregateSeries(series, granularity, method, start).
+ */
+export function aggregateSeriesMany(
+  series: Series, granularity: Nanos, methods: readonly string[], start: Nanos | null = null,
+): Series[] {
+  const plain: string[] = [];
+  const rate: string[] = [];
+  for (const m of methods) {
+    if (m.startsWith('rate:')) rate.push(m.slice(5));
+    else plain.push(m);
+  }
+  const results = new Map<string, Series>();
+  if (plain.length > 0) {
+    const from = start === null ? 0 : lowerBound(series.ts, start);
+    const out = reduceBucketsMany(series, bucketize(series.ts, granularity, from), from, plain);
+    plain.forEach((m, j) => results.set(m, out[j]));
+  }
+  if (rate.length > 0) {
+    rate.forEach(kindOf); // fail before deriving on unknown methods
+    const d = derive(series, granularity, start);
+    const out = reduceBucketsMany(d.series, bucketize(d.series.ts, granularity, d.from), d.from, rate);
+    rate.forEach((m, j) => results.set(`rate:${m}`, out[j]));
+  }
+  return methods.map((m) => results.get(m) as Series);
 }

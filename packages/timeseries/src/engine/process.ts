@@ -1,6 +1,6 @@
 // Processing: folding a batch of measures into a metric's state and splits.
 import { splitCodecHint, type SplitCodecHint } from '../chunkenc/index.js';
-import { aggregateSeries, floorTo, lowerBound, type Series } from '../aggregate.js';
+import { aggregateSeriesMany, floorTo, lowerBound, type Series } from '../aggregate.js';
 import type { ArchivePolicy, ArchivePolicyItem } from '../policy.js';
 import type { Nanos } from '../time.js';
 import { applyRetention, combine, slice, sortUnique, type Measures } from './series.js';
@@ -104,10 +104,12 @@ export async function processMeasures(
 
   for (const item of [...policy.definition].sort((a, b) => (a.granularity < b.granularity ? -1 : 1))) {
     const start = floorTo(from, item.granularity);
-    for (const method of methods) {
-      const series = aggregateSeries(bound, item.granularity, method, start);
+    // Every method of a granularity comes from the same buckets (and one rate series).
+    const all = aggregateSeriesMany(bound, item.granularity, methods, start);
+    for (let j = 0; j < methods.length; j++) {
+      const series = all[j];
       if (series.ts.length === 0) continue;
-      await storeAggregate({ method, item, series }, state, readSplit, put, del);
+      await storeAggregate({ method: methods[j], item, series }, state, readSplit, put, del);
     }
   }
 

@@ -1,0 +1,60 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { aggregateSeries, aggregateSeriesMany, UnknownAggregationMethodError, type Series } from '../aggregate.js';
+import { anyDouble, assertSameBits } from '../chunkenc/properties.js';
+import { VALID_AGGREGATION_METHODS } from '../policy.js';
+
+const S = 1_000_000_000n;
+
+/** Sorted unique timestamps with gaps of 1 ns to 3 min (buckets of one point and of many). */
+const anySeries: fc.Arbitrary<Series> = fc
+  .array(fc.tuple(fc.oneof(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 180 }).map((s) => s * 1e9)), anyDouble), { maxLength: 200 })
+  .chain((steps) => fc.bigInt(-(10n ** 12n) * S, 10n ** 12n * S).map((t0) => {
+    const ts = new BigInt64Array(steps.length);
+    let t = t0;
+    steps.forEach(([gap], i) => (ts[i] = t += BigInt(gap)));
+    return { ts, values: Float64Array.from(steps, ([, v]) => v) };
+  }));
+
+function assertSame(actual: Series, expected: Series, what: string): void {
+  assert.deepEqual(actual.ts, expected.ts, what);
+  assertSameBits(actual.values, expected.values);
+}
+
+test('aggregateSeriesMany gives, for every method, the bits of aggregateSeries', () => {
+  fc.assert(
+    fc.property(
+      anySeries,
+      fc.constantFrom(1n, S, 60n * S, 3600n * S, 7n * S),
+      fc.subarray([...VALID_AGGREGATION_METHODS], { minLength: 1 }),
+      fc.option(fc.nat(200)),
+      (series, granularity, methods, startAt) => {
+        const start = startAt === null || series.ts.length === 0 ? null : series.ts[Math.min(startAt, series.ts.length - 1)] - granularity;
+        const all = aggregateSeriesMany(series, granularity, methods, start);
+        assert.equal(all.length, methods.length);
+        methods.forEach((m, j) => assertSame(all[j], aggregateSeries(series, granularity, m, start), m));
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
+
+test('aggregateSeriesMany over every method of a dense random walk matches aggregateSeries', () => {
+  const n = 5000;
+  const ts = BigInt64Array.from({ length: n }, (_, i) => 1_600_000_000n * S + BigInt(i) * S);
+  let v = 100;
+  const values = Float64Array.from({ length: n }, (_, i) => (v = Math.round((v + Math.sin(i * 12.9898) / 2) * 1000) / 1000));
+  const series = { ts, values };
+  for (const g of [S, 60n * S, 3600n * S]) {
+    const start = ts[1234] - (ts[1234] % g);
+    const all = aggregateSeriesMany(series, g, VALID_AGGREGATION_METHODS, start);
+    VALID_AGGREGATION_METHODS.forEach((m, j) => assertSame(all[j], aggregateSeries(series, g, m, start), `${m} @${g}`));
+  }
+});
+
+test('aggregateSeriesMany refuses an unknown method, plain or rate', () => {
+  const series = { ts: BigInt64Array.of(S, 2n * S), values: Float64Array.of(1, 2) };
+  assert.throws(() => aggregateSeriesMany(series, S, ['mean', 'avg']), UnknownAggregationMethodError);
+  assert.throws(() => aggregateSeriesMany(series, S, ['rate:avg']), UnknownAggregationMethodError);
+});
