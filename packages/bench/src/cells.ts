@@ -147,7 +147,7 @@ export function renderMatrix(rows: readonly CellResult[]): string {
       table.push([r.cell, d.label, d.unit, fmtNum(t, d.digits), r.gnocchi ? fmtNum(g, d.digits) : '-', fmtRatio(ratio(d, t, g))]);
     }
     const ml = machineLimit(r.tally);
-    if (ml !== null) table.push([r.cell, 'machine limit: ack / JSON.parse+validate', '', ml.toFixed(3), r.gnocchi ? (machineLimit(r.gnocchi)?.toFixed(3) ?? 'n/a') : '-', '']);
+    if (ml !== null) table.push([r.cell, 'machine limit: ack / JSON.parse+validate', '', ml.toPrecision(2), r.gnocchi ? (machineLimit(r.gnocchi)?.toPrecision(2) ?? 'n/a') : '-', '']);
   }
   const widths = table[0].map((_, i) => Math.max(...table.map((r) => r[i].length)));
   const line = (r: string[]) => r.map((c, i) => (i >= 3 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
@@ -162,7 +162,7 @@ export function renderMatrix(rows: readonly CellResult[]): string {
   if (limits.length > 0) {
     const lo = limits.reduce((a, b) => (b.v < a.v ? b : a));
     const hi = limits.reduce((a, b) => (b.v > a.v ? b : a));
-    out.push(`machine limit (Tally acknowledged / JSON.parse + validation of the same bodies in the bench process): lowest ${lo.v.toFixed(3)} (${lo.cell}), highest ${hi.v.toFixed(3)} (${hi.cell})`);
+    out.push(`machine limit (Tally acknowledged / JSON.parse + validation of the same bodies in the bench process): lowest ${lo.v.toPrecision(2)} (${lo.cell}), highest ${hi.v.toPrecision(2)} (${hi.cell})`);
   }
   out.push('ratio > 1 means Tally is better: Tally/Gnocchi for rates, Gnocchi/Tally for latencies');
   return `${out.join('\n')}\n`;
