@@ -46,8 +46,8 @@ Matrix (--matrix; started targets only: Tally, and Gnocchi with --vs-reference):
   --matrix                 ingest of every policy x request shape x server state (see --list-cells)
   --cell NAME              run only this cell, policy/shape/state, any part may be * (repeatable)
   --list-cells             list the cells and what they mean, then exit
-  --matrix-points N        measures per cell for the batched shapes (100000)
-  --matrix-single-points N measures per cell for the single-POST shape (10000)
+  --matrix-points N        measures per cell for the batched shapes (50000)
+  --matrix-single-points N measures per cell for the single-POST shape (5000)
   --matrix-metrics N       metrics (series) per cell (100)
   --matrix-reads N         timed reads of one series per cell (20; 0 skips)
 
@@ -199,8 +199,8 @@ export function parseOptions(argv: string[], log: (m: string) => void = () => {}
     list: Boolean(v['list-cells']),
     cells,
     cfg: {
-      points: int('matrix-points', v['matrix-points'], 100_000, matrixMetrics),
-      singlePoints: int('matrix-single-points', v['matrix-single-points'], 10_000, matrixMetrics),
+      points: int('matrix-points', v['matrix-points'], 50_000, matrixMetrics),
+      singlePoints: int('matrix-single-points', v['matrix-single-points'], 5_000, matrixMetrics),
       metrics: matrixMetrics,
       reads: int('matrix-reads', v['matrix-reads'], 20, 0),
       drainTimeoutS: workload.drainTimeoutS,
