@@ -11,9 +11,12 @@ import { MemorySampler } from './system.js';
 import { externalTarget, startGnocchi, startTally, type StartOptions, type Target } from './targets.js';
 import { runWorkload, type RunResult, type WorkloadConfig } from './workload.js';
 import { NOISY_FIGURES, runNoisyNeighbour, type NoisyConfig } from './noisy.js';
+import { allCells, CellSelectionError, POLICY_HELP, renderMatrix, selectCells, SHAPE_HELP, STATE_HELP, type Cell } from './cells.js';
+import { runMatrix, type MatrixConfig, type MatrixTargetSpec } from './matrix.js';
 
 export { percentile, median } from './stats.js';
 export { figureDefs, medians, renderTable } from './report.js';
+export { allCells, selectCells, worstBest, renderMatrix, type Cell, type CellResult } from './cells.js';
 export { renderSeries, batchBody, generate, Rng, DATASETS, type Dataset } from './datasets.js';
 export type { WorkloadConfig, RunResult, Figures } from './workload.js';
 
@@ -38,6 +41,15 @@ Scenario:
   --noisy-methods LIST     aggregation methods of its policy (*)
   --noisy-read-interval N  ms between two reads of the other tenant (100)
   --noisy-reader NAME      HTTP basic user of the other tenant (reader)
+
+Matrix (--matrix; started targets only: Tally, and Gnocchi with --vs-reference):
+  --matrix                 ingest of every policy x request shape x server state (see --list-cells)
+  --cell NAME              run only this cell, policy/shape/state, any part may be * (repeatable)
+  --list-cells             list the cells and what they mean, then exit
+  --matrix-points N        measures per cell for the batched shapes (50000)
+  --matrix-single-points N measures per cell for the single-POST shape (5000)
+  --matrix-metrics N       metrics (series) per cell (100)
+  --matrix-reads N         timed reads of one series per cell (20; 0 skips)
 
 Workload (same on every target):
   --metrics N              metrics receiving the walk3 series whose ingest is measured (400)
@@ -80,6 +92,7 @@ type Scenario = 'standard' | 'noisy-neighbour';
 
 interface Options {
   scenario: Scenario;
+  matrix: { enabled: boolean; list: boolean; cells: Cell[]; cfg: MatrixConfig };
   noisy: NoisyConfig;
   targetUrl: string | null;
   dataDir: string | null;
@@ -124,6 +137,8 @@ export function parseOptions(argv: string[], log: (m: string) => void = () => {}
       'drain-timeout': { type: 'string' }, json: { type: 'string' }, user: { type: 'string' }, password: { type: 'string' },
       'tally-bin': { type: 'string' }, 'tally-metricd-workers': { type: 'string' }, 'reference-script': { type: 'string' },
       'keep-data': { type: 'boolean' }, seed: { type: 'string' }, variants: { type: 'string' },
+      matrix: { type: 'boolean' }, cell: { type: 'string', multiple: true }, 'list-cells': { type: 'boolean' },
+      'matrix-points': { type: 'string' }, 'matrix-single-points': { type: 'string' }, 'matrix-metrics': { type: 'string' }, 'matrix-reads': { type: 'string' },
     },
   });
   if (v.help) return 'help';
@@ -171,8 +186,33 @@ export function parseOptions(argv: string[], log: (m: string) => void = () => {}
     password,
     readerUser: v['noisy-reader'] ?? 'reader',
   };
+  let cells: Cell[];
+  try {
+    cells = selectCells(v.cell ?? []);
+  } catch (e) {
+    if (e instanceof CellSelectionError) throw new UsageError(e.message);
+    throw e;
+  }
+  const matrixMetrics = int('matrix-metrics', v['matrix-metrics'], 100, 1);
+  const matrix = {
+    enabled: Boolean(v.matrix) || v.cell !== undefined,
+    list: Boolean(v['list-cells']),
+    cells,
+    cfg: {
+      points: int('matrix-points', v['matrix-points'], 50_000, matrixMetrics),
+      singlePoints: int('matrix-single-points', v['matrix-single-points'], 5_000, matrixMetrics),
+      metrics: matrixMetrics,
+      reads: int('matrix-reads', v['matrix-reads'], 20, 0),
+      drainTimeoutS: workload.drainTimeoutS,
+      seed: workload.seed,
+      user,
+      password,
+    },
+  };
+  if (matrix.enabled && v.target !== undefined) throw new UsageError('--matrix starts its own servers (cold cells need a fresh one): drop --target');
   return {
     scenario,
+    matrix,
     noisy,
     targetUrl: v.target ?? null,
     dataDir: v['data-dir'] ?? null,
@@ -221,6 +261,11 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const o = opts;
+  if (o.matrix.list) {
+    process.stdout.write(`${listCells()}`);
+    return 0;
+  }
+  if (o.matrix.enabled) return matrixMain(o, argv, progress);
   const specs = targetSpecs(o);
   const results = new Map<string, { url: string[]; runs: RunResult[] }>(specs.map((s) => [s.name, { url: [], runs: [] }]));
 
@@ -303,4 +348,45 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`JSON written to ${o.json}\n`);
   }
   return failed ? 1 : 0;
+}
+
+function listCells(): string {
+  const lines = allCells().map((c) => c.name);
+  lines.push('', 'policies:', ...Object.entries(POLICY_HELP).map(([k, h]) => `  ${k.padEnd(10)} ${h}`));
+  lines.push('shapes:', ...Object.entries(SHAPE_HELP).map(([k, h]) => `  ${k.padEnd(10)} ${h}`));
+  lines.push('states:', ...Object.entries(STATE_HELP).map(([k, h]) => `  ${k.padEnd(10)} ${h}`));
+  return `${lines.join('\n')}\n`;
+}
+
+async function matrixMain(o: Options, argv: string[], progress: Progress): Promise<number> {
+  const specs: MatrixTargetSpec[] = [{ name: 'tally', open: () => startTally(o.start) }];
+  if (o.vsReference) specs.push({ name: 'gnocchi', open: () => startGnocchi(o.start) });
+  let current: Target | null = null;
+  const onSignal = (sig: NodeJS.Signals) => {
+    progress.log(`${sig}: stopping`);
+    const t = current;
+    void (t ? t.stop() : Promise.resolve()).finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const started = Date.now();
+  const { rows, notes } = await runMatrix(specs, o.matrix.cells, o.matrix.cfg, progress, (t) => { current = t; });
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  process.stdout.write(`\n${renderMatrix(rows)}`);
+  for (const n of notes) process.stdout.write(`${n}\n`);
+  process.stdout.write(`${o.matrix.cells.length} cell(s), total time ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+  if (o.json) {
+    const doc = {
+      command: ['tally bench', ...argv].join(' '),
+      date: new Date().toISOString(),
+      machine: { host: hostname(), cpus: cpus().length, cpu: cpus()[0]?.model ?? null, memoryBytes: totalmem(), node: process.version },
+      matrix: o.matrix.cfg,
+      cells: rows,
+      notes,
+    };
+    writeFileSync(o.json, `${JSON.stringify(doc, null, 2)}\n`);
+    process.stdout.write(`JSON written to ${o.json}\n`);
+  }
+  return notes.length > 0 ? 1 : 0;
 }

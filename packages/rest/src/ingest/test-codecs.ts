@@ -1,5 +1,6 @@
-// Encoders for tests only: a snappy block compressor (greedy, emits every element kind)
-// and a protobuf writer for remote write requests.
+// Encoders of what the ingest routes decode: a snappy block compressor (greedy, emits
+// every element kind) and a protobuf writer for remote write requests. The server never
+// encodes; the tests and the bench (as `@tally/rest/encoders`) build request bodies with them.
 import { MAX_VARINT_BYTES, writeVarint } from '@tally/timeseries';
 
 const scratch = new Uint8Array(MAX_VARINT_BYTES);

@@ -1,0 +1,54 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { allCells, groupCells, machineLimit, MATRIX_FIGURES, MATRIX_POLICIES, MATRIX_SHAPES, renderMatrix, selectCells, worstBest } from './cells.js';
+
+test('cells: every policy x shape x state once, with stable names', () => {
+  const cells = allCells();
+  assert.equal(cells.length, MATRIX_POLICIES.length * MATRIX_SHAPES.length * 2);
+  assert.equal(new Set(cells.map((c) => c.name)).size, cells.length);
+  assert.ok(cells.some((c) => c.name === 'medium/batch10k/warm' && c.policy === 'medium' && c.shape === 'batch10k' && c.state === 'warm'));
+  for (const c of cells) assert.equal(c.name, `${c.policy}/${c.shape}/${c.state}`);
+});
+
+test('cells: selection by name and wildcard, in matrix order, without repeats', () => {
+  assert.equal(selectCells([]).length, allCells().length);
+  assert.deepEqual(selectCells(['medium/batch10k/warm']).map((c) => c.name), ['medium/batch10k/warm']);
+  assert.deepEqual(selectCells(['high/single/cold', 'mean/influx/warm', 'high/single/cold']).map((c) => c.name),
+    ['mean/influx/warm', 'high/single/cold']);
+  assert.deepEqual(selectCells(['rate95/*/cold']).map((c) => c.shape), [...MATRIX_SHAPES]);
+  assert.equal(selectCells(['*/*/warm']).length, allCells().length / 2);
+  assert.throws(() => selectCells(['medium/batch10k']), /not policy\/shape\/state/);
+  assert.throws(() => selectCells(['medium/batch1k/warm']), /no cell named/);
+});
+
+test('cells: one server per policy and shape, cold before warm', () => {
+  const groups = groupCells(selectCells(['medium/batch10k/*', 'high/single/warm']));
+  assert.deepEqual(groups, [
+    { policy: 'medium', shape: 'batch10k', states: ['cold', 'warm'] },
+    { policy: 'high', shape: 'single', states: ['warm'] },
+  ]);
+});
+
+test('cells: the worst and best oriented ratio of each figure over the cells', () => {
+  const rows = [
+    { cell: 'a/b/cold', tally: { ack_rate: 1000, e2e_rate: 100, read_p50: 2 }, gnocchi: { ack_rate: 100, e2e_rate: 50, read_p50: 8 } },
+    { cell: 'a/b/warm', tally: { ack_rate: 3000, e2e_rate: 100, read_p50: 4 }, gnocchi: { ack_rate: 1500, e2e_rate: 400, read_p50: 4 } },
+    // Gnocchi failed here: no ratio, so it can be neither worst nor best.
+    { cell: 'c/d/cold', tally: { ack_rate: 1, e2e_rate: 1, read_p50: 100 }, gnocchi: null },
+  ];
+  const e = worstBest(MATRIX_FIGURES, rows);
+  assert.deepEqual(e.ack_rate, { worst: { ratio: 2, cell: 'a/b/warm' }, best: { ratio: 10, cell: 'a/b/cold' } });
+  assert.deepEqual(e.e2e_rate, { worst: { ratio: 0.25, cell: 'a/b/warm' }, best: { ratio: 2, cell: 'a/b/cold' } });
+  // Latency: Gnocchi/Tally, so 8 ms against 2 ms is 4x in Tally's favour.
+  assert.deepEqual(e.read_p50, { worst: { ratio: 1, cell: 'a/b/warm' }, best: { ratio: 4, cell: 'a/b/cold' } });
+  assert.equal(worstBest(MATRIX_FIGURES, [rows[2]]).ack_rate, null);
+  const text = renderMatrix(rows);
+  assert.match(text, /ingest acknowledged: worst ratio 2\.00x \(a\/b\/warm\), best 10\.0x \(a\/b\/cold\)/);
+  assert.match(text, /ingest end to end: worst ratio 0\.25x \(a\/b\/warm\)/);
+});
+
+test('cells: the machine limit is the acknowledged rate over the parse rate', () => {
+  assert.equal(machineLimit({ ack_rate: 50, parse_rate: 200 }), 0.25);
+  assert.equal(machineLimit({ ack_rate: 50, parse_rate: null }), null);
+  assert.equal(machineLimit(null), null);
+});
