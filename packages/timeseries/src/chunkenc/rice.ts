@@ -58,6 +58,19 @@ class Stats {
     while (k > 0 && n2 * POW2[k - 1] >= s) k--;
     this.k = k;
   }
+
+  /**
+   * adapt(0) while k is 0, the bulk of a dense or constant column: k = 0 means
+   * 2 * count >= sum, which adding a zero (count grows, sum stays) and the halving
+   * (sum <= 2 * (RESET - 1) becomes at most RESET - 1 <= 2 * RESET / 2) both keep, so k
+   * stays 0 and its walk can be skipped.
+   */
+  protected adaptZero(): void {
+    if (++this.count === RESET) {
+      this.sum = Math.floor(this.sum / 2);
+      this.count = RESET / 2;
+    }
+  }
 }
 
 export class RiceEncoder extends Stats {
@@ -77,7 +90,7 @@ export class RiceEncoder extends Stats {
     if (this.k === 0) {
       if (z === 0) {
         this.pending++;
-        if (learn) this.adapt(0);
+        if (learn) this.adaptZero();
         return;
       }
       writeGamma(this.w, this.pending);
@@ -140,7 +153,7 @@ export class RiceSizer extends Stats {
     if (this.k === 0) {
       if (z === 0) {
         this.pending++;
-        if (learn) this.adapt(0);
+        if (learn) this.adaptZero();
         return;
       }
       this.bits += gammaBits(this.pending) + codeBits(z - 1, 0);
@@ -180,7 +193,7 @@ export class RiceDecoder extends Stats {
       if (this.runLeft < 0) this.runLeft = readGamma(this.r);
       if (this.runLeft > 0) {
         this.runLeft--;
-        if (learn) this.adapt(0);
+        if (learn) this.adaptZero();
         return 0;
       }
       this.runLeft = -1;
