@@ -7,12 +7,12 @@
 // Columns rather than Prometheus-style interleaving so that encodeSplit can code the
 // keys once and try several value codecs, and so that bulk decoding runs two tight loops.
 
-import { BitReader, BitWriter } from './bitstream.js';
-import { DecimalDecoder, DecimalEncoder, MAX_SCALE, type DecimalOrder } from './decimal.js';
+import { BitReader } from './bitstream.js';
+import { DecimalDecoder, MAX_SCALE, type DecimalOrder } from './decimal.js';
 import { Encoding, MAX_POINTS } from './encoding.js';
 import { readVarint, varintSize, writeVarint } from './varint.js';
-import { XorDecoder, XorEncoder } from './xor.js';
-import { IeeeDecoder, IeeeEncoder } from './ieee.js';
+import { XorDecoder } from './xor.js';
+import { IeeeDecoder } from './ieee.js';
 import { CorruptDataError } from './errors.js';
 
 /** How the value column is coded. */
@@ -26,25 +26,8 @@ export function measuresEncoding(c: ValueCodec): Encoding {
   return c.kind === 'xor' ? Encoding.MeasuresXor : c.kind === 'ieee' ? Encoding.MeasuresIeee : Encoding.MeasuresDecimal;
 }
 
-export interface ValueEncoder {
-  put(v: number): void;
-  finishInto(w: BitWriter): void;
-}
 export interface ValueDecoder {
   next(): number;
-}
-
-export function newValueEncoder(w: BitWriter, c: ValueCodec): ValueEncoder {
-  if (c.kind === 'xor') return new XorEncoder(w);
-  if (c.kind === 'ieee') return new IeeeEncoder(w);
-  return new DecimalEncoder(w, c.scale, c.order);
-}
-
-/** Finish a value column and return its bytes without disturbing the encoder. */
-export function valueBytes(w: BitWriter, e: ValueEncoder): Uint8Array {
-  const c = w.clone();
-  e.finishInto(c);
-  return c.bytes();
 }
 
 /** Assemble a chunk from its already-coded columns. */

@@ -7,7 +7,7 @@
 // performed, so the round-trip is exact by construction.
 
 import type { BitReader, BitWriter } from './bitstream.js';
-import { RiceDecoder, RiceEncoder } from './rice.js';
+import { RiceDecoder, RiceEncoder, RiceSizer } from './rice.js';
 import { unzigzag, zigzag } from './varint.js';
 import { CorruptDataError } from './errors.js';
 
@@ -67,7 +67,24 @@ export class DecimalEncoder {
   /** Throws RangeError when `v` is not exact at this encoder's scale. */
   put(v: number): void {
     if (!fits(v, this.scale)) throw new RangeError(`value ${v} is not a decimal at scale ${this.scale}`);
-    const i = Math.round(v * this.m);
+    this.putInt(Math.round(v * this.m));
+  }
+
+  /** put() for a whole column, rounding each value once for the check and the code. */
+  putAll(values: Float64Array): void {
+    const m = this.m;
+    for (let j = 0; j < values.length; j++) {
+      const v = values[j];
+      const i = Math.round(v * m);
+      // fits(), on the integer already rounded.
+      if (!(i / m === v && i < MAX_INT && i > -MAX_INT && !(v === 0 && 1 / v < 0))) {
+        throw new RangeError(`value ${v} is not a decimal at scale ${this.scale}`);
+      }
+      this.putInt(i);
+    }
+  }
+
+  private putInt(i: number): void {
     const d = i - this.prev;
     this.prev = i;
     // The first value (and for order 2 the first delta) is start-up: coded relative to
@@ -85,6 +102,29 @@ export class DecimalEncoder {
   finishInto(w: BitWriter): void {
     this.rice.finishInto(w);
   }
+}
+
+/**
+ * Exact coded size in bits of a column at `scale` with order 1 and with order 2, without
+ * coding it (what DecimalEncoder.put would write, counted). Every value must be exact at
+ * `scale`, as findScale() guarantees for the scale it returns.
+ */
+export function decimalColumnBits(values: Float64Array, scale: number): [number, number] {
+  const m = POW10[scale];
+  const r1 = new RiceSizer();
+  const r2 = new RiceSizer();
+  let prev = 0;
+  let prevDelta = 0;
+  for (let n = 0; n < values.length; n++) {
+    const i = Math.round(values[n] * m);
+    const d = i - prev;
+    prev = i;
+    // The same start-up rules as DecimalEncoder.putInt for each order.
+    r1.put(zigzag(d), n >= 1);
+    r2.put(zigzag(d - prevDelta), n >= 2);
+    prevDelta = n === 0 ? 0 : d;
+  }
+  return [r1.finishedBits(), r2.finishedBits()];
 }
 
 export class DecimalDecoder {

@@ -4,10 +4,10 @@
 // the smallest blob, never larger than the uncompressed form.
 
 import { BitReader, BitWriter } from './bitstream.js';
-import { assemble, measuresEncoding, splitEncoding, newValueDecoder, newValueEncoder, parseLayout, valueBytes, type ChunkLayout, type ValueCodec } from './chunk.js';
-import { DecimalDecoder, findScale } from './decimal.js';
-import { XorDecoder } from './xor.js';
-import { IeeeDecoder } from './ieee.js';
+import { assemble, measuresEncoding, splitEncoding, newValueDecoder, parseLayout, type ChunkLayout, type ValueCodec } from './chunk.js';
+import { DecimalDecoder, DecimalEncoder, decimalColumnBits, findScale } from './decimal.js';
+import { XorDecoder, XorEncoder, xorColumnBits } from './xor.js';
+import { IeeeDecoder, ieeeLayout, writeIeeeColumn } from './ieee.js';
 import { PositionDecoder, PositionEncoder, TimestampDecoder, TimestampEncoder } from './dod.js';
 import { Encoding, MAX_POINTS } from './encoding.js';
 import { decodeRawMeasures, decodeRawSplit, encodeRawMeasures, encodeRawSplit } from './raw.js';
@@ -41,11 +41,23 @@ export function splitCodecHint(b: Uint8Array): SplitCodecHint | null {
   return { codec: l.codec, n: l.n };
 }
 
-function encodeValues(values: Float64Array, codec: ValueCodec): { codec: ValueCodec; bytes: Uint8Array } {
+/** Code a value column (header excluded) with `codec`, which must apply to it. */
+function encodeValues(values: Float64Array, codec: ValueCodec): Uint8Array {
+  if (codec.kind === 'ieee') {
+    // About 54 bits a value for the noise IEEE wins on: room for 64 avoids regrowing.
+    const w = new BitWriter(8 * values.length + 8);
+    writeIeeeColumn(w, values);
+    return w.bytes();
+  }
   const w = new BitWriter(values.length * 2);
-  const e = newValueEncoder(w, codec);
-  for (let i = 0; i < values.length; i++) e.put(values[i]);
-  return { codec, bytes: valueBytes(w, e) };
+  if (codec.kind === 'xor') {
+    new XorEncoder(w).putAll(values);
+  } else {
+    const e = new DecimalEncoder(w, codec.scale, codec.order);
+    e.putAll(values);
+    e.finishInto(w);
+  }
+  return w.bytes();
 }
 
 /** Values the codecs are weighed on when a column is longer than twice this. */
@@ -55,29 +67,36 @@ const SAMPLE = 1024;
  * Code the value column with the smallest applicable codec. With a hint, the hinted codec
  * alone while it still applies (a decimal one only at the same scale, which is what makes
  * it lossless) and the split has not crossed a power of two in size since, so a split is
- * weighed about log2(points) times in its life, last at its largest power of two. Weighing
- * codes the column with every candidate; a long column is weighed on its last SAMPLE
- * values and then coded once with the winner (commits of thousands of points cross a
- * power of two on nearly every commit, and four full encodings would cost a fifth of a
- * processing thread).
+ * weighed about log2(points) times in its life, last at its largest power of two. A long
+ * column is weighed on its last SAMPLE values and then coded once with the winner (commits
+ * of thousands of points cross a power of two on nearly every commit). Candidates are
+ * weighed by their exact coded size, counted without coding, and only the winner is coded
+ * (ties go to the earlier candidate: xor, ieee, decimal order 1, order 2).
  */
 function bestValues(values: Float64Array, hint?: SplitCodecHint | null): { codec: ValueCodec; bytes: Uint8Array } {
   const sameSize = hint && Math.clz32(hint.n) === Math.clz32(values.length);
-  if (sameSize && hint.codec.kind !== 'decimal') return encodeValues(values, hint.codec);
+  if (sameSize && hint.codec.kind !== 'decimal') return { codec: hint.codec, bytes: encodeValues(values, hint.codec) };
   const scale = findScale(values);
-  if (sameSize && hint.codec.kind === 'decimal' && hint.codec.scale === scale) return encodeValues(values, hint.codec);
-  const candidates: ValueCodec[] = [{ kind: 'xor' }, { kind: 'ieee' }];
-  if (scale >= 0) {
-    candidates.push({ kind: 'decimal', scale, order: 1 }, { kind: 'decimal', scale, order: 2 });
-  }
+  if (sameSize && hint.codec.kind === 'decimal' && hint.codec.scale === scale) return { codec: hint.codec, bytes: encodeValues(values, hint.codec) };
   const sampled = values.length > 2 * SAMPLE;
   const weighed = sampled ? values.subarray(values.length - SAMPLE) : values;
-  let best: { codec: ValueCodec; bytes: Uint8Array } | null = null;
-  for (const codec of candidates) {
-    const v = encodeValues(weighed, codec);
-    if (best === null || v.bytes.length < best.bytes.length) best = v;
+  let codec: ValueCodec = { kind: 'xor' };
+  let size = (xorColumnBits(weighed) + 7) >>> 3;
+  const ieeeSize = (ieeeLayout(weighed).bits + 7) >>> 3;
+  if (ieeeSize < size) {
+    codec = { kind: 'ieee' };
+    size = ieeeSize;
   }
-  return sampled ? encodeValues(values, best!.codec) : best!;
+  if (scale >= 0) {
+    const [bits1, bits2] = decimalColumnBits(weighed, scale);
+    const size1 = (bits1 + 7) >>> 3;
+    if (size1 < size) {
+      codec = { kind: 'decimal', scale, order: 1 };
+      size = size1;
+    }
+    if ((bits2 + 7) >>> 3 < size) codec = { kind: 'decimal', scale, order: 2 };
+  }
+  return { codec, bytes: encodeValues(values, codec) };
 }
 
 /**

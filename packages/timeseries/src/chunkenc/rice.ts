@@ -58,6 +58,19 @@ class Stats {
     while (k > 0 && n2 * POW2[k - 1] >= s) k--;
     this.k = k;
   }
+
+  /**
+   * adapt(0) while k is 0, the bulk of a dense or constant column: k = 0 means
+   * 2 * count >= sum, which adding a zero (count grows, sum stays) and the halving
+   * (sum <= 2 * (RESET - 1) becomes at most RESET - 1 <= 2 * RESET / 2) both keep, so k
+   * stays 0 and its walk can be skipped.
+   */
+  protected adaptZero(): void {
+    if (++this.count === RESET) {
+      this.sum = Math.floor(this.sum / 2);
+      this.count = RESET / 2;
+    }
+  }
 }
 
 export class RiceEncoder extends Stats {
@@ -77,7 +90,7 @@ export class RiceEncoder extends Stats {
     if (this.k === 0) {
       if (z === 0) {
         this.pending++;
-        if (learn) this.adapt(0);
+        if (learn) this.adaptZero();
         return;
       }
       writeGamma(this.w, this.pending);
@@ -109,7 +122,12 @@ export class RiceEncoder extends Stats {
     const w = this.w;
     const q = z < POW32 && k < 32 ? z >>> k : Math.floor(z / POW2[k]);
     if (q < QMAX) {
-      // q ones then a zero, in one call: (2^q - 1) << 1 over q + 1 bits.
+      if (q + 1 + k <= 32) {
+        // q ones, a zero and the k low bits in one call (z < 2^32 here since q < 2^(32-k-1)).
+        w.writeBits((((1 << q) - 1) << (k + 1)) | (z & ((1 << k) - 1)), q + 1 + k);
+        return;
+      }
+      // q ones then a zero: (2^q - 1) << 1 over q + 1 bits.
       w.writeBits(((1 << q) - 1) << 1, q + 1);
       if (k > 0) w.writeWide(z - q * POW2[k], k);
       return;
@@ -119,6 +137,46 @@ export class RiceEncoder extends Stats {
     w.writeBits(len, 6);
     w.writeWide(z - POW2[len - 1], len - 1);
   }
+}
+
+/**
+ * Bits a RiceEncoder would write for the same calls to put() and finish, without writing:
+ * the same adaptation and decisions, counted. Lets a caller weigh a codec that goes
+ * through Rice without producing output it may throw away.
+ */
+export class RiceSizer extends Stats {
+  private pending = 0;
+  /** Bits so far (the pending run excluded until a non-zero value or finish). */
+  bits = 0;
+
+  put(z: number, learn = true): void {
+    if (this.k === 0) {
+      if (z === 0) {
+        this.pending++;
+        if (learn) this.adaptZero();
+        return;
+      }
+      this.bits += gammaBits(this.pending) + codeBits(z - 1, 0);
+      this.pending = 0;
+    } else {
+      this.bits += codeBits(z, this.k);
+    }
+    if (learn) this.adapt(z);
+  }
+
+  /** Total size once finished (what RiceEncoder.finishInto would add, included). */
+  finishedBits(): number {
+    return this.pending > 0 ? this.bits + gammaBits(this.pending) : this.bits;
+  }
+}
+
+function codeBits(z: number, k: number): number {
+  const q = z < POW32 && k < 32 ? z >>> k : Math.floor(z / POW2[k]);
+  return q < QMAX ? q + 1 + k : QMAX + 6 + bitLength(z) - 1;
+}
+
+function gammaBits(n: number): number {
+  return 2 * bitLength(n + 1) - 1;
 }
 
 export class RiceDecoder extends Stats {
@@ -135,7 +193,7 @@ export class RiceDecoder extends Stats {
       if (this.runLeft < 0) this.runLeft = readGamma(this.r);
       if (this.runLeft > 0) {
         this.runLeft--;
-        if (learn) this.adapt(0);
+        if (learn) this.adaptZero();
         return 0;
       }
       this.runLeft = -1;
