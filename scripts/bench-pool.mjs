@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Medians over every run of several `npm run bench -- --vs-reference --json FILE` results
-// (issue 5 asks for medians of several runs; one invocation's --runs 3 leaves the ratio at
-// the mercy of this machine's drift), printed as the bench prints its own table.
+// (one invocation's --runs 3 leaves a ratio at the mercy of this machine's drift; several
+// sets pooled do not), printed as the bench prints its own table.
 // Usage: node scripts/bench-pool.mjs A.json B.json ...
 import { readFileSync } from 'node:fs';
 import { figureDefs, medians, renderTable } from '../packages/bench/dist/index.js';
