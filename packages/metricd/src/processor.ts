@@ -13,6 +13,7 @@ import { CorruptBatchError, type IncomingStore, type Measures } from '@tally/inc
 import type { AggregateStorage } from '@tally/storage';
 import type { Coordinator, Lock } from '@tally/coordination';
 import { concat, processMeasures, type ArchivePolicy } from '@tally/timeseries';
+import { eachLimited } from '@tally/retry';
 
 /** Returns the archive policy of each id that names an active metric (others are dropped). */
 export type PolicyLookup = (metricIds: string[]) => Promise<Map<string, ArchivePolicy>>;
@@ -156,25 +157,3 @@ export class Processor {
   }
 }
 
-
-/**
- * Runs `fn` over `items` with at most `limit` in flight. After a failure no new item
- * starts, and the first error is thrown only once every started one has settled: the
- * caller releases the sack's lock next, and a fold still committing after that could land
- * over a newer fold of the same metric by whoever takes the lock.
- */
-export async function eachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failure: { err: unknown } | null = null;
-  const lane = async (): Promise<void> => {
-    while (failure === null && next < items.length) {
-      try {
-        await fn(items[next++]);
-      } catch (err) {
-        failure ??= { err };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
-  if (failure !== null) throw (failure as { err: unknown }).err;
-}

@@ -1,7 +1,7 @@
-// Waiting and retrying, shared by every component that calls something that can fail
-// for a while (another server, a lock held by someone else, a busy database): bounded
-// exponential backoff with full jitter, so that callers that failed together do not
-// retry in lockstep.
+// Waiting, retrying and bounded concurrency, shared by every component that calls
+// something that can fail for a while (another server, a lock held by someone else, a
+// busy database): bounded exponential backoff with full jitter, so that callers that
+// failed together do not retry in lockstep, and work run a few at a time.
 
 export class AbortedError extends Error {
   constructor() {
@@ -97,4 +97,26 @@ export async function retry<T>(fn: (attempt: number) => Promise<T>, opts: RetryO
       await sleep(delay, opts.signal);
     }
   }
+}
+
+/**
+ * Runs `fn` over `items` with at most `limit` in flight. After a failure no new item
+ * starts, and the first error is thrown only once every started one has settled, so that
+ * what the caller does next (release a lock, clean up files) never races work still
+ * running.
+ */
+export async function eachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failure: { err: unknown } | null = null;
+  const lane = async (): Promise<void> => {
+    while (failure === null && next < items.length) {
+      try {
+        await fn(items[next++]);
+      } catch (err) {
+        failure ??= { err };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  if (failure !== null) throw (failure as { err: unknown }).err;
 }

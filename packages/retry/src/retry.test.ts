@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AbortedError, Backoff, retry, sleep } from './index.js';
+import { AbortedError, Backoff, eachLimited, retry, sleep } from './index.js';
 
 test('backoff ceilings double from the base up to the bound, delays stay under them', () => {
   const b = new Backoff({ baseMs: 10, maxMs: 100, random: () => 0.999 });
@@ -51,4 +51,34 @@ test('sleep rejects when aborted, before or during the wait', async () => {
   await assert.rejects(p, AbortedError);
   assert.ok(Date.now() - t0 < 2_000);
   await assert.rejects(sleep(1, ac.signal), AbortedError);
+});
+
+test('eachLimited keeps at most `limit` in flight, starts nothing after a failure, and throws only once the started ones settled', async () => {
+  let inFlight = 0;
+  let most = 0;
+  const started: number[] = [];
+  let slowDone = false;
+  const run = eachLimited([0, 1, 2, 3, 4, 5], 2, async (i) => {
+    started.push(i);
+    inFlight++;
+    most = Math.max(most, inFlight);
+    try {
+      if (i === 0) {
+        await sleep(30);
+        slowDone = true;
+      } else if (i === 1) {
+        await sleep(5);
+        throw new Error('item 1 failed');
+      }
+    } finally {
+      inFlight--;
+    }
+  });
+  await assert.rejects(run, /item 1 failed/);
+  assert.ok(slowDone, 'the slow item settled before the error was thrown');
+  assert.deepEqual(started, [0, 1]);
+  assert.equal(most, 2);
+  const all: number[] = [];
+  await eachLimited([1, 2, 3, 4, 5], 3, async (i) => { all.push(i); });
+  assert.deepEqual(all.sort(), [1, 2, 3, 4, 5]);
 });

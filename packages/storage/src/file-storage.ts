@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import type { BigIntStats } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { eachLimited } from '@tally/retry';
 import {
   createDurableFile, fileUrlPath, fsyncDir, isMissing, listDir, readFile,
 } from '@tally/files';
@@ -311,7 +312,7 @@ export class FileAggregateStorage implements AggregateStorage {
 
   /** `fn` over `items`, within this instance's bound on file operations in flight. */
   #each<T>(items: readonly T[], fn: (item: T) => Promise<void>): Promise<void> {
-    return settleLimited(items, this.#inFlight, (item) => this.#slots.run(() => fn(item)));
+    return eachLimited(items, this.#inFlight, (item) => this.#slots.run(() => fn(item)));
   }
 
   /** Runs operations on one metric one at a time within this process. */
@@ -349,26 +350,6 @@ class Slots {
   }
 }
 
-/**
- * Runs `fn` over `items` with at most `limit` in flight. After a failure no new item
- * starts, and the first error is thrown only once every started one has settled: the
- * caller's cleanup must not race writes still creating files.
- */
-async function settleLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failure: { err: unknown } | null = null;
-  const lane = async (): Promise<void> => {
-    while (failure === null && next < items.length) {
-      try {
-        await fn(items[next++]);
-      } catch (err) {
-        failure ??= { err };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
-  if (failure !== null) throw (failure as { err: unknown }).err;
-}
 
 /** A caller's view of a manifest: copies, so that nobody can alter the cached one. */
 function recordOf(m: Manifest): MetricRecord {
