@@ -3,21 +3,12 @@
 // The machine is shared and noisy: the two alternate, and the median of seven rounds is printed.
 // node packages/rest/dist/series-json.bench.js
 import { measuresBody, measuresJson } from './read.js';
+import { msPerCall } from './bench-time.js';
 
 const POINTS = 10_000;
 const S = 1_000_000_000n;
 
-function time(fn: () => unknown, minMs = 100): number {
-  let n = 0;
-  const start = process.hrtime.bigint();
-  let elapsed = 0;
-  while (elapsed < minMs) {
-    fn();
-    n++;
-    elapsed = Number(process.hrtime.bigint() - start) / 1e6;
-  }
-  return elapsed / n;
-}
+const time = (fn: () => unknown): number => msPerCall(fn, 100);
 
 function median(xs: number[]): number {
   return [...xs].sort((a, b) => a - b)[xs.length >> 1];

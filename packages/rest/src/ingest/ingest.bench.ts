@@ -7,21 +7,11 @@ import { snappyUncompress } from './snappy.js';
 import { decodeWriteRequest } from './remote-write.js';
 import { snappyCompress, writeRequest, type TestSeries } from './test-codecs.js';
 import { parseMeasures } from '../measures.js';
+import { msPerCall } from '../bench-time.js';
 
 const POINTS = 100_000;
 
-function time(fn: () => unknown, minMs = 400): number {
-  fn(); // warm up
-  let n = 0;
-  const start = process.hrtime.bigint();
-  let elapsed = 0;
-  while (elapsed < minMs) {
-    fn();
-    n++;
-    elapsed = Number(process.hrtime.bigint() - start) / 1e6;
-  }
-  return elapsed / n;
-}
+const time = (fn: () => unknown): number => msPerCall(fn, 400);
 
 const t0 = 1_700_000_000_000;
 const json = JSON.stringify(Array.from({ length: POINTS }, (_, i) => ({ timestamp: (t0 + i * 1000) / 1000, value: i * 0.25 })));
