@@ -9,19 +9,17 @@ import { openServices, expungeDeletedMetrics, type MetricdThreadData } from './s
 const { settings, role } = workerData as MetricdThreadData;
 const log = pino({ level: settings.logLevel, base: { role: role === 'loop' ? 'metricd' : 'refresh', thread: process.pid } });
 const abort = new AbortController();
-// Messages that arrive while the services open (a PostgreSQL index takes a while) would
-// reach only this listener and be lost: they are kept and handed to the refresh server
-// once it listens.
-const early: unknown[] = [];
-let serving = false;
 parentPort?.on('message', (msg: unknown) => {
   if (msg === 'stop') abort.abort();
-  else if (!serving) early.push(msg);
 });
 
-const svc = await openServices(settings, log);
+const opening = openServices(settings, log);
+// Refreshes are listened for before the services are open (a PostgreSQL index takes a
+// while): requests sent meanwhile wait for them instead of being lost.
+const drained = role === 'refresh' && parentPort ? serveRefreshes(parentPort, opening.then((s) => s.processor)) : null;
+const svc = await opening;
 try {
-  if (role === 'refresh') await answerRefreshes();
+  if (drained) await answerRefreshes(drained);
   else await processingLoop();
 } finally {
   await svc.close();
@@ -29,11 +27,7 @@ try {
   parentPort?.close();
 }
 
-async function answerRefreshes(): Promise<void> {
-  if (!parentPort) return;
-  const drained = serveRefreshes(parentPort, svc.processor);
-  serving = true;
-  for (const msg of early.splice(0)) parentPort.emit('message', msg);
+async function answerRefreshes(drained: () => Promise<void>): Promise<void> {
   await new Promise<void>((resolve) => abort.signal.addEventListener('abort', () => resolve(), { once: true }));
   await drained();
 }

@@ -75,15 +75,16 @@ function isRefreshAnswer(m: unknown): m is RefreshAnswer {
 }
 
 /**
- * The worker thread's side: answers each refresh request of `port` once `processor` has
+ * The worker thread's side: answers each refresh request of `port` once `processor` (or,
+ * while the thread still opens its services, the promise of it: requests wait) has
  * folded the metric's sack. Requests run concurrently (a sack's lock serialises those of
  * one sack). Returns a function that resolves once every request received has answered.
  */
-export function serveRefreshes(port: MessagePort, processor: MetricRefresher): () => Promise<void> {
+export function serveRefreshes(port: MessagePort, processor: MetricRefresher | Promise<MetricRefresher>): () => Promise<void> {
   const inFlight = new Set<Promise<void>>();
   port.on('message', (m: unknown) => {
     if (!isRefreshRequest(m)) return;
-    const done = processor.refreshMetric(m.metricId).then(
+    const done = Promise.resolve(processor).then((p) => p.refreshMetric(m.metricId)).then(
       () => port.postMessage({ type: 'refreshed', id: m.id } satisfies RefreshAnswer),
       (err: unknown) => port.postMessage({ type: 'refreshed', id: m.id, error: toWire(err) } satisfies RefreshAnswer),
     ).finally(() => inFlight.delete(done));
