@@ -7,7 +7,7 @@ import type { DialectName } from './types.js';
 
 const MAX_ATTEMPTS = 5;
 
-async function rollbackQuietly(conn: Kysely<Database>): Promise<void> {
+async function rollbackQuietly<DB>(conn: Kysely<DB>): Promise<void> {
   try {
     await sql.raw('rollback').execute(conn);
   } catch {
@@ -25,10 +25,10 @@ async function rollbackQuietly(conn: Kysely<Database>): Promise<void> {
  * Both dialects: lock/deadlock/serialization failures retry the whole transaction, like
  * Gnocchi's retry_on_deadlock; `fn` must therefore be safe to re-run.
  */
-export async function inWriteTx<T>(
-  db: Kysely<Database>,
+export async function inWriteTx<T, DB = Database>(
+  db: Kysely<DB>,
   dialect: DialectName,
-  fn: (tx: Kysely<Database>) => Promise<T>,
+  fn: (tx: Kysely<DB>) => Promise<T>,
 ): Promise<T> {
   const once = (): Promise<T> => db.connection().execute(async (conn) => {
     await sql.raw(dialect === 'sqlite' ? 'begin immediate' : 'begin').execute(conn);
