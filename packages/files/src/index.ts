@@ -1,6 +1,6 @@
 // File-system helpers of the file drivers (incoming, storage, coordination): errno
 // classification, durable writes (file and folder fsync) and a fast whole-file read.
-import { readFile as readFileCallback, type BigIntStats } from 'node:fs';
+import { close as closeCallback, open as openCallback, read as readCallback, readFile as readFileCallback, type BigIntStats } from 'node:fs';
 import { open, readdir, unlink, type FileHandle } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -35,6 +35,30 @@ export function ignoreMissing(err: unknown): void {
  * 80 us for 4 KiB), and reads of splits and batches are hot.
  */
 export const readFile: (path: string) => Promise<Buffer> = promisify(readFileCallback);
+
+const openFd = promisify(openCallback);
+const closeFd = promisify(closeCallback);
+const readFd = promisify(readCallback);
+
+/**
+ * `length` bytes of the file from `offset` (fewer at the end of the file). Callback fs
+ * underneath, for the same reason as readFile: a split read is hot.
+ */
+export async function readRange(path: string, offset: number, length: number): Promise<Buffer> {
+  const fd = await openFd(path, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(length);
+    let got = 0;
+    while (got < length) {
+      const { bytesRead } = await readFd(fd, buf, got, length - got, offset + got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+    return got === length ? buf : buf.subarray(0, got);
+  } finally {
+    await closeFd(fd);
+  }
+}
 
 // libuv hands at most IOV_MAX (1024 on Linux) buffers to one writev; stay well below.
 const MAX_IOV = 512;

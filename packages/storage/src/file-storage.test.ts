@@ -1,6 +1,9 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync,
+} from 'node:fs';
+import { crc32 } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -55,26 +58,107 @@ test('metric ids that are not safe file names are refused', async (t) => {
   await store.close();
 });
 
-test('superseded split files are freed by the commit that replaces them', async (t) => {
+test('a commit is one pack file behind the manifest link; superseded packs are freed', async (t) => {
   const dir = tempDir(t);
   const store = new FileAggregateStorage({ dir });
   const id = randomUUID();
   await commit(store, id, change({ put: new Map([['a', bytes('A1')], ['b', bytes('B1')]]) }));
+  const [first] = metricFiles(dir, id).filter((f) => f.endsWith('.pack'));
+  assert.equal(readlinkSync(join(dir, id.slice(0, 2), id, 'manifest')), first);
   await commit(store, id, change({ put: new Map([['a', bytes('A2')], ['c', bytes('C2')]]), del: ['b'] }));
-  assert.equal(metricFiles(dir, id).length, 3, 'manifest + 2 live splits, nothing superseded left');
+  const files = metricFiles(dir, id);
+  assert.equal(files.length, 2, `manifest + the new pack, nothing superseded left: ${files.join(' ')}`);
+  assert.ok(!files.includes(first));
+  assert.equal(text(await store.readSplit(id, 'a')), 'A2');
+  assert.equal(text(await store.readSplit(id, 'c')), 'C2');
+  assert.equal(await store.readSplit(id, 'b'), null);
+  await store.close();
+});
+
+test('splits a commit does not rewrite move to cold packs: no dead record or manifest stays on disk', async (t) => {
+  const dir = tempDir(t);
+  const store = new FileAggregateStorage({ dir });
+  const id = randomUUID();
+  // The shape of a series: a tail rewritten by every commit, closed splits written once.
+  const live = new Map<string, string>();
+  for (let i = 0; i < 300; i++) {
+    const put = new Map<string, Uint8Array>([['tail', bytes(`tail-${i}-`.padEnd(200, 'x'))]]);
+    if (i % 7 === 0) put.set(`closed-${i}`, bytes(`closed-${i}-`.padEnd(120, 'y')));
+    for (const [k, v] of put) live.set(k, text(v)!);
+    await commit(store, id, change({ state: bytes(`s${i}`), put }));
+  }
+  for (const [k, v] of live) assert.equal(text(await store.readSplit(id, k)), v, k);
+  const fresh = new FileAggregateStorage({ dir });
+  for (const [k, v] of live) assert.equal(text(await fresh.readSplit(id, k)), v, `${k} (another process)`);
+  await fresh.close();
+  const mdir = join(dir, id.slice(0, 2), id);
+  const onDisk = metricFiles(dir, id).filter((f) => f.endsWith('.pack')).reduce((n, f) => n + statSync(join(mdir, f)).size, 0);
+  const liveBytes = [...live.values()].reduce((n, v) => n + v.length + 8, 0);
+  const packs = metricFiles(dir, id).length - 1;
+  // The live records and the one live manifest (its state, ids and the refs of 44 splits).
+  assert.ok(onDisk < liveBytes + 1000, `${onDisk} bytes on disk for ${liveBytes} live in ${packs} packs`);
+  // A cold pack per commit that closed a split, and the hot one.
+  assert.ok(packs <= Math.ceil(300 / 7) + 1, `${packs} packs for ${live.size} splits`);
+  // Cold records that die later (a closed split rewritten) are copied away.
+  const u = await store.update(id);
+  await u.commit(change({ state: bytes('late'), put: new Map([...live.keys()].filter((k) => k !== 'tail').slice(0, 40).map((k) => [k, bytes(`${k}!`)])) }));
+  const after = metricFiles(dir, id).filter((f) => f.endsWith('.pack')).reduce((n, f) => n + statSync(join(mdir, f)).size, 0);
+  assert.ok(after < 2 * 1000 + liveBytes / 2, `${after} bytes on disk once most closed splits were rewritten`);
+  await store.close();
+});
+
+test('metrics written as a manifest file and split files are read, then moved to packs by commits', async (t) => {
+  const dir = tempDir(t);
+  const id = randomUUID();
+  const mdir = join(dir, id.slice(0, 2), id);
+  mkdirSync(mdir, { recursive: true });
+  const split = (payload: string): Buffer => {
+    const p = Buffer.from(payload);
+    const h = Buffer.alloc(8);
+    h.writeUInt32LE(0x53594c54, 0);
+    h.writeUInt32LE(crc32(p), 4);
+    return Buffer.concat([h, p]);
+  };
+  writeFileSync(join(mdir, '1-0a0b0c0d-0.split'), split('A1'));
+  writeFileSync(join(mdir, '1-0a0b0c0d-1.split'), split('B1'));
+  // Version 1 manifest: JSON bookkeeping, then the state.
+  const json = Buffer.from(JSON.stringify({ gen: 1, hasState: true, applied: ['b1'], splits: [['a', '1-0a0b0c0d-0.split'], ['b', '1-0a0b0c0d-1.split']] }));
+  const m = Buffer.alloc(16 + json.length + 2);
+  m.writeUInt32LE(0x4d594c54, 0);
+  m.writeUInt32LE(1, 4);
+  m.writeUInt32LE(json.length, 12);
+  json.copy(m, 16);
+  m.write('s1', 16 + json.length);
+  m.writeUInt32LE(crc32(m.subarray(12)), 8);
+  writeFileSync(join(mdir, 'manifest'), m);
+
+  const store = new FileAggregateStorage({ dir });
+  const rec = await store.read(id);
+  assert.equal(text(rec.state), 's1');
+  assert.deepEqual([...rec.applied], ['b1']);
+  assert.equal(text(await store.readSplit(id, 'a')), 'A1');
+  await commit(store, id, change({ state: bytes('s2'), put: new Map([['a', bytes('A2')]]) }));
+  assert.equal(text(await store.readSplit(id, 'a')), 'A2');
+  assert.equal(text(await store.readSplit(id, 'b')), 'B1', 'a split file still live is kept');
+  const files = metricFiles(dir, id);
+  assert.ok(!files.includes('1-0a0b0c0d-0.split') && files.includes('1-0a0b0c0d-1.split'), files.join(' '));
+  assert.equal(lstatSync(join(mdir, 'manifest')).isSymbolicLink(), true);
+  const fresh = new FileAggregateStorage({ dir });
+  assert.equal(text((await fresh.read(id)).state), 's2');
+  assert.equal(text(await fresh.readSplit(id, 'b')), 'B1');
+  await fresh.close();
   await store.close();
 });
 
 test('a commit failing half way leaves the previous version intact and no files behind', async (t) => {
   const dir = tempDir(t);
   const id = randomUUID();
-  for (const failOn of ['split', 'manifest', 'rename'] as const) {
+  for (const failOn of ['pack', 'rename'] as const) {
     let armed = false;
-    let splits = 0;
     const store = new FileAggregateStorage({
       dir,
       faultHook: (op) => {
-        if (!armed || op !== failOn || (op === 'split' && ++splits < 2)) return;
+        if (!armed || op !== failOn) return;
         throw Object.assign(new Error('no space left'), { code: 'ENOSPC' });
       },
     });
@@ -101,39 +185,36 @@ test('a commit failing half way leaves the previous version intact and no files 
   }
 });
 
-test('commits keep at most fileOpsInFlight file writes in flight, across metrics, and stop at a failure', async (t) => {
-  // Every file operation shares the process's thread pool with the API's reads: a commit
-  // of thousands of splits issued at once made reads wait behind them for seconds.
+test('commits keep at most fileOpsInFlight pack writes in flight across metrics; a failing one leaves nothing', async (t) => {
+  // Every file operation shares the process's thread pool with the API's reads: writes
+  // issued all at once made reads wait behind them for seconds.
   const dir = tempDir(t);
   let inFlight = 0;
   let peak = 0;
-  let failAt = -1;
-  let started = 0;
+  const failing = new Set<string>();
   const store = new FileAggregateStorage({
     dir,
     fileOpsInFlight: 3,
-    faultHook: async (op) => {
-      if (op !== 'split') return;
-      if (started++ === failAt) throw Object.assign(new Error('no space left'), { code: 'ENOSPC' });
+    faultHook: async (op, path) => {
+      if (op !== 'pack') return;
+      if ([...failing].some((id) => path.includes(id))) throw Object.assign(new Error('no space left'), { code: 'ENOSPC' });
       peak = Math.max(peak, ++inFlight);
       await new Promise((r) => setTimeout(r, 2));
       inFlight--;
     },
   });
-  const splits = (tag: string) => new Map(Array.from({ length: 40 }, (_, i) => [`k${i}`, bytes(`${tag}${i}`)] as [string, Uint8Array]));
-  const [a, b] = [randomUUID(), randomUUID()];
-  await Promise.all([commit(store, a, change({ put: splits('a') })), commit(store, b, change({ put: splits('b') }))]);
-  assert.equal(peak, 3, 'writes overlap, never more than the bound, even for two metrics committing at once');
-  assert.equal(text(await store.readSplit(a, 'k39')), 'a39');
-  assert.equal(metricFiles(dir, b).length, 41);
+  const ids = Array.from({ length: 12 }, () => randomUUID());
+  await Promise.all(ids.map((id) => commit(store, id, change({ put: new Map([['k', bytes(id)]]) }))));
+  assert.equal(peak, 3, 'writes overlap, never more than the bound');
+  for (const id of ids) assert.equal(text(await store.readSplit(id, 'k')), id);
 
-  // A failing write: nothing new starts, every started write settles, none is left behind.
-  const before = metricFiles(dir, a);
-  started = 0;
-  failAt = 5;
-  await assert.rejects(commit(store, a, change({ put: splits('x') })), (err: unknown) => err instanceof StorageUnavailableError);
-  assert.ok(started <= 5 + 3, `at most the writes in flight start after the failure (${started})`);
-  assert.deepEqual(metricFiles(dir, a), before);
+  const before = metricFiles(dir, ids[0]);
+  failing.add(ids[0]);
+  const results = await Promise.allSettled(ids.map((id) => commit(store, id, change({ put: new Map([['k', bytes(`${id}!`)]]) }))));
+  assert.ok(results[0].status === 'rejected' && results[0].reason instanceof StorageUnavailableError);
+  assert.ok(results.slice(1).every((r) => r.status === 'fulfilled'), 'other metrics commit');
+  assert.deepEqual(metricFiles(dir, ids[0]), before);
+  assert.equal(text(await store.readSplit(ids[0], 'k')), ids[0]);
   await store.close();
 });
 
@@ -156,9 +237,9 @@ test('a corrupt split is reported, not served', async (t) => {
   const id = randomUUID();
   await commit(store, id, change({ put: new Map([['k', bytes('v')]]) }));
   const mdir = join(dir, id.slice(0, 2), id);
-  const live = metricFiles(dir, id).find((f) => f.endsWith('.split'))!;
+  const live = metricFiles(dir, id).find((f) => f.endsWith('.pack'))!;
   const raw = readFileSync(join(mdir, live));
-  raw[raw.length - 1] ^= 1;
+  raw[8] ^= 1; // the first record's payload
   writeFileSync(join(mdir, live), raw);
   await assert.rejects(store.readSplit(id, 'k'), CorruptStorageError);
   await store.close();
@@ -171,7 +252,8 @@ test('update(): frees superseded files by name and follows another process past 
   await commit(store, id, change({ state: bytes('s1'), put: new Map([['a', bytes('A1')], ['b', bytes('B1')]]), applied: ['b1'] }));
   const u = await store.update(id);
   await u.commit(change({ state: bytes('s2'), put: new Map([['a', bytes('A2')]]), applied: ['b2'] }));
-  assert.equal(metricFiles(dir, id).length, 3, 'the superseded split of a is gone');
+  // b, not rewritten, moved from the superseded pack to a cold pack: manifest, hot, cold.
+  assert.equal(metricFiles(dir, id).length, 3, 'the superseded pack is gone');
   // Another process commits meanwhile: a reader following an update's stale file name
   // falls back to the current manifest rather than failing.
   const stale = await store.update(id);
@@ -193,14 +275,16 @@ test('a file a crashed commit left is removed by a later commit that lists the f
   const store = new FileAggregateStorage({ dir });
   const id = randomUUID();
   await commit(store, id, change({ put: new Map([['a', bytes('A')]]) }));
-  const orphan = join(dir, id.slice(0, 2), id, '1-0badf00d-7.split');
-  writeFileSync(orphan, 'left by a crash');
+  const mdir = join(dir, id.slice(0, 2), id);
+  const orphans = [join(mdir, '1-0badf00d-7.split'), join(mdir, '9-0badf00d.pack')];
+  for (const orphan of orphans) writeFileSync(orphan, 'left by a crash');
+  symlinkSync('9-0badf00d.pack', join(mdir, '.manifest-0badf00d.tmp'));
   for (let i = 0; i < 16; i++) {
     await commit(store, id, change({ put: new Map([['a', bytes(`A${i}`)]]) }));
-    // Each commit leaves exactly the manifest and the live split, plus the orphan until swept.
-    assert.equal(metricFiles(dir, id).length, existsSync(orphan) ? 3 : 2);
+    // Each commit leaves exactly the manifest and the live pack, plus the orphans until swept.
+    assert.equal(metricFiles(dir, id).length, existsSync(orphans[0]) ? 5 : 2);
   }
-  assert.equal(existsSync(orphan), false);
+  assert.equal(existsSync(orphans[0]) || existsSync(orphans[1]), false);
   assert.equal(text(await store.readSplit(id, 'a')), 'A15');
   await store.close();
 });

@@ -1,14 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readlink, rename, rm, stat, symlink, unlink } from 'node:fs/promises';
 import type { BigIntStats } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { eachLimited } from '@tally/retry';
 import {
-  createDurableFile, fileUrlPath, fsyncDir, isMissing, listDir, readFile,
+  createDurableFile, errnoCode, fileUrlPath, fsyncDir, isMissing, listDir, readFile, readRange,
 } from '@tally/files';
 import { CorruptStorageError, StorageConfigError, asUnavailable } from './errors.js';
 import {
-  EMPTY_MANIFEST, decodeManifest, decodeSplit, encodeManifest, encodeSplitHeader, type Manifest,
+  EMPTY_MANIFEST, PACK_TRAILER_BYTES, decodeManifest, decodePackTrailer, decodeSplit, encodeManifest, encodePackTrailer,
+  encodeSplitHeader, packName, type Manifest, type SplitRef,
 } from './format.js';
 import type { AggregateStorage, CommitChange, MetricRecord, MetricUpdate } from './types.js';
 import type { StorageDriver } from './drivers.js';
@@ -18,10 +19,10 @@ export interface FileAggregateStorageOptions {
   /** Parsed manifests kept in memory (default 10 000 metrics). */
   cacheSize?: number;
   /**
-   * Test hook: called before each file write and before the manifest rename; throwing
+   * Test hook: called before each pack write and before the manifest rename; throwing
    * (e.g. an error with code ENOSPC) simulates a failing disk. Never set in production.
    */
-  faultHook?: (op: 'split' | 'manifest' | 'rename', path: string) => void | Promise<void>;
+  faultHook?: (op: 'pack' | 'rename', path: string) => void | Promise<void>;
   /** File operations one commit keeps in flight (default FILE_OPS_IN_FLIGHT). */
   fileOpsInFlight?: number;
 }
@@ -33,7 +34,15 @@ interface Cached {
 
 const MANIFEST = 'manifest';
 const SPLIT_FILE = /^(\d+)-[0-9a-f]{8}-\d+\.split$/;
+const PACK_FILE = /^(\d+)-[0-9a-f]{8}\.pack$/;
 const TEMP_FILE = /^\.manifest-[0-9a-f]{8}\.tmp$/;
+/**
+ * A commit copies the live records of a cold pack into its own cold pack when they fill
+ * less than this share of it (splits deleted by retention, or rewritten after they had
+ * moved): that bounds the dead space to about 1 / LIVE_SHARE of the live data, while each
+ * record is copied a bounded number of times.
+ */
+const LIVE_SHARE = 0.5;
 const TRASH = '.trash';
 const METRIC_ID = /^[A-Za-z0-9_-][A-Za-z0-9_.-]*$/;
 /**
@@ -57,10 +66,15 @@ const FULL_SWEEP_EVERY = 16;
 export const FILE_OPS_IN_FLIGHT = 8;
 
 /**
- * Aggregates on a POSIX file system: `<dir>/<id[0:2]>/<id>/` holds a manifest and split
- * files. Split files are immutable and uniquely named; the manifest names the live ones, so
- * renaming a new manifest into place commits everything at once. Commits to one metric must
- * be serialised by the caller across processes (metricd's lock); within a process they are.
+ * Aggregates on a POSIX file system: `<dir>/<id[0:2]>/<id>/` holds the metric's packs and
+ * `manifest`, a symbolic link to the live one. A commit writes one new pack (the splits it
+ * changed, then the manifest naming every live split's pack and offset) with one fsync,
+ * a second one only when splits it did not rewrite move out of the previous pack (see
+ * #plan), and renames a new link over `manifest`: everything becomes visible at once. Packs are
+ * immutable and uniquely named, so readers that followed the old link keep a consistent
+ * view until they look again. (Metrics written before packs existed keep their split files
+ * and manifest file until commits replace them.) Commits to one metric must be serialised
+ * by the caller across processes (metricd's lock); within a process they are.
  */
 export class FileAggregateStorage implements AggregateStorage {
   readonly dir: string;
@@ -70,6 +84,8 @@ export class FileAggregateStorage implements AggregateStorage {
   readonly #slots: Slots;
   readonly #cache = new Map<string, Cached>();
   readonly #chains = new Map<string, Promise<void>>();
+  /** For each manifest this instance read or wrote: the (hot) pack it lives in. */
+  readonly #own = new WeakMap<Manifest, string>();
 
   constructor(options: FileAggregateStorageOptions) {
     this.dir = options.dir;
@@ -100,11 +116,11 @@ export class FileAggregateStorage implements AggregateStorage {
   async #readSplit(metricId: string, key: string, first: Manifest | null): Promise<Uint8Array | null> {
     for (let attempt = 0; ; attempt++) {
       const manifest = attempt === 0 && first !== null ? first : await this.#manifest(metricId, attempt > 0);
-      const file = manifest.splits.get(key);
-      if (file === undefined) return null;
-      const path = join(this.#metricDir(metricId), file);
+      const ref = manifest.splits.get(key);
+      if (ref === undefined) return null;
+      const path = join(this.#metricDir(metricId), ref.file);
       try {
-        return decodeSplit(await readFile(path), path);
+        return decodeSplit(await readRecord(path, ref), path);
       } catch (err) {
         // Another process committed and removed this file since we read the manifest:
         // reload the manifest (bypassing the cache) and follow it to the new file.
@@ -130,24 +146,101 @@ export class FileAggregateStorage implements AggregateStorage {
    */
   async #commit(metricId: string, change: CommitChange, base: Manifest): Promise<void> {
     const dir = this.#metricDir(metricId);
-    const current = base.gen > 0 && this.#cache.get(metricId)?.manifest === base
-      ? base
-      : await this.#manifest(metricId);
+    const cached = this.#cache.get(metricId);
+    const current = base.gen > 0 && cached?.manifest === base ? base : await this.#manifest(metricId);
     if (current.gen === 0) await this.#createMetricDir(dir);
     const gen = current.gen + 1;
     const nonce = randomBytes(4).toString('hex');
+    const hot = packName(gen, nonce);
+    const cold = packName(gen, randomBytes(4).toString('hex'));
     const written: string[] = [];
     let next: Manifest;
-    let stamp: string;
     try {
-      const splits = await this.#writeSplits(dir, gen, nonce, current.splits, change, written);
-      next = { gen, state: new Uint8Array(change.state), applied: nextApplied(current.applied, change), splits };
-      stamp = await this.#writeManifest(dir, nonce, next, written);
+      const plan = await this.#plan(dir, hot, cold, current, change);
+      next = plan.manifest;
+      const files: Array<[string, Uint8Array[]]> = [[hot, plan.hot]];
+      if (plan.cold.length > 0) files.push([cold, plan.cold]);
+      await this.#each(files, async ([name, parts]) => {
+        const path = join(dir, name);
+        await this.#faultHook?.('pack', path);
+        await createDurableFile(path, parts);
+        written.push(path);
+      });
+      await this.#publish(dir, hot, nonce);
     } catch (err) {
-      await this.#each(written, (p) => unlink(p).catch(() => undefined));
+      await this.#each(written, (path) => unlink(path).catch(() => undefined));
       throw asUnavailable(err, `committing metric ${metricId}`);
     }
-    await this.#published(metricId, dir, current, next, stamp);
+    await this.#published(metricId, dir, current, next, `pack:${hot}`);
+  }
+
+  /**
+   * What a commit writes. The splits it puts go to the hot pack, which ends with the new
+   * manifest: most of them are the open tails of series, which the next commit rewrites.
+   * The records of the previous hot pack that this commit does not rewrite (splits that
+   * closed, or were written once) move to a cold pack, so that a hot pack is always wholly
+   * dead once superseded and no dead tail or manifest outlives its commit. Cold packs whose
+   * live records fill less than LIVE_SHARE of them (splits deleted or rewritten later) are
+   * copied into the new cold pack too.
+   */
+  async #plan(dir: string, hot: string, cold: string, current: Manifest, change: CommitChange)
+    : Promise<{ manifest: Manifest; hot: Uint8Array[]; cold: Uint8Array[] }> {
+    const splits = new Map(current.splits);
+    for (const key of change.del) splits.delete(key);
+    for (const key of change.put.keys()) splits.delete(key);
+    const previousHot = this.#own.get(current);
+    const live = new Map<string, number>();
+    for (const ref of splits.values()) {
+      if (ref.length >= 0) live.set(ref.file, (live.get(ref.file) ?? 0) + ref.length);
+    }
+    const packs = new Map<string, number>();
+    const moving = new Set<string>();
+    for (const [name, size] of current.packs) {
+      const bytes = live.get(name) ?? 0;
+      if (bytes === 0) continue;
+      if (name === previousHot || bytes < size * LIVE_SHARE) moving.add(name);
+      else packs.set(name, size);
+    }
+    const moves = [...splits].filter(([, ref]) => moving.has(ref.file));
+    const records = await this.#mapLimited(moves, ([, ref]) => readRecord(join(dir, ref.file), ref));
+    const coldParts: Uint8Array[] = [];
+    let offset = 0;
+    for (let i = 0; i < moves.length; i++) {
+      const [key, ref] = moves[i];
+      const record = records[i];
+      if (record.length !== ref.length) throw new CorruptStorageError(join(dir, ref.file), 'truncated split record');
+      coldParts.push(record);
+      splits.set(key, { file: cold, offset, length: record.length });
+      offset += record.length;
+    }
+    if (offset > 0) packs.set(cold, offset);
+    const hotParts: Uint8Array[] = [];
+    offset = 0;
+    for (const [key, data] of change.put) {
+      const header = encodeSplitHeader(data);
+      hotParts.push(header, data);
+      splits.set(key, { file: hot, offset, length: header.length + data.length });
+      offset += header.length + data.length;
+    }
+    packs.set(hot, offset);
+    const manifest: Manifest = { gen: current.gen + 1, state: new Uint8Array(change.state), applied: nextApplied(current.applied, change), splits, packs };
+    const encoded = encodeManifest(manifest);
+    this.#own.set(manifest, hot);
+    hotParts.push(encoded, encodePackTrailer(encoded.length));
+    return { manifest, hot: hotParts, cold: coldParts };
+  }
+
+  /** The commit point: a new link to the pack renamed over `manifest` (the folder fsync follows). */
+  async #publish(dir: string, pack: string, nonce: string): Promise<void> {
+    const temp = join(dir, `.manifest-${nonce}.tmp`);
+    await symlink(pack, temp);
+    try {
+      await this.#faultHook?.('rename', join(dir, MANIFEST));
+      await rename(temp, join(dir, MANIFEST));
+    } catch (err) {
+      await unlink(temp).catch(() => undefined);
+      throw err;
+    }
   }
 
   /** After the rename: the new manifest is live, whatever happens next. */
@@ -155,7 +248,7 @@ export class FileAggregateStorage implements AggregateStorage {
     try {
       await fsyncDir(dir);
     } catch (err) {
-      // Visible but maybe not durable; the split files it names must stay.
+      // Visible but maybe not durable; the files it names must stay.
       this.#cache.delete(metricId);
       throw asUnavailable(err, `syncing metric ${metricId}`);
     }
@@ -165,51 +258,9 @@ export class FileAggregateStorage implements AggregateStorage {
       await this.#sweep(metricId, next).catch(() => undefined);
       return;
     }
-    const live = new Set(next.splits.values());
-    const superseded = [...new Set(previous.splits.values())].filter((f) => !live.has(f));
+    const live = filesOf(next);
+    const superseded = [...filesOf(previous)].filter((f) => !live.has(f));
     await this.#each(superseded, (f) => unlink(join(dir, f)).catch(() => undefined));
-  }
-
-  /** Writes and fsyncs every new split; returns the resulting key -> file map. */
-  async #writeSplits(
-    dir: string, gen: number, nonce: string, previous: Map<string, string>,
-    change: CommitChange, written: string[],
-  ): Promise<Map<string, string>> {
-    const splits = new Map(previous);
-    for (const key of change.del) splits.delete(key);
-    const files: Array<[string, Uint8Array]> = [];
-    for (const [key, data] of change.put) {
-      const name = `${gen}-${nonce}-${files.length}.split`;
-      splits.set(key, name);
-      files.push([name, data]);
-    }
-    await this.#each(files, async ([name, data]) => {
-      await this.#writeDurable('split', join(dir, name), [encodeSplitHeader(data), data], written);
-    });
-    return splits;
-  }
-
-  /**
-   * The commit point: temp manifest, fsync, rename over the live one (folder fsync follows).
-   * Returns the new manifest's stamp, taken from the written file (a rename keeps its inode
-   * and mtime).
-   */
-  async #writeManifest(dir: string, nonce: string, next: Manifest, written: string[]): Promise<string> {
-    const temp = join(dir, `.manifest-${nonce}.tmp`);
-    const stamp = await this.#writeDurable('manifest', temp, [encodeManifest(next)], written);
-    await this.#faultHook?.('rename', join(dir, MANIFEST));
-    await rename(temp, join(dir, MANIFEST));
-    return stamp;
-  }
-
-  /** Writes and fsyncs a new file; returns its stamp. */
-  async #writeDurable(
-    op: 'split' | 'manifest', path: string, parts: Uint8Array[], written: string[],
-  ): Promise<string> {
-    await this.#faultHook?.(op, path);
-    const stats = await createDurableFile(path, parts);
-    written.push(path);
-    return stampFrom(stats);
   }
 
   /** First commit of a metric: its folder and the prefix folder must survive a crash too. */
@@ -259,15 +310,74 @@ export class FileAggregateStorage implements AggregateStorage {
    */
   async #sweep(metricId: string, manifest: Manifest): Promise<void> {
     const dir = this.#metricDir(metricId);
-    const live = new Set(manifest.splits.values());
+    const live = filesOf(manifest);
     const garbage = (await listDir(dir))
-      .filter((name) => name !== MANIFEST && !live.has(name) && (SPLIT_FILE.test(name) || TEMP_FILE.test(name)));
+      .filter((name) => name !== MANIFEST && !live.has(name) && (PACK_FILE.test(name) || SPLIT_FILE.test(name) || TEMP_FILE.test(name)));
     await this.#each(garbage, (name) => unlink(join(dir, name)).catch(() => undefined));
   }
 
-  /** The manifest, from cache when a stat proves the file unchanged (another process may write). */
+  /**
+   * The manifest, from cache when the link still names the same pack (packs are never
+   * rewritten), or for a manifest file of older metrics when a stat proves it unchanged.
+   */
   async #manifest(metricId: string, fresh = false): Promise<Manifest> {
     const path = join(this.#metricDir(metricId), MANIFEST);
+    for (let attempt = 0; ; attempt++) {
+      let pack: string;
+      try {
+        pack = await readlink(path);
+      } catch (err) {
+        if (isMissing(err)) {
+          this.#cache.delete(metricId);
+          return EMPTY_MANIFEST;
+        }
+        if (errnoCode(err) === 'EINVAL') return this.#manifestFile(metricId, path, fresh);
+        throw asUnavailable(err, 'reading manifest');
+      }
+      if (!PACK_FILE.test(pack)) throw new CorruptStorageError(path, `links to ${JSON.stringify(pack)}, not a pack`);
+      const stamp = `pack:${pack}`;
+      const cached = this.#cache.get(metricId);
+      if (!fresh && cached?.stamp === stamp) return cached.manifest;
+      const manifest = await this.#loadPack(join(dirname(path), pack));
+      if (manifest !== null) {
+        this.#remember(metricId, stamp, manifest);
+        return manifest;
+      }
+      // Another process committed and freed that pack between our readlink and open.
+      if (attempt >= 3) throw new CorruptStorageError(path, `links to ${pack}, which keeps disappearing`);
+    }
+  }
+
+  /** The manifest at the end of a pack; null when the pack is gone. */
+  async #loadPack(path: string): Promise<Manifest | null> {
+    let fh;
+    try {
+      fh = await open(path, 'r');
+    } catch (err) {
+      if (isMissing(err)) return null;
+      throw asUnavailable(err, 'reading manifest');
+    }
+    try {
+      const size = (await fh.stat()).size;
+      if (size < PACK_TRAILER_BYTES) throw new CorruptStorageError(path, 'truncated pack');
+      const trailer = Buffer.alloc(PACK_TRAILER_BYTES);
+      await fh.read(trailer, 0, PACK_TRAILER_BYTES, size - PACK_TRAILER_BYTES);
+      const length = decodePackTrailer(trailer, size, path);
+      const bytes = Buffer.alloc(length);
+      await fh.read(bytes, 0, length, size - PACK_TRAILER_BYTES - length);
+      const manifest = decodeManifest(bytes, path);
+      this.#own.set(manifest, path.slice(path.lastIndexOf('/') + 1));
+      return manifest;
+    } catch (err) {
+      if (err instanceof CorruptStorageError) throw err;
+      throw asUnavailable(err, 'reading manifest');
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** A manifest file (metrics last committed before packs). */
+  async #manifestFile(metricId: string, path: string, fresh: boolean): Promise<Manifest> {
     let stamp: string;
     try {
       stamp = await stampOf(path);
@@ -278,17 +388,13 @@ export class FileAggregateStorage implements AggregateStorage {
     }
     const cached = this.#cache.get(metricId);
     if (!fresh && cached?.stamp === stamp) return cached.manifest;
-    return this.#load(metricId, path, stamp);
-  }
-
-  async #load(metricId: string, path: string, stamp: string): Promise<Manifest> {
     let bytes: Buffer;
     try {
       bytes = await readFile(path);
     } catch (err) {
-      if (!isMissing(err)) throw asUnavailable(err, 'reading manifest');
-      this.#cache.delete(metricId);
-      return EMPTY_MANIFEST; // deleted between stat and read
+      // Replaced by a link since the stat: follow it.
+      if (isMissing(err) || errnoCode(err) === 'ELOOP') return this.#manifest(metricId, true);
+      throw asUnavailable(err, 'reading manifest');
     }
     // If the file was replaced after our stat, the content is newer than the stamp: the next
     // stat will differ and reload it, so the cache is never staler than the disk.
@@ -308,6 +414,15 @@ export class FileAggregateStorage implements AggregateStorage {
   #metricDir(metricId: string): string {
     if (!METRIC_ID.test(metricId)) throw new RangeError(`invalid metric id ${JSON.stringify(metricId)}`);
     return join(this.dir, metricId.slice(0, 2), metricId);
+  }
+
+  /** `fn` of each of `items`, in order, within this instance's bound on file operations in flight. */
+  async #mapLimited<T, R>(items: readonly T[], fn: (item: T) => Promise<R>): Promise<R[]> {
+    const out = new Array<R>(items.length);
+    await this.#each(items.map((item, i) => [item, i] as const), async ([item, i]) => {
+      out[i] = await fn(item);
+    });
+    return out;
   }
 
   /** `fn` over `items`, within this instance's bound on file operations in flight. */
@@ -350,6 +465,18 @@ class Slots {
   }
 }
 
+
+/** A split's record: a range of a pack, or a whole split file. */
+function readRecord(path: string, ref: SplitRef): Promise<Buffer> {
+  return ref.length < 0 ? readFile(path) : readRange(path, ref.offset, ref.length);
+}
+
+/** The files a manifest keeps alive: those its splits name and its own pack. */
+function filesOf(m: Manifest): Set<string> {
+  const files = new Set(m.packs.keys());
+  for (const ref of m.splits.values()) files.add(ref.file);
+  return files;
+}
 
 /** A caller's view of a manifest: copies, so that nobody can alter the cached one. */
 function recordOf(m: Manifest): MetricRecord {

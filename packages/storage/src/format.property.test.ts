@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { crc32 } from 'node:zlib';
 import { CorruptStorageError } from './errors.js';
-import { decodeManifest, decodeSplit, encodeManifest, encodeSplitHeader, type Manifest } from './format.js';
+import { decodeManifest, decodeSplit, encodeManifest, encodeSplitHeader, type Manifest, type SplitRef } from './format.js';
 
 const hexDigits = (n: number): fc.Arbitrary<string> => fc.string({ unit: fc.constantFrom(...'0123456789abcdef'), minLength: n, maxLength: n });
 const batchId = fc.tuple(hexDigits(12), hexDigits(8), hexDigits(12)).map((p) => p.join('-'));
@@ -15,14 +15,24 @@ const splitFile = fc.oneof(
   text,
 );
 
-const anyManifest: fc.Arbitrary<Manifest> = fc.record({
+const packFile = fc.oneof(
+  fc.tuple(fc.integer({ min: 0, max: 999_999_999_999_999 }), hexDigits(8)).map(([g, n]) => `${g}-${n}.pack`),
+  text,
+);
+const fileRef = splitFile.map((file): SplitRef => ({ file, offset: 0, length: -1 }));
+const packRef = (packs: string[]): fc.Arbitrary<SplitRef> =>
+  fc.tuple(fc.constantFrom(...packs), fc.maxSafeNat(), fc.maxSafeNat()).map(([file, offset, length]) => ({ file, offset, length }));
+
+const anyManifest: fc.Arbitrary<Manifest> = fc.uniqueArray(packFile, { maxLength: 5 }).chain((packs) => fc.record({
   gen: fc.maxSafeNat(),
   state: fc.option(fc.uint8Array({ maxLength: 64 }), { nil: null }),
   applied: fc.uniqueArray(appliedId, { maxLength: 30 }).map((a) => new Set(a)),
-  splits: fc.uniqueArray(fc.tuple(text, splitFile), { maxLength: 20, selector: ([k]) => k }).map((a) => new Map(a)),
-});
+  splits: fc.uniqueArray(fc.tuple(text, packs.length > 0 ? fc.oneof(fileRef, packRef(packs)) : fileRef), { maxLength: 20, selector: ([k]) => k })
+    .map((a) => new Map(a)),
+  packs: fc.array(fc.maxSafeNat(), { minLength: packs.length, maxLength: packs.length }).map((sizes) => new Map(packs.map((p, i) => [p, sizes[i]]))),
+}));
 
-test('manifests: any generation, state, applied ids and split files round-trip', () => {
+test('manifests: any generation, state, applied ids, packs and split refs round-trip', () => {
   fc.assert(
     fc.property(anyManifest, (m) => {
       const back = decodeManifest(encodeManifest(m), 'm');
@@ -30,6 +40,7 @@ test('manifests: any generation, state, applied ids and split files round-trip',
       assert.deepEqual(back.state, m.state);
       assert.deepEqual(back.applied, m.applied);
       assert.deepEqual(back.splits, m.splits);
+      assert.deepEqual(back.packs, m.packs);
     }),
     { numRuns: 300 },
   );
@@ -41,7 +52,7 @@ function sealed(version: number, body: Uint8Array): Buffer {
   b.writeUInt32LE(0x4d594c54, 0);
   b.writeUInt32LE(version, 4);
   b.set(body, 12);
-  b.writeUInt32LE(crc32(b.subarray(12)), 8);
+  b.writeUInt32LE(version >= 4 ? crc32(b.subarray(12), crc32(b.subarray(4, 8))) : crc32(b.subarray(12)), 8);
   return b;
 }
 
@@ -58,7 +69,12 @@ test('manifests: arbitrary and mutated bodies with a matching CRC decode or thro
     gen: 12,
     state: Uint8Array.of(2, 9, 9),
     applied: new Set(['00018f0000aa-00000001-0000abcd1234', '00018f0000ab-00000002-0000abcd1234', 'x', 'ab-cd']),
-    splits: new Map([['mean_1_0', '12-0a0b0c0d-0.split'], ['mean_1_3600', 'odd name']]),
+    splits: new Map([
+      ['mean_1_0', { file: '12-0a0b0c0d-0.split', offset: 0, length: -1 }],
+      ['mean_1_3600', { file: 'odd name', offset: 0, length: -1 }],
+      ['mean_1_7200', { file: '12-0a0b0c0d.pack', offset: 10, length: 30 }],
+    ]),
+    packs: new Map([['12-0a0b0c0d.pack', 40]]),
   }).subarray(12);
   const body = fc.oneof(
     fc.uint8Array({ maxLength: 80 }),
@@ -75,7 +91,7 @@ test('manifests: arbitrary and mutated bodies with a matching CRC decode or thro
     return b;
   });
   fc.assert(
-    fc.property(fc.oneof(fc.tuple(fc.constantFrom(2, 3), body), fc.tuple(fc.constant(1), fc.oneof(v1, body))), ([version, b]) => {
+    fc.property(fc.oneof(fc.tuple(fc.constantFrom(2, 3, 4), body), fc.tuple(fc.constant(1), fc.oneof(v1, body))), ([version, b]) => {
       decodesOrCorrupt(() => decodeManifest(sealed(version, b), 'm'));
     }),
     { numRuns: 500 },
@@ -83,22 +99,17 @@ test('manifests: arbitrary and mutated bodies with a matching CRC decode or thro
 });
 
 test('manifests: any byte flip or truncation of a real manifest is caught', () => {
-  const m = encodeManifest({ gen: 3, state: Uint8Array.of(1, 2), applied: new Set(['a']), splits: new Map([['k', '3-00000000-0.split']]) });
+  const m = encodeManifest({
+    gen: 3, state: Uint8Array.of(1, 2), applied: new Set(['a']),
+    splits: new Map([['k', { file: '3-00000000-0.split', offset: 0, length: -1 }], ['j', { file: '3-00000000.pack', offset: 0, length: 9 }]]),
+    packs: new Map([['3-00000000.pack', 9]]),
+  });
   fc.assert(
     fc.property(fc.nat({ max: m.length - 1 }), fc.integer({ min: 1, max: 255 }), fc.nat({ max: m.length }), (at, x, cut) => {
       const flipped = Buffer.from(m);
       flipped[at] ^= x;
-      if (at >= 4 && at < 8) {
-        // The CRC does not cover the version: with no delta-coded id, versions 2 and 3 share
-        // a body, so another version may read the same manifest; any other is rejected.
-        try {
-          assert.deepEqual(decodeManifest(flipped, 'm'), decodeManifest(m, 'm'));
-        } catch (err) {
-          assert.ok(err instanceof CorruptStorageError, String(err));
-        }
-      } else {
-        assert.throws(() => decodeManifest(flipped, 'm'), CorruptStorageError);
-      }
+      // The CRC covers the version too: no flip makes another layout read these bytes.
+      assert.throws(() => decodeManifest(flipped, 'm'), CorruptStorageError);
       if (cut < m.length) assert.throws(() => decodeManifest(m.subarray(0, cut), 'm'), CorruptStorageError);
     }),
     { numRuns: 300 },
@@ -114,7 +125,7 @@ test('manifest version 1: JSON of the wrong shape is CorruptStorageError (was a 
     return sealed(1, b);
   };
   const good = decodeManifest(v1('{"gen":4,"hasState":false,"applied":["a"],"splits":[["k","f"]]}'), 'm');
-  assert.deepEqual(good, { gen: 4, state: null, applied: new Set(['a']), splits: new Map([['k', 'f']]) });
+  assert.deepEqual(good, { gen: 4, state: null, applied: new Set(['a']), splits: new Map([['k', { file: 'f', offset: 0, length: -1 }]]), packs: new Map() });
   for (const j of ['{', 'null', '{"gen":1,"hasState":false,"applied":7,"splits":[]}', '{"gen":1,"hasState":false,"applied":[],"splits":[1]}', '{"gen":"x","hasState":false,"applied":[],"splits":[]}']) {
     assert.throws(() => decodeManifest(v1(j), 'm'), CorruptStorageError, j);
   }

@@ -1,36 +1,59 @@
-// On-disk encodings of a metric manifest and of a split file (integers little-endian).
+// On-disk encodings of a metric's commit pack, its manifest and its split records
+// (integers little-endian).
 //
-// Manifest: magic "TLYM" | u32 version | u32 CRC-32 of bytes [12, end) | u32 JSON length |
-//           JSON { gen, hasState, applied[], splits[[key, file]] } | state bytes
-// Split:    magic "TLYS" | u32 CRC-32 of the payload | payload
-//
-// JSON keeps the small bookkeeping readable in a hex dump; the state stays raw bytes.
-// Pairs rather than an object for splits so any key (even "__proto__") is just data.
+// Pack (one file per commit, "<gen>-<8 hex nonce>.pack", immutable):
+//   split records | manifest | u32 manifest length | magic "TLYP"
+// The metric folder's `manifest` is a symbolic link to the live pack, replaced by rename:
+// one file and one fsync per commit, however many splits it writes.
+// Split record: magic "TLYS" | u32 CRC-32 of the payload | payload. A manifest names each
+//   split by (pack, offset, length of the record). Split files of older commits
+//   ("<gen>-<8 hex>-<index>.split", one record each) are still read.
+// Manifest: magic "TLYM" | u32 version | u32 CRC-32 (from version 4: of the version and
+//   bytes [12, end); before: of bytes [12, end)) | body (below).
+//   Version 1 (read only): u32 JSON length | JSON { gen, hasState, applied[], splits[[key, file]] }
+//   | state bytes. Versions 2 and 3 (read only) and 4 (written): see the body layout below.
 import { crc32 } from 'node:zlib';
 import { readVarint, unzigzag, writeVarint, zigzag, MAX_VARINT_BYTES, VARINT_TRUNCATED } from '@tally/timeseries';
 import { CorruptStorageError } from './errors.js';
 
 const MANIFEST_MAGIC = 0x4d594c54; // "TLYM"
 const SPLIT_MAGIC = 0x53594c54; // "TLYS"
-/** Version 1: JSON bookkeeping (still read). Version 2: binary bookkeeping (written). */
+const PACK_MAGIC = 0x50594c54; // "TLYP"
+/** Bytes after a pack's manifest: its length and the magic. */
+export const PACK_TRAILER_BYTES = 8;
+/** Version 1: JSON bookkeeping. Version 2: binary bookkeeping. Both still read. */
 const VERSION_JSON = 1;
 const VERSION_PACKED = 2;
-const VERSION = 3;
+const VERSION_DELTA_IDS = 3;
+const VERSION = 4;
+
+/** Where a split's record is: `length` < 0 means the whole file (a split file). */
+export interface SplitRef {
+  file: string;
+  offset: number;
+  length: number;
+}
 
 export interface Manifest {
-  /** Commit generation; 0 means "no commit yet". Split files carry the generation that wrote them. */
+  /** Commit generation; 0 means "no commit yet". Packs and split files carry the generation that wrote them. */
   gen: number;
   state: Uint8Array | null;
   applied: Set<string>;
-  /** Split key -> file name in the metric folder. */
-  splits: Map<string, string>;
+  /** Split key -> its record. */
+  splits: Map<string, SplitRef>;
+  /**
+   * Pack name -> bytes of its split records, for every pack a split ref names and the
+   * manifest's own pack (whose manifest and trailer follow its records).
+   */
+  packs: Map<string, number>;
 }
 
 export const EMPTY_MANIFEST: Manifest = Object.freeze({
   gen: 0,
   state: null,
   applied: new Set<string>(),
-  splits: new Map<string, string>(),
+  splits: new Map<string, SplitRef>(),
+  packs: new Map<string, number>(),
 });
 
 interface ManifestJson {
@@ -40,22 +63,21 @@ interface ManifestJson {
   splits: Array<[string, string]>;
 }
 
-// Version 3: as version 2, but the applied ids are sorted and each is written against the
-// previous one (see putApplied): incoming batch ids of one writer differ from the previous
-// one only in a few low digits, so an id costs about 4 bytes instead of 21. A metric holds
-// the ids its last commit folded until its next commit, and for a series that compresses
-// to a few bytes (a constant) they would be most of its manifest.
-//
-// Version 2 body, after magic | u32 version | u32 CRC-32 of bytes [12, end):
-//   varint gen | u8 flags (1: has state) | varint applied count | applied ids (packed)
-//   | varint split count | per split: key (front-coded against the previous key) + file
+// Version 4 body, after magic | u32 version | u32 CRC-32:
+//   varint gen | u8 flags (1: has state) | varint applied count | applied ids (see putApplied)
+//   | varint pack count | per pack: name + varint size
+//   | varint split count | per split: key (front-coded against the previous key)
+//     + u8 0 + split file name (gen, nonce, index) | u8 1 + varint length + UTF-8 file name
+//     | u8 2 + varint pack index + varint offset + varint record length
 //   | state bytes (to the end)
+// A pack name is u8 0 + varint generation + 4 nonce bytes for "<gen>-<8 hex>.pack", else
+// u8 1 + varint length + UTF-8. Versions 2 and 3 have no pack table and only split files;
+// version 2 packs applied ids one by one (putPacked), version 3 sorts them and writes each
+// against the previous one (an incoming batch id then costs about 4 bytes instead of 21).
 // A packed string is u8 0 + varint length + UTF-8, or u8 1 + varint group count + per
 // group varint byte length + bytes for lowercase hex with dashes between even-length
-// groups (incoming batch ids), which halves them. A file is u8 0 + varint generation +
-// 4 nonce bytes + varint index for names "<gen>-<8 hex>-<index>.split", else u8 1 +
-// varint length + UTF-8. Fixed overhead matters: a metric whose splits compress to a few
-// bytes (a constant series) is mostly bookkeeping.
+// groups (incoming batch ids), which halves them. Fixed overhead matters: a metric whose
+// splits compress to a few bytes (a constant series) is mostly bookkeeping.
 
 class ByteSink {
   private buf = Buffer.allocUnsafe(256);
@@ -132,6 +154,14 @@ class ByteSource {
 
 const HEX_GROUPS = /^(?:[0-9a-f]{2})+(?:-(?:[0-9a-f]{2})+)*$/;
 const SPLIT_NAME = /^(\d{1,15})-([0-9a-f]{8})-(\d{1,15})\.split$/;
+const PACK_NAME = /^(\d{1,15})-([0-9a-f]{8})\.pack$/;
+
+/** The canonical decimal spelling, so that a name decodes back to the same text. */
+const canonical = (digits: string): boolean => String(Number(digits)) === digits;
+
+export function packName(gen: number, nonce: string): string {
+  return `${gen}-${nonce}.pack`;
+}
 
 function putPacked(out: ByteSink, s: string): void {
   if (!HEX_GROUPS.test(s)) {
@@ -172,33 +202,84 @@ export function encodeManifest(m: Manifest): Buffer {
   out.byte(m.state !== null ? 1 : 0);
   out.varint(m.applied.size);
   putApplied(out, [...m.applied].sort());
+  const packIndex = new Map<string, number>();
+  out.varint(m.packs.size);
+  for (const [name, size] of m.packs) {
+    packIndex.set(name, packIndex.size);
+    const p = PACK_NAME.exec(name);
+    if (p !== null && canonical(p[1])) {
+      out.byte(0);
+      out.varint(Number(p[1]));
+      out.bytes(Buffer.from(p[2], 'hex'));
+    } else {
+      out.byte(1);
+      out.text(name);
+    }
+    out.varint(size);
+  }
   out.varint(m.splits.size);
   let previous = Buffer.alloc(0);
-  for (const [key, file] of m.splits) {
+  for (const [key, ref] of m.splits) {
     const k = Buffer.from(key, 'utf8');
     const shared = sharedPrefix(previous, k);
     out.varint(shared);
     out.varint(k.length - shared);
     out.bytes(k.subarray(shared));
     previous = k;
-    const name = SPLIT_NAME.exec(file);
-    if (name !== null && String(Number(name[1])) === name[1] && String(Number(name[3])) === name[3]) {
+    if (ref.length >= 0) {
+      const index = packIndex.get(ref.file);
+      if (index === undefined) throw new RangeError(`split ${key} names pack ${ref.file}, absent from the pack table`);
+      out.byte(2);
+      out.varint(index);
+      out.varint(ref.offset);
+      out.varint(ref.length);
+      continue;
+    }
+    const name = SPLIT_NAME.exec(ref.file);
+    if (name !== null && canonical(name[1]) && canonical(name[3])) {
       out.byte(0);
       out.varint(Number(name[1]));
       out.bytes(Buffer.from(name[2], 'hex'));
       out.varint(Number(name[3]));
     } else {
       out.byte(1);
-      out.text(file);
+      out.text(ref.file);
     }
   }
   if (m.state !== null) out.bytes(m.state);
   const buf = out.result();
   buf.writeUInt32LE(MANIFEST_MAGIC, 0);
   buf.writeUInt32LE(VERSION, 4);
-  buf.writeUInt32LE(crc32(buf.subarray(12)), 8);
+  buf.writeUInt32LE(manifestCrc(buf, VERSION), 8);
   // A copy of exactly the encoded bytes (the sink's buffer may be larger).
   return Buffer.from(buf);
+}
+
+/**
+ * From version 4 the CRC covers the version field too, so that a flipped version cannot
+ * make a reader take one layout for another.
+ */
+function manifestCrc(bytes: Buffer, version: number): number {
+  const body = bytes.subarray(12);
+  return version >= VERSION ? crc32(body, crc32(bytes.subarray(4, 8))) : crc32(body);
+}
+
+/** The bytes after a pack's manifest. */
+export function encodePackTrailer(manifestLength: number): Buffer {
+  const t = Buffer.allocUnsafe(PACK_TRAILER_BYTES);
+  t.writeUInt32LE(manifestLength, 0);
+  t.writeUInt32LE(PACK_MAGIC, 4);
+  return t;
+}
+
+/** The manifest's length from a pack's last PACK_TRAILER_BYTES bytes. */
+export function decodePackTrailer(trailer: Buffer, packSize: number, file: string): number {
+  if (trailer.length !== PACK_TRAILER_BYTES || trailer.readUInt32LE(4) !== PACK_MAGIC) {
+    throw new CorruptStorageError(file, 'bad pack magic or truncated');
+  }
+  const length = trailer.readUInt32LE(0);
+  if (length + PACK_TRAILER_BYTES > packSize) throw new CorruptStorageError(file, 'bad manifest length');
+  return length;
 }
 
 /** Batch id of the incoming store: <ms, 12 hex>-<counter, 8 hex>-<writer, 12 hex>. */
@@ -257,13 +338,31 @@ function decodeManifestV2(bytes: Buffer, file: string, version: number): Manifes
   const flags = src.byte();
   const count = src.varint();
   let applied: Set<string>;
-  if (version === VERSION) {
+  if (version >= VERSION_DELTA_IDS) {
     applied = getApplied(src, count, file);
   } else {
     applied = new Set<string>();
     for (let i = count; i > 0; i--) applied.add(getPacked(src, file));
   }
-  const splits = new Map<string, string>();
+  const packs = new Map<string, number>();
+  const packNames: string[] = [];
+  if (version >= VERSION) {
+    for (let i = src.varint(); i > 0; i--) {
+      const kind = src.byte();
+      let name: string;
+      if (kind === 0) {
+        const g = src.varint();
+        name = packName(g, src.bytes(4).toString('hex'));
+      } else if (kind === 1) {
+        name = src.text();
+      } else {
+        throw new CorruptStorageError(file, 'bad pack name kind');
+      }
+      packs.set(name, src.varint());
+      packNames.push(name);
+    }
+  }
+  const splits = new Map<string, SplitRef>();
   let previous = Buffer.alloc(0);
   for (let i = src.varint(); i > 0; i--) {
     const shared = src.varint();
@@ -271,17 +370,21 @@ function decodeManifestV2(bytes: Buffer, file: string, version: number): Manifes
     const k = Buffer.concat([previous.subarray(0, shared), src.bytes(src.varint())]);
     previous = k;
     const kind = src.byte();
-    let name: string;
+    let ref: SplitRef;
     if (kind === 0) {
       const g = src.varint();
       const nonce = src.bytes(4).toString('hex');
-      name = `${g}-${nonce}-${src.varint()}.split`;
+      ref = { file: `${g}-${nonce}-${src.varint()}.split`, offset: 0, length: -1 };
     } else if (kind === 1) {
-      name = src.text();
+      ref = { file: src.text(), offset: 0, length: -1 };
+    } else if (kind === 2 && version >= VERSION) {
+      const pack = packNames[src.varint()];
+      if (pack === undefined) throw new CorruptStorageError(file, 'bad pack index');
+      ref = { file: pack, offset: src.varint(), length: src.varint() };
     } else {
       throw new CorruptStorageError(file, 'bad split file kind');
     }
-    splits.set(k.toString('utf8'), name);
+    splits.set(k.toString('utf8'), ref);
   }
   return {
     gen,
@@ -289,6 +392,7 @@ function decodeManifestV2(bytes: Buffer, file: string, version: number): Manifes
     state: (flags & 1) !== 0 ? new Uint8Array(bytes.subarray(src.pos)) : null,
     applied,
     splits,
+    packs,
   };
 }
 
@@ -320,10 +424,10 @@ export function decodeManifest(bytes: Buffer, file: string): Manifest {
     throw new CorruptStorageError(file, 'bad magic or truncated');
   }
   const version = bytes.readUInt32LE(4);
-  if (version !== VERSION && version !== VERSION_PACKED && version !== VERSION_JSON) {
+  if (version !== VERSION && version !== VERSION_DELTA_IDS && version !== VERSION_PACKED && version !== VERSION_JSON) {
     throw new CorruptStorageError(file, 'unknown version');
   }
-  if (crc32(bytes.subarray(12)) !== bytes.readUInt32LE(8)) {
+  if (manifestCrc(bytes, version) !== bytes.readUInt32LE(8)) {
     throw new CorruptStorageError(file, 'checksum mismatch');
   }
   if (version !== VERSION_JSON) return decodeManifestV2(bytes, file, version);
@@ -335,11 +439,12 @@ export function decodeManifest(bytes: Buffer, file: string): Manifest {
     // Copy: the caller may keep the state while the file buffer is reused or mutated.
     state: json.hasState ? new Uint8Array(bytes.subarray(textEnd)) : null,
     applied: new Set(json.applied),
-    splits: new Map(json.splits),
+    splits: new Map(json.splits.map(([key, file]) => [key, { file, offset: 0, length: -1 }])),
+    packs: new Map(),
   };
 }
 
-/** Split file content: an 8-byte header (magic, CRC) then the payload. */
+/** A split record: an 8-byte header (magic, CRC) then the payload. */
 export function encodeSplitHeader(payload: Uint8Array): Buffer {
   const header = Buffer.allocUnsafe(8);
   header.writeUInt32LE(SPLIT_MAGIC, 0);
