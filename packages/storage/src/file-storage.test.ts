@@ -107,6 +107,20 @@ test('splits a commit does not rewrite move to cold packs: no dead record or man
   await store.close();
 });
 
+test('update() reads back the splits of the previous commit (its hot pack, read whole), here and in another process', async (t) => {
+  const dir = tempDir(t);
+  const store = new FileAggregateStorage({ dir });
+  const id = randomUUID();
+  const first = new Map(Array.from({ length: 18 }, (_, i) => [`s${i}`, bytes(`v${i}-`.repeat(i + 1))] as [string, Uint8Array]));
+  await commit(store, id, change({ put: first }));
+  for (const reader of [store, new FileAggregateStorage({ dir })]) {
+    const u = await reader.update(id);
+    for (const [k, v] of first) assert.equal(text(await u.readSplit(k)), text(v), k);
+    assert.equal(await u.readSplit('absent'), null);
+  }
+  await store.close();
+});
+
 test('metrics written as a manifest file and split files are read, then moved to packs by commits', async (t) => {
   const dir = tempDir(t);
   const id = randomUUID();
@@ -260,6 +274,8 @@ test('update(): frees superseded files by name and follows another process past 
   const other = new FileAggregateStorage({ dir });
   await commit(other, id, change({ state: bytes('s3'), put: new Map([['b', bytes('B3')]]) }));
   assert.equal(text(await stale.readSplit('b')), 'B3');
+  // a was in the pack the update read (its hot pack), which the other commit freed.
+  assert.equal(text(await stale.readSplit('a')), 'A2');
   await other.close();
   // A commit of this process after an update read: that update re-reads before committing.
   const late = await store.update(id);
