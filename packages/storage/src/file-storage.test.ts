@@ -255,7 +255,11 @@ test('a corrupt split is reported, not served', async (t) => {
   const raw = readFileSync(join(mdir, live));
   raw[8] ^= 1; // the first record's payload
   writeFileSync(join(mdir, live), raw);
-  await assert.rejects(store.readSplit(id, 'k'), CorruptStorageError);
+  // Read by another process (the writer's cache still holds what it wrote), or with no cache.
+  for (const reader of [new FileAggregateStorage({ dir }), new FileAggregateStorage({ dir, recordCacheBytes: 0 })]) {
+    await assert.rejects(reader.readSplit(id, 'k'), CorruptStorageError);
+    await reader.close();
+  }
   await store.close();
 });
 
@@ -303,4 +307,27 @@ test('a file a crashed commit left is removed by a later commit that lists the f
   assert.equal(existsSync(orphans[0]) || existsSync(orphans[1]), false);
   assert.equal(text(await store.readSplit(id, 'a')), 'A15');
   await store.close();
+});
+
+test('split reads are served from memory once read, and follow later commits', async (t) => {
+  const dir = tempDir(t);
+  const writer = new FileAggregateStorage({ dir });
+  const reader = new FileAggregateStorage({ dir });
+  const id = randomUUID();
+  await commit(writer, id, change({ put: new Map([['k', bytes('v1')], ['j', bytes('j1')]]) }));
+  assert.equal(text(await reader.readSplit(id, 'k')), 'v1');
+  // The file is still named by the manifest but no longer read: the cached payload answers.
+  const mdir = join(dir, id.slice(0, 2), id);
+  const pack = metricFiles(dir, id).find((f) => f.endsWith('.pack'))!;
+  const raw = readFileSync(join(mdir, pack));
+  raw[8] ^= 1; // k's payload (record: 8-byte header, 2 bytes)
+  raw[18] ^= 1; // j's
+  writeFileSync(join(mdir, pack), raw);
+  assert.equal(text(await reader.readSplit(id, 'k')), 'v1');
+  await assert.rejects(reader.readSplit(id, 'j'), CorruptStorageError, 'an uncached split is read (and checked)');
+  await commit(writer, id, change({ put: new Map([['k', bytes('v2')], ['j', bytes('j2')]]) }));
+  assert.equal(text(await reader.readSplit(id, 'k')), 'v2', 'a new commit names a new record');
+  assert.equal(text(await reader.readSplit(id, 'j')), 'j2');
+  await writer.close();
+  await reader.close();
 });

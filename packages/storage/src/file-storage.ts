@@ -11,6 +11,7 @@ import {
   EMPTY_MANIFEST, PACK_TRAILER_BYTES, decodeManifest, decodePackTrailer, decodeSplit, encodeManifest, encodePackTrailer,
   encodeSplitHeader, packName, type Manifest, type SplitRef,
 } from './format.js';
+import { RecordCache } from './record-cache.js';
 import type { AggregateStorage, CommitChange, MetricRecord, MetricUpdate } from './types.js';
 import type { StorageDriver } from './drivers.js';
 
@@ -25,6 +26,8 @@ export interface FileAggregateStorageOptions {
   faultHook?: (op: 'pack' | 'rename', path: string) => void | Promise<void>;
   /** File operations one commit keeps in flight (default FILE_OPS_IN_FLIGHT). */
   fileOpsInFlight?: number;
+  /** Bytes of split payloads kept in memory for reads (default RECORD_CACHE_BYTES; 0: none). */
+  recordCacheBytes?: number;
 }
 
 interface Cached {
@@ -43,6 +46,8 @@ const TEMP_FILE = /^\.manifest-[0-9a-f]{8}\.tmp$/;
  * record is copied a bounded number of times.
  */
 const LIVE_SHARE = 0.5;
+/** Default bound of the split payloads a storage instance keeps in memory. */
+export const RECORD_CACHE_BYTES = 32 * 1024 * 1024;
 /** Largest hot pack an update() reads whole rather than split by split. */
 const HOT_REGION_READ_MAX = 4 * 1024 * 1024;
 const TRASH = '.trash';
@@ -84,6 +89,7 @@ export class FileAggregateStorage implements AggregateStorage {
   readonly #faultHook: FileAggregateStorageOptions['faultHook'];
   readonly #inFlight: number;
   readonly #slots: Slots;
+  readonly #records: RecordCache | null;
   readonly #cache = new Map<string, Cached>();
   readonly #chains = new Map<string, Promise<void>>();
   /** For each manifest this instance read or wrote: the (hot) pack it lives in. */
@@ -95,6 +101,8 @@ export class FileAggregateStorage implements AggregateStorage {
     this.#faultHook = options.faultHook;
     this.#inFlight = Math.max(1, options.fileOpsInFlight ?? FILE_OPS_IN_FLIGHT);
     this.#slots = new Slots(this.#inFlight);
+    const cacheBytes = options.recordCacheBytes ?? RECORD_CACHE_BYTES;
+    this.#records = cacheBytes > 0 ? new RecordCache(cacheBytes) : null;
   }
 
   async read(metricId: string): Promise<MetricRecord> {
@@ -120,7 +128,12 @@ export class FileAggregateStorage implements AggregateStorage {
             throw asUnavailable(err, 'reading split');
           });
           const bytes = await region;
-          if (bytes !== null && bytes.length === hotBytes) return decodeSplit(bytes.subarray(ref.offset, ref.offset + ref.length), path);
+          if (bytes !== null && bytes.length === hotBytes) {
+            const payload = decodeSplit(bytes.subarray(ref.offset, ref.offset + ref.length), path);
+            // A copy: a view would keep the whole region alive in the cache.
+            this.#records?.set(recordKey(metricId, ref), new Uint8Array(payload));
+            return payload;
+          }
         }
         return this.#readSplit(metricId, key, base);
       },
@@ -138,9 +151,13 @@ export class FileAggregateStorage implements AggregateStorage {
       const manifest = attempt === 0 && first !== null ? first : await this.#manifest(metricId, attempt > 0);
       const ref = manifest.splits.get(key);
       if (ref === undefined) return null;
+      const cached = this.#records?.get(recordKey(metricId, ref));
+      if (cached !== undefined) return cached;
       const path = join(this.#metricDir(metricId), ref.file);
       try {
-        return decodeSplit(await readRecord(path, ref), path);
+        const payload = decodeSplit(await readRecord(path, ref), path);
+        this.#records?.set(recordKey(metricId, ref), payload);
+        return payload;
       } catch (err) {
         // Another process committed and removed this file since we read the manifest:
         // reload the manifest (bypassing the cache) and follow it to the new file.
@@ -192,6 +209,12 @@ export class FileAggregateStorage implements AggregateStorage {
       throw asUnavailable(err, `committing metric ${metricId}`);
     }
     await this.#published(metricId, dir, current, next, `pack:${hot}`);
+    if (this.#records !== null) {
+      for (const [key, data] of change.put) {
+        const ref = next.splits.get(key);
+        if (ref !== undefined) this.#records.set(recordKey(metricId, ref), data);
+      }
+    }
   }
 
   /**
@@ -485,6 +508,11 @@ class Slots {
   }
 }
 
+
+/** Where a split's payload is, as a cache key: files are immutable and never renamed. */
+function recordKey(metricId: string, ref: SplitRef): string {
+  return `${metricId}/${ref.file}/${ref.offset}`;
+}
 
 /** A split's record: a range of a pack, or a whole split file. */
 function readRecord(path: string, ref: SplitRef): Promise<Buffer> {

@@ -38,7 +38,10 @@ export interface AggregateStorage {
   read(metricId: string): Promise<MetricRecord>;
   /** Starts a read-modify-write; the caller must hold the metric's processing lock. */
   update(metricId: string): Promise<MetricUpdate>;
-  /** The split as the latest commit left it; null when it has none under `key`. */
+  /**
+   * The split as the latest commit left it; null when it has none under `key`. The bytes
+   * may be shared with a cache: callers must not modify them.
+   */
   readSplit(metricId: string, key: string): Promise<Uint8Array | null>;
   /** Removes everything of the metric, atomically; deleting an unknown metric is harmless. */
   deleteMetric(metricId: string): Promise<void>;
