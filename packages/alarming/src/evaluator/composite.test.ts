@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import type { AlarmState, CompositeRule } from '../model.js';
 import { evaluateComposite, type CompositeLeaf } from './composite.js';
 import type { RuleEvaluation } from './threshold.js';
@@ -95,4 +96,59 @@ test('trending leaves count on the second pass: their trend from insufficient da
 
 test('a leaf whose source fails aborts the evaluation', async () => {
   await assert.rejects(run('ok', { and: [leaf('alarm#1'), leaf('throw#2')] }), /source down/);
+});
+
+// Aodh's own CompositeEvaluator as the reference, where Debian's aodh is installed: its
+// threshold evaluators replaced by the same canned leaves, its _refresh recording.
+const ORACLE = `
+import json, sys
+from unittest import mock
+from aodh.evaluator import composite, threshold
+out = []
+for c in json.load(sys.stdin):
+    ev = composite.CompositeEvaluator.__new__(composite.CompositeEvaluator)
+    ev.rule_targets, ev.rule_num, ev.rule_name_prefix = [], 0, 'rule'
+    class Leaf:
+        def evaluate_rule(self, r):
+            k = r['metric'].split('#')[0]
+            if k in ('alarm', 'ok'): return k, None, [5.0], 1, None
+            if k == 'trend-alarm': return None, 'alarm', [1.0, 5.0], 1, None
+            if k == 'trend-ok': return None, 'ok', [5.0, 1.0], 1, None
+            raise threshold.InsufficientDataError('none', [])
+    ev._threshold_evaluators = {'gnocchi_resources_threshold': mock.Mock(obj=Leaf())}
+    seen = []
+    def refresh(alarm, state, reason, data):
+        if state != alarm.state: seen.append([state, reason, True])
+        elif alarm.repeat_actions: seen.append([state, reason, False])
+    ev._refresh = refresh
+    ev.within_time_constraint = lambda a: True
+    ev.evaluate(mock.Mock(state=c['state'], repeat_actions=c['repeat'], rule=c['rule'], alarm_id='x'))
+    out.append(seen[0] if seen else None)
+print(json.dumps(out))
+`;
+const PYTHON = '/usr/bin/python3';
+const hasAodh = spawnSync(PYTHON, ['-c', 'import aodh.evaluator.composite'], { stdio: 'ignore' }).status === 0;
+
+test('agrees with Aodh 15 on every state, leaf combination and nesting tried', { skip: hasAodh ? false : 'Debian aodh not installed' }, async () => {
+  const kinds = ['alarm', 'ok', 'unknown', 'trend-alarm', 'trend-ok'];
+  const shapes = (a: CompositeLeaf, b: CompositeLeaf, c: CompositeLeaf): CompositeRule[] => [
+    { and: [a, b] }, { or: [a, b] }, { and: [a, { or: [b, c] }] }, { or: [{ and: [a, b] }, c] },
+  ];
+  const cases: { state: AlarmState; repeat: boolean; rule: CompositeRule }[] = [];
+  for (const state of ['ok', 'alarm', 'insufficient data'] as AlarmState[]) {
+    for (const x of kinds) for (const y of kinds) for (const z of ['alarm', 'ok', 'unknown']) {
+      for (const rule of shapes(leaf(`${x}#1`), leaf(`${y}#2`), leaf(`${z}#3`))) cases.push({ state, repeat: (x + y).length % 2 === 0, rule });
+    }
+  }
+  const py = spawnSync(PYTHON, ['-c', ORACLE], { input: JSON.stringify(cases), encoding: 'utf8', maxBuffer: 1 << 26 });
+  assert.equal(py.status, 0, py.stderr);
+  const expected = JSON.parse(py.stdout) as ([AlarmState, string, boolean] | null)[];
+  const differ: string[] = [];
+  for (const [i, c] of cases.entries()) {
+    const h = harness();
+    const d = await evaluateComposite({ state: c.state, repeat_actions: c.repeat }, c.rule, h.evaluate);
+    const got = d === null ? null : [d.state, d.reason, d.changed];
+    if (JSON.stringify(got) !== JSON.stringify(expected[i])) differ.push(`${JSON.stringify(c)}: ${JSON.stringify(got)} != ${JSON.stringify(expected[i])}`);
+  }
+  assert.deepEqual(differ, [], `${differ.length} of ${cases.length} differ`);
 });

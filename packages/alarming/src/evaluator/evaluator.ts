@@ -96,7 +96,8 @@ export class Evaluator {
     await this.#loop;
     this.#loop = null;
     this.#abort = null;
-    await this.#member?.leave();
+    // A membership that cannot be left (its backend is gone) expires by itself.
+    await this.#member?.leave().catch((err: unknown) => this.#o.onError?.(err, null));
     this.#member = null;
   }
 
