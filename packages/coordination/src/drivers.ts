@@ -15,14 +15,22 @@ const DRIVERS = new Map<string, CoordinatorDriver>([
 
 /** Opens the coordinator `url` names (`file:///var/lib/tally/locks`). */
 export async function openCoordinator(url: string): Promise<Coordinator> {
-  const known = [...DRIVERS.keys()].map((s) => `${s}//`).join(', ');
+  return driverFor(DRIVERS, url).open(url);
+}
+
+/**
+ * The driver registered for the scheme of `url`; CoordinationConfigError naming the known
+ * schemes otherwise. Shared by the registries of each coordination role.
+ */
+export function driverFor<D>(drivers: ReadonlyMap<string, D>, url: string): D {
+  const known = [...drivers.keys()].map((s) => `${s}//`).join(', ');
   let scheme: string;
   try {
     scheme = new URL(url).protocol;
   } catch {
     throw new CoordinationConfigError(`coordination URL ${JSON.stringify(url)} is not a URL (known schemes: ${known})`);
   }
-  const driver = DRIVERS.get(scheme);
+  const driver = drivers.get(scheme);
   if (!driver) throw new CoordinationConfigError(`coordination URL ${url}: unknown scheme ${scheme} (known schemes: ${known})`);
-  return driver.open(url);
+  return driver;
 }

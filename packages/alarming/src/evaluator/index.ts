@@ -1,0 +1,9 @@
+// The alarm evaluator: pure rule evaluation (threshold, composite, time constraints), the
+// metric sources it reads, and the periodic service that shares alarms between members.
+export * from './threshold.js';
+export * from './composite.js';
+export * from './time-constraints.js';
+export * from './source.js';
+export * from './gnocchi-source.js';
+export * from './evaluate.js';
+export * from './evaluator.js';

@@ -1,0 +1,211 @@
+// Membership on one machine: a SQLite table of members with the time each one's presence
+// expires, in the coordination folder beside the lock files. Every process opens the same
+// file; a heartbeat pushes the member's expiry forward, and listings skip expired rows, so
+// a process that died (even by SIGKILL) drops out once its last heartbeat expires.
+import { randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { errnoCode, fileUrlPath } from '@tally/files';
+import { retry } from '@tally/retry';
+import { CoordinationConfigError } from './errors.js';
+import {
+  checkJoinOptions, MemberExistsError, MembershipClosedError, pollingWatch,
+  type GroupMember, type JoinOptions, type Membership, type MembershipChange, type MembershipWatch,
+} from './membership.js';
+import type { MembershipDriver } from './membership-drivers.js';
+
+export const MEMBERSHIP_FILE = 'membership.sqlite';
+
+export interface LocalMembershipOptions {
+  /** The coordination folder, shared by every process. */
+  dir: string;
+  /** Clock (ms since the epoch); tests move it. Every process of a deployment must agree on it. */
+  now?: () => number;
+}
+
+type Db = Database.Database;
+
+/** A busy database is retried briefly rather than waited for inside SQLite, which would block the event loop. */
+const BUSY_RETRY = { attempts: 20, baseMs: 1, maxMs: 50 };
+
+function isBusy(err: unknown): boolean {
+  const code = errnoCode(err);
+  return code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED';
+}
+
+export class LocalMembership implements Membership {
+  readonly dir: string;
+  readonly #db: Db;
+  readonly #now: () => number;
+  readonly #joined = new Set<LocalMember>();
+  readonly #watches = new Set<MembershipWatch>();
+  #closed = false;
+
+  constructor(options: LocalMembershipOptions) {
+    this.dir = options.dir;
+    this.#now = options.now ?? Date.now;
+    mkdirSync(this.dir, { recursive: true });
+    this.#db = new Database(join(this.dir, MEMBERSHIP_FILE), { timeout: 0 });
+    // WAL: listings never wait for a heartbeat being written, nor heartbeats for listings.
+    this.#withBusyRetrySync(() => this.#db.pragma('journal_mode = WAL'));
+    this.#withBusyRetrySync(() => this.#db.exec(`
+      CREATE TABLE IF NOT EXISTS members (
+        grp TEXT NOT NULL,
+        member TEXT NOT NULL,
+        token TEXT NOT NULL,
+        expires_at INTEGER NOT NULL,
+        PRIMARY KEY (grp, member)
+      )`));
+  }
+
+  async join(group: string, memberId: string, options: JoinOptions): Promise<GroupMember> {
+    this.#checkOpen();
+    checkJoinOptions(options);
+    const token = randomUUID();
+    const claimed = await this.#write(() => this.#claim(group, memberId, token, options.timeoutMs));
+    if (!claimed) throw new MemberExistsError(group, memberId);
+    const member = new LocalMember(group, memberId, options, {
+      beat: () => this.#write(() => this.#claim(group, memberId, token, options.timeoutMs)),
+      remove: () => this.#write(() => {
+        this.#db.prepare('DELETE FROM members WHERE grp = ? AND member = ? AND token = ?').run(group, memberId, token);
+      }),
+      forget: () => this.#joined.delete(member),
+    });
+    this.#joined.add(member);
+    return member;
+  }
+
+  async members(group: string): Promise<string[]> {
+    this.#checkOpen();
+    return this.#read(() => this.#live(group));
+  }
+
+  watch(group: string, onChange: (change: MembershipChange) => void,
+        options: { pollMs?: number; onError?: (err: unknown) => void } = {}): MembershipWatch {
+    this.#checkOpen();
+    const inner = pollingWatch(() => this.members(group), group, onChange, options);
+    const watch: MembershipWatch = {
+      stop: () => {
+        inner.stop();
+        this.#watches.delete(watch);
+      },
+    };
+    this.#watches.add(watch);
+    return watch;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    for (const w of [...this.#watches]) w.stop();
+    for (const m of [...this.#joined]) await m.leave().catch(() => undefined);
+    this.#closed = true;
+    this.#db.close();
+  }
+
+  /**
+   * Stops heartbeating and closes the database without leaving any group, as a process
+   * that crashed would: other members see this one's memberships expire. For tests.
+   */
+  abandon(): void {
+    for (const w of [...this.#watches]) w.stop();
+    for (const m of [...this.#joined]) m.stopBeating();
+    this.#joined.clear();
+    this.#closed = true;
+    this.#db.close();
+  }
+
+  /**
+   * Inserts or renews the row of `memberId`, unless another live holder (another token)
+   * has it. True when this token now holds the membership.
+   */
+  #claim(group: string, memberId: string, token: string, timeoutMs: number): boolean {
+    const now = this.#now();
+    const info = this.#db.prepare(`
+      INSERT INTO members (grp, member, token, expires_at) VALUES (?, ?, ?, ?)
+      ON CONFLICT (grp, member) DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at
+      WHERE members.token = excluded.token OR members.expires_at <= ?`).run(group, memberId, token, now + timeoutMs, now);
+    return info.changes > 0;
+  }
+
+  #live(group: string): string[] {
+    const rows = this.#db.prepare('SELECT member FROM members WHERE grp = ? AND expires_at > ? ORDER BY member')
+      .all(group, this.#now()) as { member: string }[];
+    return rows.map((r) => r.member);
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new MembershipClosedError();
+  }
+
+  #read<T>(fn: () => T): Promise<T> {
+    return retry(async () => fn(), { ...BUSY_RETRY, retryable: isBusy });
+  }
+
+  #write<T>(fn: () => T): Promise<T> {
+    return retry(async () => {
+      this.#checkOpen();
+      return this.#db.transaction(fn).immediate();
+    }, { ...BUSY_RETRY, retryable: isBusy });
+  }
+
+  #withBusyRetrySync(fn: () => void): void {
+    // Only at open: another process may be creating the table or switching to WAL at the
+    // same moment. A short synchronous spin is acceptable once per handle.
+    const deadline = Date.now() + 2000;
+    for (;;) {
+      try {
+        fn();
+        return;
+      } catch (err) {
+        if (!isBusy(err) || Date.now() > deadline) throw err;
+      }
+    }
+  }
+}
+
+interface MemberOps {
+  beat(): Promise<boolean>;
+  remove(): Promise<void>;
+  forget(): void;
+}
+
+class LocalMember implements GroupMember {
+  readonly #ops: MemberOps;
+  readonly #timer: NodeJS.Timeout;
+  #left = false;
+
+  constructor(readonly group: string, readonly memberId: string, options: JoinOptions, ops: MemberOps) {
+    this.#ops = ops;
+    // A failed beat (busy past the retries) is simply late: the next one renews the row,
+    // and the timeout is several heartbeats long. A beat that finds the id taken by a
+    // live newcomer leaves the row to it.
+    this.#timer = setInterval(() => void ops.beat().catch(() => undefined), options.heartbeatMs);
+    this.#timer.unref();
+  }
+
+  stopBeating(): void {
+    clearInterval(this.#timer);
+  }
+
+  async leave(): Promise<void> {
+    if (this.#left) return;
+    this.#left = true;
+    this.stopBeating();
+    this.#ops.forget();
+    await this.#ops.remove();
+  }
+}
+
+/** `file:///path`: LocalMembership in that folder (the lock folder of LocalCoordinator). */
+export const fileMembershipDriver: MembershipDriver = {
+  open: async (url) => {
+    let dir: string;
+    try {
+      dir = fileUrlPath(url);
+    } catch (err) {
+      throw new CoordinationConfigError(`coordination URL ${(err as Error).message}`);
+    }
+    return new LocalMembership({ dir });
+  },
+};

@@ -1,0 +1,19 @@
+// Membership drivers by URL scheme, as drivers.ts does for locks: a deployment names one
+// coordination URL and gets both locks and membership from the same backend.
+import { driverFor } from './drivers.js';
+import { fileMembershipDriver } from './local-membership.js';
+import type { Membership } from './membership.js';
+
+export interface MembershipDriver {
+  open(url: string): Promise<Membership>;
+}
+
+/** Scheme (as URL.protocol gives it, with the colon) -> driver. */
+const DRIVERS = new Map<string, MembershipDriver>([
+  ['file:', fileMembershipDriver],
+]);
+
+/** Opens the membership backend `url` names (`file:///var/lib/tally/locks`). */
+export async function openMembership(url: string): Promise<Membership> {
+  return driverFor(DRIVERS, url).open(url);
+}
