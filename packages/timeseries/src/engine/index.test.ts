@@ -233,6 +233,10 @@ test('nanosecond timestamps survive the state buffer and splits', async () => {
   assert.deepEqual([...state.buffer.ts], [1425652437123456791n]);
   assert.deepEqual([...state.splits.keys()].sort(), ['last_1', 'mean_1']);
   assert.ok(m.splits.has('last_1_1425652437123453600'));
+  // Readers skip the buffer: same split index, no raw points.
+  const index = decodeState(m.state, { buffer: false });
+  assert.deepEqual(index.splits, state.splits);
+  assert.equal(index.buffer.ts.length, 0);
 });
 
 test('splits round-trip before 1970 and over spans beyond 2^53 ns (hours, days)', async () => {

@@ -97,7 +97,8 @@ export async function readMeasures(
   query: ReadQuery,
   readSplit: ReadSplit,
 ): Promise<ReadResult> {
-  const state = decodeState(stateBytes);
+  // Reads use stored aggregates only, never the raw points of the bound buffer.
+  const state = decodeState(stateBytes, { buffer: false });
   const method = query.aggregation;
   let items = [...policy.definition].sort((a, b) => (a.granularity > b.granularity ? -1 : 1));
   if (query.granularity !== undefined) {

@@ -60,7 +60,15 @@ export function encodeState(state: State): Uint8Array {
   return result;
 }
 
-function decodeStateV2(bytes: Uint8Array): State {
+export interface DecodeStateOptions {
+  /**
+   * False: leave the bound buffer undecoded (empty), for readers that only need the split
+   * index. Decoding a buffer of up to an hour of raw points was most of a small read.
+   */
+  buffer?: boolean;
+}
+
+function decodeStateV2(bytes: Uint8Array, withBuffer: boolean): State {
   const cursor = { pos: 1 };
   const varint = (): bigint => {
     const v = readBigVarint(bytes, cursor);
@@ -69,7 +77,7 @@ function decodeStateV2(bytes: Uint8Array): State {
   };
   const bufferLength = Number(varint());
   if (cursor.pos + bufferLength > bytes.length) throw new CorruptDataError('corrupt metric state');
-  const buffer = bufferLength === 0 ? EMPTY : decodeMeasures(bytes.subarray(cursor.pos, cursor.pos + bufferLength));
+  const buffer = bufferLength === 0 || !withBuffer ? EMPTY : decodeMeasures(bytes.subarray(cursor.pos, cursor.pos + bufferLength));
   cursor.pos += bufferLength;
   const splits = new Map<string, Set<bigint>>();
   const decoder = new TextDecoder();
@@ -87,14 +95,15 @@ function decodeStateV2(bytes: Uint8Array): State {
     }
     splits.set(prefix, set);
   }
-  return { buffer: sortUnique(buffer), splits };
+  return { buffer: withBuffer ? sortUnique(buffer) : EMPTY, splits };
 }
 
 /** Throws CorruptDataError when `bytes` is not a state this module wrote. */
-export function decodeState(bytes: Uint8Array | null): State {
+export function decodeState(bytes: Uint8Array | null, options: DecodeStateOptions = {}): State {
+  const withBuffer = options.buffer ?? true;
   const splits = new Map<string, Set<bigint>>();
   if (bytes === null || bytes.length === 0) return { buffer: EMPTY, splits };
-  if (bytes[0] === STATE_VERSION) return decodeStateV2(bytes);
+  if (bytes[0] === STATE_VERSION) return decodeStateV2(bytes, withBuffer);
   if (bytes[0] !== STATE_VERSION_V1) throw new CorruptDataError(`unknown metric state version ${bytes[0]}`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const need = (at: number, n: number): void => {
@@ -103,7 +112,7 @@ export function decodeState(bytes: Uint8Array | null): State {
   need(1, 4);
   const bufferLength = view.getUint32(1, true);
   need(5, bufferLength);
-  const buffer = bufferLength === 0 ? EMPTY : decodeMeasures(bytes.subarray(5, 5 + bufferLength));
+  const buffer = bufferLength === 0 || !withBuffer ? EMPTY : decodeMeasures(bytes.subarray(5, 5 + bufferLength));
   let at = 5 + bufferLength;
   need(at, 4);
   const count = view.getUint32(at, true);
@@ -123,5 +132,5 @@ export function decodeState(bytes: Uint8Array | null): State {
     if (set === undefined) splits.set(prefix, (set = new Set()));
     set.add(BigInt(start));
   }
-  return { buffer: sortUnique(buffer), splits };
+  return { buffer: withBuffer ? sortUnique(buffer) : EMPTY, splits };
 }
