@@ -12,6 +12,8 @@ export const Encoding = {
   SplitDecimal: 0x11,
   /** Split: delta-of-delta positions + IEEE fields coded apart (ieee.ts). */
   SplitIeee: 0x12,
+  /** Split appended to in place: a list of the split blobs above (segmented.ts). */
+  SplitSegmented: 0x13,
   /** Measures: delta-of-delta timestamps + XOR values. */
   MeasuresXor: 0x20,
   /** Measures: delta-of-delta timestamps + decimal-scaled integer values. */

@@ -12,8 +12,10 @@ import { PositionDecoder, PositionEncoder, TimestampDecoder, TimestampEncoder } 
 import { Encoding, MAX_POINTS } from './encoding.js';
 import { decodeRawMeasures, decodeRawSplit, encodeRawMeasures, encodeRawSplit } from './raw.js';
 import { CorruptDataError } from './errors.js';
+import { isSegmented, mergeSegments, readSegments, writeSegments, MAX_SEGMENTS, type Segment } from './segmented.js';
 
 export { Encoding, MAX_POINTS } from './encoding.js';
+export { MAX_SEGMENTS } from './segmented.js';
 export { CorruptDataError } from './errors.js';
 export type { ValueCodec } from './chunk.js';
 
@@ -36,6 +38,10 @@ export interface SplitCodecHint {
 
 /** The hint for re-encoding a stored split; null for raw (uncompressed) splits. */
 export function splitCodecHint(b: Uint8Array): SplitCodecHint | null {
+  if (isSegmented(b)) {
+    const segments = readSegments(b);
+    return splitCodecHint(segments[segments.length - 1].bytes);
+  }
   if (b.length === 0 || b[0] === Encoding.RawSplit) return null;
   const l = parseLayout(b);
   return { codec: l.codec, n: l.n };
@@ -189,6 +195,16 @@ export function encodeSplit(positions: Uint32Array, values: Float64Array, hint?:
 export function decodeSplit(b: Uint8Array): { positions: Uint32Array; values: Float64Array } {
   if (b.byteLength === 0) throw new CorruptDataError('empty split blob');
   switch (b[0]) {
+    case Encoding.SplitSegmented: {
+      let total = 0;
+      const parts = readSegments(b).map((s) => {
+        const part = decodeSplit(s.bytes);
+        total += part.positions.length;
+        if (total > MAX_POINTS) throw new CorruptDataError(`corrupt segmented split: over ${MAX_POINTS} points`);
+        return part;
+      });
+      return mergeSegments(parts);
+    }
     case Encoding.RawSplit:
       return decodeRawSplit(b);
     case Encoding.SplitXor:
@@ -206,6 +222,46 @@ export function decodeSplit(b: Uint8Array): { positions: Uint32Array; values: Fl
     default:
       throw new CorruptDataError(`unknown split encoding 0x${b[0].toString(16)}`);
   }
+}
+
+/** Segments a split blob has: 1 for a single chunk. */
+export function splitSegmentCount(b: Uint8Array): number {
+  return isSegmented(b) ? readSegments(b).length : 1;
+}
+
+/**
+ * The largest position of a split blob. Segmented blobs keep it in their header; a single
+ * chunk's position column is decoded (its values are not).
+ */
+export function splitLastPosition(b: Uint8Array): number {
+  if (b.byteLength === 0) throw new CorruptDataError('empty split blob');
+  if (isSegmented(b)) return Math.max(...readSegments(b).map((s) => s.lastPosition));
+  if (b[0] === Encoding.RawSplit) return maxOf(decodeRawSplit(b).positions);
+  const l = parseLayout(b);
+  const kd = new PositionDecoder(new BitReader(b, l.keyStart, l.keyEnd));
+  let last = 0;
+  for (let i = 0; i < l.n; i++) {
+    const p = kd.next();
+    if (p > last) last = p;
+  }
+  return last;
+}
+
+function maxOf(a: Uint32Array): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) if (a[i] > m) m = a[i];
+  return m;
+}
+
+/**
+ * `existing` with the points of `segment` (a split blob whose positions are ascending and
+ * end at `segmentLast`) appended as one more segment; see segmented.ts.
+ */
+export function appendSplitSegment(existing: Uint8Array, segment: Uint8Array, segmentLast: number): Uint8Array {
+  if (isSegmented(segment)) throw new RangeError('a segment must be a single chunk');
+  const head: Segment[] = isSegmented(existing) ? readSegments(existing) : [{ lastPosition: splitLastPosition(existing), bytes: existing }];
+  if (head.length >= MAX_SEGMENTS) throw new RangeError(`a split has at most ${MAX_SEGMENTS} segments`);
+  return writeSegments([...head, { lastPosition: segmentLast, bytes: segment }]);
 }
 
 /** Encode raw measures: ns timestamps in any order (duplicates allowed) and their values. */

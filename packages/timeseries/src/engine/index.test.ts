@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { AggregationNotFoundError, decodeState, processMeasures, readMeasures, type ReadQuery } from './index.js';
 import type { ArchivePolicy, ArchivePolicyItem } from '../policy.js';
 import { formatTimestamp, parseTimestamp } from '../time.js';
+import { splitSegmentCount } from '../chunkenc/index.js';
 
 const S = 1000000000n;
 
@@ -273,4 +274,27 @@ test('empty batch leaves everything unchanged', async () => {
   assert.deepEqual(await readMeasures(m.policy, r.state, { aggregation: 'mean' }, m.readSplit), {
     ts: new BigInt64Array(0), granularity: new BigInt64Array(0), values: new Float64Array(0),
   });
+});
+
+test('small batches append to the open split; a split is one chunk again once the next one starts', async () => {
+  const S = 1_000_000_000n;
+  const p = policy(['mean', 'max', 'count'], [item(S), item(60n * S)]);
+  const inSmall = new Metric(p);
+  const inOne = new Metric(p);
+  const t0 = 1_700_000_000n * S;
+  const points: [bigint, number][] = Array.from({ length: 9000 }, (_, i) => [t0 + BigInt(i) * S, Math.round(Math.sin(i / 40) * 1000) / 1000]);
+  for (let i = 0; i < points.length; i += 250) await inSmall.post(points.slice(i, i + 250));
+  await inOne.post(points);
+  for (const aggregation of ['mean', 'max', 'count']) {
+    for (const granularity of [S, 60n * S]) {
+      assert.deepEqual(await inSmall.get({ aggregation, granularity }), await inOne.get({ aggregation, granularity }), `${aggregation} @${granularity}`);
+    }
+  }
+  // 1 s splits hold 3 600 points: two closed ones, single chunks; the open one in segments.
+  const seconds = [...inSmall.splits.keys()].filter((k) => k.startsWith('mean_1000000000_')).sort();
+  assert.equal(seconds.length, 3);
+  const counts = seconds.map((k) => splitSegmentCount(inSmall.splits.get(k) as Uint8Array));
+  assert.deepEqual(counts.slice(0, 2), [1, 1]);
+  assert.ok(counts[2] > 1, `open split in ${counts[2]} segments`);
+  assert.ok(splitSegmentCount(inSmall.splits.get(seconds[2].replace('mean', 'max')) as Uint8Array) > 1);
 });

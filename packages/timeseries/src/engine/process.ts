@@ -1,11 +1,11 @@
 // Processing: folding a batch of measures into a metric's state and splits.
-import { splitCodecHint, type SplitCodecHint } from '../chunkenc/index.js';
+import { splitCodecHint, splitSegmentCount, MAX_SEGMENTS, type SplitCodecHint } from '../chunkenc/index.js';
 import { aggregateSeriesMany, floorTo, lowerBound, type Series } from '../aggregate.js';
 import type { ArchivePolicy, ArchivePolicyItem } from '../policy.js';
 import type { Nanos } from '../time.js';
 import { applyRetention, combine, slice, sortUnique, type Measures } from './series.js';
 import {
-  bySplit, decodeSplitSeries, encodeSplitSeries, policyMethods, seriesKey, splitKey, splitStart, type ReadSplit,
+  appendSplitSeries, bySplit, decodeSplitSeries, encodeSplitSeries, policyMethods, seriesKey, splitKey, splitStart, type ReadSplit,
 } from './splits.js';
 import { decodeState, encodeState, type State } from './state.js';
 
@@ -58,21 +58,50 @@ async function storeAggregate(
       del.push(splitKey(agg.method, g, start));
     }
   }
-  for (const { start, part } of bySplit(kept, g)) {
+  const parts = bySplit(kept, g);
+  const newest = maxOf(existing);
+  for (let i = 0; i < parts.length; i++) {
+    const { start, part } = parts[i];
     if (start < oldestKept) continue;
+    // A split starting past the newest stored one closes that one: if commits appended to
+    // it, it is re-coded as one chunk now (smaller, and quicker to read), once.
+    if (newest !== null && start > newest && !parts.some((p) => p.start === newest)) {
+      await compactSplit(splitKey(agg.method, g, newest), newest, g, readSplit, put);
+    }
     const key = splitKey(agg.method, g, start);
     let merged = part;
     let hint: SplitCodecHint | null = null;
     if (existing.has(start)) {
       const bytes = await readSplit(key);
       if (bytes !== null) {
-        merged = combine(part, decodeSplitSeries(bytes, start, g));
         hint = splitCodecHint(bytes);
+        // The open tail (the series' newest split, the last this commit touches) takes the
+        // new points as a segment when they come after its stored ones: O(new points).
+        const tail = i === parts.length - 1 && (newest === null || start >= newest);
+        const appended = tail && splitSegmentCount(bytes) < MAX_SEGMENTS ? appendSplitSeries(bytes, part, start, g, hint) : null;
+        if (appended !== null) {
+          put.set(key, appended);
+          continue;
+        }
+        merged = combine(part, decodeSplitSeries(bytes, start, g));
       }
     }
     put.set(key, encodeSplitSeries(merged, start, g, hint));
     existing.add(start);
   }
+}
+
+/** Re-codes a stored segmented split as one chunk (put); a single chunk is left as it is. */
+async function compactSplit(key: string, start: Nanos, g: Nanos, readSplit: ReadSplit, put: Map<string, Uint8Array>): Promise<void> {
+  const bytes = put.get(key) ?? (await readSplit(key));
+  if (bytes === null || splitSegmentCount(bytes) === 1) return;
+  put.set(key, encodeSplitSeries(decodeSplitSeries(bytes, start, g), start, g, splitCodecHint(bytes)));
+}
+
+function maxOf(starts: Set<Nanos>): Nanos | null {
+  let m: Nanos | null = null;
+  for (const s of starts) if (m === null || s > m) m = s;
+  return m;
 }
 
 /**

@@ -11,7 +11,7 @@
 // Split blob: chunkenc's encodeSplit(positions, values) (layout in chunkenc/index.ts), where
 // position i = (ts[i] - start) / granularity, an integer in [0, SPLIT_POINTS), ascending;
 // decoding gives ts[i] = start + position i x granularity.
-import { decodeSplit, encodeSplit, type SplitCodecHint } from '../chunkenc/index.js';
+import { appendSplitSegment, decodeSplit, encodeSplit, splitLastPosition, type SplitCodecHint } from '../chunkenc/index.js';
 import { floorTo, lowerBound, type Series } from '../aggregate.js';
 import { baseOf, fitsDoubles, floorDiv, offsetAt, setAt, wordsOf } from '../nanos64.js';
 import { isValidAggregationMethod, type ArchivePolicy } from '../policy.js';
@@ -49,6 +49,21 @@ export function policyMethods(policy: ArchivePolicy): string[] {
 const INT64_MIN = -(2n ** 63n);
 
 export function encodeSplitSeries(s: Series, start: Nanos, granularity: Nanos, hint: SplitCodecHint | null): Uint8Array {
+  return encodeSplit(splitPositions(s, start, granularity), s.values, hint);
+}
+
+/**
+ * `existing` (a stored split) with the points of `s` added as one more segment, without
+ * decoding it, when they start at or after its last point (a later point replaces the last
+ * one at the same position); null when they do not.
+ */
+export function appendSplitSeries(existing: Uint8Array, s: Series, start: Nanos, granularity: Nanos, hint: SplitCodecHint | null): Uint8Array | null {
+  const positions = splitPositions(s, start, granularity);
+  if (positions.length === 0 || positions[0] < splitLastPosition(existing)) return null;
+  return appendSplitSegment(existing, encodeSplit(positions, s.values, hint), positions[positions.length - 1]);
+}
+
+function splitPositions(s: Series, start: Nanos, granularity: Nanos): Uint32Array {
   const n = s.ts.length;
   const positions = new Uint32Array(n);
   if (n > 0 && start >= INT64_MIN && fitsDoubles(s.ts[n - 1] - start, granularity)) {
@@ -59,7 +74,7 @@ export function encodeSplitSeries(s: Series, start: Nanos, granularity: Nanos, h
   } else {
     for (let i = 0; i < n; i++) positions[i] = Number((s.ts[i] - start) / granularity);
   }
-  return encodeSplit(positions, s.values, hint);
+  return positions;
 }
 
 export function decodeSplitSeries(bytes: Uint8Array, start: Nanos, granularity: Nanos): Series {

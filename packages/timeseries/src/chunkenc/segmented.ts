@@ -1,0 +1,119 @@
+// Segmented split: the open tail of a series, appended to in place. A commit adding points
+// after the split's last one codes just those points and appends them as a segment, instead
+// of decoding and re-coding the whole split: its cost follows the points added, not the
+// points already stored.
+//
+//   [u8 0x13] [varint segment count]
+//   then per segment: [varint last position] [varint byte length] [segment]
+//
+// A segment is a single-chunk split blob (RawSplit, SplitXor, SplitDecimal, SplitIeee) with
+// ascending positions. The split's points are the segments' points in order, a later
+// segment's point replacing an earlier one at the same position (a commit recomputes the
+// last, still open bucket). Each segment's last position is in the header, so an append
+// knows where the split ends without decoding it. The engine re-codes a segmented split as
+// one chunk when it closes (a later split starts) or reaches MAX_SEGMENTS.
+import { Encoding } from './encoding.js';
+import { CorruptDataError } from './errors.js';
+import { readVarint, varintSize, writeVarint } from './varint.js';
+
+/** Segments a split may have; the next commit re-codes it whole. */
+export const MAX_SEGMENTS = 16;
+
+export interface Segment {
+  lastPosition: number;
+  bytes: Uint8Array;
+}
+
+export function isSegmented(b: Uint8Array): boolean {
+  return b.length > 0 && b[0] === Encoding.SplitSegmented;
+}
+
+/** The segments of a segmented blob, as views into it. */
+export function readSegments(b: Uint8Array): Segment[] {
+  if (!isSegmented(b)) throw new CorruptDataError('not a segmented split');
+  const c = { pos: 1 };
+  const count = readVarint(b, c);
+  if (count < 1 || count > MAX_SEGMENTS) throw new CorruptDataError('segmented split: bad segment count');
+  const out: Segment[] = [];
+  for (let i = 0; i < count; i++) {
+    const lastPosition = readVarint(b, c);
+    const length = readVarint(b, c);
+    if (lastPosition < 0 || length < 1 || c.pos + length > b.length) throw new CorruptDataError('segmented split: bad segment header');
+    const bytes = b.subarray(c.pos, c.pos + length);
+    if (bytes[0] === Encoding.SplitSegmented) throw new CorruptDataError('segmented split: nested segments');
+    out.push({ lastPosition, bytes });
+    c.pos += length;
+  }
+  if (c.pos !== b.length) throw new CorruptDataError('segmented split: trailing bytes');
+  return out;
+}
+
+/** A segmented blob of `segments` (one or more). */
+export function writeSegments(segments: readonly Segment[]): Uint8Array {
+  let size = 1 + varintSize(segments.length);
+  for (const s of segments) size += varintSize(s.lastPosition) + varintSize(s.bytes.length) + s.bytes.length;
+  const out = new Uint8Array(size);
+  out[0] = Encoding.SplitSegmented;
+  let o = writeVarint(out, 1, segments.length);
+  for (const s of segments) {
+    o = writeVarint(out, o, s.lastPosition);
+    o = writeVarint(out, o, s.bytes.length);
+    out.set(s.bytes, o);
+    o += s.bytes.length;
+  }
+  return out;
+}
+
+/**
+ * Points of segments decoded in order into one ascending column pair, a later segment
+ * winning at equal positions. Usually a concatenation (each segment starts at or after
+ * the previous one's end); a general merge otherwise.
+ */
+export function mergeSegments(parts: readonly { positions: Uint32Array; values: Float64Array }[]): { positions: Uint32Array; values: Float64Array } {
+  let positions: Uint32Array = new Uint32Array(0);
+  let values: Float64Array = new Float64Array(0);
+  for (const p of parts) {
+    const n = positions.length;
+    if (p.positions.length === 0) continue;
+    if (n === 0 || p.positions[0] > positions[n - 1]) {
+      positions = concatU32(positions, p.positions);
+      values = concatF64(values, p.values);
+      continue;
+    }
+    const total = n + p.positions.length;
+    const pos = new Uint32Array(total);
+    const val = new Float64Array(total);
+    let i = 0;
+    let j = 0;
+    let k = 0;
+    while (i < n || j < p.positions.length) {
+      if (j >= p.positions.length || (i < n && positions[i] < p.positions[j])) {
+        pos[k] = positions[i];
+        val[k++] = values[i++];
+      } else {
+        if (i < n && positions[i] === p.positions[j]) i++;
+        pos[k] = p.positions[j];
+        val[k++] = p.values[j++];
+      }
+    }
+    positions = pos.slice(0, k);
+    values = val.slice(0, k);
+  }
+  return { positions, values };
+}
+
+function concatU32(a: Uint32Array, b: Uint32Array): Uint32Array {
+  if (a.length === 0) return b;
+  const out = new Uint32Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+function concatF64(a: Float64Array, b: Float64Array): Float64Array {
+  if (a.length === 0) return b;
+  const out = new Float64Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
