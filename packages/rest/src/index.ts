@@ -6,5 +6,5 @@ export { AUTH_MODES } from './auth.js';
 export * from './users.js';
 export { SqliteUserStore } from './users-sqlite.js';
 export { StoreTokenVerifier, issueToken, parseToken, type TokenVerifierOptions } from './tokens.js';
-export { pyJson, pyFloat } from './pyjson.js';
+export { pyJson, pyFloat, PyFloat } from './pyjson.js';
 export { DEFAULT_REQUEST_DEADLINE_MS, DEFAULT_MAX_ANSWER_POINTS } from './domain/deadline.js';
