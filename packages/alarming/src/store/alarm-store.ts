@@ -219,7 +219,7 @@ export class AlarmStore {
   }
 
   /** Keyset condition: the rows after the marker row in the order `sort` (alarm_id breaking ties). */
-  private async after<T extends 'alarm' | 'alarm_history'>(table: T, idField: string, marker: string, sort: readonly OrderBy[], base: RawBuilder<boolean> | null, kinds: ColumnKinds): Promise<RawBuilder<boolean>> {
+  private async after<T extends 'alarm' | 'alarm_history'>(table: T, idField: string, marker: string, sort: readonly OrderBy[], base: RawBuilder<boolean> | null): Promise<RawBuilder<boolean>> {
     const keys = [...sort, { field: idField, dir: sort.at(-1)?.dir ?? 'asc' } as OrderBy];
     const exprs = keys.map((k) => keyExpr(k.field));
     const probe = await sql<Record<string, unknown>>`select ${sql.join(exprs.map((e, i) => sql`${e} as ${sql.ref(`k${i}`)}`))} from ${sql.table(table)} where ${sql.ref(idField)} = ${marker}${base ? sql` and ${base}` : sql``}`.execute(this.db);
@@ -246,7 +246,7 @@ export class AlarmStore {
     if (page.limit === 0) return [];
     const sort = page.sort && page.sort.length ? page.sort : DEFAULT_SORT;
     const conds: RawBuilder<boolean>[] = where ? [where] : [];
-    if (page.marker !== undefined) conds.push(await this.after(table, idField, page.marker, sort, where, kinds));
+    if (page.marker !== undefined) conds.push(await this.after(table, idField, page.marker, sort, where));
     const lastDir = sort.at(-1)?.dir ?? 'asc';
     const order = [...compileOrderBy(sort, kinds), ...compileOrderBy([{ field: idField, dir: lastDir }], kinds)];
     const q = sql`select * from ${sql.table(table)}${conds.length ? sql` where ${sql.join(conds, sql` and `)}` : sql``} order by ${sql.join(order)}${page.limit !== undefined ? sql` limit ${page.limit}` : sql``}`;

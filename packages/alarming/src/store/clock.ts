@@ -27,6 +27,12 @@ export function storedTimestamp(micros: bigint): string {
     `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}.${pad(frac, 6)}`;
 }
 
+/** Microseconds since the epoch of a stored timestamp. */
+export function microsFromStored(stored: string): bigint {
+  const [whole, frac] = stored.split('.');
+  return BigInt(Date.parse(`${whole}Z`)) * 1000n + BigInt(frac ?? '0');
+}
+
 export const nowStored = (): string => storedTimestamp(nowMicros());
 
 /** Python's datetime.isoformat() of a stored timestamp. */

@@ -3,5 +3,5 @@ export { AlarmStore, type StoredAlarm, type AlarmInput, type AlarmChange, type C
 export { ALARM_STORE_MIGRATIONS, ALARM_STORE_MODULE, type AlarmTables } from './schema.js';
 export { type FilterExpr, type OrderBy, type ComparisonOp, type FilterValue } from './filter.js';
 export { InvalidMarkerError, UnknownFieldError } from './errors.js';
-export { nowStored, storedFromIso, isoFromStored } from './clock.js';
+export { nowStored, storedFromIso, isoFromStored, storedTimestamp, microsFromStored } from './clock.js';
 export { pythonFloats } from './pyfloats.js';
