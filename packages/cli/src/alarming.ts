@@ -1,6 +1,7 @@
 // The alarm service's part of the `tally` command: its schema steps (applied by upgrade
 // and by serve on a new folder) and its API server.
 import { timingSafeEqual, createHash } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { migrate, openAlarmDatabase, type AlarmDatabase, type Migration } from '@tally/alarming';
 import { ALARM_STORE_MIGRATIONS, AlarmStore } from '@tally/alarming/store';
@@ -13,6 +14,7 @@ export const ALARMING_MIGRATIONS: readonly Migration[] = [...ALARM_STORE_MIGRATI
 
 /** Applies the alarming service's pending schema steps to the index database; returns how many ran. */
 export async function upgradeAlarming(s: Settings): Promise<number> {
+  mkdirSync(s.dataDir, { recursive: true });
   const database = await openAlarmDatabase(s.indexerUrl);
   try {
     return await migrate(database, ALARMING_MIGRATIONS);
@@ -41,6 +43,7 @@ export function withAdminToken(token: string, next: TokenVerifier | undefined): 
 
 /** Opens the alarm API on --alarm-port over the index database; resolves to its stop function. */
 export async function startAlarmApi(s: Settings, log: Logger, tls: TlsFiles | undefined, tokens: TokenVerifier | undefined): Promise<() => Promise<void>> {
+  mkdirSync(s.dataDir, { recursive: true });
   const database: AlarmDatabase = await openAlarmDatabase(s.indexerUrl);
   let app: ReturnType<typeof buildAlarmServer> | undefined;
   try {

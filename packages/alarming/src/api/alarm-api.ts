@@ -14,7 +14,7 @@ import {
   InvalidMarkerError, UnknownFieldError, microsFromStored, pythonFloats, storedFromIso, storedTimestamp,
   type AlarmChange, type AlarmFilters, type AlarmInput, type AlarmStore, type HistoryFilters, type StoredAlarm,
 } from '../store/index.js';
-import { AodhError, alarmNotFound, clientError, invalidInput, notAuthorized, pySet } from './errors.js';
+import { AodhError, alarmNotFound, clientError, invalidInput, notAuthorized, pyList, pySet } from './errors.js';
 import { Policy, isAdmin, type AlarmPolicy, type Caller } from './policy.js';
 import {
   ALARM_FIELDS, ALARM_QUERY_FIELDS, ALARM_SORT_KEYS, HISTORY_FIELDS, HISTORY_SORT_KEYS,
@@ -52,11 +52,24 @@ const ALARM_KEYS = ['alarm_id', 'name', 'description', 'enabled', 'ok_actions', 
   'repeat_actions', 'type', 'time_constraints', 'project_id', 'user_id', 'timestamp', 'state', 'state_timestamp',
   'state_reason', 'severity', 'evaluate_timestamp'] as const;
 
+/** Aodh answers a threshold rule with the type's own fields first, then the common ones. */
+const RULE_WIRE_ORDER = ['metric', 'metrics', 'resource_id', 'query', 'resource_type', 'comparison_operator', 'threshold',
+  'aggregation_method', 'evaluation_periods', 'granularity'];
+
+function wireRule(type: string, rule: Alarm['rule']): unknown {
+  if (type === 'composite' || type === 'event') return rule;
+  const r = rule as unknown as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const k of RULE_WIRE_ORDER) if (k in r) out[k] = r[k];
+  for (const [k, v] of Object.entries(r)) if (!(k in out)) out[k] = v;
+  return out;
+}
+
 /** An alarm as Aodh answers it: its fields in Aodh's order, the rule under `<type>_rule`. */
 export function alarmView(a: StoredAlarm): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const k of ALARM_KEYS) out[k] = a[k];
-  out[`${a.type}_rule`] = a.rule;
+  out[`${a.type}_rule`] = wireRule(a.type, a.rule);
   return pythonFloats(out);
 }
 
@@ -333,7 +346,7 @@ export async function alarmApi(app: FastifyInstance, opts: AlarmApiOptions): Pro
       }
       const key = ({ user_id: 'user', project_id: 'project' } as Record<string, string>)[x.field] ?? x.field;
       if (!valid.includes(key)) {
-        throw clientError(`Unknown argument: "${key}": unrecognized field in query, valid keys: ${JSON.stringify([...valid, 'search_offset', 'timestamp'].sort())}`);
+        throw clientError(`Unknown argument: "${key}": unrecognized field in query, valid keys: ${pyList([...valid, 'search_offset', 'timestamp'].sort())}`);
       }
       if (x.op !== 'eq') throw invalidInput('op', x.op, `unimplemented operator for ${x.field}`);
       if (key === 'project' && limited !== null && x.value !== limited) throw notAuthorized(x.value);
@@ -392,7 +405,7 @@ export async function alarmApi(app: FastifyInstance, opts: AlarmApiOptions): Pro
     const c = caller(req);
     const asked = (req.query as Query).project_id;
     const project = (Array.isArray(asked) ? asked[0] : asked) || c.projectId;
-    if (project !== c.projectId && !isAdmin(c) && policy.mode !== 'open') throw notAuthorized(project);
+    if (project !== c.projectId && !isAdmin(c)) throw notAuthorized(project);
     const stored = await store.getQuotas(project);
     const quotas = stored.length ? stored : [{ resource: 'alarms', limit: projectQuota }];
     return send(reply, 200, { project_id: project, quotas });

@@ -55,11 +55,6 @@ function checkItem(item: string, field: number, expr: string): void {
       if (Number(nth[2]) < 1 || Number(nth[2]) > 5) throw new CronSyntaxError(`[${expr}] is not acceptable, out of range`);
       return;
     }
-    const last = /^(\w+)l$/i.exec(body); // e.g. 5L: the last Friday
-    if (last) {
-      value(last[1], spec, expr);
-      return;
-    }
   }
   const dash = body.indexOf('-', 1);
   if (dash > 0) {

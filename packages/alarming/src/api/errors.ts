@@ -14,13 +14,21 @@ export class AodhError extends Error {
 
 export const clientError = (message: string, status = 400): AodhError => new AodhError(status, message);
 
-/** Python's repr() of a value in wsme's messages ('3', 'None', "{'a'}"). */
+/** Python's repr() of a JSON value inside a container: strings quoted. */
+export function pyLiteral(v: unknown): string {
+  if (typeof v === 'string') return `'${v}'`;
+  if (Array.isArray(v)) return `[${v.map(pyLiteral).join(', ')}]`;
+  if (typeof v === 'object' && v !== null) return `{${Object.entries(v).map(([k, x]) => `'${k}': ${pyLiteral(x)}`).join(', ')}}`;
+  return pyRepr(v);
+}
+
+/** A value as wsme's messages print it: bare text, Python's None/True/False, containers as Python writes them. */
 export function pyRepr(v: unknown): string {
   if (v === null || v === undefined) return 'None';
   if (typeof v === 'boolean') return v ? 'True' : 'False';
   if (typeof v === 'string') return v;
   if (typeof v === 'number') return String(v);
-  return JSON.stringify(v);
+  return pyLiteral(v);
 }
 
 /** wsme's InvalidInput: "Invalid input for field/attribute F. Value: 'V'. MSG". */

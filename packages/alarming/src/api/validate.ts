@@ -7,7 +7,7 @@ import {
   type TimeConstraint,
 } from '../model.js';
 import { checkCron, CronSyntaxError } from './cron.js';
-import { clientError, invalidInput, pyList, pyRepr, type AodhError } from './errors.js';
+import { clientError, invalidInput, pyList, pyLiteral, pyRepr, type AodhError } from './errors.js';
 
 /** What validation needs from the deployment. */
 export interface ValidationContext {
@@ -203,16 +203,8 @@ function checkAggregationMethod(rule: Json, ctx: ValidationContext): void {
   }
 }
 
-/** Python's repr() of a composite (sub)rule in Aodh's message. */
-function pyDict(v: unknown): string {
-  if (typeof v === 'string') return `'${v}'`;
-  if (Array.isArray(v)) return `[${v.map(pyDict).join(', ')}]`;
-  if (isObject(v)) return `{${Object.entries(v).map(([k, x]) => `'${k}': ${pyDict(x)}`).join(', ')}}`;
-  return pyRepr(v);
-}
-
 const invalidComposite = (v: unknown): AodhError => clientError(
-  `Invalid input composite rule: ${pyDict(v)}, it should be a dict with an "and" or "or" as key, and the value of dict ` +
+  `Invalid input composite rule: ${pyLiteral(v)}, it should be a dict with an "and" or "or" as key, and the value of dict ` +
   'should be a list of basic threshold rules or sub composite rules, can be nested.');
 
 /** Deeper composite rules are refused: each level costs the evaluator and the validator a frame. */
