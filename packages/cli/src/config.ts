@@ -8,6 +8,7 @@ import { AUTH_MODES, DEFAULT_HTTP_CONFIG, type AuthMode } from '@tally/rest';
 import { DEFAULT_MAX_RESOURCE_TYPE_ATTRIBUTES, MAX_RESOURCE_TYPE_COLUMNS } from '@tally/indexer';
 import { DEFAULT_MAX_DEFINITION_ITEMS } from '@tally/timeseries';
 import { DEFAULT_MAX_ANSWER_POINTS, DEFAULT_REQUEST_DEADLINE_MS } from '@tally/rest';
+import { ALARM_POLICIES, type AlarmPolicy } from '@tally/alarming/api';
 
 /** A setting that cannot work (e.g. a certificate without its key): printed without a stack. */
 export class ConfigError extends Error {
@@ -52,6 +53,12 @@ export interface Settings {
   requestDeadlineMs: number;
   /** Most points one API request may read and answer (0: none). */
   maxAnswerPoints: number;
+  /** Port of the alarm API (Aodh's v2). */
+  alarmPort: number;
+  /** The alarm API's authorisation rules: Aodh's default policy, or every rule granted (test harnesses). */
+  alarmPolicy: AlarmPolicy;
+  /** A fixed token both APIs accept as an administrator in auth mode token (service accounts); '' for none. */
+  adminToken: string;
 }
 
 interface Spec {
@@ -84,6 +91,19 @@ const authMode = (raw: string | number | boolean | string[]): AuthMode => {
   const m = AUTH_MODES.find((x) => x === String(raw));
   if (m === undefined) throw new ConfigError(`auth-mode must be ${AUTH_MODES.slice(0, -1).join(', ')} or ${AUTH_MODES.at(-1)}, got ${String(raw)}`);
   return m;
+};
+
+const alarmPolicy = (raw: string | number | boolean | string[]): AlarmPolicy => {
+  const p = ALARM_POLICIES.find((x) => x === String(raw));
+  if (p === undefined) throw new ConfigError(`alarm-policy must be ${ALARM_POLICIES.join(' or ')}, got ${String(raw)}`);
+  return p;
+};
+/** Guessable service tokens are refused: this one is an administrator's credential. */
+const MIN_ADMIN_TOKEN_LENGTH = 16;
+const adminToken = (raw: string | number | boolean | string[]): string => {
+  const t = String(raw);
+  if (t !== '' && t.length < MIN_ADMIN_TOKEN_LENGTH) throw new ConfigError(`admin-token must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters long`);
+  return t;
 };
 
 /** `file://` URL of a folder in the data folder. */
@@ -123,6 +143,9 @@ export const SPECS: Spec[] = [
   // Size bound (docs/LIMITS.md): an answer's JSON is written on the API's one thread and an
   // aggregation's work follows the points it reads, so both are bounded; past it the
   // request answers 413 before anything is computed from the excess or written.
+  { key: 'alarmPort', flag: 'alarm-port', env: 'TALLY_ALARM_PORT', help: 'port of the alarm API (Aodh v2), opened by serve and alarm-api', dflt: () => 8042, parse: int('alarm-port') },
+  { key: 'alarmPolicy', flag: 'alarm-policy', env: 'TALLY_ALARM_POLICY', help: "default (Aodh's default rules) | open (every rule granted, requests without identity allowed: Aodh's functional-test profile, for test harnesses on loopback only)", dflt: () => 'default', parse: alarmPolicy },
+  { key: 'adminToken', flag: 'admin-token', env: 'TALLY_ADMIN_TOKEN', help: 'in auth mode token, a fixed token (16 characters or more) both APIs accept as an administrator, for service accounts; prefer user tokens otherwise', dflt: () => '', parse: adminToken },
   { key: 'maxAnswerPoints', flag: 'max-answer-points', env: 'TALLY_MAX_ANSWER_POINTS', help: 'most points one API request may read and answer (reads of measures, aggregates, searches by value); past it the request answers 413 (0: no bound)', dflt: () => DEFAULT_MAX_ANSWER_POINTS, parse: int('max-answer-points') },
 ];
 
@@ -187,7 +210,10 @@ const TRUSTS: Record<Exclude<AuthMode, 'token'>, string> = {
  * trust the client, so they are only safe where no one else can connect: loopback, unless
  * the operator says the network is trusted (`insecure`).
  */
-export function listenRefusal(host: string, mode: AuthMode, insecure: boolean): string | null {
+export function listenRefusal(host: string, mode: AuthMode, insecure: boolean, alarmPolicy: AlarmPolicy = 'default'): string | null {
+  if (alarmPolicy === 'open' && !isLoopbackHost(host)) {
+    return `refusing to listen on ${host || 'every interface'} with --alarm-policy open: it lets anyone who can reach the alarm API do anything, without identity. Use it on loopback only (--host 127.0.0.1).`;
+  }
   if (mode === 'token' || insecure || isLoopbackHost(host)) return null;
   return `refusing to listen on ${host || 'every interface'} in auth mode "${mode}": ${TRUSTS[mode]}, ` +
     'so anyone who can reach the port could act as any user, administrator included. ' +

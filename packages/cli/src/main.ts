@@ -6,10 +6,11 @@ import { CoordinationConfigError } from '@tally/coordination';
 import { createSecureContext } from 'node:tls';
 import { Command, Option } from 'commander';
 import { pino, type Logger } from 'pino';
-import { buildApi, StoreTokenVerifier, UserStoreError, type MetricdStatus, type UserStore } from '@tally/rest';
+import { buildApi, StoreTokenVerifier, UserStoreError, type MetricdStatus, type TokenVerifier, type UserStore } from '@tally/rest';
 import { ConfigError, SPECS, isLoopbackHost, listenRefusal, resolveSettings, type Settings } from './config.js';
 import { openServices, startMetricdThread, upgrade, type Services } from './services.js';
 import { addUserCommands, openUserStore, userStorePath } from './user.js';
+import { startAlarmApi, upgradeAlarming, withAdminToken } from './alarming.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -62,7 +63,7 @@ export function environmentFailure(e: unknown): string | undefined {
 
 /** Refuses, before anything starts, to expose a trusting auth mode beyond loopback. */
 function checkListen(s: Settings): void {
-  const why = listenRefusal(s.host, s.authMode, s.insecure);
+  const why = listenRefusal(s.host, s.authMode, s.insecure, s.alarmPolicy);
   if (why) throw new ConfigError(why);
 }
 
@@ -101,6 +102,20 @@ async function ensureSchema(svc: Services, log: Logger): Promise<void> {
   }
 }
 
+/** The token checker of auth mode token: users' tokens, and the service token when one is set. */
+async function tokenVerifier(s: Settings, log: Logger): Promise<{ tokens: TokenVerifier | undefined; users: UserStore | null }> {
+  if (s.authMode !== 'token') return { tokens: undefined, users: null };
+  const users = await openUserStore(s);
+  if ((await users.listUsers()).length === 0 && !s.adminToken) {
+    log.warn({ users: userStorePath(s) }, 'auth mode token and no user yet: every request will be refused; create one with `tally user create NAME --project PROJECT --role admin` and `tally user token create NAME`');
+  }
+  if (!isLoopbackHost(s.host) && !s.tlsCert) {
+    log.warn('API tokens will cross the network in clear text: give --tls-cert and --tls-key, or put a TLS proxy in front');
+  }
+  const store = new StoreTokenVerifier(users, { cacheTtlMs: s.tokenCacheTtl * 1000 });
+  return { tokens: s.adminToken ? withAdminToken(s.adminToken, store) : store, users };
+}
+
 interface WorkerPool {
   status(): MetricdStatus;
   stop(): Promise<void>;
@@ -133,17 +148,8 @@ function startWorkers(s: Settings, log: Logger): WorkerPool {
   };
 }
 
-async function runApi(s: Settings, log: Logger, tls: TlsFiles | undefined, pool?: WorkerPool): Promise<() => Promise<void>> {
-  let users: UserStore | null = null;
-  if (s.authMode === 'token') {
-    users = await openUserStore(s);
-    if ((await users.listUsers()).length === 0) {
-      log.warn({ users: userStorePath(s) }, 'auth mode token and no user yet: every request will be refused; create one with `tally user create NAME --project PROJECT --role admin` and `tally user token create NAME`');
-    }
-    if (!tls && !isLoopbackHost(s.host)) {
-      log.warn('API tokens will cross the network in clear text: give --tls-cert and --tls-key, or put a TLS proxy in front');
-    }
-  }
+async function runApi(s: Settings, log: Logger, tls: TlsFiles | undefined, pool?: WorkerPool, opts: { alarms?: boolean } = {}): Promise<() => Promise<void>> {
+  const { tokens, users } = await tokenVerifier(s, log);
   // Refreshes fold in a thread of their own: the API's event loop serves everyone.
   const svc = await openServices(s, log, { refreshInThreads: true });
   await ensureSchema(svc, log);
@@ -159,14 +165,16 @@ async function runApi(s: Settings, log: Logger, tls: TlsFiles | undefined, pool?
     },
     {
       logger: log,
-      tokens: users ? new StoreTokenVerifier(users, { cacheTtlMs: s.tokenCacheTtl * 1000 }) : undefined,
+      tokens,
       https: tls,
     },
   );
   await app.listen({ host: s.host, port: s.port });
   const host = s.host.includes(':') ? `[${s.host}]` : s.host;
   log.info({ url: `${tls ? 'https' : 'http'}://${host}:${s.port}`, dataDir: s.dataDir, authMode: s.authMode }, 'Tally API listening');
+  const stopAlarms = opts.alarms ? await startAlarmApi(s, log, tls, tokens) : undefined;
   return async () => {
+    await stopAlarms?.();
     await app.close();
     await svc.close();
     await users?.close();
@@ -193,7 +201,7 @@ export function program(): Command {
     .description('Tally: a Gnocchi-compatible metric store (and, later, alarming, metering and cost)')
     .version(VERSION, '-V, --version');
 
-  withSettings(prog.command('serve').description('run the API and processing workers in one process (upgrades an empty data folder)'))
+  withSettings(prog.command('serve').description('run the API, the alarm API (--alarm-port) and processing workers in one process (upgrades an empty data folder)'))
     .action(guard('serve', async (flags: Record<string, unknown>) => {
       const s = resolveSettings(flags);
       checkListen(s);
@@ -203,8 +211,9 @@ export function program(): Command {
       const pre = await openServices(s, log);
       await ensureSchema(pre, log);
       await pre.close();
+      await upgradeAlarming(s);
       const pool = startWorkers(s, log);
-      const stopApi = await runApi(s, log, tls, pool);
+      const stopApi = await runApi(s, log, tls, pool, { alarms: true });
       onSignals(async () => {
         await stopApi();
         await pool.stop();
@@ -218,6 +227,20 @@ export function program(): Command {
       const tls = readTls(s);
       const log = logger(s, 'api');
       onSignals(await runApi(s, log, tls), log);
+    }));
+
+  withSettings(prog.command('alarm-api').description("run only the alarm API (Aodh's v2) on --alarm-port, over the index database"))
+    .action(guard('alarm-api', async (flags: Record<string, unknown>) => {
+      const s = resolveSettings(flags);
+      checkListen(s);
+      const tls = readTls(s);
+      const log = logger(s, 'alarm-api');
+      const { tokens, users } = await tokenVerifier(s, log);
+      const stop = await startAlarmApi(s, log, tls, tokens);
+      onSignals(async () => {
+        await stop();
+        await users?.close();
+      }, log);
     }));
 
   withSettings(prog.command('metricd').description('run only processing workers on the data folder'))
@@ -241,7 +264,8 @@ export function program(): Command {
       const svc = await openServices(s, log);
       try {
         const r = await upgrade(svc.indexer, { skipArchivePolicies: flags.skipArchivePolicies === true, skipResourceTypes: flags.skipResourceTypes === true });
-        log.info(r, 'upgrade done');
+        const alarmingSteps = await upgradeAlarming(s);
+        log.info({ ...r, alarmingSteps }, 'upgrade done');
       } finally {
         await svc.close();
       }

@@ -58,32 +58,44 @@ async function pgAdmin(url: string, statement: string): Promise<void> {
   }
 }
 
-/** SQLite always; PostgreSQL too when TALLY_TEST_PG_URL is set (one database per open()). */
-export function engines(): Engine[] {
-  const out: Engine[] = [{
+/** An empty database for one test: its URL (for openIndexer or openSqlDatabase) and its removal. */
+export interface TestDatabase {
+  name: 'sqlite' | 'postgres';
+  create(): Promise<{ url: string; drop: () => Promise<void> }>;
+}
+
+/** SQLite always; PostgreSQL too when TALLY_TEST_PG_URL is set (a new database per create()). */
+export function testDatabases(): TestDatabase[] {
+  const out: TestDatabase[] = [{
     name: 'sqlite',
-    async open(options) {
+    async create() {
       const { dir, cleanup } = await tempDir();
-      const ix = await openIndexer(`sqlite://${join(dir, 'index.db')}`, options);
-      await ix.upgrade();
-      return { ix, done: async () => { await ix.close(); await cleanup(); } };
+      return { url: `sqlite://${join(dir, 'index.db')}`, drop: cleanup };
     },
   }];
   const base = process.env.TALLY_TEST_PG_URL;
   if (base !== undefined && base !== '') {
     out.push({
       name: 'postgres',
-      async open(options) {
+      async create() {
         const db = `tally_test_${randomUUID().replace(/-/g, '')}`;
         await pgAdmin(base, `create database ${db}`);
-        const ix = await openIndexer(base.replace(/\/postgres(\?|$)/, `/${db}$1`), options);
-        await ix.upgrade();
-        return {
-          ix,
-          done: async () => { await ix.close(); await pgAdmin(base, `drop database ${db} with (force)`); },
-        };
+        return { url: base.replace(/\/postgres(\?|$)/, `/${db}$1`), drop: () => pgAdmin(base, `drop database ${db} with (force)`) };
       },
     });
   }
   return out;
+}
+
+/** SQLite always; PostgreSQL too when TALLY_TEST_PG_URL is set (one database per open()). */
+export function engines(): Engine[] {
+  return testDatabases().map((t) => ({
+    name: t.name,
+    async open(options) {
+      const { url, drop } = await t.create();
+      const ix = await openIndexer(url, options);
+      await ix.upgrade();
+      return { ix, done: async () => { await ix.close(); await drop(); } };
+    },
+  }));
 }

@@ -130,7 +130,7 @@ export function parseForwarded(v: string | string[] | undefined): { proto?: stri
 const CORS_ALLOW_METHODS = ['GET', 'PUT', 'POST', 'DELETE', 'PATCH'];
 const CORS_ALLOW_HEADERS = ['x-auth-token', 'x-subject-token', 'x-user-id', 'x-domain-id', 'x-project-id', 'x-roles', 'content-type', 'authorization'];
 
-function installCors(app: FastifyInstance, cfg: HttpConfig): void {
+export function installCors(app: FastifyInstance, cfg: Pick<HttpConfig, 'corsAllowedOrigins'>): void {
   app.addHook('onRequest', async (req, reply) => {
     const origin = req.headers.origin;
     if (!origin || !cfg.corsAllowedOrigins.includes(origin)) {
