@@ -1,8 +1,8 @@
 // Checks the start of a time constraint as Aodh does (Python's croniter, whose parser
 // decides what Aodh accepts): five fields, or six with seconds last, or an @-alias. Only
-// the syntax is checked here; when windows open is the evaluator's business. Hand-written:
-// no maintained JavaScript cron parser is a dependency of Tally, and only validation is
-// needed.
+// the syntax is checked here; when windows open is the evaluator's business (cron-parser).
+// Hand-written because the API must accept exactly what croniter accepts, and cron-parser
+// accepts a different set (a test compares this with croniter itself).
 
 export class CronSyntaxError extends Error {
   override name = 'CronSyntaxError';
