@@ -58,6 +58,21 @@ async function pgAdmin(url: string, statement: string): Promise<void> {
   }
 }
 
+/**
+ * A new empty database on the PostgreSQL server named by TALLY_TEST_PG_URL (`url` is its
+ * connection string; `drop` removes it), or null when that variable is unset.
+ */
+export async function tempPgDatabase(): Promise<{ url: string; drop: () => Promise<void> } | null> {
+  const base = process.env.TALLY_TEST_PG_URL;
+  if (base === undefined || base === '') return null;
+  const db = `tally_test_${randomUUID().replace(/-/g, '')}`;
+  await pgAdmin(base, `create database ${db}`);
+  return {
+    url: base.replace(/\/postgres(\?|$)/, `/${db}$1`),
+    drop: () => pgAdmin(base, `drop database ${db} with (force)`),
+  };
+}
+
 /** SQLite always; PostgreSQL too when TALLY_TEST_PG_URL is set (one database per open()). */
 export function engines(): Engine[] {
   const out: Engine[] = [{
@@ -74,14 +89,11 @@ export function engines(): Engine[] {
     out.push({
       name: 'postgres',
       async open(options) {
-        const db = `tally_test_${randomUUID().replace(/-/g, '')}`;
-        await pgAdmin(base, `create database ${db}`);
-        const ix = await openIndexer(base.replace(/\/postgres(\?|$)/, `/${db}$1`), options);
+        const pg = await tempPgDatabase();
+        if (pg === null) throw new Error('TALLY_TEST_PG_URL is no longer set');
+        const ix = await openIndexer(pg.url, options);
         await ix.upgrade();
-        return {
-          ix,
-          done: async () => { await ix.close(); await pgAdmin(base, `drop database ${db} with (force)`); },
-        };
+        return { ix, done: async () => { await ix.close(); await pg.drop(); } };
       },
     });
   }
