@@ -7,7 +7,10 @@ import type { NotifierLogger } from './deliver.js';
 import { verifySignature } from './sign.js';
 import { listAttempts, listDeliveries } from './history.js';
 import { createSilence, deleteSilence } from './silences.js';
-import { dialects, enqueueNow, notification, Receiver, until, type TestDatabase } from './test-support.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { dialects, enqueueNow, notification, Receiver, selfSigned, until, type TestDatabase } from './test-support.js';
 
 const sqlite = dialects()[0];
 
@@ -267,3 +270,61 @@ test('a silence holds matching notifications and sends a summary per action when
   assert.deepEqual(summary.alarms.map((a) => [a.alarm_id, a.previous, a.current, a.changes]), [[mine.alarm_id, 'ok', 'ok', 2]]);
   assert.match(rx.received[1].headers['x-openstack-request-id'] as string, /^req-[0-9a-f-]{36}$/);
 }));
+
+test('429 with Retry-After waits as asked, past the backoff ceiling', () => withSetup(async (t) => {
+  const rx = await new Receiver().listen();
+  rx.reply = () => (rx.received.length === 1 ? { status: 429, headers: { 'retry-after': '1' } } : 200);
+  const notifier = fast(t);
+  notifier.start();
+  try {
+    await enqueueNow(t.database, notification({ actions: [rx.url()] }));
+    notifier.wake();
+    await rx.waitFor(2, 5_000);
+  } finally {
+    await notifier.stop();
+    await rx.close();
+  }
+  const gap = rx.received[1].at - rx.received[0].at;
+  assert.ok(gap >= 990 && gap < 2_000, `retried after ${Math.round(gap)} ms (backoff ceiling 150 ms, Retry-After 1 s)`);
+}));
+
+test('https receivers: certificates checked unless the action says aodh-alarm-ssl-verify=0, or a CA is given', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tally-notifier-tls-'));
+  const tls = selfSigned(dir);
+  const rx = await new Receiver(tls).listen();
+  try {
+    await withSetup(async (t) => {
+      const strict = notification({ actions: [rx.url('/strict')] });
+      const lax = notification({ actions: [rx.url('/lax?x=1&aodh-alarm-ssl-verify=0')] });
+      const notifier = fast(t);
+      notifier.start();
+      try {
+        await enqueueNow(t.database, strict);
+        await enqueueNow(t.database, lax);
+        notifier.wake();
+        await until(async () => (await listDeliveries(t.database.db, { status: 'pending' })).length === 0, 5_000, 'both settled');
+      } finally {
+        await notifier.stop();
+      }
+      const [refused] = await listDeliveries(t.database.db, { alarm_id: strict.alarm_id });
+      assert.equal(refused.status, 'failed', 'an untrusted certificate is not retried');
+      assert.match(refused.last_error ?? '', /^DEPTH_ZERO_SELF_SIGNED_CERT/);
+      assert.deepEqual(rx.received.map((r) => r.url), ['/lax?x=1&aodh-alarm-ssl-verify=0'], 'the option stays in the URL, as Aodh sends it');
+    });
+    await withSetup(async (t) => {
+      const n = notification({ actions: [rx.url('/trusted')] });
+      const notifier = fast(t, { tls: { ca: tls.cert } });
+      notifier.start();
+      try {
+        await enqueueNow(t.database, n);
+        notifier.wake();
+        await until(async () => (await listDeliveries(t.database.db, { status: 'delivered' })).length === 1, 5_000, 'delivered');
+      } finally {
+        await notifier.stop();
+      }
+    });
+  } finally {
+    await rx.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -5,10 +5,10 @@
 //   other answers, unusable actions         -> failed (recorded, with the answer)
 //   still retrying at `maxAgeMs`            -> failed (recorded)
 // Backoff is per receiver (scheme://host:port): bounded exponential with full jitter, reset
-// by a success, so one receiver down never holds deliveries to others back, and the other
-// notifications queued for it wait with it instead of each timing out in turn. At most
-// `perReceiverConcurrency` deliveries run per receiver, so a hanging one cannot take every
-// slot. Notifications matching an active silence are held; a silence that ended has its
+// by a success; a Retry-After longer than the drawn delay is waited instead. So one
+// receiver down never holds deliveries to others back, and the other notifications queued
+// for it wait with it instead of each timing out in turn. At most `perReceiverConcurrency`
+// deliveries run per receiver, so a hanging one cannot take every slot. Notifications matching an active silence are held; a silence that ended has its
 // summaries queued by whichever notifier sees it first.
 import http from 'node:http';
 import https from 'node:https';
@@ -228,7 +228,8 @@ export class Notifier {
         const receiver = this.#receivers.get(entry.receiver)
           ?? { backoff: new Backoff({ ...this.#o.backoff, random: this.#o.random }), retryAt: 0 };
         let delay = receiver.backoff.next();
-        if (result.retryAfterMs !== null) delay = Math.max(delay, Math.min(result.retryAfterMs, this.#o.backoff.maxMs));
+        // A receiver that says when to come back is believed, within the notification's age limit.
+        if (result.retryAfterMs !== null) delay = Math.max(delay, result.retryAfterMs);
         const next = Math.min(now + delay, deadline);
         receiver.retryAt = Math.max(receiver.retryAt, next);
         this.#receivers.set(entry.receiver, receiver);

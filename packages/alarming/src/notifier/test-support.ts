@@ -1,6 +1,9 @@
 // Fixtures of the notifier's tests and benchmark (not part of the public API): databases on
 // both dialects, a real webhook receiver, notifications.
 import http from 'node:http';
+import https from 'node:https';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -97,8 +100,8 @@ export interface Received {
   at: number;
 }
 
-/** What the receiver does with a request: answer a status, or hang (never answer). */
-export type Reply = number | 'hang';
+/** What the receiver does with a request: answer a status (with headers), or hang (never answer). */
+export type Reply = number | { status: number; headers: Record<string, string> } | 'hang';
 
 /** A webhook receiver on a real port; `reply` decides each answer (200 by default). */
 export class Receiver {
@@ -108,8 +111,12 @@ export class Receiver {
   readonly #waiters: (() => void)[] = [];
   #port = 0;
 
-  constructor() {
-    this.#server = http.createServer((req, res) => {
+  readonly #scheme: 'http' | 'https';
+
+  /** Over HTTPS when given a certificate and key (PEM). */
+  constructor(tls?: { cert: Buffer; key: Buffer }) {
+    this.#scheme = tls === undefined ? 'http' : 'https';
+    const handler: http.RequestListener = (req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
@@ -118,10 +125,12 @@ export class Receiver {
         for (const w of this.#waiters.splice(0)) w();
         const reply = this.reply(r);
         if (reply === 'hang') return;
-        res.statusCode = reply;
-        res.end(reply >= 400 ? 'receiver says no' : '');
+        const { status, headers } = typeof reply === 'number' ? { status: reply, headers: {} } : reply;
+        res.writeHead(status, headers);
+        res.end(status >= 400 ? 'receiver says no' : '');
       });
-    });
+    };
+    this.#server = tls === undefined ? http.createServer(handler) : https.createServer(tls, handler);
     this.#server.keepAliveTimeout = 60_000;
   }
 
@@ -140,7 +149,7 @@ export class Receiver {
   }
 
   url(path = '/hook'): string {
-    return `http://127.0.0.1:${this.#port}${path}`;
+    return `${this.#scheme}://127.0.0.1:${this.#port}${path}`;
   }
 
   /** Resolves once `n` requests arrived. */
@@ -160,6 +169,15 @@ export class Receiver {
     this.#server.closeAllConnections();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
+}
+
+/** A self-signed certificate for 127.0.0.1 (openssl), for HTTPS receivers. */
+export function selfSigned(dir: string): { cert: Buffer; key: Buffer } {
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1',
+    '-addext', 'subjectAltName=IP:127.0.0.1', '-days', '1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+  return { cert: readFileSync(cert), key: readFileSync(key) };
 }
 
 /** Polls `check` until it returns true. */
