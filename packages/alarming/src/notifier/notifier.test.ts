@@ -184,18 +184,18 @@ test('a hanging receiver hits the timeout and does not hold back another receive
   let calls = 0;
   hang.reply = () => (++calls === 1 ? 'hang' : 200);
   const ok = await new Receiver().listen();
-  const notifier = fast(t, { timeoutMs: 400, leaseMs: 3_000 });
+  const notifier = fast(t, { timeoutMs: 1_000, leaseMs: 3_000 });
   notifier.start();
   const n = notification({ actions: [hang.url()] });
   try {
     await enqueueNow(t.database, n);
     notifier.wake();
     await hang.waitFor(1);
-    const t0 = performance.now();
     await enqueueNow(t.database, notification({ actions: [ok.url()] }));
     notifier.wake();
     await ok.waitFor(1);
-    assert.ok(ok.received[0].at - t0 < 300, `the other receiver was served during the hang (${Math.round(ok.received[0].at - t0)} ms)`);
+    const waited = ok.received[0].at - hang.received[0].at;
+    assert.ok(waited < 1_000, `the other receiver was served during the hang, ${Math.round(waited)} ms into it`);
     await hang.waitFor(2, 5_000);
     await until(async () => (await listDeliveries(t.database.db, { alarm_id: n.alarm_id, status: 'delivered' })).length === 1, 5_000, 'delivered');
   } finally {
@@ -205,8 +205,8 @@ test('a hanging receiver hits the timeout and does not hold back another receive
   }
   const [first] = (await listAttempts(t.database.db, { alarm_id: n.alarm_id })).reverse();
   assert.equal(first.outcome, 'retry');
-  assert.equal(first.error, 'timed out after 400 ms');
-  assert.ok(first.latency_ms >= 390 && first.latency_ms < 1_500, `latency ${first.latency_ms}`);
+  assert.equal(first.error, 'timed out after 1000 ms');
+  assert.ok(first.latency_ms >= 990 && first.latency_ms < 3_000, `latency ${first.latency_ms}`);
 }));
 
 test('a 4xx answer is a recorded failure, not retried; so is a notification older than maxAgeMs', () => withSetup(async (t) => {
