@@ -69,6 +69,7 @@ export class Notifier {
   readonly #inFlight = new Set<Promise<void>>();
   readonly #perReceiver = new Map<string, number>();
   #round = 0;
+  #summarizedAt = -Infinity;
   #running = false;
   #loop: Promise<void> | null = null;
   #wake: AbortController = new AbortController();
@@ -154,7 +155,12 @@ export class Notifier {
   async #tick(): Promise<void> {
     const { db, dialect } = this.#o.database;
     const now = this.#o.now();
-    await summarizeEndedSilences(db, dialect, now, this.#o.summaryMaxChanges);
+    // Silences end on the clock, not on a wake-up: looking once per poll interval is enough,
+    // and keeps rounds woken by each commit to the claim alone.
+    if (now - this.#summarizedAt >= this.#o.pollIntervalMs) {
+      await summarizeEndedSilences(db, dialect, now, this.#o.summaryMaxChanges);
+      this.#summarizedAt = now;
+    }
     const free = this.#o.concurrency - this.#inFlight.size;
     if (free <= 0) return;
     const claimed = await claimDue(db, {
