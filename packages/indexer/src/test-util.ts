@@ -58,6 +58,18 @@ async function pgAdmin(url: string, statement: string): Promise<void> {
   }
 }
 
+/**
+ * A new empty database on the PostgreSQL server named by TALLY_TEST_PG_URL (`url` is its
+ * connection string; `drop` removes it), or null when that variable is unset.
+ */
+export async function tempPgDatabase(): Promise<{ url: string; drop: () => Promise<void> } | null> {
+  const base = process.env.TALLY_TEST_PG_URL;
+  if (base === undefined || base === '') return null;
+  const db = `tally_test_${randomUUID().replace(/-/g, '')}`;
+  await pgAdmin(base, `create database ${db}`);
+  return { url: base.replace(/\/postgres(\?|$)/, `/${db}$1`), drop: () => pgAdmin(base, `drop database ${db} with (force)`) };
+}
+
 /** An empty database for one test: its URL (for openIndexer or openSqlDatabase) and its removal. */
 export interface TestDatabase {
   name: 'sqlite' | 'postgres';
@@ -78,9 +90,9 @@ export function testDatabases(): TestDatabase[] {
     out.push({
       name: 'postgres',
       async create() {
-        const db = `tally_test_${randomUUID().replace(/-/g, '')}`;
-        await pgAdmin(base, `create database ${db}`);
-        return { url: base.replace(/\/postgres(\?|$)/, `/${db}$1`), drop: () => pgAdmin(base, `drop database ${db} with (force)`) };
+        const pg = await tempPgDatabase();
+        if (pg === null) throw new Error('TALLY_TEST_PG_URL is no longer set');
+        return pg;
       },
     });
   }
