@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { allCells, groupCells, machineLimit, MATRIX_FIGURES, MATRIX_POLICIES, MATRIX_SHAPES, renderMatrix, selectCells, worstBest } from './cells.js';
+import { allCells, fmtRatio, groupCells, machineLimit, MATRIX_FIGURES, MATRIX_POLICIES, MATRIX_SHAPES, renderMatrix, selectCells, worstBest } from './cells.js';
 
 test('cells: every policy x shape x state once, with stable names', () => {
   const cells = allCells();
@@ -52,4 +52,8 @@ test('cells: the machine limit is the acknowledged rate over the parse rate', ()
   assert.equal(machineLimit({ ack_rate: 50, parse_rate: 200 }), 0.25);
   assert.equal(machineLimit({ ack_rate: 50, parse_rate: null }), null);
   assert.equal(machineLimit(null), null);
+  assert.equal(fmtRatio(0.0123), '0.012x');
+  assert.equal(fmtRatio(0.25), '0.25x');
+  assert.equal(fmtRatio(12.34), '12.3x');
+  assert.equal(fmtRatio(null), 'n/a');
 });

@@ -126,7 +126,8 @@ export function worstBest(defs: readonly FigureDef[], rows: readonly CellResult[
 
 export function fmtRatio(r: number | null): string {
   if (r === null) return 'n/a';
-  return `${r >= 10 ? r.toFixed(1) : r.toFixed(2)}x`;
+  // Small ratios (the machine limits) keep two significant digits rather than print 0.00x.
+  return `${r >= 10 ? r.toFixed(1) : r >= 0.1 ? r.toFixed(2) : r.toPrecision(2)}x`;
 }
 
 export function fmtNum(v: number | null | undefined, digits: number): string {

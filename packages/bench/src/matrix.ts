@@ -211,6 +211,11 @@ export function parseRate(plan: Plan): number | null {
   return n / ((performance.now() - t0) / 1000);
 }
 
+/** A target's backlog stopped shrinking: its processing fails on what it was sent. */
+export class BacklogStalledError extends Error {
+  override name = 'BacklogStalledError';
+}
+
 async function backlog(client: GnocchiClient): Promise<number> {
   return (await client.status({ details: false })).storage.summary.measures;
 }
@@ -233,7 +238,7 @@ async function drain(client: GnocchiClient, timeoutS: number, stallS: number): P
       last = left;
       since = now;
     } else if (now - since > stallS * 1000) {
-      throw new Error(`backlog stuck at ${left} for ${stallS} s (--matrix-stall): processing fails? see the server's logs`);
+      throw new BacklogStalledError(`backlog stuck at ${left} for ${stallS} s (--matrix-stall): processing fails? see the server's logs`);
     }
     if (now > deadline) throw new Error(`backlog not empty after ${timeoutS} s (--drain-timeout)`);
     await new Promise((r) => setTimeout(r, 100));
@@ -532,6 +537,9 @@ export async function runMatrix(specs: readonly MatrixTargetSpec[], cells: reado
   const rows = new Map<string, CellResult>(cells.map((c) => [c.name, { cell: c.name, tally: null, gnocchi: null }]));
   const policies = new Map<MatrixPolicy, PolicyResult>();
   const notes: string[] = [];
+  // Target and policy whose processing stalled: its other groups would stall as well,
+  // each costing --matrix-stall seconds, so they are skipped.
+  const stalled = new Set<string>();
   for (const g of groupCells(cells)) {
     let pol = policies.get(g.policy);
     const first = pol === undefined;
@@ -545,6 +553,10 @@ export async function runMatrix(specs: readonly MatrixTargetSpec[], cells: reado
     }
     for (const spec of specs) {
       const p = progress.withPrefix(`[${spec.name}] `);
+      if (stalled.has(`${spec.name} ${g.policy}`)) {
+        notes.push(`${spec.name} ${g.policy}/${g.shape}: skipped, its processing of ${g.policy} stalled in an earlier group`);
+        continue;
+      }
       let target: Target | null = null;
       let memory: MemorySampler | null = null;
       const res: GroupResult = { cells: new Map(), policy: null, reads: new Map(), notes: [] };
@@ -558,6 +570,7 @@ export async function runMatrix(specs: readonly MatrixTargetSpec[], cells: reado
         const why = describe(e);
         notes.push(`${spec.name} ${g.policy}/${g.shape}: ${why}`);
         p.log(`${g.policy}/${g.shape} failed: ${why}`);
+        if (e instanceof BacklogStalledError) stalled.add(`${spec.name} ${g.policy}`);
       } finally {
         memory?.stop();
         if (target) await target.stop();

@@ -68,7 +68,7 @@ test('policy figures: the summary gives the worst and best of every figure, with
   assert.match(text, /^read p50, 10,000-point series: worst 15\.0x \(mean mean 1 second\), best 40\.0x \(rate95 95pct 1 minute\), target 10x met$/m);
   assert.match(text, /^read p50, 100,000-point series: worst 7\.50x \(mean mean 1 second\), .*target 10x NOT met$/m);
   assert.match(text, /^peak RSS over the matrix: worst 3\.87x \(whole matrix\), target 3x met$/m);
-  assert.match(text, /^processing machine limit \(engine \/ one-pass baseline\): worst 0\.04x \(mean\), best 0\.40x \(rate95\), target 0\.3x NOT met$/m);
+  assert.match(text, /^processing machine limit \(engine \/ one-pass baseline\): worst 0\.040x \(mean\), best 0\.40x \(rate95\), target 0\.3x NOT met$/m);
   // No Gnocchi at all: every ratio is missing, said so rather than a made-up number.
   const alone = matrixSummary(cells.map((c) => ({ ...c, gnocchi: null })), [], sizes);
   assert.match(renderSummary(alone), /^ingest end to end: no ratio \(a target lacks the figure\)$/m);
