@@ -86,6 +86,11 @@ export const MATRIX_FIGURES: FigureDef[] = [
   { key: 'ack_rate', label: 'ingest acknowledged', unit: 'measures/s', better: 'higher', digits: 0 },
   { key: 'e2e_rate', label: 'ingest end to end', unit: 'measures/s', better: 'higher', digits: 0 },
   { key: 'read_p50', label: 'read one series p50', unit: 'ms', better: 'lower', digits: 2 },
+  // Creation is timed once per server: a cold cell holds the first creations after start,
+  // a warm cell those after an untimed warm-up of as many.
+  { key: 'create_rate', label: 'metric creation, 8 clients', unit: 'metrics/s', better: 'higher', digits: 1 },
+  // The peak of the server that measured the cell, over its whole life (both states).
+  { key: 'rss_peak', label: 'peak RSS of the server', unit: 'MiB', better: 'lower', digits: 1 },
 ];
 
 export interface CellResult {
@@ -119,12 +124,13 @@ export function worstBest(defs: readonly FigureDef[], rows: readonly CellResult[
   return out;
 }
 
-function fmtRatio(r: number | null): string {
+export function fmtRatio(r: number | null): string {
   if (r === null) return 'n/a';
-  return `${r >= 10 ? r.toFixed(1) : r.toFixed(2)}x`;
+  // Small ratios (the machine limits) keep two significant digits rather than print 0.00x.
+  return `${r >= 10 ? r.toFixed(1) : r >= 0.1 ? r.toFixed(2) : r.toPrecision(2)}x`;
 }
 
-function fmtNum(v: number | null | undefined, digits: number): string {
+export function fmtNum(v: number | null | undefined, digits: number): string {
   if (v === null || v === undefined || !Number.isFinite(v)) return 'n/a';
   return digits === 0 ? Math.round(v).toLocaleString('en-US') : v.toFixed(digits);
 }
@@ -136,7 +142,7 @@ export function machineLimit(f: Figures | null): number | null {
   return ack !== null && parse !== null && parse > 0 ? ack / parse : null;
 }
 
-/** One line per cell and figure (Tally, Gnocchi, oriented ratio), then the summary. */
+/** One line per cell and figure (Tally, Gnocchi, oriented ratio); the summary is matrixSummary's. */
 export function renderMatrix(rows: readonly CellResult[]): string {
   const table: string[][] = [['cell', 'figure', 'unit', 'tally', 'gnocchi', 'ratio']];
   for (const r of rows) {
@@ -152,18 +158,13 @@ export function renderMatrix(rows: readonly CellResult[]): string {
   const widths = table[0].map((_, i) => Math.max(...table.map((r) => r[i].length)));
   const line = (r: string[]) => r.map((c, i) => (i >= 3 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
   const out = [line(table[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...table.slice(1).map(line)];
-  const ext = worstBest(MATRIX_FIGURES, rows);
-  for (const d of MATRIX_FIGURES) {
-    const e = ext[d.key];
-    out.push(e ? `${d.label}: worst ratio ${fmtRatio(e.worst.ratio)} (${e.worst.cell}), best ${fmtRatio(e.best.ratio)} (${e.best.cell})`
-      : `${d.label}: no cell with both targets`);
-  }
-  const limits = rows.map((r) => ({ cell: r.cell, v: machineLimit(r.tally) })).filter((x): x is { cell: string; v: number } => x.v !== null);
-  if (limits.length > 0) {
-    const lo = limits.reduce((a, b) => (b.v < a.v ? b : a));
-    const hi = limits.reduce((a, b) => (b.v > a.v ? b : a));
-    out.push(`machine limit (Tally acknowledged / JSON.parse + validation of the same bodies in the bench process): lowest ${lo.v.toPrecision(2)} (${lo.cell}), highest ${hi.v.toPrecision(2)} (${hi.cell})`);
-  }
-  out.push('ratio > 1 means Tally is better: Tally/Gnocchi for rates, Gnocchi/Tally for latencies');
+  out.push('ratio > 1 means Tally is better: Tally/Gnocchi for rates, Gnocchi/Tally for latencies, memory and bytes');
   return `${out.join('\n')}\n`;
+}
+
+/** The lowest and highest ingest machine limit (acknowledged / parse) over the cells. */
+export function machineLimitRange(rows: readonly CellResult[]): { worst: Extreme; best: Extreme } | null {
+  const limits = rows.map((r) => ({ cell: r.cell, ratio: machineLimit(r.tally) })).filter((x): x is Extreme => x.ratio !== null);
+  if (limits.length === 0) return null;
+  return { worst: limits.reduce((a, b) => (b.ratio < a.ratio ? b : a)), best: limits.reduce((a, b) => (b.ratio > a.ratio ? b : a)) };
 }

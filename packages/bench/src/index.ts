@@ -11,7 +11,8 @@ import { MemorySampler } from './system.js';
 import { externalTarget, startGnocchi, startTally, type StartOptions, type Target } from './targets.js';
 import { runWorkload, type RunResult, type WorkloadConfig } from './workload.js';
 import { NOISY_FIGURES, runNoisyNeighbour, type NoisyConfig } from './noisy.js';
-import { allCells, CellSelectionError, POLICY_HELP, renderMatrix, selectCells, SHAPE_HELP, STATE_HELP, type Cell } from './cells.js';
+import { allCells, CellSelectionError, MATRIX_FIGURES, POLICY_HELP, renderMatrix, selectCells, SHAPE_HELP, STATE_HELP, type Cell } from './cells.js';
+import { matrixSummary, policyFigureDefs, readFigureDefs, renderMemory, renderPolicies, renderSummary, runPeak, withRatios } from './policy-figures.js';
 import { runMatrix, type MatrixConfig, type MatrixTargetSpec } from './matrix.js';
 
 export { percentile, median } from './stats.js';
@@ -50,6 +51,15 @@ Matrix (--matrix; started targets only: Tally, and Gnocchi with --vs-reference):
   --matrix-single-points N measures per cell for the single-POST shape (5000)
   --matrix-metrics N       metrics (series) per cell (100)
   --matrix-reads N         timed reads of one series per cell (20; 0 skips)
+  --matrix-create N        metrics whose creation is timed on each server, cold then warm after N untimed (500; 0 skips)
+  --matrix-series-points LIST  per policy, long series whose every method and granularity is read (10000,100000; 0 skips)
+  --matrix-series-reads N  timed reads of each series, method and granularity (5)
+  --matrix-aggregate-metrics LIST  per policy, POST /v1/aggregates across that many metrics (10,100; 0 skips)
+  --matrix-aggregate-points N  points of each of those metrics (1000)
+  --matrix-aggregate-reads N   timed POST /v1/aggregates of each size (5)
+  --matrix-processing-reps N   timings of the engine and of the one-pass baseline per policy, best kept (3; 0 skips)
+  --matrix-stall S         a non-empty backlog unchanged for S seconds fails the group, and skips the
+                           policy's other groups on that target (60)
 
 Workload (same on every target):
   --metrics N              metrics receiving the walk3 series whose ingest is measured (400)
@@ -87,6 +97,13 @@ Output and setup:
 Datasets:
 ${DATASETS.map((d) => `  ${d.padEnd(9)} ${DATASET_HELP[d]}`).join('\n')}
 `;
+
+/** A list of sizes, distinct and ascending; '0' (or nothing) is none. */
+function sizeList(name: string, raw: string | undefined, dflt: number[]): number[] {
+  if (raw === undefined) return dflt;
+  if (raw.trim() === '0' || raw.trim() === '') return [];
+  return [...new Set(intList(name, raw))].sort((a, b) => a - b);
+}
 
 type Scenario = 'standard' | 'noisy-neighbour';
 
@@ -139,6 +156,9 @@ export function parseOptions(argv: string[], log: (m: string) => void = () => {}
       'keep-data': { type: 'boolean' }, seed: { type: 'string' }, variants: { type: 'string' },
       matrix: { type: 'boolean' }, cell: { type: 'string', multiple: true }, 'list-cells': { type: 'boolean' },
       'matrix-points': { type: 'string' }, 'matrix-single-points': { type: 'string' }, 'matrix-metrics': { type: 'string' }, 'matrix-reads': { type: 'string' },
+      'matrix-create': { type: 'string' }, 'matrix-series-points': { type: 'string' }, 'matrix-series-reads': { type: 'string' },
+      'matrix-aggregate-metrics': { type: 'string' }, 'matrix-aggregate-points': { type: 'string' }, 'matrix-aggregate-reads': { type: 'string' },
+      'matrix-processing-reps': { type: 'string' }, 'matrix-stall': { type: 'string' },
     },
   });
   if (v.help) return 'help';
@@ -203,7 +223,15 @@ export function parseOptions(argv: string[], log: (m: string) => void = () => {}
       singlePoints: int('matrix-single-points', v['matrix-single-points'], 5_000, matrixMetrics),
       metrics: matrixMetrics,
       reads: int('matrix-reads', v['matrix-reads'], 20, 0),
+      createMetrics: int('matrix-create', v['matrix-create'], 500, 0),
+      seriesPoints: sizeList('matrix-series-points', v['matrix-series-points'], [10_000, 100_000]),
+      seriesReads: int('matrix-series-reads', v['matrix-series-reads'], 5, 1),
+      aggregateMetrics: sizeList('matrix-aggregate-metrics', v['matrix-aggregate-metrics'], [10, 100]),
+      aggregatePoints: int('matrix-aggregate-points', v['matrix-aggregate-points'], 1000, 1),
+      aggregateReads: int('matrix-aggregate-reads', v['matrix-aggregate-reads'], 5, 1),
+      processingReps: int('matrix-processing-reps', v['matrix-processing-reps'], 3, 0),
       drainTimeoutS: workload.drainTimeoutS,
+      stallS: int('matrix-stall', v['matrix-stall'], 60, 1),
       seed: workload.seed,
       user,
       password,
@@ -370,10 +398,12 @@ async function matrixMain(o: Options, argv: string[], progress: Progress): Promi
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   const started = Date.now();
-  const { rows, notes } = await runMatrix(specs, o.matrix.cells, o.matrix.cfg, progress, (t) => { current = t; });
+  const { rows, policies, notes } = await runMatrix(specs, o.matrix.cells, o.matrix.cfg, progress, (t) => { current = t; });
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
-  process.stdout.write(`\n${renderMatrix(rows)}`);
+  const sizes = { seriesPoints: o.matrix.cfg.seriesPoints, aggregateMetrics: o.matrix.cfg.aggregateMetrics };
+  const summary = matrixSummary(rows, policies, sizes);
+  process.stdout.write(`\n${renderMatrix(rows)}\n${renderPolicies(policies, sizes)}\n${renderMemory(rows)}\n${renderSummary(summary)}`);
   for (const n of notes) process.stdout.write(`${n}\n`);
   process.stdout.write(`${o.matrix.cells.length} cell(s), total time ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
   if (o.json) {
@@ -382,7 +412,12 @@ async function matrixMain(o: Options, argv: string[], progress: Progress): Promi
       date: new Date().toISOString(),
       machine: { host: hostname(), cpus: cpus().length, cpu: cpus()[0]?.model ?? null, memoryBytes: totalmem(), node: process.version },
       matrix: o.matrix.cfg,
-      cells: rows,
+      ratioNote: 'ratio > 1 means Tally is better: Tally/Gnocchi for rates, Gnocchi/Tally for latencies, memory and bytes; processing: engine / baseline',
+      cells: withRatios(rows, MATRIX_FIGURES),
+      policies: policies.map((p) => ({ policy: p.policy, processing: p.processing, ...withRatios([p.figures], policyFigureDefs(sizes))[0],
+        reads: withRatios(p.reads, readFigureDefs(sizes)) })),
+      memory: runPeak(rows),
+      summary,
       notes,
     };
     writeFileSync(o.json, `${JSON.stringify(doc, null, 2)}\n`);

@@ -76,4 +76,13 @@ test('matrix: options select cells, --cell implies --matrix, --target is refused
   assert.ok(plain !== 'help' && !plain.matrix.enabled && plain.matrix.cells.length === 50);
   assert.throws(() => parseOptions(['--matrix', '--target', 'http://127.0.0.1:1']), /drop --target/);
   assert.throws(() => parseOptions(['--cell', 'nope/single/cold']), /no cell named/);
+  // The figures of the issue at their defaults; a size list of 0 skips its figures.
+  assert.equal(plain.matrix.cfg.createMetrics, 500);
+  assert.deepEqual(plain.matrix.cfg.seriesPoints, [10_000, 100_000]);
+  assert.deepEqual(plain.matrix.cfg.aggregateMetrics, [10, 100]);
+  const small = parseOptions(['--matrix', '--matrix-series-points', '0', '--matrix-aggregate-metrics', '100,10,100', '--matrix-create', '0']);
+  assert.ok(small !== 'help');
+  assert.deepEqual(small.matrix.cfg.seriesPoints, []);
+  assert.deepEqual(small.matrix.cfg.aggregateMetrics, [10, 100]);
+  assert.equal(small.matrix.cfg.createMetrics, 0);
 });

@@ -1,10 +1,15 @@
 // The matrix: ingest measured for every archive policy x request shape x server state
-// (cells.ts), on each started target, one fresh server per policy and shape.
+// (cells.ts), on each started target, one fresh server per policy and shape; per policy,
+// reads, aggregates, bytes per point and the processing limit (policy-figures.ts).
 import { GnocchiApiError, type GnocchiClient, type RequestSpec } from '@tally/client';
 import { snappyCompress, writeRequest } from '@tally/rest/encoders';
+import { parseTimespan } from '@tally/timeseries';
 import { generate, isoSeconds, Rng } from './datasets.js';
 import { groupCells, renderMatrix, type Cell, type CellResult, type MatrixPolicy, type MatrixShape, type MatrixState } from './cells.js';
+import type { PolicyResult } from './policy-figures.js';
+import { processingLimit, storedPoints, type MetricPoints, type ProcessingLimit } from './processing.js';
 import { percentile } from './stats.js';
+import { diskUsage, MemorySampler } from './system.js';
 import { benchClient, type Figures } from './workload.js';
 import type { Progress } from './progress.js';
 import type { Target } from './targets.js';
@@ -18,7 +23,23 @@ export interface MatrixConfig {
   metrics: number;
   /** Timed reads of one series per cell (after 2 untimed). */
   reads: number;
+  /** Metrics whose creation is timed per server, cold and again warm (0 skips). */
+  createMetrics: number;
+  /** Points of each long series whose every method and granularity is read, per policy. */
+  seriesPoints: number[];
+  /** Timed reads of each (series, method, granularity), after one untimed. */
+  seriesReads: number;
+  /** Metrics across which POST /v1/aggregates is timed, per policy (e.g. 10 and 100). */
+  aggregateMetrics: number[];
+  /** Points of each of those metrics. */
+  aggregatePoints: number;
+  /** Timed POST /v1/aggregates of each size, after one untimed. */
+  aggregateReads: number;
+  /** Timings of each side of the processing limit, the best kept (0 skips it). */
+  processingReps: number;
   drainTimeoutS: number;
+  /** Seconds an unchanged, non-empty backlog is waited for before the group fails. */
+  stallS: number;
   seed: number;
   user: string;
   password: string;
@@ -190,19 +211,42 @@ export function parseRate(plan: Plan): number | null {
   return n / ((performance.now() - t0) / 1000);
 }
 
+/** A target's backlog stopped shrinking: its processing fails on what it was sent. */
+export class BacklogStalledError extends Error {
+  override name = 'BacklogStalledError';
+}
+
 async function backlog(client: GnocchiClient): Promise<number> {
   return (await client.status({ details: false })).storage.summary.measures;
 }
 
-async function drain(client: GnocchiClient, timeoutS: number): Promise<void> {
+/**
+ * Waits for an empty backlog. A backlog that stays the same for `stallS` seconds fails
+ * at once rather than at the deadline: a target whose processing is stuck (the reference
+ * fails on every percentile method with this machine's numpy) would otherwise hold the
+ * whole matrix for the drain timeout.
+ */
+async function drain(client: GnocchiClient, timeoutS: number, stallS: number): Promise<void> {
   const deadline = performance.now() + timeoutS * 1000;
-  while ((await backlog(client)) > 0) {
-    if (performance.now() > deadline) throw new Error(`backlog not empty after ${timeoutS} s (--drain-timeout)`);
+  let last = -1;
+  let since = performance.now();
+  for (;;) {
+    const left = await backlog(client);
+    if (left === 0) return;
+    const now = performance.now();
+    if (left !== last) {
+      last = left;
+      since = now;
+    } else if (now - since > stallS * 1000) {
+      throw new BacklogStalledError(`backlog stuck at ${left} for ${stallS} s (--matrix-stall): processing fails? see the server's logs`);
+    }
+    if (now > deadline) throw new Error(`backlog not empty after ${timeoutS} s (--drain-timeout)`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
 
-async function send(client: GnocchiClient, plan: Plan, progress: Progress, label: string, timeoutS: number): Promise<{ ack: number; e2e: number }> {
+/** Sends the plan; `onAck` gets the acknowledged rate before the drain, which may fail. */
+async function send(client: GnocchiClient, plan: Plan, progress: Progress, label: string, cfg: MatrixConfig, onAck: (rate: number) => void): Promise<number> {
   const total = plan.flat().reduce((s, r) => s + r.measures, 0);
   progress.start(label, total, 'measures');
   const t0 = performance.now();
@@ -214,9 +258,9 @@ async function send(client: GnocchiClient, plan: Plan, progress: Progress, label
   }));
   const ackS = (performance.now() - t0) / 1000;
   progress.end(`${Math.round(total / ackS)} measures/s acknowledged`);
-  await drain(client, timeoutS);
-  const e2eS = (performance.now() - t0) / 1000;
-  return { ack: total / ackS, e2e: total / e2eS };
+  onAck(total / ackS);
+  await drain(client, cfg.drainTimeoutS, cfg.stallS);
+  return total / ((performance.now() - t0) / 1000);
 }
 
 async function ignoreConflict(p: Promise<unknown>): Promise<void> {
@@ -227,49 +271,207 @@ async function ignoreConflict(p: Promise<unknown>): Promise<void> {
   }
 }
 
+const CREATE_CLIENTS = 8;
+
+/** Creates `n` metrics of the policy from 8 concurrent clients; their ids and the rate. */
+async function createMetrics(client: GnocchiClient, policyName: string, n: number, progress: Progress, label: string): Promise<{ ids: string[]; rate: number }> {
+  const ids = new Array<string>(n);
+  progress.start(label, n, 'metrics');
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: Math.min(CREATE_CLIENTS, Math.max(1, n)) }, async () => {
+    while (next < n) {
+      const i = next++;
+      ids[i] = (await client.metric.create({ archive_policy_name: policyName })).id;
+      progress.tick();
+    }
+  }));
+  const rate = n / ((performance.now() - t0) / 1000);
+  progress.end(`${rate.toFixed(1)} metrics/s`);
+  return { ids, rate };
+}
+
+/** p50 (ms) of `count` sequential requests after one untimed (answers not decoded). */
+async function p50(client: GnocchiClient, count: number, spec: RequestSpec): Promise<number> {
+  const samples: number[] = [];
+  for (let i = 0; i <= count; i++) {
+    const t0 = performance.now();
+    await client.transport.request(spec);
+    if (i > 0) samples.push(performance.now() - t0);
+  }
+  return percentile(samples, 50);
+}
+
+/** What one server measured; partial when it failed half-way. */
+export interface GroupResult {
+  cells: Map<MatrixState, Figures>;
+  /** The policy's own figures, when this group measured them. */
+  policy: Figures | null;
+  /** Series reads, by "policy method granularity". */
+  reads: Map<string, Figures>;
+  notes: string[];
+}
+
+function emptyFigures(): Figures {
+  return { ack_rate: null, e2e_rate: null, parse_rate: null, read_p50: null, create_rate: null, rss_peak: null };
+}
+
+/** Seconds of a matrix granularity ('1 minute' -> 60), as the API's granularity parameter. */
+function granularitySeconds(text: string): number {
+  return Number(parseTimespan(text)) / 1e9;
+}
+
+/** The walk3 points of the policy's own metrics: long series, then aggregated metrics. */
+function extrasPoints(cfg: MatrixConfig): { series: MetricPoints[]; aggregated: MetricPoints[] } {
+  const at = (n: number, seed: number): MetricPoints => ({
+    seconds: Float64Array.from({ length: n }, (_, i) => EPOCH_START + i),
+    values: generate('walk3', n, new Rng(seed)),
+  });
+  const aggregatedCount = Math.max(0, ...cfg.aggregateMetrics);
+  return {
+    series: cfg.seriesPoints.map((n, k) => at(n, cfg.seed * 104_729 + k + 1)),
+    aggregated: Array.from({ length: aggregatedCount }, (_, k) => at(cfg.aggregatePoints, cfg.seed * 7_919 + 1_000 + k)),
+  };
+}
+
+/** Batch bodies of at most `max` measures, each metric's points in time order. */
+function extrasBodies(ids: readonly string[], points: readonly MetricPoints[], max: number): string[] {
+  const bodies: string[] = [];
+  let parts: string[] = [];
+  let size = 0;
+  const flush = () => {
+    if (parts.length > 0) bodies.push(`{${parts.join(',')}}`);
+    parts = [];
+    size = 0;
+  };
+  ids.forEach((id, m) => {
+    const p = points[m];
+    for (let from = 0; from < p.seconds.length; from += max) {
+      const to = Math.min(p.seconds.length, from + max);
+      if (size + (to - from) > max) flush();
+      const ms: string[] = [];
+      for (let i = from; i < to; i++) ms.push(measureJson(p.seconds[i], p.values[i]));
+      parts.push(`"${id}":[${ms.join(',')}]`);
+      size += to - from;
+    }
+  });
+  flush();
+  return bodies;
+}
+
 /**
- * One fresh target, one policy and shape: the states asked for, cold first. Results per
- * state; a failure ends the group and is thrown to the caller.
+ * The policy's own figures on a server that ran its cells: metrics given long series
+ * (10 000 and 100 000 points) and metrics for /v1/aggregates, outside any timed ingest;
+ * the growth of the aggregate storage over them per aggregate point they keep; then the
+ * p50 of a read of every method and granularity of each long series, and of
+ * /v1/aggregates across 10 and 100 metrics.
+ */
+async function policyFigures(target: Target, client: GnocchiClient, policy: MatrixPolicy, cfg: MatrixConfig, progress: Progress, out: GroupResult): Promise<void> {
+  const spec = MATRIX_POLICY_BODIES[policy];
+  const policyName = `bench-matrix-${policy}`;
+  const f: Figures = { bytes_walk3: null };
+  for (const k of cfg.aggregateMetrics) f[`aggregates_p50_${k}`] = null;
+  out.policy = f;
+  const pts = extrasPoints(cfg);
+  const all = [...pts.series, ...pts.aggregated];
+  if (all.length === 0) return;
+  const size = async () => (target.storageDir === null ? null : (await diskUsage(target.storageDir, target.storageExclude)).apparent);
+  const before = await size();
+  const { ids } = await createMetrics(client, policyName, all.length, progress, `${policy}: create ${all.length} metrics for its own figures (untimed)`);
+  const seriesIds = ids.slice(0, pts.series.length);
+  const aggIds = ids.slice(pts.series.length);
+  // Long series on one client, aggregated metrics on another: no metric has two requests in flight.
+  const loops = [extrasBodies(seriesIds, pts.series, 10_000), extrasBodies(aggIds, pts.aggregated, 10_000)];
+  const total = all.reduce((s, p) => s + p.seconds.length, 0);
+  progress.start(`${policy}: ingest ${total} measures for its own figures (untimed)`, loops.flat().length, 'requests');
+  await Promise.all(loops.map(async (bodies) => {
+    for (const body of bodies) {
+      await client.transport.request({ method: 'POST', path: '/v1/batch/metrics/measures', body, contentType: 'application/json' });
+      progress.tick();
+    }
+  }));
+  progress.end();
+  await drain(client, cfg.drainTimeoutS, cfg.stallS);
+  const after = await size();
+  if (before !== null && after !== null) {
+    const kept = all.reduce((s, p) => s + storedPoints(p.seconds, p.values, spec), 0);
+    f.bytes_walk3 = (after - before) / kept;
+  }
+  const reads = spec.aggregation_methods.length * spec.definition.length * seriesIds.length;
+  progress.start(`${policy}: read every method and granularity of ${cfg.seriesPoints.join(', ')}-point series`, reads, 'series');
+  for (const d of spec.definition) {
+    for (const method of spec.aggregation_methods) {
+      const row: Figures = {};
+      for (let k = 0; k < seriesIds.length; k++) {
+        row[`read_p50_${cfg.seriesPoints[k]}`] = await p50(client, cfg.seriesReads, { method: 'GET', path: `/v1/metric/${seriesIds[k]}/measures`,
+          query: { aggregation: method, granularity: String(granularitySeconds(d.granularity)) } });
+        progress.tick();
+      }
+      out.reads.set(`${policy} ${method} ${d.granularity}`, row);
+    }
+  }
+  progress.end();
+  // The policy's first method: rate95 has no mean to aggregate.
+  const method = spec.aggregation_methods[0];
+  for (const k of cfg.aggregateMetrics) {
+    const ops = `(aggregate mean (metric ${aggIds.slice(0, k).map((id) => `(${id} ${method})`).join(' ')}))`;
+    f[`aggregates_p50_${k}`] = await p50(client, cfg.aggregateReads, { method: 'POST', path: '/v1/aggregates', body: { operations: ops }, idempotent: true });
+    progress.log(`${policy}: POST /v1/aggregates over ${k} metrics: p50 ${f[`aggregates_p50_${k}`]?.toFixed(1)} ms`);
+  }
+}
+
+/**
+ * One fresh target, one policy and shape: metric creation timed cold (the server's first
+ * creations), the states asked for, cold first, metric creation timed warm (after as
+ * many untimed) just before the warm ingest, then, with `withPolicy`, the policy's own
+ * figures. Figures are written to `out` as they are measured; a failure ends the group
+ * and is thrown to the caller, what was measured before it stays.
  */
 export async function runGroup(target: Target, policy: MatrixPolicy, shape: MatrixShape, states: readonly MatrixState[], cfg: MatrixConfig,
-  progress: Progress): Promise<Map<MatrixState, Figures>> {
-  const out = new Map<MatrixState, Figures>();
+  progress: Progress, out: GroupResult, withPolicy = false): Promise<void> {
+  for (const s of states) out.cells.set(s, emptyFigures());
+  const fig = (s: MatrixState | null) => (s === null ? null : out.cells.get(s) ?? null);
   const client = benchClient(target.url, cfg.user, cfg.password, SINGLE_LOOPS + 2);
   try {
     const policyName = `bench-matrix-${policy}`;
     const body = MATRIX_POLICY_BODIES[policy];
     await ignoreConflict(client.transport.request({ method: 'POST', path: '/v1/archive_policy', body: { name: policyName, back_window: 0, ...body } }));
     const metrics = cfg.metrics;
+    const jsonShape = shape === 'single' || shape === 'batch10k' || shape === 'batch100k';
     let ids: string[] = [];
-    if (shape === 'promwrite' || shape === 'influx') {
+    if (cfg.createMetrics > 0) {
+      const cold = await createMetrics(client, policyName, cfg.createMetrics, progress, `${policy}/${shape}: create ${cfg.createMetrics} metrics, cold (${CREATE_CLIENTS} clients)`);
+      const f = fig('cold');
+      if (f) f.create_rate = cold.rate;
+      if (jsonShape) ids = cold.ids.slice(0, metrics);
+    }
+    if (!jsonShape) {
       // Metrics are created by the write itself, with the policy of the matching rule.
       await ignoreConflict(client.transport.request({ method: 'POST', path: '/v1/archive_policy_rule',
         body: { name: 'bench-matrix', metric_pattern: '*', archive_policy_name: policyName } }));
       if (shape === 'influx') await client.transport.request({ method: 'POST', path: '/v1/influxdb/query', query: { q: 'create database bench' } });
-    } else {
-      ids = new Array<string>(metrics);
-      let next = 0;
-      await Promise.all(Array.from({ length: 8 }, async () => {
-        while (next < metrics) {
-          const i = next++;
-          ids[i] = (await client.metric.create({ archive_policy_name: policyName })).id;
-        }
-      }));
+    } else if (ids.length < metrics) {
+      ids = ids.concat((await createMetrics(client, policyName, metrics - ids.length, progress, `${policy}/${shape}: create the metrics to ingest into`)).ids);
     }
     const points = shape === 'single' ? cfg.singlePoints : cfg.points;
     const perMetric = Math.max(1, Math.floor(points / metrics));
-    const names = shape === 'single' || shape.startsWith('batch') ? ids : Array.from({ length: metrics }, (_, m) => `m${m}`);
+    const names = jsonShape ? ids : Array.from({ length: metrics }, (_, m) => `m${m}`);
     const values = valuesFor(perMetric, cfg.seed);
     const method = body.aggregation_methods[0];
     const last = states.includes('warm') ? 2 : 0;
     for (let phase = 0; phase <= last; phase++) {
       const state: MatrixState | null = phase === 0 && states.includes('cold') ? 'cold' : phase === 2 ? 'warm' : null;
+      const f = fig(state);
+      if (phase === 2 && f && cfg.createMetrics > 0) {
+        await createMetrics(client, policyName, cfg.createMetrics, progress, `${policy}/${shape}: create ${cfg.createMetrics} metrics, warm-up (untimed)`);
+        f.create_rate = (await createMetrics(client, policyName, cfg.createMetrics, progress, `${policy}/${shape}: create ${cfg.createMetrics} metrics, warm (${CREATE_CLIENTS} clients)`)).rate;
+      }
       const plan = planPhase(shape, phase, names, perMetric, values, cfg.seed);
-      const parse = state ? parseRate(plan) : null;
+      if (f) f.parse_rate = parseRate(plan);
       const label = `${policy}/${shape}/${state ?? 'warm-up (untimed)'}: ${metrics} x ${perMetric}`;
-      const r = await send(client, plan, progress, label, cfg.drainTimeoutS);
-      if (!state) continue;
-      const f: Figures = { ack_rate: r.ack, e2e_rate: r.e2e, parse_rate: parse, read_p50: null };
+      const e2e = await send(client, plan, progress, label, cfg, (ack) => { if (f) f.ack_rate = ack; });
+      if (!f) continue;
+      f.e2e_rate = e2e;
       if (ids.length > 0 && cfg.reads > 0) {
         const samples: number[] = [];
         for (let i = 0; i < cfg.reads + 2; i++) {
@@ -279,12 +481,23 @@ export async function runGroup(target: Target, policy: MatrixPolicy, shape: Matr
         }
         f.read_p50 = percentile(samples, 50);
       }
-      out.set(state, f);
+    }
+    if (withPolicy) {
+      try {
+        await policyFigures(target, client, policy, cfg, progress, out);
+      } catch (e) {
+        const why = describe(e);
+        out.notes.push(`${policy} (own figures): ${why}`);
+        progress.log(`${policy}: its own figures failed: ${why}`);
+      }
     }
   } finally {
     client.close();
   }
-  return out;
+}
+
+function describe(e: unknown): string {
+  return e instanceof GnocchiApiError ? `${e.status} from ${e.method} ${new URL(e.url).pathname}: ${e.message}` : (e as Error).message;
 }
 
 export interface MatrixTargetSpec {
@@ -292,34 +505,88 @@ export interface MatrixTargetSpec {
   open: () => Promise<Target>;
 }
 
+export interface MatrixResult {
+  rows: CellResult[];
+  policies: PolicyResult[];
+  notes: string[];
+}
+
+/**
+ * The processing limit of a policy over the points its batched cells send each metric
+ * (every phase), folded as their requests carry them (a window per metric and call).
+ */
+export async function policyProcessing(policy: MatrixPolicy, cfg: MatrixConfig): Promise<ProcessingLimit> {
+  const perMetric = Math.max(1, Math.floor(cfg.points / cfg.metrics));
+  const values = valuesFor(perMetric, cfg.seed);
+  const metrics: MetricPoints[] = Array.from({ length: cfg.metrics }, (_, m) => ({
+    seconds: Float64Array.from({ length: perMetric * PHASES }, (_, i) => EPOCH_START + i),
+    values: values[m % VARIANTS],
+  }));
+  return processingLimit(policy, MATRIX_POLICY_BODIES[policy], metrics, SHAPES.batch10k.window, cfg.processingReps);
+}
+
 /**
  * Every cell on every target: per policy and shape, each target started fresh in turn
- * (never two at once), measured, stopped. A cell's line is logged as soon as both targets
- * have it; failures leave the cell's figures n/a and are returned as notes.
+ * (never two at once), measured, stopped; the first group of each policy also measures
+ * the policy's own figures, and its processing limit is measured in this process before
+ * it. A cell's line is logged as soon as both targets have it; failures leave figures n/a
+ * and are returned as notes.
  */
 export async function runMatrix(specs: readonly MatrixTargetSpec[], cells: readonly Cell[], cfg: MatrixConfig, progress: Progress,
-  onTarget: (t: Target | null) => void): Promise<{ rows: CellResult[]; notes: string[] }> {
+  onTarget: (t: Target | null) => void): Promise<MatrixResult> {
   const rows = new Map<string, CellResult>(cells.map((c) => [c.name, { cell: c.name, tally: null, gnocchi: null }]));
+  const policies = new Map<MatrixPolicy, PolicyResult>();
   const notes: string[] = [];
+  // Target and policy whose processing stalled: its other groups would stall as well,
+  // each costing --matrix-stall seconds, so they are skipped.
+  const stalled = new Set<string>();
   for (const g of groupCells(cells)) {
+    let pol = policies.get(g.policy);
+    const first = pol === undefined;
+    if (pol === undefined) {
+      pol = { policy: g.policy, processing: null, figures: { cell: g.policy, tally: null, gnocchi: null }, reads: [] };
+      policies.set(g.policy, pol);
+      if (cfg.processingReps > 0) {
+        pol.processing = await policyProcessing(g.policy, cfg);
+        progress.log(`${g.policy}: processing machine limit ${pol.processing.ratio.toFixed(3)} (engine ${Math.round(pol.processing.engineRate)} points/s, baseline ${Math.round(pol.processing.baselineRate)} points/s)`);
+      }
+    }
     for (const spec of specs) {
       const p = progress.withPrefix(`[${spec.name}] `);
+      if (stalled.has(`${spec.name} ${g.policy}`)) {
+        notes.push(`${spec.name} ${g.policy}/${g.shape}: skipped, its processing of ${g.policy} stalled in an earlier group`);
+        continue;
+      }
       let target: Target | null = null;
+      let memory: MemorySampler | null = null;
+      const res: GroupResult = { cells: new Map(), policy: null, reads: new Map(), notes: [] };
       try {
         target = await spec.open();
         onTarget(target);
-        const res = await runGroup(target, g.policy, g.shape, g.states, cfg, p);
-        for (const [state, f] of res) {
-          const row = rows.get(`${g.policy}/${g.shape}/${state}`);
-          if (row) row[spec.name] = f;
-        }
+        memory = target.pid !== null ? new MemorySampler(target.pid) : null;
+        memory?.start();
+        await runGroup(target, g.policy, g.shape, g.states, cfg, p, res, first);
       } catch (e) {
-        const why = e instanceof GnocchiApiError ? `${e.status} from ${e.method} ${new URL(e.url).pathname}: ${e.message}` : (e as Error).message;
+        const why = describe(e);
         notes.push(`${spec.name} ${g.policy}/${g.shape}: ${why}`);
         p.log(`${g.policy}/${g.shape} failed: ${why}`);
+        if (e instanceof BacklogStalledError) stalled.add(`${spec.name} ${g.policy}`);
       } finally {
+        memory?.stop();
         if (target) await target.stop();
         onTarget(null);
+      }
+      notes.push(...res.notes.map((n) => `${spec.name} ${n}`));
+      for (const [state, f] of res.cells) {
+        if (memory) f.rss_peak = memory.peakBytes / 2 ** 20;
+        const row = rows.get(`${g.policy}/${g.shape}/${state}`);
+        if (row) row[spec.name] = f;
+      }
+      if (res.policy) pol.figures[spec.name] = res.policy;
+      for (const [cell, f] of res.reads) {
+        let row = pol.reads.find((r) => r.cell === cell);
+        if (!row) pol.reads.push(row = { cell, tally: null, gnocchi: null });
+        row[spec.name] = f;
       }
     }
     for (const s of g.states) {
@@ -327,5 +594,5 @@ export async function runMatrix(specs: readonly MatrixTargetSpec[], cells: reado
       if (row) progress.log(renderMatrix([row]).split('\n').slice(2).filter((l) => l.startsWith(row.cell)).join('\n'));
     }
   }
-  return { rows: [...rows.values()], notes };
+  return { rows: [...rows.values()], policies: [...policies.values()], notes };
 }

@@ -18,6 +18,10 @@ export interface Target {
   readonly dataDir: string | null;
   /** Files left out of the size (see diskUsage). */
   readonly excludeFromSize: readonly string[];
+  /** Folder of the aggregate storage alone (no incoming, no index); null when unknown. */
+  readonly storageDir: string | null;
+  /** Files of storageDir left out (another store sharing the folder). */
+  readonly storageExclude: readonly string[];
   /** Root of the process tree whose memory is sampled; null when unknown. */
   readonly pid: number | null;
   /** Where the server logs go, to quote when it fails. */
@@ -37,7 +41,7 @@ export interface StartOptions {
 }
 
 export function externalTarget(url: string, dataDir: string | null, pid: number | null): Target {
-  return { kind: 'external', name: 'target', url, dataDir, excludeFromSize: [], pid, log: null, stop: async () => {} };
+  return { kind: 'external', name: 'target', url, dataDir, excludeFromSize: [], storageDir: null, storageExclude: [], pid, log: null, stop: async () => {} };
 }
 
 function tail(file: string, lines = 25): string {
@@ -113,7 +117,7 @@ export async function startTally(opts: StartOptions): Promise<Target> {
   closeSync(fd);
   const url = `http://127.0.0.1:${port}`;
   const target: Target = {
-    kind: 'tally', name: 'tally', url, dataDir, excludeFromSize: ['index.sqlite'], pid: child.pid ?? null, log,
+    kind: 'tally', name: 'tally', url, dataDir, excludeFromSize: ['index.sqlite'], storageDir: join(dataDir, 'storage'), storageExclude: [], pid: child.pid ?? null, log,
     stop: async () => {
       await stopTree(child, 10_000);
       if (!opts.keepData) rmSync(base, { recursive: true, force: true });
@@ -153,7 +157,10 @@ export async function startGnocchi(opts: StartOptions): Promise<Target> {
   closeSync(fd);
   const url = `http://127.0.0.1:${port}`;
   const target: Target = {
-    kind: 'gnocchi', name: 'gnocchi', url, dataDir: join(dataDir, 'storage'), excludeFromSize: [], pid: child.pid ?? null, log,
+    kind: 'gnocchi', name: 'gnocchi', url, dataDir: join(dataDir, 'storage'), excludeFromSize: [],
+    // The file drivers of incoming and storage share the folder: sacks are incoming*, and
+    // both keep temporary files in tmp.
+    storageDir: join(dataDir, 'storage'), storageExclude: ['incoming', 'tmp'], pid: child.pid ?? null, log,
     stop: async () => {
       await stopTree(child, 20_000);
       if (!opts.keepData) rmSync(base, { recursive: true, force: true });
