@@ -112,7 +112,7 @@ export async function startTally(opts: StartOptions): Promise<Target> {
   const log = join(base, 'tally.log');
   const port = await freePort();
   const fd = openSync(log, 'a');
-  const child = spawn(process.execPath, [opts.tallyBin, 'serve', '--data-dir', dataDir, '--port', String(port), '--host', '127.0.0.1',
+  const child = spawn(process.execPath, [opts.tallyBin, 'serve', '--data-dir', dataDir, '--port', String(port), '--alarm-port', '0', '--host', '127.0.0.1',
     '--log-level', 'warn', '--metricd-workers', String(opts.tallyMetricdWorkers)], { stdio: ['ignore', fd, fd] });
   closeSync(fd);
   const url = `http://127.0.0.1:${port}`;

@@ -59,7 +59,10 @@ export async function startAlarmApi(s: Settings, log: Logger, tls: TlsFiles | un
     throw e;
   }
   const host = s.host.includes(':') ? `[${s.host}]` : s.host;
-  log.info({ url: `${tls ? 'https' : 'http'}://${host}:${s.alarmPort}`, policy: s.alarmPolicy }, 'Tally alarm API listening');
+  // --alarm-port 0 takes any free port: say which.
+  const address = app.server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : s.alarmPort;
+  log.info({ url: `${tls ? 'https' : 'http'}://${host}:${port}`, policy: s.alarmPolicy }, 'Tally alarm API listening');
   const server = app;
   return async () => {
     await server.close();

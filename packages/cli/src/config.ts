@@ -143,7 +143,7 @@ export const SPECS: Spec[] = [
   // Size bound (docs/LIMITS.md): an answer's JSON is written on the API's one thread and an
   // aggregation's work follows the points it reads, so both are bounded; past it the
   // request answers 413 before anything is computed from the excess or written.
-  { key: 'alarmPort', flag: 'alarm-port', env: 'TALLY_ALARM_PORT', help: 'port of the alarm API (Aodh v2), opened by serve and alarm-api', dflt: () => 8042, parse: int('alarm-port') },
+  { key: 'alarmPort', flag: 'alarm-port', env: 'TALLY_ALARM_PORT', help: 'port of the alarm API (Aodh v2), opened by serve and alarm-api (0: any free port)', dflt: () => 8042, parse: int('alarm-port') },
   { key: 'alarmPolicy', flag: 'alarm-policy', env: 'TALLY_ALARM_POLICY', help: "default (Aodh's default rules) | open (every rule granted, requests without identity allowed: Aodh's functional-test profile, for test harnesses on loopback only)", dflt: () => 'default', parse: alarmPolicy },
   { key: 'adminToken', flag: 'admin-token', env: 'TALLY_ADMIN_TOKEN', help: 'in auth mode token, a fixed token (16 characters or more) both APIs accept as an administrator, for service accounts; prefer user tokens otherwise', dflt: () => '', parse: adminToken },
   { key: 'maxAnswerPoints', flag: 'max-answer-points', env: 'TALLY_MAX_ANSWER_POINTS', help: 'most points one API request may read and answer (reads of measures, aggregates, searches by value); past it the request answers 413 (0: no bound)', dflt: () => DEFAULT_MAX_ANSWER_POINTS, parse: int('max-answer-points') },
