@@ -1,12 +1,30 @@
 // Entry point of a processing thread: `tally serve` / `tally metricd` start some to run the
 // processing loop, the API one (on the first GET ?refresh=true) to fold refreshed metrics off
 // its event loop. Each opens its own connections and runs until told to stop.
+import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { pino } from 'pino';
 import { runWorker, serveRefreshes } from '@tally/metricd';
 import { openServices, expungeDeletedMetrics, type MetricdThreadData } from './services.js';
 
 const { settings, role } = workerData as MetricdThreadData;
+
+/**
+ * Nice value of processing-loop threads. On a busy machine the API's thread (acknowledging
+ * writes, answering reads) goes first and processing takes what is left, as background
+ * work should: a write is acknowledged once durable in incoming whatever the backlog, and
+ * the backlog drains at full speed as soon as requests leave the CPU free. Linux keeps a
+ * nice value per thread (setpriority of the calling thread); refresh threads, which API
+ * requests wait on, keep the process's.
+ */
+const PROCESSING_NICE = 10;
+if (role === 'loop') {
+  try {
+    setPriority(0, PROCESSING_NICE);
+  } catch {
+    // Not permitted or not supported here: processing runs at the process's priority.
+  }
+}
 const log = pino({ level: settings.logLevel, base: { role: role === 'loop' ? 'metricd' : 'refresh', thread: process.pid } });
 const abort = new AbortController();
 parentPort?.on('message', (msg: unknown) => {
