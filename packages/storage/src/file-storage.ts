@@ -526,12 +526,12 @@ function filesOf(m: Manifest): Set<string> {
   return files;
 }
 
-/** A caller's view of a manifest: copies, so that nobody can alter the cached one. */
+/** A caller's view of a manifest (read-only, see MetricRecord). */
 function recordOf(m: Manifest): MetricRecord {
-  return { state: m.state && new Uint8Array(m.state), applied: new Set(m.applied) };
+  return { state: m.state, applied: m.applied };
 }
 
-function nextApplied(current: Set<string>, change: CommitChange): Set<string> {
+function nextApplied(current: ReadonlySet<string>, change: CommitChange): Set<string> {
   const applied = new Set(current);
   for (const id of change.forget) applied.delete(id);
   for (const id of change.applied) applied.add(id);

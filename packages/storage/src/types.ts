@@ -1,8 +1,12 @@
+/**
+ * What a metric's latest commit left. Shared with the storage's cache (reads are hot and
+ * copying the state and ids cost a tenth of a small read): callers must not modify it.
+ */
 export interface MetricRecord {
   /** Opaque engine state; null when the metric has no data yet. */
-  state: Uint8Array | null;
+  readonly state: Uint8Array | null;
   /** Incoming batch ids already folded into the state. */
-  applied: Set<string>;
+  readonly applied: ReadonlySet<string>;
 }
 
 export interface CommitChange {
