@@ -13,3 +13,4 @@ export { policyMethods, splitKey, splitStart, SPLIT_POINTS, type ReadSplit } fro
 export { decodeState, encodeState, type State } from './state.js';
 export { processMeasures, type ProcessResult } from './process.js';
 export { AggregationNotFoundError, readMeasures, type ReadQuery, type ReadResult } from './read.js';
+export { baselineAggregate, type BaselineSeries } from './baseline.js';

@@ -1,11 +1,12 @@
 // Processing throughput: node packages/timeseries/dist/engine/process.bench.js
 // processMeasures of 10 000 points (a 3-decimal random walk at 1 s) into several policies,
 // cold (no prior state) and warm (appending to a metric that already holds 10 000 points).
-// The reference is a single pass of plain typed-array loops over the same sorted points
-// into every (method, granularity) series, with no storage encoding: the ratio
-// reference/Tally says how far the engine is from what the arithmetic needs.
+// The reference is the baseline (baseline.ts): a single pass of plain typed-array loops over
+// the same sorted points into every (method, granularity) series, with no storage encoding:
+// the ratio reference/Tally says how far the engine is from what the arithmetic needs.
 import { VALID_AGGREGATION_METHODS, type ArchivePolicy } from '../policy.js';
 import { processMeasures } from './process.js';
+import { baselineAggregate } from './baseline.js';
 import type { Series } from '../aggregate.js';
 
 const S = 1_000_000_000n;
@@ -52,86 +53,15 @@ const cases: [string, ArchivePolicy][] = [
 
 // ------------------------------------------------------------ reference
 
-function sortedBucket(v: Float64Array, lo: number, hi: number, out: Float64Array): Float64Array {
-  const s = out.subarray(0, hi - lo);
-  s.set(v.subarray(lo, hi));
-  return s.sort();
-}
-
-const BASIC = ['mean', 'min', 'max', 'sum', 'std', 'count', 'first', 'last', 'median'];
-
-/** Every method of `methods` (no rate:) over values[lo0..) grouped by equal `bucket`, plain loops. */
-function referencePlain(
-  values: Float64Array, bucket: Float64Array, lo0: number, methods: string[], scratch: Float64Array,
-): number {
-  // Per bucket, every result lands in `row` (BASIC, then percentiles 1..99); each method
-  // copies its slot into its own output column.
-  const slot = Int32Array.from(methods, (m) => (m.endsWith('pct') ? BASIC.length + Number(m.slice(0, -3)) - 1 : BASIC.indexOf(m)));
-  const needSort = methods.some((m) => m === 'median' || m.endsWith('pct'));
-  const pcts = methods.filter((m) => m.endsWith('pct')).map((m) => Number(m.slice(0, -3)));
-  const row = new Float64Array(BASIC.length + 99);
-  const outputs = methods.map(() => new Float64Array(values.length));
-  let k = 0;
-  for (let lo = lo0; lo < values.length; ) {
-    let hi = lo + 1;
-    while (hi < values.length && bucket[hi] === bucket[lo]) hi++;
-    const n = hi - lo;
-    let sum = 0;
-    let min = values[lo];
-    let max = values[lo];
-    for (let i = lo; i < hi; i++) {
-      const x = values[i];
-      sum += x;
-      if (x < min) min = x;
-      if (x > max) max = x;
-    }
-    const mean = sum / n;
-    let ss = 0;
-    for (let i = lo; i < hi; i++) ss += (values[i] - mean) * (values[i] - mean);
-    row[0] = mean;
-    row[1] = min;
-    row[2] = max;
-    row[3] = sum;
-    row[4] = Math.sqrt(ss / (n - 1));
-    row[5] = n;
-    row[6] = values[lo];
-    row[7] = values[hi - 1];
-    if (needSort) {
-      const s = sortedBucket(values, lo, hi, scratch);
-      row[8] = (s[(n - 1) >> 1] + s[n >> 1]) / 2;
-      for (const q of pcts) {
-        const real = ((n - 1) * q) / 100;
-        const f = Math.floor(real);
-        const c = Math.ceil(real);
-        row[BASIC.length + q - 1] = f === c ? s[f] : s[f] * (c - real) + s[c] * (real - f);
-      }
-    }
-    for (let j = 0; j < slot.length; j++) outputs[j][k] = row[slot[j]];
-    k++;
-    lo = hi;
-  }
-  return outputs[0][0];
-}
-
+/** The baseline (baseline.ts) over the batch: seconds from the first point, every series of the policy. */
 function reference(points: Series, p: ArchivePolicy): number {
-  const methods = p.aggregationMethods;
-  const plain = methods.filter((m) => !m.startsWith('rate:'));
-  const rate = methods.filter((m) => m.startsWith('rate:')).map((m) => m.slice(5));
   const n = points.ts.length;
   const base = points.ts[0];
-  const offsets = new Float64Array(n);
-  for (let i = 0; i < n; i++) offsets[i] = Number(points.ts[i] - base);
-  const diffs = new Float64Array(n);
-  for (let i = 1; i < n; i++) diffs[i] = points.values[i] - points.values[i - 1];
-  const bucket = new Float64Array(n);
-  const scratch = new Float64Array(n);
+  const seconds = new Float64Array(n);
+  for (let i = 0; i < n; i++) seconds[i] = Number(points.ts[i] - base) / 1e9;
+  const granularities = p.definition.map((d) => Number(d.granularity) / 1e9);
   let sink = 0;
-  for (const { granularity } of p.definition) {
-    const g = Number(granularity);
-    for (let i = 0; i < n; i++) bucket[i] = Math.floor(offsets[i] / g);
-    if (plain.length > 0) sink += referencePlain(points.values, bucket, 0, plain, scratch);
-    if (rate.length > 0) sink += referencePlain(diffs, bucket, 1, rate, scratch);
-  }
+  for (const s of baselineAggregate(seconds, points.values, p.aggregationMethods, granularities)) sink += s.values[0] ?? 0;
   return sink;
 }
 
