@@ -14,6 +14,7 @@ import { NOISY_FIGURES, runNoisyNeighbour, type NoisyConfig } from './noisy.js';
 import { allCells, CellSelectionError, MATRIX_FIGURES, POLICY_HELP, renderMatrix, selectCells, SHAPE_HELP, STATE_HELP, type Cell } from './cells.js';
 import { matrixSummary, policyFigureDefs, readFigureDefs, renderMemory, renderPolicies, renderSummary, runPeak, withRatios } from './policy-figures.js';
 import { runMatrix, type MatrixConfig, type MatrixTargetSpec } from './matrix.js';
+import { ALARM_BENCH_HELP, ALARM_BENCH_OPTIONS, alarmBenchConfig, renderAlarmFigures, runAlarmBench, type AlarmBenchConfig } from './alarms-bench.js';
 
 export { percentile, median } from './stats.js';
 export { figureDefs, medians, renderTable } from './report.js';
@@ -42,7 +43,9 @@ Scenario:
   --noisy-methods LIST     aggregation methods of its policy (*)
   --noisy-read-interval N  ms between two reads of the other tenant (100)
   --noisy-reader NAME      HTTP basic user of the other tenant (reader)
+                           alarms: Tally's alarm evaluator against Debian's aodh-evaluator (options below)
 
+${ALARM_BENCH_HELP}
 Matrix (--matrix; started targets only: Tally, and Gnocchi with --vs-reference):
   --matrix                 ingest of every policy x request shape x server state (see --list-cells)
   --cell NAME              run only this cell, policy/shape/state, any part may be * (repeatable)
@@ -105,12 +108,13 @@ function sizeList(name: string, raw: string | undefined, dflt: number[]): number
   return [...new Set(intList(name, raw))].sort((a, b) => a - b);
 }
 
-type Scenario = 'standard' | 'noisy-neighbour';
+type Scenario = 'standard' | 'noisy-neighbour' | 'alarms';
 
 interface Options {
   scenario: Scenario;
   matrix: { enabled: boolean; list: boolean; cells: Cell[]; cfg: MatrixConfig };
   noisy: NoisyConfig;
+  alarms: AlarmBenchConfig;
   targetUrl: string | null;
   dataDir: string | null;
   pid: number | null;
@@ -159,6 +163,7 @@ export function parseOptions(argv: string[], log: (m: string) => void = () => {}
       'matrix-create': { type: 'string' }, 'matrix-series-points': { type: 'string' }, 'matrix-series-reads': { type: 'string' },
       'matrix-aggregate-metrics': { type: 'string' }, 'matrix-aggregate-points': { type: 'string' }, 'matrix-aggregate-reads': { type: 'string' },
       'matrix-processing-reps': { type: 'string' }, 'matrix-stall': { type: 'string' },
+      ...ALARM_BENCH_OPTIONS,
     },
   });
   if (v.help) return 'help';
@@ -196,7 +201,7 @@ export function parseOptions(argv: string[], log: (m: string) => void = () => {}
     password,
   };
   const scenario = v.scenario ?? 'standard';
-  if (scenario !== 'standard' && scenario !== 'noisy-neighbour') throw new UsageError(`--scenario: unknown scenario '${scenario}' (known: standard, noisy-neighbour)`);
+  if (scenario !== 'standard' && scenario !== 'noisy-neighbour' && scenario !== 'alarms') throw new UsageError(`--scenario: unknown scenario '${scenario}' (known: standard, noisy-neighbour, alarms)`);
   const noisy: NoisyConfig = {
     points: int('noisy-points', v['noisy-points'], 200_000, 1),
     methods: (v['noisy-methods'] ?? '*').split(',').map((m) => m.trim()).filter(Boolean),
@@ -238,10 +243,12 @@ export function parseOptions(argv: string[], log: (m: string) => void = () => {}
     },
   };
   if (matrix.enabled && v.target !== undefined) throw new UsageError('--matrix starts its own servers (cold cells need a fresh one): drop --target');
+  if (scenario === 'alarms' && (v.target !== undefined || v['vs-reference'])) throw new UsageError('--scenario alarms starts its own Tally and Aodh: drop --target and --vs-reference');
   return {
     scenario,
     matrix,
     noisy,
+    alarms: alarmBenchConfig(v, int, REPO_ROOT),
     targetUrl: v.target ?? null,
     dataDir: v['data-dir'] ?? null,
     pid: v.pid === undefined ? null : int('pid', v.pid, 0, 1),
@@ -294,6 +301,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (o.matrix.enabled) return matrixMain(o, argv, progress);
+  if (o.scenario === 'alarms') return alarmsMain(o, argv, progress);
   const specs = targetSpecs(o);
   const results = new Map<string, { url: string[]; runs: RunResult[] }>(specs.map((s) => [s.name, { url: [], runs: [] }]));
 
@@ -376,6 +384,24 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`JSON written to ${o.json}\n`);
   }
   return failed ? 1 : 0;
+}
+
+async function alarmsMain(o: Options, argv: string[], progress: Progress): Promise<number> {
+  const started = Date.now();
+  const figures = await runAlarmBench(o.start, o.alarms, progress);
+  process.stdout.write(`\n${renderAlarmFigures(figures, o.alarms)}total time ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+  if (o.json) {
+    const doc = {
+      command: ['tally bench', ...argv].join(' '),
+      date: new Date().toISOString(),
+      machine: { host: hostname(), cpus: cpus().length, cpu: cpus()[0]?.model ?? null, memoryBytes: totalmem(), node: process.version },
+      alarms: o.alarms,
+      figures,
+    };
+    writeFileSync(o.json, `${JSON.stringify(doc, null, 2)}\n`);
+    process.stdout.write(`JSON written to ${o.json}\n`);
+  }
+  return figures.notes.length > 0 ? 1 : 0;
 }
 
 function listCells(): string {

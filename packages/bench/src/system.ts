@@ -91,6 +91,25 @@ export function processTree(root: number): number[] {
   });
 }
 
+/**
+ * CPU time (user + system, seconds) each process has used so far, from /proc/PID/stat;
+ * processes gone are left out. Linux counts in clock ticks of 1/100 s (USER_HZ, fixed at
+ * 100 for user space whatever the kernel's own HZ).
+ */
+export function cpuSeconds(pids: readonly number[]): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(pid, (Number(rest[11]) + Number(rest[12])) / 100);
+    } catch {
+      // exited
+    }
+  }
+  return out;
+}
+
 /** Start time of a process in clock ticks since boot (tells a pid from a reused one). */
 export function startTime(pid: number): string | null {
   try {

@@ -38,6 +38,8 @@ export interface StartOptions {
   keepData: boolean;
   readyTimeoutMs: number;
   onLog: (message: string) => void;
+  /** Also open Tally's alarm API (Aodh v2) on this port. */
+  alarmPort?: number;
 }
 
 export function externalTarget(url: string, dataDir: string | null, pid: number | null): Target {
@@ -80,7 +82,7 @@ async function waitReady(url: string, child: ChildProcess, opts: StartOptions, l
  * metricd and uwsgi and drops its database), then SIGKILL to whatever of its tree is left
  * after a grace period. Only pids of the tree started by the bench are signalled.
  */
-async function stopTree(child: ChildProcess, graceMs: number): Promise<void> {
+export async function stopTree(child: ChildProcess, graceMs: number): Promise<void> {
   const pid = child.pid;
   if (pid === undefined) return;
   const tree = processTree(pid).map((p) => ({ pid: p, since: startTime(p) }));
@@ -112,8 +114,10 @@ export async function startTally(opts: StartOptions): Promise<Target> {
   const log = join(base, 'tally.log');
   const port = await freePort();
   const fd = openSync(log, 'a');
-  const child = spawn(process.execPath, [opts.tallyBin, 'serve', '--data-dir', dataDir, '--port', String(port), '--alarm-port', '0', '--host', '127.0.0.1',
-    '--log-level', 'warn', '--metricd-workers', String(opts.tallyMetricdWorkers)], { stdio: ['ignore', fd, fd] });
+  // The alarm API on the port asked for, else on any free one (never Aodh's 8042, which
+  // a reference Aodh may hold).
+  const child = spawn(process.execPath, [opts.tallyBin, 'serve', '--data-dir', dataDir, '--port', String(port), '--host', '127.0.0.1',
+    '--log-level', 'warn', '--metricd-workers', String(opts.tallyMetricdWorkers), '--alarm-port', String(opts.alarmPort ?? 0)], { stdio: ['ignore', fd, fd] });
   closeSync(fd);
   const url = `http://127.0.0.1:${port}`;
   const target: Target = {
