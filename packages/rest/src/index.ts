@@ -11,4 +11,5 @@ export { DEFAULT_REQUEST_DEADLINE_MS, DEFAULT_MAX_ANSWER_POINTS } from './domain
 // What another API mounted on Tally's server (the alarm API) shares with this one.
 export { createHttpServer, installCors, type TlsFiles } from './http.js';
 export { authenticate, installTokenAuth } from './auth.js';
+export { jsonDepth } from './nesting.js';
 export { HttpError } from './errors.js';

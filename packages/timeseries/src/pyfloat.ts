@@ -64,3 +64,14 @@ export function parsePyFloat(text: string): number | null {
   if (!PY_FLOAT_NUMBER.test(t)) return null;
   return Number(t.includes('_') ? t.replaceAll('_', '') : t);
 }
+
+const PY_INT_NUMBER = /^[+-]?\d(?:_?\d)*$/;
+
+/**
+ * Python's int() of a str, exactly (a bigint): the blanks float() ignores, a sign, digits
+ * grouped by single underscores. Null when Python raises ValueError.
+ */
+export function parsePyInt(text: string): bigint | null {
+  const t = text.replace(PY_BLANKS, '');
+  return PY_INT_NUMBER.test(t) ? BigInt(t.includes('_') ? t.replaceAll('_', '') : t) : null;
+}

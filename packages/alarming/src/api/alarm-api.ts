@@ -14,6 +14,7 @@ import {
   InvalidMarkerError, UnknownFieldError, microsFromStored, pythonFloats, storedFromIso, storedTimestamp,
   type AlarmChange, type AlarmFilters, type AlarmInput, type AlarmStore, type HistoryFilters, type StoredAlarm,
 } from '../store/index.js';
+import { eventRoutes, type EventHandler } from './events.js';
 import { AodhError, alarmNotFound, clientError, invalidInput, notAuthorized, pyList, pySet } from './errors.js';
 import { Policy, isAdmin, type AlarmPolicy, type Caller } from './policy.js';
 import {
@@ -43,6 +44,8 @@ export interface AlarmApiOptions {
   maxActions?: number;
   userAlarmQuota?: number;
   projectAlarmQuota?: number;
+  /** Evaluates events posted to Tally's own POST /v2/events (events.ts); absent: no such route. */
+  events?: EventHandler;
   log?: FastifyBaseLogger;
 }
 
@@ -438,6 +441,8 @@ export async function alarmApi(app: FastifyInstance, opts: AlarmApiOptions): Pro
     return reply.code(204).send();
   });
   others('/v2/quotas/:project', ['DELETE']);
+
+  if (opts.events) eventRoutes(app, { handler: opts.events, policy, caller, jsonBody, send, others });
 }
 
 export interface AlarmServerOptions extends AlarmApiOptions {

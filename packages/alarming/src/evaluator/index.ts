@@ -1,5 +1,6 @@
 // The alarm evaluator: pure rule evaluation (threshold, composite, time constraints), the
-// metric sources it reads, and the periodic service that shares alarms between members.
+// metric sources it reads, the periodic service that shares alarms between members, and the
+// evaluation of event alarms as events arrive.
 export * from './threshold.js';
 export * from './composite.js';
 export * from './time-constraints.js';
@@ -7,3 +8,5 @@ export * from './source.js';
 export * from './gnocchi-source.js';
 export * from './evaluate.js';
 export * from './evaluator.js';
+export * from './event.js';
+export * from './event-evaluator.js';
