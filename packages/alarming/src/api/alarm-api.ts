@@ -5,13 +5,13 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
-  HttpError, authenticate, createHttpServer, installCors, installTokenAuth, pyJson,
+  HttpError, authenticate, createHttpServer, installCors, installTokenAuth,
   type AuthMode, type TlsFiles, type TokenVerifier,
 } from '@tally/rest';
-import { VALID_AGGREGATION_METHODS } from '@tally/timeseries';
+import { VALID_AGGREGATION_METHODS, pyJson } from '@tally/timeseries';
 import type { Alarm } from '../model.js';
 import {
-  InvalidMarkerError, UnknownFieldError, microsFromStored, pythonFloats, storedFromIso, storedTimestamp,
+  ALARM_FLOAT_FIELDS, InvalidMarkerError, UnknownFieldError, microsFromStored, storedFromIso, storedTimestamp,
   type AlarmChange, type AlarmFilters, type AlarmInput, type AlarmStore, type HistoryFilters, type StoredAlarm,
 } from '../store/index.js';
 import { AodhError, alarmNotFound, clientError, invalidInput, notAuthorized, pyList, pySet } from './errors.js';
@@ -70,7 +70,7 @@ export function alarmView(a: StoredAlarm): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const k of ALARM_KEYS) out[k] = a[k];
   out[`${a.type}_rule`] = wireRule(a.type, a.rule);
-  return pythonFloats(out);
+  return out;
 }
 
 const changeView = (c: AlarmChange): Record<string, unknown> => ({
@@ -80,7 +80,7 @@ const changeView = (c: AlarmChange): Record<string, unknown> => ({
 
 function send(reply: FastifyReply, status: number, body: unknown): FastifyReply {
   // As bytes: Fastify would append a charset to a string's media type, which Aodh does not send.
-  return reply.code(status).header('content-type', 'application/json').send(Buffer.from(pyJson(body)));
+  return reply.code(status).header('content-type', 'application/json').send(Buffer.from(pyJson(body, { floatKeys: ALARM_FLOAT_FIELDS })));
 }
 
 /** Aodh parses bodies as JSON whatever their media type. */
