@@ -3,6 +3,7 @@
 // only. Mounted on a server of its own (buildAlarmServer, Aodh's port 8042) or beside
 // another API.
 import { randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
   HttpError, authenticate, createHttpServer, installCors, installTokenAuth,
@@ -16,6 +17,7 @@ import {
 } from '../store/index.js';
 import { AodhError, alarmNotFound, clientError, invalidInput, notAuthorized, pyList, pySet } from './errors.js';
 import { Policy, isAdmin, type AlarmPolicy, type Caller } from './policy.js';
+import { notificationRoutes, notifierErrorToAodh } from './notifications.js';
 import {
   ALARM_FIELDS, ALARM_QUERY_FIELDS, ALARM_SORT_KEYS, HISTORY_FIELDS, HISTORY_SORT_KEYS,
   boolValue, parseComplexQuery, parsePage, parseQ, typedValue, type SimpleQuery,
@@ -44,6 +46,11 @@ export interface AlarmApiOptions {
   userAlarmQuota?: number;
   projectAlarmQuota?: number;
   log?: FastifyBaseLogger;
+  /**
+   * The handle on the index database that holds the notifier's tables: given, Tally's own
+   * routes for delivery history and silences are served too (notifications.ts).
+   */
+  notifierDb?: Kysely<unknown>;
 }
 
 type Query = Record<string, string | string[] | undefined>;
@@ -97,6 +104,8 @@ function jsonBody(req: FastifyRequest): unknown {
 
 function toAodhError(err: unknown): AodhError | null {
   if (err instanceof AodhError) return err;
+  const notifier = notifierErrorToAodh(err);
+  if (notifier) return notifier;
   if (err instanceof InvalidMarkerError) return clientError(err.message);
   if (err instanceof UnknownFieldError) return clientError(`Unknown field: ${err.field}`);
   if (err instanceof HttpError) return new AodhError(err.status, err.message, err.headers);
@@ -438,6 +447,16 @@ export async function alarmApi(app: FastifyInstance, opts: AlarmApiOptions): Pro
     return reply.code(204).send();
   });
   others('/v2/quotas/:project', ['DELETE']);
+
+  if (opts.notifierDb) {
+    notificationRoutes(app, {
+      db: opts.notifierDb, policy, caller, send, jsonBody, others,
+      alarmProject: async (c, id) => {
+        const a = await store.get(id);
+        return a && (isAdmin(c) || policy.mode === 'open' || a.project_id === c.projectId) ? { project_id: a.project_id } : null;
+      },
+    });
+  }
 }
 
 export interface AlarmServerOptions extends AlarmApiOptions {
