@@ -132,6 +132,7 @@ export async function startAlarming(s: Settings, log: Logger, parts: AlarmingPar
     if (parts.notifier) {
       roles.notifier = {
         timeoutMs: s.notifierTimeout * 1000, leaseMs: s.notifierLease * 1000, pollIntervalMs: s.notifierPollInterval * 1000, hmacSecrets,
+        backoff: { baseMs: Math.min(1_000, s.notifierMaxBackoff * 1000), maxMs: s.notifierMaxBackoff * 1000 },
       };
     }
     if (roles.evaluator || roles.notifier) {

@@ -71,6 +71,8 @@ export interface Settings {
   notifierLease: number;
   /** Seconds between two looks at the outbox when nothing wakes the notifier. */
   notifierPollInterval: number;
+  /** Longest wait, in seconds, before another try at a receiver that failed (backoff ceiling). */
+  notifierMaxBackoff: number;
   /** JSON file of HMAC secrets by name (actions ask for one with tally-hmac-key=NAME); '' for none. */
   alarmHmacSecrets: string;
   /** The metric API evaluators read over HTTP (a remote Tally, Gnocchi); '' to read this data folder in process. */
@@ -192,6 +194,7 @@ export const SPECS: Spec[] = [
   { key: 'notifierTimeout', flag: 'notifier-timeout', env: 'TALLY_NOTIFIER_TIMEOUT', help: 'seconds one webhook delivery may take, connection to the end of the answer', dflt: () => 10, parse: seconds('notifier-timeout') },
   { key: 'notifierLease', flag: 'notifier-lease', env: 'TALLY_NOTIFIER_LEASE', help: "seconds a notifier's claim holds a notification before another notifier may take it over (above --notifier-timeout)", dflt: () => 60, parse: seconds('notifier-lease') },
   { key: 'notifierPollInterval', flag: 'notifier-poll-interval', env: 'TALLY_NOTIFIER_POLL_INTERVAL', help: 'seconds between two looks at the outbox when no state change in this process wakes the notifier', dflt: () => 1, parse: seconds('notifier-poll-interval') },
+  { key: 'notifierMaxBackoff', flag: 'notifier-max-backoff', env: 'TALLY_NOTIFIER_MAX_BACKOFF', help: 'longest wait, in seconds, before another try at a receiver that failed (retries back off exponentially from 1 s, with jitter)', dflt: () => 300, parse: seconds('notifier-max-backoff') },
   { key: 'alarmHmacSecrets', flag: 'alarm-hmac-secrets', env: 'TALLY_ALARM_HMAC_SECRETS', help: 'JSON file {"name": "secret", ...}: actions with tally-hmac-key=name are signed with that secret', dflt: () => '', parse: (r) => (String(r) === '' ? '' : resolve(String(r))) },
   { key: 'gnocchiUrl', flag: 'gnocchi-url', env: 'TALLY_GNOCCHI_URL', help: "metric API the evaluator reads over HTTP (a remote Tally or Gnocchi); default: this data folder's metric store, in process", dflt: () => '', parse: httpUrl },
   { key: 'gnocchiUser', flag: 'gnocchi-user', env: 'TALLY_GNOCCHI_USER', help: "user name sent to --gnocchi-url (HTTP basic; Gnocchi's basic mode takes it as the identity)", dflt: () => 'admin', parse: text },

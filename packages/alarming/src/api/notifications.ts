@@ -49,7 +49,8 @@ export function notifierErrorToAodh(err: unknown): AodhError | null {
 
 const STATUSES: readonly OutboxStatus[] = ['pending', 'delivered', 'failed', 'held'];
 
-const iso = (ms: number): string => isoFromStored(storedTimestamp(BigInt(ms) * 1000n));
+// Times in the outbox may carry fractions of a millisecond (backoff delays).
+const iso = (ms: number): string => isoFromStored(storedTimestamp(BigInt(Math.round(ms * 1000))));
 const isoOrNull = (ms: number | null): string | null => (ms === null ? null : iso(ms));
 
 function one(q: Query, key: string): string | undefined {
