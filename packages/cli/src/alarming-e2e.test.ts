@@ -5,17 +5,15 @@
 // it is up, in order per alarm, and the only repeats carry the same request id.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { GnocchiClient } from '@tally/client';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, verifySignature } from '@tally/alarming/notifier';
+import { startTally } from './tally-process.js';
 
-const TALLY = fileURLToPath(new URL('../../../bin/tally', import.meta.url));
 const SECRET = 'e2e-secret-0123456789';
 
 async function freePort(): Promise<number> {
@@ -70,28 +68,6 @@ async function until<T>(what: string, fn: () => Promise<T | null | undefined | f
   }
 }
 
-async function startServe(args: string[]): Promise<{ child: ChildProcess; output: () => string; stop(): Promise<void> }> {
-  const child = spawn(process.execPath, [TALLY, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-  try {
-    await until('tally serve to listen', async () => output.includes('Tally alarm API listening') || (child.exitCode !== null && Promise.reject(new Error(output))), 30_000);
-  } catch (err) {
-    child.kill('SIGKILL');
-    throw err;
-  }
-  return {
-    child,
-    output: () => output,
-    stop: () => new Promise<void>((resolve) => {
-      if (child.exitCode !== null) return resolve();
-      child.once('exit', () => resolve());
-      child.kill('SIGTERM');
-    }),
-  };
-}
-
 test('tally serve: measures trip and clear alarms of every rule type; webhooks as Aodh posts them, none lost while the receiver is down', { timeout: 60_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'tally-alarm-e2e-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -100,11 +76,11 @@ test('tally serve: measures trip and clear alarms of every rule type; webhooks a
   const hooks = receiver(hookPort);
   t.after(() => hooks.down());
   await hooks.up();
-  const tally = await startServe([
+  const tally = await startTally(['serve',
     '--data-dir', join(dir, 'data'), '--port', String(port), '--alarm-port', String(alarmPort), '--alarm-policy', 'open',
     '--evaluation-interval', '1', '--processing-interval', '100', '--notifier-poll-interval', '0.2', '--notifier-max-backoff', '1',
     '--alarm-hmac-secrets', join(dir, 'secrets.json'),
-  ]);
+  ], {}, 'Tally alarm API listening');
   const gnocchi = new GnocchiClient({ url: `http://127.0.0.1:${port}`, auth: { type: 'basic', user: 'admin' }, retry: false });
   t.after(async () => {
     gnocchi.close();
