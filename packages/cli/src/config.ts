@@ -9,6 +9,7 @@ import { DEFAULT_MAX_RESOURCE_TYPE_ATTRIBUTES, MAX_RESOURCE_TYPE_COLUMNS } from 
 import { DEFAULT_MAX_DEFINITION_ITEMS } from '@tally/timeseries';
 import { DEFAULT_MAX_ANSWER_POINTS, DEFAULT_REQUEST_DEADLINE_MS } from '@tally/rest';
 import { ALARM_POLICIES, type AlarmPolicy } from '@tally/alarming/api';
+import { DEFAULT_GROUP } from '@tally/alarming/evaluator';
 
 /** A setting that cannot work (e.g. a certificate without its key): printed without a stack. */
 export class ConfigError extends Error {
@@ -59,6 +60,27 @@ export interface Settings {
   alarmPolicy: AlarmPolicy;
   /** A fixed token both APIs accept as an administrator in auth mode token (service accounts); '' for none. */
   adminToken: string;
+  // The alarm evaluator and notifier.
+  /** Seconds between the starts of two evaluation rounds (Aodh's evaluation_interval). */
+  evaluationInterval: number;
+  /** The group of evaluators that share the alarms between them. */
+  evaluatorGroup: string;
+  /** Seconds one webhook delivery may take. */
+  notifierTimeout: number;
+  /** Seconds a notifier's claim holds a notification before another notifier may take it over. */
+  notifierLease: number;
+  /** Seconds between two looks at the outbox when nothing wakes the notifier. */
+  notifierPollInterval: number;
+  /** Longest wait, in seconds, before another try at a receiver that failed (backoff ceiling). */
+  notifierMaxBackoff: number;
+  /** JSON file of HMAC secrets by name (actions ask for one with tally-hmac-key=NAME); '' for none. */
+  alarmHmacSecrets: string;
+  /** The metric API evaluators read over HTTP (a remote Tally, Gnocchi); '' to read this data folder in process. */
+  gnocchiUrl: string;
+  /** Credentials for gnocchiUrl: a user name (Gnocchi's basic mode) and its password, or a token. */
+  gnocchiUser: string;
+  gnocchiPassword: string;
+  gnocchiToken: string;
 }
 
 interface Spec {
@@ -91,6 +113,26 @@ const authMode = (raw: string | number | boolean | string[]): AuthMode => {
   const m = AUTH_MODES.find((x) => x === String(raw));
   if (m === undefined) throw new ConfigError(`auth-mode must be ${AUTH_MODES.slice(0, -1).join(', ')} or ${AUTH_MODES.at(-1)}, got ${String(raw)}`);
   return m;
+};
+
+const seconds = (name: string) => (raw: string | number | boolean | string[]): number => {
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0 || typeof raw === 'boolean' || Array.isArray(raw) || String(raw).trim() === '') {
+    throw new ConfigError(`${name} must be a positive number of seconds, got ${String(raw)}`);
+  }
+  return n;
+};
+const httpUrl = (raw: string | number | boolean | string[]): string => {
+  const t = String(raw);
+  if (t === '') return t;
+  let u: URL;
+  try {
+    u = new URL(t);
+  } catch {
+    throw new ConfigError(`gnocchi-url must be an http:// or https:// URL, got ${t}`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new ConfigError(`gnocchi-url must be an http:// or https:// URL, got ${t}`);
+  return t;
 };
 
 const alarmPolicy = (raw: string | number | boolean | string[]): AlarmPolicy => {
@@ -146,6 +188,18 @@ export const SPECS: Spec[] = [
   { key: 'alarmPort', flag: 'alarm-port', env: 'TALLY_ALARM_PORT', help: 'port of the alarm API (Aodh v2), opened by serve and alarm-api (0: any free port)', dflt: () => 8042, parse: int('alarm-port') },
   { key: 'alarmPolicy', flag: 'alarm-policy', env: 'TALLY_ALARM_POLICY', help: "default (Aodh's default rules) | open (every rule granted, requests without identity allowed: Aodh's functional-test profile, for test harnesses on loopback only)", dflt: () => 'default', parse: alarmPolicy },
   { key: 'adminToken', flag: 'admin-token', env: 'TALLY_ADMIN_TOKEN', help: 'in auth mode token, a fixed token (16 characters or more) both APIs accept as an administrator, for service accounts; prefer user tokens otherwise', dflt: () => '', parse: adminToken },
+  // The alarm evaluator and notifier (tally serve, alarm-evaluator, alarm-notifier).
+  { key: 'evaluationInterval', flag: 'evaluation-interval', env: 'TALLY_EVALUATION_INTERVAL', help: "seconds between two evaluations of each alarm (Aodh's evaluation_interval)", dflt: () => 60, parse: seconds('evaluation-interval') },
+  { key: 'evaluatorGroup', flag: 'evaluator-group', env: 'TALLY_EVALUATOR_GROUP', help: 'group of the evaluators that share the alarms (members of one group split them on a hash ring)', dflt: () => DEFAULT_GROUP, parse: text },
+  { key: 'notifierTimeout', flag: 'notifier-timeout', env: 'TALLY_NOTIFIER_TIMEOUT', help: 'seconds one webhook delivery may take, connection to the end of the answer', dflt: () => 10, parse: seconds('notifier-timeout') },
+  { key: 'notifierLease', flag: 'notifier-lease', env: 'TALLY_NOTIFIER_LEASE', help: "seconds a notifier's claim holds a notification before another notifier may take it over (above --notifier-timeout)", dflt: () => 60, parse: seconds('notifier-lease') },
+  { key: 'notifierPollInterval', flag: 'notifier-poll-interval', env: 'TALLY_NOTIFIER_POLL_INTERVAL', help: 'seconds between two looks at the outbox when no state change in this process wakes the notifier', dflt: () => 1, parse: seconds('notifier-poll-interval') },
+  { key: 'notifierMaxBackoff', flag: 'notifier-max-backoff', env: 'TALLY_NOTIFIER_MAX_BACKOFF', help: 'longest wait, in seconds, before another try at a receiver that failed (retries back off exponentially from 1 s, with jitter)', dflt: () => 300, parse: seconds('notifier-max-backoff') },
+  { key: 'alarmHmacSecrets', flag: 'alarm-hmac-secrets', env: 'TALLY_ALARM_HMAC_SECRETS', help: 'JSON file {"name": "secret", ...}: actions with tally-hmac-key=name are signed with that secret', dflt: () => '', parse: (r) => (String(r) === '' ? '' : resolve(String(r))) },
+  { key: 'gnocchiUrl', flag: 'gnocchi-url', env: 'TALLY_GNOCCHI_URL', help: "metric API the evaluator reads over HTTP (a remote Tally or Gnocchi); default: this data folder's metric store, in process", dflt: () => '', parse: httpUrl },
+  { key: 'gnocchiUser', flag: 'gnocchi-user', env: 'TALLY_GNOCCHI_USER', help: "user name sent to --gnocchi-url (HTTP basic; Gnocchi's basic mode takes it as the identity)", dflt: () => 'admin', parse: text },
+  { key: 'gnocchiPassword', flag: 'gnocchi-password', env: 'TALLY_GNOCCHI_PASSWORD', help: 'password sent with --gnocchi-user (a Tally token in auth mode token)', dflt: () => '', parse: text },
+  { key: 'gnocchiToken', flag: 'gnocchi-token', env: 'TALLY_GNOCCHI_TOKEN', help: 'token sent to --gnocchi-url as X-Auth-Token (Keystone, or a Tally token) instead of --gnocchi-user', dflt: () => '', parse: text },
   { key: 'maxAnswerPoints', flag: 'max-answer-points', env: 'TALLY_MAX_ANSWER_POINTS', help: 'most points one API request may read and answer (reads of measures, aggregates, searches by value); past it the request answers 413 (0: no bound)', dflt: () => DEFAULT_MAX_ANSWER_POINTS, parse: int('max-answer-points') },
 ];
 
@@ -178,6 +232,7 @@ export function resolveSettings(flags: Record<string, unknown>, env: NodeJS.Proc
   }
   const s = out as Settings;
   if (!!s.tlsCert !== !!s.tlsKey) throw new ConfigError('--tls-cert and --tls-key go together: give both (HTTPS) or neither (HTTP)');
+  if (s.notifierLease <= s.notifierTimeout) throw new ConfigError('--notifier-lease must exceed --notifier-timeout, or deliveries still running would be taken over');
   return s;
 }
 

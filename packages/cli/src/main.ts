@@ -10,7 +10,7 @@ import { buildApi, StoreTokenVerifier, UserStoreError, type MetricdStatus, type 
 import { ConfigError, SPECS, isLoopbackHost, listenRefusal, resolveSettings, type Settings } from './config.js';
 import { openServices, startMetricdThread, upgrade, type Services } from './services.js';
 import { addUserCommands, openUserStore, userStorePath } from './user.js';
-import { startAlarmApi, upgradeAlarming, withAdminToken } from './alarming.js';
+import { startAlarming, upgradeAlarming, withAdminToken } from './alarming.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -172,7 +172,8 @@ async function runApi(s: Settings, log: Logger, tls: TlsFiles | undefined, pool?
   await app.listen({ host: s.host, port: s.port });
   const host = s.host.includes(':') ? `[${s.host}]` : s.host;
   log.info({ url: `${tls ? 'https' : 'http'}://${host}:${s.port}`, dataDir: s.dataDir, authMode: s.authMode }, 'Tally API listening');
-  const stopAlarms = opts.alarms ? await startAlarmApi(s, log, tls, tokens) : undefined;
+  // The alarm service reads this process's metric store in process.
+  const stopAlarms = opts.alarms ? await startAlarming(s, log, { api: { tls, tokens }, evaluator: { services: svc }, notifier: true }) : undefined;
   return async () => {
     await stopAlarms?.();
     await app.close();
@@ -201,7 +202,7 @@ export function program(): Command {
     .description('Tally: a Gnocchi-compatible metric store (and, later, alarming, metering and cost)')
     .version(VERSION, '-V, --version');
 
-  withSettings(prog.command('serve').description('run the API, the alarm API (--alarm-port) and processing workers in one process (upgrades an empty data folder)'))
+  withSettings(prog.command('serve').description('run the API, processing workers, the alarm API (--alarm-port), an alarm evaluator and an alarm notifier in one process (upgrades an empty data folder)'))
     .action(guard('serve', async (flags: Record<string, unknown>) => {
       const s = resolveSettings(flags);
       checkListen(s);
@@ -236,11 +237,25 @@ export function program(): Command {
       const tls = readTls(s);
       const log = logger(s, 'alarm-api');
       const { tokens, users } = await tokenVerifier(s, log);
-      const stop = await startAlarmApi(s, log, tls, tokens);
+      const stop = await startAlarming(s, log, { api: { tls, tokens } });
       onSignals(async () => {
         await stop();
         await users?.close();
       }, log);
+    }));
+
+  withSettings(prog.command('alarm-evaluator').description('run only an alarm evaluator: it shares the alarms with the other evaluators of --evaluator-group (same index database and --coordination-url) and reads metrics in process, or at --gnocchi-url'))
+    .action(guard('alarm-evaluator', async (flags: Record<string, unknown>) => {
+      const s = resolveSettings(flags);
+      const log = logger(s, 'alarm-evaluator');
+      onSignals(await startAlarming(s, log, { evaluator: {} }), log);
+    }));
+
+  withSettings(prog.command('alarm-notifier').description("run only an alarm notifier: it delivers the notifications the evaluators queue in the index database (any number of notifiers share them)"))
+    .action(guard('alarm-notifier', async (flags: Record<string, unknown>) => {
+      const s = resolveSettings(flags);
+      const log = logger(s, 'alarm-notifier');
+      onSignals(await startAlarming(s, log, { notifier: true }), log);
     }));
 
   withSettings(prog.command('metricd').description('run only processing workers on the data folder'))

@@ -2,16 +2,16 @@
 // `tally user ...`, token mode and HTTPS.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { request } from 'node:https';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ConfigError, isLoopbackHost, listenRefusal, resolveSettings } from './config.js';
 import { environmentFailure } from './main.js';
 
-const TALLY = fileURLToPath(new URL('../../../bin/tally', import.meta.url));
+import { TALLY, startTally } from './tally-process.js';
+
 
 function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'tally-cli-'));
@@ -21,38 +21,6 @@ function tempDir(): string {
 function tally(args: string[], env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [TALLY, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** Starts a long-running tally command and waits until its API listens (or it exits). */
-async function startServer(args: string[], env: Record<string, string> = {}): Promise<{ child: ChildProcess; output: () => string; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, [TALLY, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no "listening" line within 30 s:\n${output}`)), 30_000);
-    const check = () => {
-      if (output.includes('Tally API listening')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout?.on('data', check);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`tally exited with ${code} before listening:\n${output}`));
-    });
-  });
-  child.removeAllListeners('exit');
-  return {
-    child,
-    output: () => output,
-    stop: () => new Promise<void>((resolve) => {
-      if (child.exitCode !== null) return resolve();
-      child.once('exit', () => resolve());
-      child.kill('SIGTERM');
-    }),
-  };
 }
 
 function freePort(): number {
@@ -132,7 +100,7 @@ test('tally serve listens beyond loopback in basic mode when told so (TALLY_INSE
   const dir = tempDir();
   try {
     const port = freePort();
-    const srv = await startServer(['serve', '--data-dir', dir, '--host', '0.0.0.0', '--port', String(port), '--alarm-port', '0', '--metricd-workers', '1'], { TALLY_INSECURE: '1' });
+    const srv = await startTally(['serve', '--data-dir', dir, '--host', '0.0.0.0', '--port', String(port), '--alarm-port', '0', '--metricd-workers', '1'], { TALLY_INSECURE: '1' });
     try {
       const res = await fetch(`http://127.0.0.1:${port}/v1/archive_policy`, { headers: { authorization: 'Basic ' + Buffer.from('admin:').toString('base64') } });
       assert.equal(res.status, 200);
@@ -230,7 +198,7 @@ test('token mode over HTTPS on every interface: tokens work, names do not, revoc
     assert.equal(tally(['user', 'create', 'root', '--project', 'ops', '--role', 'admin', ...d]).status, 0);
     const token = tally(['user', 'token', 'create', 'root', ...d]).stdout.trim();
     const port = freePort();
-    const srv = await startServer(['serve', ...d, '--host', '0.0.0.0', '--port', String(port), '--alarm-port', '0', '--auth-mode', 'token',
+    const srv = await startTally(['serve', ...d, '--host', '0.0.0.0', '--port', String(port), '--alarm-port', '0', '--auth-mode', 'token',
       '--tls-cert', cert, '--tls-key', key, '--token-cache-ttl', '0']);
     try {
       assert.match(srv.output(), new RegExp(`"url":"https://0\\.0\\.0\\.0:${port}"`));

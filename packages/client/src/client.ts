@@ -1,7 +1,7 @@
 // A client of Gnocchi's REST API v1 (4.4.2), for any compatible endpoint: Tally, Gnocchi.
 // Calls are grouped as the API is (client.metric.create, client.resource.search...); each
 // resolves with the decoded answer or throws GnocchiApiError / GnocchiTransportError.
-import { HttpTransport, type Query, type RequestSpec, type TransportOptions } from './transport.js';
+import { HttpTransport, type Query, type RequestSpec, type Transport, type TransportOptions } from './transport.js';
 import type { JsonValue } from './json.js';
 import type {
   AggregatesGroup, AggregatesQuery, ArchivePolicy, ArchivePolicyCreate, ArchivePolicyItemInput, ArchivePolicyRule,
@@ -11,7 +11,8 @@ import type {
   ResourceTypePatchOp, Status, V1Index, Versions,
 } from './types.js';
 
-export type GnocchiClientOptions = TransportOptions;
+/** Where the client sends its requests: an HTTP endpoint, or a transport of the caller's (InjectTransport). */
+export type GnocchiClientOptions = TransportOptions | { transport: Transport };
 
 type Attrs = Record<string, JsonValue>;
 
@@ -40,10 +41,10 @@ function asQuery<Q extends object>(q: Q | undefined): Query {
 }
 
 export class GnocchiClient {
-  readonly transport: HttpTransport;
+  readonly transport: Transport;
 
   constructor(opts: GnocchiClientOptions) {
-    this.transport = new HttpTransport(opts);
+    this.transport = 'transport' in opts ? opts.transport : new HttpTransport(opts);
   }
 
   /** Closes pooled connections; calls made afterwards open new ones. */

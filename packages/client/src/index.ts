@@ -1,5 +1,5 @@
 export { GnocchiClient, nextPageQuery, type GnocchiClientOptions } from './client.js';
-export { HttpTransport, retryAfterMs, type GnocchiAuth, type RetryPolicy, type TransportOptions, type RequestSpec, type RawResponse, type Query, type QueryValue } from './transport.js';
+export { HttpTransport, InjectTransport, retryAfterMs, type Transport, type InjectRequest, type InjectAnswer, type GnocchiAuth, type RetryPolicy, type TransportOptions, type RequestSpec, type RawResponse, type Query, type QueryValue } from './transport.js';
 export { GnocchiApiError, GnocchiTransportError, type ErrorDescription } from './errors.js';
 export { parsePythonJson, type JsonValue, type JsonScalar } from './json.js';
 export type * from './types.js';

@@ -10,6 +10,7 @@ import { SqliteUserStore, StoreTokenVerifier, issueToken, type HttpConfig, type 
 import { apiSuite, type SuiteTarget } from './api-suite.js';
 import { GnocchiClient } from './client.js';
 import { GnocchiApiError } from './errors.js';
+import type { GnocchiAuth } from './transport.js';
 
 async function listen(cfg: Partial<HttpConfig>, opts: { tokens?: TokenVerifier } = {}): Promise<SuiteTarget & { api: TestApi }> {
   const api = await startTestApi(cfg, opts);
@@ -53,7 +54,7 @@ test('token mode: Bearer, X-Auth-Token and basic with the token as password', as
   const alice = (await issueToken(users, 'alice')).token;
   const t = await listen({ authMode: 'token' }, { tokens: new StoreTokenVerifier(users) });
   const clients: GnocchiClient[] = [];
-  const client = (auth: ConstructorParameters<typeof GnocchiClient>[0]['auth']): GnocchiClient => {
+  const client = (auth: GnocchiAuth): GnocchiClient => {
     const c = new GnocchiClient({ url: t.url, auth, retry: false });
     clients.push(c);
     return c;

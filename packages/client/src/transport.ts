@@ -86,6 +86,15 @@ export interface RawResponse {
   url: string;
 }
 
+/** What the client sends its requests through: HTTP (HttpTransport) or a server in this process (InjectTransport). */
+export interface Transport {
+  /** Resolves with a 2xx answer; GnocchiApiError for other statuses, GnocchiTransportError when no answer came. */
+  request(spec: RequestSpec): Promise<RawResponse>;
+  /** Fetches and decodes a JSON answer (null for an empty body). */
+  json<T>(spec: RequestSpec): Promise<{ value: T; res: RawResponse }>;
+  close(): void;
+}
+
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
 
 /** The outcome of one attempt: an answer, or why none came. */
@@ -102,7 +111,7 @@ export function retryAfterMs(value: string | string[] | undefined, now = Date.no
   return Number.isNaN(at) ? null : Math.max(0, at - now);
 }
 
-export class HttpTransport {
+export class HttpTransport implements Transport {
   readonly base: URL;
   readonly #agent: http.Agent;
   readonly #lib: typeof http | typeof https;
@@ -148,15 +157,7 @@ export class HttpTransport {
   url(path: string, query?: Query): URL {
     const u = new URL(this.base.href);
     u.pathname = `${this.#prefix}${path.startsWith('/') ? path : `/${path}`}`;
-    if (query) {
-      const qs = new URLSearchParams();
-      for (const [k, v] of Object.entries(query)) {
-        if (v === undefined || v === null) continue;
-        if (Array.isArray(v)) for (const item of v) qs.append(k, item);
-        else qs.append(k, String(v));
-      }
-      u.search = qs.toString();
-    }
+    u.search = queryString(query);
     return u;
   }
 
@@ -193,7 +194,7 @@ export class HttpTransport {
         // Redirects are not followed (Gnocchi's only one, /v1 -> /v1/, is avoided by the client).
         if (a.res.status >= 200 && a.res.status < 300) return a.res;
         wait = this.#statusWait(a.res, idempotent, backoff);
-        if (wait === null || attempt >= this.#retry.attempts || Date.now() + wait >= deadline) throw this.#error(method, shown, a.res);
+        if (wait === null || attempt >= this.#retry.attempts || Date.now() + wait >= deadline) throw answerError(method, shown, a.res);
       } else {
         if (spec.signal?.aborted) throw new GnocchiTransportError(method, shown, 'ABORT_ERR', 'aborted', attempt);
         const stale = a.reused && !a.answered && (a.code === 'ECONNRESET' || a.code === 'EPIPE');
@@ -213,11 +214,8 @@ export class HttpTransport {
     }
   }
 
-  /** Fetches and decodes a JSON answer (null for an empty body). */
   async json<T>(spec: RequestSpec): Promise<{ value: T; res: RawResponse }> {
-    const res = await this.request(spec);
-    const text = res.body.toString('utf8');
-    return { value: (text.length === 0 ? null : parsePythonJson(text)) as T, res };
+    return decodeJson<T>(await this.request(spec));
   }
 
   close(): void {
@@ -267,19 +265,6 @@ export class HttpTransport {
     if (++this.#staleInARow >= 3) this.#pooling = false;
   }
 
-  #error(method: string, url: string, res: RawResponse): Error {
-    const text = res.body.toString('utf8');
-    let parsed: JsonValue | undefined;
-    if (/json/i.test(String(res.headers['content-type'] ?? ''))) {
-      try {
-        parsed = parsePythonJson(text);
-      } catch {
-        parsed = undefined;
-      }
-    }
-    return apiError(method, url, res.status, http.STATUS_CODES[res.status] ?? 'Error', text, parsed);
-  }
-
   #attempt(method: string, url: URL, headers: Record<string, string>, payload: Buffer | undefined, timeoutMs: number, signal: AbortSignal | undefined, idempotent: boolean): Promise<Attempt> {
     return new Promise<Attempt>((resolve) => {
       let answered = false;
@@ -321,6 +306,106 @@ export class HttpTransport {
       req.end(payload);
     });
   }
+}
+
+/** The query string of `query` (lists as repeated keys), without the "?". */
+function queryString(query: Query | undefined): string {
+  if (!query) return '';
+  const qs = new URLSearchParams();
+  for (const [k, v] of Object.entries(query)) {
+    if (v === undefined || v === null) continue;
+    if (Array.isArray(v)) for (const item of v) qs.append(k, item);
+    else qs.append(k, String(v));
+  }
+  return qs.toString();
+}
+
+function decodeJson<T>(res: RawResponse): { value: T; res: RawResponse } {
+  const text = res.body.toString('utf8');
+  return { value: (text.length === 0 ? null : parsePythonJson(text)) as T, res };
+}
+
+/** The error of a non-2xx answer, with its description decoded when it is JSON. */
+function answerError(method: string, url: string, res: RawResponse): Error {
+  const text = res.body.toString('utf8');
+  let parsed: JsonValue | undefined;
+  if (/json/i.test(String(res.headers['content-type'] ?? ''))) {
+    try {
+      parsed = parsePythonJson(text);
+    } catch {
+      parsed = undefined;
+    }
+  }
+  return apiError(method, url, res.status, http.STATUS_CODES[res.status] ?? 'Error', text, parsed);
+}
+
+/** A request handed to a server in this process (the shape of Fastify's and light-my-request's inject). */
+export interface InjectRequest {
+  method: string;
+  /** Path and query string. */
+  url: string;
+  headers: Record<string, string>;
+  payload?: Buffer;
+}
+
+export interface InjectAnswer {
+  statusCode: number;
+  headers: Record<string, string | string[] | number | undefined>;
+  rawPayload: Buffer;
+}
+
+/**
+ * The client's requests handed to an API in this process (Fastify's `inject`): the same
+ * routes, authentication and error answers as over HTTP, without a socket. No retries:
+ * nothing in between can fail transiently, and the server's own 503s are for the caller.
+ */
+export class InjectTransport implements Transport {
+  readonly #dispatch: (req: InjectRequest) => Promise<InjectAnswer>;
+  readonly #headers: Record<string, string>;
+
+  constructor(dispatch: (req: InjectRequest) => Promise<InjectAnswer>, opts: { auth?: GnocchiAuth; headers?: Record<string, string> } = {}) {
+    this.#dispatch = dispatch;
+    this.#headers = { accept: 'application/json, */*', ...authHeaders(opts.auth ?? { type: 'none' }), ...(opts.headers ?? {}) };
+  }
+
+  async request(spec: RequestSpec): Promise<RawResponse> {
+    const method = spec.method.toUpperCase();
+    const qs = queryString(spec.query);
+    const url = `${spec.path.startsWith('/') ? spec.path : `/${spec.path}`}${qs ? `?${qs}` : ''}`;
+    const headers: Record<string, string> = { ...this.#headers, ...(spec.headers ?? {}) };
+    let payload: Buffer | undefined;
+    if (spec.body !== undefined) {
+      payload = Buffer.isBuffer(spec.body) ? spec.body : Buffer.from(typeof spec.body === 'string' ? spec.body : JSON.stringify(spec.body));
+      headers['content-type'] = spec.contentType ?? 'application/json';
+    }
+    if (spec.signal?.aborted) throw new GnocchiTransportError(method, url, 'ABORT_ERR', 'aborted', 1);
+    let answer: InjectAnswer;
+    try {
+      answer = await this.#dispatch({ method, url, headers, payload });
+    } catch (err) {
+      // The server could not take the request (closing, not ready): as a refused connection.
+      throw new GnocchiTransportError(method, url, 'ECONNREFUSED', (err as Error).message, 1);
+    }
+    const res: RawResponse = { status: answer.statusCode, headers: incomingHeaders(answer.headers), body: answer.rawPayload, url };
+    if (res.status >= 200 && res.status < 300) return res;
+    throw answerError(method, url, res);
+  }
+
+  async json<T>(spec: RequestSpec): Promise<{ value: T; res: RawResponse }> {
+    return decodeJson<T>(await this.request(spec));
+  }
+
+  close(): void {}
+}
+
+function incomingHeaders(h: InjectAnswer['headers']): http.IncomingHttpHeaders {
+  const out: http.IncomingHttpHeaders = {};
+  for (const [k, v] of Object.entries(h)) {
+    if (v === undefined) continue;
+    if (k === 'set-cookie') out[k] = Array.isArray(v) ? v : [String(v)];
+    else out[k] = Array.isArray(v) ? v.join(', ') : String(v);
+  }
+  return out;
 }
 
 function authHeaders(auth: GnocchiAuth): Record<string, string> {

@@ -6,13 +6,12 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { errnoCode, fileUrlPath } from '@tally/files';
 import { retry } from '@tally/retry';
-import { CoordinationConfigError } from './errors.js';
 import {
   checkJoinOptions, MemberExistsError, MembershipClosedError, pollingWatch,
   type GroupMember, type JoinOptions, type Membership, type MembershipChange, type MembershipWatch,
 } from './membership.js';
+import { coordinationFolder, isBusy } from './file-driver.js';
 import type { MembershipDriver } from './membership-drivers.js';
 
 export const MEMBERSHIP_FILE = 'membership.sqlite';
@@ -29,10 +28,6 @@ type Db = Database.Database;
 /** A busy database is retried briefly rather than waited for inside SQLite, which would block the event loop. */
 const BUSY_RETRY = { attempts: 20, baseMs: 1, maxMs: 50 };
 
-function isBusy(err: unknown): boolean {
-  const code = errnoCode(err);
-  return code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED';
-}
 
 export class LocalMembership implements Membership {
   readonly dir: string;
@@ -199,13 +194,5 @@ class LocalMember implements GroupMember {
 
 /** `file:///path`: LocalMembership in that folder (the lock folder of LocalCoordinator). */
 export const fileMembershipDriver: MembershipDriver = {
-  open: async (url) => {
-    let dir: string;
-    try {
-      dir = fileUrlPath(url);
-    } catch (err) {
-      throw new CoordinationConfigError(`coordination URL ${(err as Error).message}`);
-    }
-    return new LocalMembership({ dir });
-  },
+  open: async (url) => new LocalMembership({ dir: coordinationFolder(url) }),
 };

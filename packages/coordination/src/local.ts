@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { errnoCode, fileUrlPath } from '@tally/files';
 import { Backoff, sleep } from '@tally/retry';
-import { CoordinationConfigError, CoordinatorClosedError, LockTimeoutError } from './errors.js';
+import { CoordinatorClosedError, LockTimeoutError } from './errors.js';
+import { coordinationFolder, isBusy } from './file-driver.js';
 import type { Coordinator, Lock, LockOptions } from './types.js';
 import type { CoordinatorDriver } from './drivers.js';
 
@@ -172,20 +172,7 @@ class HeldLock implements Lock {
   }
 }
 
-function isBusy(err: unknown): boolean {
-  const code = errnoCode(err);
-  return code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED';
-}
-
 /** `file:///path`: LocalCoordinator with its lock files in that folder. */
 export const fileCoordinatorDriver: CoordinatorDriver = {
-  open: async (url) => {
-    let dir: string;
-    try {
-      dir = fileUrlPath(url);
-    } catch (err) {
-      throw new CoordinationConfigError(`coordination URL ${(err as Error).message}`);
-    }
-    return new LocalCoordinator({ dir });
-  },
+  open: async (url) => new LocalCoordinator({ dir: coordinationFolder(url) }),
 };

@@ -2,11 +2,10 @@
 // engine, validation, the API's domain logic) into status codes and Gnocchi's bodies.
 // Routes throw or let through domain errors; the Gnocchi plugin's error handler calls this.
 import * as ix from '@tally/indexer';
-import { CalendarDeriveError, OperationsEvalError, UnaggregableError } from '@tally/timeseries';
+import { CalendarDeriveError, OperationsEvalError, UnaggregableError, PyFloat, pyFloatJson as pyFloat, Raw } from '@tally/timeseries';
 import { HttpError, badRequest, invalidInput } from './errors.js';
 import { Invalid } from './schema.js';
 import { MeasuresError } from './measures.js';
-import { PyFloat, pyFloat, Raw } from './pyjson.js';
 import * as d from './domain/errors.js';
 
 /** Status codes for the indexer's errors, as Gnocchi answers them. */

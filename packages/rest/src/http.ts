@@ -3,9 +3,8 @@
 // CORS, proxy-aware public URLs, 405 for known paths, one error handler so that no input
 // can produce a 500).
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type HTTPMethods } from 'fastify';
-import { DEFAULT_ARCHIVE_POLICY_LIMITS, type ArchivePolicyLimits } from '@tally/timeseries';
+import { DEFAULT_ARCHIVE_POLICY_LIMITS, type ArchivePolicyLimits, pyJson } from '@tally/timeseries';
 import { HttpError, badRequest, errorFormat, renderError } from './errors.js';
-import { pyJson } from './pyjson.js';
 import { authenticate, type AuthMode } from './auth.js';
 
 export interface HttpConfig {

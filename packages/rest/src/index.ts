@@ -6,7 +6,6 @@ export { AUTH_MODES } from './auth.js';
 export * from './users.js';
 export { SqliteUserStore } from './users-sqlite.js';
 export { StoreTokenVerifier, issueToken, parseToken, type TokenVerifierOptions } from './tokens.js';
-export { pyJson, pyFloat, PyFloat } from './pyjson.js';
 export { DEFAULT_REQUEST_DEADLINE_MS, DEFAULT_MAX_ANSWER_POINTS } from './domain/deadline.js';
 // What another API mounted on Tally's server (the alarm API) shares with this one.
 export { createHttpServer, installCors, type TlsFiles } from './http.js';

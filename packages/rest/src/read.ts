@@ -1,14 +1,10 @@
 // GET .../measures: query arguments, then the columnar result written as JSON in
 // one pass (no per-point objects between storage and the socket).
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import {
-  parseTimestamp, parseTimespan, formatTimestampIn, SeriesTimestampFormatter, isCalendarUnit, TimeZone,
-  UnknownTimeZoneError, type CalendarSampling, type CalendarUnit, type Nanos,
-} from '@tally/timeseries';
+import { parseTimestamp, parseTimespan, formatTimestampIn, SeriesTimestampFormatter, isCalendarUnit, TimeZone, UnknownTimeZoneError, type CalendarSampling, type CalendarUnit, type Nanos, pyFloatJson as pyFloat } from '@tally/timeseries';
 import type { Metric } from '@tally/indexer';
 import { HttpError, argumentError, badRequest } from './errors.js';
 import { checkedPolicy, metricMeasures } from './domain/measures.js';
-import { pyFloat } from './pyjson.js';
 import { CHUNK_POINTS, utcSeriesChunks, writeInChunks, writtenInOneGo } from './series-json.js';
 import { requestDeadline, type Deadline } from './domain/deadline.js';
 import { parseBool } from './query.js';

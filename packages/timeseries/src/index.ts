@@ -2,6 +2,7 @@
 export * from './time.js';
 export * from './policy.js';
 export * from './pyfloat.js';
+export * from './pyjson.js';
 export * from './fnmatch.js';
 export * from './aggregate.js';
 export * from './engine/index.js';

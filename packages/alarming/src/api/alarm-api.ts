@@ -3,20 +3,22 @@
 // only. Mounted on a server of its own (buildAlarmServer, Aodh's port 8042) or beside
 // another API.
 import { randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
-  HttpError, authenticate, createHttpServer, installCors, installTokenAuth, pyJson,
+  HttpError, authenticate, createHttpServer, installCors, installTokenAuth,
   type AuthMode, type TlsFiles, type TokenVerifier,
 } from '@tally/rest';
-import { VALID_AGGREGATION_METHODS } from '@tally/timeseries';
+import { VALID_AGGREGATION_METHODS, pyJson } from '@tally/timeseries';
 import type { Alarm } from '../model.js';
 import {
-  InvalidMarkerError, UnknownFieldError, microsFromStored, pythonFloats, storedFromIso, storedTimestamp,
+  ALARM_FLOAT_FIELDS, InvalidMarkerError, UnknownFieldError, microsFromStored, storedFromIso, storedTimestamp,
   type AlarmChange, type AlarmFilters, type AlarmInput, type AlarmStore, type HistoryFilters, type StoredAlarm,
 } from '../store/index.js';
 import { eventRoutes, type EventHandler } from './events.js';
 import { AodhError, alarmNotFound, clientError, invalidInput, notAuthorized, pyList, pySet } from './errors.js';
 import { Policy, isAdmin, type AlarmPolicy, type Caller } from './policy.js';
+import { notificationRoutes, notifierErrorToAodh } from './notifications.js';
 import {
   ALARM_FIELDS, ALARM_QUERY_FIELDS, ALARM_SORT_KEYS, HISTORY_FIELDS, HISTORY_SORT_KEYS,
   boolValue, parseComplexQuery, parsePage, parseQ, typedValue, type SimpleQuery,
@@ -47,6 +49,11 @@ export interface AlarmApiOptions {
   /** Evaluates events posted to Tally's own POST /v2/events (events.ts); absent: no such route. */
   events?: EventHandler;
   log?: FastifyBaseLogger;
+  /**
+   * The handle on the index database that holds the notifier's tables: given, Tally's own
+   * routes for delivery history and silences are served too (notifications.ts).
+   */
+  notifierDb?: Kysely<unknown>;
 }
 
 type Query = Record<string, string | string[] | undefined>;
@@ -73,7 +80,7 @@ export function alarmView(a: StoredAlarm): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const k of ALARM_KEYS) out[k] = a[k];
   out[`${a.type}_rule`] = wireRule(a.type, a.rule);
-  return pythonFloats(out);
+  return out;
 }
 
 const changeView = (c: AlarmChange): Record<string, unknown> => ({
@@ -83,7 +90,7 @@ const changeView = (c: AlarmChange): Record<string, unknown> => ({
 
 function send(reply: FastifyReply, status: number, body: unknown): FastifyReply {
   // As bytes: Fastify would append a charset to a string's media type, which Aodh does not send.
-  return reply.code(status).header('content-type', 'application/json').send(Buffer.from(pyJson(body)));
+  return reply.code(status).header('content-type', 'application/json').send(Buffer.from(pyJson(body, { floatKeys: ALARM_FLOAT_FIELDS })));
 }
 
 /** Aodh parses bodies as JSON whatever their media type. */
@@ -100,6 +107,8 @@ function jsonBody(req: FastifyRequest): unknown {
 
 function toAodhError(err: unknown): AodhError | null {
   if (err instanceof AodhError) return err;
+  const notifier = notifierErrorToAodh(err);
+  if (notifier) return notifier;
   if (err instanceof InvalidMarkerError) return clientError(err.message);
   if (err instanceof UnknownFieldError) return clientError(`Unknown field: ${err.field}`);
   if (err instanceof HttpError) return new AodhError(err.status, err.message, err.headers);
@@ -443,6 +452,15 @@ export async function alarmApi(app: FastifyInstance, opts: AlarmApiOptions): Pro
   others('/v2/quotas/:project', ['DELETE']);
 
   if (opts.events) eventRoutes(app, { handler: opts.events, policy, caller, jsonBody, send, others });
+  if (opts.notifierDb) {
+    notificationRoutes(app, {
+      db: opts.notifierDb, policy, caller, send, jsonBody, others,
+      alarmProject: async (c, id) => {
+        const a = await store.get(id);
+        return a && (isAdmin(c) || policy.mode === 'open' || a.project_id === c.projectId) ? { project_id: a.project_id } : null;
+      },
+    });
+  }
 }
 
 export interface AlarmServerOptions extends AlarmApiOptions {

@@ -27,6 +27,8 @@ export interface EvaluatorOptions {
   onTransition(alarm: Alarm, transition: Transition): Promise<void>;
   /** The same state again for an alarm with repeat_actions: notify only. */
   onRepeat?(alarm: Alarm, transition: Transition): Promise<void>;
+  /** An alarm was evaluated (whatever the decision): its evaluate_timestamp, say. */
+  onEvaluated?(alarm: Alarm): Promise<void>;
   /** An alarm left as it was (its source kept failing, a callback threw) or a failed round. */
   onError?(err: unknown, alarm: Alarm | null): void;
   /** Group of the evaluators sharing alarms. */
@@ -161,6 +163,7 @@ export class Evaluator {
       signal,
     });
     stats.evaluated++;
+    await this.#o.onEvaluated?.(alarm);
     if (decision === null) return;
     const t: Transition = { previous: alarm.state, state: decision.state, reason: decision.reason, reasonData: decision.reasonData };
     if (decision.changed) {

@@ -12,7 +12,7 @@
 import { compileGlob, parsePyFloat, parsePyInt, pyFloatRepr, type Glob } from '@tally/timeseries';
 import type { Alarm, AlarmState, EventRule } from '../model.js';
 import { microsFromStored, storedFromIso, storedTimestamp } from '../store/clock.js';
-import { pythonJsonDumps } from '../notifier/python-json.js';
+import { pyJson } from '@tally/timeseries';
 import type { Decision } from './threshold.js';
 
 /**
@@ -263,7 +263,7 @@ function sortedJson(value: unknown): string {
     for (const k of Object.keys(v).sort((a, b) => compareStrings(a, b))) out[k] = sort(v[k]);
     return out;
   };
-  return pythonJsonDumps(sort(value));
+  return pyJson(sort(value), { ensureAscii: true });
 }
 
 export interface EventReasonData {

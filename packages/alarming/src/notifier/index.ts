@@ -15,4 +15,3 @@ export {
   type Silence, type SilenceInput, type SilenceMatch, type SilenceScope, type SilenceTarget,
 } from './silences.js';
 export { InvalidSilenceError, SilenceScopeError, SilenceNotFoundError, NotifierConfigError } from './errors.js';
-export { pythonJsonDumps } from './python-json.js';

@@ -13,28 +13,20 @@
 // receiver gets an alarm's notifications in the order the state changes were committed,
 // even across retries and takeovers.
 import { randomUUID } from 'node:crypto';
-import { sql, type Kysely, type Selectable } from 'kysely';
+import { sql, type Insertable, type Kysely, type Selectable } from 'kysely';
 import { inWriteTx } from '@tally/indexer';
 import type { AlarmNotification } from '../model.js';
 import type { Dialect } from '../db.js';
 import { receiverOf, redactAction } from './deliver.js';
-import { pythonJsonDumps } from './python-json.js';
-import { notifierDb, num, type OutboxTable } from './schema.js';
+import { pyJson } from '@tally/timeseries';
+import { notifierDb, num, type NotificationColumn, type OutboxTable } from './schema.js';
 
 export type OutboxStatus = 'pending' | 'delivered' | 'failed' | 'held';
 
 /** An outbox row as the worker and the history read it. */
-export interface OutboxEntry {
+export interface OutboxEntry extends Pick<OutboxTable, NotificationColumn> {
   id: number;
   kind: 'notification' | 'summary';
-  request_id: string;
-  alarm_id: string | null;
-  project_id: string | null;
-  alarm_name: string;
-  severity: string;
-  previous: string;
-  current: string;
-  reason: string;
   reason_data: Record<string, unknown>;
   /** Masked when it holds a password. */
   action: string;
@@ -90,6 +82,14 @@ export function publicEntry(e: ClaimedEntry): OutboxEntry {
   return rest;
 }
 
+/** A new row, due at once: what a notification or a summary says, and the action it goes to. */
+function pendingRow(what: Pick<Insertable<OutboxTable>, NotificationColumn | 'kind' | 'reason_data' | 'action' | 'silence_id'>, now: number): Insertable<OutboxTable> {
+  return {
+    ...what, receiver: receiverOf(what.action), status: 'pending', created_at: now, next_attempt_at: now, attempts: 0,
+    claim: null, lease_until: null, completed_at: null, last_status: null, last_error: null,
+  };
+}
+
 /**
  * Queues `notification` for each of its actions, in the caller's transaction `tx`: commit
  * the state change and its notification together, or neither. Queuing the same request id
@@ -100,30 +100,11 @@ export function publicEntry(e: ClaimedEntry): OutboxEntry {
 export async function enqueue<DB>(tx: Kysely<DB>, notification: AlarmNotification, now = Date.now()): Promise<number> {
   const actions = [...new Set(notification.actions)];
   if (actions.length === 0) return 0;
-  const rows = actions.map((action) => ({
-    kind: 'notification',
-    request_id: notification.request_id,
-    alarm_id: notification.alarm_id,
-    project_id: notification.project_id,
-    alarm_name: notification.alarm_name,
-    severity: notification.severity,
-    previous: notification.previous,
-    current: notification.current,
-    reason: notification.reason,
-    reason_data: JSON.stringify(notification.reason_data),
-    action,
-    receiver: receiverOf(action),
-    status: 'pending',
-    created_at: now,
-    next_attempt_at: now,
-    attempts: 0,
-    claim: null,
-    lease_until: null,
-    completed_at: null,
-    last_status: null,
-    last_error: null,
-    silence_id: null,
-  }));
+  const { request_id, alarm_id, project_id, alarm_name, severity, previous, current, reason } = notification;
+  const rows = actions.map((action) => pendingRow({
+    kind: 'notification', request_id, alarm_id, project_id, alarm_name, severity, previous, current, reason,
+    reason_data: JSON.stringify(notification.reason_data), action, silence_id: null,
+  }, now));
   const res = await notifierDb(tx).insertInto('notifier_outbox').values(rows)
     .onConflict((oc) => oc.columns(['request_id', 'action']).doNothing())
     .executeTakeFirst();
@@ -326,30 +307,12 @@ export async function summarizeEndedSilences<DB>(
           };
         });
         const body = { summary: 'silence ended', silence, alarms };
-        await tx.insertInto('notifier_outbox').values({
-          kind: 'summary',
-          request_id: `req-${randomUUID()}`,
-          alarm_id: null,
-          project_id: s.owner_project_id,
-          alarm_name: '',
-          severity: '',
-          previous: '',
-          current: '',
+        await tx.insertInto('notifier_outbox').values(pendingRow({
+          kind: 'summary', request_id: `req-${randomUUID()}`, alarm_id: null, project_id: s.owner_project_id,
+          alarm_name: '', severity: '', previous: '', current: '',
           reason: `${entries.length} notification(s) of ${alarms.length} alarm(s) held by silence ${s.id}`,
-          reason_data: JSON.stringify(body),
-          action,
-          receiver: receiverOf(action),
-          status: 'pending',
-          created_at: now,
-          next_attempt_at: now,
-          attempts: 0,
-          claim: null,
-          lease_until: null,
-          completed_at: null,
-          last_status: null,
-          last_error: null,
-          silence_id: s.id,
-        }).execute();
+          reason_data: JSON.stringify(body), action, silence_id: s.id,
+        }, now)).execute();
       }
       return byAction.size;
     });
@@ -357,10 +320,16 @@ export async function summarizeEndedSilences<DB>(
   return queued;
 }
 
+/**
+ * Aodh posts json.dumps's defaults (ASCII); the values it holds as floats are written so:
+ * a threshold rule's most recent point (Gnocchi's values are floats) and thresholds.
+ */
+const BODY_JSON = { ensureAscii: true, floatKeys: new Set(['most_recent', 'threshold']) } as const;
+
 /** The bytes posted for an entry: Aodh's body for a notification, the digest for a summary. */
 export function entryBody(e: OutboxEntry): string {
-  if (e.kind === 'summary') return pythonJsonDumps(e.reason_data);
-  return pythonJsonDumps({
+  if (e.kind === 'summary') return pyJson(e.reason_data, BODY_JSON);
+  return pyJson({
     alarm_name: e.alarm_name,
     alarm_id: e.alarm_id,
     severity: e.severity,
@@ -368,5 +337,5 @@ export function entryBody(e: OutboxEntry): string {
     current: e.current,
     reason: e.reason,
     reason_data: e.reason_data,
-  });
+  }, BODY_JSON);
 }

@@ -1,7 +1,7 @@
 // The notifier's tables, in the index database beside the alarm store's, versioned under
 // the module name 'notifier'. Times are integer milliseconds since the Unix epoch (every
 // process of one deployment shares the clock that leases and retry times are read on).
-import { sql, type Generated, type Kysely } from 'kysely';
+import { sql, type ColumnDefinitionBuilder, type Generated, type Kysely } from 'kysely';
 import type { Migration } from '../db.js';
 
 /**
@@ -40,6 +40,9 @@ export interface OutboxTable {
   last_error: string | null;
   silence_id: string | null;
 }
+
+/** The columns that say what a notification is about, as the outbox row and its readers hold them. */
+export type NotificationColumn = 'request_id' | 'alarm_id' | 'project_id' | 'alarm_name' | 'severity' | 'previous' | 'current' | 'reason';
 
 /** Every attempt at delivering an outbox row. */
 export interface AttemptTable {
@@ -102,12 +105,13 @@ export const NOTIFIER_MIGRATIONS: readonly Migration[] = [
     async up(raw, dialect) {
       const db = notifierDb(raw);
       const id = dialect === 'sqlite' ? 'integer' : 'bigint';
+      // AUTOINCREMENT: ids order deliveries and appear in history queries, never reuse one.
+      const serial = (c: ColumnDefinitionBuilder): ColumnDefinitionBuilder => (dialect === 'sqlite'
+        ? c.primaryKey().autoIncrement()
+        : c.primaryKey().generatedByDefaultAsIdentity());
       await db.schema
         .createTable('notifier_outbox')
-        .addColumn('id', id, (c) => (dialect === 'sqlite'
-          // AUTOINCREMENT: ids order deliveries and appear in history queries, never reuse one.
-          ? c.primaryKey().autoIncrement()
-          : c.primaryKey().generatedByDefaultAsIdentity()))
+        .addColumn('id', id, serial)
         .addColumn('kind', 'varchar(16)', (c) => c.notNull())
         .addColumn('request_id', 'varchar(64)', (c) => c.notNull())
         .addColumn('alarm_id', 'varchar(128)')
@@ -148,9 +152,7 @@ export const NOTIFIER_MIGRATIONS: readonly Migration[] = [
 
       await db.schema
         .createTable('notifier_attempt')
-        .addColumn('id', id, (c) => (dialect === 'sqlite'
-          ? c.primaryKey().autoIncrement()
-          : c.primaryKey().generatedByDefaultAsIdentity()))
+        .addColumn('id', id, serial)
         .addColumn('outbox_id', 'bigint', (c) => c.notNull()
           .references('notifier_outbox.id').onDelete('cascade'))
         .addColumn('request_id', 'varchar(64)', (c) => c.notNull())

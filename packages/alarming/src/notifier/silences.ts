@@ -33,14 +33,7 @@ export interface SilenceInput extends SilenceMatch {
   created_by?: string | null;
 }
 
-export interface Silence {
-  id: string;
-  owner_project_id: string | null;
-  created_by: string | null;
-  comment: string;
-  alarm_id: string | null;
-  project_id: string | null;
-  name_pattern: string | null;
+export interface Silence extends Pick<SilenceTable, 'id' | 'owner_project_id' | 'created_by' | 'comment' | 'alarm_id' | 'project_id' | 'name_pattern'> {
   severity: Severity | null;
   /** Milliseconds since the epoch. */
   starts_at: number;

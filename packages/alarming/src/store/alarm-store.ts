@@ -5,13 +5,12 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import { inWriteTx } from '@tally/indexer';
-import { pyJson } from '@tally/rest';
+import { pyJson } from '@tally/timeseries';
 import type { Alarm, AlarmState, AlarmType, Severity } from '../model.js';
 import type { Dialect } from '../db.js';
 import { isoFromStored, nowStored } from './clock.js';
 import { InvalidMarkerError } from './errors.js';
 import { compileFilter, compileOrderBy, type ColumnKinds, type FilterExpr, type OrderBy } from './filter.js';
-import { pythonFloats } from './pyfloats.js';
 import type { AlarmHistoryRow, AlarmRow, AlarmTables } from './schema.js';
 
 /** An alarm as stored: Aodh's document plus the time the evaluator last looked at it. */
@@ -174,7 +173,13 @@ function record(a: StoredAlarm, keys: readonly (typeof RECORD_ORDER)[number][] =
   return out;
 }
 
-const detailJson = (value: Record<string, unknown>): string => pyJson(pythonFloats(value));
+/**
+ * Fields of alarms that Python holds as floats, written so ("threshold": 300.0) wherever
+ * they are nested: JavaScript has one number type.
+ */
+export const ALARM_FLOAT_FIELDS: ReadonlySet<string> = new Set(['threshold']);
+
+const detailJson = (value: Record<string, unknown>): string => pyJson(value, { floatKeys: ALARM_FLOAT_FIELDS });
 
 export class AlarmStore {
   private readonly db: Kysely<AlarmTables>;

@@ -3,8 +3,7 @@
 // Answers can be large (up to the request's bound on points): their size is checked
 // before anything is written, and the lists are written in chunks with the event loop
 // given back between them (read.ts' writers).
-import { TimeZone, type AggregatesResult, type CalendarUnit, type Nanos, type Series } from '@tally/timeseries';
-import { Raw } from '../pyjson.js';
+import { TimeZone, type AggregatesResult, type CalendarUnit, type Nanos, type Series, Raw } from '@tally/timeseries';
 import { measuresChunks } from '../read.js';
 import { writeInChunks } from '../series-json.js';
 import type { Deadline } from '../domain/deadline.js';

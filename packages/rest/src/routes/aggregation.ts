@@ -8,7 +8,7 @@ import { route, send, checkAcceptJson, jsonBody } from '../http.js';
 import { enforce } from '../auth.js';
 import { badRequest } from '../errors.js';
 import { Invalid } from '../schema.js';
-import type { Raw } from '../pyjson.js';
+import type { Raw } from '@tally/timeseries';
 import { queryResample, queryTimeZone } from '../read.js';
 import { parseBool } from '../query.js';
 import { metricTarget } from './metric.js';

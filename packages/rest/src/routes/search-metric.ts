@@ -1,14 +1,12 @@
 // /v1/search/metric: measures of some metrics whose value satisfies a predicate
 // (domain/value-query.ts), given in the body; metrics and bounds in the query string.
 import type { FastifyInstance } from 'fastify';
-import { parseTimestamp, parseTimespan, type Nanos } from '@tally/timeseries';
+import { parseTimestamp, parseTimespan, type Nanos, Raw, pyFloatJson as pyFloat, formatTimestamp } from '@tally/timeseries';
 import { parseUuid } from '@tally/indexer';
 import { route, send, checkAcceptJson, jsonBody } from '../http.js';
 import { enforce } from '../auth.js';
 import { badRequest } from '../errors.js';
-import { Raw, pyFloat } from '../pyjson.js';
 import { granularitySeconds } from '../read.js';
-import { formatTimestamp } from '@tally/timeseries';
 import { metricTarget } from './metric.js';
 import { compileValueQuery, searchByValue } from '../domain/value-query.js';
 import type { Ctx } from '../context.js';
