@@ -7,7 +7,7 @@ import { HashRing, type GroupMember, type Membership } from '@tally/coordination
 import { eachLimited, retry, sleep } from '@tally/retry';
 import type { Alarm, AlarmState } from '../model.js';
 import { evaluateAlarm, PERIODIC_TYPES } from './evaluate.js';
-import { SourceUnavailableError, type MetricSource } from './source.js';
+import { SourceUnavailableError, sharedQueries, type MetricSource } from './source.js';
 
 export interface Transition {
   previous: AlarmState;
@@ -136,10 +136,14 @@ export class Evaluator {
     const alarms = (await this.#o.listAlarms()).filter((a) => a.enabled && PERIODIC_TYPES.has(a.type));
     const mine = alarms.filter((a) => ring.ownerOf(a.alarm_id) === this.memberId);
     const stats: RoundStats = { owned: mine.length, evaluated: 0, transitions: 0, repeats: 0, failed: 0, members: ring.size };
+    // One instant and one set of answers for the whole round: alarms over the same series
+    // and window ask the metric store once (Aodh asks once per alarm, each at its own now).
+    const now = this.#now();
+    const source = sharedQueries(this.#o.source);
     await eachLimited(mine, this.#o.concurrency ?? 10, async (alarm) => {
       if (signal?.aborted) return;
       try {
-        await this.#evaluateOne(alarm, stats, signal);
+        await this.#evaluateOne(alarm, stats, { now, source }, signal);
       } catch (err) {
         stats.failed++;
         this.#o.onError?.(err, alarm);
@@ -148,13 +152,13 @@ export class Evaluator {
     return stats;
   }
 
-  async #evaluateOne(alarm: Alarm, stats: RoundStats, signal?: AbortSignal): Promise<void> {
+  async #evaluateOne(alarm: Alarm, stats: RoundStats, round: { now: number; source: MetricSource }, signal?: AbortSignal): Promise<void> {
     const r = this.#o.retry ?? {};
     // A source that is down leaves the alarm as it is: retried a few times within the
     // round, then again next round. Only answers (points, or a definite "does not
     // exist") change states.
-    const decision = await retry(() => evaluateAlarm(alarm, this.#o.source, {
-      now: this.#now(), ingestionLagSeconds: this.#o.ingestionLagSeconds,
+    const decision = await retry(() => evaluateAlarm(alarm, round.source, {
+      now: round.now, ingestionLagSeconds: this.#o.ingestionLagSeconds,
     }), {
       attempts: r.attempts ?? 3,
       baseMs: r.baseMs ?? Math.min(200, this.#o.intervalMs / 10),

@@ -27,6 +27,31 @@ export interface MetricSource {
   resourcesAggregate(q: WindowQuery & { resourceType: string; metric: string; search: unknown }): Promise<Point[]>;
 }
 
+/**
+ * `source`, asking each distinct query once: the alarms of one round that ask the same
+ * thing (alarms at several thresholds over one metric, composites sharing a leaf) share
+ * its answer, so a round costs the metric store one query per distinct rule and window
+ * rather than one per alarm. A failed query is forgotten, so a retry asks again. Answers
+ * are shared: callers must not modify them.
+ */
+export function sharedQueries(source: MetricSource): MetricSource {
+  const answers = new Map<string, Promise<Point[]>>();
+  const once = (key: string, ask: () => Promise<Point[]>): Promise<Point[]> => {
+    let answer = answers.get(key);
+    if (answer === undefined) {
+      answer = ask();
+      answers.set(key, answer);
+      answer.catch(() => answers.delete(key));
+    }
+    return answer;
+  };
+  return {
+    resourceMeasures: (q) => once(`r${JSON.stringify([q.resourceId, q.metric, q.aggregation, q.granularity, q.start, q.stop])}`, () => source.resourceMeasures(q)),
+    metricsAggregate: (q) => once(`m${JSON.stringify([q.metrics, q.aggregation, q.granularity, q.start, q.stop])}`, () => source.metricsAggregate(q)),
+    resourcesAggregate: (q) => once(`s${JSON.stringify([q.resourceType, q.metric, q.search, q.aggregation, q.granularity, q.start, q.stop])}`, () => source.resourcesAggregate(q)),
+  };
+}
+
 /** What was not found, as Gnocchi's 404 answers tell them apart. */
 export type NotFoundKind = 'metric' | 'resource' | 'other';
 
