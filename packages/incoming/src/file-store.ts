@@ -1,5 +1,5 @@
 import {
-  linkSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync,
+  linkSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync, watch, type FSWatcher,
 } from 'node:fs';
 import { link, mkdir, open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -190,6 +190,27 @@ export class FileIncomingStore implements IncomingStore {
     }
     const quarantined = new Set((await listDir(join(this.dir, QUARANTINE))).map((n) => n.split('.')[0])).size;
     return { metrics, measures, perMetric, quarantined };
+  }
+
+  /**
+   * New batches are hard links appearing in the sack folders: the kernel says so (inotify
+   * through fs.watch), whichever process wrote them. Deletions fire too; a caller woken
+   * for nothing just finds an empty scan.
+   */
+  watch(onNew: () => void): () => void {
+    const watchers: FSWatcher[] = [];
+    for (let s = 0; s < this.sacks; s++) {
+      try {
+        const w = watch(this.#sackDir(s), { persistent: false }, () => onNew());
+        w.on('error', () => w.close());
+        watchers.push(w);
+      } catch {
+        // No watch (no inotify, too many watches): processing falls back to its scans.
+      }
+    }
+    return () => {
+      for (const w of watchers) w.close();
+    };
   }
 
   /** Waits for queued adds to be durable, then refuses new ones. */

@@ -52,5 +52,11 @@ export interface IncomingStore {
    */
   quarantine(sack: number, id: string): Promise<void>;
   backlog(options?: BacklogOptions): Promise<Backlog>;
+  /**
+   * Calls `onNew` soon after batches are added, by this process or another (best effort:
+   * a driver that cannot tell calls nothing, and processing then finds batches at its next
+   * scan). Returns the function that stops watching.
+   */
+  watch?(onNew: () => void): () => void;
   close(): Promise<void>;
 }

@@ -1,7 +1,7 @@
 // The processing loop: visits every sack, processing those whose lock it gets, so that any
 // number of workers (threads or processes sharing the data folder) split the sacks between
 // them without configuration. Idle workers back off up to `intervalMs`.
-import { AbortedError, sleep } from '@tally/retry';
+import { sleep } from '@tally/retry';
 import type { Processor, Logger } from './processor.js';
 
 export interface WorkerOptions {
@@ -15,6 +15,11 @@ export interface WorkerOptions {
   log?: Logger;
   /** Called after each scan with what it processed (metrics for /v1/status). */
   onScan?: (stats: { measures: number; metrics: number; ms: number }) => void;
+  /**
+   * Tells when new measures may be waiting (the incoming store's `watch`): an idle worker
+   * then scans at once instead of at the end of its pause. Returns the unsubscriber.
+   */
+  watch?: (onNew: () => void) => () => void;
 }
 
 export async function runWorker(o: WorkerOptions): Promise<void> {
@@ -22,10 +27,44 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
   const hkEvery = o.housekeepingEveryMs ?? 5_000;
   let lastHk = 0;
   let idle = 10;
+  let lastMeasures = 0;
   // Start at a random sack so that several workers do not contend on the same locks.
   const sacks = o.processor.sacks;
   let start = Math.floor(Math.random() * sacks);
-  while (!o.signal?.aborted) {
+  // Measures acknowledged while the worker idles wait for its next scan: woken, the scan
+  // starts at once (an idle worker otherwise sleeps up to `interval`, which was most of the
+  // time from acknowledgement to processing for a burst after a quiet spell).
+  let woken = false;
+  let endPause: (() => void) | null = null;
+  const unwatch = o.watch?.(() => {
+    woken = true;
+    endPause?.();
+  });
+  try {
+    while (!o.signal?.aborted) {
+      await scan();
+      // Busy: scan again at once. Idle: back off exponentially up to the interval.
+      if (lastMeasures > 0) {
+        idle = 10;
+        continue;
+      }
+      idle = Math.min(interval, idle * 2);
+      if (woken) {
+        woken = false;
+        continue;
+      }
+      await new Promise<void>((resolve) => {
+        endPause = resolve;
+        sleep(idle, o.signal).then(resolve, resolve);
+      });
+      endPause = null;
+      woken = false;
+    }
+  } finally {
+    unwatch?.();
+  }
+
+  async function scan(): Promise<void> {
     const t0 = Date.now();
     let measures = 0;
     let metrics = 0;
@@ -42,18 +81,11 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
       }
     }
     start = (start + 1) % sacks;
+    lastMeasures = measures;
     o.onScan?.({ measures, metrics, ms: Date.now() - t0 });
     if (o.housekeeping && Date.now() - lastHk > hkEvery) {
       lastHk = Date.now();
       await o.housekeeping().catch((err: unknown) => o.log?.error({ err }, 'housekeeping failed'));
     }
-    // Busy: scan again at once. Idle: back off exponentially up to the interval.
-    idle = measures > 0 ? 10 : Math.min(interval, idle * 2);
-    if (measures === 0) await sleep(idle, o.signal).catch(ignoreAbort);
   }
-}
-
-/** An abort ends the idle wait early; the loop condition then stops the worker. */
-function ignoreAbort(err: unknown): void {
-  if (!(err instanceof AbortedError)) throw err;
 }

@@ -1,0 +1,44 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FileIncomingStore } from '@tally/incoming';
+import type { Processor } from './processor.js';
+import { runWorker } from './worker.js';
+
+test('an idle worker scans as soon as measures are added, not at the end of its pause', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tally-worker-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const incoming = new FileIncomingStore({ dir, sacks: 2 });
+  const scans: number[] = [];
+  let listed = 0;
+  // Only what the loop uses: the sack count and one sack's processing (here: a count of
+  // the batches waiting, so that the loop sees work and then idles).
+  const processor = {
+    sacks: incoming.sacks,
+    processSack: async (sack: number) => {
+      if (sack === 0) scans.push(Date.now());
+      const ids = await incoming.listBatches(sack);
+      const fresh = ids.length - (sack === 0 ? listed : 0);
+      if (sack === 0) listed = ids.length;
+      return { batches: ids.length, metrics: 0, measures: Math.max(0, fresh), quarantined: 0 };
+    },
+  } as unknown as Processor;
+  const abort = new AbortController();
+  const loop = runWorker({ processor, intervalMs: 60_000, signal: abort.signal, watch: (onNew) => incoming.watch(onNew) });
+  // Let it go idle: a pause of 10 ms, then 20, 40 ... up to a minute.
+  await new Promise((r) => setTimeout(r, 700));
+  const before = scans.length;
+  const added = Date.now();
+  const metric = '5a301761-f78b-46e2-8900-8b4f6fe6f3c5';
+  await incoming.add(new Map([[metric, { ts: BigInt64Array.of(1n), values: Float64Array.of(1) }]]));
+  for (let i = 0; i < 100 && scans.length === before; i++) await new Promise((r) => setTimeout(r, 20));
+  assert.ok(scans.length > before, 'scanned after the add');
+  // The pause under way when the add came was 640 ms long (10, 20, ... doubling): without
+  // a wake the scan would come hundreds of milliseconds later.
+  assert.ok(scans[before] - added < 300, `woken ${scans[before] - added} ms after the add`);
+  abort.abort();
+  await loop;
+  await incoming.close();
+});
