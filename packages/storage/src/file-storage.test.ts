@@ -255,7 +255,8 @@ test('a corrupt split is reported, not served', async (t) => {
   const raw = readFileSync(join(mdir, live));
   raw[8] ^= 1; // the first record's payload
   writeFileSync(join(mdir, live), raw);
-  // Read by another process (the writer's cache still holds what it wrote), or with no cache.
+  // Read by the writer (a commit does not keep what it wrote), by another, and with no cache.
+  await assert.rejects(store.readSplit(id, 'k'), CorruptStorageError);
   for (const reader of [new FileAggregateStorage({ dir }), new FileAggregateStorage({ dir, recordCacheBytes: 0 })]) {
     await assert.rejects(reader.readSplit(id, 'k'), CorruptStorageError);
     await reader.close();

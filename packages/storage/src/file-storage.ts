@@ -26,7 +26,7 @@ export interface FileAggregateStorageOptions {
   faultHook?: (op: 'pack' | 'rename', path: string) => void | Promise<void>;
   /** File operations one commit keeps in flight (default FILE_OPS_IN_FLIGHT). */
   fileOpsInFlight?: number;
-  /** Bytes of split payloads kept in memory for reads (default RECORD_CACHE_BYTES; 0: none). */
+  /** Bytes of split payloads readSplit keeps in memory (default RECORD_CACHE_BYTES; 0: none). */
   recordCacheBytes?: number;
 }
 
@@ -129,24 +129,26 @@ export class FileAggregateStorage implements AggregateStorage {
           });
           const bytes = await region;
           if (bytes !== null && bytes.length === hotBytes) {
-            const payload = decodeSplit(bytes.subarray(ref.offset, ref.offset + ref.length), path);
-            // A copy: a view would keep the whole region alive in the cache.
-            this.#records?.set(recordKey(metricId, ref), new Uint8Array(payload));
-            return payload;
+            return decodeSplit(bytes.subarray(ref.offset, ref.offset + ref.length), path);
           }
         }
-        return this.#readSplit(metricId, key, base);
+        return this.#readSplit(metricId, key, base, false);
       },
       commit: (change) => this.#serialised(metricId, () => this.#commit(metricId, change, base)),
     };
   }
 
   readSplit(metricId: string, key: string): Promise<Uint8Array | null> {
-    return this.#readSplit(metricId, key, null);
+    return this.#readSplit(metricId, key, null, true);
   }
 
-  /** `first`: a manifest already read (update()) to follow first; otherwise the cached one. */
-  async #readSplit(metricId: string, key: string, first: Manifest | null): Promise<Uint8Array | null> {
+  /**
+   * `first`: a manifest already read (update()) to follow first; otherwise the cached one.
+   * `cache`: keep the payload for later reads. Reads (dashboards) ask for the same splits
+   * again; processing reads each split once per fold, from the pack it wrote last, and
+   * would only fill the memory of its threads with splits nobody reads again.
+   */
+  async #readSplit(metricId: string, key: string, first: Manifest | null, cache: boolean): Promise<Uint8Array | null> {
     for (let attempt = 0; ; attempt++) {
       const manifest = attempt === 0 && first !== null ? first : await this.#manifest(metricId, attempt > 0);
       const ref = manifest.splits.get(key);
@@ -156,7 +158,7 @@ export class FileAggregateStorage implements AggregateStorage {
       const path = join(this.#metricDir(metricId), ref.file);
       try {
         const payload = decodeSplit(await readRecord(path, ref), path);
-        this.#records?.set(recordKey(metricId, ref), payload);
+        if (cache) this.#records?.set(recordKey(metricId, ref), payload);
         return payload;
       } catch (err) {
         // Another process committed and removed this file since we read the manifest:
@@ -209,12 +211,6 @@ export class FileAggregateStorage implements AggregateStorage {
       throw asUnavailable(err, `committing metric ${metricId}`);
     }
     await this.#published(metricId, dir, current, next, `pack:${hot}`);
-    if (this.#records !== null) {
-      for (const [key, data] of change.put) {
-        const ref = next.splits.get(key);
-        if (ref !== undefined) this.#records.set(recordKey(metricId, ref), data);
-      }
-    }
   }
 
   /**
