@@ -8,7 +8,7 @@ export { SqliteUserStore } from './users-sqlite.js';
 export { StoreTokenVerifier, issueToken, parseToken, type TokenVerifierOptions } from './tokens.js';
 export { DEFAULT_REQUEST_DEADLINE_MS, DEFAULT_MAX_ANSWER_POINTS } from './domain/deadline.js';
 // What another API mounted on Tally's server (the alarm API) shares with this one.
-export { createHttpServer, installCors, type TlsFiles } from './http.js';
+export { createHttpServer, installCors, isDatabaseUnavailable, type TlsFiles } from './http.js';
 export { authenticate, installTokenAuth } from './auth.js';
 export { jsonDepth } from './nesting.js';
 export { HttpError } from './errors.js';

@@ -1,4 +1,4 @@
-import { describe, it, before, after } from 'node:test';
+import { describe, it, before, after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
 import { alarmServer, as, threshold } from './test-util.js';
@@ -171,4 +171,21 @@ describe('alarm API, open policy (Aodh functional-test profile)', () => {
       await done();
     }
   });
+});
+
+test('a database that cannot answer (busy, full, read-only) is a 503 in Aodh\'s body, not a 500', async () => {
+  const { app, store, done } = await alarmServer();
+  try {
+    const busy = Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' });
+    store.list = async () => { throw busy; };
+    store.get = async () => { throw Object.assign(new Error('disk full'), { code: 'SQLITE_FULL' }); };
+    for (const url of ['/v2/alarms', '/v2/alarms/5a301761-f78b-46e2-8900-8b4f6fe6f3c5']) {
+      const r = await app.inject({ method: 'GET', url, headers: as('u', 'p', 'admin') });
+      assert.equal(r.statusCode, 503, url);
+      const body = JSON.parse(r.body) as { error_message: { faultstring: string } };
+      assert.match(body.error_message.faultstring, /alarm database is unavailable/);
+    }
+  } finally {
+    await done();
+  }
 });

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
-  HttpError, authenticate, createHttpServer, installCors, installTokenAuth,
+  HttpError, authenticate, createHttpServer, installCors, installTokenAuth, isDatabaseUnavailable,
   type AuthMode, type TlsFiles, type TokenVerifier,
 } from '@tally/rest';
 import { VALID_AGGREGATION_METHODS, pyJson } from '@tally/timeseries';
@@ -115,6 +115,9 @@ function toAodhError(err: unknown): AodhError | null {
   const fe = err as { statusCode?: number; code?: string; message?: string };
   if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new AodhError(413, 'Request body is larger than the server accepts.');
   if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) return new AodhError(fe.statusCode, fe.message ?? 'Bad Request');
+  // The index database full, read-only, unreachable or locked too long: not the request's
+  // fault, and worth retrying (as the metric API answers it).
+  if (isDatabaseUnavailable(err)) return new AodhError(503, `The alarm database is unavailable right now: ${fe.message ?? 'unavailable'}`);
   return null;
 }
 
