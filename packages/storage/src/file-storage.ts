@@ -262,7 +262,7 @@ export class FileAggregateStorage implements AggregateStorage {
       offset += header.length + data.length;
     }
     packs.set(hot, offset);
-    const manifest: Manifest = { gen: current.gen + 1, state: new Uint8Array(change.state), applied: nextApplied(current.applied, change), splits, packs };
+    const manifest: Manifest = { gen: current.gen + 1, state: change.state, applied: nextApplied(current.applied, change), splits, packs };
     const encoded = encodeManifest(manifest);
     this.#own.set(manifest, hot);
     hotParts.push(encoded, encodePackTrailer(encoded.length));

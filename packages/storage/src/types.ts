@@ -9,6 +9,7 @@ export interface MetricRecord {
   readonly applied: ReadonlySet<string>;
 }
 
+/** The storage keeps `state` and the split buffers as given, without a copy: do not modify them afterwards. */
 export interface CommitChange {
   state: Uint8Array;
   /** Splits written (key -> bytes). A key both here and in `del` ends up written. */
