@@ -305,15 +305,8 @@ export async function main(argv: string[]): Promise<number> {
   const specs = targetSpecs(o);
   const results = new Map<string, { url: string[]; runs: RunResult[] }>(specs.map((s) => [s.name, { url: [], runs: [] }]));
 
-  // Stop a started server on Ctrl-C rather than leaving it (and its database) behind.
   let current: Target | null = null;
-  const onSignal = (sig: NodeJS.Signals) => {
-    progress.log(`${sig}: stopping`);
-    const t = current;
-    void (t ? t.stop() : Promise.resolve()).finally(() => process.exit(130));
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const unguard = stopOnSignal(progress, () => current);
 
   const started = Date.now();
   for (let run = 0; run < o.runs; run++) {
@@ -348,8 +341,7 @@ export async function main(argv: string[]): Promise<number> {
       entry?.runs.push(res);
     }
   }
-  process.off('SIGINT', onSignal);
-  process.off('SIGTERM', onSignal);
+  unguard();
 
   const defs = o.scenario === 'noisy-neighbour' ? NOISY_FIGURES : figureDefs(o.workload.datasets, o.workload.scale);
   const keys = defs.map((d) => d.key);
@@ -412,21 +404,32 @@ function listCells(): string {
   return `${lines.join('\n')}\n`;
 }
 
-async function matrixMain(o: Options, argv: string[], progress: Progress): Promise<number> {
-  const specs: MatrixTargetSpec[] = [{ name: 'tally', open: () => startTally(o.start) }];
-  if (o.vsReference) specs.push({ name: 'gnocchi', open: () => startGnocchi(o.start) });
-  let current: Target | null = null;
-  const onSignal = (sig: NodeJS.Signals) => {
+/**
+ * Stops the server `running()` names on Ctrl-C (or SIGTERM) rather than leaving it, and
+ * its database, behind; returns the function that removes the handlers.
+ */
+function stopOnSignal(progress: Progress, running: () => Target | null): () => void {
+  const onSignal = (sig: NodeJS.Signals): void => {
     progress.log(`${sig}: stopping`);
-    const t = current;
+    const t = running();
     void (t ? t.stop() : Promise.resolve()).finally(() => process.exit(130));
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  return () => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  };
+}
+
+async function matrixMain(o: Options, argv: string[], progress: Progress): Promise<number> {
+  const specs: MatrixTargetSpec[] = [{ name: 'tally', open: () => startTally(o.start) }];
+  if (o.vsReference) specs.push({ name: 'gnocchi', open: () => startGnocchi(o.start) });
+  let current: Target | null = null;
+  const unguard = stopOnSignal(progress, () => current);
   const started = Date.now();
   const { rows, policies, notes } = await runMatrix(specs, o.matrix.cells, o.matrix.cfg, progress, (t) => { current = t; });
-  process.off('SIGINT', onSignal);
-  process.off('SIGTERM', onSignal);
+  unguard();
   const sizes = { seriesPoints: o.matrix.cfg.seriesPoints, aggregateMetrics: o.matrix.cfg.aggregateMetrics };
   const summary = matrixSummary(rows, policies, sizes);
   process.stdout.write(`\n${renderMatrix(rows)}\n${renderPolicies(policies, sizes)}\n${renderMemory(rows)}\n${renderSummary(summary)}`);

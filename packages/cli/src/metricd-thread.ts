@@ -57,7 +57,7 @@ async function processingLoop(): Promise<void> {
     intervalMs: settings.processingIntervalMs,
     signal: abort.signal,
     log,
-    watch: svc.incoming.watch ? (onNew) => svc.incoming.watch?.(onNew) ?? (() => undefined) : undefined,
+    watch: svc.incoming.watch?.bind(svc.incoming),
     housekeeping: async () => {
       const n = await expungeDeletedMetrics(svc);
       if (n) log.info({ metrics: n }, 'expunged deleted metrics');
