@@ -1,0 +1,5 @@
+export type {
+  MeterType, MeterDefinition, AttributeDefinition, ResourceTypeDefinition, ResourceSnapshot, Sample,
+  LogLevel, Logger, PollContext, Discovery, Pollster, PollsterEnvironment, PollsterFactory,
+} from './pollster.js';
+export { PollsterConfigError } from './pollster.js';
