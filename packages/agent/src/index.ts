@@ -3,3 +3,7 @@ export type {
   LogLevel, Logger, PollContext, Discovery, Pollster, PollsterEnvironment, PollsterFactory,
 } from './pollster.js';
 export { PollsterConfigError } from './pollster.js';
+export {
+  vspherePollster, VSphereClient, VimFault, InvalidLoginFault, NotAuthenticatedFault, InvalidArgumentFault,
+  ManagedObjectNotFoundFault, VSphereTransportError, VSphereTimeoutError,
+} from './vsphere/index.js';
