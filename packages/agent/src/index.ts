@@ -3,3 +3,6 @@ export type {
   LogLevel, Logger, PollContext, Discovery, Pollster, PollsterEnvironment, PollsterFactory,
 } from './pollster.js';
 export { PollsterConfigError } from './pollster.js';
+export {
+  libvirtPollster, LibvirtPollster, LibvirtClient, LibvirtError, LibvirtConnectionError, LibvirtTimeoutError,
+} from './libvirt/index.js';
