@@ -7,3 +7,6 @@ export {
   vspherePollster, VSphereClient, VimFault, InvalidLoginFault, NotAuthenticatedFault, InvalidArgumentFault,
   ManagedObjectNotFoundFault, VSphereTransportError, VSphereTimeoutError,
 } from './vsphere/index.js';
+export {
+  libvirtPollster, LibvirtPollster, LibvirtClient, LibvirtError, LibvirtConnectionError, LibvirtTimeoutError,
+} from './libvirt/index.js';

@@ -1,0 +1,65 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DomainXmlError, parseDomainXml } from './domain-xml.js';
+
+const nova = (ns: string, p: string, name = 'web &amp; db'): string => {
+  const q = p === '' ? '' : `${p}:`;
+  const decl = p === '' ? `xmlns="${ns}"` : `xmlns:${p}="${ns}"`;
+  return `<${q}instance ${decl}>
+      <${q}package version="27.1.0"/>
+      <${q}name>${name}</${q}name>
+      <${q}flavor name="m1.small"><${q}memory>2048</${q}memory><${q}disk>20</${q}disk><${q}swap>0</${q}swap>
+        <${q}ephemeral>1</${q}ephemeral><${q}vcpus>2</${q}vcpus></${q}flavor>
+      <${q}owner><${q}user uuid="u-1">alice</${q}user><${q}project uuid="p-1">demo</${q}project></${q}owner>
+      <${q}root type="image" uuid="img-1"/>
+    </${q}instance>`;
+};
+
+const domain = (metadata: string, devices = ''): string =>
+  `<domain type='kvm' id='3'><name>instance-00000003</name><uuid>6695eb01-f6a4-8304-79aa-97f2502e193f</uuid>
+   <metadata>${metadata}</metadata><os><type arch='x86_64'>hvm</type></os><devices>${devices}</devices></domain>`;
+
+const expected = {
+  displayName: 'web & db',
+  flavor: { name: 'm1.small', vcpus: 2, memoryMb: 2048, diskGb: 20, ephemeralGb: 1, swapMb: 0 },
+  projectId: 'p-1',
+  userId: 'u-1',
+  imageId: 'img-1',
+};
+
+test('Nova metadata is read in both namespaces, whatever the prefix', () => {
+  for (const ns of ['http://openstack.org/xmlns/libvirt/nova/1.1', 'http://openstack.org/xmlns/libvirt/nova/1.0']) {
+    for (const p of ['nova', 'n', '']) {
+      assert.deepEqual(parseDomainXml(domain(nova(ns, p))).nova, expected, `${ns} prefix '${p}'`);
+    }
+  }
+});
+
+test('the newer namespace wins when both are there; other namespaces are not Nova', () => {
+  const both = nova('http://openstack.org/xmlns/libvirt/nova/1.0', 'old', 'old one') + nova('http://openstack.org/xmlns/libvirt/nova/1.1', 'nova', 'new one');
+  assert.equal(parseDomainXml(domain(both)).nova?.displayName, 'new one');
+  assert.equal(parseDomainXml(domain(nova('http://example.com/other', 'nova'))).nova, null);
+  assert.equal(parseDomainXml(domain('')).nova, null);
+  assert.equal(parseDomainXml('<domain><name>x</name></domain>').nova, null);
+});
+
+test('a name made of digits stays a string; missing parts are null', () => {
+  const x = domain(`<nova:instance xmlns:nova="http://openstack.org/xmlns/libvirt/nova/1.1"><nova:name>0123</nova:name></nova:instance>`);
+  assert.deepEqual(parseDomainXml(x).nova, { displayName: '0123', flavor: null, projectId: null, userId: null, imageId: null });
+});
+
+test('interfaces are indexed by target device, with MAC and filter reference', () => {
+  const d = parseDomainXml(domain('', `
+    <interface type='bridge'><mac address='fa:16:3e:00:00:01'/><target dev='tap1'/><filterref filter='nova-instance-x-fa163e000001'/></interface>
+    <interface type='ethernet'><mac address='fa:16:3e:00:00:02'/><target dev='tap2'/></interface>
+    <interface type='network'><mac address='fa:16:3e:00:00:03'/></interface>`));
+  assert.deepEqual([...d.interfaces.values()], [
+    { dev: 'tap1', mac: 'fa:16:3e:00:00:01', filter: 'nova-instance-x-fa163e000001' },
+    { dev: 'tap2', mac: 'fa:16:3e:00:00:02', filter: null },
+  ]);
+});
+
+test('what is not a domain description is refused with a DomainXmlError', () => {
+  assert.throws(() => parseDomainXml('<network><name>x</name></network>'), DomainXmlError);
+  assert.throws(() => parseDomainXml(''), DomainXmlError);
+});
