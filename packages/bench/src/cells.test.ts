@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { allCells, fmtRatio, groupCells, machineLimit, MATRIX_FIGURES, MATRIX_POLICIES, MATRIX_SHAPES, renderMatrix, selectCells, worstBest } from './cells.js';
+import { allCells, floorLimit, floorParseLimit, fmtRatio, groupCells, machineLimit, machineLimitRange, MATRIX_FIGURES, MATRIX_POLICIES, MATRIX_SHAPES, renderMatrix, selectCells, worstBest } from './cells.js';
 
 test('cells: every policy x shape x state once, with stable names', () => {
   const cells = allCells();
@@ -56,4 +56,17 @@ test('cells: the machine limit is the acknowledged rate over the parse rate', ()
   assert.equal(fmtRatio(0.25), '0.25x');
   assert.equal(fmtRatio(12.34), '12.3x');
   assert.equal(fmtRatio(null), 'n/a');
+});
+
+test('the HTTP floor ratios: acknowledged over the bare server, the bare server over parsing', () => {
+  assert.equal(floorLimit({ ack_rate: 30, floor_rate: 120 }), 0.25);
+  assert.equal(floorLimit({ ack_rate: 30, floor_rate: null }), null);
+  assert.equal(floorParseLimit({ floor_rate: 50, parse_rate: 1000 }), 0.05);
+  assert.equal(floorParseLimit({ floor_rate: 50, parse_rate: null }), null);
+  const rows = [
+    { cell: 'a/single/cold', tally: { ack_rate: 10, floor_rate: 40 }, gnocchi: null },
+    { cell: 'a/batch10k/cold', tally: { ack_rate: 90, floor_rate: 100 }, gnocchi: null },
+  ];
+  const r = machineLimitRange(rows, floorLimit);
+  assert.deepEqual(r, { worst: { cell: 'a/single/cold', ratio: 0.25 }, best: { cell: 'a/batch10k/cold', ratio: 0.9 } });
 });

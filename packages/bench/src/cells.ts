@@ -142,6 +142,20 @@ export function machineLimit(f: Figures | null): number | null {
   return ack !== null && parse !== null && parse > 0 ? ack / parse : null;
 }
 
+/** Tally's acknowledged rate over a bare HTTP server's on the same requests (http-floor.ts). */
+export function floorLimit(f: Figures | null): number | null {
+  const ack = f?.ack_rate ?? null;
+  const floor = f?.floor_rate ?? null;
+  return ack !== null && floor !== null && floor > 0 ? ack / floor : null;
+}
+
+/** The parse limit a bare HTTP server reaches on the same requests: what HTTP leaves for the shape. */
+export function floorParseLimit(f: Figures | null): number | null {
+  const floor = f?.floor_rate ?? null;
+  const parse = f?.parse_rate ?? null;
+  return floor !== null && parse !== null && parse > 0 ? floor / parse : null;
+}
+
 /** One line per cell and figure (Tally, Gnocchi, oriented ratio); the summary is matrixSummary's. */
 export function renderMatrix(rows: readonly CellResult[]): string {
   const table: string[][] = [['cell', 'figure', 'unit', 'tally', 'gnocchi', 'ratio']];
@@ -154,6 +168,10 @@ export function renderMatrix(rows: readonly CellResult[]): string {
     }
     const ml = machineLimit(r.tally);
     if (ml !== null) table.push([r.cell, 'machine limit: ack / JSON.parse+validate', '', ml.toPrecision(2), r.gnocchi ? (machineLimit(r.gnocchi)?.toPrecision(2) ?? 'n/a') : '-', '']);
+    const fl = floorLimit(r.tally);
+    if (fl !== null) table.push([r.cell, 'ack / bare HTTP server, same requests', '', fl.toPrecision(2), r.gnocchi ? (floorLimit(r.gnocchi)?.toPrecision(2) ?? 'n/a') : '-', '']);
+    const fp = floorParseLimit(r.tally);
+    if (fp !== null) table.push([r.cell, 'bare HTTP server / JSON.parse+validate', '', fp.toPrecision(2), '-', '']);
   }
   const widths = table[0].map((_, i) => Math.max(...table.map((r) => r[i].length)));
   const line = (r: string[]) => r.map((c, i) => (i >= 3 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
@@ -162,9 +180,9 @@ export function renderMatrix(rows: readonly CellResult[]): string {
   return `${out.join('\n')}\n`;
 }
 
-/** The lowest and highest ingest machine limit (acknowledged / parse) over the cells. */
-export function machineLimitRange(rows: readonly CellResult[]): { worst: Extreme; best: Extreme } | null {
-  const limits = rows.map((r) => ({ cell: r.cell, ratio: machineLimit(r.tally) })).filter((x): x is Extreme => x.ratio !== null);
+/** The lowest and highest of a per-cell limit (by default acknowledged / parse) over the cells. */
+export function machineLimitRange(rows: readonly CellResult[], limit: (f: Figures | null) => number | null = machineLimit): { worst: Extreme; best: Extreme } | null {
+  const limits = rows.map((r) => ({ cell: r.cell, ratio: limit(r.tally) })).filter((x): x is Extreme => x.ratio !== null);
   if (limits.length === 0) return null;
   return { worst: limits.reduce((a, b) => (b.ratio < a.ratio ? b : a)), best: limits.reduce((a, b) => (b.ratio > a.ratio ? b : a)) };
 }

@@ -5,6 +5,7 @@ import { GnocchiApiError, type GnocchiClient, type RequestSpec } from '@tally/cl
 import { snappyCompress, writeRequest } from '@tally/rest/encoders';
 import { parseTimespan } from '@tally/timeseries';
 import { generate, isoSeconds, Rng } from './datasets.js';
+import { startHttpFloor } from './http-floor.js';
 import { groupCells, renderMatrix, type Cell, type CellResult, type MatrixPolicy, type MatrixShape, type MatrixState } from './cells.js';
 import type { PolicyResult } from './policy-figures.js';
 import { processingLimit, storedPoints, type MetricPoints, type ProcessingLimit } from './processing.js';
@@ -268,6 +269,23 @@ async function send(client: GnocchiClient, plan: Plan, progress: Progress, label
   return total / ((performance.now() - t0) / 1000);
 }
 
+/** Measures per second a bare HTTP server (see http-floor.ts) takes the plan's requests at. */
+async function floorRate(plan: Plan): Promise<number> {
+  const floor = await startHttpFloor();
+  const client = benchClient(floor.url, 'floor', '', SINGLE_LOOPS + 2);
+  try {
+    const total = plan.flat().reduce((s, r) => s + r.measures, 0);
+    const t0 = performance.now();
+    await Promise.all(plan.map(async (loop) => {
+      for (const r of loop) await client.transport.request(r.spec);
+    }));
+    return total / ((performance.now() - t0) / 1000);
+  } finally {
+    client.close();
+    await floor.stop();
+  }
+}
+
 async function ignoreConflict(p: Promise<unknown>): Promise<void> {
   try {
     await p;
@@ -495,6 +513,8 @@ export async function runGroup(target: Target, policy: MatrixPolicy, shape: Matr
       const e2e = await send(client, plan, progress, label, cfg, (ack) => { if (f) f.ack_rate = ack; });
       if (!f) continue;
       f.e2e_rate = e2e;
+      // A property of the machine and the shape, not of the target: measured beside Tally only.
+      if (target.kind === 'tally') f.floor_rate = await floorRate(plan);
       if (ids.length > 0 && cfg.reads > 0) {
         const samples: number[] = [];
         for (let i = 0; i < cfg.reads + 2; i++) {

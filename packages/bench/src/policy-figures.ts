@@ -2,7 +2,7 @@
 // series, /v1/aggregates, bytes per aggregate point, the processing machine limit) and
 // to a target over the whole run (peak memory), their tables and the summary of every
 // figure: worst and best. Pure: unit-tested apart from the servers.
-import { fmtNum, fmtRatio, machineLimitRange, MATRIX_FIGURES, worstBest, type CellResult, type Extreme, type MatrixPolicy } from './cells.js';
+import { floorLimit, floorParseLimit, fmtNum, fmtRatio, machineLimitRange, MATRIX_FIGURES, worstBest, type CellResult, type Extreme, type MatrixPolicy } from './cells.js';
 import type { ProcessingLimit } from './processing.js';
 import { ratio, type FigureDef } from './report.js';
 
@@ -91,6 +91,12 @@ export function matrixSummary(cells: readonly CellResult[], policies: readonly P
   const ml = machineLimitRange(cells);
   out.push({ figure: 'ingest machine limit (Tally acknowledged / JSON.parse + validation in the bench)', unit: '',
     worst: ml?.worst ?? null, best: ml?.best ?? null, target: null });
+  const fl = machineLimitRange(cells, floorLimit);
+  out.push({ figure: 'ingest against a bare HTTP server (Tally acknowledged / bare server, same requests)', unit: '',
+    worst: fl?.worst ?? null, best: fl?.best ?? null, target: null });
+  const fp = machineLimitRange(cells, floorParseLimit);
+  out.push({ figure: 'what HTTP leaves (bare server / JSON.parse + validation)', unit: '',
+    worst: fp?.worst ?? null, best: fp?.best ?? null, target: null });
   const peak = runPeak(cells);
   const r = peak.tally !== null && peak.gnocchi !== null && peak.tally > 0 ? peak.gnocchi / peak.tally : null;
   const whole: Extreme | null = r === null ? null : { ratio: r, cell: 'whole matrix' };
