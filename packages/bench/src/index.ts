@@ -15,6 +15,7 @@ import { allCells, CellSelectionError, MATRIX_FIGURES, POLICY_HELP, renderMatrix
 import { matrixSummary, policyFigureDefs, readFigureDefs, renderMemory, renderPolicies, renderSummary, runPeak, withRatios } from './policy-figures.js';
 import { runMatrix, type MatrixConfig, type MatrixTargetSpec } from './matrix.js';
 import { ALARM_BENCH_HELP, ALARM_BENCH_OPTIONS, alarmBenchConfig, renderAlarmFigures, runAlarmBench, type AlarmBenchConfig } from './alarms-bench.js';
+import { AGENT_BENCH_HELP, AGENT_BENCH_OPTIONS, agentBenchConfig, renderAgentFigures, runAgentBench, type AgentBenchConfig } from './agent-bench.js';
 
 export { percentile, median } from './stats.js';
 export { figureDefs, medians, renderTable } from './report.js';
@@ -44,8 +45,10 @@ Scenario:
   --noisy-read-interval N  ms between two reads of the other tenant (100)
   --noisy-reader NAME      HTTP basic user of the other tenant (reader)
                            alarms: Tally's alarm evaluator against Debian's aodh-evaluator (options below)
+                           agent: metering agents polling libvirt domains into Tally, per cycle (options below)
 
 ${ALARM_BENCH_HELP}
+${AGENT_BENCH_HELP}
 Matrix (--matrix; started targets only: Tally, and Gnocchi with --vs-reference):
   --matrix                 ingest of every policy x request shape x server state (see --list-cells)
   --cell NAME              run only this cell, policy/shape/state, any part may be * (repeatable)
@@ -108,13 +111,14 @@ function sizeList(name: string, raw: string | undefined, dflt: number[]): number
   return [...new Set(intList(name, raw))].sort((a, b) => a - b);
 }
 
-type Scenario = 'standard' | 'noisy-neighbour' | 'alarms';
+type Scenario = 'standard' | 'noisy-neighbour' | 'alarms' | 'agent';
 
 interface Options {
   scenario: Scenario;
   matrix: { enabled: boolean; list: boolean; cells: Cell[]; cfg: MatrixConfig };
   noisy: NoisyConfig;
   alarms: AlarmBenchConfig;
+  agent: AgentBenchConfig;
   targetUrl: string | null;
   dataDir: string | null;
   pid: number | null;
@@ -164,6 +168,7 @@ export function parseOptions(argv: string[], log: (m: string) => void = () => {}
       'matrix-aggregate-metrics': { type: 'string' }, 'matrix-aggregate-points': { type: 'string' }, 'matrix-aggregate-reads': { type: 'string' },
       'matrix-processing-reps': { type: 'string' }, 'matrix-stall': { type: 'string' },
       ...ALARM_BENCH_OPTIONS,
+      ...AGENT_BENCH_OPTIONS,
     },
   });
   if (v.help) return 'help';
@@ -201,7 +206,7 @@ export function parseOptions(argv: string[], log: (m: string) => void = () => {}
     password,
   };
   const scenario = v.scenario ?? 'standard';
-  if (scenario !== 'standard' && scenario !== 'noisy-neighbour' && scenario !== 'alarms') throw new UsageError(`--scenario: unknown scenario '${scenario}' (known: standard, noisy-neighbour, alarms)`);
+  if (scenario !== 'standard' && scenario !== 'noisy-neighbour' && scenario !== 'alarms' && scenario !== 'agent') throw new UsageError(`--scenario: unknown scenario '${scenario}' (known: standard, noisy-neighbour, alarms, agent)`);
   const noisy: NoisyConfig = {
     points: int('noisy-points', v['noisy-points'], 200_000, 1),
     methods: (v['noisy-methods'] ?? '*').split(',').map((m) => m.trim()).filter(Boolean),
@@ -244,11 +249,13 @@ export function parseOptions(argv: string[], log: (m: string) => void = () => {}
   };
   if (matrix.enabled && v.target !== undefined) throw new UsageError('--matrix starts its own servers (cold cells need a fresh one): drop --target');
   if (scenario === 'alarms' && (v.target !== undefined || v['vs-reference'])) throw new UsageError('--scenario alarms starts its own Tally and Aodh: drop --target and --vs-reference');
+  if (scenario === 'agent' && (v.target !== undefined || v['vs-reference'])) throw new UsageError('--scenario agent starts its own Tally for each agent: drop --target and --vs-reference');
   return {
     scenario,
     matrix,
     noisy,
     alarms: alarmBenchConfig(v, int, REPO_ROOT),
+    agent: agentBenchConfig(v, int, REPO_ROOT),
     targetUrl: v.target ?? null,
     dataDir: v['data-dir'] ?? null,
     pid: v.pid === undefined ? null : int('pid', v.pid, 0, 1),
@@ -302,6 +309,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (o.matrix.enabled) return matrixMain(o, argv, progress);
   if (o.scenario === 'alarms') return alarmsMain(o, argv, progress);
+  if (o.scenario === 'agent') return agentMain(o, argv, progress);
   const specs = targetSpecs(o);
   const results = new Map<string, { url: string[]; runs: RunResult[] }>(specs.map((s) => [s.name, { url: [], runs: [] }]));
 
@@ -394,6 +402,24 @@ async function alarmsMain(o: Options, argv: string[], progress: Progress): Promi
     process.stdout.write(`JSON written to ${o.json}\n`);
   }
   return figures.notes.length > 0 ? 1 : 0;
+}
+
+async function agentMain(o: Options, argv: string[], progress: Progress): Promise<number> {
+  const started = Date.now();
+  const result = await runAgentBench(o.start, o.agent, progress);
+  process.stdout.write(`\n${renderAgentFigures(result)}total time ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+  if (o.json) {
+    const doc = {
+      command: ['tally bench', ...argv].join(' '),
+      date: new Date().toISOString(),
+      machine: { host: hostname(), cpus: cpus().length, cpu: cpus()[0]?.model ?? null, memoryBytes: totalmem(), node: process.version },
+      agent: o.agent,
+      result,
+    };
+    writeFileSync(o.json, `${JSON.stringify(doc, null, 2)}\n`);
+    process.stdout.write(`JSON written to ${o.json}\n`);
+  }
+  return result.notes.length > 0 || result.sides.length === 0 ? 1 : 0;
 }
 
 function listCells(): string {
