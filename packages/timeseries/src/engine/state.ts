@@ -87,8 +87,8 @@ export function nextChunks(previous: readonly BufferChunk[], previousLength: num
     at = end;
   }
   const total = buffer.ts.length;
-  const kept = previousLength - dropped;
-  if (kept < total) out.push(chunkOf(buffer, Math.max(0, kept), total, out[out.length - 1]));
+  const appendedFrom = Math.max(0, previousLength - dropped);
+  if (appendedFrom < total) out.push(chunkOf(buffer, appendedFrom, total, out[out.length - 1]));
   if (out.length > MAX_CHUNKS) return total === 0 ? [] : [chunkOf(buffer, 0, total)];
   while (out.length > LAZY_CHUNKS && out[out.length - 2].n <= out[out.length - 1].n) {
     const merged = (out.pop() as BufferChunk).n + (out.pop() as BufferChunk).n;
