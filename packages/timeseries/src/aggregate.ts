@@ -85,18 +85,23 @@ function bucketizeByOffsets(ts: BigInt64Array, granularity: Nanos, from: number,
   const w = wordsOf(ts);
   const b = baseOf(base);
   const g = Number(granularity);
-  const starts = new BigInt64Array(ts.length - from);
+  // Buckets are at most the points, and at most the buckets the span covers: with coarse
+  // granularities (an hour of 1 s points) the second is far smaller.
+  const spanned = floorDiv(offsetAt(w, ts.length - 1, b), g) + 1;
+  const room = Math.min(ts.length - from, spanned);
+  const starts = new BigInt64Array(room);
   const sw = wordsOf(starts);
-  const bounds = new Int32Array(ts.length - from + 1);
+  const bounds = new Int32Array(room + 1);
   let count = 0;
-  let current = -1;
+  // The current bucket's end offset: a point before it needs no division.
+  let end = -1;
   for (let i = from; i < ts.length; i++) {
-    const k = floorDiv(offsetAt(w, i, b), g);
-    if (k !== current) {
-      current = k;
-      setAt(sw, count, b, k * g);
-      bounds[count++] = i;
-    }
+    const off = offsetAt(w, i, b);
+    if (off < end) continue;
+    const k = floorDiv(off, g);
+    end = (k + 1) * g;
+    setAt(sw, count, b, k * g);
+    bounds[count++] = i;
   }
   bounds[count] = ts.length;
   return { starts: starts.subarray(0, count), bounds: bounds.subarray(0, count + 1) };

@@ -92,3 +92,24 @@ test('reads honour a sub-range of a larger buffer', () => {
   rd.readBits(1);
   assert.equal(rd.overrun, true);
 });
+
+test('view() is bytes() without the copy; reset() starts a new stream in the same writer', () => {
+  const r = rng(3);
+  const w = new BitWriter(4);
+  for (let round = 0; round < 50; round++) {
+    w.reset(256);
+    const fields: [number, number][] = [];
+    const count = Math.floor(r() * 200);
+    for (let i = 0; i < count; i++) {
+      const n = 1 + Math.floor(r() * 32);
+      const v = Math.floor(r() * 2 ** n);
+      fields.push([v, n]);
+      w.writeBits(v, n);
+    }
+    const copy = w.bytes();
+    const view = w.view();
+    assert.deepEqual(view, copy);
+    const rd = new BitReader(view);
+    for (const [v, n] of fields) assert.equal(rd.readBits(n), v >>> 0);
+  }
+});

@@ -100,6 +100,28 @@ export class BitWriter {
     return c;
   }
 
+  /**
+   * Empties the writer for a new stream, keeping its buffer unless it grew past `keepBytes`
+   * (a scratch writer reused for every chunk must not hold on to the largest one forever).
+   */
+  reset(keepBytes = 1 << 20): void {
+    if (this.buf.length > keepBytes) this.buf = new Uint8Array(64);
+    this.len = 0;
+    this.acc = 0;
+    this.free = 32;
+  }
+
+  /**
+   * What bytes() returns, as a view of the writer's own buffer instead of a copy: valid
+   * until the writer is written to or reset.
+   */
+  view(): Uint8Array {
+    const tail = (32 - this.free + 7) >>> 3;
+    if (this.len + tail > this.buf.length) this.grow(tail);
+    for (let i = 0; i < tail; i++) this.buf[this.len + i] = this.acc >>> (24 - 8 * i);
+    return this.buf.subarray(0, this.len + tail);
+  }
+
   /** Bytes written so far, the last one zero-padded. Returns a copy; writing may continue. */
   bytes(): Uint8Array {
     const tailBits = 32 - this.free;

@@ -46,6 +46,11 @@ export class PositionEncoder {
     this.n++;
   }
 
+  /** Ends the stream in its writer (bytes() leaves the writer open, at the cost of a copy). */
+  finish(): void {
+    this.rice.finishInto(this.w);
+  }
+
   bytes(): Uint8Array {
     const w = this.w.clone();
     this.rice.finishInto(w);
@@ -111,6 +116,11 @@ export class TimestampEncoder {
   putAll(ts: BigInt64Array): void {
     const w32 = new Int32Array(ts.buffer, ts.byteOffset, ts.length * 2);
     for (let i = 0; i < ts.length; i++) this.putWords(w32[2 * i + 1], w32[2 * i] >>> 0);
+  }
+
+  /** Ends the stream in its writer (bytes() leaves the writer open, at the cost of a copy). */
+  finish(): void {
+    this.rice.finishInto(this.w);
   }
 
   bytes(): Uint8Array {

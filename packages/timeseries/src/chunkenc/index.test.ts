@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CorruptDataError, decodeMeasures, decodeSplit, encodeMeasures, encodeSplit, Encoding, splitCodecHint } from './index.js';
+import { CorruptDataError, decodeMeasures, decodeSplit, encodeMeasures, encodeSplit, Encoding, measuresCodecHint, splitCodecHint } from './index.js';
 import { datasets, dense, randomWalk3, rng } from './datasets.js';
 
 function sameBits(a: Float64Array, b: Float64Array): void {
@@ -140,4 +140,38 @@ test('long columns are weighed on their tail, then coded whole: still exact what
   const w = splitRoundTrip(dense(n), walk);
   assert.equal(w[0], Encoding.SplitDecimal);
   assert.ok(w.length / n <= 1.5, `${w.length / n} bytes/point`);
+});
+
+test('a measures codec hint: the blob of the measures before is followed while its codec applies', () => {
+  const n = 400;
+  const ts = BigInt64Array.from({ length: 2 * n }, (_, i) => 1_700_000_000_000_000_000n + BigInt(i) * 1_000_000_000n);
+  const walk = randomWalk3(2 * n, 5);
+  const first = encodeMeasures(ts.subarray(0, n), walk.subarray(0, n));
+  const hint = measuresCodecHint(first)!;
+  assert.deepEqual(hint, { codec: { kind: 'decimal', scale: 3, order: 1 }, n });
+  const next = encodeMeasures(ts.subarray(n), walk.subarray(n), hint);
+  assert.deepEqual(next, encodeMeasures(ts.subarray(n), walk.subarray(n)));
+  // A hint whose codec cannot code these values exactly is not followed.
+  const noise = Float64Array.from({ length: n }, (_, i) => Math.sin(i) * 1e-7);
+  const b = encodeMeasures(ts.subarray(n), noise, hint);
+  sameBits(decodeMeasures(b).values, noise);
+  // Random 64-bit timestamps and values do not compress: a raw blob, which gives no hint.
+  const r = rng(8);
+  const rts = BigInt64Array.from({ length: 64 }, () => BigInt.asIntN(64, BigInt(Math.floor(r() * 2 ** 32)) << 31n));
+  const rv = new Float64Array(64);
+  const u = new Uint32Array(rv.buffer);
+  for (let i = 0; i < u.length; i++) u[i] = Math.floor(r() * 2 ** 32);
+  const raw = encodeMeasures(rts, rv);
+  assert.equal(raw[0], Encoding.RawMeasures);
+  assert.equal(measuresCodecHint(raw), null);
+});
+
+test('scratch column writers: blobs coded one after another do not share bytes', () => {
+  const a = encodeSplit(dense(3000), randomWalk3(3000, 1));
+  const copy = a.slice();
+  const b = encodeSplit(dense(10), randomWalk3(10, 2));
+  encodeMeasures(BigInt64Array.of(1n, 2n), Float64Array.of(1, 2));
+  assert.deepEqual(a, copy);
+  assert.notEqual(a.buffer, b.buffer);
+  sameBits(decodeSplit(b).values, randomWalk3(10, 2));
 });

@@ -47,23 +47,36 @@ export function splitCodecHint(b: Uint8Array): SplitCodecHint | null {
   return { codec: l.codec, n: l.n };
 }
 
-/** Code a value column (header excluded) with `codec`, which must apply to it. */
+/** The hint for coding more measures like the stored blob `b`; null for raw ones. */
+export function measuresCodecHint(b: Uint8Array): SplitCodecHint | null {
+  if (b.length === 0 || b[0] === Encoding.RawMeasures) return null;
+  const l = parseLayout(b);
+  return { codec: l.codec, n: l.n };
+}
+
+// Scratch writers for the columns of the chunk being coded: encoding is synchronous and
+// the columns are copied into the chunk at once, so one pair serves every encode instead of
+// several buffers allocated (and collected) per chunk.
+const keyScratch = new BitWriter(4096);
+const valueScratch = new BitWriter(4096);
+
+/**
+ * Code a value column (header excluded) with `codec`, which must apply to it. The bytes are
+ * a view of valueScratch, valid until the next encode.
+ */
 function encodeValues(values: Float64Array, codec: ValueCodec): Uint8Array {
+  const w = valueScratch;
+  w.reset();
   if (codec.kind === 'ieee') {
-    // About 54 bits a value for the noise IEEE wins on: room for 64 avoids regrowing.
-    const w = new BitWriter(8 * values.length + 8);
     writeIeeeColumn(w, values);
-    return w.bytes();
-  }
-  const w = new BitWriter(values.length * 2);
-  if (codec.kind === 'xor') {
+  } else if (codec.kind === 'xor') {
     new XorEncoder(w).putAll(values);
   } else {
     const e = new DecimalEncoder(w, codec.scale, codec.order);
     e.putAll(values);
     e.finishInto(w);
   }
-  return w.bytes();
+  return w.view();
 }
 
 /** Values the codecs are weighed on when a column is longer than twice this. */
@@ -184,11 +197,13 @@ function decodeColumns<K extends Uint32Array | BigInt64Array>(
 export function encodeSplit(positions: Uint32Array, values: Float64Array, hint?: SplitCodecHint | null): Uint8Array {
   checkLengths(positions, values);
   const n = positions.length;
-  const ke = new PositionEncoder(new BitWriter(64));
+  keyScratch.reset();
+  const ke = new PositionEncoder(keyScratch);
   for (let i = 0; i < n; i++) ke.put(positions[i]);
+  ke.finish();
   const v = bestValues(values, hint);
   const enc = splitEncoding(v.codec);
-  const out = assemble(enc, n, ke.bytes(), v.codec, v.bytes);
+  const out = assemble(enc, n, keyScratch.view(), v.codec, v.bytes);
   return out.length <= 5 + 12 * n ? out : encodeRawSplit(positions, values);
 }
 
@@ -264,15 +279,39 @@ export function appendSplitSegment(existing: Uint8Array, segment: Uint8Array, se
   return writeSegments([...head, { lastPosition: segmentLast, bytes: segment }]);
 }
 
-/** Encode raw measures: ns timestamps in any order (duplicates allowed) and their values. */
-export function encodeMeasures(ts: BigInt64Array, values: Float64Array): Uint8Array {
+/**
+ * `existing` (a split blob) with the points at `positions` (ascending) appended as one more
+ * segment, coded like its last segment when that codec still applies (see encodeSplit);
+ * null when they do not start at or after its last position or it has MAX_SEGMENTS
+ * segments already. The blob's header is read once for all of it.
+ */
+export function appendSplit(existing: Uint8Array, positions: Uint32Array, values: Float64Array): Uint8Array | null {
+  const n = positions.length;
+  if (n === 0) return null;
+  const head: Segment[] = isSegmented(existing) ? readSegments(existing) : [{ lastPosition: splitLastPosition(existing), bytes: existing }];
+  if (head.length >= MAX_SEGMENTS) return null;
+  let last = 0;
+  for (const s of head) if (s.lastPosition > last) last = s.lastPosition;
+  if (positions[0] < last) return null;
+  const segment = encodeSplit(positions, values, splitCodecHint(head[head.length - 1].bytes));
+  head.push({ lastPosition: positions[n - 1], bytes: segment });
+  return writeSegments(head);
+}
+
+/**
+ * Encode raw measures: ns timestamps in any order (duplicates allowed) and their values;
+ * `hint` as for encodeSplit (a blob of measures that came before these).
+ */
+export function encodeMeasures(ts: BigInt64Array, values: Float64Array, hint?: SplitCodecHint | null): Uint8Array {
   checkLengths(ts, values);
   const n = ts.length;
-  const ke = new TimestampEncoder(new BitWriter(64));
+  keyScratch.reset();
+  const ke = new TimestampEncoder(keyScratch);
   ke.putAll(ts);
-  const v = bestValues(values);
+  ke.finish();
+  const v = bestValues(values, hint);
   const enc = measuresEncoding(v.codec);
-  const out = assemble(enc, n, ke.bytes(), v.codec, v.bytes);
+  const out = assemble(enc, n, keyScratch.view(), v.codec, v.bytes);
   return out.length <= 5 + 16 * n ? out : encodeRawMeasures(ts, values);
 }
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { CorruptDataError, Encoding, MAX_SEGMENTS, appendSplitSegment, decodeSplit, encodeSplit, splitCodecHint, splitLastPosition, splitSegmentCount } from './index.js';
+import { CorruptDataError, Encoding, MAX_SEGMENTS, appendSplit, appendSplitSegment, decodeSplit, encodeSplit, splitCodecHint, splitLastPosition, splitSegmentCount } from './index.js';
 import { writeSegments } from './segmented.js';
 import { assertSameBits, decodesOrRejects, doubleColumn, mutated } from './properties.js';
 
@@ -88,4 +88,40 @@ test('segmented blobs: mutated bytes decode or throw CorruptDataError', () => {
     }),
     { numRuns: 500 },
   );
+});
+
+test('appendSplit: the segment encodeSplit codes with the last segment as hint, appended; null before the last position or when full', () => {
+  fc.assert(
+    fc.property(fc.array(fc.tuple(fc.nat({ max: 40 }), ascending(200), doubleColumn(60)), { minLength: 2, maxLength: MAX_SEGMENTS + 2 }), (raw) => {
+      let from = 0;
+      let blob: Uint8Array | null = null;
+      let segments = 0;
+      for (const [gap, ps, vs] of raw) {
+        const n = Math.min(ps.length, vs.length);
+        if (n === 0) continue;
+        const positions = Uint32Array.from(ps.slice(0, n).map((p) => p + from));
+        const values = vs.slice(0, n);
+        from = positions[n - 1] + gap;
+        if (blob === null) {
+          blob = encodeSplit(positions, values);
+          segments = 1;
+          continue;
+        }
+        const got = appendSplit(blob, positions, values);
+        if (segments >= MAX_SEGMENTS) {
+          assert.equal(got, null);
+          continue;
+        }
+        const expected = appendSplitSegment(blob, encodeSplit(positions, values, splitCodecHint(blob)), positions[n - 1]);
+        assert.deepEqual(got, expected);
+        blob = expected;
+        segments++;
+      }
+    }),
+    { numRuns: 200 },
+  );
+  const one = encodeSplit(Uint32Array.of(3, 7), Float64Array.of(1, 2));
+  assert.equal(appendSplit(one, Uint32Array.of(6, 8), Float64Array.of(1, 2)), null, 'starts before the last position');
+  assert.notEqual(appendSplit(one, Uint32Array.of(7, 8), Float64Array.of(5, 6)), null, 'replaces the last point');
+  assert.equal(appendSplit(one, new Uint32Array(0), new Float64Array(0)), null);
 });

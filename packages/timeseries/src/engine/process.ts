@@ -1,13 +1,13 @@
 // Processing: folding a batch of measures into a metric's state and splits.
-import { splitCodecHint, splitSegmentCount, MAX_SEGMENTS, type SplitCodecHint } from '../chunkenc/index.js';
+import { splitCodecHint, splitSegmentCount, type SplitCodecHint } from '../chunkenc/index.js';
 import { aggregateSeriesMany, floorTo, lowerBound, type Series } from '../aggregate.js';
 import type { ArchivePolicy, ArchivePolicyItem } from '../policy.js';
 import type { Nanos } from '../time.js';
-import { applyRetention, combine, slice, sortUnique, type Measures } from './series.js';
+import { applyRetention, combine, extend, slice, sortUnique, type Measures } from './series.js';
 import {
   appendSplitSeries, bySplit, decodeSplitSeries, encodeSplitSeries, policyMethods, seriesKey, splitKey, splitStart, type ReadSplit,
 } from './splits.js';
-import { decodeState, encodeState, type State } from './state.js';
+import { decodeState, encodeState, nextChunks, type State } from './state.js';
 
 export interface ProcessResult {
   state: Uint8Array;
@@ -49,12 +49,14 @@ async function storeAggregate(
   const prefix = seriesKey(agg.method, g);
   let existing = state.splits.get(prefix);
   if (existing === undefined) state.splits.set(prefix, (existing = new Set()));
+  const count = existing.size;
   // Splits wholly older than the one holding the retention cutoff are deleted.
   const oldestKept = splitStart(cutoff ?? kept.ts[0], g);
   if (cutoff !== null) {
     for (const start of [...existing]) {
       if (start >= oldestKept) continue;
       existing.delete(start);
+      state.index = undefined;
       del.push(splitKey(agg.method, g, start));
     }
   }
@@ -74,21 +76,22 @@ async function storeAggregate(
     if (existing.has(start)) {
       const bytes = await readSplit(key);
       if (bytes !== null) {
-        hint = splitCodecHint(bytes);
         // The open tail (the series' newest split, the last this commit touches) takes the
         // new points as a segment when they come after its stored ones: O(new points).
         const tail = i === parts.length - 1 && (newest === null || start >= newest);
-        const appended = tail && splitSegmentCount(bytes) < MAX_SEGMENTS ? appendSplitSeries(bytes, part, start, g, hint) : null;
+        const appended = tail ? appendSplitSeries(bytes, part, start, g) : null;
         if (appended !== null) {
           put.set(key, appended);
           continue;
         }
+        hint = splitCodecHint(bytes);
         merged = combine(part, decodeSplitSeries(bytes, start, g));
       }
     }
     put.set(key, encodeSplitSeries(merged, start, g, hint));
     existing.add(start);
   }
+  if (existing.size !== count) state.index = undefined;
 }
 
 /** Re-codes a stored segmented split as one chunk (put); a single chunk is left as it is. */
@@ -118,7 +121,7 @@ function stateOf(bytes: Uint8Array | null): State {
   const known = bytes === null ? undefined : decodedStates.get(bytes);
   if (known === undefined) return decodeState(bytes);
   // The buffer's arrays are never written in place (folds build new ones); the split index is.
-  return { buffer: known.buffer, splits: new Map([...known.splits].map(([k, v]) => [k, new Set(v)])) };
+  return { buffer: known.buffer, splits: new Map([...known.splits].map(([k, v]) => [k, new Set(v)])), chunks: known.chunks, index: known.index };
 }
 
 /**
@@ -140,11 +143,15 @@ export async function processMeasures(
   const methods = policyMethods(policy);
 
   let accepted = batch;
-  if (state.buffer.ts.length > 0) {
-    const last = state.buffer.ts[state.buffer.ts.length - 1];
+  const previous = state.buffer;
+  let appended = true;
+  if (previous.ts.length > 0) {
+    const last = previous.ts[previous.ts.length - 1];
     accepted = slice(batch, lowerBound(batch.ts, firstBlockTimestamp(last, policy, methods)));
+    appended = accepted.ts.length === 0 || accepted.ts[0] > last;
   }
-  const bound = combine(accepted, state.buffer);
+  // Points after the buffer's (the usual case) extend it; others are merged into it.
+  const bound = appended ? extend(previous, accepted) : combine(accepted, previous);
   // Recompute from the batch's first measure (even if it was too old and dropped).
   const from = bound.ts[0] > batch.ts[0] ? bound.ts[0] : batch.ts[0];
 
@@ -160,7 +167,10 @@ export async function processMeasures(
   }
 
   const keepFrom = firstBlockTimestamp(bound.ts[bound.ts.length - 1], policy, methods);
-  state.buffer = slice(bound, lowerBound(bound.ts, keepFrom));
+  const dropped = lowerBound(bound.ts, keepFrom);
+  state.buffer = slice(bound, dropped);
+  // The buffer's chunks already coded stay as they are when points were only appended.
+  state.chunks = appended && state.chunks !== undefined ? nextChunks(state.chunks, previous.ts.length, state.buffer, dropped) : undefined;
   const bytes = encodeState(state);
   decodedStates.set(bytes, state);
   return { state: bytes, put, del };

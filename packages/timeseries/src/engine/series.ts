@@ -73,6 +73,45 @@ export function concat(parts: Series[]): Series {
   return { ts, values };
 }
 
+/** Arrays a series was laid in with room to grow, and how far they are written. */
+interface Room {
+  ts: BigInt64Array;
+  values: Float64Array;
+  end: number;
+}
+const rooms = new WeakMap<ArrayBufferLike, Room>();
+
+/**
+ * `head` followed by `tail` (whose points all come after head's). When head was made by
+ * extend and nothing was written after it since, tail is written in the room after it and
+ * the result shares head's arrays: a buffer that grows by a batch per fold costs the batch,
+ * not a copy of the buffer. Views written before stay as they were (only past their end
+ * is written, once).
+ */
+export function extend(head: Series, tail: Series): Series {
+  const n = head.ts.length;
+  const m = tail.ts.length;
+  const room = n > 0 ? rooms.get(head.ts.buffer) : undefined;
+  if (room !== undefined && head.values.buffer === room.values.buffer && head.values.byteOffset === head.ts.byteOffset) {
+    const at = head.ts.byteOffset / 8 + n;
+    if (room.end === at && at + m <= room.ts.length) {
+      room.ts.set(tail.ts, at);
+      room.values.set(tail.values, at);
+      room.end = at + m;
+      return { ts: room.ts.subarray(at - n, at + m), values: room.values.subarray(at - n, at + m) };
+    }
+  }
+  const size = n + m + Math.max(64, (n + m) >>> 1);
+  const ts = new BigInt64Array(size);
+  const values = new Float64Array(size);
+  ts.set(head.ts);
+  ts.set(tail.ts, n);
+  values.set(head.values);
+  values.set(tail.values, n);
+  rooms.set(ts.buffer, { ts, values, end: n + m });
+  return { ts: ts.subarray(0, n + m), values: values.subarray(0, n + m) };
+}
+
 /** Drop points at or before last - timespan; returns the cutoff (null: keep all). */
 export function applyRetention(s: Series, timespan: Nanos | null): { kept: Series; cutoff: Nanos | null } {
   if (timespan === null || s.ts.length === 0) return { kept: s, cutoff: null };

@@ -11,7 +11,7 @@
 // Split blob: chunkenc's encodeSplit(positions, values) (layout in chunkenc/index.ts), where
 // position i = (ts[i] - start) / granularity, an integer in [0, SPLIT_POINTS), ascending;
 // decoding gives ts[i] = start + position i x granularity.
-import { appendSplitSegment, decodeSplit, encodeSplit, splitLastPosition, type SplitCodecHint } from '../chunkenc/index.js';
+import { appendSplit, decodeSplit, encodeSplit, type SplitCodecHint } from '../chunkenc/index.js';
 import { floorTo, lowerBound, type Series } from '../aggregate.js';
 import { baseOf, fitsDoubles, floorDiv, offsetAt, setAt, wordsOf } from '../nanos64.js';
 import { isValidAggregationMethod, type ArchivePolicy } from '../policy.js';
@@ -55,12 +55,10 @@ export function encodeSplitSeries(s: Series, start: Nanos, granularity: Nanos, h
 /**
  * `existing` (a stored split) with the points of `s` added as one more segment, without
  * decoding it, when they start at or after its last point (a later point replaces the last
- * one at the same position); null when they do not.
+ * one at the same position) and it has room for a segment; null otherwise.
  */
-export function appendSplitSeries(existing: Uint8Array, s: Series, start: Nanos, granularity: Nanos, hint: SplitCodecHint | null): Uint8Array | null {
-  const positions = splitPositions(s, start, granularity);
-  if (positions.length === 0 || positions[0] < splitLastPosition(existing)) return null;
-  return appendSplitSegment(existing, encodeSplit(positions, s.values, hint), positions[positions.length - 1]);
+export function appendSplitSeries(existing: Uint8Array, s: Series, start: Nanos, granularity: Nanos): Uint8Array | null {
+  return appendSplit(existing, splitPositions(s, start, granularity), s.values);
 }
 
 function splitPositions(s: Series, start: Nanos, granularity: Nanos): Uint32Array {
