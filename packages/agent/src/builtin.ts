@@ -1,0 +1,10 @@
+// The pollsters shipped with the agent, by the name a source's `pollster` key gives. They
+// implement the same PollsterFactory contract as plugin packages do.
+import type { PollsterFactory } from './pollster.js';
+import { hostPollster } from './host/index.js';
+
+export const BUILTIN_POLLSTERS: ReadonlyMap<string, PollsterFactory> = new Map<string, PollsterFactory>([
+  ['host', hostPollster],
+  // Built-in pollsters of the hypervisors: libvirt (./libvirt/index.js, libvirtPollster)
+  // and vSphere (./vsphere/index.js, vspherePollster) are registered here.
+]);
