@@ -285,14 +285,14 @@ export class Publisher {
     let failures = 0;
     for (;;) {
       if (this.#abort.signal.aborted) return;
-      const records = await this.#buffer.peek(this.#maxRequestBytes);
-      if (records.length === 0) {
-        if (this.#stopping) return;
-        await new Promise<void>((resolve) => (this.#wake = resolve));
-        this.#wake = null;
-        continue;
-      }
       try {
+        const records = await this.#buffer.peek(this.#maxRequestBytes);
+        if (records.length === 0) {
+          if (this.#stopping) return;
+          await new Promise<void>((resolve) => (this.#wake = resolve));
+          this.#wake = null;
+          continue;
+        }
         await this.#sendRecords(records);
         if (!this.stats.storeUp || failures > 0) {
           this.#log('info', 'store reachable again: sending buffered samples', { buffered: this.#buffer.stats().samples });
@@ -448,15 +448,20 @@ export class Publisher {
         this.#log('debug', 'resource created', { resource: r.id, type: r.type });
         return;
       } catch (e) {
-        const api = e instanceof StoreUnavailable && e.cause instanceof GnocchiApiError ? e.cause : e instanceof GnocchiApiError ? e : null;
+        const api = e instanceof StoreUnavailable ? (e.cause instanceof GnocchiApiError ? e.cause : null) : e instanceof GnocchiApiError ? e : null;
         if (api?.status === 409) return;
-        // The type is missing (deleted since, or created elsewhere without it): create types and retry once.
-        if (api?.status === 404 && attempt === 0) {
-          this.#typesReady = false;
-          await this.#ensureTypes();
-          continue;
+        if (api?.status === 404) {
+          // The type is missing (deleted since, or refused): create the types and try once more.
+          if (attempt === 0) {
+            this.#typesReady = false;
+            await this.#ensureTypes();
+            continue;
+          }
+          this.#log('warn', 'resource not created: the store has no such resource type', { resource: r.id, type: r.type, message: describe(api) });
+          return;
         }
-        if (api && api.status < 500 && !(e instanceof StoreUnavailable)) {
+        if (e instanceof StoreUnavailable) throw e;
+        if (api && api.status < 500) {
           this.#log('warn', 'resource creation refused by the store', { resource: r.id, type: r.type, status: api.status, message: describe(api) });
           return;
         }
