@@ -81,6 +81,7 @@ export interface Settings {
   gnocchiUser: string;
   gnocchiPassword: string;
   gnocchiToken: string;
+  agentConfig: string;
 }
 
 interface Spec {
@@ -200,6 +201,7 @@ export const SPECS: Spec[] = [
   { key: 'gnocchiUser', flag: 'gnocchi-user', env: 'TALLY_GNOCCHI_USER', help: "user name sent to --gnocchi-url (HTTP basic; Gnocchi's basic mode takes it as the identity)", dflt: () => 'admin', parse: text },
   { key: 'gnocchiPassword', flag: 'gnocchi-password', env: 'TALLY_GNOCCHI_PASSWORD', help: 'password sent with --gnocchi-user (a Tally token in auth mode token)', dflt: () => '', parse: text },
   { key: 'gnocchiToken', flag: 'gnocchi-token', env: 'TALLY_GNOCCHI_TOKEN', help: 'token sent to --gnocchi-url as X-Auth-Token (Keystone, or a Tally token) instead of --gnocchi-user', dflt: () => '', parse: text },
+  { key: 'agentConfig', flag: 'agent-config', env: 'TALLY_AGENT_CONFIG', help: 'serve: also run the metering agent with this configuration (docs/AGENT.md), publishing into this metric store; its buffer is in the data folder', dflt: () => '', parse: (r) => (String(r) === '' ? '' : resolve(String(r))) },
   { key: 'maxAnswerPoints', flag: 'max-answer-points', env: 'TALLY_MAX_ANSWER_POINTS', help: 'most points one API request may read and answer (reads of measures, aggregates, searches by value); past it the request answers 413 (0: no bound)', dflt: () => DEFAULT_MAX_ANSWER_POINTS, parse: int('max-answer-points') },
 ];
 

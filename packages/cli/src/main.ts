@@ -11,6 +11,8 @@ import { ConfigError, SPECS, isLoopbackHost, listenRefusal, resolveSettings, typ
 import { openServices, startMetricdThread, upgrade, type Services } from './services.js';
 import { addUserCommands, openUserStore, userStorePath } from './user.js';
 import { startAlarming, upgradeAlarming, withAdminToken } from './alarming.js';
+import { AgentConfigError, loadAgentConfig } from '@tally/agent';
+import { addAgentCommand, startServeAgent } from './agent.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -32,7 +34,7 @@ function guard<A extends unknown[]>(role: string, fn: (...args: A) => Promise<vo
       await fn(...args);
     } catch (e) {
       if (e instanceof ConfigError || e instanceof UserStoreError || e instanceof IncomingConfigError ||
-          e instanceof StorageConfigError || e instanceof CoordinationConfigError) {
+          e instanceof StorageConfigError || e instanceof CoordinationConfigError || e instanceof AgentConfigError) {
         process.stderr.write(`tally ${role}: ${e.message}\n`);
         process.exit(2);
       }
@@ -148,7 +150,7 @@ function startWorkers(s: Settings, log: Logger): WorkerPool {
   };
 }
 
-async function runApi(s: Settings, log: Logger, tls: TlsFiles | undefined, pool?: WorkerPool, opts: { alarms?: boolean } = {}): Promise<() => Promise<void>> {
+async function runApi(s: Settings, log: Logger, tls: TlsFiles | undefined, pool?: WorkerPool, opts: { alarms?: boolean; agent?: boolean } = {}): Promise<() => Promise<void>> {
   const { tokens, users } = await tokenVerifier(s, log);
   // Refreshes fold in a thread of their own: the API's event loop serves everyone.
   const svc = await openServices(s, log, { refreshInThreads: true });
@@ -174,7 +176,10 @@ async function runApi(s: Settings, log: Logger, tls: TlsFiles | undefined, pool?
   log.info({ url: `${tls ? 'https' : 'http'}://${host}:${s.port}`, dataDir: s.dataDir, authMode: s.authMode }, 'Tally API listening');
   // The alarm service reads this process's metric store in process.
   const stopAlarms = opts.alarms ? await startAlarming(s, log, { api: { tls, tokens }, evaluator: { services: svc }, notifier: true }) : undefined;
+  // Only when asked: a store serve starts must stay empty (Gnocchi's suites expect it so).
+  const stopAgent = opts.agent && s.agentConfig ? await startServeAgent(s, log, svc) : undefined;
   return async () => {
+    await stopAgent?.();
     await stopAlarms?.();
     await app.close();
     await svc.close();
@@ -207,6 +212,7 @@ export function program(): Command {
       const s = resolveSettings(flags);
       checkListen(s);
       const tls = readTls(s);
+      if (s.agentConfig) loadAgentConfig(s.agentConfig); // a wrong file stops serve before anything starts
       const log = logger(s, 'serve');
       // Schema first, so that worker threads never race an upgrade.
       const pre = await openServices(s, log);
@@ -214,7 +220,7 @@ export function program(): Command {
       await pre.close();
       await upgradeAlarming(s);
       const pool = startWorkers(s, log);
-      const stopApi = await runApi(s, log, tls, pool, { alarms: true });
+      const stopApi = await runApi(s, log, tls, pool, { alarms: true, agent: true });
       onSignals(async () => {
         await stopApi();
         await pool.stop();
@@ -297,6 +303,7 @@ export function program(): Command {
     }));
 
   addUserCommands(prog, withSettings, guard);
+  addAgentCommand(prog, guard);
 
   // The endpoint benchmark (packages/bench) keeps its own option parser: every argument
   // after `bench` goes to it unchanged, so `tally bench --help` prints the bench's help.

@@ -1,0 +1,96 @@
+// The metering agent's part of the `tally` command: `tally agent` publishing to any
+// Gnocchi-compatible endpoint over HTTP, and the agent `tally serve --agent-config` runs
+// beside the metric store, publishing into it in process.
+import { resolve } from 'node:path';
+import { Command, Option } from 'commander';
+import { pino, type Logger as Pino } from 'pino';
+import type { HTTPMethods } from 'fastify';
+import { Agent, loadAgentConfig, type Logger } from '@tally/agent';
+import { GnocchiClient, InjectTransport, type GnocchiAuth } from '@tally/client';
+import { buildApi, DEFAULT_HTTP_CONFIG } from '@tally/rest';
+import type { Settings } from './config.js';
+import { ConfigError } from './config.js';
+import type { Services } from './services.js';
+
+/** The agent's log lines through the command's pino logger. */
+export function agentLogger(log: Pino): Logger {
+  return (level, message, fields) => log[level](fields ?? {}, message);
+}
+
+/** Stops `agent` on SIGTERM/SIGINT, then exits. */
+function stopOnSignals(agent: Agent, log: Pino): void {
+  let stopping = false;
+  const handler = (sig: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ sig }, 'stopping');
+    agent.stop().then(() => process.exit(0), (err: unknown) => {
+      log.error({ err }, 'error while stopping');
+      process.exit(1);
+    });
+  };
+  process.on('SIGTERM', handler);
+  process.on('SIGINT', handler);
+}
+
+function httpUrl(raw: string): string {
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    throw new ConfigError(`--gnocchi-url must be an http(s) URL, got ${raw}`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new ConfigError(`--gnocchi-url must be an http(s) URL, got ${raw}`);
+  return raw.replace(/\/+$/, '');
+}
+
+export function addAgentCommand(prog: Command, guard: <A extends unknown[]>(role: string, fn: (...args: A) => Promise<void>) => (...args: A) => Promise<void>): void {
+  prog.command('agent')
+    .description("run the metering agent: polls the sources of a polling.yaml (host, libvirt, vSphere, plugins) and publishes to a Gnocchi-compatible endpoint, buffering on disk while it is away")
+    .requiredOption('--config <file>', "the agent's configuration (Ceilometer's polling.yaml shape, see docs/AGENT.md)")
+    .requiredOption('--gnocchi-url <url>', 'the metric API to publish to (Tally or Gnocchi)')
+    .addOption(new Option('--user <name>', 'user name sent with HTTP basic auth (Gnocchi basic mode, Tally basic)').default('admin').conflicts('token'))
+    .option('--password <password>', 'password sent with --user (a Tally token in auth mode token)', '')
+    .option('--token <token>', 'token sent as X-Auth-Token (Keystone, or a Tally token)')
+    .option('--data-dir <dir>', 'folder of the buffer and of what the agent remembers between runs', 'tally-agent')
+    .option('--coordination-url <url>', 'file:///path shared with other agents: the sources are split between them')
+    .option('--name <name>', 'name of this agent among others, and of its agent resource (default: the host name)')
+    .option('--log-level <level>', 'fatal | error | warn | info | debug', 'info')
+    .action(guard('agent', async (flags: { config: string; gnocchiUrl: string; user: string; password: string; token?: string; dataDir: string; coordinationUrl?: string; name?: string; logLevel: string }) => {
+      const config = loadAgentConfig(resolve(flags.config));
+      const url = httpUrl(flags.gnocchiUrl);
+      const auth: GnocchiAuth = flags.token ? { type: 'keystone', token: flags.token } : { type: 'basic', user: flags.user, password: flags.password };
+      const log = pino({ level: flags.logLevel, base: { role: 'agent' } });
+      // No retries in the client: the publisher keeps what failed in its buffer and retries it.
+      const client = new GnocchiClient({ url, auth, retry: false, timeoutMs: 30_000 });
+      const agent = await Agent.start({
+        config, client, dataDir: resolve(flags.dataDir), name: flags.name, coordinationUrl: flags.coordinationUrl, log: agentLogger(log),
+      });
+      log.info({ gnocchiUrl: url, dataDir: resolve(flags.dataDir), config: config.file }, 'Tally agent running');
+      stopOnSignals(agent, log);
+    }));
+}
+
+/**
+ * The agent of `tally serve --agent-config`: it publishes into this process's metric store
+ * through a Gnocchi API instance that never listens (reached with inject), as the
+ * administrator whatever the listening API's auth mode. Returns its stop function.
+ */
+export async function startServeAgent(s: Settings, log: Pino, svc: Services): Promise<() => Promise<void>> {
+  const config = loadAgentConfig(s.agentConfig);
+  const api = buildApi({ ...svc, processor: svc.refresher, version: 'agent', requestDeadlineMs: s.requestDeadlineMs, maxAnswerPoints: s.maxAnswerPoints },
+    { ...DEFAULT_HTTP_CONFIG, authMode: 'basic', maxLimit: s.maxLimit, bodyLimit: s.bodyLimitBytes });
+  await api.ready();
+  const transport = new InjectTransport(async (req) => {
+    const res = await api.inject({ method: req.method as HTTPMethods, url: req.url, headers: req.headers, payload: req.payload });
+    return { statusCode: res.statusCode, headers: res.headers, rawPayload: res.rawPayload };
+  }, { auth: { type: 'basic', user: 'admin' } });
+  const agentLog = log.child({ role: 'agent' });
+  const agent = await Agent.start({
+    config, client: new GnocchiClient({ transport }), dataDir: resolve(s.dataDir, 'agent'), log: agentLogger(agentLog),
+  });
+  return async () => {
+    await agent.stop();
+    await api.close();
+  };
+}
