@@ -42,7 +42,7 @@ test('built-in names, module paths, and clear errors for what cannot be loaded',
   writeFileSync(join(dir, 'broken.mjs'), 'export default {;\n');
   assert.equal((await loadPollsterFactory('./mine.mjs', dir)).name, 'mine');
   const fails: [string, RegExp][] = [
-    ['no-such-pollster-package', /not a built-in pollster \(host\) and no package of that name in node_modules from/],
+    ['no-such-pollster-package', /not a built-in pollster \(host, libvirt, vsphere\) and no package of that name in node_modules from/],
     ['./missing.mjs', /no module at .*missing\.mjs/],
     ['./wrong.mjs', /exports no pollster factory/],
     ['./broken.mjs', /cannot load .*broken\.mjs/],
