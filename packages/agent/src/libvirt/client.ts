@@ -14,11 +14,14 @@ import type { Logger } from '../pollster.js';
 import {
   AuthType, CONNECT_RO, FrameDecoder, KEEPALIVE_PING, KEEPALIVE_PONG, KEEPALIVE_PROGRAM, KEEPALIVE_VERSION,
   MessageStatus, MessageType, Procedure, REMOTE_PROGRAM, REMOTE_VERSION, RpcProtocolError,
-  decodePacket, decodePayload, encodePacket, readAuthListRet, readGetAllDomainStatsRet, readGetXmlDescRet,
-  readListAllDomainsRet, readRemoteError, writeConnectOpenArgs, writeGetAllDomainStatsArgs, writeGetXmlDescArgs,
-  writeListAllDomainsArgs,
+  decodePacket, decodePayload, encodePacket, readAuthListRet, readBlockInfoRet, readBlockStatsRet, readDomainInfoRet,
+  readGetAllDomainStatsRet, readGetXmlDescRet, readInterfaceStatsRet, readListAllDomainsRet, readMemoryStatsRet,
+  readRemoteError, writeBlockInfoArgs, writeConnectOpenArgs, writeDomain, writeDomainDeviceArgs, writeGetAllDomainStatsArgs,
+  writeGetXmlDescArgs, writeListAllDomainsArgs, writeMemoryStatsArgs,
 } from './rpc.js';
-import type { DomainRef, DomainStatsRecord, RemoteError } from './rpc.js';
+import type {
+  BlockInfo, BlockStats, DomainInfo, DomainRef, DomainStatsRecord, InterfaceStats, MemoryStat, RemoteError,
+} from './rpc.js';
 import { XdrWriter } from './xdr.js';
 import type { XdrReader } from './xdr.js';
 
@@ -61,7 +64,7 @@ export class LibvirtTimeoutError extends Error {
 }
 
 /** libvirt's error numbers the agent tells apart (virErrorNumber). */
-export const ErrorCode = { NO_CONNECT: 5, SYSTEM_ERROR: 38, NO_DOMAIN: 42 } as const;
+export const ErrorCode = { NO_SUPPORT: 3, NO_CONNECT: 5, SYSTEM_ERROR: 38, NO_DOMAIN: 42, OPERATION_INVALID: 55 } as const;
 
 export interface LibvirtClientOptions {
   /** The daemon's socket, e.g. /run/libvirt/libvirt-sock. */
@@ -316,6 +319,30 @@ export class LibvirtClient {
 
   domainXml(domain: DomainRef, flags = 0, opts: CallOptions = {}): Promise<string> {
     return this.#call(Procedure.DOMAIN_GET_XML_DESC, (w) => writeGetXmlDescArgs(w, domain, flags), readGetXmlDescRet, opts);
+  }
+
+  domainInfo(domain: DomainRef, opts: CallOptions = {}): Promise<DomainInfo> {
+    return this.#call(Procedure.DOMAIN_GET_INFO, (w) => writeDomain(w, domain), readDomainInfoRet, opts);
+  }
+
+  /** Counters of one disk, named by its target device (e.g. vda) or its source. */
+  domainBlockStats(domain: DomainRef, disk: string, opts: CallOptions = {}): Promise<BlockStats> {
+    return this.#call(Procedure.DOMAIN_BLOCK_STATS, (w) => writeDomainDeviceArgs(w, domain, disk), readBlockStatsRet, opts);
+  }
+
+  /** Sizes of one disk, named by its target device or its source. */
+  domainBlockInfo(domain: DomainRef, disk: string, flags = 0, opts: CallOptions = {}): Promise<BlockInfo> {
+    return this.#call(Procedure.DOMAIN_GET_BLOCK_INFO, (w) => writeBlockInfoArgs(w, domain, disk, flags), readBlockInfoRet, opts);
+  }
+
+  /** Counters of one network interface, named by its target device or its MAC address. */
+  domainInterfaceStats(domain: DomainRef, device: string, opts: CallOptions = {}): Promise<InterfaceStats> {
+    return this.#call(Procedure.DOMAIN_INTERFACE_STATS, (w) => writeDomainDeviceArgs(w, domain, device), readInterfaceStatsRet, opts);
+  }
+
+  /** At most `maxStats` memory statistics of the domain (those its driver and guest have). */
+  domainMemoryStats(domain: DomainRef, maxStats: number, flags = 0, opts: CallOptions = {}): Promise<MemoryStat[]> {
+    return this.#call(Procedure.DOMAIN_MEMORY_STATS, (w) => writeMemoryStatsArgs(w, domain, maxStats, flags), readMemoryStatsRet, opts);
   }
 
   /** Closes the libvirt connection (CONNECT_CLOSE) and the socket; no timer is left behind. */

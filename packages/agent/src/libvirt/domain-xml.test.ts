@@ -59,6 +59,30 @@ test('interfaces are indexed by target device, with MAC and filter reference', (
   ]);
 });
 
+test('disks are listed in order with what their source names; a drive without a source has none', () => {
+  const d = parseDomainXml(domain(nova('http://openstack.org/xmlns/libvirt/nova/1.1', ''), `
+    <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='/var/lib/nova/instances/x/disk'/><target dev='vda' bus='virtio'/></disk>
+    <disk type='block' device='disk'><source dev='/dev/mapper/vol'/><target dev='vdb' bus='virtio'/></disk>
+    <disk type='network' device='disk'><source protocol='rbd' name='volumes/volume-1'><host name='ceph' port='6789'/></source><target dev='vdc' bus='virtio'/></disk>
+    <disk type='volume' device='disk'><source pool='p' volume='v1'/><target dev='vdd' bus='virtio'/></disk>
+    <disk type='file' device='cdrom'><target dev='sda' bus='sata'/><readonly/></disk>
+    <disk type='file' device='cdrom'><source/><target dev='sdb' bus='sata'/></disk>
+    <disk type='file' device='disk'><source file='/no/target'/></disk>`));
+  assert.deepEqual(d.disks, [
+    { dev: 'vda', source: '/var/lib/nova/instances/x/disk' },
+    { dev: 'vdb', source: '/dev/mapper/vol' },
+    { dev: 'vdc', source: 'volumes/volume-1' },
+    { dev: 'vdd', source: 'v1' },
+    { dev: 'sda', source: null },
+    { dev: 'sdb', source: '' },
+  ]);
+  // Nova's flavor has a <disk> child too: it is not a device and keeps its value.
+  assert.equal(d.nova?.flavor?.diskGb, 20);
+  const one = parseDomainXml(domain('', `<disk type='file'><source file='/a'/><target dev='vda'/></disk>`));
+  assert.deepEqual(one.disks, [{ dev: 'vda', source: '/a' }]);
+  assert.deepEqual(parseDomainXml(domain('')).disks, []);
+});
+
 test('what is not a domain description is refused with a DomainXmlError', () => {
   assert.throws(() => parseDomainXml('<network><name>x</name></network>'), DomainXmlError);
   assert.throws(() => parseDomainXml(''), DomainXmlError);

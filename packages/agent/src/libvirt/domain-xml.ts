@@ -1,7 +1,9 @@
 // What the agent reads from a domain's XML description: the Nova metadata Nova writes into
 // every instance it defines (owner, display name, flavor, image), as Ceilometer's
-// `libvirt_metadata` discovery reads it, and the network interfaces' filter references
-// and MAC addresses, which name Ceilometer's interface resources.
+// `libvirt_metadata` discovery reads it, the network interfaces' filter references
+// and MAC addresses, which name Ceilometer's interface resources, and the disks, which
+// are what the per-domain statistics calls ask about when a driver's bulk statistics have
+// no block group.
 //
 // Nova writes its metadata as one element `instance` in the namespace
 // http://openstack.org/xmlns/libvirt/nova/1.1 (1.0 before), with children name,
@@ -42,10 +44,23 @@ export interface InterfaceDescription {
   readonly filter: string | null;
 }
 
+export interface DiskDescription {
+  /** The target device name (vda, sdb, ...), as bulk statistics name the disk. */
+  readonly dev: string;
+  /**
+   * What the disk's `source` element names (file, block device, network or pool volume;
+   * '' when none of those), or null without a source element: an empty CD-ROM drive, which
+   * has no statistics and no resource, in the bulk statistics as in Ceilometer.
+   */
+  readonly source: string | null;
+}
+
 export interface DomainDescription {
   readonly nova: NovaMetadata | null;
-  /** By target device name. */
+  /** By target device name, in the order of the description. */
   readonly interfaces: ReadonlyMap<string, InterfaceDescription>;
+  /** Disks with a target device, in the order of the description. */
+  readonly disks: readonly DiskDescription[];
 }
 
 /** A domain XML that cannot be parsed. */
@@ -64,7 +79,7 @@ const parser = new XMLParser({
   // Names and ids stay strings ("0123" is a name, not a number).
   parseTagValue: false,
   parseAttributeValue: false,
-  isArray: (name) => name === 'interface',
+  isArray: (_name, jpath) => jpath === 'domain.devices.interface' || jpath === 'domain.devices.disk',
 });
 
 function isNode(v: unknown): v is Node {
@@ -155,5 +170,18 @@ export function parseDomainXml(xml: string): DomainDescription {
     if (dev === null) continue;
     interfaces.set(dev, { dev, mac: attr(first(iface.mac), 'address'), filter: attr(first(iface.filterref), 'filter') });
   }
-  return { nova: found === null ? null : readNova(found.el, found.prefix), interfaces };
+  const disks: DiskDescription[] = [];
+  const diskEls = devices?.disk;
+  for (const disk of Array.isArray(diskEls) ? diskEls : []) {
+    if (!isNode(disk)) continue;
+    const dev = attr(first(disk.target), 'dev');
+    if (dev === null) continue;
+    // An element without attributes or children parses as '' (not a node): still a source.
+    const src = disk.source;
+    const srcNode = first(src);
+    const source = src === undefined ? null
+      : attr(srcNode, 'file') ?? attr(srcNode, 'dev') ?? attr(srcNode, 'name') ?? attr(srcNode, 'volume') ?? '';
+    disks.push({ dev, source });
+  }
+  return { nova: found === null ? null : readNova(found.el, found.prefix), interfaces, disks };
 }

@@ -16,8 +16,10 @@ export { LibvirtPollster, LIBVIRT_METERS, LIBVIRT_RESOURCE_TYPES, parseLibvirtOp
 export type { DomainTarget, LibvirtPollsterOptions } from './pollster.js';
 export { LibvirtClient, LibvirtError, LibvirtConnectionError, LibvirtTimeoutError, ErrorCode } from './client.js';
 export type { LibvirtClientOptions, CallOptions } from './client.js';
-export { Procedure, StatsGroup, RpcProtocolError } from './rpc.js';
-export type { DomainRef, DomainStatsRecord, TypedParam, RemoteError } from './rpc.js';
+export { Procedure, StatsGroup, MemoryStatTag, RpcProtocolError } from './rpc.js';
+export type {
+  DomainRef, DomainStatsRecord, TypedParam, RemoteError, DomainInfo, BlockStats, BlockInfo, InterfaceStats, MemoryStat,
+} from './rpc.js';
 export { XdrError } from './xdr.js';
 export { parseDomainXml, DomainXmlError } from './domain-xml.js';
-export type { DomainDescription, NovaMetadata, NovaFlavor, InterfaceDescription } from './domain-xml.js';
+export type { DomainDescription, NovaMetadata, NovaFlavor, InterfaceDescription, DiskDescription } from './domain-xml.js';

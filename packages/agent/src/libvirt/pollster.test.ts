@@ -22,6 +22,7 @@ const nova: DomainDescription = {
     projectId: 'p-1', userId: 'u-1', imageId: null,
   },
   interfaces: new Map([['tap1', { dev: 'tap1', mac: 'fa:16:3e:00:00:01', filter: 'nova-instance-instance-00000003-fa163e000001' }]]),
+  disks: [{ dev: 'vda', source: '/d/disk' }, { dev: 'sda', source: null }, { dev: 'sdb', source: '/d/iso' }],
 };
 
 function samples(params: TypedParam[], description = nova, wants: (m: string) => boolean = () => true): Map<string, Sample> {
@@ -114,7 +115,7 @@ test('a shut-off domain yields power.state alone', () => {
 });
 
 test('a plain domain is an instance named after the domain, without owner', () => {
-  const m = samples(running, { nova: null, interfaces: new Map() });
+  const m = samples(running, { nova: null, interfaces: new Map(), disks: [] });
   assert.deepEqual(m.get(`${uuid} cpu`)?.resource.attributes,
     { display_name: 'instance-00000003', host: 'cmp', flavor_id: '', flavor_name: '' });
   assert.deepEqual(m.get(`instance-00000003-${uuid}-tap1 network.incoming.bytes`)?.resource.attributes,

@@ -5,7 +5,11 @@
 // read again when the domain is new, restarted - its id changes - renamed, or when the
 // entry is about an hour old, since Nova may rewrite the metadata of a running domain).
 // poll makes exactly one CONNECT_GET_ALL_DOMAIN_STATS call for all domains, which libvirt
-// lists and reads atomically, and maps its records to samples:
+// lists and reads atomically, and maps its records to samples. Where a driver's records
+// lack a group a wanted meter needs (libvirt 9's test driver has the state group only), the
+// per-domain calls of fallback.ts fill the same fields for the running domains, concurrently
+// on the one connection; with QEMU the bulk records are complete and no such call is made.
+// The mapping:
 //
 //   meter                           from (bulk stats fields)                       unit     type
 //   power.state                     state.state (libvirt's virDomainState)         state    gauge
@@ -29,10 +33,10 @@
 //   network.incoming.packets.error  net.N.rx.errs                                  packet   cumulative
 //   network.outgoing.*              net.N.tx.* likewise                            ...
 //
-// A meter whose fields the driver does not report (memory.usage without a balloon driver
-// in the guest; everything but state from libvirt 9's test driver) yields no sample, as
-// Ceilometer yields none for a missing value. A shut-off domain yields power.state only:
-// Ceilometer skips shut-off domains for every other meter. Disks without a source (an
+// A meter whose fields the driver reports neither way (memory.usage without a balloon
+// driver in the guest) yields no sample, as Ceilometer yields none for a missing value. A
+// shut-off domain yields power.state only: Ceilometer skips shut-off domains for every
+// other meter. Disks without a source (an
 // empty CD-ROM drive) have no path in the statistics and no resource, as in Ceilometer.
 // Volumes are doubles, as the store keeps them: counters above 2^53 lose their last bits.
 //
@@ -50,6 +54,7 @@
 // flavor_id/flavor_name (both are required by the resource type) and no image, project or
 // user; its disks and interfaces are named the same way as above.
 
+import { setMaxListeners } from 'node:events';
 import os from 'node:os';
 import { eachLimited } from '@tally/retry';
 import type { JsonValue } from '@tally/client';
@@ -63,8 +68,10 @@ import type {
 import { ErrorCode, LibvirtClient, LibvirtError } from './client.js';
 import { parseDomainXml } from './domain-xml.js';
 import type { DomainDescription } from './domain-xml.js';
+import { DomainFallback, FALLBACK_CONCURRENCY, planFallback, runFallbackCall } from './fallback.js';
+import type { FallbackCall } from './fallback.js';
 import { StatsGroup } from './rpc.js';
-import type { DomainRef, TypedParam } from './rpc.js';
+import type { DomainRef, DomainStatsRecord, TypedParam } from './rpc.js';
 
 export const DEFAULT_URI = 'qemu:///system';
 export const DEFAULT_SOCKET = '/run/libvirt/libvirt-sock';
@@ -167,6 +174,8 @@ interface CacheEntry {
   readonly name: string;
   readonly description: DomainDescription;
   readonly expires: number;
+  /** Kept while the domain runs under the same id, so a refreshed XML does not reset it. */
+  readonly fallback: DomainFallback;
 }
 
 type StatValue = number | bigint | boolean | string;
@@ -319,6 +328,8 @@ export class LibvirtPollster implements Pollster<DomainTarget> {
   readonly client: LibvirtClient;
   readonly #opts: LibvirtPollsterOptions;
   readonly #cache = new Map<string, CacheEntry>();
+  /** Per-domain procedures this connection's driver does not have (see fallback.ts). */
+  readonly #unsupported = new Set<number>();
 
   constructor(name: string, opts: LibvirtPollsterOptions, env: Pick<PollsterEnvironment, 'log'>) {
     this.name = name;
@@ -358,8 +369,10 @@ export class LibvirtPollster implements Pollster<DomainTarget> {
         ctx.log('warn', 'libvirt: domain XML unreadable; domain skipped', { domain: d.name, uuid: d.uuid, error: (err as Error).message });
         return;
       }
+      const previous = this.#cache.get(d.uuid);
       this.#cache.set(d.uuid, {
         id: d.id, name: d.name, description, expires: now + XML_MAX_AGE_MS * (0.75 + 0.25 * Math.random()),
+        fallback: previous !== undefined && previous.id === d.id && d.id !== -1 ? previous.fallback : new DomainFallback(),
       });
     });
     const targets: DomainTarget[] = [];
@@ -371,17 +384,51 @@ export class LibvirtPollster implements Pollster<DomainTarget> {
   }
 
   async poll(ctx: PollContext, discovery: Discovery<DomainTarget>): Promise<Sample[]> {
-    const records = await this.client.getAllDomainStats(statsGroups((m) => ctx.wants(m)), 0, [], { signal: ctx.signal });
+    const wants = (m: string): boolean => ctx.wants(m);
+    const asked = statsGroups(wants);
+    const records = await this.client.getAllDomainStats(asked, 0, [], { signal: ctx.signal });
     const timestamp = nowNanos();
     const byUuid = new Map<string, DomainTarget>();
     for (const t of discovery.targets) byUuid.set(t.domain.uuid, t);
-    const samples: Sample[] = [];
+    const found: { target: DomainTarget; rec: DomainStatsRecord; extra: TypedParam[] | null }[] = [];
+    const calls: FallbackCall[] = [];
     for (const rec of records) {
       const target = byUuid.get(rec.domain.uuid);
       if (target === undefined) continue; // defined since discover: next cycle
-      domainSamples(target, rec.params, { host: this.#opts.host, timestamp, wants: (m) => ctx.wants(m) }, samples);
+      let extra: TypedParam[] | null = null;
+      // Shut-off domains have no id; their statistics are not polled (see domainSamples).
+      if (rec.domain.id !== -1) {
+        const state = this.#cache.get(rec.domain.uuid)?.fallback ?? new DomainFallback();
+        const missing = state.missing(rec.params, asked);
+        if (missing !== 0 && rec.params.find((p) => p.field === 'state.state')?.value !== VIR_DOMAIN_SHUTOFF) {
+          extra = [];
+          planFallback({ domain: rec.domain, description: target.description, missing, state, wants, unsupported: this.#unsupported }, extra, calls);
+        }
+      }
+      found.push({ target, rec, extra });
+    }
+    if (calls.length > 0) await this.#fallback(calls, ctx);
+    const samples: Sample[] = [];
+    for (const { target, rec, extra } of found) {
+      const params = extra === null || extra.length === 0 ? rec.params : [...rec.params, ...extra];
+      domainSamples(target, params, { host: this.#opts.host, timestamp, wants }, samples);
     }
     return samples;
+  }
+
+  async #fallback(calls: readonly FallbackCall[], ctx: PollContext): Promise<void> {
+    // Each call in flight listens to the signal it is given: they get one of their own, so
+    // the cycle's signal carries one listener and may carry that many without a warning.
+    const phase = new AbortController();
+    setMaxListeners(FALLBACK_CONCURRENCY + 1, phase.signal);
+    const onAbort = (): void => phase.abort(ctx.signal.reason);
+    if (ctx.signal.aborted) onAbort();
+    else ctx.signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      await eachLimited(calls, FALLBACK_CONCURRENCY, (call) => runFallbackCall(call, this.client, phase.signal, this.#unsupported, ctx.log));
+    } finally {
+      ctx.signal.removeEventListener('abort', onAbort);
+    }
   }
 
   async close(): Promise<void> {

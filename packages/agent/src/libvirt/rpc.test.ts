@@ -2,12 +2,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
-  FrameDecoder, HEADER_SIZE, KEEPALIVE_PING, KEEPALIVE_PROGRAM, MESSAGE_MAX, MessageStatus, MessageType, Procedure,
-  REMOTE_PROGRAM, RpcProtocolError, decodePacket, decodePayload, encodePacket, readGetAllDomainStatsRet,
-  readRemoteError, readTypedParam, uuidFromString, uuidToString, writeDomainStatsRecord, writeRemoteError,
-  writeTypedParam,
+  FrameDecoder, HEADER_SIZE, KEEPALIVE_PING, KEEPALIVE_PROGRAM, MESSAGE_MAX, MemoryStatTag, MessageStatus, MessageType, Procedure,
+  REMOTE_PROGRAM, RpcProtocolError, decodePacket, decodePayload, encodePacket, readBlockInfoRet, readBlockStatsRet,
+  readDomainInfoRet, readGetAllDomainStatsRet, readInterfaceStatsRet, readMemoryStatsRet, readRemoteError, readTypedParam,
+  uuidFromString, uuidToString, writeBlockInfoRet, writeBlockStatsRet, writeDomainInfoRet, writeDomainStatsRecord,
+  writeInterfaceStatsRet, writeMemoryStatsArgs, writeMemoryStatsRet, writeRemoteError, writeTypedParam,
 } from './rpc.js';
-import type { DomainStatsRecord, Header, RemoteError, TypedParam } from './rpc.js';
+import type {
+  BlockInfo, BlockStats, DomainInfo, DomainStatsRecord, Header, InterfaceStats, MemoryStat, RemoteError, TypedParam,
+} from './rpc.js';
 import { XdrError, XdrReader, XdrWriter } from './xdr.js';
 
 const header = (serial: number, procedure: number = Procedure.CONNECT_LIST_ALL_DOMAINS): Header => ({
@@ -107,6 +110,45 @@ test('bulk statistics replies round-trip and UUIDs keep their canonical form', (
   const w = new XdrWriter();
   w.array(recs, 16384, writeDomainStatsRecord);
   assert.deepEqual(decodePayload(w.bytes(), readGetAllDomainStatsRet, 'stats'), recs);
+});
+
+test('the per-domain statistics replies: widened char and short, signed counters, memory tags', () => {
+  const info: DomainInfo = { state: 3, maxMemKiB: 2097152n, memoryKiB: 1048576n, nrVirtCpu: 4, cpuTime: 2n ** 63n + 5n };
+  const w = new XdrWriter();
+  writeDomainInfoRet(w, info);
+  // state and nrVirtCpu take 4 bytes each: 4 + 8 + 8 + 4 + 8.
+  assert.equal(Buffer.from(w.bytes()).toString('hex'),
+    '00000003' + '0000000000200000' + '0000000000100000' + '00000004' + '8000000000000005');
+  assert.deepEqual(decodePayload(w.bytes(), readDomainInfoRet, 'info'), info);
+  const badState = new XdrWriter();
+  writeDomainInfoRet(badState, { ...info, state: 256 });
+  assert.throws(() => decodePayload(badState.bytes(), readDomainInfoRet, 'info'), RpcProtocolError);
+
+  const block: BlockStats = { rdReq: 1n, rdBytes: 2n ** 62n, wrReq: -1n, wrBytes: 0n, errs: -1n };
+  const bw = new XdrWriter();
+  writeBlockStatsRet(bw, block);
+  assert.equal(bw.length, 40);
+  assert.deepEqual(decodePayload(bw.bytes(), readBlockStatsRet, 'block'), block);
+
+  const net: InterfaceStats = { rxBytes: 1n, rxPackets: 2n, rxErrs: -1n, rxDrop: 4n, txBytes: 5n, txPackets: 6n, txErrs: 7n, txDrop: -1n };
+  const nw = new XdrWriter();
+  writeInterfaceStatsRet(nw, net);
+  assert.equal(nw.length, 64);
+  assert.deepEqual(decodePayload(nw.bytes(), readInterfaceStatsRet, 'net'), net);
+
+  const sizes: BlockInfo = { allocation: 1n, capacity: 2n ** 64n - 1n, physical: 3n };
+  const iw = new XdrWriter();
+  writeBlockInfoRet(iw, sizes);
+  assert.deepEqual(decodePayload(iw.bytes(), readBlockInfoRet, 'blockinfo'), sizes);
+
+  const mem: MemoryStat[] = [{ tag: MemoryStatTag.AVAILABLE, value: 1048576n }, { tag: MemoryStatTag.RSS, value: 524288n }, { tag: 99, value: 0n }];
+  const mw = new XdrWriter();
+  writeMemoryStatsRet(mw, mem);
+  assert.deepEqual(decodePayload(mw.bytes(), readMemoryStatsRet, 'mem'), mem);
+  assert.deepEqual(decodePayload(new XdrWriter().u32(0).bytes(), readMemoryStatsRet, 'mem'), []);
+  const tooMany = new XdrWriter().u32(1025).bytes();
+  assert.throws(() => decodePayload(tooMany, readMemoryStatsRet, 'mem'), RpcProtocolError);
+  assert.throws(() => writeMemoryStatsArgs(new XdrWriter(), { name: 'd', uuid: '6695eb01-f6a4-8304-79aa-97f2502e193f', id: 1 }, 1025, 0), RangeError);
 });
 
 test('random and mutated payloads end in a typed error or a value, never a hang or another error', () => {

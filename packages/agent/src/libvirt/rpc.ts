@@ -38,6 +38,21 @@
 //                                      unsigned bit set, flags unsigned) ->
 //                                      (array<16384> of { domain, params array<4096> })
 //   DOMAIN_GET_XML_DESC 14             (domain, flags unsigned) -> (xml string)
+// and, for drivers whose bulk statistics lack groups, the older per-domain procedures:
+//   DOMAIN_GET_INFO 16                 (domain) -> (state unsigned char, maxMem unsigned hyper
+//                                      (KiB), memory unsigned hyper (KiB), nrVirtCpu unsigned
+//                                      short, cpuTime unsigned hyper (ns)); XDR widens char
+//                                      and short to 4 bytes
+//   DOMAIN_BLOCK_STATS 64              (domain, path string: a disk's target or source) ->
+//                                      (rd_req, rd_bytes, wr_req, wr_bytes, errs: hyper each,
+//                                      -1 when the driver does not know that one)
+//   DOMAIN_INTERFACE_STATS 65          (domain, device string: target or MAC) -> (rx_bytes,
+//                                      rx_packets, rx_errs, rx_drop, tx_bytes, tx_packets,
+//                                      tx_errs, tx_drop: hyper each, -1 when unknown)
+//   DOMAIN_MEMORY_STATS 159            (domain, maxStats unsigned (<= 1024), flags unsigned) ->
+//                                      (array<1024> of { tag int, val unsigned hyper })
+//   DOMAIN_GET_BLOCK_INFO 194          (domain, path string, flags unsigned) -> (allocation,
+//                                      capacity, physical: unsigned hyper each, bytes)
 // Keepalive is program 0x6b656570 ("keep") version 1: procedure 1 PING and 2 PONG, both
 // one-way messages (type 2, serial 0) with no payload. Either side may ping; the other
 // answers with a pong, and a side that hears nothing for long enough drops the connection.
@@ -55,7 +70,12 @@ export const Procedure = {
   CONNECT_OPEN: 1,
   CONNECT_CLOSE: 2,
   DOMAIN_GET_XML_DESC: 14,
+  DOMAIN_GET_INFO: 16,
+  DOMAIN_BLOCK_STATS: 64,
+  DOMAIN_INTERFACE_STATS: 65,
   AUTH_LIST: 66,
+  DOMAIN_MEMORY_STATS: 159,
+  DOMAIN_GET_BLOCK_INFO: 194,
   CONNECT_LIST_ALL_DOMAINS: 273,
   CONNECT_GET_ALL_DOMAIN_STATS: 344,
 } as const;
@@ -75,6 +95,9 @@ export const StatsGroup = {
   BLOCK: 32,
 } as const;
 
+/** Tags of DOMAIN_MEMORY_STATS entries (virDomainMemoryStatTags) the agent reads; values in KiB. */
+export const MemoryStatTag = { UNUSED: 4, AVAILABLE: 5, RSS: 7, USABLE: 8 } as const;
+
 /** CONNECT_OPEN flag: a read-only connection. */
 export const CONNECT_RO = 1;
 
@@ -85,6 +108,7 @@ export const STRING_MAX = 4 * 1024 * 1024;
 export const DOMAIN_LIST_MAX = 16384;
 export const STATS_PARAMS_MAX = 4096;
 export const AUTH_TYPE_LIST_MAX = 20;
+export const MEMORY_STATS_MAX = 1024;
 const UUID_LEN = 16;
 
 export interface Header {
@@ -237,9 +261,7 @@ export function uuidToString(b: Uint8Array): string {
 export function uuidFromString(s: string): Uint8Array {
   const hex = s.replaceAll('-', '');
   if (!/^[0-9a-fA-F]{32}$/.test(hex)) throw new RangeError(`not a UUID: ${s}`);
-  const b = new Uint8Array(UUID_LEN);
-  for (let i = 0; i < UUID_LEN; i++) b[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
-  return b;
+  return Buffer.from(hex, 'hex');
 }
 
 export function readDomain(r: XdrReader): DomainRef {
@@ -385,4 +407,115 @@ export function writeGetXmlDescArgs(w: XdrWriter, domain: DomainRef, flags: numb
 
 export function readGetXmlDescRet(r: XdrReader): string {
   return r.string(STRING_MAX);
+}
+
+export interface DomainInfo {
+  /** virDomainState, as state.state of the bulk statistics. */
+  readonly state: number;
+  readonly maxMemKiB: bigint;
+  readonly memoryKiB: bigint;
+  /** Current vCPUs, as vcpu.current. */
+  readonly nrVirtCpu: number;
+  /** CPU time of the domain in ns, as cpu.time. */
+  readonly cpuTime: bigint;
+}
+
+export function readDomainInfoRet(r: XdrReader): DomainInfo {
+  const state = r.u32();
+  const maxMemKiB = r.u64();
+  const memoryKiB = r.u64();
+  const nrVirtCpu = r.u32();
+  const cpuTime = r.u64();
+  if (state > 0xff || nrVirtCpu > 0xffff) throw new XdrError('invalid', `domain info: state ${state} or vCPUs ${nrVirtCpu} out of range`);
+  return { state, maxMemKiB, memoryKiB, nrVirtCpu, cpuTime };
+}
+
+export function writeDomainInfoRet(w: XdrWriter, i: DomainInfo): void {
+  w.u32(i.state).u64(i.maxMemKiB).u64(i.memoryKiB).u32(i.nrVirtCpu).u64(i.cpuTime);
+}
+
+/** DOMAIN_BLOCK_STATS and DOMAIN_INTERFACE_STATS: a domain and a device. */
+export function writeDomainDeviceArgs(w: XdrWriter, domain: DomainRef, device: string): void {
+  writeDomain(w, domain);
+  w.string(device, STRING_MAX);
+}
+
+/** Counters of a disk; -1 where the driver has none. */
+export interface BlockStats {
+  readonly rdReq: bigint;
+  readonly rdBytes: bigint;
+  readonly wrReq: bigint;
+  readonly wrBytes: bigint;
+  readonly errs: bigint;
+}
+
+export function readBlockStatsRet(r: XdrReader): BlockStats {
+  return { rdReq: r.i64(), rdBytes: r.i64(), wrReq: r.i64(), wrBytes: r.i64(), errs: r.i64() };
+}
+
+export function writeBlockStatsRet(w: XdrWriter, s: BlockStats): void {
+  w.i64(s.rdReq).i64(s.rdBytes).i64(s.wrReq).i64(s.wrBytes).i64(s.errs);
+}
+
+/** Counters of a network interface; -1 where the driver has none. */
+export interface InterfaceStats {
+  readonly rxBytes: bigint;
+  readonly rxPackets: bigint;
+  readonly rxErrs: bigint;
+  readonly rxDrop: bigint;
+  readonly txBytes: bigint;
+  readonly txPackets: bigint;
+  readonly txErrs: bigint;
+  readonly txDrop: bigint;
+}
+
+export function readInterfaceStatsRet(r: XdrReader): InterfaceStats {
+  return {
+    rxBytes: r.i64(), rxPackets: r.i64(), rxErrs: r.i64(), rxDrop: r.i64(),
+    txBytes: r.i64(), txPackets: r.i64(), txErrs: r.i64(), txDrop: r.i64(),
+  };
+}
+
+export function writeInterfaceStatsRet(w: XdrWriter, s: InterfaceStats): void {
+  w.i64(s.rxBytes).i64(s.rxPackets).i64(s.rxErrs).i64(s.rxDrop).i64(s.txBytes).i64(s.txPackets).i64(s.txErrs).i64(s.txDrop);
+}
+
+export function writeMemoryStatsArgs(w: XdrWriter, domain: DomainRef, maxStats: number, flags: number): void {
+  if (maxStats > MEMORY_STATS_MAX) throw new RangeError(`maxStats ${maxStats} exceeds ${MEMORY_STATS_MAX}`);
+  writeDomain(w, domain);
+  w.u32(maxStats).u32(flags);
+}
+
+export interface MemoryStat {
+  /** virDomainMemoryStatTags (MemoryStatTag). */
+  readonly tag: number;
+  readonly value: bigint;
+}
+
+export function readMemoryStatsRet(r: XdrReader): MemoryStat[] {
+  return r.array(MEMORY_STATS_MAX, (rr) => ({ tag: rr.i32(), value: rr.u64() }));
+}
+
+export function writeMemoryStatsRet(w: XdrWriter, stats: readonly MemoryStat[]): void {
+  w.array(stats, MEMORY_STATS_MAX, (ww, s) => void ww.i32(s.tag).u64(s.value));
+}
+
+export function writeBlockInfoArgs(w: XdrWriter, domain: DomainRef, path: string, flags: number): void {
+  writeDomain(w, domain);
+  w.string(path, STRING_MAX).u32(flags);
+}
+
+/** Sizes of a disk in bytes. */
+export interface BlockInfo {
+  readonly allocation: bigint;
+  readonly capacity: bigint;
+  readonly physical: bigint;
+}
+
+export function readBlockInfoRet(r: XdrReader): BlockInfo {
+  return { allocation: r.u64(), capacity: r.u64(), physical: r.u64() };
+}
+
+export function writeBlockInfoRet(w: XdrWriter, b: BlockInfo): void {
+  w.u64(b.allocation).u64(b.capacity).u64(b.physical);
 }
