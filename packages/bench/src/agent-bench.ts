@@ -46,6 +46,11 @@ export interface AgentBenchConfig {
   libvirtSocket: string | null;
   /** Also measure this command (words split on spaces, placeholders as in AgentSide). */
   agentCommand: string | null;
+  /** Measure Tally's own agent (`tally agent` with a libvirt source on the same node and daemon). */
+  tallyAgent: boolean;
+  /** Leave Debian's Ceilometer out (a run of Tally's agent alone). */
+  skipCeilometer: boolean;
+  repoRoot: string;
   /** Longest wait for the first cycle, seconds (Ceilometer starts a broker, creates types). */
   startTimeoutS: number;
   ceilometerScript: string;
@@ -57,6 +62,7 @@ export const AGENT_BENCH_OPTIONS = {
   domains: { type: 'string' }, interval: { type: 'string' }, cycles: { type: 'string' },
   'libvirt-socket': { type: 'string' }, 'agent-command': { type: 'string' }, 'agent-start-timeout': { type: 'string' },
   'ceilometer-script': { type: 'string' }, 'ceilometer-resource-cache': { type: 'boolean' },
+  'tally-agent': { type: 'boolean' }, 'skip-ceilometer': { type: 'boolean' },
 } as const;
 
 export const AGENT_BENCH_HELP = `Agent (--scenario agent; starts Tally, polls a libvirt test node of N domains with Nova metadata):
@@ -67,6 +73,9 @@ export const AGENT_BENCH_HELP = `Agent (--scenario agent; starts Tally, polls a 
                            without it each agent opens the test driver in its own process (test:///node.xml)
   --agent-command CMD      also measure this agent, e.g. "bin/tally agent --config F --gnocchi-url {gnocchi_url}"
                            ({gnocchi_url}, {libvirt_uri}, {interval}, {work} are replaced)
+  --tally-agent            also measure Tally's own agent (tally agent, a libvirt source on the same node
+                           through the same daemon: needs --libvirt-socket; its health metrics off)
+  --skip-ceilometer        leave Debian's Ceilometer out
   --agent-start-timeout S  longest wait for an agent's first cycle (300)
   --ceilometer-script FILE (REPO/scripts/ceilometer-polling-run)
   --ceilometer-resource-cache  Ceilometer's publisher caches resource attributes (oslo.cache) instead of
@@ -83,6 +92,9 @@ export function agentBenchConfig(v: Raw, int: (name: string, raw: string | undef
     cycles: int('cycles', str(v.cycles), 2, 1),
     libvirtSocket: str(v['libvirt-socket']) ?? null,
     agentCommand: str(v['agent-command']) ?? null,
+    tallyAgent: v['tally-agent'] === true,
+    skipCeilometer: v['skip-ceilometer'] === true,
+    repoRoot,
     startTimeoutS: int('agent-start-timeout', str(v['agent-start-timeout']), 300, 10),
     ceilometerScript: str(v['ceilometer-script']) ?? `${repoRoot}scripts/ceilometer-polling-run`,
     ceilometerResourceCache: v['ceilometer-resource-cache'] === true,
@@ -101,6 +113,32 @@ export function ceilometerSide(cfg: AgentBenchConfig): AgentSide {
     },
     // Every pollster logs this line as the cycle runs it; the first of a burst starts the cycle.
     log: { file: '{work}/log/ceilometer-polling.log', cycleStart: /INFO ceilometer\.polling\.manager .*Polling pollster/ },
+  };
+}
+
+/**
+ * Tally's agent with one libvirt source on the bench's node, through the daemon at
+ * `socket`. Its own health metrics are off: Ceilometer publishes none, and the table
+ * compares what polling the domains costs.
+ */
+export function tallySide(cfg: AgentBenchConfig, nodeFile: string, socket: string, configFile: string): AgentSide {
+  const config = [
+    'sources:',
+    '  - name: libvirt',
+    `    interval: ${cfg.intervalS}`,
+    '    pollster: libvirt',
+    '    meters: ["*"]',
+    '    options:',
+    `      uri: ${JSON.stringify(`test://${nodeFile}`)}`,
+    `      socket: ${JSON.stringify(socket)}`,
+    'health_interval: 0',
+    '',
+  ].join('\n');
+  writeFileSync(configFile, config);
+  return {
+    name: 'tally agent',
+    command: [process.execPath, join(cfg.repoRoot, 'bin', 'tally'), 'agent', '--config', configFile, '--gnocchi-url', '{gnocchi_url}',
+      '--data-dir', '{work}/agent', '--name', 'bench'],
   };
 }
 
@@ -476,7 +514,11 @@ export async function runAgentBench(start: StartOptions, cfg: AgentBenchConfig, 
   const libvirtUri = cfg.libvirtSocket ? `test+unix://${nodeFile}?socket=${cfg.libvirtSocket}` : `test://${nodeFile}`;
   const notes: string[] = [];
   if (!cfg.libvirtSocket) notes.push('no --libvirt-socket: each agent opened the test driver in its own process, not through a libvirtd');
-  const sides: AgentSide[] = [ceilometerSide(cfg)];
+  const sides: AgentSide[] = cfg.skipCeilometer ? [] : [ceilometerSide(cfg)];
+  if (cfg.tallyAgent) {
+    if (cfg.libvirtSocket) sides.push(tallySide(cfg, nodeFile, cfg.libvirtSocket, join(base, 'tally-agent.yaml')));
+    else notes.push("tally agent: not measured without --libvirt-socket (its libvirt client speaks to a daemon, it has no driver of its own)");
+  }
   if (cfg.agentCommand) sides.push({ name: 'command', command: cfg.agentCommand.split(/\s+/).filter(Boolean) });
   const results: SideResult[] = [];
   try {

@@ -4,7 +4,7 @@
 import type { PollsterFactory } from '../pollster.js';
 import { LibvirtPollster, parseLibvirtOptions } from './pollster.js';
 
-/** Options: `{ uri?: string; socket?: string; timeoutMs?: number; host?: string }`. */
+/** Options: `{ uri?: string; socket?: string; timeout_ms?: number; host?: string }`. */
 export const libvirtPollster: PollsterFactory = {
   name: 'libvirt',
   create(options, env) {

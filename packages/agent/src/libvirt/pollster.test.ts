@@ -134,5 +134,5 @@ test('options: defaults, and bad or unknown ones refused', () => {
   assert.equal(o.timeoutMs, 30_000);
   assert.throws(() => parseLibvirtOptions({ url: 'x' }), PollsterConfigError);
   assert.throws(() => parseLibvirtOptions({ uri: 3 }), PollsterConfigError);
-  assert.throws(() => parseLibvirtOptions({ timeoutMs: -1 }), PollsterConfigError);
+  assert.throws(() => parseLibvirtOptions({ timeout_ms: -1 }), PollsterConfigError);
 });

@@ -55,6 +55,7 @@
 // user; its disks and interfaces are named the same way as above.
 
 import { setMaxListeners } from 'node:events';
+import { COMPUTE_RESOURCE_TYPES, INSTANCE, INSTANCE_DISK, INSTANCE_NETWORK_INTERFACE } from '../compute-types.js';
 import os from 'node:os';
 import { eachLimited } from '@tally/retry';
 import type { JsonValue } from '@tally/client';
@@ -91,7 +92,7 @@ export interface LibvirtPollsterOptions {
 }
 
 export function parseLibvirtOptions(options: Readonly<Record<string, JsonValue>>): LibvirtPollsterOptions {
-  const known = new Set(['uri', 'socket', 'timeoutMs', 'host']);
+  const known = new Set(['uri', 'socket', 'timeout_ms', 'host']);
   for (const key of Object.keys(options)) {
     if (!known.has(key)) throw new PollsterConfigError(`libvirt: unknown option ${JSON.stringify(key)} (known: ${[...known].join(', ')})`);
   }
@@ -101,16 +102,15 @@ export function parseLibvirtOptions(options: Readonly<Record<string, JsonValue>>
     if (typeof v !== 'string' || v === '') throw new PollsterConfigError(`libvirt: option ${key} must be a non-empty string`);
     return v;
   };
-  const t = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const t = options.timeout_ms ?? DEFAULT_TIMEOUT_MS;
   if (typeof t !== 'number' || !Number.isFinite(t) || t <= 0 || t > 2_147_483_647) {
-    throw new PollsterConfigError('libvirt: option timeoutMs must be a positive number of milliseconds');
+    throw new PollsterConfigError('libvirt: option timeout_ms must be a positive number of milliseconds');
   }
   return { uri: str('uri', DEFAULT_URI), socket: str('socket', DEFAULT_SOCKET), timeoutMs: t, host: str('host', os.hostname()) };
 }
 
-const INSTANCE = 'instance';
-const DISK = 'instance_disk';
-const VNIC = 'instance_network_interface';
+const DISK = INSTANCE_DISK;
+const VNIC = INSTANCE_NETWORK_INTERFACE;
 
 function meter(name: string, unit: string, type: MeterType, resourceType: string, description: string): MeterDefinition {
   return { name, unit, type, resourceType, description };
@@ -139,29 +139,8 @@ export const LIBVIRT_METERS: readonly MeterDefinition[] = [
   meter('network.outgoing.packets.error', 'packet', 'cumulative', VNIC, 'Send errors'),
 ];
 
-const str255 = { type: 'string', required: false, maxLength: 255 } as const;
-const str255Required = { type: 'string', required: true, maxLength: 255 } as const;
-
 /** The attribute schemas of Ceilometer's resource types (as ceilometer-upgrade creates them). */
-export const LIBVIRT_RESOURCE_TYPES: readonly ResourceTypeDefinition[] = [
-  {
-    name: INSTANCE,
-    attributes: {
-      display_name: str255Required,
-      host: str255Required,
-      flavor_id: str255Required,
-      flavor_name: str255Required,
-      image_ref: str255,
-      server_group: str255,
-      availability_zone: str255,
-      launched_at: { type: 'datetime', required: false },
-      created_at: { type: 'datetime', required: false },
-      deleted_at: { type: 'datetime', required: false },
-    },
-  },
-  { name: DISK, attributes: { name: str255Required, instance_id: { type: 'uuid', required: true } } },
-  { name: VNIC, attributes: { name: str255Required, instance_id: { type: 'uuid', required: true } } },
-];
+export const LIBVIRT_RESOURCE_TYPES: readonly ResourceTypeDefinition[] = COMPUTE_RESOURCE_TYPES;
 
 /** A domain found by discover, with what its XML says. */
 export interface DomainTarget {

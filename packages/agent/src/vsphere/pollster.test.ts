@@ -263,7 +263,7 @@ describe('vsphere pollster options', () => {
     await assert.rejects(createVSpherePollster({ url: 'ftp://x/sdk', username: 'a', password: 'b' }, env), PollsterConfigError);
     await assert.rejects(createVSpherePollster({ url: 'https://x/sdk', password: 'b' }, env), PollsterConfigError);
     await assert.rejects(createVSpherePollster({ url: 'https://x/sdk', username: 'a' }, env), PollsterConfigError);
-    await assert.rejects(createVSpherePollster({ url: 'https://x/sdk', username: 'a', passwordFile: '/nonexistent/file' }, env), PollsterConfigError);
+    await assert.rejects(createVSpherePollster({ url: 'https://x/sdk', username: 'a', password_file: '/nonexistent/file' }, env), PollsterConfigError);
     await assert.rejects(createVSpherePollster({ url: 'https://x/sdk', username: 'a', password: 'b', insecure: 'yes' }, env), PollsterConfigError);
   });
 });

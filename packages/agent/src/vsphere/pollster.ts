@@ -10,6 +10,7 @@
 // cpu.usage is in hundredths of a percent, memory in KB, throughput in KB/s.
 
 import { readFile } from 'node:fs/promises';
+import { COMPUTE_RESOURCE_TYPES } from '../compute-types.js';
 import type { JsonValue } from '@tally/client';
 import {
   PollsterConfigError,
@@ -114,29 +115,8 @@ export const VSPHERE_COUNTERS: readonly { readonly meter: string; readonly count
   factor: m.factor,
 }));
 
-const str = (required: boolean): { type: 'string'; required: boolean; maxLength: number } => ({ type: 'string', required, maxLength: 255 });
-
-// The resource types as Ceilometer's Gnocchi setup defines them, so that either tool's data
-// lands in the same shape.
-export const VSPHERE_RESOURCE_TYPES: readonly ResourceTypeDefinition[] = [
-  {
-    name: 'instance',
-    attributes: {
-      flavor_id: str(true),
-      image_ref: str(false),
-      host: str(true),
-      display_name: str(true),
-      server_group: str(false),
-      flavor_name: str(true),
-      launched_at: { type: 'datetime', required: false },
-      created_at: { type: 'datetime', required: false },
-      deleted_at: { type: 'datetime', required: false },
-      availability_zone: str(false),
-    },
-  },
-  { name: 'instance_disk', attributes: { name: str(true), instance_id: { type: 'uuid', required: true } } },
-  { name: 'instance_network_interface', attributes: { name: str(true), instance_id: { type: 'uuid', required: true } } },
-];
+// The resource types as Ceilometer's Gnocchi setup defines them, shared with libvirt's.
+export const VSPHERE_RESOURCE_TYPES: readonly ResourceTypeDefinition[] = COMPUTE_RESOURCE_TYPES;
 
 // vSphere's power states in libvirt's domain-state numbers (running 1, shut off 5,
 // suspended 7), so that `power.state` means the same whichever hypervisor it comes from.
@@ -161,8 +141,14 @@ const PERF_BATCH = 250;
 /** Samples averaged at most per poll (5 minutes of real-time data). */
 const MAX_SAMPLES = 15;
 
+/** The options of a source, snake_case as every key of the agent's configuration. */
+const OPTION_KEYS = new Set(['url', 'username', 'password', 'password_file', 'insecure', 'ca_file', 'timeout_ms']);
+
 /** Reads and checks a source's options. */
 export async function readOptions(options: Readonly<Record<string, JsonValue>>): Promise<VSphereOptions & { password: string; ca?: string }> {
+  for (const key of Object.keys(options)) {
+    if (!OPTION_KEYS.has(key)) throw new PollsterConfigError(`vsphere: unknown option ${JSON.stringify(key)} (known: ${[...OPTION_KEYS].join(', ')})`);
+  }
   const s = (k: string): string | undefined => {
     const v = options[k];
     if (v === undefined || v === null) return undefined;
@@ -179,28 +165,28 @@ export async function readOptions(options: Readonly<Record<string, JsonValue>>):
     throw new PollsterConfigError(`vsphere: option url is not an http(s) URL: ${url}`);
   }
   if (username === undefined || username === '') throw new PollsterConfigError('vsphere: option username is required');
-  const passwordFile = s('passwordFile');
+  const passwordFile = s('password_file');
   let password = s('password');
-  if (password !== undefined && passwordFile !== undefined) throw new PollsterConfigError('vsphere: give password or passwordFile, not both');
+  if (password !== undefined && passwordFile !== undefined) throw new PollsterConfigError('vsphere: give password or password_file, not both');
   if (passwordFile !== undefined) {
     try {
       password = (await readFile(passwordFile, 'utf8')).split(/\r?\n/, 1)[0] ?? '';
     } catch (err) {
-      throw new PollsterConfigError(`vsphere: cannot read passwordFile ${passwordFile}: ${(err as Error).message}`);
+      throw new PollsterConfigError(`vsphere: cannot read password_file ${passwordFile}: ${(err as Error).message}`);
     }
   }
-  if (password === undefined) throw new PollsterConfigError('vsphere: option password or passwordFile is required');
+  if (password === undefined) throw new PollsterConfigError('vsphere: option password or password_file is required');
   const insecure = options.insecure;
   if (insecure !== undefined && typeof insecure !== 'boolean') throw new PollsterConfigError('vsphere: option insecure must be true or false');
-  const timeoutMs = options.timeoutMs;
-  if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || !(timeoutMs > 0))) throw new PollsterConfigError('vsphere: option timeoutMs must be a positive number');
-  const caFile = s('caFile');
+  const timeoutMs = options.timeout_ms;
+  if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || !(timeoutMs > 0))) throw new PollsterConfigError('vsphere: option timeout_ms must be a positive number');
+  const caFile = s('ca_file');
   let ca: string | undefined;
   if (caFile !== undefined) {
     try {
       ca = await readFile(caFile, 'utf8');
     } catch (err) {
-      throw new PollsterConfigError(`vsphere: cannot read caFile ${caFile}: ${(err as Error).message}`);
+      throw new PollsterConfigError(`vsphere: cannot read ca_file ${caFile}: ${(err as Error).message}`);
     }
   }
   return {
