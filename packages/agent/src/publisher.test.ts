@@ -13,6 +13,7 @@ import { startTestApi } from '@tally/rest/test-util';
 import { DiskBuffer } from './buffer.js';
 import type { LogLevel, MeterType, Sample } from './pollster.js';
 import { Publisher } from './publisher.js';
+import { COMPUTE_RESOURCE_TYPES } from './compute-types.js';
 
 async function freePort(): Promise<number> {
   const s = createServer();
@@ -109,4 +110,49 @@ test('publishing to Tally: creates what is missing, updates what changed, buffer
   const after = await g.resource.get('vmtest', VM) as unknown as { metrics: Record<string, string> };
   assert.ok(after.metrics.vcpus && after.metrics['power.state'] && !after.metrics['disk.usage']);
   assert.equal(pub.stats.published, 13);
+});
+
+test("a resource type the store already has in an older shape gets the attributes it lacks, as ceilometer-upgrade adds them", async (t) => {
+  const api = await startTestApi();
+  await api.app.listen({ port: 0, host: '127.0.0.1' });
+  const url = `http://127.0.0.1:${(api.app.server.address() as AddressInfo).port}`;
+  const dir = mkdtempSync(join(tmpdir(), 'tally-publisher-'));
+  const lines: { level: LogLevel; message: string; fields?: Record<string, unknown> }[] = [];
+  const log = (level: LogLevel, message: string, fields?: Record<string, unknown>): void => { lines.push({ level, message, fields }); };
+  const client = new GnocchiClient({ url, auth: { type: 'basic', user: 'admin' }, retry: false, timeoutMs: 5_000 });
+  // Gnocchi's upgrade makes Ceilometer's older `instance` (no flavor_name, launched_at...): the same here.
+  const old = await client.resourceType.get('instance').catch(() => null);
+  if (old === null) {
+    await client.resourceType.create({ name: 'instance', attributes: {
+      display_name: { type: 'string', required: true, min_length: 0, max_length: 255 },
+      flavor_id: { type: 'string', required: true, min_length: 0, max_length: 255 },
+      host: { type: 'string', required: true, min_length: 0, max_length: 255 },
+    } });
+  }
+  assert.ok(!('flavor_name' in (await client.resourceType.get('instance')).attributes));
+  // A resource of the older shape exists: the required attribute added must be filled on it.
+  const older = await client.resource.create('instance', { id: 'a7c5d3e1-0b2f-4c6d-8e9f-1a2b3c4d5e6f', display_name: 'old', flavor_id: 'm1', host: 'h' });
+  const buffer = await DiskBuffer.open(join(dir, 'buffer'), { maxBytes: 1 << 20, log });
+  const pub = new Publisher({ client, buffer, log, stateDir: dir, maxRequestBytes: 1 << 20, retryBaseMs: 20, retryMaxMs: 100 });
+  pub.addResourceTypes(COMPUTE_RESOURCE_TYPES);
+  t.after(async () => {
+    await pub.stop(100);
+    await buffer.close();
+    client.close();
+    await api.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  await pub.start();
+  const attributes = { display_name: 'vm-1', flavor_id: 'm1.small', flavor_name: 'm1.small', host: 'compute-1', launched_at: '2026-01-01T00:00:00+00:00' };
+  await pub.submit('vms', null, [{ meter: 'vcpus', unit: 'vcpu', type: 'gauge', volume: 2, timestamp: at(), resource: { id: VM, type: 'instance', attributes } }]);
+  await until('the sample to be published', () => pub.stats.published === 1);
+  const type = await client.resourceType.get('instance');
+  for (const k of ['flavor_name', 'launched_at', 'created_at', 'deleted_at', 'availability_zone']) assert.ok(k in type.attributes, k);
+  assert.equal(type.attributes.flavor_name.required, true);
+  assert.equal(type.attributes.launched_at.required, false);
+  const vm = await client.resource.get('instance', VM);
+  assert.equal(vm.flavor_name, 'm1.small');
+  assert.equal((await client.resource.get('instance', older.id)).flavor_name, '');
+  assert.ok(lines.some((l) => l.message === 'resource type given the attributes it lacked'));
+  assert.ok(!lines.some((l) => l.level === 'error'), JSON.stringify(lines.filter((l) => l.level === 'error')));
 });

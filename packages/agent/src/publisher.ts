@@ -22,7 +22,7 @@ import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   GnocchiApiError, GnocchiTransportError, type ArchivePolicyCreate, type GnocchiClient, type JsonValue,
-  type NamedMetricMeasures, type ResourcePatch, type ResourceTypeAttributeInput,
+  type NamedMetricMeasures, type ResourcePatch, type ResourceTypeAttributeInput, type ResourceTypePatchOp,
 } from '@tally/client';
 import { Backoff, sleep } from '@tally/retry';
 import { formatTimestamp } from '@tally/timeseries';
@@ -356,7 +356,10 @@ export class Publisher {
         await this.#call(() => this.#client.resourceType.create({ name: t.name, attributes }));
         this.#log('info', 'resource type created', { type: t.name });
       } catch (e) {
-        if (alreadyExists(e)) continue;
+        if (alreadyExists(e)) {
+          await this.#completeType(t.name, attributes);
+          continue;
+        }
         if (!(e instanceof GnocchiApiError)) throw e;
         // A definition the store refuses must not hold every other source's samples back:
         // said once here, the resources of that type are then refused (and counted) alone.
@@ -364,6 +367,32 @@ export class Publisher {
       }
     }
     this.#typesReady = true;
+  }
+
+  /**
+   * A type the store already has may lack attributes the pollster sets: Gnocchi's upgrade
+   * creates Ceilometer's older `instance` (no flavor_name, for one), which resources of the
+   * newer shape would be refused by. Missing attributes are added as ceilometer-upgrade
+   * adds them: a required string filled with '' on existing resources; any other required
+   * attribute, which has no neutral value to fill in, becomes optional.
+   */
+  async #completeType(name: string, wanted: Readonly<Record<string, ResourceTypeAttributeInput>>): Promise<void> {
+    try {
+      const have = await this.#call(() => this.#client.resourceType.get(name));
+      const ops: ResourceTypePatchOp[] = Object.entries(wanted)
+        .filter(([k]) => !(k in have.attributes))
+        .map(([k, a]) => ({
+          op: 'add' as const,
+          path: `/attributes/${k}` as const,
+          value: a.required !== true ? a : a.type === 'string' ? { ...a, options: { fill: '' } } : { ...a, required: false },
+        }));
+      if (ops.length === 0) return;
+      await this.#call(() => this.#client.resourceType.update(name, ops));
+      this.#log('info', 'resource type given the attributes it lacked', { type: name, added: ops.map((o) => o.path.slice('/attributes/'.length)) });
+    } catch (e) {
+      if (!(e instanceof GnocchiApiError)) throw e;
+      this.#log('error', 'store refused to complete a resource type', { type: name, status: e.status, message: describe(e) });
+    }
   }
 
   async #sendRecords(records: BufferedRecord[]): Promise<void> {
