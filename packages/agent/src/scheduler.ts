@@ -163,6 +163,7 @@ export class SourceRunner {
   /** One discover + poll + publish; false when it failed (reported). */
   async #attempt(): Promise<boolean> {
     const t0 = performance.now();
+    this.#log('debug', 'cycle started');
     try {
       const discovery: Discovery<unknown> = await this.#call('discover', (ctx) => this.pollster.discover(ctx));
       const polled = await this.#call('poll', (ctx) => this.pollster.poll(ctx, discovery));

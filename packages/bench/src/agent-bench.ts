@@ -138,7 +138,9 @@ export function tallySide(cfg: AgentBenchConfig, nodeFile: string, socket: strin
   return {
     name: 'tally agent',
     command: [process.execPath, join(cfg.repoRoot, 'bin', 'tally'), 'agent', '--config', configFile, '--gnocchi-url', '{gnocchi_url}',
-      '--data-dir', '{work}/agent', '--name', 'bench'],
+      '--data-dir', '{work}/agent', '--name', 'bench', '--log-level', 'debug'],
+    // Its debug log marks each cycle's start (stdout, which the harness keeps in agent.out).
+    log: { file: '{work}/agent.out', cycleStart: /"msg":"cycle started"/ },
   };
 }
 
