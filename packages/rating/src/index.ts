@@ -1,0 +1,4 @@
+export type {
+  MapType, HashmapService, HashmapField, HashmapGroup, HashmapMapping, HashmapThreshold, HashmapRules,
+  RatingModuleState, UsagePoint, RatedPoint, ScopePeriod, ScopeState, RatingStore,
+} from './model.js';
