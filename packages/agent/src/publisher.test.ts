@@ -154,5 +154,10 @@ test("a resource type the store already has in an older shape gets the attribute
   assert.equal(vm.flavor_name, 'm1.small');
   assert.equal((await client.resource.get('instance', older.id)).flavor_name, '');
   assert.ok(lines.some((l) => l.message === 'resource type given the attributes it lacked'));
+  // A resource the store had before this agent saw it: the creation meets 409, then it is updated.
+  await pub.submit('vms', null, [{ meter: 'vcpus', unit: 'vcpu', type: 'gauge', volume: 4, timestamp: at(),
+    resource: { id: older.id, type: 'instance', attributes: { ...attributes, display_name: 'renamed' } } }]);
+  await until('the second sample to be published', () => pub.stats.published === 2);
+  assert.equal((await client.resource.get('instance', older.id)).display_name, 'renamed');
   assert.ok(!lines.some((l) => l.level === 'error'), JSON.stringify(lines.filter((l) => l.level === 'error')));
 });

@@ -443,8 +443,9 @@ export class Publisher {
   }
 
   /**
-   * Resources whose type or attributes differ from what was last sent (or that this agent
-   * has not sent yet) are updated, or created when the store does not have them.
+   * Resources whose type or attributes differ from what was last sent are updated; one this
+   * agent has not sent yet is created first (one request for a new resource), and updated
+   * only when the store already had it.
    */
   async #syncResources(resources: Map<string, ResourceSnapshot>): Promise<void> {
     let changed = 0;
@@ -452,33 +453,38 @@ export class Publisher {
       const h = this.#hash(r);
       if (this.#known.get(r.id) === h) continue;
       changed++;
-      try {
-        await this.#call(() => this.#client.resource.update(r.type, r.id, { ...r.attributes } as ResourcePatch));
-        if (this.#known.has(r.id)) this.#log('info', 'resource attributes changed: updated', { resource: r.id, type: r.type });
-      } catch (e) {
-        if (e instanceof StoreUnavailable && e.cause instanceof GnocchiApiError && e.cause.status === 404) {
-          await this.#createResource(r);
-        } else if (e instanceof GnocchiApiError && e.status < 500) {
-          this.#log('warn', 'resource update refused by the store', { resource: r.id, type: r.type, status: e.status, message: describe(e) });
-        } else {
-          throw e;
-        }
-      }
+      if (this.#known.has(r.id) || (await this.#createResource(r)) === 'exists') await this.#updateResource(r);
       this.#known.set(r.id, h);
       this.#knownDirty = true;
     }
     if (changed > 0) await this.#saveKnown();
   }
 
-  async #createResource(r: ResourceSnapshot): Promise<void> {
+  async #updateResource(r: ResourceSnapshot): Promise<void> {
+    try {
+      await this.#call(() => this.#client.resource.update(r.type, r.id, { ...r.attributes } as ResourcePatch));
+      if (this.#known.has(r.id)) this.#log('info', 'resource attributes changed: updated', { resource: r.id, type: r.type });
+    } catch (e) {
+      if (e instanceof StoreUnavailable && e.cause instanceof GnocchiApiError && e.cause.status === 404) {
+        await this.#createResource(r);
+      } else if (e instanceof GnocchiApiError && e.status < 500) {
+        this.#log('warn', 'resource update refused by the store', { resource: r.id, type: r.type, status: e.status, message: describe(e) });
+      } else {
+        throw e;
+      }
+    }
+  }
+
+  /** 'exists' when the store already had it (409); 'refused' when it will not take it (said in the log). */
+  async #createResource(r: ResourceSnapshot): Promise<'created' | 'exists' | 'refused'> {
     for (let attempt = 0; ; attempt++) {
       try {
         await this.#call(() => this.#client.resource.create(r.type, { ...r.attributes, id: r.id }));
         this.#log('debug', 'resource created', { resource: r.id, type: r.type });
-        return;
+        return 'created';
       } catch (e) {
         const api = e instanceof StoreUnavailable ? (e.cause instanceof GnocchiApiError ? e.cause : null) : e instanceof GnocchiApiError ? e : null;
-        if (api?.status === 409) return;
+        if (api?.status === 409) return 'exists';
         if (api?.status === 404) {
           // The type is missing (deleted since, or refused): create the types and try once more.
           if (attempt === 0) {
@@ -487,12 +493,12 @@ export class Publisher {
             continue;
           }
           this.#log('warn', 'resource not created: the store has no such resource type', { resource: r.id, type: r.type, message: describe(api) });
-          return;
+          return 'refused';
         }
         if (e instanceof StoreUnavailable) throw e;
         if (api && api.status < 500) {
           this.#log('warn', 'resource creation refused by the store', { resource: r.id, type: r.type, status: api.status, message: describe(api) });
-          return;
+          return 'refused';
         }
         throw e;
       }
