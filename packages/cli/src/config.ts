@@ -56,6 +56,7 @@ export interface Settings {
   maxAnswerPoints: number;
   /** Port of the alarm API (Aodh's v2). */
   alarmPort: number;
+  ratingPort: number;
   /** The alarm API's authorisation rules: Aodh's default policy, or every rule granted (test harnesses). */
   alarmPolicy: AlarmPolicy;
   /** A fixed token both APIs accept as an administrator in auth mode token (service accounts); '' for none. */
@@ -187,6 +188,7 @@ export const SPECS: Spec[] = [
   // aggregation's work follows the points it reads, so both are bounded; past it the
   // request answers 413 before anything is computed from the excess or written.
   { key: 'alarmPort', flag: 'alarm-port', env: 'TALLY_ALARM_PORT', help: 'port of the alarm API (Aodh v2), opened by serve and alarm-api (0: any free port)', dflt: () => 8042, parse: int('alarm-port') },
+  { key: 'ratingPort', flag: 'rating-port', env: 'TALLY_RATING_PORT', help: 'port of the rating API (CloudKitty v1 and v2), opened by serve and rating-api (0: any free port)', dflt: () => 8889, parse: int('rating-port') },
   { key: 'alarmPolicy', flag: 'alarm-policy', env: 'TALLY_ALARM_POLICY', help: "default (Aodh's default rules) | open (every rule granted, requests without identity allowed: Aodh's functional-test profile, for test harnesses on loopback only)", dflt: () => 'default', parse: alarmPolicy },
   { key: 'adminToken', flag: 'admin-token', env: 'TALLY_ADMIN_TOKEN', help: 'in auth mode token, a fixed token (16 characters or more) both APIs accept as an administrator, for service accounts; prefer user tokens otherwise', dflt: () => '', parse: adminToken },
   // The alarm evaluator and notifier (tally serve, alarm-evaluator, alarm-notifier).

@@ -11,6 +11,7 @@ import { ConfigError, SPECS, isLoopbackHost, listenRefusal, resolveSettings, typ
 import { openServices, startMetricdThread, upgrade, type Services } from './services.js';
 import { addUserCommands, openUserStore, userStorePath } from './user.js';
 import { startAlarming, upgradeAlarming, withAdminToken } from './alarming.js';
+import { startRatingApi } from './rating-api.js';
 import { AgentConfigError, loadAgentConfig } from '@tally/agent';
 import { addAgentCommand, startServeAgent } from './agent.js';
 
@@ -176,10 +177,12 @@ async function runApi(s: Settings, log: Logger, tls: TlsFiles | undefined, pool?
   log.info({ url: `${tls ? 'https' : 'http'}://${host}:${s.port}`, dataDir: s.dataDir, authMode: s.authMode }, 'Tally API listening');
   // The alarm service reads this process's metric store in process.
   const stopAlarms = opts.alarms ? await startAlarming(s, log, { api: { tls, tokens }, evaluator: { services: svc }, notifier: true }) : undefined;
+  const stopRating = opts.alarms ? await startRatingApi(s, log, { tls, tokens }) : undefined;
   // Only when asked: a store serve starts must stay empty (Gnocchi's suites expect it so).
   const stopAgent = opts.agent && s.agentConfig ? await startServeAgent(s, log, svc) : undefined;
   return async () => {
     await stopAgent?.();
+    await stopRating?.();
     await stopAlarms?.();
     await app.close();
     await svc.close();
@@ -244,6 +247,19 @@ export function program(): Command {
       const log = logger(s, 'alarm-api');
       const { tokens, users } = await tokenVerifier(s, log);
       const stop = await startAlarming(s, log, { api: { tls, tokens } });
+      onSignals(async () => {
+        await stop();
+        await users?.close();
+      }, log);
+    }));
+
+  withSettings(prog.command('rating-api').description("run only the rating API (CloudKitty's v1 and v2) on --rating-port, over the index database"))
+    .action(guard('rating-api', async (flags: Record<string, unknown>) => {
+      const s = resolveSettings(flags);
+      checkListen(s);
+      const log = logger(s, 'rating-api');
+      const { tokens, users } = await tokenVerifier(s, log);
+      const stop = await startRatingApi(s, log, { tls: readTls(s), tokens });
       onSignals(async () => {
         await stop();
         await users?.close();

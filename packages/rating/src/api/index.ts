@@ -1,0 +1,2 @@
+export { ratingApi, buildRatingServer, type RatingApiOptions, type RatingServerOptions } from './rating-api.js';
+export { CloudKittyError } from './errors.js';

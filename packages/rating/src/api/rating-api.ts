@@ -1,0 +1,641 @@
+// CloudKitty 17's REST API (v1 and v2) as one encapsulated Fastify plugin over the rating
+// store: its body parser, identity, 404 and error handler govern its routes only. Mounted
+// on a server of its own (buildRatingServer, CloudKitty's port 8889) or beside another API.
+// Who may do what follows CloudKitty's default policies: the rating rules and modules are
+// the administrator's; a project reads its own costs; the administrator reads everything.
+import { randomUUID } from 'node:crypto';
+import { Decimal } from 'decimal.js';
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import {
+  HttpError, authenticate, createHttpServer, installCors, installTokenAuth, isDatabaseUnavailable,
+  type AuthMode, type TlsFiles, type TokenVerifier,
+} from '@tally/rest';
+import type { MapType, RatedPoint } from '../model.js';
+import {
+  RatingClientError, RatingConflictError, RatingNotFoundError, type RuleChange, type RuleFilter, type ScopeFilter, type SqlRatingStore,
+} from '../store/index.js';
+import { CloudKittyError, badRequest, forbidden, notFound } from './errors.js';
+import { isoFromUs, jsonText, usFromIso } from './wire.js';
+
+export interface RatingApiOptions {
+  store: SqlRatingStore;
+  authMode: AuthMode;
+  tokens?: TokenVerifier;
+  corsAllowedOrigins?: string[];
+  /** The currency rated points written through POST /v2/dataframes are stored in. */
+  currency?: string;
+  log?: FastifyBaseLogger;
+  /** The start of the current month and of the next, µs (CloudKitty's default report window). */
+  monthWindow?: () => { begin: number; end: number };
+}
+
+interface Caller { projectId: string | null; admin: boolean }
+type Query = Record<string, string | string[] | undefined>;
+
+function currentMonth(): { begin: number; end: number } {
+  const now = new Date();
+  return {
+    begin: Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1) * 1000,
+    end: Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1) * 1000,
+  };
+}
+
+const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
+
+function send(reply: FastifyReply, status: number, body: unknown): FastifyReply {
+  return reply.code(status).header('content-type', 'application/json').send(Buffer.from(jsonText(body)));
+}
+
+function jsonBody(req: FastifyRequest, v2: boolean): Record<string, unknown> {
+  const raw = req.body;
+  const text = Buffer.isBuffer(raw) ? raw.toString('utf8') : typeof raw === 'string' ? raw : '';
+  let v: unknown = {};
+  if (text.trim() !== '') {
+    try {
+      v = JSON.parse(text) as unknown;
+    } catch {
+      throw badRequest(v2 ? 'Failed to decode JSON object' : 'Request is not in valid JSON format');
+    }
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw badRequest('Invalid input: expected a JSON object');
+  return v as Record<string, unknown>;
+}
+
+const one = (q: Query, k: string): string | undefined => (Array.isArray(q[k]) ? (q[k] as string[])[q[k]!.length - 1] : (q[k] as string | undefined));
+const many = (q: Query, k: string): string[] => {
+  const v = q[k];
+  return v === undefined ? [] : Array.isArray(v) ? v : [v];
+};
+
+function uuidParam(q: Query, k: string): string | undefined {
+  const v = one(q, k);
+  if (v === undefined || v === '') return undefined;
+  if (!UUID.test(v)) throw badRequest(`Invalid input for field/attribute ${k}. Value: '${v}'. Invalid UUID`);
+  return v;
+}
+function boolParam(q: Query, k: string, dflt: boolean): boolean {
+  const v = one(q, k);
+  if (v === undefined) return dflt;
+  const s = v.toLowerCase();
+  if (['true', '1', 'yes', 'y', 'on', 't'].includes(s)) return true;
+  if (['false', '0', 'no', 'n', 'off', 'f'].includes(s)) return false;
+  throw badRequest(`Invalid input for field/attribute ${k}. Value: '${v}'. Wrong type. Expected 'bool', got 'str'`);
+}
+function intParam(q: Query, k: string, dflt: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const v = one(q, k);
+  if (v === undefined) return dflt;
+  if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw badRequest(`Invalid value for '${k}': ${v}`);
+  return Number(v);
+}
+function timeParam(q: Query, k: string): number | undefined {
+  const v = one(q, k);
+  if (v === undefined) return undefined;
+  const us = usFromIso(v);
+  if (us === null) throw badRequest(`Invalid date format for '${k}': ${v}`);
+  return us;
+}
+/** `filters=key:value` repeated, or comma separated (CloudKitty's dict query parameters). */
+function filtersParam(q: Query): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const raw of many(q, 'filters')) {
+    for (const part of raw.split(',')) {
+      const i = part.indexOf(':');
+      if (i <= 0 || i === part.length - 1) throw badRequest(`Invalid filter '${part}': expected key:value`);
+      (out[part.slice(0, i)] ??= []).push(part.slice(i + 1));
+    }
+  }
+  return out;
+}
+
+function str(body: Record<string, unknown>, k: string, required: boolean): string | undefined {
+  const v = body[k];
+  if (v === undefined || v === null) {
+    if (required) throw badRequest(`Invalid input for field/attribute ${k}. Value: 'None'. Mandatory field missing.`);
+    return undefined;
+  }
+  if (typeof v !== 'string') throw badRequest(`Invalid input for field/attribute ${k}. Value: '${JSON.stringify(v)}'. Wrong type. Expected 'str'`);
+  return v;
+}
+function uuidField(body: Record<string, unknown>, k: string): string | null | undefined {
+  if (body[k] === null) return null;
+  const v = str(body, k, false);
+  if (v === undefined) return undefined;
+  if (!UUID.test(v)) throw badRequest(`Invalid input for field/attribute ${k}. Value: '${v}'. Invalid UUID`);
+  return v;
+}
+function decimalField(body: Record<string, unknown>, k: string, required: boolean): string | undefined {
+  const v = body[k];
+  if (v === undefined || v === null) {
+    if (required) throw badRequest(`Invalid input for field/attribute ${k}. Value: 'None'. Mandatory field missing.`);
+    return undefined;
+  }
+  if ((typeof v !== 'string' && typeof v !== 'number') || !/^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$/.test(String(v))) {
+    throw badRequest(`Invalid input for field/attribute ${k}. Value: '${String(v)}'. Wrong type. Expected 'Decimal'`);
+  }
+  return String(v).trim();
+}
+function mapTypeField(body: Record<string, unknown>): MapType | undefined {
+  const v = body.map_type ?? body.type;
+  if (v === undefined || v === null) return undefined;
+  if (v !== 'flat' && v !== 'rate') throw badRequest(`Invalid input for field/attribute map_type. Value: '${String(v)}'. Value should be one of: flat, rate`);
+  return v;
+}
+const KNOWN = new Set(['mapping_id', 'threshold_id', 'value', 'level', 'cost', 'map_type', 'type', 'service_id', 'field_id', 'group_id', 'tenant_id']);
+function onlyKnown(body: Record<string, unknown>, known: Set<string>): void {
+  for (const k of Object.keys(body)) if (!known.has(k)) throw badRequest(`Unknown attribute for argument ${'body'}: ${k}`);
+}
+
+function toCloudKitty(err: unknown): CloudKittyError | null {
+  if (err instanceof CloudKittyError) return err;
+  if (err instanceof RatingNotFoundError) return new CloudKittyError(404, err.message);
+  if (err instanceof RatingConflictError) return new CloudKittyError(409, err.message);
+  if (err instanceof RatingClientError) return new CloudKittyError(400, err.message);
+  if (err instanceof HttpError) return new CloudKittyError(err.status, err.message);
+  const fe = err as { statusCode?: number; code?: string; message?: string };
+  if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new CloudKittyError(413, 'Request body is larger than the server accepts.');
+  if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) return new CloudKittyError(fe.statusCode, fe.message ?? 'Bad Request');
+  if (isDatabaseUnavailable(err)) return new CloudKittyError(503, `The rating database is unavailable right now: ${fe.message ?? 'unavailable'}`);
+  return null;
+}
+
+export async function ratingApi(app: FastifyInstance, opts: RatingApiOptions): Promise<void> {
+  const { store } = opts;
+  if (opts.authMode === 'token' && !opts.tokens) throw new Error('auth mode token needs a token verifier');
+  const month = opts.monthWindow ?? currentMonth;
+  const currency = opts.currency ?? 'EUR';
+
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  installCors(app, { corsAllowedOrigins: opts.corsAllowedOrigins ?? [] });
+  if (opts.tokens) installTokenAuth(app, opts.tokens);
+  app.addHook('onRequest', async (_req, reply) => {
+    reply.header('x-openstack-request-id', `req-${randomUUID()}`);
+  });
+  const isV2 = (req: FastifyRequest): boolean => req.url.startsWith('/v2');
+  app.setNotFoundHandler(async (req, reply) => send(reply, 404, new CloudKittyError(404, 'The resource could not be found.').body(isV2(req))));
+  app.setErrorHandler(async (err, req, reply) => {
+    const e = toCloudKitty(err) ?? new CloudKittyError(500, 'Internal Server Error');
+    if (e.status >= 500) opts.log?.error({ err, url: req.url, method: req.method }, 'rating API request failed');
+    return send(reply, e.status, e.body(isV2(req)));
+  });
+
+  const caller = (req: FastifyRequest): Caller => {
+    const id = authenticate(opts.authMode, req.headers);
+    return { projectId: id.projectId, admin: id.roles.includes('admin') };
+  };
+  const admin = (req: FastifyRequest): Caller => {
+    const c = caller(req);
+    if (!c.admin) throw forbidden();
+    return c;
+  };
+
+  app.get('/', async (req, reply) => {
+    const base = `${req.protocol}://${req.headers.host ?? 'localhost'}`;
+    return send(reply, 200, {
+      versions: [
+        { id: 'v1', links: [{ href: `${base}/v1/`, rel: 'self' }], status: 'CURRENT' },
+        { id: 'v2', links: [{ href: `${base}/v2`, rel: 'self' }], status: 'EXPERIMENTAL' },
+      ],
+    });
+  });
+
+  // ---- modules (v1 and v2) ----
+  const moduleV1 = (m: Awaited<ReturnType<SqlRatingStore['getModule']>>) =>
+    ({ module_id: m.module_id, description: m.description, enabled: m.enabled, 'hot-config': m.hot_config, priority: m.priority });
+  app.get('/v1/rating/modules', async (req, reply) => {
+    admin(req);
+    return send(reply, 200, { modules: (await store.listModules()).map(moduleV1) });
+  });
+  app.get<{ Params: { id: string } }>('/v1/rating/modules/:id', async (req, reply) => {
+    admin(req);
+    return send(reply, 200, moduleV1(await store.getModule(req.params.id)));
+  });
+  const moduleChange = (body: Record<string, unknown>): { enabled?: boolean; priority?: number } => {
+    const out: { enabled?: boolean; priority?: number } = {};
+    if (body.enabled !== undefined && body.enabled !== null) {
+      if (typeof body.enabled !== 'boolean') throw badRequest(`Invalid input for field/attribute enabled. Value: '${String(body.enabled)}'. Wrong type. Expected 'bool'`);
+      out.enabled = body.enabled;
+    }
+    if (body.priority !== undefined && body.priority !== null) {
+      if (typeof body.priority !== 'number' || !Number.isSafeInteger(body.priority) || body.priority < 1) {
+        throw badRequest(`Invalid input for field/attribute priority. Value: '${String(body.priority)}'. Expected an integer >= 1`);
+      }
+      out.priority = body.priority;
+    }
+    return out;
+  };
+  app.put<{ Params: { id: string } }>('/v1/rating/modules/:id', async (req, reply) => {
+    admin(req);
+    const body = jsonBody(req, false);
+    await store.getModule(req.params.id);
+    const updated = await store.updateModule(req.params.id, moduleChange(body));
+    reply.header('location', req.url);
+    return send(reply, 302, moduleV1(updated));
+  });
+  const moduleV2 = (m: Awaited<ReturnType<SqlRatingStore['getModule']>>) =>
+    ({ module_id: m.module_id, description: m.description, enabled: m.enabled, hot_config: m.hot_config, priority: m.priority });
+  app.get('/v2/rating/modules', async (req, reply) => {
+    admin(req);
+    return send(reply, 200, { modules: (await store.listModules()).map(moduleV2) });
+  });
+  app.get<{ Params: { id: string } }>('/v2/rating/modules/:id', async (req, reply) => {
+    admin(req);
+    return send(reply, 200, moduleV2(await store.getModule(req.params.id)));
+  });
+  app.put<{ Params: { id: string } }>('/v2/rating/modules/:id', async (req, reply) => {
+    admin(req);
+    const body = jsonBody(req, true);
+    await store.getModule(req.params.id);
+    await store.updateModule(req.params.id, moduleChange(body));
+    return reply.code(204).send();
+  });
+
+  // ---- hashmap ----
+  const H = '/v1/rating/module_config/hashmap';
+  app.get(`${H}/types`, async (req, reply) => {
+    admin(req);
+    return send(reply, 200, ['flat', 'rate']);
+  });
+  app.get(`${H}/services`, async (req, reply) => {
+    admin(req);
+    return send(reply, 200, { services: await store.listServices() });
+  });
+  app.get<{ Params: { id: string } }>(`${H}/services/:id`, async (req, reply) => {
+    admin(req);
+    return send(reply, 200, await store.getService(req.params.id));
+  });
+  const created = (req: FastifyRequest, reply: FastifyReply, id: string, body: unknown): FastifyReply => {
+    const base = `${req.protocol}://${req.headers.host ?? 'localhost'}${req.url.split('?')[0] ?? ''}`;
+    reply.header('location', `${base.endsWith('/') ? base : `${base}/`}${id}`);
+    return send(reply, 201, body);
+  };
+  app.post(`${H}/services`, async (req, reply) => {
+    admin(req);
+    const name = str(jsonBody(req, false), 'name', true) as string;
+    const s = await store.createService(name);
+    return created(req, reply, s.service_id, s);
+  });
+  app.delete<{ Params: { id: string } }>(`${H}/services/:id`, async (req, reply) => {
+    admin(req);
+    await store.deleteService(req.params.id);
+    return reply.code(204).send();
+  });
+  app.get(`${H}/fields`, async (req, reply) => {
+    admin(req);
+    const serviceId = uuidParam(req.query as Query, 'service_id');
+    if (!serviceId) throw badRequest('Missing argument: "service_id"');
+    await store.getService(serviceId);
+    return send(reply, 200, { fields: await store.listFields(serviceId) });
+  });
+  app.get<{ Params: { id: string } }>(`${H}/fields/:id`, async (req, reply) => {
+    admin(req);
+    return send(reply, 200, await store.getField(req.params.id));
+  });
+  app.post(`${H}/fields`, async (req, reply) => {
+    admin(req);
+    const body = jsonBody(req, false);
+    const serviceId = uuidField(body, 'service_id');
+    if (!serviceId) throw badRequest("Invalid input for field/attribute service_id. Value: 'None'. Mandatory field missing.");
+    const f = await store.createField(serviceId, str(body, 'name', true) as string);
+    return created(req, reply, f.field_id, f);
+  });
+  app.delete<{ Params: { id: string } }>(`${H}/fields/:id`, async (req, reply) => {
+    admin(req);
+    await store.deleteField(req.params.id);
+    return reply.code(204).send();
+  });
+  app.get(`${H}/groups`, async (req, reply) => {
+    admin(req);
+    return send(reply, 200, { groups: await store.listGroups() });
+  });
+  app.get<{ Params: { id: string } }>(`${H}/groups/:id`, async (req, reply) => {
+    admin(req);
+    return send(reply, 200, await store.getGroup(req.params.id));
+  });
+  app.post(`${H}/groups`, async (req, reply) => {
+    admin(req);
+    const g = await store.createGroup(str(jsonBody(req, false), 'name', true) as string);
+    return created(req, reply, g.group_id, g);
+  });
+  app.delete<{ Params: { id: string } }>(`${H}/groups/:id`, async (req, reply) => {
+    admin(req);
+    await store.deleteGroup(req.params.id, boolParam(req.query as Query, 'recursive', false));
+    return reply.code(204).send();
+  });
+  app.get<{ Params: { id: string } }>(`${H}/groups/:id/mappings`, async (req, reply) => {
+    admin(req);
+    await store.getGroup(req.params.id);
+    return send(reply, 200, { mappings: await store.listMappings({ groupId: req.params.id }) });
+  });
+  app.get<{ Params: { id: string } }>(`${H}/groups/:id/thresholds`, async (req, reply) => {
+    admin(req);
+    await store.getGroup(req.params.id);
+    return send(reply, 200, { thresholds: await store.listThresholds({ groupId: req.params.id }) });
+  });
+
+  const ruleFilter = (q: Query): RuleFilter => {
+    const f: RuleFilter = {
+      serviceId: uuidParam(q, 'service_id'), fieldId: uuidParam(q, 'field_id'), groupId: uuidParam(q, 'group_id'),
+      noGroup: boolParam(q, 'no_group', false),
+    };
+    if (boolParam(q, 'filter_tenant', false)) f.tenantId = uuidParam(q, 'tenant_id') ?? null;
+    return f;
+  };
+  const ruleChange = (body: Record<string, unknown>, kind: 'mapping' | 'threshold'): RuleChange => {
+    onlyKnown(body, KNOWN);
+    const c: RuleChange = {};
+    if (kind === 'mapping' && 'value' in body) c.value = str(body, 'value', false) ?? null;
+    if (kind === 'threshold') c.level = decimalField(body, 'level', false);
+    c.cost = decimalField(body, 'cost', false);
+    c.map_type = mapTypeField(body);
+    c.group_id = uuidField(body, 'group_id');
+    if ('tenant_id' in body) c.tenant_id = str(body, 'tenant_id', false) ?? null;
+    return c;
+  };
+  for (const kind of ['mapping', 'threshold'] as const) {
+    const path = `${H}/${kind}s`;
+    const plural = `${kind}s`;
+    app.get(path, async (req, reply) => {
+      admin(req);
+      const f = ruleFilter(req.query as Query);
+      return send(reply, 200, { [plural]: kind === 'mapping' ? await store.listMappings(f) : await store.listThresholds(f) });
+    });
+    app.get<{ Params: { id: string } }>(`${path}/:id`, async (req, reply) => {
+      admin(req);
+      return send(reply, 200, kind === 'mapping' ? await store.getMapping(req.params.id) : await store.getThreshold(req.params.id));
+    });
+    app.get<{ Params: { id: string } }>(`${path}/:id/group`, async (req, reply) => {
+      admin(req);
+      return send(reply, 200, await store.groupOf(kind, req.params.id));
+    });
+    app.post(path, async (req, reply) => {
+      admin(req);
+      const body = jsonBody(req, false);
+      onlyKnown(body, KNOWN);
+      const common = {
+        cost: decimalField(body, 'cost', true) as string, map_type: mapTypeField(body), service_id: uuidField(body, 'service_id'),
+        field_id: uuidField(body, 'field_id'), group_id: uuidField(body, 'group_id'), tenant_id: str(body, 'tenant_id', false),
+      };
+      if (kind === 'mapping') {
+        const m = await store.createMapping({ ...common, value: str(body, 'value', false) });
+        return created(req, reply, m.mapping_id, m);
+      }
+      const t = await store.createThreshold({ ...common, level: decimalField(body, 'level', true) as string });
+      return created(req, reply, t.threshold_id, t);
+    });
+    app.put<{ Params: { id: string } }>(`${path}/:id`, async (req, reply) => {
+      admin(req);
+      const change = ruleChange(jsonBody(req, false), kind);
+      if (kind === 'mapping') await store.updateMapping(req.params.id, change);
+      else await store.updateThreshold(req.params.id, change);
+      reply.header('location', req.url);
+      return reply.code(302).send();
+    });
+    app.delete<{ Params: { id: string } }>(`${path}/:id`, async (req, reply) => {
+      admin(req);
+      if (kind === 'mapping') await store.deleteMapping(req.params.id);
+      else await store.deleteThreshold(req.params.id);
+      return reply.code(204).send();
+    });
+  }
+
+  // ---- reports (v1) ----
+  /** The projects a caller may read the costs of: its own unless administrator. */
+  const scoped = (c: Caller, asked: string | undefined): string[] | undefined => {
+    if (c.admin) return asked ? [asked] : undefined;
+    if (asked && asked !== c.projectId) throw forbidden();
+    return [c.projectId ?? ''];
+  };
+  const window = (q: Query): { beginUs: number; endUs: number } => {
+    const m = month();
+    return { beginUs: timeParam(q, 'begin') ?? m.begin, endUs: timeParam(q, 'end') ?? m.end };
+  };
+  app.get('/v1/report/total', async (req, reply) => {
+    const c = caller(req);
+    const q = req.query as Query;
+    const projects = scoped(c, one(q, 'tenant_id'));
+    const service = one(q, 'service');
+    const rows = await store.summary({ ...window(q), types: service ? [service] : [], filters: projects ? { project_id: projects } : {} }, []);
+    return send(reply, 200, rows[0]?.rate ?? new Decimal(0));
+  });
+  app.get('/v1/report/summary', async (req, reply) => {
+    const c = caller(req);
+    const q = req.query as Query;
+    const projects = scoped(c, one(q, 'tenant_id'));
+    const service = one(q, 'service');
+    const groupby = (one(q, 'groupby') ?? '').split(',').filter(Boolean).map((g) => (g === 'res_type' ? 'type' : g === 'tenant_id' ? 'project_id' : g));
+    const w = window(q);
+    const rows = await store.summary({ ...w, types: service ? [service] : [], filters: projects ? { project_id: projects } : {} }, groupby);
+    return send(reply, 200, {
+      summary: rows.map((r) => ({
+        begin: isoFromUs(r.begin), end: isoFromUs(r.end), rate: r.rate,
+        tenant_id: r.groups.project_id ?? 'ALL', res_type: r.groups.type ?? 'ALL',
+      })),
+    });
+  });
+  app.get('/v1/storage/dataframes', async (req, reply) => {
+    const c = caller(req);
+    const q = req.query as Query;
+    const projects = scoped(c, one(q, 'tenant_id'));
+    const type = one(q, 'resource_type');
+    const points = await store.rated({ ...window(q), types: type ? [type] : [], filters: projects ? { project_id: projects } : {} });
+    const frames = new Map<string, { begin: string; end: string; tenant_id: string; resources: unknown[] }>();
+    for (const p of points) {
+      const key = `${p.begin_us}/${p.groupby.project_id ?? p.scope_id}`;
+      let f = frames.get(key);
+      if (!f) frames.set(key, f = { begin: isoFromUs(p.begin_us), end: isoFromUs(p.end_us), tenant_id: p.groupby.project_id ?? p.scope_id, resources: [] });
+      f.resources.push({ desc: { ...p.metadata, ...p.groupby }, rating: new Decimal(p.price), service: p.type, volume: new Decimal(p.qty) });
+    }
+    return send(reply, 200, { dataframes: [...frames.values()] });
+  });
+
+  // ---- v2 summary and dataframes ----
+  /** Filters a caller may read with: a project's own costs only, unless administrator (null: nothing). */
+  const v2Filters = (c: Caller, filters: Record<string, string[]>): Record<string, string[]> | null => {
+    if (c.admin) return filters;
+    if (c.projectId === null) return null;
+    return { ...filters, project_id: [c.projectId] };
+  };
+  app.get('/v2/summary', async (req, reply) => {
+    const c = caller(req);
+    const q = req.query as Query;
+    const format = one(q, 'response_format') ?? 'table';
+    if (format !== 'table' && format !== 'object') throw badRequest(`Invalid response format [${format}]. Valid format are [['table', 'object']].`);
+    const offset = intParam(q, 'offset', 0, 0);
+    const limit = intParam(q, 'limit', 100, 1, 10_000);
+    const w = window(q);
+    const groupby = many(q, 'groupby').flatMap((g) => g.split(',')).filter(Boolean);
+    const asked = filtersParam(q);
+    const filters = v2Filters(c, asked);
+    if (!filters) return send(reply, 200, { total: 0, columns: [], results: [] });
+    const { type: types = [], ...rest } = filters;
+    const rows = await store.summary({ ...w, types, filters: rest }, groupby);
+    const results = rows.slice(offset, offset + limit).map((r) => {
+      const o: Record<string, unknown> = { begin: isoFromUs(r.begin), end: isoFromUs(r.end), qty: r.qty, rate: r.rate };
+      for (const g of groupby) o[g === 'time' ? 'time' : g] = g === 'time' ? isoFromUs(r.begin) : r.groups[g] ?? '';
+      return o;
+    });
+    if (format === 'object') return send(reply, 200, { total: rows.length, results, format });
+    return send(reply, 200, {
+      total: rows.length, columns: results[0] ? Object.keys(results[0]) : [], results: results.map((r) => Object.values(r)), format,
+    });
+  });
+  app.get('/v2/dataframes', async (req, reply) => {
+    const c = caller(req);
+    const q = req.query as Query;
+    const offset = intParam(q, 'offset', 0, 0);
+    const limit = intParam(q, 'limit', 100, 1, 10_000);
+    const filters = v2Filters(c, filtersParam(q));
+    if (!filters) return send(reply, 200, { total: 0, dataframes: [] });
+    const { type: types = [], ...rest } = filters;
+    const points = await store.rated({ ...window(q), types, filters: rest });
+    if (points.length === 0) throw notFound('No resource found for provided filters.');
+    const frames = new Map<number, { period: { begin: string; end: string }; usage: Record<string, unknown[]> }>();
+    for (const p of points) {
+      let f = frames.get(p.begin_us);
+      if (!f) frames.set(p.begin_us, f = { period: { begin: isoFromUs(p.begin_us), end: isoFromUs(p.end_us) }, usage: {} });
+      (f.usage[p.type] ??= []).push({
+        vol: { unit: p.unit, qty: new Decimal(p.qty) }, rating: { price: new Decimal(p.price) }, groupby: p.groupby, metadata: p.metadata,
+      });
+    }
+    const all = [...frames.values()];
+    return send(reply, 200, { total: all.length, dataframes: all.slice(offset, offset + limit) });
+  });
+  app.post('/v2/dataframes', async (req, reply) => {
+    admin(req);
+    const body = jsonBody(req, true);
+    if (!Array.isArray(body.dataframes)) throw badRequest("required key not provided @ data['dataframes']");
+    const parsed = body.dataframes.map((f, i) => parseFrame(f, i));
+    if (parsed.length === 0) throw badRequest('Parameter dataframes must not be empty.');
+    for (const f of parsed) {
+      // One frame may hold several scopes' points: each scope's are written as its period.
+      const byScope = new Map<string, RatedPoint[]>();
+      for (const p of f.points) {
+        const scope = p.groupby.project_id ?? '';
+        byScope.set(scope, [...(byScope.get(scope) ?? []), p]);
+      }
+      for (const [scopeId, points] of byScope) {
+        await store.writeRated({ scopeId, begin: BigInt(f.begin) * 1000n, end: BigInt(f.end) * 1000n }, points, currency);
+      }
+    }
+    return reply.code(204).send();
+  });
+
+  // ---- v2 scope state ----
+  const scopeView = (s: Awaited<ReturnType<SqlRatingStore['listScopes']>>[number]) => ({
+    scope_id: s.scope_id, scope_key: s.scope_key, fetcher: s.fetcher, collector: s.collector,
+    last_processed_timestamp: s.last_processed === null ? null : isoFromUs(Number(s.last_processed / 1000n)),
+    state: s.last_processed === null ? null : isoFromUs(Number(s.last_processed / 1000n)),
+    active: s.active, scope_activation_toggle_date: isoFromUs(Number(s.toggled / 1000n)),
+  });
+  const scopeFilter = (q: Query): ScopeFilter => ({
+    scopeId: many(q, 'scope_id'), scopeKey: many(q, 'scope_key'), fetcher: many(q, 'fetcher'), collector: many(q, 'collector'),
+    active: many(q, 'active').map((a) => {
+      if (!/^\d+$/.test(a)) throw badRequest(`expected int for dictionary value @ data['active']`);
+      return Number(a) !== 0;
+    }),
+  });
+  app.get('/v2/scope', async (req, reply) => {
+    admin(req);
+    const q = req.query as Query;
+    const offset = intParam(q, 'offset', 0, 0);
+    const limit = intParam(q, 'limit', 100, 1, 10_000);
+    const all = await store.listScopes(scopeFilter(q));
+    if (all.length === 0) throw notFound('No resource found for provided filters.');
+    return send(reply, 200, { results: all.slice(offset, offset + limit).map(scopeView) });
+  });
+  app.put('/v2/scope', async (req, reply) => {
+    admin(req);
+    const body = jsonBody(req, true);
+    const list = (k: string): string[] => {
+      const v = body[k];
+      if (v === undefined) return [];
+      const arr = Array.isArray(v) ? v : [v];
+      if (!arr.every((x) => typeof x === 'string')) throw badRequest(`expected str @ data['${k}']`);
+      return arr as string[];
+    };
+    const all = body.all_scopes === true;
+    const ids = list('scope_id');
+    if (all && ids.length) throw badRequest("two or more values in the same group of exclusion 'scope_selector' @ data[<scope_selector>]");
+    if (!all && !ids.length) throw badRequest('Either all_scopes or a scope_id should be specified.');
+    const when = body.last_processed_timestamp ?? body.state;
+    if (typeof when !== 'string') throw badRequest('Either last_processed_timestamp or state should be specified.');
+    const us = usFromIso(when);
+    if (us === null) throw badRequest(`invalid date value @ data['last_processed_timestamp']`);
+    const f: ScopeFilter = { scopeId: ids, scopeKey: list('scope_key'), fetcher: list('fetcher'), collector: list('collector') };
+    if (await store.resetScopes(f, BigInt(us) * 1000n) === 0) throw notFound('No resource found for provided filters.');
+    return send(reply, 202, {});
+  });
+  const scopeBody = (body: Record<string, unknown>): { scope_id: string; scope_key?: string; fetcher?: string; collector?: string; active?: boolean } => {
+    const scopeId = str(body, 'scope_id', true) as string;
+    const active = body.active;
+    if (active !== undefined && typeof active !== 'boolean') throw badRequest(`expected bool @ data['active']`);
+    return { scope_id: scopeId, scope_key: str(body, 'scope_key', false), fetcher: str(body, 'fetcher', false), collector: str(body, 'collector', false), active };
+  };
+  app.patch('/v2/scope', async (req, reply) => {
+    admin(req);
+    const { scope_id, ...change } = scopeBody(jsonBody(req, true));
+    const defined = Object.fromEntries(Object.entries(change).filter(([, v]) => v !== undefined));
+    const s = await store.patchScope(scope_id, defined);
+    if (!s) throw notFound('No resource found for provided filters.');
+    return send(reply, 200, scopeView(s));
+  });
+  app.post('/v2/scope', async (req, reply) => {
+    admin(req);
+    const b = scopeBody(jsonBody(req, true));
+    const s = await store.createScope(Object.fromEntries(Object.entries(b).filter(([, v]) => v !== undefined)) as typeof b);
+    if (!s) throw new CloudKittyError(409, `Cannot create a scope that already exists: ${b.scope_id}`);
+    return send(reply, 200, scopeView(s));
+  });
+}
+
+/** A dataframe of POST /v2/dataframes: its period (µs) and its rated points. */
+function parseFrame(f: unknown, i: number): { begin: number; end: number; points: RatedPoint[] } {
+  const bad = (why: string) => badRequest(`${why} @ data['dataframes'][${i}]`);
+  if (typeof f !== 'object' || f === null || Array.isArray(f)) throw bad('expected a dictionary');
+  const { period, usage } = f as Record<string, unknown>;
+  if (typeof period !== 'object' || period === null) throw bad("required key not provided: 'period'");
+  const p = period as Record<string, unknown>;
+  const begin = typeof p.begin === 'string' ? usFromIso(p.begin) : null;
+  const end = typeof p.end === 'string' ? usFromIso(p.end) : null;
+  if (begin === null || end === null || end <= begin) throw bad('invalid period');
+  if (typeof usage !== 'object' || usage === null || Array.isArray(usage)) throw bad("required key not provided: 'usage'");
+  const points: RatedPoint[] = [];
+  const strMap = (v: unknown, what: string): Record<string, string> => {
+    if (v === undefined || v === null) return {};
+    if (typeof v !== 'object' || Array.isArray(v)) throw bad(`expected a dictionary for '${what}'`);
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, x === null ? '' : String(x)]));
+  };
+  const dec = (v: unknown, what: string): string => {
+    if ((typeof v !== 'number' && typeof v !== 'string') || !/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(String(v))) throw bad(`expected a decimal for '${what}'`);
+    return new Decimal(String(v)).toFixed();
+  };
+  for (const [type, list] of Object.entries(usage)) {
+    if (!Array.isArray(list)) throw bad(`expected a list for usage '${type}'`);
+    for (const pt of list as unknown[]) {
+      if (typeof pt !== 'object' || pt === null) throw bad('expected a dictionary for a point');
+      const o = pt as Record<string, unknown>;
+      const vol = (o.vol ?? {}) as Record<string, unknown>;
+      const rating = (o.rating ?? {}) as Record<string, unknown>;
+      if (typeof vol !== 'object' || typeof rating !== 'object') throw bad('expected dictionaries for vol and rating');
+      points.push({
+        type, unit: typeof vol.unit === 'string' ? vol.unit : 'undefined', qty: dec(vol.qty, 'vol.qty'),
+        price: rating.price === undefined || rating.price === null ? '0' : dec(rating.price, 'rating.price'),
+        groupby: strMap(o.groupby, 'groupby'), metadata: strMap(o.metadata, 'metadata'),
+      });
+    }
+  }
+  return { begin, end, points };
+}
+
+export interface RatingServerOptions extends RatingApiOptions {
+  bodyLimit: number;
+  https?: TlsFiles;
+}
+
+/** A server of its own for the rating API (CloudKitty's port, 8889 by default). */
+export function buildRatingServer(opts: RatingServerOptions): FastifyInstance {
+  const app = createHttpServer({ bodyLimit: opts.bodyLimit, https: opts.https });
+  void app.register(ratingApi, opts);
+  return app;
+}
