@@ -2,3 +2,4 @@ export type {
   MapType, HashmapService, HashmapField, HashmapGroup, HashmapMapping, HashmapThreshold, HashmapRules,
   RatingModuleState, UsagePoint, RatedPoint, ScopePeriod, ScopeState, RatingStore,
 } from './model.js';
+export * from './pricing/index.js';
