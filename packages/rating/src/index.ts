@@ -3,3 +3,4 @@ export type {
   RatingModuleState, UsagePoint, RatedPoint, ScopePeriod, ScopeState, RatingStore,
 } from './model.js';
 export * from './pricing/index.js';
+export * from './forecast/index.js';
