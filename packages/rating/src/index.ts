@@ -4,3 +4,4 @@ export type {
 } from './model.js';
 export * from './pricing/index.js';
 export * from './forecast/index.js';
+export * from './budget/index.js';
