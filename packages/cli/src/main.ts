@@ -14,6 +14,7 @@ import { startAlarming, upgradeAlarming, withAdminToken } from './alarming.js';
 import { startRatingApi } from './rating-api.js';
 import { AgentConfigError, loadAgentConfig } from '@tally/agent';
 import { addAgentCommand, startServeAgent } from './agent.js';
+import { addPricingCommand } from './pricing.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -320,6 +321,7 @@ export function program(): Command {
 
   addUserCommands(prog, withSettings, guard);
   addAgentCommand(prog, guard);
+  addPricingCommand(prog);
 
   // The endpoint benchmark (packages/bench) keeps its own option parser: every argument
   // after `bench` goes to it unchanged, so `tally bench --help` prints the bench's help.

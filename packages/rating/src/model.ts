@@ -23,6 +23,12 @@ export interface HashmapMapping {
   group_id: string | null;
   /** A per-project mapping: applies to this project only. */
   tenant_id: string | null;
+  /**
+   * Tally's addition: the pricing entry (`provider/service/size/region`) whose price in force
+   * at the rated instant is the mapping's cost; absent or null, `cost` is used as is.
+   * CloudKitty's API shows the resolved `cost` (see pricing/mapping.ts).
+   */
+  pricing_key?: string | null;
 }
 
 export interface HashmapThreshold {
