@@ -2,5 +2,7 @@ export type {
   MapType, HashmapService, HashmapField, HashmapGroup, HashmapMapping, HashmapThreshold, HashmapRules,
   RatingModuleState, UsagePoint, RatedPoint, ScopePeriod, ScopeState, RatingStore,
 } from './model.js';
-export { Dec, ZERO, ONE, dec, decimalString, isDecimalString, currency, sumMoney, DEFAULT_CURRENCY, InvalidDecimalError, InvalidCurrencyError, type Currency, type Money } from './money.js';
+export { Dec, ZERO, ONE, dec, decimalString, exactDecimalOfDouble, isDecimalString, currency, sumMoney, DEFAULT_CURRENCY, InvalidDecimalError, InvalidCurrencyError, type Currency, type Money } from './money.js';
 export { RATING_MODULES, UnknownRatingModuleError, moduleOrder, ratingPipeline, rateUsage, compileHashmap, hashmapPrice, rateHashmap, DEFAULT_GROUP, type RatingModuleId, type RatingPipeline, type CompiledHashmap, type RatingPoint } from './rules/index.js';
+export { metricsConfig, parseMetricsYaml, MetricsConfigError, AGGREGATION_METHODS, MUTATE_MODES, type MetricConfig, type MetricExtraArgs, type MutateMode } from './collector/metrics-config.js';
+export { GnocchiUsageSource, UsageReadError, convertQty, inProcessGnocchiClient, httpGnocchiClient, isoOfNs, type UsageSource, type GnocchiUsageOptions } from './collector/gnocchi.js';

@@ -86,3 +86,30 @@ export function sumMoney(prices: Iterable<string>, cur: Currency): Money {
   for (const p of prices) total = total.plus(dec(p, 'price'));
   return { amount: decimalString(total), currency: cur };
 }
+
+/**
+ * The exact value of a binary double as a decimal (0.1 -> 0.1000000000000000055511151231257827...):
+ * CloudKitty converts the floats Gnocchi answers with `Decimal(float)`, which keeps every bit,
+ * before applying factor and offset; matching its quantities takes the same exact value.
+ */
+export function exactDecimalOfDouble(x: number): Dec {
+  if (!Number.isFinite(x)) throw new InvalidDecimalError(String(x), 'number');
+  if (Number.isSafeInteger(x)) return new Dec(x);
+  const view = new DataView(new ArrayBuffer(8));
+  view.setFloat64(0, x);
+  const bits = view.getBigUint64(0);
+  const neg = bits >> 63n === 1n;
+  const expBits = Number((bits >> 52n) & 0x7ffn);
+  const frac = bits & ((1n << 52n) - 1n);
+  const mant = expBits === 0 ? frac : frac | (1n << 52n);
+  const exp = (expBits === 0 ? 1 : expBits) - 1075;
+  let digits: string;
+  if (exp >= 0) digits = (mant << BigInt(exp)).toString();
+  else {
+    // m / 2^k = m * 5^k / 10^k
+    const k = -exp;
+    const s = (mant * 5n ** BigInt(k)).toString().padStart(k + 1, '0');
+    digits = `${s.slice(0, -k)}.${s.slice(-k)}`;
+  }
+  return new Dec((neg ? '-' : '') + digits);
+}
