@@ -1,0 +1,157 @@
+// The rating processor: for each scope it owns, rates the periods that are over and whose data
+// the metric store has processed (its backlog is empty), oldest first, each written with the
+// scope's state in one store transaction, so a period is rated once and a crash between two
+// periods loses nothing. Scopes are shared among processors by a hash ring over the members
+// of a coordination group: each scope has one owner at a time. Re-rating replaces what was
+// stored for each period asked for; an operation over many scope-periods that fails answers
+// with what it did and what it did not, so it can be resumed with the rest.
+import { HashRing, type JoinOptions, type Membership, type MembershipWatch } from '@tally/coordination';
+import type { RatingStore, ScopePeriod } from '../model.js';
+import { DEFAULT_CURRENCY, type Currency } from '../money.js';
+import { ratingPipeline } from '../rules/index.js';
+import { NS_PER_S, isoOfNs, type UsageSource } from '../collector/gnocchi.js';
+
+export const DEFAULT_PERIOD_S = 3600;
+
+/** An operation over several scope-periods stopped on an error; `done` are written, `notDone` are not. */
+export class PartialRatingError extends Error {
+  constructor(readonly done: readonly ScopePeriod[], readonly notDone: readonly ScopePeriod[], cause: unknown) {
+    super(`rating stopped after ${done.length} of ${done.length + notDone.length} scope-periods (${notDone.length} not rated, from ${describe(notDone[0])}): ${(cause as Error)?.message ?? String(cause)}`, { cause });
+    this.name = 'PartialRatingError';
+  }
+}
+
+export class InvalidPeriodError extends Error {
+  constructor(detail: string) {
+    super(detail);
+    this.name = 'InvalidPeriodError';
+  }
+}
+
+function describe(p: ScopePeriod | undefined): string {
+  return p === undefined ? '-' : `${p.scopeId} ${isoOfNs(p.begin)}..${isoOfNs(p.end)}`;
+}
+
+export interface ProcessorOptions {
+  store: RatingStore;
+  source: UsageSource;
+  /** Rating period, s (1 hour by default). */
+  periodS?: number;
+  currency?: Currency;
+  /** The scopes to rate; by default those the source finds (resources' project_id) and the store knows. */
+  scopes?: readonly string[];
+  /** Where a scope never rated starts (ns); the start of the current UTC month by default. */
+  start?: bigint;
+  /** Whether this processor rates `scopeId` (see `ringOwnership`); all by default. */
+  owns?: (scopeId: string) => boolean;
+  now?: () => bigint;
+}
+
+export interface RunReport {
+  rated: ScopePeriod[];
+  /** Periods over but not rated because the metric store still has measures to process. */
+  waiting: boolean;
+}
+
+function monthStart(nowNs: bigint): bigint {
+  const d = new Date(Number(nowNs / 1_000_000n));
+  return BigInt(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1)) * 1_000_000n;
+}
+
+export class RatingProcessor {
+  readonly periodNs: bigint;
+  readonly currency: Currency;
+  readonly #o: ProcessorOptions;
+  readonly #now: () => bigint;
+
+  constructor(opts: ProcessorOptions) {
+    const periodS = opts.periodS ?? DEFAULT_PERIOD_S;
+    if (!Number.isInteger(periodS) || periodS <= 0) throw new InvalidPeriodError(`rating period must be a whole number of seconds > 0, got ${periodS}`);
+    this.periodNs = BigInt(periodS) * NS_PER_S;
+    this.currency = opts.currency ?? DEFAULT_CURRENCY;
+    this.#o = opts;
+    this.#now = opts.now ?? ((): bigint => BigInt(Date.now()) * 1_000_000n);
+  }
+
+  /** The periods of [begin, end) for `scopeId`; both must fall on period boundaries. */
+  periods(scopeId: string, begin: bigint, end: bigint): ScopePeriod[] {
+    if (begin % this.periodNs !== 0n || end % this.periodNs !== 0n || end <= begin) {
+      throw new InvalidPeriodError(`${isoOfNs(begin)}..${isoOfNs(end)} is not a whole number of ${this.periodNs / NS_PER_S} s periods`);
+    }
+    const out: ScopePeriod[] = [];
+    for (let b = begin; b < end; b += this.periodNs) out.push({ scopeId, begin: b, end: b + this.periodNs });
+    return out;
+  }
+
+  async #scopes(begin: bigint, end: bigint): Promise<string[]> {
+    if (this.#o.scopes !== undefined) return [...this.#o.scopes];
+    const found = new Set(await this.#o.source.scopes(begin, end));
+    for (const s of await this.#o.store.scopes()) found.add(s.scope_id);
+    return [...found].sort();
+  }
+
+  /** Rates `periods` in order, each in its own store transaction. */
+  async ratePeriods(periods: readonly ScopePeriod[]): Promise<ScopePeriod[]> {
+    const done: ScopePeriod[] = [];
+    if (periods.length === 0) return done;
+    try {
+      const [modules, rules] = await Promise.all([this.#o.store.enabledModules(), this.#o.store.hashmapRules()]);
+      const pipelines = new Map<string, ReturnType<typeof ratingPipeline>>();
+      for (const p of periods) {
+        let pipe = pipelines.get(p.scopeId);
+        if (pipe === undefined) { pipe = ratingPipeline(modules, rules, p.scopeId); pipelines.set(p.scopeId, pipe); }
+        const usage = await this.#o.source.usage(p.scopeId, p.begin, p.end);
+        await this.#o.store.writeRated(p, pipe.rate(usage), this.currency);
+        done.push(p);
+      }
+    } catch (e) {
+      throw new PartialRatingError(done, periods.slice(done.length), e);
+    }
+    return done;
+  }
+
+  /**
+   * One pass: every owned scope's periods from its state (or `start`) up to the last one
+   * over, if the metric store has processed everything it received.
+   */
+  async runOnce(): Promise<RunReport> {
+    const now = this.#now();
+    const lastEnd = (now / this.periodNs) * this.periodNs;
+    const start = this.#o.start ?? monthStart(now);
+    if (lastEnd <= start) return { rated: [], waiting: false };
+    if (await this.#o.source.backlog() > 0) return { rated: [], waiting: true };
+    const todo: ScopePeriod[] = [];
+    for (const scopeId of await this.#scopes(start, lastEnd)) {
+      if (this.#o.owns !== undefined && !this.#o.owns(scopeId)) continue;
+      const state = await this.#o.store.scopeState(scopeId);
+      if (state !== null && !state.active) continue;
+      const from = state?.last_processed ?? start;
+      if (from < lastEnd) todo.push(...this.periods(scopeId, from, lastEnd));
+    }
+    return { rated: await this.ratePeriods(todo), waiting: false };
+  }
+
+  /** Rates again [begin, end) of each scope (after a rule change); resumable from the error's `notDone`. */
+  async rerate(scopeIds: readonly string[], begin: bigint, end: bigint): Promise<ScopePeriod[]> {
+    return this.ratePeriods(scopeIds.flatMap((s) => this.periods(s, begin, end)));
+  }
+}
+
+/** Which scopes this member owns: a hash ring over the live members of `group`. */
+export interface RingOwnership {
+  owns(scopeId: string): boolean;
+  close(): Promise<void>;
+}
+
+export async function ringOwnership(membership: Membership, group: string, memberId: string, opts: Partial<JoinOptions> & { pollMs?: number; onError?: (e: unknown) => void } = {}): Promise<RingOwnership> {
+  const member = await membership.join(group, memberId, { heartbeatMs: opts.heartbeatMs ?? 2000, timeoutMs: opts.timeoutMs ?? 10_000 });
+  let ring = new HashRing(await membership.members(group));
+  const watch: MembershipWatch = membership.watch(group, (c) => { ring = new HashRing(c.members); }, { ...(opts.pollMs === undefined ? {} : { pollMs: opts.pollMs }), ...(opts.onError === undefined ? {} : { onError: opts.onError }) });
+  return {
+    owns: (scopeId) => ring.ownerOf(scopeId) === memberId,
+    async close() {
+      watch.stop();
+      await member.leave();
+    },
+  };
+}
