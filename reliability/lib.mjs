@@ -90,7 +90,7 @@ export function startTally(command, { dataDir, port, logDir, name, extra = [], e
   const fd = openSync(join(logDir, `${name}.log`), 'a');
   // serve also opens the alarm API: on a port of its own (0: any free one), so that runs in
   // parallel never fight over Aodh's 8042.
-  const alarms = command === 'serve' ? ['--alarm-port', '0'] : [];
+  const alarms = command === 'serve' ? ['--alarm-port', '0', '--rating-port', '0'] : [];
   const args = [TALLY, command, '--data-dir', dataDir, '--log-level', 'warn', ...(port ? ['--port', String(port)] : []), ...alarms, ...extra];
   const child = spawn(process.execPath, args, { stdio: ['ignore', fd, fd], env: { ...process.env, ...env } });
   closeSync(fd);

@@ -117,7 +117,7 @@ export async function startTally(opts: StartOptions): Promise<Target> {
   // The alarm API on the port asked for, else on any free one (never Aodh's 8042, which
   // a reference Aodh may hold).
   const child = spawn(process.execPath, [opts.tallyBin, 'serve', '--data-dir', dataDir, '--port', String(port), '--host', '127.0.0.1',
-    '--log-level', 'warn', '--metricd-workers', String(opts.tallyMetricdWorkers), '--alarm-port', String(opts.alarmPort ?? 0)], { stdio: ['ignore', fd, fd] });
+    '--log-level', 'warn', '--metricd-workers', String(opts.tallyMetricdWorkers), '--alarm-port', String(opts.alarmPort ?? 0), '--rating-port', '0'], { stdio: ['ignore', fd, fd] });
   closeSync(fd);
   const url = `http://127.0.0.1:${port}`;
   const target: Target = {

@@ -91,7 +91,7 @@ sources:
 health_interval: 1
 `);
   const port = await freePort();
-  const serveArgs = ['serve', '--data-dir', join(dir, 'data'), '--port', String(port), '--alarm-port', '0', '--processing-interval', '100'];
+  const serveArgs = ['serve', '--data-dir', join(dir, 'data'), '--port', String(port), '--alarm-port', '0', '--rating-port', '0', '--processing-interval', '100'];
   tally = await startTally(serveArgs);
   g = new GnocchiClient({ url: `http://127.0.0.1:${port}`, auth: { type: 'basic', user: 'admin' }, retry: false });
   await g.archivePolicy.create({ name: 'e2e-count', aggregation_methods: ['count'], definition: [{ granularity: 1, points: 86400 }] });

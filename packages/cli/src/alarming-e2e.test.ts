@@ -77,7 +77,7 @@ test('tally serve: measures trip and clear alarms of every rule type; webhooks a
   t.after(() => hooks.down());
   await hooks.up();
   const tally = await startTally(['serve',
-    '--data-dir', join(dir, 'data'), '--port', String(port), '--alarm-port', String(alarmPort), '--alarm-policy', 'open',
+    '--data-dir', join(dir, 'data'), '--port', String(port), '--alarm-port', String(alarmPort), '--rating-port', '0', '--alarm-policy', 'open',
     '--evaluation-interval', '1', '--processing-interval', '100', '--notifier-poll-interval', '0.2', '--notifier-max-backoff', '1',
     '--alarm-hmac-secrets', join(dir, 'secrets.json'),
   ], {}, 'Tally alarm API listening');

@@ -2,14 +2,14 @@
 // alone by `tally rating-api` and inside `tally serve`.
 import type { Logger } from 'pino';
 import type { TlsFiles, TokenVerifier } from '@tally/rest';
-import { RATING_STORE_MIGRATIONS, SqlRatingStore, buildRatingServer, migrateRating, openRatingDatabase } from '@tally/rating';
+import { RATING_MIGRATIONS, SqlRatingStore, buildRatingServer, migrateRating, openRatingDatabase } from '@tally/rating';
 import type { Settings } from './config.js';
 
 /** Starts the rating API; resolves to the function that stops it. */
 export async function startRatingApi(s: Settings, log: Logger, api: { tls: TlsFiles | undefined; tokens: TokenVerifier | undefined }): Promise<() => Promise<void>> {
   const database = await openRatingDatabase(s.indexerUrl);
   try {
-    await migrateRating(database, RATING_STORE_MIGRATIONS);
+    await migrateRating(database, RATING_MIGRATIONS);
     const store = new SqlRatingStore(database.db, database.dialect);
     const app = buildRatingServer({
       store, authMode: s.authMode, tokens: api.tokens, corsAllowedOrigins: s.corsAllowedOrigins, bodyLimit: s.bodyLimitBytes, https: api.tls, log,

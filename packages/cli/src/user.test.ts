@@ -100,7 +100,7 @@ test('tally serve listens beyond loopback in basic mode when told so (TALLY_INSE
   const dir = tempDir();
   try {
     const port = freePort();
-    const srv = await startTally(['serve', '--data-dir', dir, '--host', '0.0.0.0', '--port', String(port), '--alarm-port', '0', '--metricd-workers', '1'], { TALLY_INSECURE: '1' });
+    const srv = await startTally(['serve', '--data-dir', dir, '--host', '0.0.0.0', '--port', String(port), '--alarm-port', '0', '--rating-port', '0', '--metricd-workers', '1'], { TALLY_INSECURE: '1' });
     try {
       const res = await fetch(`http://127.0.0.1:${port}/v1/archive_policy`, { headers: { authorization: 'Basic ' + Buffer.from('admin:').toString('base64') } });
       assert.equal(res.status, 200);
@@ -198,7 +198,7 @@ test('token mode over HTTPS on every interface: tokens work, names do not, revoc
     assert.equal(tally(['user', 'create', 'root', '--project', 'ops', '--role', 'admin', ...d]).status, 0);
     const token = tally(['user', 'token', 'create', 'root', ...d]).stdout.trim();
     const port = freePort();
-    const srv = await startTally(['serve', ...d, '--host', '0.0.0.0', '--port', String(port), '--alarm-port', '0', '--auth-mode', 'token',
+    const srv = await startTally(['serve', ...d, '--host', '0.0.0.0', '--port', String(port), '--alarm-port', '0', '--rating-port', '0', '--auth-mode', 'token',
       '--tls-cert', cert, '--tls-key', key, '--token-cache-ttl', '0']);
     try {
       assert.match(srv.output(), new RegExp(`"url":"https://0\\.0\\.0\\.0:${port}"`));

@@ -13,3 +13,4 @@ export { RATING_MODULES, UnknownRatingModuleError, moduleOrder, ratingPipeline, 
 export { metricsConfig, parseMetricsYaml, MetricsConfigError, AGGREGATION_METHODS, MUTATE_MODES, type MetricConfig, type MetricExtraArgs, type MutateMode } from './collector/metrics-config.js';
 export { GnocchiUsageSource, UsageReadError, convertQty, inProcessGnocchiClient, httpGnocchiClient, isoOfNs, type UsageSource, type GnocchiUsageOptions } from './collector/gnocchi.js';
 export { RatingProcessor, PartialRatingError, InvalidPeriodError, ringOwnership, DEFAULT_PERIOD_S, type ProcessorOptions, type RunReport, type RingOwnership } from './processor/index.js';
+export { RATING_MIGRATIONS } from './migrations.js';

@@ -10,6 +10,7 @@ import { EventEvaluator } from '@tally/alarming/evaluator';
 import { ALARMING_MIGRATIONS, eventRecorder, startAlarmRoles, type AlarmRoles } from '@tally/alarming/service';
 import type { RatedPoint, RatingStore, ScopePeriod } from '../model.js';
 import { AlarmApiClient, BUDGET_MIGRATIONS, BudgetError, BudgetStore, checkBudgets } from './index.js';
+import { migrateRating } from '../db.js';
 
 const HOUR = 3_600_000_000_000n;
 const ns = (iso: string): bigint => BigInt(Date.parse(iso)) * 1_000_000n;
@@ -51,7 +52,8 @@ describe('budgets raise alarms in Tally\'s alarming service, delivered by its no
     const created = await sqlite.create();
     drop = created.drop;
     database = await openAlarmDatabase(created.url);
-    await migrate(database, [...ALARMING_MIGRATIONS, ...BUDGET_MIGRATIONS]);
+    await migrate(database, ALARMING_MIGRATIONS);
+    await migrateRating(database, BUDGET_MIGRATIONS);
     store = new AlarmStore(database.db, database.dialect);
     roles = await startAlarmRoles({ database, store, notifier: { pollIntervalMs: 50, backoff: { baseMs: 10, maxMs: 50 } } });
     const notifier = roles.notifier;
