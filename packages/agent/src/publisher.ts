@@ -283,11 +283,17 @@ export class Publisher {
 
   async #run(): Promise<void> {
     let failures = 0;
+    // Set while the samples kept during an outage are being sent, so that their end is said.
+    let catchingUp = false;
     for (;;) {
       if (this.#abort.signal.aborted) return;
       try {
         const records = await this.#buffer.peek(this.#maxRequestBytes);
         if (records.length === 0) {
+          if (catchingUp) {
+            catchingUp = false;
+            this.#log('info', 'buffer drained: every buffered sample is published');
+          }
           if (this.#stopping) return;
           await new Promise<void>((resolve) => (this.#wake = resolve));
           this.#wake = null;
@@ -296,6 +302,7 @@ export class Publisher {
         await this.#sendRecords(records);
         if (!this.stats.storeUp || failures > 0) {
           this.#log('info', 'store reachable again: sending buffered samples', { buffered: this.#buffer.stats().samples });
+          catchingUp = true;
         }
         this.stats.storeUp = true;
         failures = 0;

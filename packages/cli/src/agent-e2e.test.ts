@@ -141,7 +141,8 @@ health_interval: 1
   // The store comes back on the same folder.
   tally = await startTally(serveArgs);
   await until('the agent to reach the store again', () => runs[1].lines.some((l) => l.msg === 'store reachable again: sending buffered samples'));
-  await new Promise((r) => setTimeout(r, 1_500));
+  // However long the machine takes to send what was buffered: the agent says when it is done.
+  await until('the buffer to drain', () => runs[1].lines.some((l) => l.msg === 'buffer drained: every buffered sample is published'), 60_000);
   runs[1].child.kill('SIGTERM');
   await exited(runs[1].child);
   const stopped = runs[1].lines.find((l) => l.msg === 'agent stopped');
