@@ -8,6 +8,9 @@ await installPricing(await readFile(source, 'utf8'), target, {
   onStep: async (s: InstallStep) => {
     if (s !== stopAt) return;
     process.stdout.write(`at ${s}\n`);
+    // A pending promise alone does not keep Node running (it would exit with code 13
+    // before the kill lands): a timer does.
+    setInterval(() => undefined, 60_000);
     await new Promise(() => undefined);
   },
 });
