@@ -157,3 +157,36 @@ health_interval: 1
   const stored = counts.reduce((s, m) => s + m[2], 0);
   assert.ok(stored === produced || stored === produced + 1, `stored ${stored} measures for ${produced} cycles published`);
 });
+
+test('SIGHUP reloads the configuration: removed sources stop, new ones start; an invalid file leaves the running agent as it was', { timeout: 60_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tally-agent-reload-'));
+  const config = join(dir, 'polling.yaml');
+  const sources = (...names: string[]): string => `sources:\n${names.map((n) => `  - name: ${n}\n    interval: 1\n    pollster: host\n    meters: ["hardware.cpu.load.*"]\n`).join('')}health_interval: 0\n`;
+  writeFileSync(config, sources('a', 'b'));
+  // No store listens there: the agent buffers, which is all this test needs of it.
+  const run = startAgent(['--config', config, '--gnocchi-url', `http://127.0.0.1:${await freePort()}`, '--data-dir', join(dir, 'agent'), '--log-level', 'debug']);
+  t.after(async () => {
+    run.child.kill('SIGKILL');
+    await exited(run.child);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  await until('both sources to poll', () => cycles(run, 'a') >= 1 && cycles(run, 'b') >= 1);
+
+  writeFileSync(config, sources('b', 'c'));
+  run.child.kill('SIGHUP');
+  const reloaded = await until('the reload', () => run.lines.find((l) => l.msg === 'configuration reloaded'));
+  assert.deepEqual([...(reloaded.sources as string[])].sort(), ['b', 'c']);
+  const at = run.lines.indexOf(reloaded);
+  await until('source c to poll', () => cycles(run, 'c') >= 1);
+  await new Promise((r) => setTimeout(r, 2_500));
+  const after = run.lines.slice(at + 1);
+  assert.ok(!after.some((l) => l.msg === 'cycle published' && l.source === 'a'), 'the removed source polls no more');
+  assert.ok(after.some((l) => l.msg === 'cycle published' && l.source === 'b'));
+
+  writeFileSync(config, 'sources: [{ name: broken }]\n');
+  run.child.kill('SIGHUP');
+  await until('the refusal', () => run.lines.some((l) => l.msg === 'configuration not reloaded: the running agent goes on'));
+  const n = cycles(run, 'c');
+  await until('source c to go on polling', () => cycles(run, 'c') > n);
+  assert.equal(run.child.exitCode, null);
+});

@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { pino, type Logger as Pino } from 'pino';
 import type { HTTPMethods } from 'fastify';
-import { Agent, loadAgentConfig, type Logger } from '@tally/agent';
+import { Agent, loadAgentConfig, type AgentConfig, type Logger } from '@tally/agent';
 import { GnocchiClient, InjectTransport, type GnocchiAuth } from '@tally/client';
 import { buildApi, DEFAULT_HTTP_CONFIG } from '@tally/rest';
 import type { Settings } from './config.js';
@@ -18,19 +18,41 @@ export function agentLogger(log: Pino): Logger {
 }
 
 /** Stops `agent` on SIGTERM/SIGINT, then exits. */
-function stopOnSignals(agent: Agent, log: Pino): void {
+/**
+ * SIGTERM/SIGINT stop the agent and exit. SIGHUP reads the configuration again: an invalid
+ * file is reported and the running agent goes on; a valid one replaces it (the running
+ * sources stop and their pollsters close, logging out of vSphere and closing libvirt's
+ * socket; the buffer stays on disk and the new agent sends what it holds).
+ */
+function handleSignals(first: Agent, reload: () => Promise<Agent>, log: Pino): void {
+  let agent = first;
   let stopping = false;
-  const handler = (sig: string): void => {
+  let changes: Promise<void> = Promise.resolve();
+  const stop = (sig: string): void => {
     if (stopping) return;
     stopping = true;
     log.info({ sig }, 'stopping');
-    agent.stop().then(() => process.exit(0), (err: unknown) => {
+    changes.then(() => agent.stop()).then(() => process.exit(0), (err: unknown) => {
       log.error({ err }, 'error while stopping');
       process.exit(1);
     });
   };
-  process.on('SIGTERM', handler);
-  process.on('SIGINT', handler);
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.on('SIGHUP', () => {
+    changes = changes.then(async () => {
+      if (stopping) return;
+      let next: Agent;
+      try {
+        next = await reload();
+      } catch (err) {
+        log.error({ err: (err as Error).message }, 'configuration not reloaded: the running agent goes on');
+        return;
+      }
+      agent = next;
+      log.info({ sources: agent.owned }, 'configuration reloaded');
+    });
+  });
 }
 
 function httpUrl(raw: string): string {
@@ -57,17 +79,33 @@ export function addAgentCommand(prog: Command, guard: <A extends unknown[]>(role
     .option('--name <name>', 'name of this agent among others, and of its agent resource (default: the host name)')
     .option('--log-level <level>', 'fatal | error | warn | info | debug', 'info')
     .action(guard('agent', async (flags: { config: string; gnocchiUrl: string; user: string; password: string; token?: string; dataDir: string; coordinationUrl?: string; name?: string; logLevel: string }) => {
-      const config = loadAgentConfig(resolve(flags.config));
+      const configFile = resolve(flags.config);
+      const config = loadAgentConfig(configFile);
       const url = httpUrl(flags.gnocchiUrl);
       const auth: GnocchiAuth = flags.token ? { type: 'keystone', token: flags.token } : { type: 'basic', user: flags.user, password: flags.password };
       const log = pino({ level: flags.logLevel, base: { role: 'agent' } });
       // No retries in the client: the publisher keeps what failed in its buffer and retries it.
       const client = new GnocchiClient({ url, auth, retry: false, timeoutMs: 30_000 });
-      const agent = await Agent.start({
-        config, client, dataDir: resolve(flags.dataDir), name: flags.name, coordinationUrl: flags.coordinationUrl, log: agentLogger(log),
+      const start = (c: AgentConfig): Promise<Agent> => Agent.start({
+        config: c, client, dataDir: resolve(flags.dataDir), name: flags.name, coordinationUrl: flags.coordinationUrl, log: agentLogger(log),
       });
+      let current = config;
+      let agent = await start(config);
       log.info({ gnocchiUrl: url, dataDir: resolve(flags.dataDir), config: config.file }, 'Tally agent running');
-      stopOnSignals(agent, log);
+      handleSignals(agent, async () => {
+        // Checked whole before the running agent is touched: a bad file changes nothing.
+        const next = loadAgentConfig(configFile);
+        await agent.stop();
+        try {
+          agent = await start(next);
+        } catch (err) {
+          // A pollster package that cannot be loaded shows only now: back to what ran.
+          agent = await start(current);
+          throw err;
+        }
+        current = next;
+        return agent;
+      }, log);
     }));
 }
 
