@@ -15,6 +15,7 @@ import { allCells, CellSelectionError, MATRIX_FIGURES, POLICY_HELP, renderMatrix
 import { matrixSummary, policyFigureDefs, readFigureDefs, renderMemory, renderPolicies, renderSummary, runPeak, withRatios } from './policy-figures.js';
 import { runMatrix, type MatrixConfig, type MatrixTargetSpec } from './matrix.js';
 import { ALARM_BENCH_HELP, ALARM_BENCH_OPTIONS, alarmBenchConfig, renderAlarmFigures, runAlarmBench, type AlarmBenchConfig } from './alarms-bench.js';
+import { RATING_BENCH_HELP, RATING_BENCH_OPTIONS, ratingBenchConfig, renderRatingFigures, runRatingBench, type RatingBenchConfig } from './rating-bench.js';
 import { AGENT_BENCH_HELP, AGENT_BENCH_OPTIONS, agentBenchConfig, renderAgentFigures, runAgentBench, type AgentBenchConfig } from './agent-bench.js';
 
 export { percentile, median } from './stats.js';
@@ -46,9 +47,11 @@ Scenario:
   --noisy-reader NAME      HTTP basic user of the other tenant (reader)
                            alarms: Tally's alarm evaluator against Debian's aodh-evaluator (options below)
                            agent: metering agents polling libvirt domains into Tally, per cycle (options below)
+                           rating: Tally's rating against Debian's CloudKitty processor (options below)
 
 ${ALARM_BENCH_HELP}
 ${AGENT_BENCH_HELP}
+${RATING_BENCH_HELP}
 Matrix (--matrix; started targets only: Tally, and Gnocchi with --vs-reference):
   --matrix                 ingest of every policy x request shape x server state (see --list-cells)
   --cell NAME              run only this cell, policy/shape/state, any part may be * (repeatable)
@@ -111,7 +114,7 @@ function sizeList(name: string, raw: string | undefined, dflt: number[]): number
   return [...new Set(intList(name, raw))].sort((a, b) => a - b);
 }
 
-type Scenario = 'standard' | 'noisy-neighbour' | 'alarms' | 'agent';
+type Scenario = 'standard' | 'noisy-neighbour' | 'alarms' | 'agent' | 'rating';
 
 interface Options {
   scenario: Scenario;
@@ -119,6 +122,7 @@ interface Options {
   noisy: NoisyConfig;
   alarms: AlarmBenchConfig;
   agent: AgentBenchConfig;
+  rating: RatingBenchConfig;
   targetUrl: string | null;
   dataDir: string | null;
   pid: number | null;
@@ -169,6 +173,7 @@ export function parseOptions(argv: string[], log: (m: string) => void = () => {}
       'matrix-processing-reps': { type: 'string' }, 'matrix-stall': { type: 'string' },
       ...ALARM_BENCH_OPTIONS,
       ...AGENT_BENCH_OPTIONS,
+      ...RATING_BENCH_OPTIONS,
     },
   });
   if (v.help) return 'help';
@@ -206,7 +211,7 @@ export function parseOptions(argv: string[], log: (m: string) => void = () => {}
     password,
   };
   const scenario = v.scenario ?? 'standard';
-  if (scenario !== 'standard' && scenario !== 'noisy-neighbour' && scenario !== 'alarms' && scenario !== 'agent') throw new UsageError(`--scenario: unknown scenario '${scenario}' (known: standard, noisy-neighbour, alarms, agent)`);
+  if (scenario !== 'standard' && scenario !== 'noisy-neighbour' && scenario !== 'alarms' && scenario !== 'agent' && scenario !== 'rating') throw new UsageError(`--scenario: unknown scenario '${scenario}' (known: standard, noisy-neighbour, alarms, agent, rating)`);
   const noisy: NoisyConfig = {
     points: int('noisy-points', v['noisy-points'], 200_000, 1),
     methods: (v['noisy-methods'] ?? '*').split(',').map((m) => m.trim()).filter(Boolean),
@@ -256,6 +261,7 @@ export function parseOptions(argv: string[], log: (m: string) => void = () => {}
     noisy,
     alarms: alarmBenchConfig(v, int, REPO_ROOT),
     agent: agentBenchConfig(v, int, REPO_ROOT),
+    rating: ratingBenchConfig(v, int, workload.seed),
     targetUrl: v.target ?? null,
     dataDir: v['data-dir'] ?? null,
     pid: v.pid === undefined ? null : int('pid', v.pid, 0, 1),
@@ -310,6 +316,7 @@ export async function main(argv: string[]): Promise<number> {
   if (o.matrix.enabled) return matrixMain(o, argv, progress);
   if (o.scenario === 'alarms') return alarmsMain(o, argv, progress);
   if (o.scenario === 'agent') return agentMain(o, argv, progress);
+  if (o.scenario === 'rating') return ratingMain(o, argv, progress);
   const specs = targetSpecs(o);
   const results = new Map<string, { url: string[]; runs: RunResult[] }>(specs.map((s) => [s.name, { url: [], runs: [] }]));
 
@@ -402,6 +409,22 @@ async function alarmsMain(o: Options, argv: string[], progress: Progress): Promi
     process.stdout.write(`JSON written to ${o.json}\n`);
   }
   return figures.notes.length > 0 ? 1 : 0;
+}
+
+async function ratingMain(o: Options, argv: string[], progress: Progress): Promise<number> {
+  const figures = await runRatingBench(o.rating, REPO_ROOT, progress);
+  process.stdout.write(`\n${renderRatingFigures(figures)}`);
+  if (o.json) {
+    const doc = {
+      command: ['tally bench', ...argv].join(' '),
+      date: new Date().toISOString(),
+      machine: { host: hostname(), cpus: cpus().length, cpu: cpus()[0]?.model ?? null, memoryBytes: totalmem(), node: process.version },
+      figures,
+    };
+    writeFileSync(o.json, `${JSON.stringify(doc, null, 2)}\n`);
+    process.stdout.write(`JSON written to ${o.json}\n`);
+  }
+  return figures.differentPeriods > 0 ? 1 : 0;
 }
 
 async function agentMain(o: Options, argv: string[], progress: Progress): Promise<number> {
