@@ -12,5 +12,5 @@ export { Dec, ZERO, ONE, dec, decimalString, exactDecimalOfDouble, isDecimalStri
 export { RATING_MODULES, UnknownRatingModuleError, moduleOrder, ratingPipeline, rateUsage, compileHashmap, hashmapPrice, rateHashmap, DEFAULT_GROUP, type RatingModuleId, type RatingPipeline, type CompiledHashmap, type RatingPoint } from './rules/index.js';
 export { metricsConfig, parseMetricsYaml, MetricsConfigError, AGGREGATION_METHODS, MUTATE_MODES, type MetricConfig, type MetricExtraArgs, type MutateMode } from './collector/metrics-config.js';
 export { GnocchiUsageSource, UsageReadError, convertQty, inProcessGnocchiClient, httpGnocchiClient, isoOfNs, type UsageSource, type GnocchiUsageOptions } from './collector/gnocchi.js';
-export { RatingProcessor, PartialRatingError, InvalidPeriodError, ringOwnership, DEFAULT_PERIOD_S, type ProcessorOptions, type RunReport, type RingOwnership } from './processor/index.js';
+export { RatingProcessor, PartialRatingError, InvalidPeriodError, PricingUnavailableError, ringOwnership, DEFAULT_PERIOD_S, type ProcessorOptions, type RunReport, type RingOwnership } from './processor/index.js';
 export { RATING_MIGRATIONS } from './migrations.js';
