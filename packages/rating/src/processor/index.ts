@@ -63,6 +63,8 @@ export interface ProcessorOptions {
    * update applies from the next one). Without it, a priced mapping fails its periods.
    */
   prices?: () => PriceBook | null;
+  /** Told of each scope-period once its write is committed (progress of a long re-rating). */
+  onRated?: (p: ScopePeriod) => void;
   /** Budgets to check after each pass that rated periods (fired through the alarm API). */
   budgets?: { store: BudgetStore; alarms: AlarmApiClient };
 }
@@ -142,6 +144,7 @@ export class RatingProcessor {
         const usage = await this.#o.source.usage(p.scopeId, p.begin, p.end);
         await this.#o.store.writeRated(p, pipe.rate(usage), this.currency);
         done.push(p);
+        this.#o.onRated?.(p);
       }
     } catch (e) {
       throw new PartialRatingError(done, periods.slice(done.length), e);
