@@ -8,7 +8,7 @@ export const DEFAULT_METRICS_YAML = `metrics:
     unit: instance
     alt_name: instance
     groupby: [id, user_id, project_id]
-    metadata: [flavor_name, flavor_id, vcpus]
+    metadata: [flavor_name, flavor_id]
     mutate: NUMBOOL
     extra_args:
       aggregation_method: mean
