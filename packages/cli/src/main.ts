@@ -11,7 +11,7 @@ import { ConfigError, SPECS, isLoopbackHost, listenRefusal, resolveSettings, typ
 import { openServices, startMetricdThread, upgrade, type Services } from './services.js';
 import { addUserCommands, openUserStore, userStorePath } from './user.js';
 import { startAlarming, upgradeAlarming, withAdminToken } from './alarming.js';
-import { addRatingCommand, startRating } from './rating.js';
+import { addRatingCommand, ratingMetrics, startRating } from './rating.js';
 import { AgentConfigError, loadAgentConfig } from '@tally/agent';
 import { addAgentCommand, startServeAgent } from './agent.js';
 import { addPricingCommand } from './pricing.js';
@@ -219,6 +219,7 @@ export function program(): Command {
       checkListen(s);
       const tls = readTls(s);
       if (s.agentConfig) loadAgentConfig(s.agentConfig); // a wrong file stops serve before anything starts
+      if (s.ratingProcessor) ratingMetrics(s); // so does a wrong metrics file
       const log = logger(s, 'serve');
       // Schema first, so that worker threads never race an upgrade.
       const pre = await openServices(s, log);
