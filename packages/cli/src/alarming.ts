@@ -2,6 +2,7 @@
 // and by serve on a new folder), its API server, the evaluator and the notifier.
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { migrate, openAlarmDatabase, type AlarmDatabase } from '@tally/alarming';
 import { AlarmStore } from '@tally/alarming/store';
@@ -66,7 +67,7 @@ export function readHmacSecrets(path: string): Record<string, string> {
 }
 
 /** What --gnocchi-user/--gnocchi-password/--gnocchi-token send to --gnocchi-url. */
-function gnocchiAuth(s: Settings): GnocchiAuth {
+export function gnocchiAuth(s: Settings): GnocchiAuth {
   if (s.gnocchiToken) return { type: 'keystone', token: s.gnocchiToken };
   return { type: 'basic', user: s.gnocchiUser, password: s.gnocchiPassword };
 }
@@ -82,14 +83,23 @@ export async function openMetricSource(s: Settings, services?: Services): Promis
     const client = new GnocchiClient({ url: s.gnocchiUrl, auth: gnocchiAuth(s), retry: false, timeoutMs: Math.max(1_000, s.evaluationInterval * 250) });
     return { source: new GnocchiMetricSource(client), close: async () => client.close() };
   }
+  const { api, close } = await openInProcessApi(s, 'alarm-evaluator', services);
+  return { source: inProcessMetricSource(api, { type: 'basic', user: 'admin' }), close };
+}
+
+/**
+ * This data folder's metric API for a role of this process, never listening (over
+ * `services` when the process already has them open, else over its own): its own instance
+ * in basic mode, reached only through inject, so the role reads as the administrator
+ * whatever the listening API's auth mode.
+ */
+export async function openInProcessApi(s: Settings, role: string, services?: Services): Promise<{ api: FastifyInstance; close(): Promise<void> }> {
   const svc = services ?? await openServices(s);
-  // Its own instance in basic mode, reached only through inject: the evaluator reads as
-  // the administrator whatever the listening API's auth mode.
-  const api = buildApi({ ...svc, processor: svc.refresher, version: 'alarm-evaluator', requestDeadlineMs: s.requestDeadlineMs, maxAnswerPoints: s.maxAnswerPoints },
+  const api = buildApi({ ...svc, processor: svc.refresher, version: role, requestDeadlineMs: s.requestDeadlineMs, maxAnswerPoints: s.maxAnswerPoints },
     { ...DEFAULT_HTTP_CONFIG, authMode: 'basic', maxLimit: s.maxLimit });
   await api.ready();
   return {
-    source: inProcessMetricSource(api, { type: 'basic', user: 'admin' }),
+    api,
     async close() {
       await api.close();
       if (!services) await svc.close();
@@ -99,7 +109,7 @@ export async function openMetricSource(s: Settings, services?: Services): Promis
 
 export interface AlarmingParts {
   /** The alarm API on --alarm-port. */
-  api?: { tls: TlsFiles | undefined; tokens: TokenVerifier | undefined };
+  api?: { tls: TlsFiles | undefined; tokens: TokenVerifier | undefined; onListening?: (url: string) => void };
   /** An evaluator; `services`: the metric store this process has open, read in process. */
   evaluator?: { services?: Services };
   notifier?: boolean;
@@ -165,6 +175,7 @@ export async function startAlarming(s: Settings, log: Logger, parts: AlarmingPar
       const address = app.server.address();
       const port = typeof address === 'object' && address !== null ? address.port : s.alarmPort;
       log.info({ url: `${parts.api.tls ? 'https' : 'http'}://${host}:${port}`, policy: s.alarmPolicy }, 'Tally alarm API listening');
+      parts.api.onListening?.(`${parts.api.tls ? 'https' : 'http'}://${host}:${port}`);
     }
   } catch (e) {
     await stopAll().catch(() => undefined);

@@ -83,6 +83,21 @@ export interface Settings {
   gnocchiPassword: string;
   gnocchiToken: string;
   agentConfig: string;
+  // The rating processor (tally serve, tally rating).
+  /** Whether serve runs a rating processor. */
+  ratingProcessor: boolean;
+  /** metrics.yml of what to rate; '' for the default (docs/RATING.md). */
+  ratingMetrics: string;
+  /** Rating period, s. */
+  ratingPeriod: number;
+  /** Seconds between two passes of the processor over its scopes. */
+  ratingInterval: number;
+  /** ISO 4217 code rated points are in (prices are never converted). */
+  ratingCurrency: string;
+  /** The group of processors that share the scopes. */
+  ratingGroup: string;
+  /** Alarm API budgets fire through; '' inside serve: its own alarm API; alone: budgets not checked. */
+  ratingAlarmUrl: string;
 }
 
 interface Spec {
@@ -124,16 +139,22 @@ const seconds = (name: string) => (raw: string | number | boolean | string[]): n
   }
   return n;
 };
-const httpUrl = (raw: string | number | boolean | string[]): string => {
+const httpUrlOf = (name: string) => (raw: string | number | boolean | string[]): string => {
   const t = String(raw);
   if (t === '') return t;
   let u: URL;
   try {
     u = new URL(t);
   } catch {
-    throw new ConfigError(`gnocchi-url must be an http:// or https:// URL, got ${t}`);
+    throw new ConfigError(`${name} must be an http:// or https:// URL, got ${t}`);
   }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new ConfigError(`gnocchi-url must be an http:// or https:// URL, got ${t}`);
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new ConfigError(`${name} must be an http:// or https:// URL, got ${t}`);
+  return t;
+};
+const httpUrl = httpUrlOf('gnocchi-url');
+const currencyCode = (raw: string | number | boolean | string[]): string => {
+  const t = String(raw);
+  if (!/^[A-Z]{3}$/.test(t)) throw new ConfigError(`rating-currency must be an ISO 4217 code such as EUR, got ${t}`);
   return t;
 };
 
@@ -204,6 +225,14 @@ export const SPECS: Spec[] = [
   { key: 'gnocchiPassword', flag: 'gnocchi-password', env: 'TALLY_GNOCCHI_PASSWORD', help: 'password sent with --gnocchi-user (a Tally token in auth mode token)', dflt: () => '', parse: text },
   { key: 'gnocchiToken', flag: 'gnocchi-token', env: 'TALLY_GNOCCHI_TOKEN', help: 'token sent to --gnocchi-url as X-Auth-Token (Keystone, or a Tally token) instead of --gnocchi-user', dflt: () => '', parse: text },
   { key: 'agentConfig', flag: 'agent-config', env: 'TALLY_AGENT_CONFIG', help: 'serve: also run the metering agent with this configuration (docs/AGENT.md), publishing into this metric store; its buffer is in the data folder', dflt: () => '', parse: (r) => (String(r) === '' ? '' : resolve(String(r))) },
+  // The rating processor (docs/RATING.md).
+  { key: 'ratingProcessor', flag: 'rating-processor', env: 'TALLY_RATING_PROCESSOR', help: 'on | off: whether serve runs a rating processor (it only reads the metric store and writes rated data to the index database)', dflt: () => true, parse: boolean },
+  { key: 'ratingMetrics', flag: 'rating-metrics', env: 'TALLY_RATING_METRICS', help: "what to rate: a metrics file in CloudKitty's metrics.yml shape (default: Ceilometer's usual meters, see docs/RATING.md)", dflt: () => '', parse: (r) => (String(r) === '' ? '' : resolve(String(r))) },
+  { key: 'ratingPeriod', flag: 'rating-period', env: 'TALLY_RATING_PERIOD', help: 'rating period, in seconds (every processor sharing an index database must use the same)', dflt: () => 3600, parse: intIn('rating-period', 1, 31 * 86_400) },
+  { key: 'ratingInterval', flag: 'rating-interval', env: 'TALLY_RATING_INTERVAL', help: 'seconds between two passes of the rating processor over its scopes', dflt: () => 60, parse: seconds('rating-interval') },
+  { key: 'ratingCurrency', flag: 'rating-currency', env: 'TALLY_RATING_CURRENCY', help: 'ISO 4217 code of rated prices (priced mappings must be priced in it: prices are never converted)', dflt: () => 'USD', parse: currencyCode },
+  { key: 'ratingGroup', flag: 'rating-group', env: 'TALLY_RATING_GROUP', help: 'group of the rating processors that share the scopes (members of one group split them on a hash ring)', dflt: () => 'rating', parse: text },
+  { key: 'ratingAlarmUrl', flag: 'rating-alarm-url', env: 'TALLY_RATING_ALARM_URL', help: "alarm API (Tally's, Aodh v2) budgets fire through; default: serve's own alarm API, none for tally rating alone (budgets not checked)", dflt: () => '', parse: httpUrlOf('rating-alarm-url') },
   { key: 'maxAnswerPoints', flag: 'max-answer-points', env: 'TALLY_MAX_ANSWER_POINTS', help: 'most points one API request may read and answer (reads of measures, aggregates, searches by value); past it the request answers 413 (0: no bound)', dflt: () => DEFAULT_MAX_ANSWER_POINTS, parse: int('max-answer-points') },
 ];
 

@@ -11,7 +11,7 @@ import { ConfigError, SPECS, isLoopbackHost, listenRefusal, resolveSettings, typ
 import { openServices, startMetricdThread, upgrade, type Services } from './services.js';
 import { addUserCommands, openUserStore, userStorePath } from './user.js';
 import { startAlarming, upgradeAlarming, withAdminToken } from './alarming.js';
-import { startRatingApi } from './rating-api.js';
+import { addRatingCommand, ratingMetrics, startRating } from './rating.js';
 import { AgentConfigError, loadAgentConfig } from '@tally/agent';
 import { addAgentCommand, startServeAgent } from './agent.js';
 import { addPricingCommand } from './pricing.js';
@@ -177,8 +177,10 @@ async function runApi(s: Settings, log: Logger, tls: TlsFiles | undefined, pool?
   const host = s.host.includes(':') ? `[${s.host}]` : s.host;
   log.info({ url: `${tls ? 'https' : 'http'}://${host}:${s.port}`, dataDir: s.dataDir, authMode: s.authMode }, 'Tally API listening');
   // The alarm service reads this process's metric store in process.
-  const stopAlarms = opts.alarms ? await startAlarming(s, log, { api: { tls, tokens }, evaluator: { services: svc }, notifier: true }) : undefined;
-  const stopRating = opts.alarms ? await startRatingApi(s, log, { tls, tokens }) : undefined;
+  let alarmUrl: string | null = null;
+  const stopAlarms = opts.alarms ? await startAlarming(s, log, { api: { tls, tokens, onListening: (u) => { alarmUrl = u; } }, evaluator: { services: svc }, notifier: true }) : undefined;
+  // The rating API and processor; budgets fire through this process's alarm API.
+  const stopRating = opts.alarms ? await startRating(s, log, { api: { tls, tokens }, processor: s.ratingProcessor, services: svc, localAlarmUrl: () => alarmUrl }) : undefined;
   // Only when asked: a store serve starts must stay empty (Gnocchi's suites expect it so).
   const stopAgent = opts.agent && s.agentConfig ? await startServeAgent(s, log, svc) : undefined;
   return async () => {
@@ -211,12 +213,13 @@ export function program(): Command {
     .description('Tally: a Gnocchi-compatible metric store (and, later, alarming, metering and cost)')
     .version(VERSION, '-V, --version');
 
-  withSettings(prog.command('serve').description('run the API, processing workers, the alarm API (--alarm-port), an alarm evaluator and an alarm notifier in one process (upgrades an empty data folder)'))
+  withSettings(prog.command('serve').description('run the API, processing workers, the alarm API (--alarm-port), an alarm evaluator, an alarm notifier, the rating API (--rating-port) and a rating processor in one process (upgrades an empty data folder)'))
     .action(guard('serve', async (flags: Record<string, unknown>) => {
       const s = resolveSettings(flags);
       checkListen(s);
       const tls = readTls(s);
       if (s.agentConfig) loadAgentConfig(s.agentConfig); // a wrong file stops serve before anything starts
+      if (s.ratingProcessor) ratingMetrics(s); // so does a wrong metrics file
       const log = logger(s, 'serve');
       // Schema first, so that worker threads never race an upgrade.
       const pre = await openServices(s, log);
@@ -260,7 +263,7 @@ export function program(): Command {
       checkListen(s);
       const log = logger(s, 'rating-api');
       const { tokens, users } = await tokenVerifier(s, log);
-      const stop = await startRatingApi(s, log, { tls: readTls(s), tokens });
+      const stop = await startRating(s, log, { api: { tls: readTls(s), tokens }, processor: false });
       onSignals(async () => {
         await stop();
         await users?.close();
@@ -322,6 +325,7 @@ export function program(): Command {
   addUserCommands(prog, withSettings, guard);
   addAgentCommand(prog, guard);
   addPricingCommand(prog);
+  addRatingCommand(prog, withSettings, guard, resolveSettings, logger, onSignals);
 
   // The endpoint benchmark (packages/bench) keeps its own option parser: every argument
   // after `bench` goes to it unchanged, so `tally bench --help` prints the bench's help.

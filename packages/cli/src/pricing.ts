@@ -12,7 +12,8 @@ interface PricingFlags {
   pricingOverride?: string;
 }
 
-const paths = (f: PricingFlags): PricingPaths => ({
+/** Where the prices in force are read from (the rating processor reads the same). */
+export const paths = (f: PricingFlags): PricingPaths => ({
   installed: f.pricingFile ?? installedPricingPath(),
   override: f.pricingOverride ?? process.env.TALLY_PRICING_OVERRIDE ?? overridePricingPath(),
 });

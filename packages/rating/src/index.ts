@@ -11,6 +11,7 @@ export * from './budget/index.js';
 export { Dec, ZERO, ONE, dec, decimalString, exactDecimalOfDouble, isDecimalString, currency, sumMoney, DEFAULT_CURRENCY, InvalidDecimalError, InvalidCurrencyError, type Currency, type Money } from './money.js';
 export { RATING_MODULES, UnknownRatingModuleError, moduleOrder, ratingPipeline, rateUsage, compileHashmap, hashmapPrice, rateHashmap, DEFAULT_GROUP, type RatingModuleId, type RatingPipeline, type CompiledHashmap, type RatingPoint } from './rules/index.js';
 export { metricsConfig, parseMetricsYaml, MetricsConfigError, AGGREGATION_METHODS, MUTATE_MODES, type MetricConfig, type MetricExtraArgs, type MutateMode } from './collector/metrics-config.js';
+export { DEFAULT_METRICS_YAML } from './collector/default-metrics.js';
 export { GnocchiUsageSource, UsageReadError, convertQty, inProcessGnocchiClient, httpGnocchiClient, isoOfNs, type UsageSource, type GnocchiUsageOptions } from './collector/gnocchi.js';
-export { RatingProcessor, PartialRatingError, InvalidPeriodError, ringOwnership, DEFAULT_PERIOD_S, type ProcessorOptions, type RunReport, type RingOwnership } from './processor/index.js';
+export { RatingProcessor, PartialRatingError, InvalidPeriodError, PricingUnavailableError, ringOwnership, DEFAULT_PERIOD_S, type ProcessorOptions, type RunReport, type RingOwnership } from './processor/index.js';
 export { RATING_MIGRATIONS } from './migrations.js';

@@ -10,7 +10,9 @@ import {
   HttpError, authenticate, createHttpServer, installCors, installTokenAuth, isDatabaseUnavailable,
   type AuthMode, type TlsFiles, type TokenVerifier,
 } from '@tally/rest';
-import type { MapType, RatedPoint } from '../model.js';
+import type { HashmapMapping, MapType, RatedPoint } from '../model.js';
+import { resolveMappingCost } from '../pricing/mapping.js';
+import type { PriceBook } from '../pricing/pricing.js';
 import {
   RatingClientError, RatingConflictError, RatingNotFoundError, type RuleChange, type RuleFilter, type ScopeFilter, type SqlRatingStore,
 } from '../store/index.js';
@@ -27,6 +29,11 @@ export interface RatingApiOptions {
   log?: FastifyBaseLogger;
   /** The start of the current month and of the next, µs (CloudKitty's default report window). */
   monthWindow?: () => { begin: number; end: number };
+  /**
+   * The pricing data in force (read at each request, so an update shows at once): a priced
+   * mapping's `cost` is shown as its price in force now. Absent, its stored cost is shown.
+   */
+  prices?: () => PriceBook | null;
 }
 
 interface Caller { projectId: string | null; admin: boolean }
@@ -141,6 +148,8 @@ function mapTypeField(body: Record<string, unknown>): MapType | undefined {
   return v;
 }
 const KNOWN = new Set(['mapping_id', 'threshold_id', 'value', 'level', 'cost', 'map_type', 'type', 'service_id', 'field_id', 'group_id', 'tenant_id']);
+/** Mappings also take Tally's `pricing_key` (the cost then comes from the pricing data). */
+const KNOWN_MAPPING = new Set([...KNOWN, 'pricing_key']);
 function onlyKnown(body: Record<string, unknown>, known: Set<string>): void {
   for (const k of Object.keys(body)) if (!known.has(k)) throw badRequest(`Unknown attribute for argument ${'body'}: ${k}`);
 }
@@ -162,6 +171,22 @@ export async function ratingApi(app: FastifyInstance, opts: RatingApiOptions): P
   const { store } = opts;
   if (opts.authMode === 'token' && !opts.tokens) throw new Error('auth mode token needs a token verifier');
   const month = opts.monthWindow ?? currentMonth;
+  // CloudKitty's clients see a priced mapping's cost as the price in force now; Tally's
+  // `pricing_key` is shown only on the mappings that have one, so others keep CloudKitty's shape.
+  const showMapping = (m: HashmapMapping): Record<string, unknown> => {
+    const { pricing_key: key, ...rest } = m;
+    if (key == null) return rest;
+    const book = opts.prices?.() ?? null;
+    let cost = m.cost;
+    if (book !== null) {
+      try {
+        cost = new Decimal(resolveMappingCost(m, book, Date.now())).toFixed(28);
+      } catch {
+        // No price in force now: the stored cost is shown; rating reports the missing price.
+      }
+    }
+    return { ...rest, cost, pricing_key: key };
+  };
   const currency = opts.currency ?? 'EUR';
 
   app.removeAllContentTypeParsers();
@@ -325,7 +350,7 @@ export async function ratingApi(app: FastifyInstance, opts: RatingApiOptions): P
   app.get<{ Params: { id: string } }>(`${H}/groups/:id/mappings`, async (req, reply) => {
     admin(req);
     await store.getGroup(req.params.id);
-    return send(reply, 200, { mappings: await store.listMappings({ groupId: req.params.id }) });
+    return send(reply, 200, { mappings: (await store.listMappings({ groupId: req.params.id })).map(showMapping) });
   });
   app.get<{ Params: { id: string } }>(`${H}/groups/:id/thresholds`, async (req, reply) => {
     admin(req);
@@ -342,8 +367,9 @@ export async function ratingApi(app: FastifyInstance, opts: RatingApiOptions): P
     return f;
   };
   const ruleChange = (body: Record<string, unknown>, kind: 'mapping' | 'threshold'): RuleChange => {
-    onlyKnown(body, KNOWN);
+    onlyKnown(body, kind === 'mapping' ? KNOWN_MAPPING : KNOWN);
     const c: RuleChange = {};
+    if (kind === 'mapping' && 'pricing_key' in body) c.pricing_key = str(body, 'pricing_key', false) ?? null;
     if (kind === 'mapping' && 'value' in body) c.value = str(body, 'value', false) ?? null;
     if (kind === 'threshold') c.level = decimalField(body, 'level', false);
     c.cost = decimalField(body, 'cost', false);
@@ -358,11 +384,11 @@ export async function ratingApi(app: FastifyInstance, opts: RatingApiOptions): P
     app.get(path, async (req, reply) => {
       admin(req);
       const f = ruleFilter(req.query as Query);
-      return send(reply, 200, { [plural]: kind === 'mapping' ? await store.listMappings(f) : await store.listThresholds(f) });
+      return send(reply, 200, { [plural]: kind === 'mapping' ? (await store.listMappings(f)).map(showMapping) : await store.listThresholds(f) });
     });
     app.get<{ Params: { id: string } }>(`${path}/:id`, async (req, reply) => {
       admin(req);
-      return send(reply, 200, kind === 'mapping' ? await store.getMapping(req.params.id) : await store.getThreshold(req.params.id));
+      return send(reply, 200, kind === 'mapping' ? showMapping(await store.getMapping(req.params.id)) : await store.getThreshold(req.params.id));
     });
     app.get<{ Params: { id: string } }>(`${path}/:id/group`, async (req, reply) => {
       admin(req);
@@ -371,14 +397,16 @@ export async function ratingApi(app: FastifyInstance, opts: RatingApiOptions): P
     app.post(path, async (req, reply) => {
       admin(req);
       const body = jsonBody(req, false);
-      onlyKnown(body, KNOWN);
+      onlyKnown(body, kind === 'mapping' ? KNOWN_MAPPING : KNOWN);
+      const priced = kind === 'mapping' ? str(body, 'pricing_key', false) : undefined;
       const common = {
-        cost: decimalField(body, 'cost', true) as string, map_type: mapTypeField(body), service_id: uuidField(body, 'service_id'),
+        // A priced mapping's stored cost is only shown when no price is in force.
+        cost: decimalField(body, 'cost', !priced) ?? '0', map_type: mapTypeField(body), service_id: uuidField(body, 'service_id'),
         field_id: uuidField(body, 'field_id'), group_id: uuidField(body, 'group_id'), tenant_id: str(body, 'tenant_id', false),
       };
       if (kind === 'mapping') {
-        const m = await store.createMapping({ ...common, value: str(body, 'value', false) });
-        return created(req, reply, m.mapping_id, m);
+        const m = await store.createMapping({ ...common, value: str(body, 'value', false), pricing_key: priced ?? null });
+        return created(req, reply, m.mapping_id, showMapping(m));
       }
       const t = await store.createThreshold({ ...common, level: decimalField(body, 'level', true) as string });
       return created(req, reply, t.threshold_id, t);

@@ -4,9 +4,14 @@
 // periods loses nothing. Scopes are shared among processors by a hash ring over the members
 // of a coordination group: each scope has one owner at a time. Re-rating replaces what was
 // stored for each period asked for; an operation over many scope-periods that fails answers
-// with what it did and what it did not, so it can be resumed with the rest.
+// with what it did and what it did not, so it can be resumed with the rest. Priced mappings
+// take the price in force at each period's start; budgets are checked after each pass that
+// rated something.
 import { HashRing, type JoinOptions, type Membership, type MembershipWatch } from '@tally/coordination';
-import type { RatingStore, ScopePeriod } from '../model.js';
+import type { HashmapRules, RatingStore, ScopePeriod } from '../model.js';
+import { resolveRules } from '../pricing/mapping.js';
+import type { PriceBook } from '../pricing/pricing.js';
+import { checkBudgets, type AlarmApiClient, type BudgetCrossing, type BudgetStore } from '../budget/budget.js';
 import { DEFAULT_CURRENCY, type Currency } from '../money.js';
 import { ratingPipeline } from '../rules/index.js';
 import { NS_PER_S, isoOfNs, type UsageSource } from '../collector/gnocchi.js';
@@ -18,6 +23,14 @@ export class PartialRatingError extends Error {
   constructor(readonly done: readonly ScopePeriod[], readonly notDone: readonly ScopePeriod[], cause: unknown) {
     super(`rating stopped after ${done.length} of ${done.length + notDone.length} scope-periods (${notDone.length} not rated, from ${describe(notDone[0])}): ${(cause as Error)?.message ?? String(cause)}`, { cause });
     this.name = 'PartialRatingError';
+  }
+}
+
+/** Priced mappings exist but the processor was given no pricing data. */
+export class PricingUnavailableError extends Error {
+  constructor() {
+    super('some hashmap mappings take their cost from pricing data (pricing_key), but no pricing data is loaded');
+    this.name = 'PricingUnavailableError';
   }
 }
 
@@ -45,12 +58,25 @@ export interface ProcessorOptions {
   /** Whether this processor rates `scopeId` (see `ringOwnership`); all by default. */
   owns?: (scopeId: string) => boolean;
   now?: () => bigint;
+  /**
+   * The pricing data priced mappings take their cost from, read at each operation (so an
+   * update applies from the next one). Without it, a priced mapping fails its periods.
+   */
+  prices?: () => PriceBook | null;
+  /** Told of each scope-period once its write is committed (progress of a long re-rating). */
+  onRated?: (p: ScopePeriod) => void;
+  /** Budgets to check after each pass that rated periods (fired through the alarm API). */
+  budgets?: { store: BudgetStore; alarms: AlarmApiClient };
 }
 
 export interface RunReport {
   rated: ScopePeriod[];
   /** Periods over but not rated because the metric store still has measures to process. */
   waiting: boolean;
+  /** Budgets this pass found reached (and fired). */
+  budgets?: BudgetCrossing[];
+  /** Checking the budgets failed (the periods are rated all the same; the next pass checks again). */
+  budgetError?: unknown;
 }
 
 function monthStart(nowNs: bigint): bigint {
@@ -96,13 +122,29 @@ export class RatingProcessor {
     if (periods.length === 0) return done;
     try {
       const [modules, rules] = await Promise.all([this.#o.store.enabledModules(), this.#o.store.hashmapRules()]);
+      const priced = rules.mappings.some((m) => m.pricing_key != null);
+      const book = priced ? this.#o.prices?.() ?? null : null;
+      // Rules resolved once per distinct set of prices: pricing data changes rarely, so
+      // consecutive periods share their compiled rules.
+      const resolved = new Map<string, HashmapRules>();
+      const rulesAt = (p: ScopePeriod): { key: string; rules: HashmapRules } => {
+        if (!priced) return { key: '', rules };
+        if (book === null) throw new PricingUnavailableError();
+        const r = resolveRules(rules, book, Number(p.begin / 1_000_000n), this.currency);
+        const key = r.mappings.filter((m) => m.pricing_key != null).map((m) => m.cost).join('\u0000');
+        if (!resolved.has(key)) resolved.set(key, r);
+        return { key, rules: resolved.get(key) ?? r };
+      };
       const pipelines = new Map<string, ReturnType<typeof ratingPipeline>>();
       for (const p of periods) {
-        let pipe = pipelines.get(p.scopeId);
-        if (pipe === undefined) { pipe = ratingPipeline(modules, rules, p.scopeId); pipelines.set(p.scopeId, pipe); }
+        const at = rulesAt(p);
+        const pipeKey = `${p.scopeId}\u0000${at.key}`;
+        let pipe = pipelines.get(pipeKey);
+        if (pipe === undefined) { pipe = ratingPipeline(modules, at.rules, p.scopeId); pipelines.set(pipeKey, pipe); }
         const usage = await this.#o.source.usage(p.scopeId, p.begin, p.end);
         await this.#o.store.writeRated(p, pipe.rate(usage), this.currency);
         done.push(p);
+        this.#o.onRated?.(p);
       }
     } catch (e) {
       throw new PartialRatingError(done, periods.slice(done.length), e);
@@ -128,7 +170,16 @@ export class RatingProcessor {
       const from = state?.last_processed ?? start;
       if (from < lastEnd) todo.push(...this.periods(scopeId, from, lastEnd));
     }
-    return { rated: await this.ratePeriods(todo), waiting: false };
+    const rated = await this.ratePeriods(todo);
+    const report: RunReport = { rated, waiting: false };
+    if (rated.length > 0 && this.#o.budgets !== undefined) {
+      try {
+        report.budgets = await checkBudgets(this.#o.budgets.store, this.#o.store, this.#o.budgets.alarms, lastEnd);
+      } catch (e) {
+        report.budgetError = e;
+      }
+    }
+    return report;
   }
 
   /** Rates again [begin, end) of each scope (after a rule change); resumable from the error's `notDone`. */

@@ -11,7 +11,7 @@ for (const engine of testDatabases()) {
     const { url, drop } = await engine.create();
     const database = await openRatingDatabase(url);
     try {
-      assert.equal(await migrateRating(database, RATING_STORE_MIGRATIONS), 1);
+      assert.equal(await migrateRating(database, RATING_STORE_MIGRATIONS), RATING_STORE_MIGRATIONS.length);
       assert.equal(await migrateRating(database, RATING_STORE_MIGRATIONS), 0, 'a second run applies nothing');
       await fn(new SqlRatingStore(database.db, database.dialect));
     } finally {

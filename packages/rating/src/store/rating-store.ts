@@ -15,6 +15,7 @@ import {
   RatingClientError, RatingConflictError, RatingNotFoundError, noSuchField, noSuchGroup, noSuchMapping, noSuchService,
   noSuchThreshold,
 } from './errors.js';
+import { parsePricingKey } from '../pricing/mapping.js';
 import type { MappingRow, RatedRow, RatingTables, ScopeRow, ThresholdRow } from './schema.js';
 
 /** The rating modules Tally has, as CloudKitty describes them; disabled with priority 1 until set. */
@@ -31,8 +32,10 @@ export interface MappingInput {
   field_id?: string | null;
   group_id?: string | null;
   tenant_id?: string | null;
+  /** `provider/service/size/region`: the cost is the price in force there (mappings only). */
+  pricing_key?: string | null;
 }
-export interface ThresholdInput extends Omit<MappingInput, 'value'> { level: string }
+export interface ThresholdInput extends Omit<MappingInput, 'value' | 'pricing_key'> { level: string }
 /** The attributes a PUT sets (CloudKitty never moves a rule to another service or field). */
 export interface RuleChange {
   value?: string | null;
@@ -41,6 +44,8 @@ export interface RuleChange {
   map_type?: MapType | null;
   group_id?: string | null;
   tenant_id?: string | null;
+  /** Mappings only; null makes the cost literal again. */
+  pricing_key?: string | null;
 }
 export interface RuleFilter {
   serviceId?: string;
@@ -102,8 +107,19 @@ function parseDecimal(field: string, v: string): string {
 
 const mappingOut = (r: MappingRow): HashmapMapping => ({
   mapping_id: r.mapping_id, value: r.value, cost: fixed(r.cost), map_type: r.map_type as MapType,
-  service_id: r.service_id, field_id: r.field_id, group_id: r.group_id, tenant_id: r.tenant_id,
+  service_id: r.service_id, field_id: r.field_id, group_id: r.group_id, tenant_id: r.tenant_id, pricing_key: r.pricing_key ?? null,
 });
+
+/** A pricing key as the mapping keeps it; a malformed one is the client's error. */
+function pricingKey(v: string | null | undefined): string | null {
+  if (v === undefined || v === null || v === '') return null;
+  try {
+    parsePricingKey(v);
+  } catch (e) {
+    throw new RatingClientError((e as Error).message);
+  }
+  return v;
+}
 const thresholdOut = (r: ThresholdRow): HashmapThreshold => ({
   threshold_id: r.threshold_id, level: fixed(r.level), cost: fixed(r.cost), map_type: r.map_type as MapType,
   service_id: r.service_id, field_id: r.field_id, group_id: r.group_id, tenant_id: r.tenant_id,
@@ -268,6 +284,7 @@ export class SqlRatingStore implements RatingStore {
     const row: MappingRow = {
       mapping_id: randomUUID(), value: i.value ?? null, cost: parseDecimal('cost', i.cost), map_type: i.map_type ?? 'flat',
       service_id: i.service_id ?? null, field_id: i.field_id ?? null, group_id: i.group_id ?? null, tenant_id: i.tenant_id ?? null,
+      pricing_key: pricingKey(i.pricing_key),
     };
     return this.tx(async (tx) => {
       if (row.field_id) await this.fieldIn(tx, row.field_id);
@@ -303,6 +320,7 @@ export class SqlRatingStore implements RatingStore {
       if (c.cost !== undefined && c.cost !== null) next.cost = parseDecimal('cost', c.cost);
       if (c.map_type !== undefined && c.map_type !== null) next.map_type = c.map_type;
       if (c.tenant_id !== undefined) next.tenant_id = c.tenant_id;
+      if (c.pricing_key !== undefined) next.pricing_key = pricingKey(c.pricing_key);
       if (c.group_id) {
         await this.groupIn(tx, c.group_id);
         next.group_id = c.group_id;
@@ -312,6 +330,7 @@ export class SqlRatingStore implements RatingStore {
       try {
         await tx.updateTable('rating_hashmap_mappings').set({
           value: next.value, cost: next.cost, map_type: next.map_type, tenant_id: next.tenant_id, group_id: next.group_id,
+          pricing_key: next.pricing_key ?? null,
         }).where('mapping_id', '=', uuid).execute();
       } catch (e) {
         if (classifyDbError(e) !== 'unique') throw e;

@@ -15,6 +15,8 @@ export interface GroupRow { group_id: string; name: string }
 export interface MappingRow {
   mapping_id: string; value: string | null; cost: string; map_type: string;
   service_id: string | null; field_id: string | null; group_id: string | null; tenant_id: string | null;
+  /** Tally's addition (step 2): the pricing entry whose price in force is the cost; null for a literal cost. */
+  pricing_key?: string | null;
 }
 export interface ThresholdRow {
   threshold_id: string; level: string; cost: string; map_type: string;
@@ -128,6 +130,12 @@ async function createTables(raw: Kysely<unknown>, dialect: Dialect): Promise<voi
     .execute();
 }
 
+/** A mapping may take its cost from the pricing data (see pricing/mapping.ts). */
+async function addPricingKey(raw: Kysely<unknown>): Promise<void> {
+  await (raw as Kysely<RatingTables>).schema.alterTable('rating_hashmap_mappings').addColumn('pricing_key', 'varchar(255)').execute();
+}
+
 export const RATING_STORE_MIGRATIONS: readonly Migration[] = [
   { module: RATING_STORE_MODULE, version: 1, name: 'hashmap rules, modules, rated data, scopes', up: createTables },
+  { module: RATING_STORE_MODULE, version: 2, name: 'priced mappings (pricing_key)', up: addPricingKey },
 ];
