@@ -10,7 +10,7 @@ import {
   HttpError, authenticate, createHttpServer, installCors, installTokenAuth, isDatabaseUnavailable,
   type AuthMode, type TlsFiles, type TokenVerifier,
 } from '@tally/rest';
-import type { MapType, RatedPoint } from '../model.js';
+import type { HashmapMapping, HashmapThreshold, MapType, RatedPoint } from '../model.js';
 import {
   RatingClientError, RatingConflictError, RatingNotFoundError, type RuleChange, type RuleFilter, type ScopeFilter, type SqlRatingStore,
 } from '../store/index.js';
@@ -44,6 +44,14 @@ const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$
 
 function send(reply: FastifyReply, status: number, body: unknown): FastifyReply {
   return reply.code(status).header('content-type', 'application/json').send(Buffer.from(jsonText(body)));
+}
+
+/**
+ * The request's URL without its query, absolute: CloudKitty's v1 answers an update with a
+ * redirect there, and keystoneauth (which follows redirects itself) needs a scheme and host.
+ */
+function pathUrl(req: FastifyRequest): string {
+  return `${req.protocol}://${req.headers.host ?? 'localhost'}${req.url.split('?')[0] ?? ''}`;
 }
 
 function jsonBody(req: FastifyRequest, v2: boolean): Record<string, unknown> {
@@ -145,6 +153,17 @@ function onlyKnown(body: Record<string, unknown>, known: Set<string>): void {
   for (const k of Object.keys(body)) if (!known.has(k)) throw badRequest(`Unknown attribute for argument ${'body'}: ${k}`);
 }
 
+// CloudKitty names a rule's map_type `type` on the wire (its client shows and sends it so),
+// and keeps a threshold's level to 8 places (Numeric(20, 8)), which it shows: a level with
+// more places (kept exactly here) is shown whole, so that a client writing back what it read
+// does not round it.
+function ruleView<T extends HashmapMapping | HashmapThreshold>(r: T): Omit<T, 'map_type'> & { type: MapType } {
+  const { map_type, ...rest } = r;
+  const level = 'level' in r ? new Decimal(r.level) : null;
+  if (level) return { ...rest, level: level.decimalPlaces() <= 8 ? level.toFixed(8) : level.toFixed(), type: map_type };
+  return { ...rest, type: map_type };
+}
+
 function toCloudKitty(err: unknown): CloudKittyError | null {
   if (err instanceof CloudKittyError) return err;
   if (err instanceof RatingNotFoundError) return new CloudKittyError(404, err.message);
@@ -229,7 +248,7 @@ export async function ratingApi(app: FastifyInstance, opts: RatingApiOptions): P
     const body = jsonBody(req, false);
     await store.getModule(req.params.id);
     const updated = await store.updateModule(req.params.id, moduleChange(body));
-    reply.header('location', req.url);
+    reply.header('location', pathUrl(req));
     return send(reply, 302, moduleV1(updated));
   });
   const moduleV2 = (m: Awaited<ReturnType<SqlRatingStore['getModule']>>) =>
@@ -265,7 +284,7 @@ export async function ratingApi(app: FastifyInstance, opts: RatingApiOptions): P
     return send(reply, 200, await store.getService(req.params.id));
   });
   const created = (req: FastifyRequest, reply: FastifyReply, id: string, body: unknown): FastifyReply => {
-    const base = `${req.protocol}://${req.headers.host ?? 'localhost'}${req.url.split('?')[0] ?? ''}`;
+    const base = pathUrl(req);
     reply.header('location', `${base.endsWith('/') ? base : `${base}/`}${id}`);
     return send(reply, 201, body);
   };
@@ -275,11 +294,26 @@ export async function ratingApi(app: FastifyInstance, opts: RatingApiOptions): P
     const s = await store.createService(name);
     return created(req, reply, s.service_id, s);
   });
-  app.delete<{ Params: { id: string } }>(`${H}/services/:id`, async (req, reply) => {
-    admin(req);
-    await store.deleteService(req.params.id);
-    return reply.code(204).send();
-  });
+  /**
+   * DELETE of one rule object, by the id in the path or, as cloudkittyclient sends it, on the
+   * collection with the id (and options) in a JSON body.
+   */
+  const deletion = (collection: string, key: string, remove: (id: string, options: Record<string, unknown>, q: Query) => Promise<void>): void => {
+    app.delete<{ Params: { id: string } }>(`${collection}/:id`, async (req, reply) => {
+      admin(req);
+      await remove(req.params.id, {}, req.query as Query);
+      return reply.code(204).send();
+    });
+    app.delete(collection, async (req, reply) => {
+      admin(req);
+      const body = jsonBody(req, false);
+      const id = uuidField(body, key);
+      if (!id) throw badRequest(`Invalid input for field/attribute ${key}. Value: 'None'. Mandatory field missing.`);
+      await remove(id, body, req.query as Query);
+      return reply.code(204).send();
+    });
+  };
+  deletion(`${H}/services`, 'service_id', (id) => store.deleteService(id));
   app.get(`${H}/fields`, async (req, reply) => {
     admin(req);
     const serviceId = uuidParam(req.query as Query, 'service_id');
@@ -299,11 +333,7 @@ export async function ratingApi(app: FastifyInstance, opts: RatingApiOptions): P
     const f = await store.createField(serviceId, str(body, 'name', true) as string);
     return created(req, reply, f.field_id, f);
   });
-  app.delete<{ Params: { id: string } }>(`${H}/fields/:id`, async (req, reply) => {
-    admin(req);
-    await store.deleteField(req.params.id);
-    return reply.code(204).send();
-  });
+  deletion(`${H}/fields`, 'field_id', (id) => store.deleteField(id));
   app.get(`${H}/groups`, async (req, reply) => {
     admin(req);
     return send(reply, 200, { groups: await store.listGroups() });
@@ -317,20 +347,34 @@ export async function ratingApi(app: FastifyInstance, opts: RatingApiOptions): P
     const g = await store.createGroup(str(jsonBody(req, false), 'name', true) as string);
     return created(req, reply, g.group_id, g);
   });
-  app.delete<{ Params: { id: string } }>(`${H}/groups/:id`, async (req, reply) => {
+  deletion(`${H}/groups`, 'group_id', (id, body, q) => {
+    if (body.recursive !== undefined && body.recursive !== null && typeof body.recursive !== 'boolean') {
+      throw badRequest(`Invalid input for field/attribute recursive. Value: '${JSON.stringify(body.recursive)}'. Wrong type. Expected 'bool'`);
+    }
+    return store.deleteGroup(id, body.recursive === true || boolParam(q, 'recursive', false));
+  });
+  // CloudKitty's custom actions: the group is a query parameter (how its client asks).
+  app.get(`${H}/groups/mappings`, async (req, reply) => {
     admin(req);
-    await store.deleteGroup(req.params.id, boolParam(req.query as Query, 'recursive', false));
-    return reply.code(204).send();
+    const groupId = uuidParam(req.query as Query, 'group_id');
+    if (!groupId) throw badRequest('Missing argument: "group_id"');
+    return send(reply, 200, { mappings: (await store.listMappings({ groupId })).map(ruleView) });
+  });
+  app.get(`${H}/groups/thresholds`, async (req, reply) => {
+    admin(req);
+    const groupId = uuidParam(req.query as Query, 'group_id');
+    if (!groupId) throw badRequest('Missing argument: "group_id"');
+    return send(reply, 200, { thresholds: (await store.listThresholds({ groupId })).map(ruleView) });
   });
   app.get<{ Params: { id: string } }>(`${H}/groups/:id/mappings`, async (req, reply) => {
     admin(req);
     await store.getGroup(req.params.id);
-    return send(reply, 200, { mappings: await store.listMappings({ groupId: req.params.id }) });
+    return send(reply, 200, { mappings: (await store.listMappings({ groupId: req.params.id })).map(ruleView) });
   });
   app.get<{ Params: { id: string } }>(`${H}/groups/:id/thresholds`, async (req, reply) => {
     admin(req);
     await store.getGroup(req.params.id);
-    return send(reply, 200, { thresholds: await store.listThresholds({ groupId: req.params.id }) });
+    return send(reply, 200, { thresholds: (await store.listThresholds({ groupId: req.params.id })).map(ruleView) });
   });
 
   const ruleFilter = (q: Query): RuleFilter => {
@@ -358,11 +402,11 @@ export async function ratingApi(app: FastifyInstance, opts: RatingApiOptions): P
     app.get(path, async (req, reply) => {
       admin(req);
       const f = ruleFilter(req.query as Query);
-      return send(reply, 200, { [plural]: kind === 'mapping' ? await store.listMappings(f) : await store.listThresholds(f) });
+      return send(reply, 200, { [plural]: (kind === 'mapping' ? await store.listMappings(f) : await store.listThresholds(f)).map(ruleView) });
     });
     app.get<{ Params: { id: string } }>(`${path}/:id`, async (req, reply) => {
       admin(req);
-      return send(reply, 200, kind === 'mapping' ? await store.getMapping(req.params.id) : await store.getThreshold(req.params.id));
+      return send(reply, 200, ruleView(kind === 'mapping' ? await store.getMapping(req.params.id) : await store.getThreshold(req.params.id)));
     });
     app.get<{ Params: { id: string } }>(`${path}/:id/group`, async (req, reply) => {
       admin(req);
@@ -378,25 +422,25 @@ export async function ratingApi(app: FastifyInstance, opts: RatingApiOptions): P
       };
       if (kind === 'mapping') {
         const m = await store.createMapping({ ...common, value: str(body, 'value', false) });
-        return created(req, reply, m.mapping_id, m);
+        return created(req, reply, m.mapping_id, ruleView(m));
       }
       const t = await store.createThreshold({ ...common, level: decimalField(body, 'level', true) as string });
-      return created(req, reply, t.threshold_id, t);
+      return created(req, reply, t.threshold_id, ruleView(t));
     });
-    app.put<{ Params: { id: string } }>(`${path}/:id`, async (req, reply) => {
+    const update = async (req: FastifyRequest, reply: FastifyReply, pathId: string | undefined): Promise<FastifyReply> => {
       admin(req);
-      const change = ruleChange(jsonBody(req, false), kind);
-      if (kind === 'mapping') await store.updateMapping(req.params.id, change);
-      else await store.updateThreshold(req.params.id, change);
-      reply.header('location', req.url);
+      const body = jsonBody(req, false);
+      // cloudkittyclient puts to the collection with the rule's id in the body.
+      const id = pathId ?? str(body, `${kind}_id`, true) as string;
+      const change = ruleChange(body, kind);
+      if (kind === 'mapping') await store.updateMapping(id, change);
+      else await store.updateThreshold(id, change);
+      reply.header('location', pathUrl(req));
       return reply.code(302).send();
-    });
-    app.delete<{ Params: { id: string } }>(`${path}/:id`, async (req, reply) => {
-      admin(req);
-      if (kind === 'mapping') await store.deleteMapping(req.params.id);
-      else await store.deleteThreshold(req.params.id);
-      return reply.code(204).send();
-    });
+    };
+    app.put<{ Params: { id: string } }>(`${path}/:id`, async (req, reply) => update(req, reply, req.params.id));
+    app.put(path, async (req, reply) => update(req, reply, undefined));
+    deletion(path, `${kind}_id`, (id) => (kind === 'mapping' ? store.deleteMapping(id) : store.deleteThreshold(id)));
   }
 
   // ---- reports (v1) ----
