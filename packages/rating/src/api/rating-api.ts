@@ -454,10 +454,28 @@ export async function ratingApi(app: FastifyInstance, opts: RatingApiOptions): P
     const m = month();
     return { beginUs: timeParam(q, 'begin') ?? m.begin, endUs: timeParam(q, 'end') ?? m.end };
   };
+  app.get('/v1/report/tenants', async (req, reply) => {
+    admin(req);
+    const rows = await store.summary({ ...window(req.query as Query), types: [], filters: {} }, ['project_id']);
+    return send(reply, 200, rows.map((r) => r.groups.project_id).filter((p) => p !== undefined && p !== ''));
+  });
+  /**
+   * The projects a v1 report covers: every one with all_tenants (administrator only), else
+   * the one asked for or, as CloudKitty does, the caller's own (an administrator's too).
+   */
+  const reported = (c: Caller, q: Query): string[] | undefined => {
+    if (boolParam(q, 'all_tenants', false)) {
+      if (!c.admin) throw forbidden();
+      return undefined;
+    }
+    const target = one(q, 'tenant_id') || c.projectId;
+    if (!c.admin && target !== c.projectId) throw forbidden();
+    return [target ?? ''];
+  };
   app.get('/v1/report/total', async (req, reply) => {
     const c = caller(req);
     const q = req.query as Query;
-    const projects = scoped(c, one(q, 'tenant_id'));
+    const projects = reported(c, q);
     const service = one(q, 'service');
     const rows = await store.summary({ ...window(q), types: service ? [service] : [], filters: projects ? { project_id: projects } : {} }, []);
     return send(reply, 200, rows[0]?.rate ?? new Decimal(0));
@@ -465,7 +483,7 @@ export async function ratingApi(app: FastifyInstance, opts: RatingApiOptions): P
   app.get('/v1/report/summary', async (req, reply) => {
     const c = caller(req);
     const q = req.query as Query;
-    const projects = scoped(c, one(q, 'tenant_id'));
+    const projects = reported(c, q);
     const service = one(q, 'service');
     const groupby = (one(q, 'groupby') ?? '').split(',').filter(Boolean).map((g) => (g === 'res_type' ? 'type' : g === 'tenant_id' ? 'project_id' : g));
     const w = window(q);
@@ -612,8 +630,10 @@ export async function ratingApi(app: FastifyInstance, opts: RatingApiOptions): P
   });
   const scopeBody = (body: Record<string, unknown>): { scope_id: string; scope_key?: string; fetcher?: string; collector?: string; active?: boolean } => {
     const scopeId = str(body, 'scope_id', true) as string;
-    const active = body.active;
-    if (active !== undefined && typeof active !== 'boolean') throw badRequest(`expected bool @ data['active']`);
+    // CloudKitty takes any truth value here; its client sends 0 or 1 (from strtobool).
+    const raw = body.active;
+    if (raw !== undefined && raw !== null && typeof raw !== 'boolean' && typeof raw !== 'number') throw badRequest(`expected bool @ data['active']`);
+    const active = raw === undefined || raw === null ? undefined : typeof raw === 'number' ? raw !== 0 : raw;
     return { scope_id: scopeId, scope_key: str(body, 'scope_key', false), fetcher: str(body, 'fetcher', false), collector: str(body, 'collector', false), active };
   };
   app.patch('/v2/scope', async (req, reply) => {
