@@ -10,7 +10,7 @@ import {
   HttpError, authenticate, createHttpServer, installCors, installTokenAuth, isDatabaseUnavailable,
   type AuthMode, type TlsFiles, type TokenVerifier,
 } from '@tally/rest';
-import type { HashmapMapping, MapType, RatedPoint } from '../model.js';
+import type { HashmapMapping, HashmapThreshold, MapType, RatedPoint } from '../model.js';
 import { resolveMappingCost } from '../pricing/mapping.js';
 import type { PriceBook } from '../pricing/pricing.js';
 import {
@@ -51,6 +51,14 @@ const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$
 
 function send(reply: FastifyReply, status: number, body: unknown): FastifyReply {
   return reply.code(status).header('content-type', 'application/json').send(Buffer.from(jsonText(body)));
+}
+
+/**
+ * The request's URL without its query, absolute: CloudKitty's v1 answers an update with a
+ * redirect there, and keystoneauth (which follows redirects itself) needs a scheme and host.
+ */
+function pathUrl(req: FastifyRequest): string {
+  return `${req.protocol}://${req.headers.host ?? 'localhost'}${req.url.split('?')[0] ?? ''}`;
 }
 
 function jsonBody(req: FastifyRequest, v2: boolean): Record<string, unknown> {
@@ -154,6 +162,17 @@ function onlyKnown(body: Record<string, unknown>, known: Set<string>): void {
   for (const k of Object.keys(body)) if (!known.has(k)) throw badRequest(`Unknown attribute for argument ${'body'}: ${k}`);
 }
 
+// CloudKitty names a rule's map_type `type` on the wire (its client shows and sends it so),
+// and keeps a threshold's level to 8 places (Numeric(20, 8)), which it shows: a level with
+// more places (kept exactly here) is shown whole, so that a client writing back what it read
+// does not round it.
+function ruleView<T extends HashmapMapping | HashmapThreshold>(r: T): Omit<T, 'map_type'> & { type: MapType } {
+  const { map_type, ...rest } = r;
+  const level = 'level' in r ? new Decimal(r.level) : null;
+  if (level) return { ...rest, level: level.decimalPlaces() <= 8 ? level.toFixed(8) : level.toFixed(), type: map_type };
+  return { ...rest, type: map_type };
+}
+
 function toCloudKitty(err: unknown): CloudKittyError | null {
   if (err instanceof CloudKittyError) return err;
   if (err instanceof RatingNotFoundError) return new CloudKittyError(404, err.message);
@@ -173,8 +192,10 @@ export async function ratingApi(app: FastifyInstance, opts: RatingApiOptions): P
   const month = opts.monthWindow ?? currentMonth;
   // CloudKitty's clients see a priced mapping's cost as the price in force now; Tally's
   // `pricing_key` is shown only on the mappings that have one, so others keep CloudKitty's shape.
+  // A mapping as CloudKitty's clients read it (ruleView), its cost resolved from pricing data
+  // when it names a price.
   const showMapping = (m: HashmapMapping): Record<string, unknown> => {
-    const { pricing_key: key, ...rest } = m;
+    const { pricing_key: key, ...rest } = ruleView(m);
     if (key == null) return rest;
     const book = opts.prices?.() ?? null;
     let cost = m.cost;
@@ -254,7 +275,7 @@ export async function ratingApi(app: FastifyInstance, opts: RatingApiOptions): P
     const body = jsonBody(req, false);
     await store.getModule(req.params.id);
     const updated = await store.updateModule(req.params.id, moduleChange(body));
-    reply.header('location', req.url);
+    reply.header('location', pathUrl(req));
     return send(reply, 302, moduleV1(updated));
   });
   const moduleV2 = (m: Awaited<ReturnType<SqlRatingStore['getModule']>>) =>
@@ -290,7 +311,7 @@ export async function ratingApi(app: FastifyInstance, opts: RatingApiOptions): P
     return send(reply, 200, await store.getService(req.params.id));
   });
   const created = (req: FastifyRequest, reply: FastifyReply, id: string, body: unknown): FastifyReply => {
-    const base = `${req.protocol}://${req.headers.host ?? 'localhost'}${req.url.split('?')[0] ?? ''}`;
+    const base = pathUrl(req);
     reply.header('location', `${base.endsWith('/') ? base : `${base}/`}${id}`);
     return send(reply, 201, body);
   };
@@ -300,11 +321,26 @@ export async function ratingApi(app: FastifyInstance, opts: RatingApiOptions): P
     const s = await store.createService(name);
     return created(req, reply, s.service_id, s);
   });
-  app.delete<{ Params: { id: string } }>(`${H}/services/:id`, async (req, reply) => {
-    admin(req);
-    await store.deleteService(req.params.id);
-    return reply.code(204).send();
-  });
+  /**
+   * DELETE of one rule object, by the id in the path or, as cloudkittyclient sends it, on the
+   * collection with the id (and options) in a JSON body.
+   */
+  const deletion = (collection: string, key: string, remove: (id: string, options: Record<string, unknown>, q: Query) => Promise<void>): void => {
+    app.delete<{ Params: { id: string } }>(`${collection}/:id`, async (req, reply) => {
+      admin(req);
+      await remove(req.params.id, {}, req.query as Query);
+      return reply.code(204).send();
+    });
+    app.delete(collection, async (req, reply) => {
+      admin(req);
+      const body = jsonBody(req, false);
+      const id = uuidField(body, key);
+      if (!id) throw badRequest(`Invalid input for field/attribute ${key}. Value: 'None'. Mandatory field missing.`);
+      await remove(id, body, req.query as Query);
+      return reply.code(204).send();
+    });
+  };
+  deletion(`${H}/services`, 'service_id', (id) => store.deleteService(id));
   app.get(`${H}/fields`, async (req, reply) => {
     admin(req);
     const serviceId = uuidParam(req.query as Query, 'service_id');
@@ -324,11 +360,7 @@ export async function ratingApi(app: FastifyInstance, opts: RatingApiOptions): P
     const f = await store.createField(serviceId, str(body, 'name', true) as string);
     return created(req, reply, f.field_id, f);
   });
-  app.delete<{ Params: { id: string } }>(`${H}/fields/:id`, async (req, reply) => {
-    admin(req);
-    await store.deleteField(req.params.id);
-    return reply.code(204).send();
-  });
+  deletion(`${H}/fields`, 'field_id', (id) => store.deleteField(id));
   app.get(`${H}/groups`, async (req, reply) => {
     admin(req);
     return send(reply, 200, { groups: await store.listGroups() });
@@ -342,10 +374,24 @@ export async function ratingApi(app: FastifyInstance, opts: RatingApiOptions): P
     const g = await store.createGroup(str(jsonBody(req, false), 'name', true) as string);
     return created(req, reply, g.group_id, g);
   });
-  app.delete<{ Params: { id: string } }>(`${H}/groups/:id`, async (req, reply) => {
+  deletion(`${H}/groups`, 'group_id', (id, body, q) => {
+    if (body.recursive !== undefined && body.recursive !== null && typeof body.recursive !== 'boolean') {
+      throw badRequest(`Invalid input for field/attribute recursive. Value: '${JSON.stringify(body.recursive)}'. Wrong type. Expected 'bool'`);
+    }
+    return store.deleteGroup(id, body.recursive === true || boolParam(q, 'recursive', false));
+  });
+  // CloudKitty's custom actions: the group is a query parameter (how its client asks).
+  app.get(`${H}/groups/mappings`, async (req, reply) => {
     admin(req);
-    await store.deleteGroup(req.params.id, boolParam(req.query as Query, 'recursive', false));
-    return reply.code(204).send();
+    const groupId = uuidParam(req.query as Query, 'group_id');
+    if (!groupId) throw badRequest('Missing argument: "group_id"');
+    return send(reply, 200, { mappings: (await store.listMappings({ groupId })).map(ruleView) });
+  });
+  app.get(`${H}/groups/thresholds`, async (req, reply) => {
+    admin(req);
+    const groupId = uuidParam(req.query as Query, 'group_id');
+    if (!groupId) throw badRequest('Missing argument: "group_id"');
+    return send(reply, 200, { thresholds: (await store.listThresholds({ groupId })).map(ruleView) });
   });
   app.get<{ Params: { id: string } }>(`${H}/groups/:id/mappings`, async (req, reply) => {
     admin(req);
@@ -355,7 +401,7 @@ export async function ratingApi(app: FastifyInstance, opts: RatingApiOptions): P
   app.get<{ Params: { id: string } }>(`${H}/groups/:id/thresholds`, async (req, reply) => {
     admin(req);
     await store.getGroup(req.params.id);
-    return send(reply, 200, { thresholds: await store.listThresholds({ groupId: req.params.id }) });
+    return send(reply, 200, { thresholds: (await store.listThresholds({ groupId: req.params.id })).map(ruleView) });
   });
 
   const ruleFilter = (q: Query): RuleFilter => {
@@ -384,11 +430,11 @@ export async function ratingApi(app: FastifyInstance, opts: RatingApiOptions): P
     app.get(path, async (req, reply) => {
       admin(req);
       const f = ruleFilter(req.query as Query);
-      return send(reply, 200, { [plural]: kind === 'mapping' ? (await store.listMappings(f)).map(showMapping) : await store.listThresholds(f) });
+      return send(reply, 200, { [plural]: kind === 'mapping' ? (await store.listMappings(f)).map(showMapping) : (await store.listThresholds(f)).map(ruleView) });
     });
     app.get<{ Params: { id: string } }>(`${path}/:id`, async (req, reply) => {
       admin(req);
-      return send(reply, 200, kind === 'mapping' ? showMapping(await store.getMapping(req.params.id)) : await store.getThreshold(req.params.id));
+      return send(reply, 200, kind === 'mapping' ? showMapping(await store.getMapping(req.params.id)) : ruleView(await store.getThreshold(req.params.id)));
     });
     app.get<{ Params: { id: string } }>(`${path}/:id/group`, async (req, reply) => {
       admin(req);
@@ -409,22 +455,22 @@ export async function ratingApi(app: FastifyInstance, opts: RatingApiOptions): P
         return created(req, reply, m.mapping_id, showMapping(m));
       }
       const t = await store.createThreshold({ ...common, level: decimalField(body, 'level', true) as string });
-      return created(req, reply, t.threshold_id, t);
+      return created(req, reply, t.threshold_id, ruleView(t));
     });
-    app.put<{ Params: { id: string } }>(`${path}/:id`, async (req, reply) => {
+    const update = async (req: FastifyRequest, reply: FastifyReply, pathId: string | undefined): Promise<FastifyReply> => {
       admin(req);
-      const change = ruleChange(jsonBody(req, false), kind);
-      if (kind === 'mapping') await store.updateMapping(req.params.id, change);
-      else await store.updateThreshold(req.params.id, change);
-      reply.header('location', req.url);
+      const body = jsonBody(req, false);
+      // cloudkittyclient puts to the collection with the rule's id in the body.
+      const id = pathId ?? str(body, `${kind}_id`, true) as string;
+      const change = ruleChange(body, kind);
+      if (kind === 'mapping') await store.updateMapping(id, change);
+      else await store.updateThreshold(id, change);
+      reply.header('location', pathUrl(req));
       return reply.code(302).send();
-    });
-    app.delete<{ Params: { id: string } }>(`${path}/:id`, async (req, reply) => {
-      admin(req);
-      if (kind === 'mapping') await store.deleteMapping(req.params.id);
-      else await store.deleteThreshold(req.params.id);
-      return reply.code(204).send();
-    });
+    };
+    app.put<{ Params: { id: string } }>(`${path}/:id`, async (req, reply) => update(req, reply, req.params.id));
+    app.put(path, async (req, reply) => update(req, reply, undefined));
+    deletion(path, `${kind}_id`, (id) => (kind === 'mapping' ? store.deleteMapping(id) : store.deleteThreshold(id)));
   }
 
   // ---- reports (v1) ----
@@ -438,10 +484,28 @@ export async function ratingApi(app: FastifyInstance, opts: RatingApiOptions): P
     const m = month();
     return { beginUs: timeParam(q, 'begin') ?? m.begin, endUs: timeParam(q, 'end') ?? m.end };
   };
+  app.get('/v1/report/tenants', async (req, reply) => {
+    admin(req);
+    const rows = await store.summary({ ...window(req.query as Query), types: [], filters: {} }, ['project_id']);
+    return send(reply, 200, rows.map((r) => r.groups.project_id).filter((p) => p !== undefined && p !== ''));
+  });
+  /**
+   * The projects a v1 report covers: every one with all_tenants (administrator only), else
+   * the one asked for or, as CloudKitty does, the caller's own (an administrator's too).
+   */
+  const reported = (c: Caller, q: Query): string[] | undefined => {
+    if (boolParam(q, 'all_tenants', false)) {
+      if (!c.admin) throw forbidden();
+      return undefined;
+    }
+    const target = one(q, 'tenant_id') || c.projectId;
+    if (!c.admin && target !== c.projectId) throw forbidden();
+    return [target ?? ''];
+  };
   app.get('/v1/report/total', async (req, reply) => {
     const c = caller(req);
     const q = req.query as Query;
-    const projects = scoped(c, one(q, 'tenant_id'));
+    const projects = reported(c, q);
     const service = one(q, 'service');
     const rows = await store.summary({ ...window(q), types: service ? [service] : [], filters: projects ? { project_id: projects } : {} }, []);
     return send(reply, 200, rows[0]?.rate ?? new Decimal(0));
@@ -449,7 +513,7 @@ export async function ratingApi(app: FastifyInstance, opts: RatingApiOptions): P
   app.get('/v1/report/summary', async (req, reply) => {
     const c = caller(req);
     const q = req.query as Query;
-    const projects = scoped(c, one(q, 'tenant_id'));
+    const projects = reported(c, q);
     const service = one(q, 'service');
     const groupby = (one(q, 'groupby') ?? '').split(',').filter(Boolean).map((g) => (g === 'res_type' ? 'type' : g === 'tenant_id' ? 'project_id' : g));
     const w = window(q);
@@ -596,8 +660,10 @@ export async function ratingApi(app: FastifyInstance, opts: RatingApiOptions): P
   });
   const scopeBody = (body: Record<string, unknown>): { scope_id: string; scope_key?: string; fetcher?: string; collector?: string; active?: boolean } => {
     const scopeId = str(body, 'scope_id', true) as string;
-    const active = body.active;
-    if (active !== undefined && typeof active !== 'boolean') throw badRequest(`expected bool @ data['active']`);
+    // CloudKitty takes any truth value here; its client sends 0 or 1 (from strtobool).
+    const raw = body.active;
+    if (raw !== undefined && raw !== null && typeof raw !== 'boolean' && typeof raw !== 'number') throw badRequest(`expected bool @ data['active']`);
+    const active = raw === undefined || raw === null ? undefined : typeof raw === 'number' ? raw !== 0 : raw;
     return { scope_id: scopeId, scope_key: str(body, 'scope_key', false), fetcher: str(body, 'fetcher', false), collector: str(body, 'collector', false), active };
   };
   app.patch('/v2/scope', async (req, reply) => {
