@@ -7,22 +7,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GnocchiClient } from '@tally/client';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, verifySignature } from '@tally/alarming/notifier';
-import { startTally } from './tally-process.js';
+import { freePort, poller, startTally } from './tally-process.js';
 
 const SECRET = 'e2e-secret-0123456789';
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const { port } = s.address() as AddressInfo;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
 
 interface Received {
   path: string;
@@ -59,15 +50,7 @@ function receiver(port: number): { got: Received[]; up(): Promise<void>; down():
 }
 
 // Generous: on a loaded 2-core machine the evaluator's rounds and the notifier's retries slow down.
-async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const until = poller(30_000);
 
 test('tally serve: measures trip and clear alarms of every rule type; webhooks as Aodh posts them, none lost while the receiver is down', { timeout: 240_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'tally-alarm-e2e-'));

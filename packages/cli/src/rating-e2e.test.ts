@@ -9,12 +9,12 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GnocchiClient } from '@tally/client';
 import { SqlRatingStore, openRatingDatabase } from '@tally/rating';
-import { TALLY, startTally } from './tally-process.js';
+import { freePort, poller, TALLY, startTally } from './tally-process.js';
+import type { AddressInfo } from 'node:net';
 
 const H_MS = 3_600_000;
 const METRICS = `metrics:
@@ -29,23 +29,7 @@ const METRICS = `metrics:
       resource_type: vm
 `;
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const { port } = s.address() as AddressInfo;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
-
-async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const until = poller(20_000);
 
 /** Runs `tally ARGS` to its end. */
 function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {

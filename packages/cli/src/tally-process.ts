@@ -1,5 +1,6 @@
 // A long-running `tally` command as users run it (./bin/tally), for the tests that need one.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 export const TALLY = fileURLToPath(new URL('../../../bin/tally', import.meta.url));
@@ -42,5 +43,29 @@ export async function startTally(args: string[], env: Record<string, string> = {
       child.once('exit', () => resolve());
       child.kill('SIGTERM');
     }),
+  };
+}
+
+/** A TCP port nobody listens on now (taken from the kernel, then released). */
+export async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+  const { port } = s.address() as AddressInfo;
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return port;
+}
+
+export type Until = <T>(what: string, fn: () => Promise<T | null | undefined | false> | T | null | undefined | false, timeoutMs?: number) => Promise<T>;
+
+/** Polls `fn` every 100 ms until it gives something, or fails after the timeout (`defaultMs` unless given). */
+export function poller(defaultMs: number): Until {
+  return async (what, fn, timeoutMs = defaultMs) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const v = await fn();
+      if (v) return v;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
   };
 }
