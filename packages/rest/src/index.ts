@@ -10,5 +10,6 @@ export { DEFAULT_REQUEST_DEADLINE_MS, DEFAULT_MAX_ANSWER_POINTS } from './domain
 // What another API mounted on Tally's server (the alarm API) shares with this one.
 export { createHttpServer, installCors, isDatabaseUnavailable, type TlsFiles } from './http.js';
 export { authenticate, installTokenAuth } from './auth.js';
+export { installSiblingApiBasics } from './sibling-api.js';
 export { jsonDepth } from './nesting.js';
 export { HttpError } from './errors.js';

@@ -2,11 +2,10 @@
 // identity, 404 and error handler (Aodh's {"error_message": ...} bodies) govern its routes
 // only. Mounted on a server of its own (buildAlarmServer, Aodh's port 8042) or beside
 // another API.
-import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
-  HttpError, authenticate, createHttpServer, installCors, installTokenAuth, isDatabaseUnavailable,
+  HttpError, authenticate, createHttpServer, installSiblingApiBasics, isDatabaseUnavailable,
   type AuthMode, type TlsFiles, type TokenVerifier,
 } from '@tally/rest';
 import { VALID_AGGREGATION_METHODS, pyJson } from '@tally/timeseries';
@@ -136,13 +135,7 @@ export async function alarmApi(app: FastifyInstance, opts: AlarmApiOptions): Pro
   const userQuota = opts.userAlarmQuota ?? -1;
   const projectQuota = opts.projectAlarmQuota ?? -1;
 
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
-  installCors(app, { corsAllowedOrigins: opts.corsAllowedOrigins ?? [] });
-  if (opts.tokens) installTokenAuth(app, opts.tokens);
-  app.addHook('onRequest', async (_req, reply) => {
-    reply.header('x-openstack-request-id', `req-${randomUUID()}`);
-  });
+  installSiblingApiBasics(app, opts);
   app.setNotFoundHandler(async (_req, reply) => send(reply, 404, new AodhError(404, 'The resource could not be found.').body()));
   app.setErrorHandler(async (err, req, reply) => {
     const e = toAodhError(err) ?? new AodhError(500, 'Internal error');

@@ -3,11 +3,10 @@
 // on a server of its own (buildRatingServer, CloudKitty's port 8889) or beside another API.
 // Who may do what follows CloudKitty's default policies: the rating rules and modules are
 // the administrator's; a project reads its own costs; the administrator reads everything.
-import { randomUUID } from 'node:crypto';
 import { Decimal } from 'decimal.js';
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
-  HttpError, authenticate, createHttpServer, installCors, installTokenAuth, isDatabaseUnavailable,
+  HttpError, authenticate, createHttpServer, installSiblingApiBasics, isDatabaseUnavailable,
   type AuthMode, type TlsFiles, type TokenVerifier,
 } from '@tally/rest';
 import type { HashmapMapping, HashmapThreshold, MapType, RatedPoint } from '../model.js';
@@ -210,13 +209,7 @@ export async function ratingApi(app: FastifyInstance, opts: RatingApiOptions): P
   };
   const currency = opts.currency ?? 'EUR';
 
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
-  installCors(app, { corsAllowedOrigins: opts.corsAllowedOrigins ?? [] });
-  if (opts.tokens) installTokenAuth(app, opts.tokens);
-  app.addHook('onRequest', async (_req, reply) => {
-    reply.header('x-openstack-request-id', `req-${randomUUID()}`);
-  });
+  installSiblingApiBasics(app, opts);
   const isV2 = (req: FastifyRequest): boolean => req.url.startsWith('/v2');
   app.setNotFoundHandler(async (req, reply) => send(reply, 404, new CloudKittyError(404, 'The resource could not be found.').body(isV2(req))));
   app.setErrorHandler(async (err, req, reply) => {
