@@ -11,7 +11,7 @@ export { SqlIndexer } from './sql-indexer.js';
 export { splitCreator } from './sql-indexer-helpers.js';
 export { parseIndexerUrl, SQLITE_BUSY_TIMEOUT_MS, type IndexerTarget } from './connect.js';
 export { inWriteTx } from './tx.js';
-export { migrateModules, type ModuleMigration } from './module-migrations.js';
+export { migrateModules, openServiceDatabase, type ModuleMigration, type ServiceDatabase } from './module-migrations.js';
 export { classifyDbError } from './db-errors.js';
 export { LATEST_SCHEMA_VERSION } from './migrations/index.js';
 export { resourceUuid, parseUuid } from './resource-id.js';

@@ -2,8 +2,23 @@
 // them apart from the indexer's schema: each names its version table, and each role within
 // it brings its own list of steps under its own module name, so roles evolve independently.
 import { sql, type Kysely } from 'kysely';
+import { connect, parseIndexerUrl } from './connect.js';
 import { inWriteTx } from './tx.js';
 import type { DialectName } from './types.js';
+
+/** A service's handle on the index database its tables live in. */
+export interface ServiceDatabase {
+  db: Kysely<unknown>;
+  dialect: DialectName;
+  close(): Promise<void>;
+}
+
+/** Opens the index database named by `url` (sqlite path or URL, postgresql://...). */
+export async function openServiceDatabase(url: string): Promise<ServiceDatabase> {
+  const { db, dialect } = await connect(parseIndexerUrl(url));
+  const handle = db as unknown as Kysely<unknown>;
+  return { db: handle, dialect, close: () => handle.destroy() };
+}
 
 export interface ModuleMigration {
   /** The role that owns the tables ('alarms', 'notifier', 'rating'). */

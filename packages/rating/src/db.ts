@@ -1,24 +1,16 @@
 // The rating service keeps its tables in the index database, beside the indexer's, and
 // versions them in its own table (rating_schema_version), as the alarming service does.
-import type { Kysely } from 'kysely';
-import { migrateModules, openSqlDatabase, type DialectName, type ModuleMigration } from '@tally/indexer';
+import { migrateModules, openServiceDatabase, type DialectName, type ModuleMigration, type ServiceDatabase } from '@tally/indexer';
 
 export type Dialect = DialectName;
 export type Migration = ModuleMigration;
 
 export const RATING_SCHEMA_VERSION_TABLE = 'rating_schema_version';
 
-export interface RatingDatabase {
-  db: Kysely<unknown>;
-  dialect: Dialect;
-  close(): Promise<void>;
-}
+export type RatingDatabase = ServiceDatabase;
 
 /** Opens the index database named by `url` (sqlite path or URL, postgresql://...). */
-export async function openRatingDatabase(url: string): Promise<RatingDatabase> {
-  const { db, dialect } = await openSqlDatabase<unknown>(url);
-  return { db, dialect, close: () => db.destroy() };
-}
+export const openRatingDatabase = openServiceDatabase;
 
 /** Applies the pending steps of every module in `migrations`; returns how many ran. */
 export async function migrateRating(database: RatingDatabase, migrations: readonly Migration[]): Promise<number> {
