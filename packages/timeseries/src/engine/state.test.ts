@@ -7,7 +7,7 @@ import { assertSameBits } from '../chunkenc/properties.js';
 import type { ArchivePolicy } from '../policy.js';
 import type { Series } from '../aggregate.js';
 import { processMeasures } from './process.js';
-import { extend, slice } from './series.js';
+import { concat, extend, slice } from './series.js';
 import { decodeState, encodeState, MAX_CHUNKS, nextChunks, type BufferChunk } from './state.js';
 
 const S = 1_000_000_000n;
@@ -33,16 +33,7 @@ function decodedChunks(chunks: readonly BufferChunk[]): Series {
     assert.equal(m.ts.length, c.n);
     return m;
   });
-  const n = parts.reduce((a, p) => a + p.ts.length, 0);
-  const ts = new BigInt64Array(n);
-  const values = new Float64Array(n);
-  let at = 0;
-  for (const p of parts) {
-    ts.set(p.ts, at);
-    values.set(p.values, at);
-    at += p.ts.length;
-  }
-  return { ts, values };
+  return concat(parts);
 }
 
 test('buffer chunks: any appends and cuts keep the chunks equal to the buffer, the untouched ones reused as they were', () => {
