@@ -2,16 +2,16 @@
 // archive policies and resource types created as Ceilometer's publisher creates them,
 // attribute changes in the resource's history, the store away and back, measures the store
 // refuses dropped alone.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GnocchiClient, type JsonValue } from '@tally/client';
-import { startTestApi } from '@tally/rest/test-util';
+import { startTestApi, type TestApi } from '@tally/rest/test-util';
 import { DiskBuffer } from './buffer.js';
-import type { LogLevel, MeterType, Sample } from './pollster.js';
+import type { LogLevel, MeterType, ResourceTypeDefinition, Sample } from './pollster.js';
 import { Publisher } from './publisher.js';
 import { COMPUTE_RESOURCE_TYPES } from './compute-types.js';
 
@@ -40,16 +40,20 @@ function sample(meter: string, type: MeterType, volume: number, attributes: Reco
   return { meter, unit, type, volume, timestamp: ts, resource: { id: VM, type: 'vmtest', attributes } };
 }
 
-test('publishing to Tally: creates what is missing, updates what changed, buffers while the store is away, drops only what it refuses', async (t) => {
-  const api = await startTestApi();
-  const port = await freePort();
+type Line = { level: LogLevel; message: string; fields?: Record<string, unknown> };
+
+/**
+ * A publisher with its buffer and client to `url`, logging into `lines`, all of it (and
+ * the API) closed after the test. The test starts the publisher when it is ready.
+ */
+async function publisherFor(t: TestContext, api: TestApi, url: string, types: readonly ResourceTypeDefinition[], maxRequestBytes: number) {
   const dir = mkdtempSync(join(tmpdir(), 'tally-publisher-'));
-  const lines: { level: LogLevel; message: string; fields?: Record<string, unknown> }[] = [];
+  const lines: Line[] = [];
   const log = (level: LogLevel, message: string, fields?: Record<string, unknown>): void => { lines.push({ level, message, fields }); };
-  const client = new GnocchiClient({ url: `http://127.0.0.1:${port}`, auth: { type: 'basic', user: 'admin' }, retry: false, timeoutMs: 5_000 });
+  const client = new GnocchiClient({ url, auth: { type: 'basic', user: 'admin' }, retry: false, timeoutMs: 5_000 });
   const buffer = await DiskBuffer.open(join(dir, 'buffer'), { maxBytes: 1 << 20, log });
-  const pub = new Publisher({ client, buffer, log, stateDir: dir, maxRequestBytes: 4096, retryBaseMs: 20, retryMaxMs: 100 });
-  pub.addResourceTypes([{ name: 'vmtest', attributes: { display_name: { type: 'string', required: false, maxLength: 255 } } }]);
+  const pub = new Publisher({ client, buffer, log, stateDir: dir, maxRequestBytes, retryBaseMs: 20, retryMaxMs: 100 });
+  pub.addResourceTypes(types);
   t.after(async () => {
     await pub.stop(100);
     await buffer.close();
@@ -57,6 +61,14 @@ test('publishing to Tally: creates what is missing, updates what changed, buffer
     await api.close();
     rmSync(dir, { recursive: true, force: true });
   });
+  return { lines, client, buffer, pub };
+}
+
+test('publishing to Tally: creates what is missing, updates what changed, buffers while the store is away, drops only what it refuses', async (t) => {
+  const api = await startTestApi();
+  const port = await freePort();
+  const { lines, buffer, pub } = await publisherFor(t, api, `http://127.0.0.1:${port}`,
+    [{ name: 'vmtest', attributes: { display_name: { type: 'string', required: false, maxLength: 255 } } }], 4096);
   await pub.start();
 
   // The store is not listening yet: cycles wait in the buffer, in order.
@@ -116,10 +128,7 @@ test("a resource type the store already has in an older shape gets the attribute
   const api = await startTestApi();
   await api.app.listen({ port: 0, host: '127.0.0.1' });
   const url = `http://127.0.0.1:${(api.app.server.address() as AddressInfo).port}`;
-  const dir = mkdtempSync(join(tmpdir(), 'tally-publisher-'));
-  const lines: { level: LogLevel; message: string; fields?: Record<string, unknown> }[] = [];
-  const log = (level: LogLevel, message: string, fields?: Record<string, unknown>): void => { lines.push({ level, message, fields }); };
-  const client = new GnocchiClient({ url, auth: { type: 'basic', user: 'admin' }, retry: false, timeoutMs: 5_000 });
+  const { lines, client, pub } = await publisherFor(t, api, url, COMPUTE_RESOURCE_TYPES, 1 << 20);
   // Gnocchi's upgrade makes Ceilometer's older `instance` (no flavor_name, launched_at...): the same here.
   const old = await client.resourceType.get('instance').catch(() => null);
   if (old === null) {
@@ -132,16 +141,6 @@ test("a resource type the store already has in an older shape gets the attribute
   assert.ok(!('flavor_name' in (await client.resourceType.get('instance')).attributes));
   // A resource of the older shape exists: the required attribute added must be filled on it.
   const older = await client.resource.create('instance', { id: 'a7c5d3e1-0b2f-4c6d-8e9f-1a2b3c4d5e6f', display_name: 'old', flavor_id: 'm1', host: 'h' });
-  const buffer = await DiskBuffer.open(join(dir, 'buffer'), { maxBytes: 1 << 20, log });
-  const pub = new Publisher({ client, buffer, log, stateDir: dir, maxRequestBytes: 1 << 20, retryBaseMs: 20, retryMaxMs: 100 });
-  pub.addResourceTypes(COMPUTE_RESOURCE_TYPES);
-  t.after(async () => {
-    await pub.stop(100);
-    await buffer.close();
-    client.close();
-    await api.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
   await pub.start();
   const attributes = { display_name: 'vm-1', flavor_id: 'm1.small', flavor_name: 'm1.small', host: 'compute-1', launched_at: '2026-01-01T00:00:00+00:00' };
   await pub.submit('vms', null, [{ meter: 'vcpus', unit: 'vcpu', type: 'gauge', volume: 2, timestamp: at(), resource: { id: VM, type: 'instance', attributes } }]);
