@@ -41,8 +41,10 @@ test('built-in names, module paths, and clear errors for what cannot be loaded',
   writeFileSync(join(dir, 'wrong.mjs'), 'export default { create: 3 };\n');
   writeFileSync(join(dir, 'broken.mjs'), 'export default {;\n');
   assert.equal((await loadPollsterFactory('./mine.mjs', dir)).name, 'mine');
+  // A configuration in a folder with no node_modules: packages installed with Tally are found.
+  assert.equal((await loadPollsterFactory('@tally/agent-pollster-example', dir)).name, 'folder');
   const fails: [string, RegExp][] = [
-    ['no-such-pollster-package', /not a built-in pollster \(host, libvirt, vsphere\) and no package of that name in node_modules from/],
+    ['no-such-pollster-package', /not a built-in pollster \(host, libvirt, vsphere\) and no package of that name in node_modules from .* nor where Tally is installed/],
     ['./missing.mjs', /no module at .*missing\.mjs/],
     ['./wrong.mjs', /exports no pollster factory/],
     ['./broken.mjs', /cannot load .*broken\.mjs/],

@@ -4,7 +4,7 @@
 // factory as `default` or as `pollster`.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { AgentConfigError } from './config.js';
 import { BUILTIN_POLLSTERS } from './builtin.js';
 import type { PollsterFactory } from './pollster.js';
@@ -61,6 +61,9 @@ function isFactory(v: unknown): v is PollsterFactory {
  * The factory `spec` names (a source's `pollster` key), looked up from `baseDir` (the
  * configuration's folder). AgentConfigError when it cannot be found or has the wrong shape.
  */
+/** Where this module is: node_modules above it are Tally's own. */
+const TALLY_DIR = dirname(fileURLToPath(import.meta.url));
+
 export async function loadPollsterFactory(spec: string, baseDir: string, where = `pollster ${JSON.stringify(spec)}`): Promise<PollsterFactory> {
   const builtin = BUILTIN_POLLSTERS.get(spec);
   if (builtin) return builtin;
@@ -69,9 +72,11 @@ export async function loadPollsterFactory(spec: string, baseDir: string, where =
     file = resolve(baseDir, spec);
     if (!existsSync(file) || !statSync(file).isFile()) throw new AgentConfigError(`${where}: no module at ${file}`);
   } else if (PACKAGE_NAME.test(spec)) {
-    file = resolvePackage(spec, baseDir);
+    // Beside the configuration first (a deployment's own plugins), then beside Tally itself
+    // (plugins installed with it), so that a configuration works from any folder.
+    file = resolvePackage(spec, baseDir) ?? resolvePackage(spec, TALLY_DIR);
     if (file === null) {
-      throw new AgentConfigError(`${where}: not a built-in pollster (${[...BUILTIN_POLLSTERS.keys()].join(', ')}) and no package of that name in node_modules from ${baseDir} upwards`);
+      throw new AgentConfigError(`${where}: not a built-in pollster (${[...BUILTIN_POLLSTERS.keys()].join(', ')}) and no package of that name in node_modules from ${baseDir} upwards, nor where Tally is installed`);
     }
   } else {
     throw new AgentConfigError(`${where}: neither a built-in pollster (${[...BUILTIN_POLLSTERS.keys()].join(', ')}), a package name nor a path (./module.js)`);
