@@ -7,11 +7,10 @@ import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { GnocchiClient } from '@tally/client';
-import { openMembership, type Membership } from '@tally/coordination';
+import { openMembership, RingPartition, type Membership } from '@tally/coordination';
 import { DiskBuffer } from './buffer.js';
 import type { AgentConfig, SourceConfig } from './config.js';
 import { AGENT_RESOURCE_TYPE, healthSamples } from './health.js';
-import { SourcePartition } from './partition.js';
 import { loadPollsterFactory } from './plugins.js';
 import { PollsterConfigError, type Logger, type PollsterFactory } from './pollster.js';
 import { Publisher } from './publisher.js';
@@ -57,7 +56,7 @@ export class Agent {
   readonly #refused = new Set<string>();
   #membership: Membership | null = null;
   #ownMembership = false;
-  #partition: SourcePartition | null = null;
+  #partition: RingPartition<string> | null = null;
   #healthTimer: NodeJS.Timeout | null = null;
   #retryTimers = new Set<NodeJS.Timeout>();
   /** Ownership changes applied one at a time. */
@@ -105,10 +104,12 @@ export class Agent {
     this.#membership = this.#o.membership ?? await openMembership(this.#o.coordinationUrl as string);
     this.#ownMembership = !this.#o.membership;
     const heartbeatMs = this.#o.heartbeatMs ?? 1_000;
-    this.#partition = await SourcePartition.join({
-      membership: this.#membership, group: this.#o.group ?? DEFAULT_AGENT_GROUP, memberId: this.name, sources: all,
-      heartbeatMs, timeoutMs: this.#o.membershipTimeoutMs ?? heartbeatMs * 10, pollMs: heartbeatMs, log: this.#o.log,
-      onChange: (owned) => {
+    this.#partition = await RingPartition.join({
+      membership: this.#membership, group: this.#o.group ?? DEFAULT_AGENT_GROUP, memberId: this.name, keys: all,
+      heartbeatMs, timeoutMs: this.#o.membershipTimeoutMs ?? heartbeatMs * 10, pollMs: heartbeatMs,
+      onError: (e) => this.#o.log('warn', 'membership unreadable: ownership kept as it was', { error: (e as Error).message }),
+      onChange: (owned, members) => {
+        this.#o.log('info', 'sources shared between agents', { members, owned: [...owned] });
         this.#changes = this.#changes.then(() => this.#own(owned)).catch((e: unknown) => {
           this.#o.log('error', 'could not apply a change of source ownership', { error: (e as Error).message });
         });

@@ -20,6 +20,5 @@ export { loadPollsterFactory, resolvePackage } from './plugins.js';
 export { DiskBuffer, type BufferStats, type BufferedRecord, type DiskBufferOptions } from './buffer.js';
 export { Publisher, CEILOMETER_ARCHIVE_POLICIES, defaultArchivePolicy, type PublisherOptions, type PublisherStats } from './publisher.js';
 export { SourceRunner, PollTimeoutError, type SourceStats, type SourceRunnerOptions } from './scheduler.js';
-export { SourcePartition, type PartitionOptions } from './partition.js';
 export { AGENT_RESOURCE_TYPE, agentResourceId, healthSamples } from './health.js';
 export { hostPollster, HostPollster, HOST_METERS, HOST_RESOURCE_TYPES } from './host/index.js';

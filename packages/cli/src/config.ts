@@ -36,6 +36,10 @@ export interface Settings {
   proxyPrefix: string;
   processingIntervalMs: number;
   metricdWorkers: number;
+  /** Workers owning each sack on the hash ring of live workers (0: every worker visits every sack). */
+  sackReplicas: number;
+  /** Seconds a processing worker that stopped heartbeating keeps its sacks. */
+  membershipTimeout: number;
   bodyLimitBytes: number;
   logLevel: string;
   /** Allow the trusting auth modes (basic, noauth, remoteuser) beyond loopback. */
@@ -190,6 +194,8 @@ export const SPECS: Spec[] = [
   { key: 'proxyPrefix', flag: 'proxy-prefix', env: 'TALLY_PROXY_PREFIX', help: 'path a reverse proxy publishes Tally under when it sends no X-Forwarded-Prefix', dflt: () => DEFAULT_HTTP_CONFIG.proxyPrefix, parse: text },
   { key: 'processingIntervalMs', flag: 'processing-interval', env: 'TALLY_PROCESSING_INTERVAL', help: 'longest idle pause of processing workers, in ms', dflt: () => 500, parse: int('processing-interval') },
   { key: 'metricdWorkers', flag: 'metricd-workers', env: 'TALLY_METRICD_WORKERS', help: 'processing workers (threads) started by serve/metricd', dflt: () => 1, parse: int('metricd-workers') },
+  { key: 'sackReplicas', flag: 'sack-replicas', env: 'TALLY_SACK_REPLICAS', help: 'processing workers owning each sack, on a hash ring of the live workers (0: every worker visits every sack; default 0 with file:// coordination, 3 otherwise, as Gnocchi)', dflt: (s) => (String(s.coordinationUrl ?? '').startsWith('file:') ? 0 : 3), parse: intIn('sack-replicas', 0, 1000) },
+  { key: 'membershipTimeout', flag: 'membership-timeout', env: 'TALLY_MEMBERSHIP_TIMEOUT', help: 'seconds a processing worker that stopped heartbeating keeps its sacks (it heartbeats five times as often)', dflt: () => 10, parse: intIn('membership-timeout', 1, 3600) },
   { key: 'bodyLimitBytes', flag: 'body-limit', env: 'TALLY_BODY_LIMIT', help: 'largest request body accepted, in bytes', dflt: () => DEFAULT_HTTP_CONFIG.bodyLimit, parse: int('body-limit') },
   { key: 'logLevel', flag: 'log-level', env: 'TALLY_LOG_LEVEL', help: 'fatal | error | warn | info | debug', dflt: () => 'info', parse: text },
   { key: 'insecure', flag: 'insecure', env: 'TALLY_INSECURE', help: 'allow auth modes basic, noauth and remoteuser to listen beyond loopback (they trust what clients say)', flagOnly: true, dflt: () => false, parse: boolean },

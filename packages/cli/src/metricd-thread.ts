@@ -1,9 +1,10 @@
 // Entry point of a processing thread: `tally serve` / `tally metricd` start some to run the
 // processing loop, the API one (on the first GET ?refresh=true) to fold refreshed metrics off
 // its event loop. Each opens its own connections and runs until told to stop.
-import { setPriority } from 'node:os';
-import { parentPort, workerData } from 'node:worker_threads';
+import { hostname, setPriority } from 'node:os';
+import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { pino } from 'pino';
+import { openMembership, RingPartition } from '@tally/coordination';
 import { runWorker, serveRefreshes } from '@tally/metricd';
 import { openServices, expungeDeletedMetrics, type MetricdThreadData } from './services.js';
 
@@ -50,21 +51,55 @@ async function answerRefreshes(drained: () => Promise<void>): Promise<void> {
   await drained();
 }
 
+/**
+ * With --sack-replicas, the processing loop owns the sacks the hash ring of the live
+ * processing threads of every host gives it (`metricd` group of the coordination URL).
+ */
+async function sackPartition(): Promise<{ owned: () => ReadonlySet<number>; leave: () => Promise<void> } | null> {
+  if (settings.sackReplicas === 0) return null;
+  const membership = await openMembership(settings.coordinationUrl);
+  const timeoutMs = settings.membershipTimeout * 1000;
+  const keys = Array.from({ length: svc.incoming.sacks }, (_v, i) => String(i));
+  let owned: ReadonlySet<number> = new Set();
+  const partition = await RingPartition.join({
+    membership, group: 'metricd', memberId: `${hostname()}.${process.pid}.${threadId}`, keys, replicas: settings.sackReplicas,
+    heartbeatMs: Math.max(50, Math.floor(timeoutMs / 5)), timeoutMs,
+    onChange: (mine, members) => {
+      owned = new Set([...mine].map(Number));
+      log.info({ members: members.length, sacks: [...owned].sort((a, b) => a - b) }, 'sacks shared between processing workers');
+    },
+    onError: (err) => log.warn({ err }, 'processing membership unreadable: sacks kept as they were'),
+  });
+  return {
+    owned: () => owned,
+    leave: async () => {
+      await partition.leave().catch((err: unknown) => log.warn({ err }, 'could not leave the processing group: the others take its sacks after the membership timeout'));
+      await membership.close().catch(() => undefined);
+    },
+  };
+}
+
 async function processingLoop(): Promise<void> {
   let processed = 0;
-  await runWorker({
-    processor: svc.processor,
-    intervalMs: settings.processingIntervalMs,
-    signal: abort.signal,
-    log,
-    watch: svc.incoming.watch?.bind(svc.incoming),
-    housekeeping: async () => {
-      const n = await expungeDeletedMetrics(svc);
-      if (n) log.info({ metrics: n }, 'expunged deleted metrics');
-    },
-    onScan: (s) => {
-      processed += s.measures;
-      if (s.measures) parentPort?.postMessage({ type: 'scan', measures: s.measures, total: processed, ms: s.ms });
-    },
-  });
+  const partition = await sackPartition();
+  try {
+    await runWorker({
+      processor: svc.processor,
+      ...(partition ? { owned: partition.owned } : {}),
+      intervalMs: settings.processingIntervalMs,
+      signal: abort.signal,
+      log,
+      watch: svc.incoming.watch?.bind(svc.incoming),
+      housekeeping: async () => {
+        const n = await expungeDeletedMetrics(svc);
+        if (n) log.info({ metrics: n }, 'expunged deleted metrics');
+      },
+      onScan: (s) => {
+        processed += s.measures;
+        if (s.measures) parentPort?.postMessage({ type: 'scan', measures: s.measures, total: processed, ms: s.ms });
+      },
+    });
+  } finally {
+    await partition?.leave();
+  }
 }

@@ -50,3 +50,20 @@ test('minimal movement: a joining member takes keys only for itself, a leaving o
     else assert.notEqual(shrunk.get(k), 'e2');
   }
 });
+
+test('ownersOf: the owner first, then distinct successors; the next owner when the first leaves', () => {
+  const ring = new HashRing(['e1', 'e2', 'e3', 'e4']);
+  for (const k of keys.slice(0, 2000)) {
+    const three = ring.ownersOf(k, 3);
+    assert.equal(three.length, 3);
+    assert.equal(new Set(three).size, 3, 'distinct members');
+    assert.equal(three[0], ring.ownerOf(k));
+    assert.deepEqual(ring.ownersOf(k, 1), [three[0]]);
+    // Without its owner, the key goes to the second member listed: replicas are the takeover order.
+    const without = new HashRing(ring.members.filter((m) => m !== three[0]));
+    assert.equal(without.ownerOf(k), three[1]);
+  }
+  assert.deepEqual(new HashRing(['a', 'b']).ownersOf('k', 5).sort(), ['a', 'b'], 'at most every member');
+  assert.deepEqual(new HashRing([]).ownersOf('k', 2), []);
+  assert.throws(() => ring.ownersOf('k', 0), RangeError);
+});

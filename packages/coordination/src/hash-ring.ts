@@ -66,6 +66,33 @@ export class HashRing {
     return this.#owners[lo === n ? 0 : lo];
   }
 
+  /**
+   * The first `count` distinct members met walking the ring from `key`'s position (fewer when
+   * the ring has fewer members): the owner first, then the members that take the key over,
+   * in order, if the ones before them go. Giving a key to several members lets one of them
+   * work on it while the others have not yet noticed a member's death.
+   */
+  ownersOf(key: string, count: number): string[] {
+    if (!Number.isInteger(count) || count < 1) throw new RangeError('count must be a positive integer');
+    const n = this.#positions.length;
+    const want = Math.min(count, this.members.length);
+    const out: string[] = [];
+    if (n === 0) return out;
+    const pos = ringPosition(key);
+    let lo = 0;
+    let hi = n;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.#positions[mid] < pos) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let i = 0; i < n && out.length < want; i++) {
+      const m = this.#owners[(lo + i) % n];
+      if (!out.includes(m)) out.push(m);
+    }
+    return out;
+  }
+
   /** The keys of `keys` that `member` owns, in their order. */
   keysOf<K extends string>(member: string, keys: Iterable<K>): K[] {
     const mine: K[] = [];

@@ -12,3 +12,5 @@ export { LocalMembership, MEMBERSHIP_FILE } from './local-membership.js';
 export type { LocalMembershipOptions } from './local-membership.js';
 export { HashRing, ringPosition, DEFAULT_VIRTUAL_NODES } from './hash-ring.js';
 export type { HashRingOptions } from './hash-ring.js';
+export { RingPartition } from './partition.js';
+export type { RingPartitionOptions } from './partition.js';

@@ -42,3 +42,36 @@ test('an idle worker scans as soon as measures are added, not at the end of its 
   await loop;
   await incoming.close();
 });
+
+test('a worker given its sacks visits only those, and every sack once per sweep', async () => {
+  const visits = new Map<number, number>();
+  let scans = 0;
+  const processor = {
+    sacks: 6,
+    processSack: async (sack: number) => {
+      visits.set(sack, (visits.get(sack) ?? 0) + 1);
+      return { batches: 0, metrics: 0, measures: 0, quarantined: 0 };
+    },
+  } as unknown as Processor;
+  const abort = new AbortController();
+  let owned: ReadonlySet<number> = new Set([1, 4]);
+  const loop = runWorker({
+    processor, intervalMs: 1, signal: abort.signal, owned: () => owned, sweepEvery: 4,
+    onScan: () => {
+      if (++scans === 8) abort.abort();
+    },
+  });
+  await loop;
+  // 8 scans: two of them sweeps (every sack once each), six over sacks 1 and 4 only.
+  assert.deepEqual([...visits.keys()].sort(), [0, 1, 2, 3, 4, 5]);
+  for (const s of [0, 2, 3, 5]) assert.equal(visits.get(s), 2, `sack ${s} visited by the sweeps only`);
+  assert.equal(visits.get(1), 8);
+  assert.equal(visits.get(4), 8);
+  // Ownership is read at each scan: a change applies from the next one.
+  visits.clear();
+  owned = new Set([2]);
+  scans = 0;
+  const abort2 = new AbortController();
+  await runWorker({ processor, intervalMs: 1, signal: abort2.signal, owned: () => owned, sweepEvery: 100, onScan: () => { if (++scans === 3) abort2.abort(); } });
+  assert.deepEqual([...visits.entries()], [[2, 3]]);
+});

@@ -1,6 +1,11 @@
 // The processing loop: visits every sack, processing those whose lock it gets, so that any
 // number of workers (threads or processes sharing the data folder) split the sacks between
 // them without configuration. Idle workers back off up to `intervalMs`.
+//
+// Given the sacks it owns on a hash ring of the live workers (`owned`), a worker visits
+// only those, and every sack once every `sweepEvery` scans: with many hosts, a lock request
+// per sack per worker per scan would be most of the coordination service's load, and the
+// sweep still processes a sack whose owners have all died before membership notices.
 import { sleep } from '@tally/retry';
 import type { Processor, Logger } from './processor.js';
 
@@ -20,6 +25,10 @@ export interface WorkerOptions {
    * then scans at once instead of at the end of its pause. Returns the unsubscriber.
    */
   watch?: (onNew: () => void) => () => void;
+  /** The sacks this worker owns now; absent or null: every sack. */
+  owned?: () => ReadonlySet<number> | null;
+  /** With `owned`: every this many scans, visit every sack (default 8). */
+  sweepEvery?: number;
 }
 
 export async function runWorker(o: WorkerOptions): Promise<void> {
@@ -31,6 +40,8 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
   // Start at a random sack so that several workers do not contend on the same locks.
   const sacks = o.processor.sacks;
   let start = Math.floor(Math.random() * sacks);
+  const sweepEvery = o.sweepEvery ?? 8;
+  let scans = 0;
   // Measures acknowledged while the worker idles wait for its next scan: woken, the scan
   // starts at once (an idle worker otherwise sleeps up to `interval`, which was most of the
   // time from acknowledgement to processing for a burst after a quiet spell).
@@ -68,8 +79,10 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
     const t0 = Date.now();
     let measures = 0;
     let metrics = 0;
+    const owned = scans++ % sweepEvery === sweepEvery - 1 ? null : o.owned?.() ?? null;
     for (let i = 0; i < sacks && !o.signal?.aborted; i++) {
       const sack = (start + i) % sacks;
+      if (owned !== null && !owned.has(sack)) continue;
       try {
         const r = await o.processor.processSack(sack);
         if (r) {
