@@ -1,13 +1,7 @@
 #!/usr/bin/env node
 // Crash test: several HTTP clients ingest into a set of metrics while Tally processes are
-// killed with SIGKILL at random moments and restarted. Every measure gets its own 1 s
-// timestamp and an odd value 2*i+1, so after a final clean start the stored aggregates
-// (count and sum at 1 s) tell exactly which measures were folded in, and how many times.
-//
-// Each measure ends up in one of three ledgers:
-//   acked    - its POST answered 202: it must be counted exactly once;
-//   unknown  - no answer (connection reset, timeout) or a 5xx: counted at most once;
-//   refused  - connection refused (never received) or a 4xx: must not be counted at all.
+// killed with SIGKILL at random moments and restarted. After a final clean start the
+// stored aggregates tell which measures were folded in, and how many times (ledger.mjs).
 //
 // Modes: `serve` (one `tally serve`), `split` (one `tally api` and two `tally metricd`
 // sharing one data folder, each killed independently), `both` (default: one after the other).
@@ -15,9 +9,8 @@
 import { mkdtempSync, rmSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  parseArgs, rng, freePort, startTally, request, json, waitHealthy, sleep, BASE_EPOCH, iso,
-} from './lib.mjs';
+import { parseArgs, rng, freePort, startTally, request, json, waitHealthy, sleep } from './lib.mjs';
+import { ACKED, UNKNOWN, LEDGER_POLICY, Ledger, byIndex, checkStored, measuresBody, stateOf } from './ledger.mjs';
 
 const USAGE = `usage: node reliability/crash-test.mjs [options]
   --rounds N       kill rounds per mode (default 20)
@@ -44,41 +37,6 @@ if (opts.short) {
   }
 }
 if (!['serve', 'split', 'both'].includes(opts.mode)) throw new Error(`--mode must be serve, split or both\n${USAGE}`);
-
-const ACKED = 1;
-const UNKNOWN = 2;
-const REFUSED = 3;
-
-/** Per-metric ledger: state of measure i (0 = never sent) and the next index to hand out. */
-class Ledger {
-  constructor(id) {
-    this.id = id;
-    this.next = 0;
-    this.state = new Uint8Array(1024);
-  }
-  reserve(k) {
-    const first = this.next;
-    this.next += k;
-    if (this.next > this.state.length) {
-      const bigger = new Uint8Array(Math.max(this.next, this.state.length * 2));
-      bigger.set(this.state);
-      this.state = bigger;
-    }
-    return first;
-  }
-  mark(first, k, s) {
-    this.state.fill(s, first, first + k);
-  }
-}
-
-function measuresBody(first, k) {
-  const out = new Array(k);
-  for (let j = 0; j < k; j++) {
-    const i = first + j;
-    out[j] = { timestamp: iso(BASE_EPOCH + i), value: 2 * i + 1 };
-  }
-  return out;
-}
 
 async function runMode(mode, parent, rand) {
   const dataDir = join(parent, mode, 'data');
@@ -109,12 +67,7 @@ async function runMode(mode, parent, rand) {
   for (const r of roles) if (r !== apiRole) start(r);
 
   // Setup: the archive policy and the metrics.
-  const ap = await request(port, 'POST', '/v1/archive_policy', {
-    body: {
-      name: 'crash', back_window: 3600, aggregation_methods: ['count', 'sum'],
-      definition: [{ granularity: '1s', points: 1_000_000 }],
-    },
-  });
+  const ap = await request(port, 'POST', '/v1/archive_policy', { body: LEDGER_POLICY('crash') });
   if (ap.status !== 201) throw new Error(`creating the archive policy: ${ap.status} ${ap.body}`);
   const ledgers = [];
   for (let i = 0; i < opts.metrics; i++) {
@@ -148,11 +101,7 @@ async function runMode(mode, parent, rand) {
         res = await request(port, 'POST', `/v1/metric/${p.l.id}/measures`, { body: measuresBody(p.first, p.k) });
       }
       stats.posts++;
-      let s;
-      if (res.status === 202) s = ACKED;
-      else if (res.status >= 400 && res.status < 500) s = REFUSED;
-      else if (res.error === 'ECONNREFUSED') s = REFUSED;
-      else s = UNKNOWN;
+      const s = stateOf(res);
       if (res.status) countStatus(stats.statuses, res.status);
       else countStatus(stats.errors, res.error);
       if (res.status >= 400 && res.status < 500) violation(`valid POST answered ${res.status}: ${res.body.slice(0, 200)}`);
@@ -215,33 +164,16 @@ async function runMode(mode, parent, rand) {
   await waitHealthy(port, { proc: final });
 
   for (const l of ledgers) {
-    const counts = new Map();
-    const sums = new Map();
-    for (const [agg, into] of [['count', counts], ['sum', sums]]) {
+    const read = {};
+    for (const agg of ['count', 'sum']) {
       const r = await request(port, 'GET', `/v1/metric/${l.id}/measures?aggregation=${agg}&granularity=1&refresh=true`, { timeoutMs: 120_000 });
-      if (r.status !== 200) {
-        violation(`metric ${l.id}: reading ${agg} answered ${r.status || r.error} ${r.body.slice(0, 200)}`);
-        continue;
-      }
-      for (const [ts, , v] of json(r)) into.set(Date.parse(ts) / 1000 - BASE_EPOCH, v);
+      if (r.status !== 200) violation(`metric ${l.id}: reading ${agg} answered ${r.status || r.error} ${r.body.slice(0, 200)}`);
+      else read[agg] = byIndex(r);
     }
-    for (const [i, c] of counts) {
-      const s = i >= 0 && i < l.next ? l.state[i] : 0;
-      if (c !== 1) violation(`metric ${l.id} measure ${i}: counted ${c} times (ledger: ${['never sent', 'acked', 'unknown', 'refused'][s]})`);
-      if (sums.get(i) !== c * (2 * i + 1)) violation(`metric ${l.id} measure ${i}: sum ${sums.get(i)}, expected ${c * (2 * i + 1)}`);
-      if (s === 0) violation(`metric ${l.id} measure ${i}: stored but never sent`);
-      if (s === REFUSED) violation(`metric ${l.id} measure ${i}: stored although its POST was refused`);
-      if (s === UNKNOWN) stats.unknownStored++;
-      stats.stored += c;
-    }
-    let lost = 0;
-    let firstLost = -1;
-    for (let i = 0; i < l.next; i++) {
-      if (l.state[i] === ACKED && !counts.has(i)) {
-        if (lost++ === 0) firstLost = i;
-      }
-    }
-    if (lost) violation(`metric ${l.id}: ${lost} acknowledged measures lost (first: #${firstLost}, ${iso(BASE_EPOCH + firstLost)})`);
+    if (!read.count || !read.sum) continue;
+    const c = checkStored(l, read.count, read.sum, violation);
+    stats.stored += c.stored;
+    stats.unknownStored += c.unknownStored;
   }
 
   // Everything read with refresh=true: the incoming backlog must drain (batches deleted).
