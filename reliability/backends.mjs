@@ -1,0 +1,148 @@
+// The shared servers of a multi-host deployment, from Debian's packages, started once for a
+// test: PostgreSQL (index), Redis (incoming), etcd (coordination) and Swift with s3api
+// (aggregates), listening on `listenOn` (the bridge's address when hosts run in network
+// namespaces). Redis and etcd are started here directly, each one command line, so that a
+// test can SIGKILL one and start it again on the same data; PostgreSQL and Swift through
+// scripts/pg-server and scripts/s3-server.
+import { execFileSync, spawn } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { ROOT, sleep } from './lib.mjs';
+
+async function freePortOn(host) {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, host, () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function spawnLogged(cmd, args, logFile, opts = {}) {
+  const fd = openSync(logFile, 'a');
+  const child = spawn(cmd, args, { stdio: [opts.stdin ?? 'ignore', fd, fd], env: { ...process.env, ...(opts.env ?? {}) } });
+  closeSync(fd);
+  return child;
+}
+
+async function waitFor(what, check, child, timeoutMs = 60_000) {
+  const start = Date.now();
+  while (Date.now() - start < timeoutMs) {
+    if (child && child.exitCode !== null) throw new Error(`${what}: the server exited (code ${child.exitCode})`);
+    if (await check().catch(() => false)) return;
+    await sleep(100);
+  }
+  throw new Error(`${what}: not ready after ${timeoutMs} ms`);
+}
+
+const stopChild = async (child, sig = 'SIGTERM') => {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill(sig);
+  const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(t);
+};
+
+/**
+ * Starts the servers; returns their URLs for Tally, and the means to kill and restart the
+ * coordination service and to take the object store away and back.
+ */
+export async function startBackends({ dir, listenOn, log = () => {} }) {
+  mkdirSync(dir, { recursive: true });
+  const cleanups = [];
+
+  // PostgreSQL: the test command's server when it has one, else scripts/pg-server's; a
+  // database of this run's own. Its unix socket is a file: reachable from every namespace.
+  const pgBase = process.env.TALLY_TEST_PG_URL || execFileSync('bash', [join(ROOT, 'scripts', 'pg-server'), 'start']).toString().trim();
+  const db = `deploy_${process.pid}`;
+  execFileSync('psql', ['-q', pgBase, '-c', `CREATE DATABASE ${db}`]);
+  cleanups.push(() => execFileSync('psql', ['-q', pgBase, '-c', `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`]));
+  const indexer = pgBase.replace(/\/postgres(\?|$)/, `/${db}$1`);
+
+  // Redis, appending every write to its AOF and fsyncing it before answering.
+  const redisPort = await freePortOn(listenOn);
+  const redisDir = join(dir, 'redis');
+  mkdirSync(redisDir, { recursive: true });
+  const redis = spawnLogged('redis-server', ['--bind', listenOn, '--port', String(redisPort), '--dir', redisDir, '--appendonly', 'yes',
+    '--appendfsync', 'always', '--save', '', '--protected-mode', 'no'], join(dir, 'redis.log'));
+  await waitFor('redis', async () => execFileSync('redis-cli', ['-h', listenOn, '-p', String(redisPort), 'ping']).toString().includes('PONG'), redis);
+
+  // etcd, on a data folder that outlives a kill.
+  const etcdPort = await freePortOn(listenOn);
+  const etcdPeer = await freePortOn('127.0.0.1');
+  const etcdDir = join(dir, 'etcd');
+  let etcd = null;
+  const startEtcd = async () => {
+    etcd = spawnLogged('etcd', ['--name', 'tally', '--data-dir', etcdDir,
+      '--listen-client-urls', `http://${listenOn}:${etcdPort}`, '--advertise-client-urls', `http://${listenOn}:${etcdPort}`,
+      '--listen-peer-urls', `http://127.0.0.1:${etcdPeer}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${etcdPeer}`,
+      '--initial-cluster', `tally=http://127.0.0.1:${etcdPeer}`], join(dir, 'etcd.log'));
+    await waitFor('etcd', async () => {
+      const r = await fetch(`http://${listenOn}:${etcdPort}/health`);
+      return r.ok && (await r.json()).health === 'true';
+    }, etcd);
+  };
+  await startEtcd();
+
+  // Swift with s3api; SIGUSR1/SIGUSR2 stop and start its endpoint, the data kept.
+  const s3 = spawnLogged('bash', [join(ROOT, 'scripts', 's3-server'), '--stdin'], join(dir, 's3.log'), { stdin: 'pipe', env: { TALLY_S3_HOST: listenOn } });
+  let s3Url = null;
+  // The script's output goes to its log; its announcements are read back from there.
+  const s3Said = (prefix) => readFileSync(join(dir, 's3.log'), 'utf8').split('\n').filter((l) => l.startsWith(prefix));
+  await waitFor('s3 (swift)', async () => {
+    const lines = s3Said('TALLY_S3_URL=');
+    if (lines.length) s3Url = lines[0].slice('TALLY_S3_URL='.length);
+    return s3Url !== null;
+  }, s3, 120_000);
+
+  let storageUp = true;
+  const proxyEvents = () => s3Said('TALLY_S3_PROXY=').length;
+
+  const urls = {
+    indexer,
+    incoming: `redis://${listenOn}:${redisPort}/0`,
+    storage: s3Url,
+    coordination: `etcd://${listenOn}:${etcdPort}/tally`,
+  };
+  log(`servers: index ${indexer.replace(/\?.*/, '')}, incoming ${urls.incoming}, storage ${s3Url.replace(/\/\/[^@]*@/, '//')}, coordination ${urls.coordination}`);
+
+  return {
+    urls,
+    describe: () => `PostgreSQL (index, unix socket), Redis ${listenOn}:${redisPort} (incoming, appendfsync always), Swift s3api (aggregates), etcd ${listenOn}:${etcdPort} (coordination)`,
+    async killCoordination() {
+      await stopChild(etcd, 'SIGKILL');
+    },
+    async startCoordination() {
+      await startEtcd();
+    },
+    async stopStorage() {
+      if (!storageUp) return;
+      const n = proxyEvents();
+      s3.kill('SIGUSR1');
+      await waitFor('s3 proxy stopping', async () => proxyEvents() > n, s3);
+      storageUp = false;
+    },
+    async startStorage() {
+      if (storageUp) return;
+      const n = proxyEvents();
+      s3.kill('SIGUSR2');
+      await waitFor('s3 proxy starting', async () => proxyEvents() > n, s3, 120_000);
+      storageUp = true;
+    },
+    async stop() {
+      s3.stdin?.end();
+      await Promise.all([stopChild(s3), stopChild(etcd), stopChild(redis)]);
+      for (const c of cleanups) {
+        try {
+          c();
+        } catch {
+          // best effort
+        }
+      }
+    },
+  };
+}
