@@ -339,7 +339,7 @@ test('a fold that fails while another is still committing: the sack lock is rele
     close: () => base.close(),
   };
   function watched(lock: Lock | null): Lock | null {
-    return lock && { release: async () => { events.push('released'); await lock.release(); } };
+    return lock && { signal: lock.signal, release: async () => { events.push('released'); await lock.release(); } };
   }
   const storage: AggregateStorage = {
     read: (id) => n.storage.read(id),
