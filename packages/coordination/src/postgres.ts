@@ -41,19 +41,15 @@ export const MEMBERS_TABLE = 'tally_coordination_members';
 
 /** Parses a postgresql:// (or postgres://) URL and its `namespace` parameter. */
 export function parsePostgresUrl(url: string): PostgresOptions {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    throw new CoordinationConfigError(`coordination URL ${JSON.stringify(url)} is not a URL`);
-  }
-  if (u.protocol !== 'postgresql:' && u.protocol !== 'postgres:') {
-    throw new CoordinationConfigError(`coordination URL ${url}: expected postgresql://`);
-  }
-  const namespace = u.searchParams.get('namespace') ?? DEFAULT_NAMESPACE;
+  // Not WHATWG URL: it refuses libpq's forms such as postgresql://user@/db?host=/socket/dir.
+  const m = /^(postgres(?:ql)?:\/\/[^?#]*)(?:\?([^#]*))?$/.exec(url);
+  if (m === null) throw new CoordinationConfigError(`coordination URL ${JSON.stringify(url)}: expected postgresql://...`);
+  const params = new URLSearchParams(m[2] ?? '');
+  const namespace = params.get('namespace') ?? DEFAULT_NAMESPACE;
   if (namespace === '') throw new CoordinationConfigError(`coordination URL ${url}: empty namespace`);
-  u.searchParams.delete('namespace');
-  return { connectionString: u.href, namespace };
+  params.delete('namespace');
+  const query = params.toString();
+  return { connectionString: query === '' ? m[1] : `${m[1]}?${query}`, namespace };
 }
 
 /** The advisory lock key of a lock name: 64 bits of SHA-256 over namespace and name, as a decimal string. */
