@@ -1,6 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { Etcd3 } from 'etcd3';
 import { coordinatorContract, membershipContract } from './contract.js';
 import { EtcdCoordinator, EtcdMembership, parseEtcdUrl } from './etcd.js';
 import { CoordinationConfigError, CoordinationUnavailableError, LockLostError } from './errors.js';
@@ -120,5 +121,37 @@ describe('etcd driver against a real etcd', { skip: binary === null ? 'etcd is n
     assert.ok(taken, 'another coordinator takes the lock after the outage');
     await held.release(); // a lost lock's release is a no-op, not an error
     assert.ok(await a.tryLock('sack-9'), 'the coordinator works again on a new lease');
+  });
+
+  test('etcd: a lease the server drops (revoked by an operator) aborts the signal of its locks; the next lock takes a new lease', async () => {
+    const u = url(`t-${randomUUID()}`, '?lease_ttl=3');
+    const a = track(await openCoordinator(u));
+    const b = track(await openCoordinator(u));
+    const held = await a.lock('sack-1');
+    const admin = new Etcd3({ hosts: server.url.replace('etcd://', 'http://') });
+    try {
+      // Revoke every lease but b's, whose lock must keep working.
+      const bLock = await b.lock('sack-2');
+      const { leases } = await admin.leaseClient.leaseLeases();
+      const keys = await admin.getAll().prefix(`${u.slice(server.url.length + 1, u.indexOf('?'))}/locks/`).exec();
+      const ofA = keys.kvs.find((kv) => kv.key.toString().endsWith('/locks/sack-1'))?.lease;
+      assert.ok(ofA !== undefined && leases.some((l) => l.ID === ofA));
+      await admin.leaseClient.leaseRevoke({ ID: ofA });
+      const alive = setInterval(() => undefined, 100);
+      try {
+        const deadline = Date.now() + 3_000;
+        while (!held.signal.aborted && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      } finally {
+        clearInterval(alive);
+      }
+      assert.ok(held.signal.aborted, 'reported lost by the next keepalive (every TTL/3)');
+      assert.ok(held.signal.reason instanceof LockLostError);
+      assert.equal(bLock.signal.aborted, false);
+      const again = await a.tryLock('sack-1');
+      assert.ok(again, 'freed with the lease, and taken again on a new one');
+      assert.equal(await b.tryLock('sack-1'), null);
+    } finally {
+      admin.close();
+    }
   });
 });

@@ -151,7 +151,7 @@ class LeaseSession {
   readonly #backoff = new Backoff({ baseMs: 50, maxMs: 1_000 });
 
   constructor(private readonly c: Client, readonly lease: Lease, readonly id: string, private readonly ttl: number,
-              grantedSince: number, private readonly onLost: (s: LeaseSession) => void) {
+              grantedSince: number, private readonly onLost: () => void) {
     this.#validUntil = grantedSince + ttl * 1000;
     this.#arm();
     this.#schedule(this.ttl * 1000 / 3);
@@ -207,7 +207,7 @@ class LeaseSession {
     this.stop();
     for (const l of this.locks) l.lose(why);
     this.locks.clear();
-    this.onLost(this);
+    this.onLost();
   }
 
   stop(): void {
@@ -244,12 +244,24 @@ export class EtcdCoordinator implements Coordinator {
 
   async tryLock(name: string): Promise<Lock | null> {
     this.#checkOpen();
-    const session = await this.#currentSession();
     const key = `locks/${name}`;
     const value = `${this.#id}:${++this.#serial}`;
-    if (!(await createIfAbsent(this.#c, key, value, session.id, `etcd lock ${name}`))) return null;
+    let session = await this.#currentSession();
+    let created: boolean;
+    try {
+      created = await createIfAbsent(this.#c, key, value, session.id, `etcd lock ${name}`);
+    } catch (err) {
+      if (!(err instanceof this.#c.mod.EtcdLeaseInvalidError)) throw err;
+      // The server no longer knows the lease (expired or revoked before the watchdog
+      // fired): give it up and try once on a new one.
+      session.lose('the lease expired on the server');
+      session = await this.#currentSession();
+      created = await createIfAbsent(this.#c, key, value, session.id, `etcd lock ${name}`);
+    }
+    if (!created) return null;
     const lock: ServerLock = new ServerLock(name, async () => {
       session.locks.delete(lock);
+      if (this.#closed) return; // close revokes the lease, which deletes every key at once
       try {
         await deleteIfOwned(this.#c, key, value, `etcd release ${name}`);
       } catch (err) {
@@ -293,22 +305,26 @@ export class EtcdCoordinator implements Coordinator {
   }
 
   /** The live lease session, granting a new one when there is none or the last was lost. */
-  #currentSession(): Promise<LeaseSession> {
-    if (this.#session === null) {
-      const pending = this.#grant();
-      this.#session = pending;
-      pending.catch(() => {
-        if (this.#session === pending) this.#session = null;
-      });
+  async #currentSession(): Promise<LeaseSession> {
+    for (;;) {
+      if (this.#session === null) {
+        const created = this.#grant();
+        this.#session = created;
+        created.catch(() => {
+          if (this.#session === created) this.#session = null;
+        });
+      }
+      const pending = this.#session;
+      const session = await pending;
+      if (!session.lost) return session;
+      if (this.#session === pending) this.#session = null;
     }
-    return this.#session;
   }
 
   async #grant(): Promise<LeaseSession> {
     const since = Date.now();
     const { lease, id } = await grantLease(this.#c, this.options.leaseTtl, 'etcd lease grant');
-    const session = new LeaseSession(this.#c, lease, id, this.options.leaseTtl, since, (s) => {
-      if (this.#session !== null) void this.#session.then((cur) => { if (cur === s) this.#session = null; }, () => undefined);
+    const session = new LeaseSession(this.#c, lease, id, this.options.leaseTtl, since, () => {
       // The server may still hold the lease (we only stopped hearing back in time): revoking
       // frees its keys now instead of at its expiry.
       void revokeLease(this.#c, lease, 'etcd revoke').catch(() => undefined);
