@@ -144,6 +144,7 @@ class LeaseSession {
   readonly locks = new Set<ServerLock>();
   /** Keys whose release failed: deleted at the next keepalive that reaches the server. */
   readonly orphans = new Map<string, string>();
+  /** performance.now() before which the server cannot have expired the lease (a monotonic clock: wall-clock steps must not move it). */
   #validUntil: number;
   #lost = false;
   #timer: NodeJS.Timeout | null = null;
@@ -169,7 +170,7 @@ class LeaseSession {
   #arm(): void {
     if (this.#watchdog !== null) clearTimeout(this.#watchdog);
     this.#watchdog = setTimeout(() => this.lose('no keepalive confirmed before the lease could expire'),
-      Math.max(0, this.#validUntil - this.#margin - Date.now()));
+      Math.max(0, this.#validUntil - this.#margin - performance.now()));
     this.#watchdog.unref();
   }
 
@@ -180,7 +181,7 @@ class LeaseSession {
 
   async #beat(): Promise<void> {
     if (this.#lost) return;
-    const sentAt = Date.now();
+    const sentAt = performance.now();
     try {
       const res = await this.lease.keepaliveOnce();
       if (this.#lost) return;
@@ -322,7 +323,7 @@ export class EtcdCoordinator implements Coordinator {
   }
 
   async #grant(): Promise<LeaseSession> {
-    const since = Date.now();
+    const since = performance.now();
     const { lease, id } = await grantLease(this.#c, this.options.leaseTtl, 'etcd lease grant');
     const session = new LeaseSession(this.#c, lease, id, this.options.leaseTtl, since, () => {
       // The server may still hold the lease (we only stopped hearing back in time): revoking

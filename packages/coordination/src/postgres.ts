@@ -113,6 +113,8 @@ export class PostgresCoordinator implements Coordinator {
         ok = r.rows[0].ok;
       } catch (err) {
         s.keys.delete(key);
+        // The retry must not find this connection again before its 'end' event drops it.
+        if (isTransientPgError(err)) this.#kill(s, 'the connection to PostgreSQL failed');
         throw err;
       }
       if (!ok) {
