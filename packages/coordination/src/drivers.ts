@@ -2,6 +2,8 @@
 // registered here under its scheme (see docs/ARCHITECTURE.md, "Adding a driver").
 import { CoordinationConfigError } from './errors.js';
 import { fileCoordinatorDriver } from './local.js';
+import { etcdCoordinatorDriver } from './etcd.js';
+import { postgresCoordinatorDriver } from './postgres.js';
 import type { Coordinator } from './types.js';
 
 export interface CoordinatorDriver {
@@ -11,6 +13,8 @@ export interface CoordinatorDriver {
 /** Scheme (as URL.protocol gives it, with the colon) -> driver. */
 const DRIVERS = new Map<string, CoordinatorDriver>([
   ['file:', fileCoordinatorDriver],
+  ['etcd:', etcdCoordinatorDriver],
+  ['postgresql:', postgresCoordinatorDriver], ['postgres:', postgresCoordinatorDriver],
 ]);
 
 /** Opens the coordinator `url` names (`file:///var/lib/tally/locks`). */
@@ -24,12 +28,11 @@ export async function openCoordinator(url: string): Promise<Coordinator> {
  */
 export function driverFor<D>(drivers: ReadonlyMap<string, D>, url: string): D {
   const known = [...drivers.keys()].map((s) => `${s}//`).join(', ');
-  let scheme: string;
-  try {
-    scheme = new URL(url).protocol;
-  } catch {
-    throw new CoordinationConfigError(`coordination URL ${JSON.stringify(url)} is not a URL (known schemes: ${known})`);
-  }
+  // The scheme alone, not WHATWG URL parsing: etcd's host lists (h1:2379,h2:2379) are not
+  // valid URL authorities, and each driver parses its own URL.
+  const m = /^([A-Za-z][A-Za-z0-9+.-]*:)\/\//.exec(url);
+  if (m === null) throw new CoordinationConfigError(`coordination URL ${JSON.stringify(url)} is not a URL (known schemes: ${known})`);
+  const scheme = m[1].toLowerCase();
   const driver = drivers.get(scheme);
   if (!driver) throw new CoordinationConfigError(`coordination URL ${url}: unknown scheme ${scheme} (known schemes: ${known})`);
   return driver;

@@ -3,7 +3,9 @@ export { openCoordinator } from './drivers.js';
 export type { CoordinatorDriver } from './drivers.js';
 export { LocalCoordinator } from './local.js';
 export type { LocalCoordinatorOptions } from './local.js';
-export { LockTimeoutError, CoordinatorClosedError, CoordinationConfigError } from './errors.js';
+export {
+  LockTimeoutError, CoordinatorClosedError, CoordinationConfigError, CoordinationUnavailableError, LockLostError,
+} from './errors.js';
 export type { GroupMember, JoinOptions, Membership, MembershipChange, MembershipWatch } from './membership.js';
 export { MemberExistsError, MembershipClosedError, diffMembers, pollingWatch } from './membership.js';
 export { openMembership } from './membership-drivers.js';

@@ -1,15 +1,13 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { CoordinationConfigError, LocalCoordinator, openCoordinator } from './index.js';
+import { killed, spawnHolder } from './servers.fixture.js';
 import { lockFileName } from './local.js';
 import { coordinatorContract } from './contract.js';
-
-const fixture = fileURLToPath(new URL('./lock-holder.fixture.js', import.meta.url));
 
 const folders: string[] = [];
 after(() => {
@@ -26,7 +24,7 @@ coordinatorContract('file', {
 });
 
 test('openCoordinator chooses the driver by scheme and names the known ones otherwise', async () => {
-  await assert.rejects(openCoordinator('etcd3://localhost:2379'), /unknown scheme etcd3: \(known schemes: file:\/\/\)/);
+  await assert.rejects(openCoordinator('etcd3://localhost:2379'), /unknown scheme etcd3: \(known schemes: file:\/\/.*etcd:\/\/, postgresql:\/\//);
   await assert.rejects(openCoordinator('file://locks'), CoordinationConfigError);
 });
 
@@ -34,22 +32,6 @@ function tempDir(t: { after(fn: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'tally-coord-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
-}
-
-function spawnHolder(dir: string, name: string): Promise<{ child: ChildProcess; reply: string }> {
-  const child = fork(fixture, [dir, name], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-  return new Promise((resolve, reject) => {
-    child.once('message', (reply) => resolve({ child, reply: String(reply) }));
-    child.once('error', reject);
-    child.once('exit', (code) => reject(new Error(`holder exited early (${code})`)));
-  });
-}
-
-function killed(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    child.once('exit', () => resolve());
-    child.kill('SIGKILL');
-  });
 }
 
 test('connections kept between uses still exclude, stay bounded and close with the coordinator', async (t) => {
@@ -93,7 +75,7 @@ test('lock names are sanitised without collisions', (t) => {
 
 test('a lock held by another process is released when it is SIGKILLed', async (t) => {
   const dir = tempDir(t);
-  const { child, reply } = await spawnHolder(dir, 'metricd-sack-3');
+  const { child, reply } = await spawnHolder(pathToFileURL(dir).href, 'metricd-sack-3');
   t.after(() => child.kill('SIGKILL'));
   assert.equal(reply, 'held');
   const c = new LocalCoordinator({ dir });

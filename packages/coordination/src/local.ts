@@ -149,6 +149,8 @@ export class LocalCoordinator implements Coordinator {
 
 class HeldLock implements Lock {
   #db: Db | null;
+  /** A kernel file lock is held until released or until this process dies: it is never lost. */
+  readonly signal = new AbortController().signal;
 
   /** `onReleased(true)` gives the connection back once it holds no lock; false: it was closed. */
   constructor(readonly name: string, db: Db, private readonly onReleased: (reusable: boolean) => void) {

@@ -2,6 +2,8 @@
 // coordination URL and gets both locks and membership from the same backend.
 import { driverFor } from './drivers.js';
 import { fileMembershipDriver } from './local-membership.js';
+import { etcdMembershipDriver } from './etcd.js';
+import { postgresMembershipDriver } from './postgres.js';
 import type { Membership } from './membership.js';
 
 export interface MembershipDriver {
@@ -11,6 +13,8 @@ export interface MembershipDriver {
 /** Scheme (as URL.protocol gives it, with the colon) -> driver. */
 const DRIVERS = new Map<string, MembershipDriver>([
   ['file:', fileMembershipDriver],
+  ['etcd:', etcdMembershipDriver],
+  ['postgresql:', postgresMembershipDriver], ['postgres:', postgresMembershipDriver],
 ]);
 
 /** Opens the membership backend `url` names (`file:///var/lib/tally/locks`). */

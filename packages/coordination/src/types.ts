@@ -1,6 +1,13 @@
 /** A held lock; `release` is idempotent. */
 export interface Lock {
   release(): Promise<void>;
+  /**
+   * Aborts (with a LockLostError as reason) when the lock is lost while held: the lease or
+   * session behind it expired or died, so another process may take it. Work done under the
+   * lock checks it before each step it must not do unprotected. Never aborts because of
+   * `release()` or `close()`.
+   */
+  readonly signal: AbortSignal;
 }
 
 export interface LockOptions {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { FileIncomingStore, type Measures } from '@tally/incoming';
 import { FileAggregateStorage, type AggregateStorage, type FileAggregateStorageOptions } from '@tally/storage';
-import { LocalCoordinator, type Coordinator, type Lock } from '@tally/coordination';
+import { LocalCoordinator, LockLostError, type Coordinator, type Lock } from '@tally/coordination';
 import { makeArchivePolicyItem, readMeasures, type ArchivePolicy } from '@tally/timeseries';
 import { Processor, type Logger } from './index.js';
 
@@ -339,7 +339,7 @@ test('a fold that fails while another is still committing: the sack lock is rele
     close: () => base.close(),
   };
   function watched(lock: Lock | null): Lock | null {
-    return lock && { release: async () => { events.push('released'); await lock.release(); } };
+    return lock && { signal: lock.signal, release: async () => { events.push('released'); await lock.release(); } };
   }
   const storage: AggregateStorage = {
     read: (id) => n.storage.read(id),
@@ -367,5 +367,44 @@ test('a fold that fails while another is still committing: the sack lock is rele
   // The batch stays in incoming for the failed metric; the slow one's fold is kept.
   assert.equal((await n.incoming.listBatches(n.incoming.sackOf(slow))).length, 1);
   assert.equal((await stored(n.storage, slow)).size, 3);
+  await closeNode(n);
+});
+
+test('a sack lock lost between rounds: no further round runs under it, the rest waits for the next holder', async (t) => {
+  const n = openNode(tempDir(t));
+  const metric = randomUUID();
+  const sack = n.incoming.sackOf(metric);
+  for (let i = 0; i < 3; i++) await n.incoming.add(new Map([[metric, span(i * 10, 10)]]));
+  // A server driver aborts the signal when the lease or session behind the lock is gone.
+  const lost = new AbortController();
+  const withSignal = (lock: Lock | null): Lock | null => lock && { signal: lost.signal, release: () => lock.release() };
+  const coordinator: Coordinator = {
+    tryLock: async (name) => withSignal(await n.coordinator.tryLock(name)),
+    lock: async (name, opts) => withSignal(await n.coordinator.lock(name, opts)) as Lock,
+    close: () => n.coordinator.close(),
+  };
+  let commits = 0;
+  const storage: AggregateStorage = {
+    read: (id) => n.storage.read(id),
+    readSplit: (id, key) => n.storage.readSplit(id, key),
+    deleteMetric: (id) => n.storage.deleteMetric(id),
+    close: () => n.storage.close(),
+    update: async (id) => {
+      const u = await n.storage.update(id);
+      return { ...u, commit: async (change) => {
+        await u.commit(change);
+        commits++;
+        lost.abort(new LockLostError(`sack-${sack}`, 'lease expired'));
+      } };
+    },
+  };
+  const policies = async (ids: string[]): Promise<Map<string, ArchivePolicy>> => new Map(ids.map((id) => [id, POLICY]));
+  const processor = new Processor({ incoming: n.incoming, storage, coordinator, policies, maxBatchesPerRound: 1 });
+  await assert.rejects(processor.processSack(sack), LockLostError);
+  assert.equal(commits, 1, 'nothing folded after the loss');
+  assert.equal((await n.incoming.listBatches(sack)).length, 2);
+  await n.processor.processSack(sack, { wait: true });
+  assert.equal((await n.incoming.listBatches(sack)).length, 0, 'the next holder folds the rest');
+  assert.equal((await stored(n.storage, metric)).size, 30);
   await closeNode(n);
 });

@@ -76,6 +76,9 @@ export class Processor {
       const total = { ...EMPTY };
       // Drain the sack in bounded rounds while holding its lock.
       for (;;) {
+        // A lock lost with its lease or session may already be someone else's: stop here
+        // rather than fold batches that worker folds too.
+        lock.signal.throwIfAborted();
         const r = await this.round(sack);
         total.batches += r.batches;
         total.metrics += r.metrics;
