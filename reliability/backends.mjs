@@ -6,7 +6,7 @@
 // scripts/pg-server and scripts/s3-server.
 import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { ROOT, sleep } from './lib.mjs';
 
@@ -19,6 +19,55 @@ async function freePortOn(host) {
       s.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * A TCP relay in front of an HTTP/1.1 server that counts the requests and bytes going
+ * through it: the per-measure cost of the object store, which keeps no such counters.
+ * Requests are counted by walking the client's stream: headers up to the blank line, then
+ * a Content-Length body (the S3 SDK sends no chunked request bodies to a plain endpoint).
+ */
+async function countingRelay(listenHost, upstreamHost, upstreamPort) {
+  const counts = { requests: 0, bytesUp: 0, bytesDown: 0 };
+  const server = createServer((client) => {
+    const upstream = connect(upstreamPort, upstreamHost);
+    let pending = Buffer.alloc(0);
+    let body = 0;
+    client.on('data', (chunk) => {
+      counts.bytesUp += chunk.length;
+      let buf = pending.length ? Buffer.concat([pending, chunk]) : chunk;
+      for (;;) {
+        if (body > 0) {
+          const take = Math.min(body, buf.length);
+          body -= take;
+          buf = buf.subarray(take);
+          if (body > 0) break;
+        }
+        const end = buf.indexOf('\r\n\r\n');
+        if (end < 0) break;
+        counts.requests++;
+        const m = /\r\ncontent-length:\s*(\d+)/i.exec(buf.subarray(0, end).toString('latin1'));
+        body = m ? Number(m[1]) : 0;
+        buf = buf.subarray(end + 4);
+      }
+      pending = Buffer.from(buf);
+    });
+    upstream.on('data', (chunk) => {
+      counts.bytesDown += chunk.length;
+    });
+    client.pipe(upstream);
+    upstream.pipe(client);
+    const drop = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', drop);
+    upstream.on('error', drop);
+    client.on('close', drop);
+    upstream.on('close', drop);
+  });
+  await new Promise((resolve) => server.listen(0, listenHost, resolve));
+  return { port: server.address().port, counts, close: () => new Promise((r) => server.close(r)) };
 }
 
 function spawnLogged(cmd, args, logFile, opts = {}) {
@@ -89,7 +138,7 @@ export async function startBackends({ dir, listenOn, log = () => {} }) {
   await startEtcd();
 
   // Swift with s3api; SIGUSR1/SIGUSR2 stop and start its endpoint, the data kept.
-  const s3 = spawnLogged('bash', [join(ROOT, 'scripts', 's3-server'), '--stdin'], join(dir, 's3.log'), { stdin: 'pipe', env: { TALLY_S3_HOST: listenOn } });
+  const s3 = spawnLogged('bash', [join(ROOT, 'scripts', 's3-server'), '--stdin'], join(dir, 's3.log'), { stdin: 'pipe' });
   let s3Url = null;
   // The script's output goes to its log; its announcements are read back from there.
   const s3Said = (prefix) => readFileSync(join(dir, 's3.log'), 'utf8').split('\n').filter((l) => l.startsWith(prefix));
@@ -99,10 +148,18 @@ export async function startBackends({ dir, listenOn, log = () => {} }) {
     return s3Url !== null;
   }, s3, 120_000);
 
+  // Tally talks to Swift through a relay that counts requests and bytes.
+  const swift = new URL(s3Url.replace(/^s3:/, 'http:'));
+  const relay = await countingRelay(listenOn, swift.hostname, Number(swift.port));
+  cleanups.push(() => void relay.close());
+  s3Url = s3Url.replace(`@${swift.hostname}:${swift.port}/`, `@${listenOn}:${relay.port}/`);
+
   let storageUp = true;
   const proxyEvents = () => s3Said('TALLY_S3_PROXY=').length;
 
   const urls = {
+    /** The server's maintenance database, for tools that make databases of their own. */
+    indexerServer: pgBase,
     indexer,
     incoming: `redis://${listenOn}:${redisPort}/0`,
     storage: s3Url,
@@ -112,7 +169,22 @@ export async function startBackends({ dir, listenOn, log = () => {} }) {
 
   return {
     urls,
-    describe: () => `PostgreSQL (index, unix socket), Redis ${listenOn}:${redisPort} (incoming, appendfsync always), Swift s3api (aggregates), etcd ${listenOn}:${etcdPort} (coordination)`,
+    describe: () => `PostgreSQL (index, unix socket), Redis ${listenOn}:${redisPort} (incoming, appendfsync always), Swift s3api via a counting relay ${listenOn}:${relay.port} (aggregates), etcd ${listenOn}:${etcdPort} (coordination)`,
+    /** Requests and bytes each server has handled so far (differences of two readings are the cost of what ran between). */
+    async counters() {
+      const info = execFileSync('redis-cli', ['-h', listenOn, '-p', String(redisPort), 'INFO', 'stats']).toString();
+      const field = (text, name) => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(text)?.[1] ?? NaN);
+      const metrics = await (await fetch(`http://${listenOn}:${etcdPort}/metrics`)).text();
+      const sum = (name) => metrics.split('\n').filter((l) => l.startsWith(name)).reduce((a, l) => a + Number(l.split(' ').pop()), 0);
+      const pg = execFileSync('psql', ['-Atq', pgBase, '-c',
+        `SELECT xact_commit + xact_rollback, tup_inserted + tup_updated + tup_deleted, tup_returned FROM pg_stat_database WHERE datname = '${db}'`]).toString().trim().split('|').map(Number);
+      return {
+        redis: { requests: field(info, 'total_commands_processed'), bytesIn: field(info, 'total_net_input_bytes'), bytesOut: field(info, 'total_net_output_bytes') },
+        etcd: { requests: sum('grpc_server_handled_total'), bytesIn: sum('etcd_network_client_grpc_received_bytes_total'), bytesOut: sum('etcd_network_client_grpc_sent_bytes_total') },
+        s3: { requests: relay.counts.requests, bytesIn: relay.counts.bytesUp, bytesOut: relay.counts.bytesDown },
+        postgresql: { requests: pg[0], rowsWritten: pg[1], rowsRead: pg[2] },
+      };
+    },
     async killCoordination() {
       await stopChild(etcd, 'SIGKILL');
     },

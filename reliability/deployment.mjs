@@ -14,10 +14,10 @@
 // Then every acknowledged measure must be counted exactly once (ledger.mjs), nothing
 // refused or never sent stored, and the incoming backlog empty.
 import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs, rng, json, requestUrl, sleep, TALLY } from './lib.mjs';
+import { parseArgs, rng, json, requestUrl, sleep, TALLY, ROOT } from './lib.mjs';
 import { ACKED, UNKNOWN, LEDGER_POLICY, Ledger, byIndex, checkStored, measuresBody, stateOf } from './ledger.mjs';
 import { startBackends } from './backends.mjs';
 
@@ -31,11 +31,13 @@ const USAGE = `usage: node reliability/deployment.mjs [options]
   --no-netns         run the hosts on loopback even where network namespaces can be made
   --seed N           random seed (printed; replay a run with it)
   --dir D            parent folder for data and logs (default: a new temp folder)
-  --keep             keep data and logs even when the run passes`;
+  --keep             keep data and logs even when the run passes
+  --conformance      then run Gnocchi's suites (scripts/conformance) on the same shared servers
+  --json F           write the figures (per-server costs per 1000 measures among them) to F`;
 
 const opts = parseArgs(process.argv.slice(2), {
   hosts: 3, metrics: 12, clients: 6, phase: 6, replicas: 2, sacks: 16, noNetns: false,
-  seed: Math.floor(Math.random() * 2 ** 31), dir: '', keep: false,
+  seed: Math.floor(Math.random() * 2 ** 31), dir: '', keep: false, json: '', conformance: false,
 }, USAGE);
 
 const parent = opts.dir || mkdtempSync(join(tmpdir(), 'tally-deploy-'));
@@ -210,6 +212,53 @@ async function main() {
     ledgers.push(new Ledger(json(r).id));
   }
 
+  // What each server does per thousand measures: a fixed ingest (batches of 100 measures for
+  // each of 10 metrics, through every API host in turn), processed to the end; then as long
+  // again idle, whose cost (heartbeats, lock and backlog polls) is taken off and reported.
+  async function drained(withinMs) {
+    for (const s = Date.now(); Date.now() - s < withinMs; await sleep(100)) {
+      const r = await requestUrl(first, 'GET', '/v1/status?details=false');
+      if (r.status === 200 && json(r).storage.summary.measures === 0) return true;
+    }
+    return false;
+  }
+  const costs = { measures: 0 };
+  {
+    const c0 = await backends.counters();
+    const s0 = Date.now();
+    const requests = 40;
+    for (let q = 0; q < requests; q++) {
+      const chosen = Array.from({ length: 10 }, (_v, j) => ledgers[(q + j) % ledgers.length]);
+      const parts = chosen.map((l) => ({ l, first: l.reserve(100), k: 100 }));
+      const body = Object.fromEntries(parts.map((p) => [p.l.id, measuresBody(p.first, p.k)]));
+      const res = await requestUrl(hosts[q % hosts.length].base, 'POST', '/v1/batch/metrics/measures', { body });
+      for (const p of parts) p.l.mark(p.first, p.k, stateOf(res));
+      if (res.status !== 202) violation(`cost phase: POST answered ${res.status || res.error}`);
+      costs.measures += 1000;
+    }
+    if (!(await drained(60_000))) violation('cost phase: backlog not drained within 60 s');
+    const c1 = await backends.counters();
+    const s1 = Date.now();
+    await sleep(s1 - s0);
+    const c2 = await backends.counters();
+    const s2 = Date.now();
+    const idleShare = (s1 - s0) / (s2 - s1);
+    for (const server of Object.keys(c0)) {
+      const per = {};
+      const idle = {};
+      for (const k of Object.keys(c0[server])) {
+        const busy = c1[server][k] - c0[server][k];
+        const quiet = c2[server][k] - c1[server][k];
+        per[k] = ((busy - quiet * idleShare) / costs.measures) * 1000;
+        idle[k] = quiet / ((s2 - s1) / 1000) / hosts.length;
+      }
+      costs[server] = { per1000: per, idlePerHostPerSecond: idle };
+      figure(`${server} per 1000 measures`, Object.entries(per).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')
+        + `; idle, per host and second: ${Object.entries(idle).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}`);
+    }
+    figure('cost phase', `${costs.measures} measures in ${requests} requests, ingested and processed in ${s1 - s0} ms`);
+  }
+
   const stats = { posts: 0, acked: 0, unknown: 0, refused: 0, statuses: {}, errors: {}, perHost: {} };
   const count = (bag, key) => {
     bag[key] = (bag[key] ?? 0) + 1;
@@ -332,13 +381,7 @@ async function main() {
   say(`ingest stopped: ${stats.acked} measures acknowledged (${Object.entries(stats.perHost).map(([k, v]) => `${k} ${v}`).join(', ')}), ${ackedDuringOutage} by the end of the object store outage`);
 
   // Drain, then check every ledger.
-  let backlog = -1;
-  for (const s = Date.now(); Date.now() - s < 120_000; await sleep(250)) {
-    const r = await requestUrl(first, 'GET', '/v1/status?details=false');
-    backlog = r.status === 200 ? json(r).storage.summary.measures : -1;
-    if (backlog === 0) break;
-  }
-  if (backlog !== 0) violation(`incoming backlog did not drain within 120 s (measures left: ${backlog})`);
+  if (!(await drained(120_000))) violation('incoming backlog did not drain within 120 s');
   let stored = 0;
   let unknownStored = 0;
   for (const l of ledgers) {
@@ -354,6 +397,21 @@ async function main() {
     unknownStored += c.unknownStored;
   }
   await Promise.all(hosts.flatMap((h) => [h.api.kill('SIGTERM'), h.metricd.kill('SIGTERM')]));
+  if (opts.json) writeFileSync(opts.json, JSON.stringify({ hosts: hosts.length, replicas: opts.replicas, sacks: opts.sacks, costs, figures, stats, violations }, null, 2));
+
+  if (opts.conformance) {
+    // Each suite file gets a server of its own (scripts/suite-server) on the deployment's
+    // servers: its own database, key prefixes in Redis and S3, and etcd path.
+    t = Date.now();
+    say("Gnocchi's suites against servers on the deployment's PostgreSQL, Redis, S3 and etcd");
+    const r = spawn('bash', [join(ROOT, 'scripts', 'conformance')], {
+      stdio: 'inherit',
+      env: { ...process.env, CONFORMANCE_INDEXER_URL: urls.indexerServer, CONFORMANCE_INCOMING_URL: urls.incoming, CONFORMANCE_STORAGE_URL: urls.storage, CONFORMANCE_COORDINATION_URL: urls.coordination },
+    });
+    const code = await new Promise((resolve) => r.once('exit', resolve));
+    if (code !== 0) violation(`Gnocchi's suites failed on the deployment's servers (exit ${code})`);
+    figure("Gnocchi's suites on the deployment's servers", `${code === 0 ? 'passed' : 'FAILED'} in ${((Date.now() - t) / 1000).toFixed(0)} s`);
+  }
 
   const line = (k, v) => console.log(`  ${k.padEnd(28)} ${v}`);
   console.log('\n== deployment ==');
