@@ -100,7 +100,7 @@ const stopChild = async (child, sig = 'SIGTERM') => {
  * Starts the servers; returns their URLs for Tally, and the means to kill and restart the
  * coordination service and to take the object store away and back.
  */
-export async function startBackends({ dir, listenOn, log = () => {} }) {
+export async function startBackends({ dir, listenOn, log = () => {}, coordinationRedis = false }) {
   mkdirSync(dir, { recursive: true });
   const cleanups = [];
 
@@ -110,15 +110,25 @@ export async function startBackends({ dir, listenOn, log = () => {} }) {
   const db = `deploy_${process.pid}`;
   execFileSync('psql', ['-q', pgBase, '-c', `CREATE DATABASE ${db}`]);
   cleanups.push(() => execFileSync('psql', ['-q', pgBase, '-c', `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`]));
-  const indexer = pgBase.replace(/\/postgres(\?|$)/, `/${db}$1`);
+  const databaseUrl = (name) => pgBase.replace(/\/postgres(\?|$)/, `/${name}$1`);
+  const indexer = databaseUrl(db);
+  // Databases made later (createDatabase), dropped at stop.
+  const extraDatabases = new Set();
 
   // Redis, appending every write to its AOF and fsyncing it before answering.
-  const redisPort = await freePortOn(listenOn);
-  const redisDir = join(dir, 'redis');
-  mkdirSync(redisDir, { recursive: true });
-  const redis = spawnLogged('redis-server', ['--bind', listenOn, '--port', String(redisPort), '--dir', redisDir, '--appendonly', 'yes',
-    '--appendfsync', 'always', '--save', '', '--protected-mode', 'no'], join(dir, 'redis.log'));
-  await waitFor('redis', async () => execFileSync('redis-cli', ['-h', listenOn, '-p', String(redisPort), 'ping']).toString().includes('PONG'), redis);
+  const startRedis = async (name) => {
+    const port = await freePortOn(listenOn);
+    const redisDir = join(dir, name);
+    mkdirSync(redisDir, { recursive: true });
+    const child = spawnLogged('redis-server', ['--bind', listenOn, '--port', String(port), '--dir', redisDir, '--appendonly', 'yes',
+      '--appendfsync', 'always', '--save', '', '--protected-mode', 'no'], join(dir, `${name}.log`));
+    await waitFor(name, async () => execFileSync('redis-cli', ['-h', listenOn, '-p', String(port), 'ping']).toString().includes('PONG'), child);
+    return { child, port };
+  };
+  const { child: redis, port: redisPort } = await startRedis('redis');
+  // A second Redis, for coordination through Redis (tooz's driver, as Gnocchi uses it), so
+  // that its requests are counted apart from incoming's.
+  const coordRedis = coordinationRedis ? await startRedis('redis-coordination') : null;
 
   // etcd, on a data folder that outlives a kill.
   const etcdPort = await freePortOn(listenOn);
@@ -138,7 +148,7 @@ export async function startBackends({ dir, listenOn, log = () => {} }) {
   await startEtcd();
 
   // Swift with s3api; SIGUSR1/SIGUSR2 stop and start its endpoint, the data kept.
-  const s3 = spawnLogged('bash', [join(ROOT, 'scripts', 's3-server'), '--stdin'], join(dir, 's3.log'), { stdin: 'pipe' });
+  const s3proc = spawnLogged('bash', [join(ROOT, 'scripts', 's3-server'), '--stdin'], join(dir, 's3.log'), { stdin: 'pipe' });
   let s3Url = null;
   // The script's output goes to its log; its announcements are read back from there.
   const s3Said = (prefix) => readFileSync(join(dir, 's3.log'), 'utf8').split('\n').filter((l) => l.startsWith(prefix));
@@ -146,13 +156,23 @@ export async function startBackends({ dir, listenOn, log = () => {} }) {
     const lines = s3Said('TALLY_S3_URL=');
     if (lines.length) s3Url = lines[0].slice('TALLY_S3_URL='.length);
     return s3Url !== null;
-  }, s3, 120_000);
+  }, s3proc, 120_000);
 
   // Tally talks to Swift through a relay that counts requests and bytes.
   const swift = new URL(s3Url.replace(/^s3:/, 'http:'));
   const relay = await countingRelay(listenOn, swift.hostname, Number(swift.port));
   cleanups.push(() => void relay.close());
   s3Url = s3Url.replace(`@${swift.hostname}:${swift.port}/`, `@${listenOn}:${relay.port}/`);
+
+  // The same endpoint as plain parameters, for S3 clients that take them one by one.
+  const s3Parsed = new URL(s3Url.replace(/^s3:/, 'http:'));
+  const s3 = {
+    endpoint: `http://${listenOn}:${relay.port}`,
+    accessKeyId: decodeURIComponent(s3Parsed.username),
+    secretAccessKey: decodeURIComponent(s3Parsed.password),
+    region: s3Parsed.searchParams.get('region') ?? 'us-east-1',
+    bucket: s3Parsed.pathname.slice(1),
+  };
 
   let storageUp = true;
   const proxyEvents = () => s3Said('TALLY_S3_PROXY=').length;
@@ -164,26 +184,72 @@ export async function startBackends({ dir, listenOn, log = () => {} }) {
     incoming: `redis://${listenOn}:${redisPort}/0`,
     storage: s3Url,
     coordination: `etcd://${listenOn}:${etcdPort}/tally`,
+    /** With `coordinationRedis`: the second Redis server, `redis://host:port`. */
+    coordinationRedis: coordRedis ? `redis://${listenOn}:${coordRedis.port}` : null,
   };
   log(`servers: index ${indexer.replace(/\?.*/, '')}, incoming ${urls.incoming}, storage ${s3Url.replace(/\/\/[^@]*@/, '//')}, coordination ${urls.coordination}`);
 
+  const redisStats = (port) => {
+    const info = execFileSync('redis-cli', ['-h', listenOn, '-p', String(port), 'INFO', 'stats']).toString();
+    const field = (name) => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(info)?.[1] ?? NaN);
+    return { requests: field('total_commands_processed'), bytesIn: field('total_net_input_bytes'), bytesOut: field('total_net_output_bytes') };
+  };
+
   return {
     urls,
-    describe: () => `PostgreSQL (index, unix socket), Redis ${listenOn}:${redisPort} (incoming, appendfsync always), Swift s3api via a counting relay ${listenOn}:${relay.port} (aggregates), etcd ${listenOn}:${etcdPort} (coordination)`,
-    /** Requests and bytes each server has handled so far (differences of two readings are the cost of what ran between). */
-    async counters() {
-      const info = execFileSync('redis-cli', ['-h', listenOn, '-p', String(redisPort), 'INFO', 'stats']).toString();
-      const field = (text, name) => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(text)?.[1] ?? NaN);
+    /** The object store's endpoint (through the counting relay), credentials, region and the default bucket. */
+    s3,
+    describe: () => `PostgreSQL (index, unix socket), Redis ${listenOn}:${redisPort} (incoming, appendfsync always), Swift s3api via a counting relay ${listenOn}:${relay.port} (aggregates), etcd ${listenOn}:${etcdPort} (coordination)`
+      + (coordRedis ? `, Redis ${listenOn}:${coordRedis.port} (coordination through Redis, appendfsync always)` : ''),
+    /**
+     * A new, empty database on the PostgreSQL server (dropped at stop), as a URL of the
+     * same form as `urls.indexer`: `postgresql://postgres@/<name>?host=<socket folder>&port=<port>`.
+     */
+    createDatabase(name) {
+      execFileSync('psql', ['-q', pgBase, '-c', `CREATE DATABASE ${name}`]);
+      extraDatabases.add(name);
+      return databaseUrl(name);
+    },
+    dropDatabase(name) {
+      execFileSync('psql', ['-q', pgBase, '-c', `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`]);
+      extraDatabases.delete(name);
+    },
+    /**
+     * Requests and bytes each server has handled so far (differences of two readings are the
+     * cost of what ran between). PostgreSQL's are those of `databases` (default: the one of
+     * `urls.indexer`); Redis's and etcd's are server-wide.
+     */
+    async counters({ databases = [db] } = {}) {
       const metrics = await (await fetch(`http://${listenOn}:${etcdPort}/metrics`)).text();
       const sum = (name) => metrics.split('\n').filter((l) => l.startsWith(name)).reduce((a, l) => a + Number(l.split(' ').pop()), 0);
+      const names = databases.map((d) => `'${d}'`).join(', ');
       const pg = execFileSync('psql', ['-Atq', pgBase, '-c',
-        `SELECT xact_commit + xact_rollback, tup_inserted + tup_updated + tup_deleted, tup_returned FROM pg_stat_database WHERE datname = '${db}'`]).toString().trim().split('|').map(Number);
+        `SELECT coalesce(sum(xact_commit + xact_rollback), 0), coalesce(sum(tup_inserted + tup_updated + tup_deleted), 0), coalesce(sum(tup_returned), 0) FROM pg_stat_database WHERE datname IN (${names})`]).toString().trim().split('|').map(Number);
       return {
-        redis: { requests: field(info, 'total_commands_processed'), bytesIn: field(info, 'total_net_input_bytes'), bytesOut: field(info, 'total_net_output_bytes') },
+        redis: redisStats(redisPort),
+        ...(coordRedis ? { redisCoordination: redisStats(coordRedis.port) } : {}),
         etcd: { requests: sum('grpc_server_handled_total'), bytesIn: sum('etcd_network_client_grpc_received_bytes_total'), bytesOut: sum('etcd_network_client_grpc_sent_bytes_total') },
         s3: { requests: relay.counts.requests, bytesIn: relay.counts.bytesUp, bytesOut: relay.counts.bytesDown },
         postgresql: { requests: pg[0], rowsWritten: pg[1], rowsRead: pg[2] },
       };
+    },
+    /**
+     * Objects and bytes under `prefix` in `bucket`, listed straight from Swift (not through
+     * the relay, so that counting them costs nothing in the counters). boto3 from Debian's
+     * python3 does the listing: Node has no S3 client outside the storage package.
+     */
+    bucketUsage(bucket, prefix = '') {
+      const script = `
+import sys, boto3
+c = boto3.client('s3', endpoint_url=sys.argv[1], aws_access_key_id=sys.argv[2], aws_secret_access_key=sys.argv[3], region_name=sys.argv[4])
+n = b = 0
+for page in c.get_paginator('list_objects_v2').paginate(Bucket=sys.argv[5], Prefix=sys.argv[6]):
+    for o in page.get('Contents', []):
+        n += 1
+        b += o['Size']
+print(n, b)`;
+      const out = execFileSync('/usr/bin/python3', ['-c', script, `http://${swift.hostname}:${swift.port}`, s3.accessKeyId, s3.secretAccessKey, s3.region, bucket, prefix]).toString().trim().split(' ').map(Number);
+      return { objects: out[0], bytes: out[1] };
     },
     async killCoordination() {
       await stopChild(etcd, 'SIGKILL');
@@ -194,20 +260,21 @@ export async function startBackends({ dir, listenOn, log = () => {} }) {
     async stopStorage() {
       if (!storageUp) return;
       const n = proxyEvents();
-      s3.kill('SIGUSR1');
-      await waitFor('s3 proxy stopping', async () => proxyEvents() > n, s3);
+      s3proc.kill('SIGUSR1');
+      await waitFor('s3 proxy stopping', async () => proxyEvents() > n, s3proc);
       storageUp = false;
     },
     async startStorage() {
       if (storageUp) return;
       const n = proxyEvents();
-      s3.kill('SIGUSR2');
-      await waitFor('s3 proxy starting', async () => proxyEvents() > n, s3, 120_000);
+      s3proc.kill('SIGUSR2');
+      await waitFor('s3 proxy starting', async () => proxyEvents() > n, s3proc, 120_000);
       storageUp = true;
     },
     async stop() {
-      s3.stdin?.end();
-      await Promise.all([stopChild(s3), stopChild(etcd), stopChild(redis)]);
+      s3proc.stdin?.end();
+      await Promise.all([stopChild(s3proc), stopChild(etcd), stopChild(redis), stopChild(coordRedis?.child)]);
+      for (const name of extraDatabases) cleanups.push(() => execFileSync('psql', ['-q', pgBase, '-c', `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`]));
       for (const c of cleanups) {
         try {
           c();
