@@ -82,15 +82,26 @@ if (server === null) {
   const isolatedUrl = (): string => `${server.url}&prefix=${randomUUID()}`;
   const handle = (s: S3AggregateStorage, options: Partial<S3AggregateStorageOptions> = {}, parsed: S3StorageUrl = base): S3AggregateStorage =>
     new S3AggregateStorage({ client: createS3Client(parsed), bucket: s.bucket, prefix: s.prefix, ...options });
-  /** A storage on its own prefix, with its client's requests recorded as "METHOD command". */
-  const counted = async (options: Partial<S3AggregateStorageOptions> = {}): Promise<{ store: S3AggregateStorage; log: string[]; client: S3Client }> => {
+  /**
+   * A storage on its own prefix, with its client's requests recorded as "METHOD command
+   * status" ("-" when no answer came).
+   */
+  const counted = async (options: Partial<S3AggregateStorageOptions> = {}, parsed: S3StorageUrl = base)
+    : Promise<{ store: S3AggregateStorage; log: string[]; client: S3Client }> => {
     const opened = await openStorage(isolatedUrl()) as S3AggregateStorage;
     await opened.close();
-    const client = createS3Client(base);
+    const client = createS3Client(parsed);
     const log: string[] = [];
     client.middlewareStack.add((next, context) => async (args) => {
-      log.push(`${(args.request as { method: string }).method} ${context.commandName}`);
-      return next(args);
+      const request = `${(args.request as { method: string }).method} ${context.commandName}`;
+      try {
+        const out = await next(args);
+        log.push(`${request} ${(out.response as { statusCode?: number }).statusCode ?? '?'}`);
+        return out;
+      } catch (err) {
+        log.push(`${request} ${(err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode ?? '-'}`);
+        throw err;
+      }
     }, { step: 'finalizeRequest', name: 'countRequests' });
     return { store: new S3AggregateStorage({ client, bucket: opened.bucket, prefix: opened.prefix, ...options }), log, client };
   };
@@ -157,6 +168,8 @@ if (server === null) {
     });
     await assert.rejects(commit(failing, id, change({ put: new Map([['a', bytes('A3')], ['d', bytes('D3')]]) })), StorageUnavailableError);
     assert.deepEqual((await objects(client, store, id)).filter((k) => !before.includes(k)).sort(), orphans.sort());
+    assert.equal(text((await handle(store).read(id)).state), 'v1', 'nothing of the failed commit is visible');
+    assert.equal(text(await handle(store).readSplit(id, 'a')), 'A1');
 
     // Commits go on from v1; the one reaching generation 16 lists the metric's objects and
     // deletes what no manifest names.
@@ -192,25 +205,35 @@ if (server === null) {
       log.length = 0;
       const u = await store.update(id);
       const updateLog = tally(log);
-      assert.deepEqual(updateLog, { 'GET GetObjectCommand': 1 }, 'update: one GET of the manifest');
+      assert.deepEqual(updateLog, { 'GET GetObjectCommand 404': 1 }, 'update of a new metric: one GET of the manifest');
       log.length = 0;
       await u.commit(change({ put: splits('a') }));
-      assert.deepEqual(tally(log), { 'PUT PutObjectCommand': k + 1 }, `first commit of ${k} splits`);
+      assert.deepEqual(tally(log), { 'PUT PutObjectCommand 200': k + 1 }, `first commit of ${k} splits`);
       log.length = 0;
       await commit(store, id, change({ put: splits('b') }));
       const second = tally(log);
-      assert.deepEqual(second, { 'GET GetObjectCommand': 1, 'PUT PutObjectCommand': k + 1, 'POST DeleteObjectsCommand': 1 },
-        `rewrite of ${k} splits: the update's GET, k + 1 PUTs, one DeleteObjects of the superseded splits`);
+      assert.deepEqual(second, { 'GET GetObjectCommand 304': 1, 'PUT PutObjectCommand 200': k + 1, 'POST DeleteObjectsCommand 200': 1 },
+        `rewrite of ${k} splits: the update's conditional GET, k + 1 PUTs, one DeleteObjects of the superseded splits`);
       log.length = 0;
       assert.equal(text(await store.readSplit(id, 'k0')), 'b0');
       const coldRead = tally(log);
-      assert.deepEqual(coldRead, { 'GET GetObjectCommand': 2 }, 'uncached split: conditional GET of the manifest (304) + GET of the split');
+      assert.deepEqual(coldRead, { 'GET GetObjectCommand 304': 1, 'GET GetObjectCommand 200': 1 }, 'uncached split: conditional GET of the manifest + GET of the split');
       log.length = 0;
       assert.equal(text(await store.readSplit(id, 'k0')), 'b0');
-      assert.deepEqual(tally(log), { 'GET GetObjectCommand': 1 }, 'cached split: only the conditional GET of the manifest');
+      assert.deepEqual(tally(log), { 'GET GetObjectCommand 304': 1 }, 'cached split: only the conditional GET of the manifest, answered without a body');
       report.push(`k=${k}: update ${JSON.stringify(updateLog)}, rewrite ${JSON.stringify(second)}, cold read ${JSON.stringify(coldRead)}`);
     }
     console.log(`s3 requests per operation:\n  ${report.join('\n  ')}`);
+    await store.close();
+  });
+
+  test('s3: a refused request (wrong secret) is not retried and fails with StorageUnavailableError', async () => {
+    const wrong = { ...base, credentials: { accessKeyId: base.credentials?.accessKeyId ?? 'x', secretAccessKey: 'not-the-secret' } };
+    const { store, log } = await counted({}, wrong);
+    const err = await store.read(randomUUID()).then(() => null, (e: unknown) => e);
+    assert.ok(err instanceof StorageUnavailableError, String(err));
+    assert.match(err.message, /reading manifest: .*HTTP 403/);
+    assert.deepEqual(log, ['GET GetObjectCommand 403']);
     await store.close();
   });
 
@@ -227,7 +250,7 @@ if (server === null) {
         assert.ok(err instanceof StorageUnavailableError, `read: ${String(err)}`);
         assert.match(err.message, /reading manifest/);
         assert.equal(err.code, 'ECONNREFUSED');
-        assert.equal(log.length, 3, 'three tries, then the error');
+        assert.deepEqual(log, Array(3).fill('GET GetObjectCommand -'), 'three tries, then the error');
         assert.ok(Date.now() - started < 5_000);
         await assert.rejects(commit(store, id, change({ state: bytes('lost') })), StorageUnavailableError);
         await assert.rejects(store.deleteMetric(id), StorageUnavailableError);

@@ -15,7 +15,10 @@ import type { AggregateStorage, CommitChange, MetricRecord, MetricUpdate } from 
 import type { StorageDriver } from './drivers.js';
 
 export interface S3AggregateStorageOptions {
-  /** The client; its own retries should be off (maxAttempts 1): this class retries. */
+  /**
+   * The client (createS3Client), which the storage owns from then on: close() destroys it.
+   * Its own retries should be off (maxAttempts 1): this class retries.
+   */
   client: S3Client;
   bucket: string;
   /** Prepended to every object key ("" or ending in "/"). */
@@ -195,16 +198,17 @@ export class S3AggregateStorage implements AggregateStorage {
       writes.push([this.#key(metricId, file), data]);
     }
     const next: Manifest = { gen, state: change.state, applied: nextApplied(current.applied, change), splits, packs: new Map() };
-    const written: string[] = [];
+    const attempted: string[] = [];
     try {
       await eachLimited(writes, this.#inFlight, async ([object, data]) => {
         await this.#faultHook?.('split', object);
+        // Before the PUT: one that failed without an answer may have stored the object.
+        attempted.push(object);
         await this.#put(object, [encodeSplitHeader(data), data], 'writing split');
-        written.push(object);
       });
     } catch (err) {
       // The manifest was not written: nothing names these objects.
-      await this.#deleteKeys(written).catch(() => undefined);
+      await this.#deleteKeys(attempted).catch(() => undefined);
       throw err;
     }
     const manifestKey = this.#key(metricId, MANIFEST);
