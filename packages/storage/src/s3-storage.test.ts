@@ -210,7 +210,9 @@ if (server === null) {
       await u.commit(change({ put: splits('a') }));
       assert.deepEqual(tally(log), { 'PUT PutObjectCommand 200': k + 1 }, `first commit of ${k} splits`);
       log.length = 0;
+      const started = performance.now();
       await commit(store, id, change({ put: splits('b') }));
+      const ms = performance.now() - started;
       const second = tally(log);
       assert.deepEqual(second, { 'GET GetObjectCommand 304': 1, 'PUT PutObjectCommand 200': k + 1, 'POST DeleteObjectsCommand 200': 1 },
         `rewrite of ${k} splits: the update's conditional GET, k + 1 PUTs, one DeleteObjects of the superseded splits`);
@@ -221,7 +223,7 @@ if (server === null) {
       log.length = 0;
       assert.equal(text(await store.readSplit(id, 'k0')), 'b0');
       assert.deepEqual(tally(log), { 'GET GetObjectCommand 304': 1 }, 'cached split: only the conditional GET of the manifest, answered without a body');
-      report.push(`k=${k}: update ${JSON.stringify(updateLog)}, rewrite ${JSON.stringify(second)}, cold read ${JSON.stringify(coldRead)}`);
+      report.push(`k=${k}: update ${JSON.stringify(updateLog)}, rewrite ${JSON.stringify(second)} in ${ms.toFixed(0)} ms, cold read ${JSON.stringify(coldRead)}`);
     }
     console.log(`s3 requests per operation:\n  ${report.join('\n  ')}`);
     await store.close();
