@@ -9,7 +9,7 @@ import {
 import { CorruptStorageError, StorageConfigError, asUnavailable } from './errors.js';
 import {
   EMPTY_MANIFEST, PACK_TRAILER_BYTES, decodeManifest, decodePackTrailer, decodeSplit, encodeManifest, encodePackTrailer,
-  encodeSplitHeader, packName, type Manifest, type SplitRef,
+  encodeSplitHeader, nextApplied, packName, recordOf, type Manifest, type SplitRef,
 } from './format.js';
 import { RecordCache } from './record-cache.js';
 import type { AggregateStorage, CommitChange, MetricRecord, MetricUpdate } from './types.js';
@@ -520,18 +520,6 @@ function filesOf(m: Manifest): Set<string> {
   const files = new Set(m.packs.keys());
   for (const ref of m.splits.values()) files.add(ref.file);
   return files;
-}
-
-/** A caller's view of a manifest (read-only, see MetricRecord). */
-function recordOf(m: Manifest): MetricRecord {
-  return { state: m.state, applied: m.applied };
-}
-
-function nextApplied(current: ReadonlySet<string>, change: CommitChange): Set<string> {
-  const applied = new Set(current);
-  for (const id of change.forget) applied.delete(id);
-  for (const id of change.applied) applied.add(id);
-  return applied;
 }
 
 /** Identity of a file version: a rename-replaced manifest always changes inode or mtime. */
