@@ -2,6 +2,7 @@
 // registered here under its scheme (see docs/ARCHITECTURE.md, "Adding a driver").
 import { CoordinationConfigError } from './errors.js';
 import { fileCoordinatorDriver } from './local.js';
+import { redisCoordinatorDriver } from './redis.js';
 import type { Coordinator } from './types.js';
 
 export interface CoordinatorDriver {
@@ -11,9 +12,12 @@ export interface CoordinatorDriver {
 /** Scheme (as URL.protocol gives it, with the colon) -> driver. */
 const DRIVERS = new Map<string, CoordinatorDriver>([
   ['file:', fileCoordinatorDriver],
+  ['redis:', redisCoordinatorDriver],
+  ['rediss:', redisCoordinatorDriver],
+  ['redis+unix:', redisCoordinatorDriver],
 ]);
 
-/** Opens the coordinator `url` names (`file:///var/lib/tally/locks`). */
+/** Opens the coordinator `url` names (`file:///var/lib/tally/locks`, `redis://host:6379/0`). */
 export async function openCoordinator(url: string): Promise<Coordinator> {
   return driverFor(DRIVERS, url).open(url);
 }

@@ -21,3 +21,14 @@ export class CoordinationConfigError extends Error {
     this.name = 'CoordinationConfigError';
   }
 }
+
+/**
+ * The coordination backend cannot be reached or cannot serve now (a server down, a
+ * connection lost): the operation may succeed later.
+ */
+export class CoordinationUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'CoordinationUnavailableError';
+  }
+}

@@ -28,7 +28,7 @@ membershipContract('file', {
 });
 
 test('openMembership chooses the driver by scheme and names the known ones otherwise', async () => {
-  await assert.rejects(openMembership('redis://localhost:6379'), /unknown scheme redis: \(known schemes: file:\/\/\)/);
+  await assert.rejects(openMembership('etcd3://localhost:2379'), /unknown scheme etcd3: \(known schemes: file:\/\/, redis:\/\/, rediss:\/\/, redis\+unix:\/\/\)/);
   await assert.rejects(openMembership('file://relative'), CoordinationConfigError);
 });
 

@@ -26,7 +26,7 @@ coordinatorContract('file', {
 });
 
 test('openCoordinator chooses the driver by scheme and names the known ones otherwise', async () => {
-  await assert.rejects(openCoordinator('etcd3://localhost:2379'), /unknown scheme etcd3: \(known schemes: file:\/\/\)/);
+  await assert.rejects(openCoordinator('etcd3://localhost:2379'), /unknown scheme etcd3: \(known schemes: file:\/\/, redis:\/\/, rediss:\/\/, redis\+unix:\/\/\)/);
   await assert.rejects(openCoordinator('file://locks'), CoordinationConfigError);
 });
 

@@ -2,6 +2,7 @@
 // coordination URL and gets both locks and membership from the same backend.
 import { driverFor } from './drivers.js';
 import { fileMembershipDriver } from './local-membership.js';
+import { redisMembershipDriver } from './redis.js';
 import type { Membership } from './membership.js';
 
 export interface MembershipDriver {
@@ -11,6 +12,9 @@ export interface MembershipDriver {
 /** Scheme (as URL.protocol gives it, with the colon) -> driver. */
 const DRIVERS = new Map<string, MembershipDriver>([
   ['file:', fileMembershipDriver],
+  ['redis:', redisMembershipDriver],
+  ['rediss:', redisMembershipDriver],
+  ['redis+unix:', redisMembershipDriver],
 ]);
 
 /** Opens the membership backend `url` names (`file:///var/lib/tally/locks`). */

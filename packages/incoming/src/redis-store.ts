@@ -32,7 +32,7 @@ import { DEFAULT_SACKS } from './file-store.js';
 import type { Backlog, BacklogOptions, IncomingStore, Measures } from './types.js';
 import type { IncomingDriver } from './drivers.js';
 import {
-  LuaScript, connect, disconnect, parseRedisUrl, whenReady, withRetry, type Redis, type RedisTarget,
+  LuaScript, connect, connectReady, disconnect, parseRedisUrl, withRetry, type Redis, type RedisTarget,
 } from '@tally/redis';
 
 const FORMAT = 'tally-incoming-redis-1';
@@ -120,13 +120,8 @@ function unavailable(what: string): (err: unknown) => Error {
 }
 
 /** Connects and waits until Redis answers; IncomingUnavailableError when it does not in time. */
-async function open(target: RedisTarget): Promise<Redis> {
-  const redis = connect(target);
-  if (!(await whenReady(redis, target.options.commandTimeout ?? 10_000))) {
-    redis.disconnect(false);
-    throw new IncomingUnavailableError(`incoming store ${target.display}: Redis does not answer`);
-  }
-  return redis;
+function open(target: RedisTarget): Promise<Redis> {
+  return connectReady(target, (m) => new IncomingUnavailableError(`incoming store ${m}`));
 }
 
 function checkSacks(sacks: number): void {

@@ -53,7 +53,7 @@ export function parseRedisUrl(url: string, defaults: { prefix: string; extra?: r
   }
   const options: RedisOptions = {};
   if (u.protocol === 'redis+unix:') {
-    if (u.host !== '' || u.pathname === '' || u.pathname === '/') throw fail('expected redis+unix:///absolute/path/of/the.sock');
+    if (u.host !== '' || !u.pathname.startsWith('/') || u.pathname === '/') throw fail('expected redis+unix:///absolute/path/of/the.sock');
     options.path = decodeURIComponent(u.pathname);
   } else if (u.protocol === 'redis:' || u.protocol === 'rediss:') {
     if (u.hostname === '') throw fail('no host');
@@ -135,19 +135,42 @@ export function connect(target: RedisTarget, opts: { subscriber?: boolean } = {}
   return redis;
 }
 
-/** Waits until the client is ready (connected, data loaded); false after `timeoutMs`. */
-export function whenReady(redis: Redis, timeoutMs: number): Promise<boolean> {
-  if (redis.status === 'ready') return Promise.resolve(true);
+/**
+ * Waits until the client is ready (connected, data loaded). Null once it is; after
+ * `timeoutMs`, why it is not (the last connection error, if any).
+ */
+export function whenReady(redis: Redis, timeoutMs: number): Promise<string | null> {
+  if (redis.status === 'ready') return Promise.resolve(null);
   return new Promise((resolve) => {
-    const done = (ok: boolean): void => {
+    let last = 'no answer';
+    const onError = (err: Error): void => {
+      last = err.message;
+    };
+    const done = (why: string | null): void => {
       clearTimeout(timer);
       redis.off('ready', onReady);
-      resolve(ok);
+      redis.off('error', onError);
+      resolve(why);
     };
-    const onReady = (): void => done(true);
-    const timer = setTimeout(() => done(false), timeoutMs);
+    const onReady = (): void => done(null);
+    const timer = setTimeout(() => done(`not ready after ${timeoutMs} ms: ${last}`), timeoutMs);
     redis.on('ready', onReady);
+    redis.on('error', onError);
   });
+}
+
+/**
+ * A client (see connect()) once Redis answers; `unavailable(message)` (the driver's error)
+ * when it does not within the command timeout.
+ */
+export async function connectReady(target: RedisTarget, unavailable: (message: string) => Error): Promise<Redis> {
+  const redis = connect(target);
+  const notReady = await whenReady(redis, target.options.commandTimeout ?? 10_000);
+  if (notReady !== null) {
+    redis.disconnect(false);
+    throw unavailable(`${target.display}: Redis ${notReady}`);
+  }
+  return redis;
 }
 
 /** Replies meaning the server cannot serve now, as opposed to a wrong command. */
