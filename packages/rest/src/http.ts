@@ -223,7 +223,8 @@ export function toHttpError(err: unknown): HttpError {
     return new HttpError(fe.statusCode, fe.message ?? 'Bad Request');
   }
   const unavailable = (err as { name?: string }).name;
-  if (unavailable === 'IncomingUnavailableError' || unavailable === 'StorageUnavailableError' || isDatabaseUnavailable(err)) {
+  if (unavailable === 'IncomingUnavailableError' || unavailable === 'StorageUnavailableError'
+      || unavailable === 'CoordinationUnavailableError' || isDatabaseUnavailable(err)) {
     return new HttpError(503, 'Tally cannot store data right now: ' + (fe.message ?? 'storage unavailable'));
   }
   return new HttpError(500, 'Internal error: ' + (fe.message ?? String(err)));
