@@ -176,7 +176,7 @@ export async function connectReady(target: RedisTarget, unavailable: (message: s
 /** Replies meaning the server cannot serve now, as opposed to a wrong command. */
 const UNAVAILABLE_REPLY = /^(LOADING|MISCONF|READONLY|BUSY|TRYAGAIN|MASTERDOWN|NOREPLICAS|CLUSTERDOWN|OOM)\b/;
 /** Client-side failures of ioredis that are about the connection, not the command. */
-const CONNECTION_FAILURE = /Connection is closed|Stream isn't writeable|Command timed out|connect ETIMEDOUT|Reached the max retries|socket/i;
+const CONNECTION_FAILURE = /Connection is closed|Stream isn't writeable|Command timed out|connect ETIMEDOUT|Reached the max retries/;
 
 /** True when `err` says Redis is unreachable or cannot serve now: worth another try later. */
 export function isRedisUnavailable(err: unknown): boolean {
