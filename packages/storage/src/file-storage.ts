@@ -12,7 +12,7 @@ import {
   encodeSplitHeader, packName, type Manifest, type SplitRef,
 } from './format.js';
 import { RecordCache } from './record-cache.js';
-import type { AggregateStorage, CommitChange, MetricRecord, MetricUpdate } from './types.js';
+import type { AggregateStorage, CommitChange, MetricRecord, MetricSnapshot, MetricUpdate } from './types.js';
 import type { StorageDriver } from './drivers.js';
 
 export interface FileAggregateStorageOptions {
@@ -105,8 +105,9 @@ export class FileAggregateStorage implements AggregateStorage {
     this.#records = cacheBytes > 0 ? new RecordCache(cacheBytes) : null;
   }
 
-  async read(metricId: string): Promise<MetricRecord> {
-    return recordOf(await this.#manifest(metricId));
+  async read(metricId: string): Promise<MetricSnapshot> {
+    const manifest = await this.#manifest(metricId);
+    return { ...recordOf(manifest), readSplit: (key) => this.#readSplit(metricId, key, manifest, true) };
   }
 
   async update(metricId: string): Promise<MetricUpdate> {

@@ -7,6 +7,7 @@ import {
   type AggregatesResult, type ArchivePolicy, type Fill, type Nanos, type OpNode, type RefKey, type Series, type SeriesInput,
 } from '@tally/timeseries';
 import { parseUuid, type Metric } from '@tally/indexer';
+import type { MetricSnapshot } from '@tally/storage';
 import { GranularitiesMissing, InvalidMetricReferences, MetricsNotFound, NoGranularityMatch, UnknownAggregations, UnknownMetrics } from './errors.js';
 import { metricMeasures, policiesOf } from './measures.js';
 import { requestDeadline, type Deadline } from './deadline.js';
@@ -52,8 +53,8 @@ function checkReferences(refs: Ref[], aps: Map<string, ArchivePolicy>, granulari
   if (missing.length > 0) throw new GranularitiesMissing(missing);
 }
 
-async function readSeries(s: ReadServices, ref: Ref, ap: ArchivePolicy, g: Nanos, args: CommonArgs, deadline: Deadline): Promise<Series> {
-  const r = await metricMeasures(s, ref.metric, ap, { aggregation: ref.aggregation, granularity: g, start: args.start, stop: args.stop }, deadline);
+async function readSeries(s: ReadServices, ref: Ref, ap: ArchivePolicy, g: Nanos, args: CommonArgs, deadline: Deadline, record: MetricSnapshot): Promise<Series> {
+  const r = await metricMeasures(s, ref.metric, ap, { aggregation: ref.aggregation, granularity: g, start: args.start, stop: args.stop }, deadline, record);
   return { ts: r.ts, values: r.values };
 }
 
@@ -76,11 +77,16 @@ export async function measuresFor(s: ReadServices, refs: Ref[], op: OpNode, args
   checkReferences(refs, aps, granularities);
   const inputs: SeriesInput[] = [];
   const inputRefs: Ref[] = [];
+  // Each metric is looked up in the storage once, whatever the number of granularities
+  // and of references to it, so that every series of one metric comes from one commit.
+  const records = new Map<string, MetricSnapshot>();
   for (const ref of refs) {
     const ap = aps.get(ref.metric.archivePolicyName)!;
+    let record = records.get(ref.metric.id);
+    if (record === undefined) records.set(ref.metric.id, (record = await s.storage.read(ref.metric.id)));
     for (const g of granularities) {
       await deadline.pause();
-      inputs.push({ key: ref.lookup, granularity: g, series: await readSeries(s, ref, ap, g, args, deadline) });
+      inputs.push({ key: ref.lookup, granularity: g, series: await readSeries(s, ref, ap, g, args, deadline, record) });
       inputRefs.push(ref);
     }
   }
