@@ -1,4 +1,4 @@
-export type { AggregateStorage, CommitChange, MetricRecord, MetricUpdate } from './types.js';
+export type { AggregateStorage, CommitChange, MetricRecord, MetricSnapshot, MetricUpdate } from './types.js';
 export { openStorage } from './drivers.js';
 export type { StorageDriver } from './drivers.js';
 export { FileAggregateStorage } from './file-storage.js';
