@@ -296,16 +296,28 @@ export function reduceBucketsMany(series: Series, buckets: Buckets, from: number
     const lo = bounds[b];
     const hi = bounds[b + 1];
     const n = hi - lo;
-    const sum = needSum ? sumOf(v, lo, hi) : 0;
-    let min = 0;
-    let max = 0;
-    if (needMin) {
-      min = v[lo];
-      for (let i = lo + 1; i < hi; i++) if (v[i] < min) min = v[i];
-    }
-    if (needMax) {
-      max = v[lo];
-      for (let i = lo + 1; i < hi; i++) if (v[i] > max) max = v[i];
+    // One loop for the three when more than one is asked (a policy's usual mean, min, max,
+    // sum): the sum still adds the values in order from 0, and min and max compare as
+    // their single-method reducers do, so each stays bit-identical.
+    let sum = 0;
+    let min = v[lo];
+    let max = min;
+    if (needSum && (needMin || needMax)) {
+      sum += min; // from 0, as sumOf: 0 + -0 is +0
+      for (let i = lo + 1; i < hi; i++) {
+        const x = v[i];
+        sum += x;
+        if (x < min) min = x;
+        if (x > max) max = x;
+      }
+    } else if (needSum) {
+      sum = sumOf(v, lo, hi);
+    } else if (needMin || needMax) {
+      for (let i = lo + 1; i < hi; i++) {
+        const x = v[i];
+        if (x < min) min = x;
+        if (x > max) max = x;
+      }
     }
     const sorted = needSort ? sortedCopy(v, lo, hi) : null;
     for (let j = 0; j < kinds.length; j++) {

@@ -83,20 +83,38 @@ function encodeValues(values: Float64Array, codec: ValueCodec): Uint8Array {
 const SAMPLE = 1024;
 
 /**
+ * The value column coded with a hinted codec, or null when that codec cannot code it
+ * exactly (a decimal one at a scale some value needs more digits than). A decimal scale
+ * coarser than the column needs still codes it exactly, only a few bits larger, so the
+ * hinted scale is kept rather than searched for again on every commit.
+ */
+function encodeValuesWith(values: Float64Array, codec: ValueCodec): Uint8Array | null {
+  if (codec.kind !== 'decimal') return encodeValues(values, codec);
+  const w = valueScratch;
+  w.reset();
+  const e = new DecimalEncoder(w, codec.scale, codec.order);
+  if (e.tryPutAll(values) >= 0) return null;
+  e.finishInto(w);
+  return w.view();
+}
+
+/**
  * Code the value column with the smallest applicable codec. With a hint, the hinted codec
- * alone while it still applies (a decimal one only at the same scale, which is what makes
- * it lossless) and the split has not crossed a power of two in size since, so a split is
- * weighed about log2(points) times in its life, last at its largest power of two. A long
- * column is weighed on its last SAMPLE values and then coded once with the winner (commits
- * of thousands of points cross a power of two on nearly every commit). Candidates are
- * weighed by their exact coded size, counted without coding, and only the winner is coded
- * (ties go to the earlier candidate: xor, ieee, decimal order 1, order 2).
+ * alone while it still applies (a decimal one while every value is exact at its scale,
+ * which is what makes it lossless) and the split has not crossed a power of two in size
+ * since, so a split is weighed about log2(points) times in its life, last at its largest
+ * power of two. A long column is weighed on its last SAMPLE values and then coded once
+ * with the winner (commits of thousands of points cross a power of two on nearly every
+ * commit). Candidates are weighed by their exact coded size, counted without coding, and
+ * only the winner is coded (ties go to the earlier candidate: xor, ieee, decimal order 1,
+ * order 2).
  */
 function bestValues(values: Float64Array, hint?: SplitCodecHint | null): { codec: ValueCodec; bytes: Uint8Array } {
-  const sameSize = hint && Math.clz32(hint.n) === Math.clz32(values.length);
-  if (sameSize && hint.codec.kind !== 'decimal') return { codec: hint.codec, bytes: encodeValues(values, hint.codec) };
+  if (hint && Math.clz32(hint.n) === Math.clz32(values.length)) {
+    const bytes = encodeValuesWith(values, hint.codec);
+    if (bytes !== null) return { codec: hint.codec, bytes };
+  }
   const scale = findScale(values);
-  if (sameSize && hint.codec.kind === 'decimal' && hint.codec.scale === scale) return { codec: hint.codec, bytes: encodeValues(values, hint.codec) };
   const sampled = values.length > 2 * SAMPLE;
   const weighed = sampled ? values.subarray(values.length - SAMPLE) : values;
   let codec: ValueCodec = { kind: 'xor' };
@@ -280,8 +298,20 @@ export function appendSplitSegment(existing: Uint8Array, segment: Uint8Array, se
 }
 
 /**
+ * The hint for coding an `n`-point segment after `last` (a split blob; its last segment
+ * counts): that segment's codec whatever the two sizes. Segments are a commit's points
+ * each, often a handful, whose sizes cross powers of two from one commit to the next;
+ * weighing every codec on each cost more than coding it, and the split is weighed whole
+ * again when it is compacted.
+ */
+export function segmentHint(last: Uint8Array, n: number): SplitCodecHint | null {
+  const h = splitCodecHint(last);
+  return h === null ? null : { codec: h.codec, n };
+}
+
+/**
  * `existing` (a split blob) with the points at `positions` (ascending) appended as one more
- * segment, coded like its last segment when that codec still applies (see encodeSplit);
+ * segment, coded like its last segment when that codec still applies (see segmentHint);
  * null when they do not start at or after its last position or it has MAX_SEGMENTS
  * segments already. The blob's header is read once for all of it.
  */
@@ -293,7 +323,7 @@ export function appendSplit(existing: Uint8Array, positions: Uint32Array, values
   let last = 0;
   for (const s of head) if (s.lastPosition > last) last = s.lastPosition;
   if (positions[0] < last) return null;
-  const segment = encodeSplit(positions, values, splitCodecHint(head[head.length - 1].bytes));
+  const segment = encodeSplit(positions, values, segmentHint(head[head.length - 1].bytes, n));
   head.push({ lastPosition: positions[n - 1], bytes: segment });
   return writeSegments(head);
 }
