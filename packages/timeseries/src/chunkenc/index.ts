@@ -209,19 +209,47 @@ function decodeColumns<K extends Uint32Array | BigInt64Array>(
 }
 
 /**
+ * The last position column coded (at least KEY_CACHE_MIN points), and its bytes. A fold
+ * codes the splits of every method of a granularity one after the other, and all but std
+ * have the same positions: the column is coded once for them. Matched by content, since a
+ * caller may reuse or change its arrays.
+ */
+let cachedPositions = new Uint32Array(0);
+let cachedPositionBytes = new Uint8Array(0);
+const KEY_CACHE_MIN = 16;
+
+function samePositions(a: Uint32Array, b: Uint32Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** The coded position column of `positions`; a view valid until the next encode. */
+function positionColumn(positions: Uint32Array): Uint8Array {
+  const n = positions.length;
+  if (n >= KEY_CACHE_MIN && samePositions(positions, cachedPositions)) return cachedPositionBytes;
+  keyScratch.reset();
+  const ke = new PositionEncoder(keyScratch);
+  for (let i = 0; i < n; i++) ke.put(positions[i]);
+  ke.finish();
+  const bytes = keyScratch.view();
+  if (n >= KEY_CACHE_MIN) {
+    cachedPositions = positions.slice();
+    cachedPositionBytes = bytes.slice();
+  }
+  return bytes;
+}
+
+/**
  * Encode one split. `positions` are point indexes within the split (integers < 2^32,
  * normally ascending; any order round-trips). Values round-trip bit for bit.
  */
 export function encodeSplit(positions: Uint32Array, values: Float64Array, hint?: SplitCodecHint | null): Uint8Array {
   checkLengths(positions, values);
   const n = positions.length;
-  keyScratch.reset();
-  const ke = new PositionEncoder(keyScratch);
-  for (let i = 0; i < n; i++) ke.put(positions[i]);
-  ke.finish();
   const v = bestValues(values, hint);
   const enc = splitEncoding(v.codec);
-  const out = assemble(enc, n, keyScratch.view(), v.codec, v.bytes);
+  const out = assemble(enc, n, positionColumn(positions), v.codec, v.bytes);
   return out.length <= 5 + 12 * n ? out : encodeRawSplit(positions, values);
 }
 
