@@ -62,10 +62,10 @@ Matrix (--matrix; started targets only: Tally, and Gnocchi with --vs-reference):
   --matrix-reads N         timed reads of one series per cell (20; 0 skips)
   --matrix-create N        metrics whose creation is timed on each server, cold then warm after N untimed (500; 0 skips)
   --matrix-series-points LIST  per policy, long series whose every method and granularity is read (10000,100000; 0 skips)
-  --matrix-series-reads N  timed reads of each series, method and granularity (5)
+  --matrix-series-reads N  timed reads of each series, method and granularity, interleaved (21)
   --matrix-aggregate-metrics LIST  per policy, POST /v1/aggregates across that many metrics (10,100; 0 skips)
   --matrix-aggregate-points N  points of each of those metrics (1000)
-  --matrix-aggregate-reads N   timed POST /v1/aggregates of each size (5)
+  --matrix-aggregate-reads N   timed POST /v1/aggregates of each size, interleaved (21)
   --matrix-processing-reps N   timings of the engine and of the one-pass baseline per policy, best kept (3; 0 skips)
   --matrix-stall S         a non-empty backlog unchanged for S seconds fails the group, and skips the
                            policy's other groups on that target (60)
@@ -240,10 +240,10 @@ export function parseOptions(argv: string[], log: (m: string) => void = () => {}
       reads: int('matrix-reads', v['matrix-reads'], 20, 0),
       createMetrics: int('matrix-create', v['matrix-create'], 500, 0),
       seriesPoints: sizeList('matrix-series-points', v['matrix-series-points'], [10_000, 100_000]),
-      seriesReads: int('matrix-series-reads', v['matrix-series-reads'], 5, 1),
+      seriesReads: int('matrix-series-reads', v['matrix-series-reads'], 21, 1),
       aggregateMetrics: sizeList('matrix-aggregate-metrics', v['matrix-aggregate-metrics'], [10, 100]),
       aggregatePoints: int('matrix-aggregate-points', v['matrix-aggregate-points'], 1000, 1),
-      aggregateReads: int('matrix-aggregate-reads', v['matrix-aggregate-reads'], 5, 1),
+      aggregateReads: int('matrix-aggregate-reads', v['matrix-aggregate-reads'], 21, 1),
       processingReps: int('matrix-processing-reps', v['matrix-processing-reps'], 3, 0),
       drainTimeoutS: workload.drainTimeoutS,
       stallS: int('matrix-stall', v['matrix-stall'], 60, 1),

@@ -1,8 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gunzipSync } from 'node:zlib';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { generate, Rng } from './datasets.js';
-import { parseAndValidate, parseRate, planPhase } from './matrix.js';
+import { interleavedP50, parseAndValidate, parseRate, planPhase } from './matrix.js';
+import { benchClient } from './workload.js';
 
 const ids = Array.from({ length: 40 }, (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`);
 const values = Array.from({ length: 16 }, (_, v) => generate('walk3', 300, new Rng(v + 1)));
@@ -85,4 +88,28 @@ test('matrix: options select cells, --cell implies --matrix, --target is refused
   assert.deepEqual(small.matrix.cfg.seriesPoints, []);
   assert.deepEqual(small.matrix.cfg.aggregateMetrics, [10, 100]);
   assert.equal(small.matrix.cfg.createMetrics, 0);
+});
+
+test('interleavedP50: one untimed round, then rounds of every request in turn; a slow spell shifts no median', async () => {
+  const order: string[] = [];
+  // Requests 4 to 7 (the second and third timed rounds) answer 40 ms late: a slow spell
+  // of the server. Back to back, it would have held most samples of one request.
+  const server = createServer((req, res) => {
+    order.push(req.url ?? '');
+    const late = order.length >= 4 && order.length <= 7 ? 40 : 0;
+    setTimeout(() => res.end('[]'), late);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  const client = benchClient(`http://127.0.0.1:${port}`, 'admin', '', 1);
+  try {
+    let rounds = 0;
+    const p50s = await interleavedP50(client, [{ method: 'GET', path: '/a' }, { method: 'GET', path: '/b' }], 5, () => rounds++);
+    assert.equal(rounds, 5);
+    assert.deepEqual(order, Array.from({ length: 12 }, (_, i) => (i % 2 === 0 ? '/a' : '/b')));
+    for (const p of p50s) assert.ok(p < 40, `median ${p.toFixed(1)} ms outside the slow spell`);
+  } finally {
+    client.close();
+    server.close();
+  }
 });

@@ -10,7 +10,7 @@ import { groupCells, renderMatrix, type Cell, type CellResult, type MatrixPolicy
 import type { PolicyResult } from './policy-figures.js';
 import { processingLimit, storedPoints, type MetricPoints, type ProcessingLimit } from './processing.js';
 import { percentile } from './stats.js';
-import { diskUsage, MemorySampler } from './system.js';
+import { cpuSeconds, diskUsage, MemorySampler, processTree } from './system.js';
 import { benchClient, type Figures } from './workload.js';
 import type { Progress } from './progress.js';
 import type { Target } from './targets.js';
@@ -28,13 +28,13 @@ export interface MatrixConfig {
   createMetrics: number;
   /** Points of each long series whose every method and granularity is read, per policy. */
   seriesPoints: number[];
-  /** Timed reads of each (series, method, granularity), after one untimed. */
+  /** Timed reads of each (series, method, granularity), interleaved with the others' (see interleavedP50). */
   seriesReads: number;
   /** Metrics across which POST /v1/aggregates is timed, per policy (e.g. 10 and 100). */
   aggregateMetrics: number[];
   /** Points of each of those metrics. */
   aggregatePoints: number;
-  /** Timed POST /v1/aggregates of each size, after one untimed. */
+  /** Timed POST /v1/aggregates of each size, interleaved with the other sizes'. */
   aggregateReads: number;
   /** Timings of each side of the processing limit, the best kept (0 skips it). */
   processingReps: number;
@@ -314,18 +314,53 @@ async function createMetrics(client: GnocchiClient, policyName: string, n: numbe
   return { ids, rate };
 }
 
-/** p50 (ms) of `count` sequential requests after one untimed (answers not decoded). */
 /** Untimed reads of each series before the per-policy read figures (see their loop). */
 const READ_WARMUP = 10;
 
-async function p50(client: GnocchiClient, count: number, spec: RequestSpec): Promise<number> {
-  const samples: number[] = [];
-  for (let i = 0; i <= count; i++) {
-    const t0 = performance.now();
-    await client.transport.request(spec);
-    if (i > 0) samples.push(performance.now() - t0);
+/**
+ * p50 (ms) of each request, from `rounds` rounds that each send every request once in
+ * turn (answers not decoded), after one untimed round. Interleaved so that a slow moment
+ * of the machine or of the server (a collection, a neighbour's burst) costs every request
+ * a sample or two instead of deciding the median of the one request it fell on, as when
+ * each request's samples were taken back to back. `onRound` after each timed round.
+ */
+export async function interleavedP50(client: Pick<GnocchiClient, 'transport'>, specs: readonly RequestSpec[], rounds: number,
+  onRound: () => void = () => undefined): Promise<number[]> {
+  const samples = specs.map(() => [] as number[]);
+  for (let round = 0; round <= rounds; round++) {
+    for (const [i, spec] of specs.entries()) {
+      const t0 = performance.now();
+      await client.transport.request(spec);
+      if (round > 0) samples[i].push(performance.now() - t0);
+    }
+    if (round > 0) onRound();
   }
-  return percentile(samples, 50);
+  return samples.map((s) => percentile(s, 50));
+}
+
+/** CPU of the target's processes, as a share of one core, below which it counts as idle. */
+const SETTLED_CPU_SHARE = 0.05;
+const SETTLE_WINDOW_MS = 500;
+const SETTLE_MAX_MS = 20_000;
+
+/**
+ * Waits (at most SETTLE_MAX_MS) until the target's processes use next to no CPU over a
+ * window. An empty backlog says the measures are committed, not that the server is done
+ * with them: the reads measured right after raced the end of processing, its collections
+ * of garbage and the servers' own housekeeping. Targets without a known pid are not waited on.
+ */
+async function settle(target: Target): Promise<void> {
+  if (target.pid === null) return;
+  const root = target.pid;
+  const used = (): number => [...cpuSeconds(processTree(root)).values()].reduce((a, b) => a + b, 0);
+  const end = performance.now() + SETTLE_MAX_MS;
+  let last = used();
+  while (performance.now() < end) {
+    await new Promise((r) => setTimeout(r, SETTLE_WINDOW_MS));
+    const now = used();
+    if (now - last <= (SETTLED_CPU_SHARE * SETTLE_WINDOW_MS) / 1000) return;
+    last = now;
+  }
 }
 
 /** What one server measured; partial when it failed half-way. */
@@ -388,9 +423,9 @@ function extrasBodies(ids: readonly string[], points: readonly MetricPoints[], m
 /**
  * The policy's own figures on a server that ran its cells: metrics given long series
  * (10 000 and 100 000 points) and metrics for /v1/aggregates, outside any timed ingest;
- * the growth of the aggregate storage over them per aggregate point they keep; then the
- * p50 of a read of every method and granularity of each long series, and of
- * /v1/aggregates across 10 and 100 metrics.
+ * the growth of the aggregate storage over them per aggregate point they keep; then, once
+ * the server is idle, the p50 of a read of every method and granularity of each long
+ * series, and of /v1/aggregates across 10 and 100 metrics.
  */
 async function policyFigures(target: Target, client: GnocchiClient, policy: MatrixPolicy, cfg: MatrixConfig, progress: Progress, out: GroupResult): Promise<void> {
   const spec = MATRIX_POLICY_BODIES[policy];
@@ -423,39 +458,43 @@ async function policyFigures(target: Target, client: GnocchiClient, policy: Matr
     const kept = all.reduce((s, p) => s + storedPoints(p.seconds, p.values, spec), 0);
     f.bytes_walk3 = (after - before) / kept;
   }
-  const reads = spec.aggregation_methods.length * spec.definition.length * seriesIds.length;
-  progress.start(`${policy}: read every method and granularity of ${cfg.seriesPoints.join(', ')}-point series`, reads, 'series');
-  // The same untimed reads on every target before the first timed one: with a handful of
-  // samples per cell, the first cell measured a just-started server's first reads (Tally's
-  // code not yet compiled by V8) rather than its reads.
+  await settle(target);
+  const cells: { cell: string; key: string; spec: RequestSpec }[] = [];
+  for (const d of spec.definition) {
+    for (const method of spec.aggregation_methods) {
+      for (let k = 0; k < seriesIds.length; k++) {
+        cells.push({ cell: `${policy} ${method} ${d.granularity}`, key: `read_p50_${cfg.seriesPoints[k]}`, spec: { method: 'GET', path: `/v1/metric/${seriesIds[k]}/measures`,
+          query: { aggregation: method, granularity: String(granularitySeconds(d.granularity)) } } });
+      }
+    }
+  }
+  // The same untimed reads on every target before the first timed one: the first reads of
+  // a just-started server measure V8 compiling its code rather than its reads.
   for (let i = 0; i < READ_WARMUP; i++) {
     for (let k = 0; k < seriesIds.length; k++) {
       await client.transport.request({ method: 'GET', path: `/v1/metric/${seriesIds[k]}/measures`,
         query: { aggregation: spec.aggregation_methods[0], granularity: String(granularitySeconds(spec.definition[0].granularity)) } });
     }
   }
-  for (const d of spec.definition) {
-    for (const method of spec.aggregation_methods) {
-      const row: Figures = {};
-      for (let k = 0; k < seriesIds.length; k++) {
-        row[`read_p50_${cfg.seriesPoints[k]}`] = await p50(client, cfg.seriesReads, { method: 'GET', path: `/v1/metric/${seriesIds[k]}/measures`,
-          query: { aggregation: method, granularity: String(granularitySeconds(d.granularity)) } });
-        progress.tick();
-      }
-      out.reads.set(`${policy} ${method} ${d.granularity}`, row);
-    }
-  }
+  progress.start(`${policy}: read every method and granularity of ${cfg.seriesPoints.join(', ')}-point series, ${cfg.seriesReads} rounds`, cfg.seriesReads, 'rounds');
+  const p50s = await interleavedP50(client, cells.map((c) => c.spec), cfg.seriesReads, () => progress.tick());
   progress.end();
+  for (const [i, c] of cells.entries()) {
+    let row = out.reads.get(c.cell);
+    if (row === undefined) out.reads.set(c.cell, (row = {}));
+    row[c.key] = p50s[i];
+  }
   // The policy's first method: rate95 has no mean to aggregate.
   const method = spec.aggregation_methods[0];
+  const ops = (k: number) => `(aggregate mean (metric ${aggIds.slice(0, k).map((id) => `(${id} ${method})`).join(' ')}))`;
   // Untimed first, as for the series reads: the first aggregates of a just-started server.
   const smallest = Math.min(...cfg.aggregateMetrics);
-  const warm = `(aggregate mean (metric ${aggIds.slice(0, smallest).map((id) => `(${id} ${method})`).join(' ')}))`;
-  for (let i = 0; i < READ_WARMUP; i++) await client.transport.request({ method: 'POST', path: '/v1/aggregates', body: { operations: warm }, idempotent: true });
-  for (const k of cfg.aggregateMetrics) {
-    const ops = `(aggregate mean (metric ${aggIds.slice(0, k).map((id) => `(${id} ${method})`).join(' ')}))`;
-    f[`aggregates_p50_${k}`] = await p50(client, cfg.aggregateReads, { method: 'POST', path: '/v1/aggregates', body: { operations: ops }, idempotent: true });
-    progress.log(`${policy}: POST /v1/aggregates over ${k} metrics: p50 ${f[`aggregates_p50_${k}`]?.toFixed(1)} ms`);
+  for (let i = 0; i < READ_WARMUP; i++) await client.transport.request({ method: 'POST', path: '/v1/aggregates', body: { operations: ops(smallest) }, idempotent: true });
+  const aggregates = await interleavedP50(client, cfg.aggregateMetrics.map((k): RequestSpec => ({ method: 'POST', path: '/v1/aggregates', body: { operations: ops(k) }, idempotent: true })),
+    cfg.aggregateReads);
+  for (const [i, k] of cfg.aggregateMetrics.entries()) {
+    f[`aggregates_p50_${k}`] = aggregates[i];
+    progress.log(`${policy}: POST /v1/aggregates over ${k} metrics: p50 ${aggregates[i].toFixed(1)} ms`);
   }
 }
 

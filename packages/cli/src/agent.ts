@@ -75,7 +75,7 @@ export function addAgentCommand(prog: Command, guard: <A extends unknown[]>(role
     .option('--password <password>', 'password sent with --user (a Tally token in auth mode token)', '')
     .option('--token <token>', 'token sent as X-Auth-Token (Keystone, or a Tally token)')
     .option('--data-dir <dir>', 'folder of the buffer and of what the agent remembers between runs', 'tally-agent')
-    .option('--coordination-url <url>', 'file:///path shared with other agents: the sources are split between them')
+    .option('--coordination-url <url>', 'file:///path or redis://host:port/db shared with other agents: the sources are split between them')
     .option('--name <name>', 'name of this agent among others, and of its agent resource (default: the host name)')
     .option('--log-level <level>', 'fatal | error | warn | info | debug', 'info')
     .action(guard('agent', async (flags: { config: string; gnocchiUrl: string; user: string; password: string; token?: string; dataDir: string; coordinationUrl?: string; name?: string; logLevel: string }) => {

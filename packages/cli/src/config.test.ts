@@ -28,6 +28,6 @@ test('each URL is a flag, an environment variable and a config key, in that orde
 test('a URL of an unknown driver is refused before anything opens, naming the known schemes', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'tally-config-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const s = resolveSettings({ dataDir: dir, incomingUrl: 'redis://localhost:6379/0' }, {});
+  const s = resolveSettings({ dataDir: dir, incomingUrl: 'etcd3://localhost:2379/incoming' }, {});
   await assert.rejects(openServices(s), (e: unknown) => e instanceof IncomingConfigError && /known schemes: file:\/\//.test(e.message));
 });

@@ -4,6 +4,7 @@ import { CoordinationConfigError } from './errors.js';
 import { fileCoordinatorDriver } from './local.js';
 import { etcdCoordinatorDriver } from './etcd.js';
 import { postgresCoordinatorDriver } from './postgres.js';
+import { redisCoordinatorDriver } from './redis.js';
 import type { Coordinator } from './types.js';
 
 export interface CoordinatorDriver {
@@ -15,9 +16,12 @@ const DRIVERS = new Map<string, CoordinatorDriver>([
   ['file:', fileCoordinatorDriver],
   ['etcd:', etcdCoordinatorDriver],
   ['postgresql:', postgresCoordinatorDriver], ['postgres:', postgresCoordinatorDriver],
+  ['redis:', redisCoordinatorDriver],
+  ['rediss:', redisCoordinatorDriver],
+  ['redis+unix:', redisCoordinatorDriver],
 ]);
 
-/** Opens the coordinator `url` names (`file:///var/lib/tally/locks`). */
+/** Opens the coordinator `url` names (`file:///var/lib/tally/locks`, `redis://host:6379/0`). */
 export async function openCoordinator(url: string): Promise<Coordinator> {
   return driverFor(DRIVERS, url).open(url);
 }

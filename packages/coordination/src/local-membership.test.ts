@@ -28,7 +28,7 @@ membershipContract('file', {
 });
 
 test('openMembership chooses the driver by scheme and names the known ones otherwise', async () => {
-  await assert.rejects(openMembership('nosuch://localhost:6379'), /unknown scheme nosuch: \(known schemes: file:\/\/.*etcd:\/\/, postgresql:\/\//);
+  await assert.rejects(openMembership('nosuch://localhost:6379'), /unknown scheme nosuch: \(known schemes: file:\/\/.*etcd:\/\/, postgresql:\/\/.*redis:\/\/, rediss:\/\/, redis\+unix:\/\/\)/);
   await assert.rejects(openMembership('file://relative'), CoordinationConfigError);
 });
 

@@ -24,7 +24,7 @@ coordinatorContract('file', {
 });
 
 test('openCoordinator chooses the driver by scheme and names the known ones otherwise', async () => {
-  await assert.rejects(openCoordinator('etcd3://localhost:2379'), /unknown scheme etcd3: \(known schemes: file:\/\/.*etcd:\/\/, postgresql:\/\//);
+  await assert.rejects(openCoordinator('etcd3://localhost:2379'), /unknown scheme etcd3: \(known schemes: file:\/\/.*etcd:\/\/, postgresql:\/\/.*redis:\/\/, rediss:\/\/, redis\+unix:\/\/\)/);
   await assert.rejects(openCoordinator('file://locks'), CoordinationConfigError);
 });
 

@@ -4,6 +4,7 @@ import { driverFor } from './drivers.js';
 import { fileMembershipDriver } from './local-membership.js';
 import { etcdMembershipDriver } from './etcd.js';
 import { postgresMembershipDriver } from './postgres.js';
+import { redisMembershipDriver } from './redis.js';
 import type { Membership } from './membership.js';
 
 export interface MembershipDriver {
@@ -15,6 +16,9 @@ const DRIVERS = new Map<string, MembershipDriver>([
   ['file:', fileMembershipDriver],
   ['etcd:', etcdMembershipDriver],
   ['postgresql:', postgresMembershipDriver], ['postgres:', postgresMembershipDriver],
+  ['redis:', redisMembershipDriver],
+  ['rediss:', redisMembershipDriver],
+  ['redis+unix:', redisMembershipDriver],
 ]);
 
 /** Opens the membership backend `url` names (`file:///var/lib/tally/locks`). */

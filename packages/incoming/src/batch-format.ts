@@ -54,6 +54,21 @@ export interface EncodedBatch {
   byteLength: number;
 }
 
+/** Bytes of data the measures take in a batch; throws TypeError on malformed input. */
+export function validateMeasures(measures: Map<string, Measures>): number {
+  let bytes = 0;
+  for (const [id, m] of measures) {
+    if (typeof id !== 'string' || id.length === 0 || Buffer.byteLength(id) > 0xffff) {
+      throw new TypeError(`invalid metric id ${JSON.stringify(id)}`);
+    }
+    if (!(m.ts instanceof BigInt64Array) || !(m.values instanceof Float64Array) || m.ts.length !== m.values.length) {
+      throw new TypeError(`measures of ${id}: ts and values must be BigInt64Array/Float64Array of equal length`);
+    }
+    bytes += m.ts.length * 16;
+  }
+  return bytes;
+}
+
 /**
  * Encodes metrics (each possibly in several parts, from merged callers) as file buffers;
  * `sackOf` gives the sack written beside each entry.

@@ -2,6 +2,7 @@
 // registered here under its scheme (see docs/ARCHITECTURE.md, "Adding a driver").
 import { IncomingConfigError } from './errors.js';
 import { fileIncomingDriver } from './file-store.js';
+import { redisIncomingDriver } from './redis-store.js';
 import type { IncomingStore } from './types.js';
 
 export interface OpenIncomingOptions {
@@ -24,6 +25,9 @@ export interface IncomingDriver {
 /** Scheme (as URL.protocol gives it, with the colon) -> driver. */
 const DRIVERS = new Map<string, IncomingDriver>([
   ['file:', fileIncomingDriver],
+  ['redis:', redisIncomingDriver],
+  ['rediss:', redisIncomingDriver],
+  ['redis+unix:', redisIncomingDriver],
 ]);
 
 function driverOf(url: string): IncomingDriver {
@@ -42,7 +46,7 @@ function known(): string {
   return [...DRIVERS.keys()].map((s) => `${s}//`).join(', ');
 }
 
-/** Opens the incoming store `url` names (`file:///var/lib/tally/incoming`). */
+/** Opens the incoming store `url` names (`file:///var/lib/tally/incoming`, `redis://host:6379/0`). */
 export async function openIncoming(url: string, options: OpenIncomingOptions = {}): Promise<IncomingStore> {
   return driverOf(url).open(url, options);
 }

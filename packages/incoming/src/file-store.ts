@@ -8,7 +8,7 @@ import {
 } from '@tally/files';
 import {
   CorruptBatchError, FIXED_HEADER, decodeBatch, encodeBatch, entryViews, headerLength, parseHeader,
-  type BatchEntry,
+  validateMeasures, type BatchEntry,
 } from './batch-format.js';
 import { IncomingClosedError, IncomingConfigError, asUnavailable } from './errors.js';
 import { BATCH_ID, nextBatchId, pidOfBatchId, sackFor } from './ids.js';
@@ -99,7 +99,7 @@ export class FileIncomingStore implements IncomingStore {
     if (this.#closed) return Promise.reject(new IncomingClosedError());
     let bytes: number;
     try {
-      bytes = validate(measures);
+      bytes = validateMeasures(measures);
     } catch (err) {
       // Rejected before queueing so one bad caller can never fail a shared flush.
       return Promise.reject(err);
@@ -362,21 +362,6 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
-}
-
-/** Bytes the measures will take on disk; throws TypeError on malformed input. */
-function validate(measures: Map<string, Measures>): number {
-  let bytes = 0;
-  for (const [id, m] of measures) {
-    if (typeof id !== 'string' || id.length === 0 || Buffer.byteLength(id) > 0xffff) {
-      throw new TypeError(`invalid metric id ${JSON.stringify(id)}`);
-    }
-    if (!(m.ts instanceof BigInt64Array) || !(m.values instanceof Float64Array) || m.ts.length !== m.values.length) {
-      throw new TypeError(`measures of ${id}: ts and values must be BigInt64Array/Float64Array of equal length`);
-    }
-    bytes += m.ts.length * 16;
-  }
-  return bytes;
 }
 
 /** The measures of every caller of one flush, by metric (a metric's parts in caller order). */

@@ -3,6 +3,7 @@
 // "Adding a driver").
 import { StorageConfigError } from './errors.js';
 import { fileStorageDriver } from './file-storage.js';
+import { s3StorageDriver } from './s3-storage.js';
 import type { AggregateStorage } from './types.js';
 
 export interface StorageDriver {
@@ -12,9 +13,13 @@ export interface StorageDriver {
 /** Scheme (as URL.protocol gives it, with the colon) -> driver. */
 const DRIVERS = new Map<string, StorageDriver>([
   ['file:', fileStorageDriver],
+  ['s3:', s3StorageDriver],
 ]);
 
-/** Opens the aggregate storage `url` names (`file:///var/lib/tally/storage`). */
+/**
+ * Opens the aggregate storage `url` names (`file:///var/lib/tally/storage`,
+ * `s3://KEY:SECRET@host:port/bucket?region=...&tls=false&prefix=...`).
+ */
 export async function openStorage(url: string): Promise<AggregateStorage> {
   const known = [...DRIVERS.keys()].map((s) => `${s}//`).join(', ');
   let scheme: string;

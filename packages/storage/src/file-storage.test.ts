@@ -46,7 +46,7 @@ test('openStorage chooses the driver by scheme and names the known ones otherwis
   assert.ok(store instanceof FileAggregateStorage);
   assert.equal(store.dir, dir);
   await store.close();
-  await assert.rejects(openStorage('s3://bucket/prefix'), /unknown scheme s3: \(known schemes: file:\/\/\)/);
+  await assert.rejects(openStorage('gs://bucket/prefix'), /unknown scheme gs: \(known schemes: file:\/\/, s3:\/\/\)/);
   await assert.rejects(openStorage('file://data/storage'), StorageConfigError);
   await assert.rejects(openStorage(dir), StorageConfigError);
 });

@@ -15,6 +15,7 @@
 import { crc32 } from 'node:zlib';
 import { readVarint, unzigzag, writeVarint, zigzag, MAX_VARINT_BYTES, VARINT_TRUNCATED } from '@tally/timeseries';
 import { CorruptStorageError } from './errors.js';
+import type { CommitChange, MetricRecord } from './types.js';
 
 const MANIFEST_MAGIC = 0x4d594c54; // "TLYM"
 const SPLIT_MAGIC = 0x53594c54; // "TLYS"
@@ -55,6 +56,19 @@ export const EMPTY_MANIFEST: Manifest = Object.freeze({
   splits: new Map<string, SplitRef>(),
   packs: new Map<string, number>(),
 });
+
+/** A caller's view of a manifest (read-only, see MetricRecord). */
+export function recordOf(m: Manifest): MetricRecord {
+  return { state: m.state, applied: m.applied };
+}
+
+/** The applied ids after `change`: its own added, those it forgets removed. */
+export function nextApplied(current: ReadonlySet<string>, change: CommitChange): Set<string> {
+  const applied = new Set(current);
+  for (const id of change.forget) applied.delete(id);
+  for (const id of change.applied) applied.add(id);
+  return applied;
+}
 
 interface ManifestJson {
   gen: number;

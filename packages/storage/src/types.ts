@@ -9,6 +9,16 @@ export interface MetricRecord {
   readonly applied: ReadonlySet<string>;
 }
 
+/**
+ * A metric's record with the splits of the same commit: a reader asking for a state and
+ * its splits looks the metric up once instead of once per split. Splits a later commit
+ * replaced and freed are read from that later commit.
+ */
+export interface MetricSnapshot extends MetricRecord {
+  /** As AggregateStorage.readSplit (shared bytes: do not modify them). */
+  readSplit(key: string): Promise<Uint8Array | null>;
+}
+
 /** The storage keeps `state` and the split buffers as given, without a copy: do not modify them afterwards. */
 export interface CommitChange {
   state: Uint8Array;
@@ -24,8 +34,7 @@ export interface CommitChange {
  * read once and split reads and the commit build on it without checking again that no
  * other process changed the metric (the lock is what guarantees it).
  */
-export interface MetricUpdate extends MetricRecord {
-  readSplit(key: string): Promise<Uint8Array | null>;
+export interface MetricUpdate extends MetricSnapshot {
   /**
    * Atomic: after a crash either all of it is visible or none of it. `applied` gains
    * `change.applied` and loses `change.forget`.
@@ -39,8 +48,8 @@ export interface MetricUpdate extends MetricRecord {
  * half-made commit; writes to one metric come from the holder of its processing lock.
  */
 export interface AggregateStorage {
-  /** An unknown metric reads as empty (state null, nothing applied). */
-  read(metricId: string): Promise<MetricRecord>;
+  /** An unknown metric reads as empty (state null, nothing applied, no splits). */
+  read(metricId: string): Promise<MetricSnapshot>;
   /** Starts a read-modify-write; the caller must hold the metric's processing lock. */
   update(metricId: string): Promise<MetricUpdate>;
   /**

@@ -92,18 +92,34 @@ function bucketizeByOffsets(ts: BigInt64Array, granularity: Nanos, from: number,
   const starts = new BigInt64Array(room);
   const sw = wordsOf(starts);
   const bounds = new Int32Array(room + 1);
+  const n = ts.length;
   let count = 0;
-  // The current bucket's end offset: a point before it needs no division.
-  let end = -1;
-  for (let i = from; i < ts.length; i++) {
-    const off = offsetAt(w, i, b);
-    if (off < end) continue;
-    const k = floorDiv(off, g);
-    end = (k + 1) * g;
+  let i = from;
+  while (i < n) {
+    const k = floorDiv(offsetAt(w, i, b), g);
+    const end = (k + 1) * g;
     setAt(sw, count, b, k * g);
     bounds[count++] = i;
+    // The bucket's end by galloping then bisecting, not point by point: a coarse bucket
+    // (an hour of 1 s points, recomputed on every fold) costs a dozen reads, not 3 600,
+    // and a bucket of one point still costs one.
+    let lo = i + 1; // every index below lo is in the bucket
+    let hi = lo;
+    let step = 1;
+    while (hi < n && offsetAt(w, hi, b) < end) {
+      lo = hi + 1;
+      hi = lo + step;
+      step *= 2;
+    }
+    if (hi > n) hi = n;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (offsetAt(w, mid, b) < end) lo = mid + 1;
+      else hi = mid;
+    }
+    i = lo;
   }
-  bounds[count] = ts.length;
+  bounds[count] = n;
   return { starts: starts.subarray(0, count), bounds: bounds.subarray(0, count + 1) };
 }
 
@@ -274,6 +290,16 @@ function kindOf(method: string): number {
   throw new UnknownAggregationMethodError(method);
 }
 
+const aggregateScratch = [new Float64Array(64), new Float64Array(64), new Float64Array(64)];
+
+/** The output of method `kind` when asked for, else scratch slot `slot` (nb long, reused). */
+function outputOr(kinds: readonly number[], outs: Float64Array[], kind: number, nb: number, slot: number): Float64Array {
+  const j = kinds.indexOf(kind);
+  if (j >= 0) return outs[j];
+  if (aggregateScratch[slot].length < nb) aggregateScratch[slot] = new Float64Array(Math.max(nb, 2 * aggregateScratch[slot].length));
+  return aggregateScratch[slot];
+}
+
 /**
  * reduceBuckets for several plain methods over the same buckets: each bucket's sum, min
  * and max are computed once, and its values sorted once for the median and every
@@ -290,46 +316,86 @@ export function reduceBucketsMany(series: Series, buckets: Buckets, from: number
   const nb = starts.length;
   const v = series.values;
   const outs = kinds.map(() => new Float64Array(nb));
-  // std leaves out single-point buckets: its results are packed apart, at stdAt.
-  let stdAt = 0;
+  // Column by column: each bucket's sum, min and max into the outputs of those methods (or
+  // scratch when only mean and std need the sum), then each other method in a loop of its
+  // own over the buckets, which a JIT keeps tight where one loop testing every method per
+  // bucket was most of a fold of one-point buckets.
+  const sums = needSum ? outputOr(kinds, outs, SUM, nb, 0) : outs[0];
+  const mins = needMin ? outputOr(kinds, outs, MIN, nb, 1) : outs[0];
+  const maxs = needMax ? outputOr(kinds, outs, MAX, nb, 2) : outs[0];
   for (let b = 0; b < nb; b++) {
     const lo = bounds[b];
     const hi = bounds[b + 1];
-    const n = hi - lo;
-    const sum = needSum ? sumOf(v, lo, hi) : 0;
-    let min = 0;
-    let max = 0;
-    if (needMin) {
-      min = v[lo];
-      for (let i = lo + 1; i < hi; i++) if (v[i] < min) min = v[i];
+    // sum, min and max in one loop: the sum still adds the values in order from 0, and min
+    // and max compare as their single-method reducers do, so each stays bit-identical.
+    let sum = 0;
+    let min = v[lo];
+    let max = min;
+    if (needSum && (needMin || needMax)) {
+      sum += min; // from 0, as sumOf: 0 + -0 is +0
+      for (let i = lo + 1; i < hi; i++) {
+        const x = v[i];
+        sum += x;
+        if (x < min) min = x;
+        if (x > max) max = x;
+      }
+    } else if (needSum) {
+      sum = sumOf(v, lo, hi);
+    } else if (needMin || needMax) {
+      for (let i = lo + 1; i < hi; i++) {
+        const x = v[i];
+        if (x < min) min = x;
+        if (x > max) max = x;
+      }
     }
-    if (needMax) {
-      max = v[lo];
-      for (let i = lo + 1; i < hi; i++) if (v[i] > max) max = v[i];
-    }
-    const sorted = needSort ? sortedCopy(v, lo, hi) : null;
-    for (let j = 0; j < kinds.length; j++) {
-      const kind = kinds[j];
-      let r: number;
-      if (kind === SUM) r = sum;
-      else if (kind === MEAN) r = sum / n;
-      else if (kind === COUNT) r = n;
-      else if (kind === FIRST) r = v[lo];
-      else if (kind === LAST) r = v[hi - 1];
-      else if (kind === MIN) r = min;
-      else if (kind === MAX) r = max;
-      else if (kind === STD) {
+    if (needSum) sums[b] = sum;
+    if (needMin) mins[b] = min;
+    if (needMax) maxs[b] = max;
+  }
+  // std leaves out single-point buckets: its results are packed, stdAt of them.
+  let stdAt = 0;
+  for (let j = 0; j < kinds.length; j++) {
+    const kind = kinds[j];
+    const out = outs[j];
+    if (kind === SUM || kind === MIN || kind === MAX) {
+      // Written in the first pass, unless the method is listed twice.
+      const first = kind === SUM ? sums : kind === MIN ? mins : maxs;
+      if (out !== first) out.set(first.subarray(0, nb));
+    } else if (kind === MEAN) {
+      for (let b = 0; b < nb; b++) out[b] = sums[b] / (bounds[b + 1] - bounds[b]);
+    } else if (kind === COUNT) {
+      for (let b = 0; b < nb; b++) out[b] = bounds[b + 1] - bounds[b];
+    } else if (kind === FIRST) {
+      for (let b = 0; b < nb; b++) out[b] = v[bounds[b]];
+    } else if (kind === LAST) {
+      for (let b = 0; b < nb; b++) out[b] = v[bounds[b + 1] - 1];
+    } else if (kind === STD) {
+      stdAt = 0;
+      for (let b = 0; b < nb; b++) {
+        const lo = bounds[b];
+        const hi = bounds[b + 1];
+        const n = hi - lo;
         if (n < 2) continue;
-        const mean = sum / n;
+        const mean = sums[b] / n;
         let ss = 0;
         for (let i = lo; i < hi; i++) ss += (v[i] - mean) * (v[i] - mean);
-        outs[j][stdAt] = Math.sqrt(ss / (n - 1));
-        continue;
-      } else if (kind === MEDIAN) r = medianOfSorted(sorted as Float64Array, n);
-      else r = quantileOfSorted(sorted as Float64Array, n, lo - from, kind - PCT);
-      outs[j][b] = r;
+        out[stdAt++] = Math.sqrt(ss / (n - 1));
+      }
     }
-    if (n >= 2) stdAt++;
+  }
+  if (needSort) {
+    // Each bucket sorted once for the median and every percentile.
+    for (let b = 0; b < nb; b++) {
+      const lo = bounds[b];
+      const hi = bounds[b + 1];
+      const n = hi - lo;
+      const sorted = sortedCopy(v, lo, hi);
+      for (let j = 0; j < kinds.length; j++) {
+        const kind = kinds[j];
+        if (kind === MEDIAN) outs[j][b] = medianOfSorted(sorted, n);
+        else if (kind > PCT) outs[j][b] = quantileOfSorted(sorted, n, lo - from, kind - PCT);
+      }
+    }
   }
   // Every method but std has a result per bucket: they share one copy of the starts.
   const allTs = starts.slice();

@@ -91,15 +91,18 @@ test('bucketize matches a BigInt reference, on and off the double path', () => {
     { first: 1_764_000_000_123_456_789n, g: 1_000_000_000n, step: () => BigInt(1 + Math.floor(r() * 3e9)) },
     { first: -1_000_000_000_500n, g: 60_000_000_000n, step: () => BigInt(1 + Math.floor(r() * 9e10)) },
     { first: -5n, g: 3n, step: () => BigInt(1 + Math.floor(r() * 4)) },
+    // Many points per bucket, a bucket's end found by galloping: runs of 1 ns steps and jumps.
+    { first: 1_764_000_000_000_000_007n, g: 100n, step: () => (r() < 0.02 ? BigInt(1 + Math.floor(r() * 400)) : 1n) },
+    { first: 1_764_000_000_000_000_000n, g: 60_000_000_000n, step: () => BigInt(1 + Math.floor(r() * 1e9)) },
     // Spans beyond 2^53 ns from the first bucket: the BigInt path.
     { first: 0n, g: 86_400_000_000_000n, step: () => BigInt(Math.floor(r() * 2 ** 52)) + 1n },
     { first: 2n ** 62n, g: 2n ** 54n, step: () => 2n ** 50n + 1n },
   ];
   for (const c of cases) {
     const ts: bigint[] = [c.first];
-    for (let i = 1; i < 300; i++) ts.push(ts[i - 1] + c.step());
+    for (let i = 1; i < 1500; i++) ts.push(ts[i - 1] + c.step());
     const arr = BigInt64Array.from(ts);
-    for (const from of [0, 1, 150, 299]) {
+    for (const from of [0, 1, 150, 299, 1499]) {
       const got = bucketize(arr, c.g, from);
       const want = referenceBuckets(arr, c.g, from);
       assert.deepEqual([...got.starts], want.starts, `g ${c.g} from ${from}`);

@@ -7,11 +7,16 @@ import {
   type AggregatesResult, type ArchivePolicy, type Fill, type Nanos, type OpNode, type RefKey, type Series, type SeriesInput,
 } from '@tally/timeseries';
 import { parseUuid, type Metric } from '@tally/indexer';
+import { eachLimited } from '@tally/retry';
+import type { MetricSnapshot } from '@tally/storage';
 import { GranularitiesMissing, InvalidMetricReferences, MetricsNotFound, NoGranularityMatch, UnknownAggregations, UnknownMetrics } from './errors.js';
 import { metricMeasures, policiesOf } from './measures.js';
 import { requestDeadline, type Deadline } from './deadline.js';
 import type { AggregateResource } from './resource-search.js';
 import type { Services } from './services.js';
+
+/** Metrics whose storage records an aggregates request reads at once. */
+const RECORDS_READ_AT_ONCE = 8;
 
 type ReadServices = Pick<Services, 'indexer' | 'storage' | 'requestDeadlineMs' | 'maxAnswerPoints'>;
 
@@ -52,8 +57,8 @@ function checkReferences(refs: Ref[], aps: Map<string, ArchivePolicy>, granulari
   if (missing.length > 0) throw new GranularitiesMissing(missing);
 }
 
-async function readSeries(s: ReadServices, ref: Ref, ap: ArchivePolicy, g: Nanos, args: CommonArgs, deadline: Deadline): Promise<Series> {
-  const r = await metricMeasures(s, ref.metric, ap, { aggregation: ref.aggregation, granularity: g, start: args.start, stop: args.stop }, deadline);
+async function readSeries(s: ReadServices, ref: Ref, ap: ArchivePolicy, g: Nanos, args: CommonArgs, deadline: Deadline, record: MetricSnapshot): Promise<Series> {
+  const r = await metricMeasures(s, ref.metric, ap, { aggregation: ref.aggregation, granularity: g, start: args.start, stop: args.stop }, deadline, record);
   return { ts: r.ts, values: r.values };
 }
 
@@ -76,11 +81,20 @@ export async function measuresFor(s: ReadServices, refs: Ref[], op: OpNode, args
   checkReferences(refs, aps, granularities);
   const inputs: SeriesInput[] = [];
   const inputRefs: Ref[] = [];
+  // Each metric is looked up in the storage once, whatever the number of granularities
+  // and of references to it, so that every series of one metric comes from one commit;
+  // a few at a time, as a lookup is a file operation waiting on the thread pool.
+  const records = new Map<string, MetricSnapshot>();
+  await eachLimited([...new Set(refs.map((r) => r.metric.id))], RECORDS_READ_AT_ONCE, async (id) => {
+    records.set(id, await s.storage.read(id));
+    await deadline.pause();
+  });
   for (const ref of refs) {
     const ap = aps.get(ref.metric.archivePolicyName)!;
+    const record = records.get(ref.metric.id)!;
     for (const g of granularities) {
       await deadline.pause();
-      inputs.push({ key: ref.lookup, granularity: g, series: await readSeries(s, ref, ap, g, args, deadline) });
+      inputs.push({ key: ref.lookup, granularity: g, series: await readSeries(s, ref, ap, g, args, deadline, record) });
       inputRefs.push(ref);
     }
   }

@@ -2,6 +2,7 @@
 // the aggregation method, and the granularity when one is asked for), then the engine.
 import { readMeasures, type ArchivePolicy, type Nanos, type ReadQuery, type ReadResult } from '@tally/timeseries';
 import type { Metric } from '@tally/indexer';
+import type { MetricSnapshot } from '@tally/storage';
 import { AggregationMethodMissing, ArchivePolicyMissing, GranularityMissing } from './errors.js';
 import type { Services } from './services.js';
 import { requestDeadline, type Deadline } from './deadline.js';
@@ -36,16 +37,18 @@ export async function checkedPolicy(s: Pick<Services, 'indexer'>, m: Metric, agg
  * engine asks for the series' splits one by one: between two, the request gives the event
  * loop back when it has held it a while, and stops past `deadline` (DeadlineExceeded). The
  * points read count towards the request's bound (AnswerTooLarge), checked before anything
- * is computed from them or written.
+ * is computed from them or written. `record`: the metric as already read by the caller
+ * (a caller reading several granularities of one metric reads it once).
  */
 export async function metricMeasures(
   s: Pick<Services, 'storage' | 'requestDeadlineMs' | 'maxAnswerPoints'>, m: Metric, ap: ArchivePolicy, query: ReadQuery,
-  deadline: Deadline = requestDeadline(s),
+  deadline: Deadline = requestDeadline(s), record?: MetricSnapshot,
 ): Promise<ReadResult> {
-  const rec = await s.storage.read(m.id);
+  // The splits are read from the record's commit: one lookup of the metric for the read.
+  const rec = record ?? await s.storage.read(m.id);
   const result = await readMeasures(ap, rec.state, query, async (key) => {
     await deadline.pause();
-    return s.storage.readSplit(m.id, key);
+    return rec.readSplit(key);
   });
   deadline.check();
   deadline.read(result.ts.length);

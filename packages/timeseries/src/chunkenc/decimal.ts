@@ -72,16 +72,26 @@ export class DecimalEncoder {
 
   /** put() for a whole column, rounding each value once for the check and the code. */
   putAll(values: Float64Array): void {
+    const bad = this.tryPutAll(values);
+    if (bad >= 0) throw new RangeError(`value ${values[bad]} is not a decimal at scale ${this.scale}`);
+  }
+
+  /**
+   * putAll() that stops at the first value not exact at this scale and returns its index
+   * (-1 when all were coded): an encoder holding a codec from a hint learns whether it
+   * applies in the pass that codes the column, instead of a findScale pass before it. What
+   * was written before a failure is garbage; the caller resets the writer.
+   */
+  tryPutAll(values: Float64Array): number {
     const m = this.m;
     for (let j = 0; j < values.length; j++) {
       const v = values[j];
       const i = Math.round(v * m);
       // fits(), on the integer already rounded.
-      if (!(i / m === v && i < MAX_INT && i > -MAX_INT && !(v === 0 && 1 / v < 0))) {
-        throw new RangeError(`value ${v} is not a decimal at scale ${this.scale}`);
-      }
+      if (!(i / m === v && i < MAX_INT && i > -MAX_INT && !(v === 0 && 1 / v < 0))) return j;
       this.putInt(i);
     }
+    return -1;
   }
 
   private putInt(i: number): void {

@@ -175,3 +175,21 @@ test('scratch column writers: blobs coded one after another do not share bytes',
   assert.notEqual(a.buffer, b.buffer);
   sameBits(decodeSplit(b).values, randomWalk3(10, 2));
 });
+
+test('a position column coded for one split serves the next with the same positions, never one with other positions', () => {
+  const p = dense(400).map((x) => 3 * x + 1);
+  const a = randomWalk3(400, 1);
+  const b = randomWalk3(400, 2);
+  // Coded after a split with other positions (nothing to reuse), then after one with the same.
+  encodeSplit(dense(400), a);
+  const fresh = encodeSplit(p, b);
+  encodeSplit(p.slice(), a);
+  assert.deepEqual(encodeSplit(p.slice(), b), fresh);
+  // The same array changed in place between two encodes is coded as it now is.
+  const q = p.slice();
+  encodeSplit(q, a);
+  q[200] += 1;
+  assert.deepEqual(decodeSplit(encodeSplit(q, a)).positions, q);
+  // A prefix of the last positions is another column.
+  assert.deepEqual(decodeSplit(encodeSplit(q.subarray(0, 300), a.subarray(0, 300))).positions, q.subarray(0, 300));
+});

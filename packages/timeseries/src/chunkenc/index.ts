@@ -83,20 +83,38 @@ function encodeValues(values: Float64Array, codec: ValueCodec): Uint8Array {
 const SAMPLE = 1024;
 
 /**
+ * The value column coded with a hinted codec, or null when that codec cannot code it
+ * exactly (a decimal one at a scale some value needs more digits than). A decimal scale
+ * coarser than the column needs still codes it exactly, only a few bits larger, so the
+ * hinted scale is kept rather than searched for again on every commit.
+ */
+function encodeValuesWith(values: Float64Array, codec: ValueCodec): Uint8Array | null {
+  if (codec.kind !== 'decimal') return encodeValues(values, codec);
+  const w = valueScratch;
+  w.reset();
+  const e = new DecimalEncoder(w, codec.scale, codec.order);
+  if (e.tryPutAll(values) >= 0) return null;
+  e.finishInto(w);
+  return w.view();
+}
+
+/**
  * Code the value column with the smallest applicable codec. With a hint, the hinted codec
- * alone while it still applies (a decimal one only at the same scale, which is what makes
- * it lossless) and the split has not crossed a power of two in size since, so a split is
- * weighed about log2(points) times in its life, last at its largest power of two. A long
- * column is weighed on its last SAMPLE values and then coded once with the winner (commits
- * of thousands of points cross a power of two on nearly every commit). Candidates are
- * weighed by their exact coded size, counted without coding, and only the winner is coded
- * (ties go to the earlier candidate: xor, ieee, decimal order 1, order 2).
+ * alone while it still applies (a decimal one while every value is exact at its scale,
+ * which is what makes it lossless) and the split has not crossed a power of two in size
+ * since, so a split is weighed about log2(points) times in its life, last at its largest
+ * power of two. A long column is weighed on its last SAMPLE values and then coded once
+ * with the winner (commits of thousands of points cross a power of two on nearly every
+ * commit). Candidates are weighed by their exact coded size, counted without coding, and
+ * only the winner is coded (ties go to the earlier candidate: xor, ieee, decimal order 1,
+ * order 2).
  */
 function bestValues(values: Float64Array, hint?: SplitCodecHint | null): { codec: ValueCodec; bytes: Uint8Array } {
-  const sameSize = hint && Math.clz32(hint.n) === Math.clz32(values.length);
-  if (sameSize && hint.codec.kind !== 'decimal') return { codec: hint.codec, bytes: encodeValues(values, hint.codec) };
+  if (hint && Math.clz32(hint.n) === Math.clz32(values.length)) {
+    const bytes = encodeValuesWith(values, hint.codec);
+    if (bytes !== null) return { codec: hint.codec, bytes };
+  }
   const scale = findScale(values);
-  if (sameSize && hint.codec.kind === 'decimal' && hint.codec.scale === scale) return { codec: hint.codec, bytes: encodeValues(values, hint.codec) };
   const sampled = values.length > 2 * SAMPLE;
   const weighed = sampled ? values.subarray(values.length - SAMPLE) : values;
   let codec: ValueCodec = { kind: 'xor' };
@@ -191,19 +209,47 @@ function decodeColumns<K extends Uint32Array | BigInt64Array>(
 }
 
 /**
+ * The last position column coded (at least KEY_CACHE_MIN points), and its bytes. A fold
+ * codes the splits of every method of a granularity one after the other, and all but std
+ * have the same positions: the column is coded once for them. Matched by content, since a
+ * caller may reuse or change its arrays.
+ */
+let cachedPositions = new Uint32Array(0);
+let cachedPositionBytes = new Uint8Array(0);
+const KEY_CACHE_MIN = 16;
+
+function samePositions(a: Uint32Array, b: Uint32Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** The coded position column of `positions`; a view valid until the next encode. */
+function positionColumn(positions: Uint32Array): Uint8Array {
+  const n = positions.length;
+  if (n >= KEY_CACHE_MIN && samePositions(positions, cachedPositions)) return cachedPositionBytes;
+  keyScratch.reset();
+  const ke = new PositionEncoder(keyScratch);
+  for (let i = 0; i < n; i++) ke.put(positions[i]);
+  ke.finish();
+  const bytes = keyScratch.view();
+  if (n >= KEY_CACHE_MIN) {
+    cachedPositions = positions.slice();
+    cachedPositionBytes = bytes.slice();
+  }
+  return bytes;
+}
+
+/**
  * Encode one split. `positions` are point indexes within the split (integers < 2^32,
  * normally ascending; any order round-trips). Values round-trip bit for bit.
  */
 export function encodeSplit(positions: Uint32Array, values: Float64Array, hint?: SplitCodecHint | null): Uint8Array {
   checkLengths(positions, values);
   const n = positions.length;
-  keyScratch.reset();
-  const ke = new PositionEncoder(keyScratch);
-  for (let i = 0; i < n; i++) ke.put(positions[i]);
-  ke.finish();
   const v = bestValues(values, hint);
   const enc = splitEncoding(v.codec);
-  const out = assemble(enc, n, keyScratch.view(), v.codec, v.bytes);
+  const out = assemble(enc, n, positionColumn(positions), v.codec, v.bytes);
   return out.length <= 5 + 12 * n ? out : encodeRawSplit(positions, values);
 }
 
@@ -280,8 +326,20 @@ export function appendSplitSegment(existing: Uint8Array, segment: Uint8Array, se
 }
 
 /**
+ * The hint for coding an `n`-point segment after `last` (a split blob; its last segment
+ * counts): that segment's codec whatever the two sizes. Segments are a commit's points
+ * each, often a handful, whose sizes cross powers of two from one commit to the next;
+ * weighing every codec on each cost more than coding it, and the split is weighed whole
+ * again when it is compacted.
+ */
+export function segmentHint(last: Uint8Array, n: number): SplitCodecHint | null {
+  const h = splitCodecHint(last);
+  return h === null ? null : { codec: h.codec, n };
+}
+
+/**
  * `existing` (a split blob) with the points at `positions` (ascending) appended as one more
- * segment, coded like its last segment when that codec still applies (see encodeSplit);
+ * segment, coded like its last segment when that codec still applies (see segmentHint);
  * null when they do not start at or after its last position or it has MAX_SEGMENTS
  * segments already. The blob's header is read once for all of it.
  */
@@ -293,7 +351,7 @@ export function appendSplit(existing: Uint8Array, positions: Uint32Array, values
   let last = 0;
   for (const s of head) if (s.lastPosition > last) last = s.lastPosition;
   if (positions[0] < last) return null;
-  const segment = encodeSplit(positions, values, splitCodecHint(head[head.length - 1].bytes));
+  const segment = encodeSplit(positions, values, segmentHint(head[head.length - 1].bytes, n));
   head.push({ lastPosition: positions[n - 1], bytes: segment });
   return writeSegments(head);
 }

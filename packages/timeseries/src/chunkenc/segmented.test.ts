@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { CorruptDataError, Encoding, MAX_SEGMENTS, appendSplit, appendSplitSegment, decodeSplit, encodeSplit, splitCodecHint, splitLastPosition, splitSegmentCount } from './index.js';
+import { CorruptDataError, Encoding, MAX_SEGMENTS, appendSplit, appendSplitSegment, decodeSplit, encodeSplit, segmentHint, splitCodecHint, splitLastPosition, splitSegmentCount } from './index.js';
 import { writeSegments } from './segmented.js';
 import { assertSameBits, decodesOrRejects, doubleColumn, mutated } from './properties.js';
 
@@ -112,7 +112,7 @@ test('appendSplit: the segment encodeSplit codes with the last segment as hint, 
           assert.equal(got, null);
           continue;
         }
-        const expected = appendSplitSegment(blob, encodeSplit(positions, values, splitCodecHint(blob)), positions[n - 1]);
+        const expected = appendSplitSegment(blob, encodeSplit(positions, values, segmentHint(blob, n)), positions[n - 1]);
         assert.deepEqual(got, expected);
         blob = expected;
         segments++;

@@ -58,3 +58,10 @@ test('aggregateSeriesMany refuses an unknown method, plain or rate', () => {
   assert.throws(() => aggregateSeriesMany(series, S, ['mean', 'avg']), UnknownAggregationMethodError);
   assert.throws(() => aggregateSeriesMany(series, S, ['rate:avg']), UnknownAggregationMethodError);
 });
+
+test('aggregateSeriesMany with a method listed twice gives it twice', () => {
+  const series = { ts: BigInt64Array.from([1n, 2n, 3n, 5n].map((t) => t * S)), values: Float64Array.of(-0, 2.5, -1, 7) };
+  const methods = ['sum', 'min', 'sum', 'max', 'min', 'max', 'mean'];
+  const all = aggregateSeriesMany(series, 2n * S, methods);
+  methods.forEach((m, j) => assertSame(all[j], aggregateSeries(series, 2n * S, m), m));
+});

@@ -47,17 +47,31 @@ async function storeAggregate(
   const { kept, cutoff } = applyRetention(agg.series, agg.item.timespan);
   if (kept.ts.length === 0) return;
   const prefix = seriesKey(agg.method, g);
-  let existing = state.splits.get(prefix);
-  if (existing === undefined) state.splits.set(prefix, (existing = new Set()));
+  // The set may be shared with the cached decoded state (see stateOf): copied before the
+  // first change, which most folds (appending to the open split) never make.
+  let existing = state.splits.get(prefix) ?? new Set<Nanos>();
+  let owned = false;
+  const own = (): Set<Nanos> => {
+    if (!owned) {
+      existing = new Set(existing);
+      state.splits.set(prefix, existing);
+      owned = true;
+    }
+    return existing;
+  };
   const count = existing.size;
   // Splits wholly older than the one holding the retention cutoff are deleted.
   const oldestKept = splitStart(cutoff ?? kept.ts[0], g);
   if (cutoff !== null) {
-    for (const start of [...existing]) {
-      if (start >= oldestKept) continue;
-      existing.delete(start);
+    let stale: Nanos[] | null = null;
+    for (const start of existing) if (start < oldestKept) (stale ??= []).push(start);
+    if (stale !== null) {
+      const set = own();
+      for (const start of stale) {
+        set.delete(start);
+        del.push(splitKey(agg.method, g, start));
+      }
       state.index = undefined;
-      del.push(splitKey(agg.method, g, start));
     }
   }
   const parts = bySplit(kept, g);
@@ -89,9 +103,9 @@ async function storeAggregate(
       }
     }
     put.set(key, encodeSplitSeries(merged, start, g, hint));
-    existing.add(start);
+    if (!existing.has(start)) own().add(start);
   }
-  if (existing.size !== count) state.index = undefined;
+  if (existing.size !== count || owned) state.index = undefined;
 }
 
 /** Re-codes a stored segmented split as one chunk (put); a single chunk is left as it is. */
@@ -120,8 +134,9 @@ const decodedStates = new WeakMap<Uint8Array, State>();
 function stateOf(bytes: Uint8Array | null): State {
   const known = bytes === null ? undefined : decodedStates.get(bytes);
   if (known === undefined) return decodeState(bytes);
-  // The buffer's arrays are never written in place (folds build new ones); the split index is.
-  return { buffer: known.buffer, splits: new Map([...known.splits].map(([k, v]) => [k, new Set(v)])), chunks: known.chunks, index: known.index };
+  // The buffer's arrays are never written in place (folds build new ones), nor are the
+  // split sets (storeAggregate copies one before changing it); the map of them is.
+  return { buffer: known.buffer, splits: new Map(known.splits), chunks: known.chunks, index: known.index };
 }
 
 /**

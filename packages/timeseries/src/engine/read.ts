@@ -38,8 +38,79 @@ export class AggregationNotFoundError extends Error {
   }
 }
 
+const copy = (s: Series): Series => ({ ts: s.ts.slice(), values: s.values.slice() });
+
 /** Splits of one series a read asks for at once. */
 const SPLITS_READ_AT_ONCE = 8;
+
+/**
+ * Decoded states, by the bytes they were decoded from. Storages hand out the same bytes
+ * object for as long as a metric is unchanged (they may not be modified: see
+ * AggregateStorage), so the bytes' identity is the state's version and an entry dies with
+ * its bytes; a commit yields new bytes, hence a new entry. Decoding the state was a tenth
+ * of a small read and is repeated for every granularity and request.
+ */
+const decodedStates = new WeakMap<Uint8Array, State>();
+
+function readState(bytes: Uint8Array | null): State {
+  if (bytes === null) return decodeState(null, { buffer: false });
+  let state = decodedStates.get(bytes);
+  if (state === undefined) {
+    // Reads use stored aggregates only, never the raw points of the bound buffer.
+    state = decodeState(bytes, { buffer: false });
+    decodedStates.set(bytes, state);
+  }
+  return state;
+}
+
+/**
+ * Decoded splits, by the bytes they were decoded from (same identity argument as the
+ * states: a rewritten split is new bytes, so never served stale), least recently used
+ * out, bounded in points. A split holds at most a few thousand points; decoding them is
+ * the largest part of reading a stored series again, as dashboards do. Holding the
+ * decoded series in a WeakMap instead would keep them as long as the storage's cache of
+ * encoded splits keeps their bytes: several times its byte bound.
+ */
+export class DecodedSplits {
+  readonly #entries = new Map<Uint8Array, { start: Nanos; granularity: Nanos; series: Series }>();
+  #points = 0;
+
+  constructor(readonly maxPoints: number) {}
+
+  /** The decoded series of `bytes`, from the cache when it holds them. Do not modify it. */
+  decode(bytes: Uint8Array, start: Nanos, granularity: Nanos): Series {
+    const hit = this.#entries.get(bytes);
+    if (hit !== undefined && hit.start === start && hit.granularity === granularity) {
+      // Re-insert: Map order doubles as LRU order.
+      this.#entries.delete(bytes);
+      this.#entries.set(bytes, hit);
+      return hit.series;
+    }
+    const series = decodeSplitSeries(bytes, start, granularity);
+    const n = series.ts.length;
+    if (n > this.maxPoints / 8) return series; // one huge split must not flush the rest
+    if (hit !== undefined) {
+      this.#entries.delete(bytes);
+      this.#points -= hit.series.ts.length;
+    }
+    this.#entries.set(bytes, { start, granularity, series });
+    this.#points += n;
+    while (this.#points > this.maxPoints) {
+      const [k, v] = this.#entries.entries().next().value as [Uint8Array, { series: Series }];
+      this.#entries.delete(k);
+      this.#points -= v.series.ts.length;
+    }
+    return series;
+  }
+
+  get points(): number {
+    return this.#points;
+  }
+}
+
+/** Points of decoded splits kept for reads: 16 bytes each, so 32 MiB. */
+const DECODED_SPLIT_POINTS = 2 * 1024 * 1024;
+const decodedSplits = new DecodedSplits(DECODED_SPLIT_POINTS);
 
 async function readStored(
   method: string,
@@ -62,10 +133,12 @@ async function readStored(
     const blobs = await Promise.all(batch.map((start) => readSplit(splitKey(method, g, start))));
     for (let j = 0; j < batch.length; j++) {
       const bytes = blobs[j];
-      if (bytes !== null) parts.push(decodeSplitSeries(bytes, batch[j], g));
+      if (bytes !== null) parts.push(decodedSplits.decode(bytes, batch[j], g));
     }
   }
   if (parts.length === 0) return EMPTY;
+  // The cache's arrays must not reach the caller, who owns what it is given.
+  if (parts.length === 1) return applyRetention(copy(parts[0]), item.timespan).kept;
   // Splits may hold points past retention until rewritten: hide them like Gnocchi.
   return applyRetention(concat(parts), item.timespan).kept;
 }
@@ -97,8 +170,7 @@ export async function readMeasures(
   query: ReadQuery,
   readSplit: ReadSplit,
 ): Promise<ReadResult> {
-  // Reads use stored aggregates only, never the raw points of the bound buffer.
-  const state = decodeState(stateBytes, { buffer: false });
+  const state = readState(stateBytes);
   const method = query.aggregation;
   let items = [...policy.definition].sort((a, b) => (a.granularity > b.granularity ? -1 : 1));
   if (query.granularity !== undefined) {

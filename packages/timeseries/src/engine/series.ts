@@ -56,6 +56,9 @@ export function combine(winner: Series, other: Series): Series {
 }
 
 export function slice(s: Series, from: number, to = s.ts.length): Series {
+  // The whole series is the usual case (nothing cut by retention, one split, nothing
+  // dropped), and views alias the same memory anyway: no new views for it.
+  if (from === 0 && to === s.ts.length) return s;
   return { ts: s.ts.subarray(from, to), values: s.values.subarray(from, to) };
 }
 

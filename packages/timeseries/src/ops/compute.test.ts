@@ -2,7 +2,7 @@
 // (testdata/gen-cases.py): values must be bit-identical, NaN where Gnocchi has NaN.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { computeAggregates, type SeriesInput } from './compute.js';
+import { alignSeries, computeAggregates, type SeriesInput } from './compute.js';
 import { parseOperations } from './schema.js';
 import { UnaggregableError } from './evaluate.js';
 import { GNOCCHI_CASES, type GnocchiCase } from './testdata/gnocchi-cases.js';
@@ -94,3 +94,39 @@ for (const c of GNOCCHI_CASES) {
     else assert.deepEqual(actual, expected);
   });
 }
+
+/** The outer join spelled out with a Map: what alignSeries must give on any input. */
+function naiveAlign(all: { ts: BigInt64Array; values: Float64Array }[], filler: number): { ts: bigint[]; columns: number[][] } {
+  const ts = [...new Set(all.flatMap((s) => [...s.ts]))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const columns = all.map((s) => {
+    const at = new Map([...s.ts].map((t, i) => [t, s.values[i]]));
+    return ts.map((t) => at.get(t) ?? filler);
+  });
+  return { ts, columns };
+}
+
+test('alignSeries: series sharing their timestamps, views of larger arrays, and timestamps differing in either word', () => {
+  const n = 50;
+  const ts = BigInt64Array.from({ length: n }, (_, i) => BASE + BigInt(i) * 60n * S);
+  const vals = (k: number) => Float64Array.from({ length: n }, (_, i) => i * 10 + k);
+  // A view at an offset into a larger buffer, with the same timestamps.
+  const bigTs = new BigInt64Array(n + 3);
+  bigTs.set(ts, 3);
+  const bigVals = new Float64Array(n + 3);
+  bigVals.set(vals(2), 3);
+  const same = [{ ts, values: vals(0) }, { ts: ts.slice(), values: vals(1) }, { ts: bigTs.subarray(3), values: bigVals.subarray(3) }];
+  // One timestamp moved by 2^32 ns (high word only) and one by 1 ns (low word only).
+  const high = ts.slice();
+  high[10] += 1n << 32n;
+  const low = ts.slice();
+  low[20] += 1n;
+  const shorter = ts.slice(0, n - 5);
+  for (const all of [same, [...same, { ts: high, values: vals(3) }], [...same, { ts: low, values: vals(4) }], [same[0], { ts: shorter, values: vals(5).subarray(0, n - 5) }]]) {
+    const a = alignSeries(all, -1);
+    const want = naiveAlign(all, -1);
+    assert.deepEqual([...a.ts], want.ts);
+    assert.deepEqual(a.columns.map((c) => [...c]), want.columns);
+    // The columns are the caller's: not the inputs' arrays.
+    for (const [i, c] of a.columns.entries()) assert.notEqual(c.buffer, all[i].values.buffer);
+  }
+});
