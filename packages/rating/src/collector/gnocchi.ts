@@ -44,18 +44,50 @@ export class UsageReadError extends Error {
 
 /** CloudKitty's conversion: exact value of the float, times factor, plus offset, then mutate. */
 export function convertQty(value: number, m: Pick<MetricConfig, 'factor' | 'offset' | 'mutate' | 'mutate_map'>): string {
-  const q = exactDecimalOfDouble(value).times(exactDecimalOfDouble(m.factor)).plus(exactDecimalOfDouble(m.offset));
-  switch (m.mutate) {
-    case 'NUMBOOL': return q.isZero() ? '0' : '1';
-    case 'NOTNUMBOOL': return q.isZero() ? '1' : '0';
-    case 'FLOOR': return decimalString(q.floor());
-    case 'CEIL': return decimalString(q.ceil());
-    case 'MAP': {
-      for (const [k, v] of m.mutate_map ?? []) if (exactDecimalOfDouble(k).eq(q)) return decimalString(new Dec(String(v)));
-      return '0';
+  return qtyConverter(m)(value);
+}
+
+type Conversion = Pick<MetricConfig, 'factor' | 'offset' | 'mutate' | 'mutate_map'>;
+
+/** The conversion in decimals, every step rounded as Python's decimal context rounds it. */
+function decimalConverter(m: Conversion): (value: number) => string {
+  const factor = exactDecimalOfDouble(m.factor);
+  const offset = exactDecimalOfDouble(m.offset);
+  const map = m.mutate === 'MAP' ? [...m.mutate_map ?? []].map(([k, v]) => [exactDecimalOfDouble(k), decimalString(new Dec(String(v)))] as const) : [];
+  return (value) => {
+    const q = exactDecimalOfDouble(value).times(factor).plus(offset);
+    switch (m.mutate) {
+      case 'NUMBOOL': return q.isZero() ? '0' : '1';
+      case 'NOTNUMBOOL': return q.isZero() ? '1' : '0';
+      case 'FLOOR': return decimalString(q.floor());
+      case 'CEIL': return decimalString(q.ceil());
+      case 'MAP': {
+        for (const [k, v] of map) if (k.eq(q)) return v;
+        return '0';
+      }
+      default: return decimalString(q);
     }
-    default: return decimalString(q);
+  };
+}
+
+/**
+ * `convertQty` for one metric, with its factor and offset read once. Two cases skip the
+ * decimals, with the same result: without an offset, the quantity is zero exactly when the
+ * value or the factor is (a non-zero product rounded to 28 digits is not zero), which is
+ * all NUMBOOL and NOTNUMBOOL ask; and a factor of 1 without an offset leaves an integer
+ * value of 15 digits or fewer as it is (rounding to 28 digits keeps it).
+ */
+export function qtyConverter(m: Conversion): (value: number) => string {
+  const exact = decimalConverter(m);
+  if (m.offset === 0 && (m.mutate === 'NUMBOOL' || m.mutate === 'NOTNUMBOOL')) {
+    const zero = m.mutate === 'NUMBOOL' ? '0' : '1';
+    const nonZero = m.mutate === 'NUMBOOL' ? '1' : '0';
+    return (value) => (!Number.isFinite(value) ? exact(value) : value === 0 || m.factor === 0 ? zero : nonZero);
   }
+  if (m.offset === 0 && m.factor === 1 && (m.mutate === 'NONE' || m.mutate === 'FLOOR' || m.mutate === 'CEIL')) {
+    return (value) => (Number.isInteger(value) && Math.abs(value) < 1e15 ? String(value === 0 ? 0 : value) : exact(value));
+  }
+  return exact;
 }
 
 export function attr(v: unknown): string {
@@ -123,8 +155,10 @@ export class ReaderUsageSource implements UsageSource {
   readonly scopeKey: string;
   readonly periodS: number;
   readonly concurrency: number;
+  readonly #convert: Map<MetricConfig, (value: number) => string>;
 
   constructor(readonly reader: UsageReader, readonly metrics: readonly MetricConfig[], opts: GnocchiUsageOptions = {}) {
+    this.#convert = new Map(metrics.map((m) => [m, qtyConverter(m)]));
     this.scopeKey = opts.scopeKey ?? 'project_id';
     this.periodS = opts.periodS ?? 3600;
     this.concurrency = opts.concurrency ?? DEFAULT_CONCURRENCY;
@@ -184,6 +218,7 @@ export class ReaderUsageSource implements UsageSource {
       }
     }
     const alive = m.metadata.length > 0 ? await this.#resources(m, scopeId, begin, n, periodNs) : null;
+    const convert = this.#convert.get(m) ?? qtyConverter(m);
     const groupbys = groups.map((g) => {
       const out: Record<string, string> = {};
       for (const [k, v] of Object.entries(g.group)) out[k] = attr(v);
@@ -206,7 +241,7 @@ export class ReaderUsageSource implements UsageSource {
           if (res === undefined) continue;
           for (const k of m.metadata) metadata[k] = attr(res[k]);
         }
-        out.push({ type: m.type, unit: m.unit, qty: convertQty(value, m), groupby: { ...groupby }, metadata });
+        out.push({ type: m.type, unit: m.unit, qty: convert(value), groupby: { ...groupby }, metadata });
       }
       return out;
     });

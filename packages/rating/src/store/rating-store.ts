@@ -135,6 +135,13 @@ const ratedOut = (r: RatedRow): StoredRated => ({
   groupby: JSON.parse(r.groupby) as Record<string, string>, metadata: JSON.parse(r.metadata) as Record<string, string>,
 });
 
+const PLAIN_DECIMAL = /^-?(0|[1-9]\d*)(\.\d*[1-9])?$/;
+
+/** A decimal string as stored: plain notation; the canonical strings rating makes are kept as they are. */
+function plainDecimal(s: string): string {
+  return PLAIN_DECIMAL.test(s) && s !== '-0' ? s : new Decimal(s).toFixed();
+}
+
 /** The periods' spans (µs) with adjacent ones joined, in order. */
 function runsOf(rated: readonly RatedPeriod[]): [number, number][] {
   const spans = rated.map((r): [number, number] => [nsToUs(r.period.begin), nsToUs(r.period.end)]).sort((a, b) => a[0] - b[0]);
@@ -561,7 +568,7 @@ export class SqlRatingStore implements RatingStore {
       for (const p of points) {
         rows.push({
           scope_id: scopeId, begin_us: begin, end_us: end, type: p.type, unit: p.unit,
-          qty: new Decimal(p.qty).toFixed(), price: new Decimal(p.price).toFixed(), currency,
+          qty: plainDecimal(p.qty), price: plainDecimal(p.price), currency,
           project_id: p.groupby.project_id ?? null, groupby: JSON.stringify(p.groupby), metadata: JSON.stringify(p.metadata),
         });
       }
