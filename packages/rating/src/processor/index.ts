@@ -181,13 +181,26 @@ export class RatingProcessor {
         if (pipe === undefined) { pipe = ratingPipeline(modules, at.rules, p.scopeId); pipelines.set(pipeKey, pipe); }
         return { period: p, points: pipe.rate(usage) };
       };
-      for (const batch of batches(periods, batchPeriods)) {
+      const read = (batch: readonly ScopePeriod[]): Promise<UsagePoint[][]> => {
         const first = batch[0];
-        const usage = batch.length === 1
-          ? [await this.#o.source.usage(first.scopeId, first.begin, first.end)]
-          : await this.#o.source.usageOfPeriods(first.scopeId, first.begin, batch[batch.length - 1].end, this.periodNs);
+        return batch.length === 1
+          ? this.#o.source.usage(first.scopeId, first.begin, first.end).then((u) => [u])
+          : this.#o.source.usageOfPeriods(first.scopeId, first.begin, batch[batch.length - 1].end, this.periodNs);
+      };
+      const all = batches(periods, batchPeriods);
+      // With batches, the next batch is read while this one is rated and written: reading
+      // waits on storage, writing on the database. Its error, if any, is the next batch's.
+      const ahead = batchPeriods > 1;
+      let next: Promise<UsagePoint[][]> | null = null;
+      for (const [k, batch] of all.entries()) {
+        const usage = await (next ?? read(batch));
+        next = null;
+        if (ahead && k + 1 < all.length) {
+          next = read(all[k + 1]);
+          next.catch(() => undefined);
+        }
         const rated = batch.map((p, i) => rate(p, usage[i]));
-        if (rated.length === 1) await this.#o.store.writeRated(first, rated[0].points, this.currency);
+        if (rated.length === 1) await this.#o.store.writeRated(batch[0], rated[0].points, this.currency);
         else await this.#o.store.writeRatedPeriods(rated, this.currency);
         for (const p of batch) {
           done.push(p);

@@ -180,8 +180,9 @@ for (const engine of testDatabases()) {
     assert.deepEqual(await prices(store, 'p1', START + 10n * H), ['1', '2', '3', '4', '5', '6', '7', '8', '9', '10']);
     assert.equal((await store.rated({ beginUs: Number(START / 1000n), endUs: Number((START + 10n * H) / 1000n) })).length, 10);
     assert.equal((await store.scopeState('p1'))?.last_processed, START + 10n * H);
-    // Batches of 4: 0-3, then 4-7 twice (failed, then again), 8-9.
-    assert.equal(source.batchReads, 4);
+    // Batches of 4, each read while the one before is written: 0-3, 4-7, 8-9 (read while
+    // 4-7 failed), then again 4-7 and 8-9.
+    assert.equal(source.batchReads, 5);
   }));
 
   test(`${engine.name}: scopes are split between processors of a group, each rated by exactly one`, () => withStore('1', async (store) => {
