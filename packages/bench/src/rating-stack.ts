@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { buildApi, DEFAULT_HTTP_CONFIG } from '@tally/rest';
 import { openTestServices } from '@tally/rest/test-util';
 import {
-  Dec, RATING_MIGRATIONS, RatingProcessor, SqlRatingStore, StoreUsageSource, decimalString,
+  DEFAULT_BATCH_PERIODS, Dec, RATING_MIGRATIONS, RatingProcessor, SqlRatingStore, StoreUsageSource, decimalString,
   migrateRating, openRatingDatabase, parseMetricsYaml, type HashmapRules, type MetricStoreParts, type RatingDatabase,
 } from '@tally/rating';
 import { Rng } from './datasets.js';
@@ -216,7 +216,7 @@ export async function rateWithTally(stack: RatingStack): Promise<number> {
   const processor = new RatingProcessor({ store: stack.store, source, scopes: stack.scopes });
   const periods = stack.scopes.flatMap((s) => processor.periods(s, stack.begin, stack.end));
   const t0 = process.hrtime.bigint();
-  await processor.ratePeriods(periods);
+  await processor.ratePeriods(periods, { batchPeriods: DEFAULT_BATCH_PERIODS });
   return Number(process.hrtime.bigint() - t0) / 1e9;
 }
 

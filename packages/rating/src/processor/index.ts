@@ -148,14 +148,14 @@ export class RatingProcessor {
   }
 
   /**
-   * Rates `periods` in order. Adjacent periods of one scope, up to `batchPeriods` of them (the
-   * processor's `batchPeriods` by default), are
+   * Rates `periods` in order. Adjacent periods of one scope, up to `batchPeriods` of them (1
+   * by default: period by period, as an operator's re-rating goes), are
    * read at once (one read per metric for all of them) and written in one store
    * transaction with the scope's state: a batch is written whole or not at all, and
    * `onRated` hears of its periods once it is committed.
    */
   async ratePeriods(periods: readonly ScopePeriod[], opts: { batchPeriods?: number } = {}): Promise<ScopePeriod[]> {
-    const batchPeriods = Math.max(1, opts.batchPeriods ?? this.#batchPeriods);
+    const batchPeriods = Math.max(1, opts.batchPeriods ?? 1);
     const done: ScopePeriod[] = [];
     if (periods.length === 0) return done;
     try {
@@ -231,7 +231,7 @@ export class RatingProcessor {
       const from = state?.last_processed ?? start;
       if (from < lastEnd) todo.push(...this.periods(scopeId, from, lastEnd));
     }
-    const rated = await this.ratePeriods(todo);
+    const rated = await this.ratePeriods(todo, { batchPeriods: this.#batchPeriods });
     const report: RunReport = { rated, waiting: false };
     if (rated.length > 0 && this.#o.budgets !== undefined) {
       try {
@@ -248,7 +248,7 @@ export class RatingProcessor {
    * `notDone`. One period per read and write: an operator follows it period by period.
    */
   async rerate(scopeIds: readonly string[], begin: bigint, end: bigint): Promise<ScopePeriod[]> {
-    return this.ratePeriods(scopeIds.flatMap((s) => this.periods(s, begin, end)), { batchPeriods: 1 });
+    return this.ratePeriods(scopeIds.flatMap((s) => this.periods(s, begin, end)));
   }
 }
 
