@@ -19,7 +19,7 @@ export function isoOfNs(ns: bigint): string {
   return new Date(Number(ns / 1_000_000n)).toISOString();
 }
 
-/** Where usage comes from: the processor only needs these three reads. */
+/** Where usage comes from: the processor only needs these reads. */
 export interface UsageSource {
   /** Usage of `scopeId` in [begin, end). */
   usage(scopeId: string, begin: bigint, end: bigint): Promise<UsagePoint[]>;

@@ -2,8 +2,8 @@
 // the metric store has processed (its backlog is empty), oldest first: a scope's backlog is
 // read in batches of adjacent periods (one read per metric for a batch) and each batch is
 // written with the scope's state in one store transaction, so a period is rated once and a
-// crash between two batches loses nothing. Scopes are shared among processors by a hash ring over the members
-// of a coordination group: each scope has one owner at a time. Re-rating replaces what was
+// crash between two batches loses nothing. Scopes are shared among processors by a hash ring
+// over the members of a coordination group: each scope has one owner at a time. Re-rating replaces what was
 // stored for each period asked for; an operation over many scope-periods that fails answers
 // with what it did and what it did not, so it can be resumed with the rest. Priced mappings
 // take the price in force at each period's start; budgets are checked after each pass that
@@ -149,10 +149,10 @@ export class RatingProcessor {
 
   /**
    * Rates `periods` in order. Adjacent periods of one scope, up to `batchPeriods` of them (1
-   * by default: period by period, as an operator's re-rating goes), are
-   * read at once (one read per metric for all of them) and written in one store
-   * transaction with the scope's state: a batch is written whole or not at all, and
-   * `onRated` hears of its periods once it is committed.
+   * by default: period by period, as an operator's re-rating goes), are read at once (one
+   * read per metric for all of them) and written in one store transaction with the scope's
+   * state: a batch is written whole or not at all, and `onRated` hears of its periods once
+   * it is committed.
    */
   async ratePeriods(periods: readonly ScopePeriod[], opts: { batchPeriods?: number } = {}): Promise<ScopePeriod[]> {
     const batchPeriods = Math.max(1, opts.batchPeriods ?? 1);
