@@ -51,6 +51,8 @@ export function ratingBenchConfig(v: Raw, int: (name: string, raw: string | unde
 export interface RatingFigures {
   config: RatingBenchConfig;
   measures: number;
+  /** Generating the usage, posting it and processing it (not rating). */
+  seedS: number;
   scopePeriods: number;
   /** Rated points (usage points of all scope-periods). */
   points: number;
@@ -65,7 +67,9 @@ export interface RatingFigures {
 
 export async function runRatingBench(cfg: RatingBenchConfig, repoRoot: string, progress: Progress): Promise<RatingFigures> {
   progress.log(`rating: generating ${cfg.projects} projects, ${cfg.resources} VMs, ${cfg.hours} h of usage`);
+  const t0 = process.hrtime.bigint();
   const stack = await openRatingStack(cfg, (m) => progress.log(`rating: ${m}`));
+  const seedS = Number(process.hrtime.bigint() - t0) / 1e9;
   try {
     progress.log('rating: Tally rating every project-period');
     const tallyS = await rateWithTally(stack);
@@ -73,7 +77,7 @@ export async function runRatingBench(cfg: RatingBenchConfig, repoRoot: string, p
     let points = 0;
     for (const per of tally.values()) for (const c of per.values()) points += c.points;
     const figures: RatingFigures = {
-      config: cfg, measures: stack.measures, scopePeriods: stack.scopes.length * cfg.hours, points, tallyS,
+      config: cfg, measures: stack.measures, seedS, scopePeriods: stack.scopes.length * cfg.hours, points, tallyS,
       cloudkittyS: null, cloudkittyStartupS: null, ratio: null, comparedPeriods: 0, differentPeriods: 0,
     };
     progress.log(`rating: Tally ${tallyS.toFixed(2)} s`);
@@ -100,6 +104,7 @@ export function renderRatingFigures(f: RatingFigures): string {
   const issuePeriods = 1000 * 720;
   const lines = [
     `rating ${c.projects} projects x ${c.hours} h (${f.scopePeriods} project-periods), ${c.resources} VMs, ${f.points} rated points, ${f.measures} measures`,
+    `  seeding (generate, post, process; not rating) ${f.seedS.toFixed(2)} s`,
     `  Tally (read in process + rate + store)   ${f.tallyS.toFixed(2)} s   ${perPeriodMs(f.tallyS)} per project-period`,
   ];
   if (f.cloudkittyS !== null) {

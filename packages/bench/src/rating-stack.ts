@@ -2,8 +2,8 @@
 // over real components in a temporary folder, in this process, also listening on a local
 // port so that Debian's CloudKitty processor reads the very same data), generated usage
 // (projects, virtual machines with flavors, hours of measures), one metrics.yml and one set of
-// hashmap rules, Tally's rating over it (library: RatingProcessor reading Tally in process,
-// SqlRatingStore on Tally's index database) and CloudKitty's processor over it
+// hashmap rules, Tally's rating over it (library: RatingProcessor reading Tally's components
+// in process as `tally serve` does, SqlRatingStore on Tally's index database) and CloudKitty's processor over it
 // (scripts/cloudkitty-processor-run), each answering totals per project and period.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,8 +13,8 @@ import type { AddressInfo } from 'node:net';
 import { buildApi, DEFAULT_HTTP_CONFIG } from '@tally/rest';
 import { openTestServices } from '@tally/rest/test-util';
 import {
-  Dec, GnocchiUsageSource, RATING_MIGRATIONS, RatingProcessor, SqlRatingStore, decimalString, inProcessGnocchiClient,
-  migrateRating, openRatingDatabase, parseMetricsYaml, type HashmapRules, type RatingDatabase,
+  DEFAULT_BATCH_PERIODS, Dec, RATING_MIGRATIONS, RatingProcessor, SqlRatingStore, StoreUsageSource, decimalString,
+  migrateRating, openRatingDatabase, parseMetricsYaml, type HashmapRules, type MetricStoreParts, type RatingDatabase,
 } from '@tally/rating';
 import { Rng } from './datasets.js';
 
@@ -73,6 +73,8 @@ export interface RatingStack {
   dir: string;
   url: string;
   app: FastifyInstance;
+  /** Tally's components the API runs over (what `tally serve`'s rating reads in process). */
+  services: MetricStoreParts;
   ratingDb: RatingDatabase;
   store: SqlRatingStore;
   scopes: string[];
@@ -177,7 +179,7 @@ export async function openRatingStack(cfg: RatingDataConfig, log: (m: string) =>
     }
     log(`usage: ${cfg.projects} projects, ${cfg.resources} VMs, ${cfg.hours} h, ${measures} measures processed`);
     await makeRules(store, scopes[0]);
-    return { dir, url, app, ratingDb, store, scopes, begin, end, measures, close };
+    return { dir, url, app, services: svc.services, ratingDb, store, scopes, begin, end, measures, close };
   } catch (e) {
     await close();
     throw e;
@@ -208,13 +210,13 @@ export async function makeRules(store: SqlRatingStore, specialProject: string): 
   await store.createThreshold({ service_id: mem.service_id, level: '4', cost: '0.01', map_type: 'flat', group_id: memGroup.group_id });
 }
 
-/** Rates every scope-period of the stack with Tally's rating; returns the seconds it took. */
+/** Rates every scope-period of the stack as the processor rates a backlog (in batches); returns the seconds it took. */
 export async function rateWithTally(stack: RatingStack): Promise<number> {
-  const source = new GnocchiUsageSource(inProcessGnocchiClient(stack.app), parseMetricsYaml(RATING_METRICS_YML));
+  const source = new StoreUsageSource(stack.services, parseMetricsYaml(RATING_METRICS_YML));
   const processor = new RatingProcessor({ store: stack.store, source, scopes: stack.scopes });
   const periods = stack.scopes.flatMap((s) => processor.periods(s, stack.begin, stack.end));
   const t0 = process.hrtime.bigint();
-  await processor.ratePeriods(periods);
+  await processor.ratePeriods(periods, { batchPeriods: DEFAULT_BATCH_PERIODS });
   return Number(process.hrtime.bigint() - t0) / 1e9;
 }
 

@@ -12,14 +12,14 @@ import { openMembership } from '@tally/coordination';
 import type { TlsFiles, TokenVerifier } from '@tally/rest';
 import {
   AlarmApiClient, BudgetError, BudgetStore, DEFAULT_METRICS_YAML, GnocchiUsageSource, MetricsConfigError, PartialRatingError,
-  PricingError, RATING_MIGRATIONS, RatingProcessor, SqlRatingStore, inProcessGnocchiClient, isoOfNs, loadPriceBook, migrateRating,
-  openRatingDatabase, parseMetricsYaml, ringOwnership, type MetricConfig, type PriceBook, type RatingDatabase, type ScopePeriod,
+  PricingError, RATING_MIGRATIONS, RatingProcessor, SqlRatingStore, StoreUsageSource, isoOfNs, loadPriceBook, migrateRating,
+  openRatingDatabase, parseMetricsYaml, ringOwnership, type MetricConfig, type PriceBook, type RatingDatabase, type ScopePeriod, type UsageSource,
 } from '@tally/rating';
 import { ConfigError, type Settings } from './config.js';
-import { gnocchiAuth, openInProcessApi } from './alarming.js';
+import { gnocchiAuth } from './alarming.js';
 import { paths as pricingPaths } from './pricing.js';
 import { startRatingApi } from './rating-api.js';
-import type { Services } from './services.js';
+import { openServices, type Services } from './services.js';
 
 /** What --rating-metrics names, or the default; a wrong file stops the command before anything starts. */
 export function ratingMetrics(s: Settings): MetricConfig[] {
@@ -39,15 +39,15 @@ export function ratingMetrics(s: Settings): MetricConfig[] {
   }
 }
 
-/** The metric API usage is read from: --gnocchi-url over HTTP, else this data folder in process. */
-async function openUsageSource(s: Settings, metrics: MetricConfig[], services?: Services): Promise<{ source: GnocchiUsageSource; close(): Promise<void> }> {
+/** The metric store usage is read from: --gnocchi-url over HTTP, else this data folder's components in process. */
+async function openUsageSource(s: Settings, metrics: MetricConfig[], services?: Services): Promise<{ source: UsageSource; close(): Promise<void> }> {
   const opts = { periodS: s.ratingPeriod };
   if (s.gnocchiUrl) {
     const client = new GnocchiClient({ url: s.gnocchiUrl, auth: gnocchiAuth(s) });
     return { source: new GnocchiUsageSource(client, metrics, opts), close: async () => client.close() };
   }
-  const { api, close } = await openInProcessApi(s, 'rating', services);
-  return { source: new GnocchiUsageSource(inProcessGnocchiClient(api), metrics, opts), close };
+  const svc = services ?? await openServices(s);
+  return { source: new StoreUsageSource(svc, metrics, opts), close: async () => { if (!services) await svc.close(); } };
 }
 
 /** Headers that make the rating service an administrator of the alarm API in this auth mode; null when it cannot be one. */

@@ -88,6 +88,12 @@ export interface ScopePeriod {
   end: bigint;
 }
 
+/** A period and its rated points. */
+export interface RatedPeriod {
+  period: ScopePeriod;
+  points: readonly RatedPoint[];
+}
+
 /** The processor's progress on one scope, as CloudKitty's `/v2/scope` shows it. */
 export interface ScopeState {
   scope_id: string;
@@ -111,6 +117,11 @@ export interface RatingStore {
   /** Scopes known to the store (active or not). */
   scopes(): Promise<ScopeState[]>;
   writeRated(period: ScopePeriod, points: readonly RatedPoint[], currency: string): Promise<void>;
+  /**
+   * `writeRated` of several periods of one scope in one transaction: all of them are
+   * written and the state advanced to the latest end, or none.
+   */
+  writeRatedPeriods(rated: readonly RatedPeriod[], currency: string): Promise<void>;
   /** Rated points of a scope between two instants (ns), period by period. */
   readRated(scopeId: string, begin: bigint, end: bigint): Promise<{ period: ScopePeriod; points: RatedPoint[] }[]>;
 }

@@ -13,3 +13,9 @@ export { authenticate, installTokenAuth } from './auth.js';
 export { installSiblingApiBasics } from './sibling-api.js';
 export { jsonDepth } from './nesting.js';
 export { HttpError } from './errors.js';
+// The aggregates API's resource search and evaluation, for readers in this process that
+// need its answers without going through HTTP (the rating collector).
+export { indexerResourceSearch, type AggregateResource, type ResourceSearch } from './domain/resource-search.js';
+export { measureResourceGroups, type GroupMeasured, type CommonArgs } from './domain/aggregates.js';
+export { MetricsNotFound } from './domain/errors.js';
+export { resourceJson } from './resources/json.js';

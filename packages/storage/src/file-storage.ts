@@ -12,7 +12,7 @@ import {
   encodeSplitHeader, nextApplied, packName, recordOf, type Manifest, type SplitRef,
 } from './format.js';
 import { RecordCache } from './record-cache.js';
-import type { AggregateStorage, CommitChange, MetricRecord, MetricSnapshot, MetricUpdate } from './types.js';
+import type { AggregateStorage, CommitChange, MetricSnapshot, MetricUpdate } from './types.js';
 import type { StorageDriver } from './drivers.js';
 
 export interface FileAggregateStorageOptions {

@@ -11,7 +11,7 @@ import {
 } from './format.js';
 import { RecordCache } from './record-cache.js';
 import { RECORD_CACHE_BYTES } from './file-storage.js';
-import type { AggregateStorage, CommitChange, MetricRecord, MetricUpdate } from './types.js';
+import type { AggregateStorage, CommitChange, MetricSnapshot, MetricUpdate } from './types.js';
 import type { StorageDriver } from './drivers.js';
 
 export interface S3AggregateStorageOptions {
@@ -130,8 +130,9 @@ export class S3AggregateStorage implements AggregateStorage {
     });
   }
 
-  async read(metricId: string): Promise<MetricRecord> {
-    return recordOf(await this.#manifest(metricId));
+  async read(metricId: string): Promise<MetricSnapshot> {
+    const manifest = await this.#manifest(metricId);
+    return { ...recordOf(manifest), readSplit: (key) => this.#readSplit(metricId, key, manifest, true) };
   }
 
   async update(metricId: string): Promise<MetricUpdate> {

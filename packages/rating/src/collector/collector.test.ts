@@ -3,7 +3,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestApi, type TestApi } from '@tally/rest/test-util';
-import { GnocchiUsageSource, convertQty, inProcessGnocchiClient } from './gnocchi.js';
+import { Dec, decimalString, exactDecimalOfDouble } from '../money.js';
+import { GnocchiUsageSource, convertQty, inProcessGnocchiClient, qtyConverter } from './gnocchi.js';
 import { MetricsConfigError, parseMetricsYaml } from './metrics-config.js';
 
 let api: TestApi;
@@ -85,6 +86,26 @@ test('conversions keep the float\'s exact value as CloudKitty does', () => {
   assert.equal(convertQty(2.5, { factor: 1, offset: 0, mutate: 'CEIL', mutate_map: null }), '3');
   assert.equal(convertQty(2, { factor: 1, offset: 0, mutate: 'MAP', mutate_map: new Map([[2, 7.5]]) }), '7.5');
   assert.equal(convertQty(3, { factor: 1, offset: 0, mutate: 'MAP', mutate_map: new Map([[2, 7.5]]) }), '0');
+});
+
+test('the converters that skip the decimals give what the decimals give', () => {
+  // Python's Decimal(value) * Decimal(factor) + Decimal(offset) in a 28-digit context, then mutate.
+  const reference = (v: number, factor: number, offset: number, mutate: 'NONE' | 'NUMBOOL' | 'NOTNUMBOOL' | 'FLOOR' | 'CEIL'): string => {
+    const q = exactDecimalOfDouble(v).times(exactDecimalOfDouble(factor)).plus(exactDecimalOfDouble(offset));
+    if (mutate === 'NUMBOOL') return q.isZero() ? '0' : '1';
+    if (mutate === 'NOTNUMBOOL') return q.isZero() ? '1' : '0';
+    return decimalString(mutate === 'FLOOR' ? q.floor() : mutate === 'CEIL' ? q.ceil() : new Dec(q));
+  };
+  let seed = 7;
+  const rnd = (): number => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const values = [0, -0, 1, -1, 5e-324, 1e-300, 0.1, 2 ** 53, 2 ** 53 + 2, 1e15 - 1, 1e15, 1e16, 123456789012345, -987654321, 3.5];
+  for (let i = 0; i < 300; i++) values.push(Math.round(rnd() * 10 ** Math.floor(rnd() * 18)) * (rnd() < 0.2 ? -1 : 1), rnd() * 10 ** Math.floor(rnd() * 20 - 10));
+  for (const mutate of ['NONE', 'NUMBOOL', 'NOTNUMBOOL', 'FLOOR', 'CEIL'] as const) {
+    for (const factor of [1, 0, 1 / 1024, 3600 / 1e6, 1e-300]) {
+      const convert = qtyConverter({ factor, offset: 0, mutate, mutate_map: null });
+      for (const v of values) assert.equal(convert(v), reference(v, factor, 0, mutate), `${mutate} ${factor} ${v}`);
+    }
+  }
 });
 
 test('metrics configuration errors name the metric and key', () => {

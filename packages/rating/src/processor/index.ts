@@ -1,14 +1,15 @@
 // The rating processor: for each scope it owns, rates the periods that are over and whose data
-// the metric store has processed (its backlog is empty), oldest first, each written with the
-// scope's state in one store transaction, so a period is rated once and a crash between two
-// periods loses nothing. Scopes are shared among processors by a hash ring over the members
-// of a coordination group: each scope has one owner at a time. Re-rating replaces what was
+// the metric store has processed (its backlog is empty), oldest first: a scope's backlog is
+// read in batches of adjacent periods (one read per metric for a batch) and each batch is
+// written with the scope's state in one store transaction, so a period is rated once and a
+// crash between two batches loses nothing. Scopes are shared among processors by a hash ring
+// over the members of a coordination group: each scope has one owner at a time. Re-rating replaces what was
 // stored for each period asked for; an operation over many scope-periods that fails answers
 // with what it did and what it did not, so it can be resumed with the rest. Priced mappings
 // take the price in force at each period's start; budgets are checked after each pass that
 // rated something.
 import { HashRing, type JoinOptions, type Membership, type MembershipWatch } from '@tally/coordination';
-import type { HashmapRules, RatingStore, ScopePeriod } from '../model.js';
+import type { HashmapRules, RatedPeriod, RatingStore, ScopePeriod, UsagePoint } from '../model.js';
 import { resolveRules } from '../pricing/mapping.js';
 import type { PriceBook } from '../pricing/pricing.js';
 import { checkBudgets, type AlarmApiClient, type BudgetCrossing, type BudgetStore } from '../budget/budget.js';
@@ -17,6 +18,28 @@ import { ratingPipeline } from '../rules/index.js';
 import { NS_PER_S, isoOfNs, type UsageSource } from '../collector/gnocchi.js';
 
 export const DEFAULT_PERIOD_S = 3600;
+/**
+ * A week of hourly periods: a read's cost is mostly per resource and metric, not per point,
+ * so a scope's month backlog costs five reads per metric; a week of points of every
+ * resource of a scope stays a modest transaction and answer.
+ */
+export const DEFAULT_BATCH_PERIODS = 168;
+
+/** Runs of adjacent periods of one scope, at most `size` long, in the order given. */
+function batches(periods: readonly ScopePeriod[], size: number): ScopePeriod[][] {
+  const out: ScopePeriod[][] = [];
+  let cur: ScopePeriod[] = [];
+  for (const p of periods) {
+    const last = cur[cur.length - 1];
+    if (last !== undefined && (cur.length >= size || last.scopeId !== p.scopeId || last.end !== p.begin)) {
+      out.push(cur);
+      cur = [];
+    }
+    cur.push(p);
+  }
+  if (cur.length > 0) out.push(cur);
+  return out;
+}
 
 /** An operation over several scope-periods stopped on an error; `done` are written, `notDone` are not. */
 export class PartialRatingError extends Error {
@@ -65,6 +88,11 @@ export interface ProcessorOptions {
   prices?: () => PriceBook | null;
   /** Told of each scope-period once its write is committed (progress of a long re-rating). */
   onRated?: (p: ScopePeriod) => void;
+  /**
+   * Most periods of one scope a pass reads at once and writes in one transaction
+   * (DEFAULT_BATCH_PERIODS). A batch is written whole or not at all.
+   */
+  batchPeriods?: number;
   /** Budgets to check after each pass that rated periods (fired through the alarm API). */
   budgets?: { store: BudgetStore; alarms: AlarmApiClient };
 }
@@ -89,6 +117,7 @@ export class RatingProcessor {
   readonly currency: Currency;
   readonly #o: ProcessorOptions;
   readonly #now: () => bigint;
+  readonly #batchPeriods: number;
 
   constructor(opts: ProcessorOptions) {
     const periodS = opts.periodS ?? DEFAULT_PERIOD_S;
@@ -97,6 +126,8 @@ export class RatingProcessor {
     this.currency = opts.currency ?? DEFAULT_CURRENCY;
     this.#o = opts;
     this.#now = opts.now ?? ((): bigint => BigInt(Date.now()) * 1_000_000n);
+    this.#batchPeriods = opts.batchPeriods ?? DEFAULT_BATCH_PERIODS;
+    if (!Number.isInteger(this.#batchPeriods) || this.#batchPeriods < 1) throw new InvalidPeriodError(`batch of periods must be a whole number >= 1, got ${this.#batchPeriods}`);
   }
 
   /** The periods of [begin, end) for `scopeId`; both must fall on period boundaries. */
@@ -116,8 +147,15 @@ export class RatingProcessor {
     return [...found].sort();
   }
 
-  /** Rates `periods` in order, each in its own store transaction. */
-  async ratePeriods(periods: readonly ScopePeriod[]): Promise<ScopePeriod[]> {
+  /**
+   * Rates `periods` in order. Adjacent periods of one scope, up to `batchPeriods` of them (1
+   * by default: period by period, as an operator's re-rating goes), are read at once (one
+   * read per metric for all of them) and written in one store transaction with the scope's
+   * state: a batch is written whole or not at all, and `onRated` hears of its periods once
+   * it is committed.
+   */
+  async ratePeriods(periods: readonly ScopePeriod[], opts: { batchPeriods?: number } = {}): Promise<ScopePeriod[]> {
+    const batchPeriods = Math.max(1, opts.batchPeriods ?? 1);
     const done: ScopePeriod[] = [];
     if (periods.length === 0) return done;
     try {
@@ -136,15 +174,38 @@ export class RatingProcessor {
         return { key, rules: resolved.get(key) ?? r };
       };
       const pipelines = new Map<string, ReturnType<typeof ratingPipeline>>();
-      for (const p of periods) {
+      const rate = (p: ScopePeriod, usage: readonly UsagePoint[]): RatedPeriod => {
         const at = rulesAt(p);
         const pipeKey = `${p.scopeId}\u0000${at.key}`;
         let pipe = pipelines.get(pipeKey);
         if (pipe === undefined) { pipe = ratingPipeline(modules, at.rules, p.scopeId); pipelines.set(pipeKey, pipe); }
-        const usage = await this.#o.source.usage(p.scopeId, p.begin, p.end);
-        await this.#o.store.writeRated(p, pipe.rate(usage), this.currency);
-        done.push(p);
-        this.#o.onRated?.(p);
+        return { period: p, points: pipe.rate(usage) };
+      };
+      const read = (batch: readonly ScopePeriod[]): Promise<UsagePoint[][]> => {
+        const first = batch[0];
+        return batch.length === 1
+          ? this.#o.source.usage(first.scopeId, first.begin, first.end).then((u) => [u])
+          : this.#o.source.usageOfPeriods(first.scopeId, first.begin, batch[batch.length - 1].end, this.periodNs);
+      };
+      const all = batches(periods, batchPeriods);
+      // With batches, the next batch is read while this one is rated and written: reading
+      // waits on storage, writing on the database. Its error, if any, is the next batch's.
+      const ahead = batchPeriods > 1;
+      let next: Promise<UsagePoint[][]> | null = null;
+      for (const [k, batch] of all.entries()) {
+        const usage = await (next ?? read(batch));
+        next = null;
+        if (ahead && k + 1 < all.length) {
+          next = read(all[k + 1]);
+          next.catch(() => undefined);
+        }
+        const rated = batch.map((p, i) => rate(p, usage[i]));
+        if (rated.length === 1) await this.#o.store.writeRated(batch[0], rated[0].points, this.currency);
+        else await this.#o.store.writeRatedPeriods(rated, this.currency);
+        for (const p of batch) {
+          done.push(p);
+          this.#o.onRated?.(p);
+        }
       }
     } catch (e) {
       throw new PartialRatingError(done, periods.slice(done.length), e);
@@ -170,7 +231,7 @@ export class RatingProcessor {
       const from = state?.last_processed ?? start;
       if (from < lastEnd) todo.push(...this.periods(scopeId, from, lastEnd));
     }
-    const rated = await this.ratePeriods(todo);
+    const rated = await this.ratePeriods(todo, { batchPeriods: this.#batchPeriods });
     const report: RunReport = { rated, waiting: false };
     if (rated.length > 0 && this.#o.budgets !== undefined) {
       try {
@@ -182,7 +243,10 @@ export class RatingProcessor {
     return report;
   }
 
-  /** Rates again [begin, end) of each scope (after a rule change); resumable from the error's `notDone`. */
+  /**
+   * Rates again [begin, end) of each scope (after a rule change); resumable from the error's
+   * `notDone`. One period per read and write: an operator follows it period by period.
+   */
   async rerate(scopeIds: readonly string[], begin: bigint, end: bigint): Promise<ScopePeriod[]> {
     return this.ratePeriods(scopeIds.flatMap((s) => this.periods(s, begin, end)));
   }

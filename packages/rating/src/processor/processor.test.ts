@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { sql } from 'kysely';
 import { LocalMembership } from '@tally/coordination';
 import { testDatabases } from '@tally/indexer/test-util';
 import type { RatedPoint, ScopePeriod, UsagePoint } from '../model.js';
@@ -32,11 +33,19 @@ class FailingStore extends SqlRatingStore {
 
 class TableUsageSource implements UsageSource {
   backlogCount = 0;
+  /** Periods read, and reads of several periods at once. */
   reads = 0;
+  batchReads = 0;
   constructor(readonly qtyOf: (scopeId: string, begin: bigint) => string, readonly scopeIds: string[]) {}
   async usage(scopeId: string, begin: bigint): Promise<UsagePoint[]> {
     this.reads++;
     return [{ type: 'instance', unit: 'instance', qty: this.qtyOf(scopeId, begin), groupby: { id: 'vm', project_id: scopeId }, metadata: { flavor: 'small' } }];
+  }
+  async usageOfPeriods(scopeId: string, begin: bigint, end: bigint, periodNs: bigint): Promise<UsagePoint[][]> {
+    this.batchReads++;
+    const out: UsagePoint[][] = [];
+    for (let b = begin; b < end; b += periodNs) out.push(await this.usage(scopeId, b));
+    return out;
   }
   async scopes(): Promise<string[]> { return this.scopeIds; }
   async backlog(): Promise<number> { return this.backlogCount; }
@@ -86,6 +95,8 @@ for (const engine of testDatabases()) {
     now += H;
     assert.deepEqual((await proc.runOnce()).rated.map((p) => [p.scopeId, p.begin]), [['p1', START + 3n * H], ['p2', START + 3n * H]]);
     assert.equal(source.reads, 8);
+    // The first pass read each scope's three periods at once.
+    assert.equal(source.batchReads, 2);
     // A scope deactivated through the API is left alone.
     await store.patchScope('p2', { active: false });
     now += H;
@@ -142,6 +153,37 @@ for (const engine of testDatabases()) {
     const eur = new RatingProcessor({ store, source, start: START, currency: 'EUR', now, prices: () => book });
     await assert.rejects(eur.rerate(['p1'], START, START + H), /priced in USD, the rating currency is EUR/);
   }, 'aws/ec2/t3.micro/eu-west-1'));
+
+  test(`${engine.name}: a backlog is written in batches, each whole or not at all, and a failed batch is resumed from the scope's state`, () => withStore('1', async (store) => {
+    const source = new TableUsageSource((_s, b) => String(Number((b - START) / H) + 1), ['p1']);
+    const proc = new RatingProcessor({ store, source, start: START, now: () => START + 10n * H, batchPeriods: 4 });
+    // The database refuses the rows of hour 6, inside the second batch (hours 4..7), after
+    // that batch has deleted what was there and inserted the rows of hours 4 and 5.
+    const failAt = Number((START + 6n * H) / 1000n);
+    if (store.dialect === 'sqlite') {
+      await sql`CREATE TRIGGER refuse_hour BEFORE INSERT ON rating_dataframes WHEN NEW.begin_us = ${sql.lit(failAt)} BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`.execute(store.db);
+    } else {
+      await sql`CREATE FUNCTION refuse_hour() RETURNS trigger AS $$ BEGIN IF NEW.begin_us = ${sql.lit(failAt)} THEN RAISE EXCEPTION 'refused by the test'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql`.execute(store.db);
+      await sql`CREATE TRIGGER refuse_hour BEFORE INSERT ON rating_dataframes FOR EACH ROW EXECUTE FUNCTION refuse_hour()`.execute(store.db);
+    }
+    const err = await proc.runOnce().then(() => null, (e: unknown) => e);
+    assert.ok(err instanceof PartialRatingError, String(err));
+    assert.deepEqual(err.done.map((p) => Number((p.begin - START) / H)), [0, 1, 2, 3]);
+    assert.equal(err.notDone.length, 6);
+    // Only the first batch is there, and the state says so.
+    assert.deepEqual((await store.readRated('p1', START, START + 10n * H)).map((f) => Number((f.period.begin - START) / H)), [0, 1, 2, 3]);
+    assert.equal((await store.scopeState('p1'))?.last_processed, START + 4n * H);
+    await sql`DROP TRIGGER refuse_hour ${sql.raw(store.dialect === 'sqlite' ? '' : 'ON rating_dataframes')}`.execute(store.db);
+    // The next pass starts from the state and completes it: every hour once, at its price.
+    const next = await proc.runOnce();
+    assert.deepEqual(next.rated.map((p) => Number((p.begin - START) / H)), [4, 5, 6, 7, 8, 9]);
+    assert.deepEqual(await prices(store, 'p1', START + 10n * H), ['1', '2', '3', '4', '5', '6', '7', '8', '9', '10']);
+    assert.equal((await store.rated({ beginUs: Number(START / 1000n), endUs: Number((START + 10n * H) / 1000n) })).length, 10);
+    assert.equal((await store.scopeState('p1'))?.last_processed, START + 10n * H);
+    // Batches of 4, each read while the one before is written: 0-3, 4-7, 8-9 (read while
+    // 4-7 failed), then again 4-7 and 8-9.
+    assert.equal(source.batchReads, 5);
+  }));
 
   test(`${engine.name}: scopes are split between processors of a group, each rated by exactly one`, () => withStore('1', async (store) => {
     const dir = mkdtempSync(join(tmpdir(), 'rating-ring-'));

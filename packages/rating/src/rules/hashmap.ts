@@ -139,6 +139,12 @@ function applyThresholds(res: Map<string, GroupResult>, groups: Map<string, Map<
   }
 }
 
+/** The fields `type`'s service has rules for (a point's price depends on their values only). */
+export function hashmapFields(h: CompiledHashmap, type: string): readonly string[] {
+  const svc = h.services.get(type);
+  return svc === undefined ? [] : [...svc.fields.keys()];
+}
+
 /** A point's price after `hashmap`: its price so far plus what the rules give it. */
 export function hashmapPrice(h: CompiledHashmap, p: RatingPoint): Dec {
   const svc = h.services.get(p.type);

@@ -4,9 +4,9 @@
 // processors. Pure functions: the rules and module states are read by the caller.
 import type { HashmapRules, RatedPoint, RatingModuleState, UsagePoint } from '../model.js';
 import { ZERO, dec, decimalString } from '../money.js';
-import { compileHashmap, rateHashmap, type CompiledHashmap, type RatingPoint } from './hashmap.js';
+import { compileHashmap, hashmapFields, hashmapPrice, type CompiledHashmap } from './hashmap.js';
 
-export { compileHashmap, hashmapPrice, rateHashmap, DEFAULT_GROUP, type CompiledHashmap, type RatingPoint } from './hashmap.js';
+export { compileHashmap, hashmapFields, hashmapPrice, rateHashmap, DEFAULT_GROUP, type CompiledHashmap, type RatingPoint } from './hashmap.js';
 
 /** The modules Tally rates with. */
 export const RATING_MODULES = ['hashmap', 'noop'] as const;
@@ -42,18 +42,43 @@ export function ratingPipeline(modules: readonly RatingModuleState[], rules: Has
   }
   let hashmap: CompiledHashmap | null = null;
   if (order.includes('hashmap')) hashmap = compileHashmap(rules, scopeId);
+  const h = hashmap;
+  // A point's price depends only on its type, its quantity and the values of the fields its
+  // service has rules for (noop changes nothing), and a scope's periods repeat the same few
+  // combinations: each is rated once and its price reused.
+  const prices = new Map<string, string>();
+  const fieldsOf = new Map<string, readonly string[]>();
+  const priceOf = (u: UsagePoint): string => {
+    if (h === null) return '0';
+    let fields = fieldsOf.get(u.type);
+    if (fields === undefined) fieldsOf.set(u.type, (fields = hashmapFields(h, u.type)));
+    const parts: (string | null)[] = [u.type, u.qty];
+    for (const name of fields) {
+      parts.push(Object.hasOwn(u.groupby, name) ? u.groupby[name] : Object.hasOwn(u.metadata, name) ? u.metadata[name] : null);
+    }
+    const key = JSON.stringify(parts);
+    let price = prices.get(key);
+    if (price === undefined) {
+      price = decimalString(hashmapPrice(h, { type: u.type, qty: dec(u.qty, 'quantity'), price: ZERO, groupby: u.groupby, metadata: u.metadata }));
+      if (prices.size >= MAX_REMEMBERED_PRICES) prices.clear();
+      prices.set(key, price);
+    }
+    return price;
+  };
   return {
     modules: order,
     rate(usage) {
-      let points: RatingPoint[] = usage.map((u) => ({ type: u.type, qty: dec(u.qty, 'quantity'), price: ZERO, groupby: u.groupby, metadata: u.metadata }));
-      for (const id of order) {
-        // noop leaves the points as they are.
-        if (id === 'hashmap' && hashmap !== null) points = rateHashmap(hashmap, points);
-      }
-      return points.map((p, i) => ({ ...usage[i], price: decimalString(p.price) }));
+      return usage.map((u) => {
+        // Quantities are checked whatever the modules, as rating them would.
+        if (h === null) dec(u.qty, 'quantity');
+        return { ...u, price: priceOf(u) };
+      });
     },
   };
 }
+
+/** Prices remembered per pipeline: enough for every combination a scope's month repeats. */
+const MAX_REMEMBERED_PRICES = 100_000;
 
 /** Rates one scope's usage: `ratingPipeline(...).rate(usage)`. */
 export function rateUsage(usage: readonly UsagePoint[], modules: readonly RatingModuleState[], rules: HashmapRules, scopeId: string | null): RatedPoint[] {

@@ -9,7 +9,7 @@ import { classifyDbError, inWriteTx } from '@tally/indexer';
 import type { Dialect } from '../db.js';
 import type {
   HashmapField, HashmapGroup, HashmapMapping, HashmapRules, HashmapService, HashmapThreshold, MapType,
-  RatedPoint, RatingModuleState, RatingStore, ScopePeriod, ScopeState,
+  RatedPeriod, RatedPoint, RatingModuleState, RatingStore, ScopePeriod, ScopeState,
 } from '../model.js';
 import {
   RatingClientError, RatingConflictError, RatingNotFoundError, noSuchField, noSuchGroup, noSuchMapping, noSuchService,
@@ -134,6 +134,25 @@ const ratedOut = (r: RatedRow): StoredRated => ({
   price: r.price, currency: r.currency,
   groupby: JSON.parse(r.groupby) as Record<string, string>, metadata: JSON.parse(r.metadata) as Record<string, string>,
 });
+
+const PLAIN_DECIMAL = /^-?(0|[1-9]\d*)(\.\d*[1-9])?$/;
+
+/** A decimal string as stored: plain notation; the canonical strings rating makes are kept as they are. */
+function plainDecimal(s: string): string {
+  return PLAIN_DECIMAL.test(s) && s !== '-0' ? s : new Decimal(s).toFixed();
+}
+
+/** The periods' spans (µs) with adjacent ones joined, in order. */
+function runsOf(rated: readonly RatedPeriod[]): [number, number][] {
+  const spans = rated.map((r): [number, number] => [nsToUs(r.period.begin), nsToUs(r.period.end)]).sort((a, b) => a[0] - b[0]);
+  const out: [number, number][] = [];
+  for (const [b, e] of spans) {
+    const last = out[out.length - 1];
+    if (last !== undefined && b <= last[1]) last[1] = Math.max(last[1], e);
+    else out.push([b, e]);
+  }
+  return out;
+}
 
 type Tx = Kysely<RatingTables> | Transaction<RatingTables>;
 
@@ -533,25 +552,42 @@ export class SqlRatingStore implements RatingStore {
 
   // ---- rated data ----
   async writeRated(period: ScopePeriod, points: readonly RatedPoint[], currency: string): Promise<void> {
-    const begin = nsToUs(period.begin);
-    const end = nsToUs(period.end);
-    const rows: RatedRow[] = points.map((p) => ({
-      scope_id: period.scopeId, begin_us: begin, end_us: end, type: p.type, unit: p.unit,
-      qty: new Decimal(p.qty).toFixed(), price: new Decimal(p.price).toFixed(), currency,
-      project_id: p.groupby.project_id ?? null, groupby: JSON.stringify(p.groupby), metadata: JSON.stringify(p.metadata),
-    }));
+    await this.writeRatedPeriods([{ period, points }], currency);
+  }
+
+  async writeRatedPeriods(rated: readonly RatedPeriod[], currency: string): Promise<void> {
+    if (rated.length === 0) return;
+    const scopeId = rated[0].period.scopeId;
+    if (rated.some((r) => r.period.scopeId !== scopeId)) throw new Error('writeRatedPeriods: periods of one scope only');
+    const rows: RatedRow[] = [];
+    let lastEnd = 0;
+    for (const { period, points } of rated) {
+      const begin = nsToUs(period.begin);
+      const end = nsToUs(period.end);
+      lastEnd = Math.max(lastEnd, end);
+      for (const p of points) {
+        rows.push({
+          scope_id: scopeId, begin_us: begin, end_us: end, type: p.type, unit: p.unit,
+          qty: plainDecimal(p.qty), price: plainDecimal(p.price), currency,
+          project_id: p.groupby.project_id ?? null, groupby: JSON.stringify(p.groupby), metadata: JSON.stringify(p.metadata),
+        });
+      }
+    }
     await this.tx(async (tx) => {
-      await tx.deleteFrom('rating_dataframes').where('scope_id', '=', period.scopeId)
-        .where('begin_us', '>=', begin).where('begin_us', '<', end).execute();
+      // What was stored for the periods: one delete per run of adjacent periods.
+      for (const [from, to] of runsOf(rated)) {
+        await tx.deleteFrom('rating_dataframes').where('scope_id', '=', scopeId)
+          .where('begin_us', '>=', from).where('begin_us', '<', to).execute();
+      }
       // Many points per period: inserted in chunks that stay under both dialects' bind limits.
       for (let i = 0; i < rows.length; i += 500) await tx.insertInto('rating_dataframes').values(rows.slice(i, i + 500)).execute();
-      const state = await tx.selectFrom('rating_scopes').selectAll().where('scope_id', '=', period.scopeId).executeTakeFirst();
+      const state = await tx.selectFrom('rating_scopes').selectAll().where('scope_id', '=', scopeId).executeTakeFirst();
       if (!state) {
         await tx.insertInto('rating_scopes').values({
-          scope_id: period.scopeId, ...this.defaults, last_processed_us: end, active: 1, toggled_us: nsToUs(this.now()),
+          scope_id: scopeId, ...this.defaults, last_processed_us: lastEnd, active: 1, toggled_us: nsToUs(this.now()),
         }).execute();
-      } else if (state.last_processed_us === null || num(state.last_processed_us) < end) {
-        await tx.updateTable('rating_scopes').set({ last_processed_us: end }).where('scope_id', '=', period.scopeId).execute();
+      } else if (state.last_processed_us === null || num(state.last_processed_us) < lastEnd) {
+        await tx.updateTable('rating_scopes').set({ last_processed_us: lastEnd }).where('scope_id', '=', scopeId).execute();
       }
     });
   }
