@@ -11,7 +11,7 @@
 //
 // Needs root (like gnocchi-server.sh: Debian's packages) and python3-boto3, python3-redis
 // (scripts/install-debian-deps).
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -84,6 +84,11 @@ export async function startGnocchiDeployment({ backends, dir, metricd = 1, tag =
   const incomingUrl = `redis://${redis.hostname}:${redis.port}?db=${redisDb}`;
   const coordinationUrl = `${backends.urls.coordinationRedis}?db=${redisDb}`;
   const s3 = backends.s3;
+  // Gnocchi's metricd turns on keyspace notifications server-wide (its wake-up on new
+  // measures); they are turned back to what they were when the deployment stops, so that
+  // whatever runs next on the server does not pay for them.
+  const redisCli = (...args) => execFileSync('redis-cli', ['-h', redis.hostname, '-p', redis.port, ...args]).toString();
+  const keyspaceEvents = redisCli('CONFIG', 'GET', 'notify-keyspace-events').split('\n')[1] ?? '';
   const conf = join(dir, 'gnocchi.conf');
   writeFileSync(conf, `[DEFAULT]
 debug = false
@@ -111,6 +116,7 @@ metric_processing_delay = ${processingDelay}
   const stopAll = async () => {
     await Promise.all([processes.api, ...processes.metricd].filter(Boolean).map((p) => p.stop()));
     for (const p of [processes.api, ...processes.metricd]) started.delete(p);
+    redisCli('CONFIG', 'SET', 'notify-keyspace-events', keyspaceEvents);
   };
   try {
     // The schema, the default archive policies and rule, the bucket, the sacks.

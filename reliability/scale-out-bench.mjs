@@ -35,26 +35,29 @@ const USAGE = `usage: node reliability/scale-out-bench.mjs [options]
   --clients N           concurrent ingest clients (4)
   --reads N             timed reads of one series, and of the aggregates (30)
   --sacks N             incoming sacks of both (32)
+  --tally-coordination K  etcd (default) or redis: Tally's coordination on etcd, or on the
+                        Redis server Gnocchi's coordination uses (a database of its own)
   --drain-timeout S     longest wait for a backlog to empty (300)
-  --quick               a ~3-minute version: --hosts 1,3 --points 1000 --warmup-points 200 --reads 15
+  --quick               a ~3-minute version: --hosts 1,3 --points 400 --warmup-points 200 --reads 10
   --json FILE           write every figure, counter and setting to FILE
   --dir D               data and logs there, kept (default: a temp folder, removed when the run succeeds)`;
 
 const opts = parseArgs(process.argv.slice(2), {
   hosts: '1,2,3', only: '', metrics: 100, points: 1200, warmupPoints: 400, batchMetrics: 25, batchMeasures: 400, clients: 4,
-  reads: 30, sacks: 32, drainTimeout: 300, quick: false, json: '', dir: '',
+  reads: 30, sacks: 32, tallyCoordination: 'etcd', drainTimeout: 300, quick: false, json: '', dir: '',
 }, USAGE);
 if (opts.quick) {
   const given = new Set(process.argv.slice(2));
   if (!given.has('--hosts')) opts.hosts = '1,3';
-  if (!given.has('--points')) opts.points = 1000;
+  if (!given.has('--points')) opts.points = 400;
   if (!given.has('--warmup-points')) opts.warmupPoints = 200;
-  if (!given.has('--reads')) opts.reads = 15;
+  if (!given.has('--reads')) opts.reads = 10;
 }
 const hostCounts = String(opts.hosts).split(',').map(Number);
 if (hostCounts.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--hosts: a list of positive integers, got ${opts.hosts}`);
 const systems = opts.only ? [opts.only] : ['tally', 'gnocchi'];
 if (systems.some((s) => s !== 'tally' && s !== 'gnocchi')) throw new Error(`--only: tally or gnocchi, got ${opts.only}`);
+if (opts.tallyCoordination !== 'etcd' && opts.tallyCoordination !== 'redis') throw new Error(`--tally-coordination: etcd or redis, got ${opts.tallyCoordination}`);
 
 const parent = opts.dir || mkdtempSync(join(tmpdir(), 'tally-scaleout-'));
 mkdirSync(parent, { recursive: true });
@@ -155,7 +158,7 @@ const tail = (file) => {
 };
 
 /** Tally on the shared servers: `tally upgrade`, one `tally api`, `hosts` x `tally metricd`. */
-async function startTallyDeployment(backends, { dir, hosts, tag }) {
+async function startTallyDeployment(backends, { dir, hosts, tag, redisDb }) {
   mkdirSync(dir, { recursive: true });
   const database = tag.replace(/-/g, '_');
   const indexer = backends.createDatabase(database);
@@ -164,7 +167,8 @@ async function startTallyDeployment(backends, { dir, hosts, tag }) {
   const bucket = `${tag}-aggregates`;
   const storage = `s3://${encodeURIComponent(s3.accessKeyId)}:${encodeURIComponent(s3.secretAccessKey)}@${endpoint.host}/${bucket}?region=${s3.region}&tls=false`;
   const incoming = `${backends.urls.incoming}?prefix=${tag}:`;
-  const coordination = backends.urls.coordination.replace(/\/[^/]*$/, `/${tag}`);
+  const coordination = opts.tallyCoordination === 'redis' ? `${backends.urls.coordinationRedis}/${redisDb}?prefix=${tag}:`
+    : backends.urls.coordination.replace(/\/[^/]*$/, `/${tag}`);
   const common = ['--indexer-url', indexer, '--incoming-url', incoming, '--storage-url', storage, '--coordination-url', coordination,
     '--sacks', String(opts.sacks), '--log-level', 'warn'];
   const processes = { api: null, metricd: [] };
@@ -256,7 +260,7 @@ async function runOne(backends, system, hosts, tag) {
   let t = Date.now();
   const deployment = system === 'gnocchi'
     ? await startGnocchiDeployment({ backends, dir, metricd: hosts, tag, redisDb: runOne.redisDb++, sacks: opts.sacks })
-    : await startTallyDeployment(backends, { dir, hosts, tag });
+    : await startTallyDeployment(backends, { dir, hosts, tag, redisDb: runOne.redisDb++ });
   const startMs = Date.now() - t;
   const roots = () => [deployment.processes.api.pid, ...deployment.processes.metricd.map((p) => p.pid)];
   const memory = memorySampler(roots);
