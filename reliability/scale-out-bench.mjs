@@ -16,7 +16,7 @@
 // figures say how each system's costs grow with workers, not what more machines would give.
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, hostname, tmpdir, totalmem } from 'node:os';
+import { cpus, hostname, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { GnocchiClient } from '@tally/client';
 import { batchBody, percentile, renderSeries } from '@tally/bench';
@@ -38,7 +38,8 @@ const USAGE = `usage: node reliability/scale-out-bench.mjs [options]
   --tally-coordination K  etcd (default) or redis: Tally's coordination on etcd, or on the
                         Redis server Gnocchi's coordination uses (a database of its own)
   --drain-timeout S     longest wait for a backlog to empty (300)
-  --quick               a ~3-minute version: --hosts 1,3 --points 400 --warmup-points 200 --reads 10
+  --quick               a shorter version (~3-4 minutes): --hosts 1,3 --metrics 40 --batch-metrics 10
+                        --batch-measures 1000 --points 1000 --warmup-points 200 --reads 10
   --json FILE           write every figure, counter and setting to FILE
   --dir D               data and logs there, kept (default: a temp folder, removed when the run succeeds)`;
 
@@ -48,10 +49,8 @@ const opts = parseArgs(process.argv.slice(2), {
 }, USAGE);
 if (opts.quick) {
   const given = new Set(process.argv.slice(2));
-  if (!given.has('--hosts')) opts.hosts = '1,3';
-  if (!given.has('--points')) opts.points = 400;
-  if (!given.has('--warmup-points')) opts.warmupPoints = 200;
-  if (!given.has('--reads')) opts.reads = 10;
+  const quick = { hosts: '1,3', metrics: 40, batchMetrics: 10, batchMeasures: 1000, points: 1000, warmupPoints: 200, reads: 10 };
+  for (const [k, v] of Object.entries(quick)) if (!given.has(`--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`)) opts[k] = v;
 }
 const hostCounts = String(opts.hosts).split(',').map(Number);
 if (hostCounts.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--hosts: a list of positive integers, got ${opts.hosts}`);
@@ -240,12 +239,14 @@ async function ingest(c, refs, series) {
   return { measures: refs.length * series.points, ackSeconds, e2eSeconds: (performance.now() - start) / 1000, loops };
 }
 
+/** Latencies of `count` sequential requests after a few untimed ones (Tally's JIT compiles the read paths on first use). */
 async function timed(c, count, make) {
+  const warmup = 5;
   const samples = [];
-  for (let i = 0; i < count + 2; i++) {
+  for (let i = 0; i < count + warmup; i++) {
     const t = performance.now();
     await c.transport.request(make(i));
-    if (i >= 2) samples.push(performance.now() - t);
+    if (i >= warmup) samples.push(performance.now() - t);
   }
   samples.sort((a, b) => a - b);
   return samples;
@@ -265,7 +266,7 @@ async function runOne(backends, system, hosts, tag) {
   const roots = () => [deployment.processes.api.pid, ...deployment.processes.metricd.map((p) => p.pid)];
   const memory = memorySampler(roots);
   const c = client(deployment.url);
-  const out = { system, hosts, startMs, url: deployment.url };
+  const out = { system, hosts, startMs, url: deployment.url, loadBefore: loadavg()[0] };
   try {
     const policy = await c.transport.json({ method: 'GET', path: '/v1/archive_policy/medium' });
     out.policy = policy.value;
@@ -293,6 +294,10 @@ async function runOne(backends, system, hosts, tag) {
     out.counters = delta(c0, c1);
     out.per1000 = Object.fromEntries(Object.entries(out.counters).map(([server, v]) => [server,
       Object.fromEntries(Object.entries(v).map(([k, n]) => [k, (n / ing.measures) * 1000]))]));
+    // Coordination is etcd (or the coordination Redis) for Tally and the coordination Redis
+    // for Gnocchi: one row for whichever a deployment used, so that the two compare.
+    const used = system === 'gnocchi' || opts.tallyCoordination === 'redis' ? 'redisCoordination' : 'etcd';
+    out.per1000.coordination = { via: used, ...out.per1000[used] };
     say(`  ingest: ${ing.measures} measures, ${Math.round(out.ackRate)}/s acknowledged, ${Math.round(out.e2eRate)}/s end to end`);
 
     // Idle cost: what the servers see while nothing is sent (heartbeats, polls), per second.
@@ -326,6 +331,7 @@ async function runOne(backends, system, hosts, tag) {
   } finally {
     memory.stop();
     out.rssPeakBytes = memory.peak;
+    out.loadAfter = loadavg()[0];
     c.close();
     await deployment.stop();
   }
@@ -339,7 +345,7 @@ runOne.redisDb = 1;
 const fmt = (v, digits = 0) => (v === undefined || v === null || Number.isNaN(v) ? 'n/a' : v.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }));
 
 /** Ratio where > 1 means Tally is better. */
-const ratio = (tally, gnocchi, higherBetter) => (tally && gnocchi ? (higherBetter ? tally / gnocchi : gnocchi / tally) : null);
+const ratio = (tally, gnocchi, higherBetter) => (tally > 0 && gnocchi > 0 ? (higherBetter ? tally / gnocchi : gnocchi / tally) : null);
 
 function table(results) {
   const rows = [
@@ -351,9 +357,8 @@ function table(results) {
     ['object store objects', (r) => r.bucket?.objects, 0, false],
     ['peak RSS api + metricd (MiB)', (r) => (r.rssPeakBytes ? r.rssPeakBytes / 2 ** 20 : null), 0, false],
   ];
-  const servers = [...new Set(results.flatMap((r) => Object.keys(r.per1000 ?? {})))];
-  for (const s of servers) {
-    const keys = [...new Set(results.flatMap((r) => Object.keys(r.per1000?.[s] ?? {})))];
+  for (const s of ['redis', 's3', 'coordination', 'postgresql']) {
+    const keys = [...new Set(results.flatMap((r) => Object.keys(r.per1000?.[s] ?? {})))].filter((k) => k !== 'via');
     for (const k of keys) rows.push([`${s} ${k} per 1000 measures`, (r) => r.per1000?.[s]?.[k], k.startsWith('bytes') ? 0 : 1, false]);
   }
   const lines = [];
@@ -423,6 +428,8 @@ console.log(`\n== scale-out: ${systems.join(' vs ')} on shared servers (ratio > 
 console.log(`\nworkload: ${opts.metrics} metrics of 'medium', ${opts.points} measures each (1 s apart) after ${opts.warmupPoints} untimed, `
   + `POSTs of ${opts.batchMetrics} metrics x ${opts.batchMeasures} measures from ${opts.clients} clients; ${opts.sacks} sacks; `
   + 'per-1000 figures count everything each server handled from the first POST until the backlog was empty');
+console.log(`coordination: Tally on ${opts.tallyCoordination === 'redis' ? 'the coordination Redis' : 'etcd'}, Gnocchi on the coordination Redis (tooz); `
+  + `1-minute load average before/after each deployment: ${results.filter((r) => !r.error).map((r) => `${r.system} ${r.hosts}h ${r.loadBefore.toFixed(1)}/${r.loadAfter.toFixed(1)}`).join(', ')} (${cpus().length} cores)`);
 for (const r of results) if (r.error) console.log(`${r.system} ${r.hosts}h: ${r.error.split('\n')[0]}`);
 console.log(`total ${((Date.now() - t0) / 1000).toFixed(0)} s`);
 if (opts.json) {
