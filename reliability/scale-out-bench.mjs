@@ -38,7 +38,8 @@ const USAGE = `usage: node reliability/scale-out-bench.mjs [options]
   --tally-coordination K  etcd (default) or redis: Tally's coordination on etcd, or on the
                         Redis server Gnocchi's coordination uses (a database of its own)
   --drain-timeout S     longest wait for a backlog to empty (300)
-  --quick               a shorter version (~3-4 minutes): --hosts 1,3 --metrics 40 --batch-metrics 10
+  --quick               a shorter version (6 min at a load average of 10 on 2 cores, mostly server starts):
+                        --hosts 1,3 --metrics 40 --batch-metrics 10
                         --batch-measures 1000 --points 1000 --warmup-points 200 --reads 10
   --json FILE           write every figure, counter and setting to FILE
   --dir D               data and logs there, kept (default: a temp folder, removed when the run succeeds)`;
