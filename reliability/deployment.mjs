@@ -27,6 +27,10 @@ const USAGE = `usage: node reliability/deployment.mjs [options]
   --clients N        concurrent ingest clients (default 6)
   --phase S          seconds of each phase (default 6)
   --replicas N       --sack-replicas of the hosts (default 2)
+  --pace MS          pause of each client between two POSTs (default 20), so that processing
+                     keeps up and the delays measured are takeovers, not a backlog
+  --lease-ttl S      etcd lease TTL of the hosts' locks (default 3): a killed worker's sack
+                     locks are free after it
   --sacks N          incoming sacks (default 16)
   --no-netns         run the hosts on loopback even where network namespaces can be made
   --seed N           random seed (printed; replay a run with it)
@@ -36,7 +40,7 @@ const USAGE = `usage: node reliability/deployment.mjs [options]
   --json F           write the figures (per-server costs per 1000 measures among them) to F`;
 
 const opts = parseArgs(process.argv.slice(2), {
-  hosts: 3, metrics: 12, clients: 6, phase: 6, replicas: 2, sacks: 16, noNetns: false,
+  hosts: 3, metrics: 12, clients: 6, phase: 6, replicas: 2, sacks: 16, pace: 20, leaseTtl: 3, noNetns: false,
   seed: Math.floor(Math.random() * 2 ** 31), dir: '', keep: false, json: '', conformance: false,
 }, USAGE);
 
@@ -175,7 +179,7 @@ async function main() {
   const urls = backends.urls;
   const common = [
     '--indexer-url', urls.indexer, '--incoming-url', urls.incoming, '--storage-url', urls.storage,
-    '--coordination-url', urls.coordination, '--sacks', String(opts.sacks), '--log-level', 'info',
+    '--coordination-url', `${urls.coordination}?lease_ttl=${opts.leaseTtl}`, '--sacks', String(opts.sacks), '--log-level', 'info',
     '--sack-replicas', String(opts.replicas), '--membership-timeout', '3', '--processing-interval', '200',
   ];
   t = Date.now();
@@ -222,6 +226,7 @@ async function main() {
     }
     return false;
   }
+  const stats = { posts: 0, acked: 0, unknown: 0, refused: 0, statuses: {}, errors: {}, perHost: {} };
   const costs = { measures: 0 };
   {
     const c0 = await backends.counters();
@@ -234,6 +239,7 @@ async function main() {
       const res = await requestUrl(hosts[q % hosts.length].base, 'POST', '/v1/batch/metrics/measures', { body });
       for (const p of parts) p.l.mark(p.first, p.k, stateOf(res));
       if (res.status !== 202) violation(`cost phase: POST answered ${res.status || res.error}`);
+      else stats.acked += 1000;
       costs.measures += 1000;
     }
     if (!(await drained(60_000))) violation('cost phase: backlog not drained within 60 s');
@@ -259,7 +265,6 @@ async function main() {
     figure('cost phase', `${costs.measures} measures in ${requests} requests, ingested and processed in ${s1 - s0} ms`);
   }
 
-  const stats = { posts: 0, acked: 0, unknown: 0, refused: 0, statuses: {}, errors: {}, perHost: {} };
   const count = (bag, key) => {
     bag[key] = (bag[key] ?? 0) + 1;
   };
@@ -293,6 +298,7 @@ async function main() {
       else stats.refused += n;
       for (const p of parts) p.l.mark(p.first, p.k, s);
       if (res.error || res.status >= 500) await sleep(cr.int(20, 100));
+      else if (opts.pace > 0) await sleep(opts.pace);
     }
   }
   const loops = Array.from({ length: opts.clients }, (_v, i) => client(rng(opts.seed * 31 + i)));
@@ -322,6 +328,9 @@ async function main() {
   const phaseMs = opts.phase * 1000;
   say(`ingest through ${hosts.length} API hosts from ${opts.clients} clients`);
   await sleep(phaseMs);
+  // The same delay with every host alive: what the takeover figure is to be read against.
+  const steady = await untilProcessed(ledgers.map((l) => l.acked()), 60_000);
+  figure('steady state: measures acknowledged so far all processed', steady === null ? 'not within 60 s' : `${steady} ms later`);
 
   // 1. A host killed with SIGKILL: its API and its workers.
   const victim = hosts[1 % hosts.length];
