@@ -118,7 +118,7 @@ export async function startBackends({ dir, listenOn, log = () => {} }) {
   mkdirSync(redisDir, { recursive: true });
   const redis = spawnLogged('redis-server', ['--bind', listenOn, '--port', String(redisPort), '--dir', redisDir, '--appendonly', 'yes',
     '--appendfsync', 'always', '--save', '', '--protected-mode', 'no'], join(dir, 'redis.log'));
-  await waitFor('redis', async () => execFileSync('redis-cli', ['-h', listenOn, '-p', String(redisPort), 'ping']).toString().includes('PONG'), redis);
+  await waitFor('redis', async () => execFileSync('redis-cli', ['-h', listenOn, '-p', String(redisPort), 'ping'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().includes('PONG'), redis);
 
   // etcd, on a data folder that outlives a kill.
   const etcdPort = await freePortOn(listenOn);
@@ -173,13 +173,16 @@ export async function startBackends({ dir, listenOn, log = () => {} }) {
     /** Requests and bytes each server has handled so far (differences of two readings are the cost of what ran between). */
     async counters() {
       const info = execFileSync('redis-cli', ['-h', listenOn, '-p', String(redisPort), 'INFO', 'stats']).toString();
+      // Redis runs commands on one thread: the microseconds they took say how much of it a workload uses.
+      const commandstats = execFileSync('redis-cli', ['-h', listenOn, '-p', String(redisPort), 'INFO', 'commandstats']).toString();
+      const usec = [...commandstats.matchAll(/,usec=(\d+),/g)].reduce((a, m) => a + Number(m[1]), 0);
       const field = (text, name) => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(text)?.[1] ?? NaN);
       const metrics = await (await fetch(`http://${listenOn}:${etcdPort}/metrics`)).text();
       const sum = (name) => metrics.split('\n').filter((l) => l.startsWith(name)).reduce((a, l) => a + Number(l.split(' ').pop()), 0);
       const pg = execFileSync('psql', ['-Atq', pgBase, '-c',
         `SELECT xact_commit + xact_rollback, tup_inserted + tup_updated + tup_deleted, tup_returned FROM pg_stat_database WHERE datname = '${db}'`]).toString().trim().split('|').map(Number);
       return {
-        redis: { requests: field(info, 'total_commands_processed'), bytesIn: field(info, 'total_net_input_bytes'), bytesOut: field(info, 'total_net_output_bytes') },
+        redis: { requests: field(info, 'total_commands_processed'), commandUsec: usec, bytesIn: field(info, 'total_net_input_bytes'), bytesOut: field(info, 'total_net_output_bytes') },
         etcd: { requests: sum('grpc_server_handled_total'), bytesIn: sum('etcd_network_client_grpc_received_bytes_total'), bytesOut: sum('etcd_network_client_grpc_sent_bytes_total') },
         s3: { requests: relay.counts.requests, bytesIn: relay.counts.bytesUp, bytesOut: relay.counts.bytesDown },
         postgresql: { requests: pg[0], rowsWritten: pg[1], rowsRead: pg[2] },
