@@ -74,13 +74,14 @@ try {
   }
   // S3 (Swift with s3api here): PUTs of 2 KiB objects (a split) and conditional GETs (a manifest).
   {
-    const { S3Client, PutObjectCommand, GetObjectCommand } = requireFrom('storage')('@aws-sdk/client-s3');
+    const { S3Client, PutObjectCommand, GetObjectCommand, CreateBucketCommand } = requireFrom('storage')('@aws-sdk/client-s3');
     const u = new URL(backends.urls.storage.replace(/^s3:/, 'http:'));
     const client = new S3Client({
       endpoint: `http://${u.host}`, region: 'us-east-1', forcePathStyle: true,
       credentials: { accessKeyId: decodeURIComponent(u.username), secretAccessKey: decodeURIComponent(u.password) },
     });
-    const bucket = u.pathname.slice(1);
+    const bucket = `capacity-${process.pid}`;
+    await client.send(new CreateBucketCommand({ Bucket: bucket }));
     const body = Buffer.alloc(2048, 7);
     capacity.s3 = await rate('S3: PUT of a 2 KiB object', (i) => client.send(new PutObjectCommand({ Bucket: bucket, Key: `cap/${i % 5000}`, Body: body })));
     const head = await client.send(new GetObjectCommand({ Bucket: bucket, Key: 'cap/0' }));
