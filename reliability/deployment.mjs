@@ -14,10 +14,10 @@
 // Then every acknowledged measure must be counted exactly once (ledger.mjs), nothing
 // refused or never sent stored, and the incoming backlog empty.
 import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs, rng, json, requestUrl, sleep, TALLY, ROOT } from './lib.mjs';
+import { parseArgs, rng, json, requestUrl, sleep, startTally, ROOT } from './lib.mjs';
 import { ACKED, UNKNOWN, LEDGER_POLICY, Ledger, byIndex, checkStored, measuresBody, stateOf } from './ledger.mjs';
 import { startBackends } from './backends.mjs';
 
@@ -104,45 +104,6 @@ function dropNetwork(net) {
 
 // ------------------------------------------------------------ Tally hosts
 
-const children = new Set();
-const killAll = () => {
-  for (const c of children) {
-    try {
-      process.kill(c.pid, 'SIGKILL');
-    } catch {
-      // gone
-    }
-  }
-};
-
-/** `tally <command> <args>` in namespace `ns` (null: this one), output appended to logs/<name>.log. */
-function spawnTally(ns, name, command, args) {
-  const fd = openSync(join(logDir, `${name}.log`), 'a');
-  const argv = [TALLY, command, ...args];
-  // `ip netns exec` execs its command: the pid is node's, so SIGKILL reaches Tally itself.
-  const child = ns ? spawn('ip', ['netns', 'exec', ns, process.execPath, ...argv], { stdio: ['ignore', fd, fd] })
-    : spawn(process.execPath, argv, { stdio: ['ignore', fd, fd] });
-  closeSync(fd);
-  const proc = { name, child, pid: child.pid, alive: true };
-  children.add(proc);
-  proc.exited = new Promise((resolve) => child.once('exit', (code, signal) => {
-    proc.alive = false;
-    children.delete(proc);
-    resolve({ code, signal });
-  }));
-  proc.kill = async (sig = 'SIGKILL') => {
-    if (proc.alive) {
-      try {
-        process.kill(proc.pid, sig);
-      } catch {
-        // raced with its exit
-      }
-    }
-    return proc.exited;
-  };
-  return proc;
-}
-
 async function waitAnswering(base, proc, timeoutMs = 60_000) {
   const start = Date.now();
   while (Date.now() - start < timeoutMs) {
@@ -158,15 +119,14 @@ async function waitAnswering(base, proc, timeoutMs = 60_000) {
 
 let net = null;
 let backends = null;
+const hosts = [];
 const cleanup = async () => {
-  killAll();
+  await Promise.all(hosts.flatMap((h) => [h.api?.kill('SIGKILL'), h.metricd?.kill('SIGKILL')]));
   await backends?.stop().catch(() => undefined);
   dropNetwork(net);
 };
-process.on('exit', () => {
-  killAll();
-  dropNetwork(net);
-});
+// lib.mjs kills the Tally processes it started when this process exits.
+process.on('exit', () => dropNetwork(net));
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => void cleanup().then(() => process.exit(130)));
 
 async function main() {
@@ -183,21 +143,19 @@ async function main() {
     '--sack-replicas', String(opts.replicas), '--membership-timeout', '3', '--processing-interval', '200',
   ];
   t = Date.now();
-  const up = spawnTally(null, 'upgrade', 'upgrade', ['--data-dir', join(parent, 'upgrade'), ...common]);
+  const up = startTally('upgrade', { dataDir: join(parent, 'upgrade'), logDir, name: 'upgrade', extra: common });
   const upExit = await up.exited;
   if (upExit.code !== 0) throw new Error(`tally upgrade failed (${logDir}/upgrade.log)`);
   figure('tally upgrade', `${Date.now() - t} ms`);
 
-  const hosts = [];
   for (let i = 0; i < opts.hosts; i++) {
     const h = net ? { ns: net.hosts[i].ns, address: net.hosts[i].address, port: 8041 } : { ns: null, address: '127.0.0.1', port: 18_041 + i + (process.pid % 500) * 8 };
     h.name = `host${i + 1}`;
     h.base = `http://${h.address}:${h.port}`;
     h.dataDir = join(parent, h.name);
-    h.args = ['--data-dir', h.dataDir, ...common];
     h.start = async () => {
-      h.api = spawnTally(h.ns, `${h.name}-api`, 'api', [...h.args, '--host', h.address, '--port', String(h.port), '--insecure']);
-      h.metricd = spawnTally(h.ns, `${h.name}-metricd`, 'metricd', h.args);
+      h.api = startTally('api', { dataDir: h.dataDir, port: h.port, logDir, name: `${h.name}-api`, netns: h.ns, extra: [...common, '--host', h.address, '--insecure'] });
+      h.metricd = startTally('metricd', { dataDir: h.dataDir, logDir, name: `${h.name}-metricd`, netns: h.ns, extra: common });
       return waitAnswering(h.base, h.api);
     };
     hosts.push(h);
