@@ -282,7 +282,7 @@ if (server === null) {
     let maxObjects = 0;
     let maxRatio = 0;
     const perCommit: Record<string, number> = {};
-    const COMMITS = 90;
+    const COMMITS = 45;
     for (let n = 1; n <= COMMITS; n++) {
       // Most commits rewrite every open tail, one in four only a few (measures of a few series).
       const touched = n % 4 === 0 ? [n % SERIES, (n + 5) % SERIES] : Array.from({ length: SERIES }, (_, s) => s);

@@ -107,14 +107,17 @@ const PACK_GEN = /^(\d+)-[0-9a-f]{8}\.pack$/;
  * `<prefix><metric id>/<gen>-<8 hex>.pack`. A pack is the split records (format.ts: each
  * with its CRC) one commit wrote, back to back; the manifest (format.ts's, as on files)
  * names each live split by pack, offset and length, and lists the live packs with their
- * sizes. Packs are never rewritten: a commit PUTs one new pack holding every split it
- * changed (and the records it compacts, see LIVE_SHARE), then PUTs the manifest, which is
- * the commit point (S3 replaces an object whole, never partly), then deletes the packs no
- * live split points into any more. A reader reads the manifest, then the records it names
- * (a ranged GET, or the whole pack when it is small); one that finds a pack gone (a later
- * commit freed it) reads the manifest again. Metrics last written before packs name one
- * object per split (`<gen>-<8 hex>-<n>.split`, length -1 in the manifest): those are read
- * as before and copied into packs by the next commits. Commits to one metric must be
+ * sizes. (Unlike a pack on files, it does not end with a copy of the manifest: the
+ * manifest object is the one commit point, and for a small metric that copy would be most
+ * of the bytes of every PUT.) Packs are never rewritten: a commit PUTs one new pack
+ * holding every split it changed (and the records it compacts, see LIVE_SHARE), then PUTs
+ * the manifest, which is the commit point (S3 replaces an object whole, never partly),
+ * then deletes the packs no live split points into any more. A reader reads the manifest,
+ * then the records it names (a ranged GET, or the whole pack when it is small); one that
+ * finds a pack gone (a later commit freed it) reads the manifest again. Metrics last
+ * written before packs name one object per split (`<gen>-<8 hex>-<n>.split`, length -1 in
+ * the manifest): those are read as before and copied into packs by the next commits
+ * (LEGACY_MOVES_PER_COMMIT each). Commits to one metric must be
  * serialised across processes by the caller (metricd's lock); within a process they are.
  *
  * Garbage: a commit that fails before its manifest PUT deletes the pack it wrote; when the
