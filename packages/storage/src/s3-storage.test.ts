@@ -271,6 +271,25 @@ if (server === null) {
     await store.close();
   });
 
+  test('s3: a split that stopped changing moves out of its sparse pack, which is deleted; a reader of the older manifest follows', async () => {
+    const { store, client } = await counted();
+    const id = randomUUID();
+    const large = (v: string): Uint8Array => bytes(v.repeat(1000));
+    await commit(store, id, change({ put: new Map([['tail', large('1')], ['closed', bytes('C')]]) }));
+    const [first] = (await objects(client, store, id)).filter((o) => o.endsWith('.pack'));
+    const reader = handle(store);
+    const snapshot = await reader.read(id);
+    await commit(store, id, change({ put: new Map([['tail', large('2')]]) }));
+    const packs = (await objects(client, store, id)).filter((o) => o.endsWith('.pack'));
+    assert.equal(packs.length, 1, `'closed' filled a few bytes of the first pack: copied on, the pack deleted (${packs.join(' ')})`);
+    assert.notEqual(packs[0], first);
+    assert.equal(text(await snapshot.readSplit('closed')), 'C', 'read from the later commit once the pack it named is gone');
+    assert.equal(text(await snapshot.readSplit('tail')), '2'.repeat(1000));
+    assert.equal(text(await handle(store).readSplit(id, 'closed')), 'C');
+    await reader.close();
+    await store.close();
+  });
+
   test('s3: the objects of a metric stay bounded and its stored bytes within 1 / LIVE_SHARE of the live ones', async () => {
     const { store, client, log } = await counted();
     const id = randomUUID();
