@@ -122,7 +122,7 @@ export async function startBackends({ dir, listenOn, log = () => {}, coordinatio
     mkdirSync(redisDir, { recursive: true });
     const child = spawnLogged('redis-server', ['--bind', listenOn, '--port', String(port), '--dir', redisDir, '--appendonly', 'yes',
       '--appendfsync', 'always', '--save', '', '--protected-mode', 'no'], join(dir, `${name}.log`));
-    await waitFor(name, async () => execFileSync('redis-cli', ['-h', listenOn, '-p', String(port), 'ping']).toString().includes('PONG'), child);
+    await waitFor(name, async () => execFileSync('redis-cli', ['-h', listenOn, '-p', String(port), 'ping'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().includes('PONG'), child);
     return { child, port };
   };
   const { child: redis, port: redisPort } = await startRedis('redis');
@@ -192,7 +192,10 @@ export async function startBackends({ dir, listenOn, log = () => {}, coordinatio
   const redisStats = (port) => {
     const info = execFileSync('redis-cli', ['-h', listenOn, '-p', String(port), 'INFO', 'stats']).toString();
     const field = (name) => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(info)?.[1] ?? NaN);
-    return { requests: field('total_commands_processed'), bytesIn: field('total_net_input_bytes'), bytesOut: field('total_net_output_bytes') };
+    // Redis runs commands on one thread: the microseconds they took say how much of it a workload uses.
+    const commandstats = execFileSync('redis-cli', ['-h', listenOn, '-p', String(port), 'INFO', 'commandstats']).toString();
+    const usec = [...commandstats.matchAll(/,usec=(\d+),/g)].reduce((a, m) => a + Number(m[1]), 0);
+    return { requests: field('total_commands_processed'), commandUsec: usec, bytesIn: field('total_net_input_bytes'), bytesOut: field('total_net_output_bytes') };
   };
 
   return {

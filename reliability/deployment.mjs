@@ -14,10 +14,10 @@
 // Then every acknowledged measure must be counted exactly once (ledger.mjs), nothing
 // refused or never sent stored, and the incoming backlog empty.
 import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs, rng, json, requestUrl, sleep, TALLY, ROOT } from './lib.mjs';
+import { parseArgs, rng, json, requestUrl, sleep, startTally, ROOT } from './lib.mjs';
 import { ACKED, UNKNOWN, LEDGER_POLICY, Ledger, byIndex, checkStored, measuresBody, stateOf } from './ledger.mjs';
 import { startBackends } from './backends.mjs';
 
@@ -27,6 +27,10 @@ const USAGE = `usage: node reliability/deployment.mjs [options]
   --clients N        concurrent ingest clients (default 6)
   --phase S          seconds of each phase (default 6)
   --replicas N       --sack-replicas of the hosts (default 2)
+  --pace MS          pause of each client between two POSTs (default 20), so that processing
+                     keeps up and the delays measured are takeovers, not a backlog
+  --lease-ttl S      etcd lease TTL of the hosts' locks (default 3): a killed worker's sack
+                     locks are free after it
   --sacks N          incoming sacks (default 16)
   --no-netns         run the hosts on loopback even where network namespaces can be made
   --seed N           random seed (printed; replay a run with it)
@@ -36,7 +40,7 @@ const USAGE = `usage: node reliability/deployment.mjs [options]
   --json F           write the figures (per-server costs per 1000 measures among them) to F`;
 
 const opts = parseArgs(process.argv.slice(2), {
-  hosts: 3, metrics: 12, clients: 6, phase: 6, replicas: 2, sacks: 16, noNetns: false,
+  hosts: 3, metrics: 12, clients: 6, phase: 6, replicas: 2, sacks: 16, pace: 20, leaseTtl: 3, noNetns: false,
   seed: Math.floor(Math.random() * 2 ** 31), dir: '', keep: false, json: '', conformance: false,
 }, USAGE);
 
@@ -100,45 +104,6 @@ function dropNetwork(net) {
 
 // ------------------------------------------------------------ Tally hosts
 
-const children = new Set();
-const killAll = () => {
-  for (const c of children) {
-    try {
-      process.kill(c.pid, 'SIGKILL');
-    } catch {
-      // gone
-    }
-  }
-};
-
-/** `tally <command> <args>` in namespace `ns` (null: this one), output appended to logs/<name>.log. */
-function spawnTally(ns, name, command, args) {
-  const fd = openSync(join(logDir, `${name}.log`), 'a');
-  const argv = [TALLY, command, ...args];
-  // `ip netns exec` execs its command: the pid is node's, so SIGKILL reaches Tally itself.
-  const child = ns ? spawn('ip', ['netns', 'exec', ns, process.execPath, ...argv], { stdio: ['ignore', fd, fd] })
-    : spawn(process.execPath, argv, { stdio: ['ignore', fd, fd] });
-  closeSync(fd);
-  const proc = { name, child, pid: child.pid, alive: true };
-  children.add(proc);
-  proc.exited = new Promise((resolve) => child.once('exit', (code, signal) => {
-    proc.alive = false;
-    children.delete(proc);
-    resolve({ code, signal });
-  }));
-  proc.kill = async (sig = 'SIGKILL') => {
-    if (proc.alive) {
-      try {
-        process.kill(proc.pid, sig);
-      } catch {
-        // raced with its exit
-      }
-    }
-    return proc.exited;
-  };
-  return proc;
-}
-
 async function waitAnswering(base, proc, timeoutMs = 60_000) {
   const start = Date.now();
   while (Date.now() - start < timeoutMs) {
@@ -154,15 +119,14 @@ async function waitAnswering(base, proc, timeoutMs = 60_000) {
 
 let net = null;
 let backends = null;
+const hosts = [];
 const cleanup = async () => {
-  killAll();
+  await Promise.all(hosts.flatMap((h) => [h.api?.kill('SIGKILL'), h.metricd?.kill('SIGKILL')]));
   await backends?.stop().catch(() => undefined);
   dropNetwork(net);
 };
-process.on('exit', () => {
-  killAll();
-  dropNetwork(net);
-});
+// lib.mjs kills the Tally processes it started when this process exits.
+process.on('exit', () => dropNetwork(net));
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => void cleanup().then(() => process.exit(130)));
 
 async function main() {
@@ -175,25 +139,23 @@ async function main() {
   const urls = backends.urls;
   const common = [
     '--indexer-url', urls.indexer, '--incoming-url', urls.incoming, '--storage-url', urls.storage,
-    '--coordination-url', urls.coordination, '--sacks', String(opts.sacks), '--log-level', 'info',
+    '--coordination-url', `${urls.coordination}?lease_ttl=${opts.leaseTtl}`, '--sacks', String(opts.sacks), '--log-level', 'info',
     '--sack-replicas', String(opts.replicas), '--membership-timeout', '3', '--processing-interval', '200',
   ];
   t = Date.now();
-  const up = spawnTally(null, 'upgrade', 'upgrade', ['--data-dir', join(parent, 'upgrade'), ...common]);
+  const up = startTally('upgrade', { dataDir: join(parent, 'upgrade'), logDir, name: 'upgrade', extra: common });
   const upExit = await up.exited;
   if (upExit.code !== 0) throw new Error(`tally upgrade failed (${logDir}/upgrade.log)`);
   figure('tally upgrade', `${Date.now() - t} ms`);
 
-  const hosts = [];
   for (let i = 0; i < opts.hosts; i++) {
     const h = net ? { ns: net.hosts[i].ns, address: net.hosts[i].address, port: 8041 } : { ns: null, address: '127.0.0.1', port: 18_041 + i + (process.pid % 500) * 8 };
     h.name = `host${i + 1}`;
     h.base = `http://${h.address}:${h.port}`;
     h.dataDir = join(parent, h.name);
-    h.args = ['--data-dir', h.dataDir, ...common];
     h.start = async () => {
-      h.api = spawnTally(h.ns, `${h.name}-api`, 'api', [...h.args, '--host', h.address, '--port', String(h.port), '--insecure']);
-      h.metricd = spawnTally(h.ns, `${h.name}-metricd`, 'metricd', h.args);
+      h.api = startTally('api', { dataDir: h.dataDir, port: h.port, logDir, name: `${h.name}-api`, netns: h.ns, extra: [...common, '--host', h.address, '--insecure'] });
+      h.metricd = startTally('metricd', { dataDir: h.dataDir, logDir, name: `${h.name}-metricd`, netns: h.ns, extra: common });
       return waitAnswering(h.base, h.api);
     };
     hosts.push(h);
@@ -222,6 +184,7 @@ async function main() {
     }
     return false;
   }
+  const stats = { posts: 0, acked: 0, unknown: 0, refused: 0, statuses: {}, errors: {}, perHost: {} };
   const costs = { measures: 0 };
   {
     const c0 = await backends.counters();
@@ -234,6 +197,7 @@ async function main() {
       const res = await requestUrl(hosts[q % hosts.length].base, 'POST', '/v1/batch/metrics/measures', { body });
       for (const p of parts) p.l.mark(p.first, p.k, stateOf(res));
       if (res.status !== 202) violation(`cost phase: POST answered ${res.status || res.error}`);
+      else stats.acked += 1000;
       costs.measures += 1000;
     }
     if (!(await drained(60_000))) violation('cost phase: backlog not drained within 60 s');
@@ -259,7 +223,6 @@ async function main() {
     figure('cost phase', `${costs.measures} measures in ${requests} requests, ingested and processed in ${s1 - s0} ms`);
   }
 
-  const stats = { posts: 0, acked: 0, unknown: 0, refused: 0, statuses: {}, errors: {}, perHost: {} };
   const count = (bag, key) => {
     bag[key] = (bag[key] ?? 0) + 1;
   };
@@ -293,6 +256,7 @@ async function main() {
       else stats.refused += n;
       for (const p of parts) p.l.mark(p.first, p.k, s);
       if (res.error || res.status >= 500) await sleep(cr.int(20, 100));
+      else if (opts.pace > 0) await sleep(opts.pace);
     }
   }
   const loops = Array.from({ length: opts.clients }, (_v, i) => client(rng(opts.seed * 31 + i)));
@@ -322,6 +286,9 @@ async function main() {
   const phaseMs = opts.phase * 1000;
   say(`ingest through ${hosts.length} API hosts from ${opts.clients} clients`);
   await sleep(phaseMs);
+  // The same delay with every host alive: what the takeover figure is to be read against.
+  const steady = await untilProcessed(ledgers.map((l) => l.acked()), 60_000);
+  figure('steady state: measures acknowledged so far all processed', steady === null ? 'not within 60 s' : `${steady} ms later`);
 
   // 1. A host killed with SIGKILL: its API and its workers.
   const victim = hosts[1 % hosts.length];

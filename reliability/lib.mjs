@@ -82,17 +82,19 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
 }
 
 /**
- * Starts `tally <command>` on `dataDir`; its output goes to `<logDir>/<name>.log` (appended,
- * so restarts of one role share one file). Returns { name, pid, exited: Promise<{code, signal}>, kill(sig) }.
+ * Starts `tally <command>` on `dataDir` (in network namespace `netns` when given); its output
+ * goes to `<logDir>/<name>.log` (appended, so restarts of one role share one file). Returns { name, pid, exited: Promise<{code, signal}>, kill(sig) }.
  */
-export function startTally(command, { dataDir, port, logDir, name, extra = [], env = {} }) {
+export function startTally(command, { dataDir, port, logDir, name, extra = [], env = {}, netns = null }) {
   mkdirSync(logDir, { recursive: true });
   const fd = openSync(join(logDir, `${name}.log`), 'a');
   // serve also opens the alarm API: on a port of its own (0: any free one), so that runs in
   // parallel never fight over Aodh's 8042.
   const alarms = command === 'serve' ? ['--alarm-port', '0', '--rating-port', '0'] : [];
   const args = [TALLY, command, '--data-dir', dataDir, '--log-level', 'warn', ...(port ? ['--port', String(port)] : []), ...alarms, ...extra];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', fd, fd], env: { ...process.env, ...env } });
+  // In a network namespace, `ip netns exec` execs node: the pid is Tally's, so signals reach it.
+  const child = netns ? spawn('ip', ['netns', 'exec', netns, process.execPath, ...args], { stdio: ['ignore', fd, fd], env: { ...process.env, ...env } })
+    : spawn(process.execPath, args, { stdio: ['ignore', fd, fd], env: { ...process.env, ...env } });
   closeSync(fd);
   const proc = { name, command, child, pid: child.pid, alive: true };
   children.add(proc);

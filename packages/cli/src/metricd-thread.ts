@@ -4,7 +4,7 @@
 import { hostname, setPriority } from 'node:os';
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { pino } from 'pino';
-import { openMembership, RingPartition } from '@tally/coordination';
+import { Leadership, openMembership, RingPartition } from '@tally/coordination';
 import { runWorker, serveRefreshes } from '@tally/metricd';
 import { openServices, expungeDeletedMetrics, type MetricdThreadData } from './services.js';
 
@@ -82,6 +82,13 @@ async function sackPartition(): Promise<{ owned: () => ReadonlySet<number>; leav
 async function processingLoop(): Promise<void> {
   let processed = 0;
   const partition = await sackPartition();
+  // One processing thread of the deployment expunges deleted metrics: every one of them
+  // listing and deleting the same metrics would multiply that work by the hosts.
+  const housekeeper = Leadership.start({
+    coordinator: svc.coordinator, name: 'metricd-housekeeping', retryMs: 5_000,
+    onChange: (leading) => log.info({ leading }, leading ? 'this worker now expunges deleted metrics' : 'this worker no longer expunges deleted metrics'),
+    onError: (err) => log.warn({ err }, 'housekeeping leadership: coordination unreachable'),
+  });
   try {
     await runWorker({
       processor: svc.processor,
@@ -91,6 +98,7 @@ async function processingLoop(): Promise<void> {
       log,
       watch: svc.incoming.watch?.bind(svc.incoming),
       housekeeping: async () => {
+        if (!housekeeper.leading) return;
         const n = await expungeDeletedMetrics(svc);
         if (n) log.info({ metrics: n }, 'expunged deleted metrics');
       },
@@ -100,6 +108,7 @@ async function processingLoop(): Promise<void> {
       },
     });
   } finally {
+    await housekeeper.stop();
     await partition?.leave();
   }
 }

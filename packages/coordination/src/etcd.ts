@@ -26,7 +26,7 @@ import type { Etcd3, Lease, Namespace } from 'etcd3';
 import { Backoff, sleep } from '@tally/retry';
 import { CoordinationConfigError, CoordinatorClosedError, LockTimeoutError } from './errors.js';
 import {
-  checkJoinOptions, MemberExistsError, MembershipClosedError, pollingWatch,
+  PollingWatches, HeartbeatMember, checkJoinOptions, MemberExistsError, MembershipClosedError,
   type GroupMember, type JoinOptions, type Membership, type MembershipChange, type MembershipWatch,
 } from './membership.js';
 import { serverCall, ServerLock } from './server-driver.js';
@@ -339,53 +339,6 @@ export class EtcdCoordinator implements Coordinator {
   }
 }
 
-class EtcdMember implements GroupMember {
-  #left = false;
-  #timer: NodeJS.Timeout | null = null;
-  #beating = false;
-
-  constructor(readonly group: string, readonly memberId: string, private readonly c: Client,
-              private readonly key: string, private readonly value: string, private lease: Lease,
-              private readonly ttl: number, heartbeatMs: number, private readonly forget: () => void) {
-    this.#timer = setInterval(() => void this.#beat(), heartbeatMs);
-    this.#timer.unref();
-  }
-
-  async #beat(): Promise<void> {
-    if (this.#beating || this.#left) return;
-    this.#beating = true;
-    try {
-      await this.lease.keepaliveOnce();
-    } catch (err) {
-      // The lease expired (the member was cut off for longer than its timeout): join again
-      // under the same id if nobody took it meanwhile. Other failures are a late beat.
-      if (err instanceof this.c.mod.EtcdLeaseInvalidError && !this.#left) {
-        const fresh = await grantLease(this.c, this.ttl, 'etcd lease grant').catch(() => null);
-        if (fresh !== null) {
-          this.lease = fresh.lease;
-          await createIfAbsent(this.c, this.key, this.value, fresh.id, 'etcd join').catch(() => false);
-        }
-      }
-    } finally {
-      this.#beating = false;
-    }
-  }
-
-  stopBeating(): void {
-    if (this.#timer !== null) clearInterval(this.#timer);
-    this.#timer = null;
-  }
-
-  async leave(): Promise<void> {
-    if (this.#left) return;
-    this.#left = true;
-    this.stopBeating();
-    this.forget();
-    await deleteIfOwned(this.c, this.key, this.value, 'etcd leave');
-    await revokeLease(this.c, this.lease, 'etcd revoke').catch(() => undefined);
-  }
-}
-
 function groupPrefix(group: string): string {
   return `members/${encodeURIComponent(group)}/`;
 }
@@ -393,8 +346,8 @@ function groupPrefix(group: string): string {
 export class EtcdMembership implements Membership {
   readonly options: EtcdOptions;
   readonly #c: Client;
-  readonly #joined = new Set<EtcdMember>();
-  readonly #watches = new Set<MembershipWatch>();
+  readonly #joined = new Set<HeartbeatMember>();
+  readonly #watches = new PollingWatches();
   #closed = false;
 
   private constructor(options: EtcdOptions, c: Client) {
@@ -424,8 +377,28 @@ export class EtcdMembership implements Membership {
       await revokeLease(this.#c, lease, 'etcd revoke').catch(() => undefined);
       throw new MemberExistsError(group, memberId);
     }
-    const member: EtcdMember = new EtcdMember(group, memberId, this.#c, key, value, lease, ttl, options.heartbeatMs,
-      () => this.#joined.delete(member));
+    let current = lease;
+    let left = false;
+    const member = new HeartbeatMember(group, memberId, options.heartbeatMs, {
+      beat: async () => {
+        try {
+          await current.keepaliveOnce();
+        } catch (err) {
+          // The lease expired (the member was cut off for longer than its timeout): join again
+          // under the same id if nobody took it meanwhile. Other failures are a late beat.
+          if (!(err instanceof this.#c.mod.EtcdLeaseInvalidError) || left) throw err;
+          const fresh = await grantLease(this.#c, ttl, 'etcd lease grant');
+          current = fresh.lease;
+          await createIfAbsent(this.#c, key, value, fresh.id, 'etcd join');
+        }
+      },
+      remove: async () => {
+        left = true;
+        await deleteIfOwned(this.#c, key, value, 'etcd leave');
+        await revokeLease(this.#c, current, 'etcd revoke').catch(() => undefined);
+      },
+      forget: () => this.#joined.delete(member),
+    });
     this.#joined.add(member);
     return member;
   }
@@ -440,20 +413,12 @@ export class EtcdMembership implements Membership {
   watch(group: string, onChange: (change: MembershipChange) => void,
         options: { pollMs?: number; onError?: (err: unknown) => void } = {}): MembershipWatch {
     this.#checkOpen();
-    const inner = pollingWatch(() => this.members(group), group, onChange, options);
-    const watch: MembershipWatch = {
-      stop: () => {
-        inner.stop();
-        this.#watches.delete(watch);
-      },
-    };
-    this.#watches.add(watch);
-    return watch;
+    return this.#watches.add(() => this.members(group), group, onChange, options);
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
-    for (const w of [...this.#watches]) w.stop();
+    this.#watches.stopAll();
     for (const m of [...this.#joined]) await m.leave().catch(() => undefined);
     this.#closed = true;
     this.#c.etcd.close();
@@ -461,7 +426,7 @@ export class EtcdMembership implements Membership {
 
   /** Stops heartbeating and disconnects without leaving, as a crashed process would. For tests. */
   abandon(): void {
-    for (const w of [...this.#watches]) w.stop();
+    this.#watches.stopAll();
     for (const m of this.#joined) m.stopBeating();
     this.#joined.clear();
     this.#closed = true;

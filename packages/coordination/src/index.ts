@@ -17,3 +17,5 @@ export { HashRing, ringPosition, DEFAULT_VIRTUAL_NODES } from './hash-ring.js';
 export type { HashRingOptions } from './hash-ring.js';
 export { RingPartition } from './partition.js';
 export type { RingPartitionOptions } from './partition.js';
+export { Leadership } from './leader.js';
+export type { LeadershipOptions } from './leader.js';

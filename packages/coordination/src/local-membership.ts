@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { retry } from '@tally/retry';
 import {
-  checkJoinOptions, MemberExistsError, MembershipClosedError, pollingWatch,
+  PollingWatches, HeartbeatMember, checkJoinOptions, MemberExistsError, MembershipClosedError,
   type GroupMember, type JoinOptions, type Membership, type MembershipChange, type MembershipWatch,
 } from './membership.js';
 import { coordinationFolder, isBusy } from './file-driver.js';
@@ -33,8 +33,8 @@ export class LocalMembership implements Membership {
   readonly dir: string;
   readonly #db: Db;
   readonly #now: () => number;
-  readonly #joined = new Set<LocalMember>();
-  readonly #watches = new Set<MembershipWatch>();
+  readonly #joined = new Set<HeartbeatMember>();
+  readonly #watches = new PollingWatches();
   #closed = false;
 
   constructor(options: LocalMembershipOptions) {
@@ -60,7 +60,8 @@ export class LocalMembership implements Membership {
     const token = randomUUID();
     const claimed = await this.#write(() => this.#claim(group, memberId, token, options.timeoutMs));
     if (!claimed) throw new MemberExistsError(group, memberId);
-    const member = new LocalMember(group, memberId, options, {
+    // A beat that finds the id taken by a live newcomer leaves the row to it.
+    const member = new HeartbeatMember(group, memberId, options.heartbeatMs, {
       beat: () => this.#write(() => this.#claim(group, memberId, token, options.timeoutMs)),
       remove: () => this.#write(() => {
         this.#db.prepare('DELETE FROM members WHERE grp = ? AND member = ? AND token = ?').run(group, memberId, token);
@@ -79,20 +80,12 @@ export class LocalMembership implements Membership {
   watch(group: string, onChange: (change: MembershipChange) => void,
         options: { pollMs?: number; onError?: (err: unknown) => void } = {}): MembershipWatch {
     this.#checkOpen();
-    const inner = pollingWatch(() => this.members(group), group, onChange, options);
-    const watch: MembershipWatch = {
-      stop: () => {
-        inner.stop();
-        this.#watches.delete(watch);
-      },
-    };
-    this.#watches.add(watch);
-    return watch;
+    return this.#watches.add(() => this.members(group), group, onChange, options);
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
-    for (const w of [...this.#watches]) w.stop();
+    this.#watches.stopAll();
     for (const m of [...this.#joined]) await m.leave().catch(() => undefined);
     this.#closed = true;
     this.#db.close();
@@ -103,7 +96,7 @@ export class LocalMembership implements Membership {
    * that crashed would: other members see this one's memberships expire. For tests.
    */
   abandon(): void {
-    for (const w of [...this.#watches]) w.stop();
+    this.#watches.stopAll();
     for (const m of [...this.#joined]) m.stopBeating();
     this.#joined.clear();
     this.#closed = true;
@@ -156,39 +149,6 @@ export class LocalMembership implements Membership {
         if (!isBusy(err) || Date.now() > deadline) throw err;
       }
     }
-  }
-}
-
-interface MemberOps {
-  beat(): Promise<boolean>;
-  remove(): Promise<void>;
-  forget(): void;
-}
-
-class LocalMember implements GroupMember {
-  readonly #ops: MemberOps;
-  readonly #timer: NodeJS.Timeout;
-  #left = false;
-
-  constructor(readonly group: string, readonly memberId: string, options: JoinOptions, ops: MemberOps) {
-    this.#ops = ops;
-    // A failed beat (busy past the retries) is simply late: the next one renews the row,
-    // and the timeout is several heartbeats long. A beat that finds the id taken by a
-    // live newcomer leaves the row to it.
-    this.#timer = setInterval(() => void ops.beat().catch(() => undefined), options.heartbeatMs);
-    this.#timer.unref();
-  }
-
-  stopBeating(): void {
-    clearInterval(this.#timer);
-  }
-
-  async leave(): Promise<void> {
-    if (this.#left) return;
-    this.#left = true;
-    this.stopBeating();
-    this.#ops.forget();
-    await this.#ops.remove();
   }
 }
 

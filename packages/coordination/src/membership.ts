@@ -112,3 +112,72 @@ export function pollingWatch(list: () => Promise<string[]>, group: string, onCha
     },
   };
 }
+
+/** What a driver does for one joined member: renew it, remove it, and drop it from its handle's list. */
+export interface HeartbeatOps {
+  /** Renews the membership; a failure is a late beat (the timeout spans several heartbeats). */
+  beat(): Promise<unknown>;
+  /** Deletes the membership on the backend. */
+  remove(): Promise<void>;
+  /** Drops the member from the handle's list of joined members. */
+  forget(): void;
+}
+
+/**
+ * A member of every driver: beats every `heartbeatMs`, one beat at a time (a slow backend
+ * delays the next beat rather than piling them up), and on leave waits for the beat in
+ * flight before removing, or that beat could write the membership back after the removal.
+ */
+export class HeartbeatMember implements GroupMember {
+  readonly #ops: HeartbeatOps;
+  readonly #timer: NodeJS.Timeout;
+  #beating: Promise<unknown> | null = null;
+  #left = false;
+
+  constructor(readonly group: string, readonly memberId: string, heartbeatMs: number, ops: HeartbeatOps) {
+    this.#ops = ops;
+    this.#timer = setInterval(() => {
+      if (this.#beating !== null || this.#left) return;
+      this.#beating = ops.beat().catch(() => undefined).finally(() => {
+        this.#beating = null;
+      });
+    }, heartbeatMs);
+    this.#timer.unref();
+  }
+
+  /** Stops beating without leaving, as a crashed process would (its membership expires). */
+  stopBeating(): void {
+    clearInterval(this.#timer);
+  }
+
+  async leave(): Promise<void> {
+    if (this.#left) return;
+    this.#left = true;
+    this.stopBeating();
+    this.#ops.forget();
+    await this.#beating;
+    await this.#ops.remove();
+  }
+}
+
+/** The polling watches of one membership handle, so that closing the handle stops them all. */
+export class PollingWatches {
+  readonly #watches = new Set<MembershipWatch>();
+
+  add(list: () => Promise<string[]>, group: string, onChange: (change: MembershipChange) => void,
+      options: { pollMs?: number; onError?: (err: unknown) => void } = {}): MembershipWatch {
+    const inner = pollingWatch(list, group, onChange, options);
+    const watch: MembershipWatch = {
+      stop: () => {
+        inner.stop();
+        this.#watches.delete(watch);
+      },
+    };
+    this.#watches.add(watch);
+    return watch;
+  }
+
+  stopAll(): void {
+    for (const w of [...this.#watches]) w.stop();
+  }
+}

@@ -20,7 +20,7 @@ import type pg from 'pg';
 import { Backoff, sleep } from '@tally/retry';
 import { CoordinationConfigError, CoordinatorClosedError, LockTimeoutError } from './errors.js';
 import {
-  checkJoinOptions, MemberExistsError, MembershipClosedError, pollingWatch,
+  PollingWatches, HeartbeatMember, checkJoinOptions, MemberExistsError, MembershipClosedError,
   type GroupMember, type JoinOptions, type Membership, type MembershipChange, type MembershipWatch,
 } from './membership.js';
 import { serverCall, ServerLock } from './server-driver.js';
@@ -216,8 +216,8 @@ export class PostgresCoordinator implements Coordinator {
 export class PostgresMembership implements Membership {
   readonly options: PostgresOptions;
   readonly #pool: pg.Pool;
-  readonly #joined = new Set<PgMember>();
-  readonly #watches = new Set<MembershipWatch>();
+  readonly #joined = new Set<HeartbeatMember>();
+  readonly #watches = new PollingWatches();
   #closed = false;
 
   private constructor(options: PostgresOptions, pool: pg.Pool) {
@@ -260,12 +260,14 @@ export class PostgresMembership implements Membership {
     const token = randomUUID();
     const claim = (): Promise<boolean> => this.#claim(group, memberId, token, options.timeoutMs);
     if (!(await claim())) throw new MemberExistsError(group, memberId);
-    const member: PgMember = new PgMember(group, memberId, options.heartbeatMs, claim,
-      async () => {
-        this.#joined.delete(member);
+    const member = new HeartbeatMember(group, memberId, options.heartbeatMs, {
+      beat: claim,
+      remove: async () => {
         await this.#query('postgresql leave', `DELETE FROM ${MEMBERS_TABLE} WHERE ns = $1 AND grp = $2 AND member = $3 AND token = $4`,
           [this.options.namespace, group, memberId, token]);
-      });
+      },
+      forget: () => this.#joined.delete(member),
+    });
     this.#joined.add(member);
     return member;
   }
@@ -281,20 +283,12 @@ export class PostgresMembership implements Membership {
   watch(group: string, onChange: (change: MembershipChange) => void,
         options: { pollMs?: number; onError?: (err: unknown) => void } = {}): MembershipWatch {
     this.#checkOpen();
-    const inner = pollingWatch(() => this.members(group), group, onChange, options);
-    const watch: MembershipWatch = {
-      stop: () => {
-        inner.stop();
-        this.#watches.delete(watch);
-      },
-    };
-    this.#watches.add(watch);
-    return watch;
+    return this.#watches.add(() => this.members(group), group, onChange, options);
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
-    for (const w of [...this.#watches]) w.stop();
+    this.#watches.stopAll();
     for (const m of [...this.#joined]) await m.leave().catch(() => undefined);
     this.#closed = true;
     await this.#pool.end().catch(() => undefined);
@@ -302,7 +296,7 @@ export class PostgresMembership implements Membership {
 
   /** Stops heartbeating and disconnects without leaving, as a crashed process would. For tests. */
   async abandon(): Promise<void> {
-    for (const w of [...this.#watches]) w.stop();
+    this.#watches.stopAll();
     for (const m of this.#joined) m.stopBeating();
     this.#joined.clear();
     this.#closed = true;
@@ -332,36 +326,6 @@ export class PostgresMembership implements Membership {
 
   #checkOpen(): void {
     if (this.#closed) throw new MembershipClosedError();
-  }
-}
-
-class PgMember implements GroupMember {
-  readonly #timer: NodeJS.Timeout;
-  /** The beat in flight: leave waits for it, or it could write the row back after the delete. */
-  #beating: Promise<unknown> | null = null;
-  #left = false;
-
-  constructor(readonly group: string, readonly memberId: string, heartbeatMs: number,
-              beat: () => Promise<boolean>, private readonly remove: () => Promise<void>) {
-    // A failed beat is a late one: the timeout spans several heartbeats. One at a time, so
-    // that a slow server does not pile them up.
-    this.#timer = setInterval(() => {
-      if (this.#beating !== null) return;
-      this.#beating = beat().catch(() => false).finally(() => { this.#beating = null; });
-    }, heartbeatMs);
-    this.#timer.unref();
-  }
-
-  stopBeating(): void {
-    clearInterval(this.#timer);
-  }
-
-  async leave(): Promise<void> {
-    if (this.#left) return;
-    this.#left = true;
-    this.stopBeating();
-    await this.#beating;
-    await this.remove();
   }
 }
 

@@ -22,7 +22,7 @@ import {
 } from '@tally/redis';
 import { CoordinationConfigError, CoordinationUnavailableError, CoordinatorClosedError, LockLostError, LockTimeoutError } from './errors.js';
 import {
-  checkJoinOptions, MemberExistsError, MembershipClosedError, pollingWatch,
+  PollingWatches, HeartbeatMember, checkJoinOptions, MemberExistsError, MembershipClosedError,
   type GroupMember, type JoinOptions, type Membership, type MembershipChange, type MembershipWatch,
 } from './membership.js';
 import type { Coordinator, Lock, LockOptions } from './types.js';
@@ -286,8 +286,8 @@ export class RedisMembership implements Membership {
   readonly url: string;
   readonly #redis: Redis;
   readonly #prefix: string;
-  readonly #joined = new Set<RedisMember>();
-  readonly #watches = new Set<MembershipWatch>();
+  readonly #joined = new Set<HeartbeatMember>();
+  readonly #watches = new PollingWatches();
   #closed = false;
 
   private constructor(url: string, target: RedisTarget, redis: Redis) {
@@ -309,7 +309,8 @@ export class RedisMembership implements Membership {
     const claim = (): Promise<boolean> => withRetry(
       () => CLAIM.run(this.#redis, keys, [memberId, mine, options.timeoutMs]), unavailable(`joining ${group}`)).then((r) => r === 1);
     if (!(await claim())) throw new MemberExistsError(group, memberId);
-    const member = new RedisMember(group, memberId, options.heartbeatMs, {
+    // A beat that finds the id taken by a live newcomer leaves it to the newcomer.
+    const member = new HeartbeatMember(group, memberId, options.heartbeatMs, {
       beat: claim,
       remove: async () => {
         await withRetry(() => LEAVE.run(this.#redis, keys, [memberId, mine]), unavailable(`leaving ${group}`));
@@ -330,20 +331,12 @@ export class RedisMembership implements Membership {
   watch(group: string, onChange: (change: MembershipChange) => void,
         options: { pollMs?: number; onError?: (err: unknown) => void } = {}): MembershipWatch {
     this.#checkOpen();
-    const inner = pollingWatch(() => this.members(group), group, onChange, options);
-    const watch: MembershipWatch = {
-      stop: () => {
-        inner.stop();
-        this.#watches.delete(watch);
-      },
-    };
-    this.#watches.add(watch);
-    return watch;
+    return this.#watches.add(() => this.members(group), group, onChange, options);
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
-    for (const w of [...this.#watches]) w.stop();
+    this.#watches.stopAll();
     await Promise.all([...this.#joined].map((m) => m.leave().catch(() => undefined)));
     this.#closed = true;
     await disconnect(this.#redis);
@@ -351,7 +344,7 @@ export class RedisMembership implements Membership {
 
   /** Stops heartbeating and disconnects without leaving, as a process that crashed would. For tests. */
   abandon(): void {
-    for (const w of [...this.#watches]) w.stop();
+    this.#watches.stopAll();
     for (const m of this.#joined) m.stopBeating();
     this.#joined.clear();
     this.#closed = true;
@@ -365,38 +358,6 @@ export class RedisMembership implements Membership {
 
   #checkOpen(): void {
     if (this.#closed) throw new MembershipClosedError();
-  }
-}
-
-interface MemberOps {
-  beat(): Promise<boolean>;
-  remove(): Promise<void>;
-  forget(): void;
-}
-
-class RedisMember implements GroupMember {
-  readonly #ops: MemberOps;
-  readonly #timer: NodeJS.Timeout;
-  #left = false;
-
-  constructor(readonly group: string, readonly memberId: string, heartbeatMs: number, ops: MemberOps) {
-    this.#ops = ops;
-    // A failed beat is simply late: the timeout is several heartbeats long. A beat that
-    // finds the id taken by a live newcomer leaves it to the newcomer.
-    this.#timer = setInterval(() => void ops.beat().catch(() => undefined), heartbeatMs);
-    this.#timer.unref();
-  }
-
-  stopBeating(): void {
-    clearInterval(this.#timer);
-  }
-
-  async leave(): Promise<void> {
-    if (this.#left) return;
-    this.#left = true;
-    this.stopBeating();
-    this.#ops.forget();
-    await this.#ops.remove();
   }
 }
 

@@ -408,3 +408,28 @@ test('a sack lock lost between rounds: no further round runs under it, the rest 
   assert.equal((await stored(n.storage, metric)).size, 30);
   await closeNode(n);
 });
+
+test('an empty sack is visited without taking its lock; a sack with batches is locked and processed', async (t) => {
+  const n = openNode(tempDir(t));
+  const locked: string[] = [];
+  const coordinator: Coordinator = {
+    tryLock: async (name) => {
+      locked.push(name);
+      return n.coordinator.tryLock(name);
+    },
+    lock: (name, opts) => n.coordinator.lock(name, opts),
+    close: () => n.coordinator.close(),
+  };
+  const policies = async (ids: string[]): Promise<Map<string, ArchivePolicy>> => new Map(ids.map((id) => [id, POLICY]));
+  const processor = new Processor({ incoming: n.incoming, storage: n.storage, coordinator, policies });
+  const metric = randomUUID();
+  const sack = n.incoming.sackOf(metric);
+  const other = (sack + 1) % n.incoming.sacks;
+  assert.deepEqual(await processor.processSack(other), { batches: 0, metrics: 0, measures: 0, quarantined: 0 });
+  assert.deepEqual(locked, [], 'no lock asked for an empty sack');
+  await n.incoming.add(new Map([[metric, span(0, 5)]]));
+  assert.equal((await processor.processSack(sack))?.measures, 5);
+  assert.deepEqual(locked, [`sack-${sack}`]);
+  assert.equal((await stored(n.storage, metric)).size, 5);
+  await closeNode(n);
+});

@@ -67,6 +67,11 @@ export class Processor {
 
   /** Processes one sack if its lock is free (or waits for it when `wait`); null when busy. */
   async processSack(sack: number, opts: { wait?: boolean } = {}): Promise<RoundResult | null> {
+    // An empty sack is not locked: listing it is a read of the incoming store, a lock is a
+    // write to the coordination service (a consensus round on etcd), and idle sacks are most
+    // of what every worker of every host visits. Measures added after the look wake the
+    // worker or wait for its next scan.
+    if (!opts.wait && (await this.o.incoming.listBatches(sack)).length === 0) return EMPTY;
     const name = `sack-${sack}`;
     const lock: Lock | null = opts.wait
       ? await this.o.coordinator.lock(name, { timeoutMs: 60_000 })

@@ -8,13 +8,18 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
-import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { StorageConfigError, StorageUnavailableError, openStorage } from './index.js';
-import { S3AggregateStorage, createS3Client, parseS3Url, type S3AggregateStorageOptions, type S3StorageUrl } from './s3-storage.js';
+import {
+  LEGACY_MOVES_PER_COMMIT, LIVE_SHARE, MAX_LIVE_PACKS, S3AggregateStorage, createS3Client, parseS3Url, type S3AggregateStorageOptions, type S3StorageUrl,
+} from './s3-storage.js';
+import { encodeManifest, encodeSplitHeader, type SplitRef } from './format.js';
 import { change, commit, storageContract } from './contract.js';
 
 const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
 const text = (b: Uint8Array | null): string | null => (b === null ? null : new TextDecoder().decode(b));
+/** As a plain Uint8Array (a Buffer is not deep-equal to one). */
+const plain = (b: Uint8Array | null): Uint8Array | null => (b === null ? null : new Uint8Array(b));
 
 /** The server: one this file starts, or the one TALLY_S3_URL names. */
 interface Server {
@@ -134,12 +139,13 @@ if (server === null) {
     await second.close();
   });
 
-  test('s3: a crash between the split PUTs and the manifest PUT leaves the old version; a later sweep frees the orphans', async () => {
+  test('s3: a crash between the pack PUT and the manifest PUT leaves the old version; a later sweep frees the orphan', async () => {
     const { store, client } = await counted();
     const id = randomUUID();
     await commit(store, id, change({ state: bytes('v1'), put: new Map([['a', bytes('A1')], ['b', bytes('B1')]]), applied: ['x'] }));
     const before = await objects(client, store, id);
-    assert.equal(before.length, 3, `manifest + 2 splits: ${before.join(' ')}`);
+    assert.equal(before.length, 2, `manifest + one pack: ${before.join(' ')}`);
+    assert.match(before[0], /^1-[0-9a-f]{8}\.pack$/);
     const crashing = handle(store, {
       faultHook: (op) => {
         if (op === 'manifest') throw new Error('simulated crash before the manifest PUT');
@@ -156,18 +162,19 @@ if (server === null) {
       assert.equal(await s.readSplit(id, 'c'), null);
     }
     const orphans = (await objects(client, store, id)).filter((k) => !before.includes(k));
-    assert.equal(orphans.length, 2, 'the two split objects of the crashed commit are left behind');
+    assert.equal(orphans.length, 1, 'the pack of the crashed commit is left behind');
 
-    // A failure before the manifest PUT (the second split PUT) deletes what the commit wrote.
-    let puts = 0;
+    // A failing pack PUT: the commit deletes whatever the PUT may have stored.
     const failing = handle(store, {
-      faultHook: (op) => {
-        if (op === 'split' && ++puts === 2) throw new StorageUnavailableError('simulated failing PUT');
+      faultHook: async (op, key) => {
+        if (op !== 'pack') return;
+        // As a PUT whose answer was lost: the object is stored, the commit sees a failure.
+        await client.send(new PutObjectCommand({ Bucket: store.bucket, Key: key, Body: bytes('stored') }));
+        throw new StorageUnavailableError('simulated failing PUT');
       },
-      requestsInFlight: 1,
     });
     await assert.rejects(commit(failing, id, change({ put: new Map([['a', bytes('A3')], ['d', bytes('D3')]]) })), StorageUnavailableError);
-    assert.deepEqual((await objects(client, store, id)).filter((k) => !before.includes(k)).sort(), orphans.sort());
+    assert.deepEqual((await objects(client, store, id)).filter((k) => !before.includes(k)), orphans);
     assert.equal(text((await handle(store).read(id)).state), 'v1', 'nothing of the failed commit is visible');
     assert.equal(text(await handle(store).readSplit(id, 'a')), 'A1');
 
@@ -175,8 +182,10 @@ if (server === null) {
     // deletes what no manifest names.
     for (let gen = 2; gen <= 16; gen++) await commit(store, id, change({ state: bytes(`v${gen}`), put: new Map([['a', bytes(`A${gen}`)]]) }));
     const left = await objects(client, store, id);
-    assert.equal(left.length, 3, `manifest + a + b only: ${left.join(' ')}`);
-    assert.ok(orphans.every((o) => !left.includes(o)));
+    assert.ok(orphans.every((o) => !left.includes(o)), `orphan swept: ${left.join(' ')}`);
+    assert.ok(left.includes('manifest'));
+    assert.ok(left.some((o) => o.startsWith('16-')), 'the pack of generation 16 holds a');
+    assert.ok(left.length <= 3, `manifest, the pack holding a, the pack holding b: ${left.join(' ')}`);
     assert.equal(text(await store.readSplit(id, 'a')), 'A16');
     assert.equal(text(await store.readSplit(id, 'b')), 'B1');
     for (const s of [crashing, failing, store]) await s.close();
@@ -188,7 +197,7 @@ if (server === null) {
     await commit(store, id, change({ put: new Map([['a', bytes('A')], ['b', bytes('B')]]) }));
     const crashing = handle(store, { faultHook: (op) => { if (op === 'manifest') throw new Error('crash'); } });
     await assert.rejects(commit(crashing, id, change({ put: new Map([['c', bytes('C')]]) })));
-    assert.equal((await objects(client, store, id)).length, 4);
+    assert.equal((await objects(client, store, id)).length, 3, 'manifest, pack, orphan pack');
     await store.deleteMetric(id);
     assert.deepEqual(await objects(client, store, id), []);
     assert.equal((await crashing.read(id)).state, null);
@@ -196,7 +205,7 @@ if (server === null) {
     await store.close();
   });
 
-  test('s3: requests per commit and per read are bounded (k changed splits: k + 1 PUTs)', async () => {
+  test('s3: a commit of k changed splits is one pack PUT and one manifest PUT, whatever k', async () => {
     const { store, log } = await counted();
     const report: string[] = [];
     for (const k of [1, 4, 32]) {
@@ -207,25 +216,182 @@ if (server === null) {
       const updateLog = tally(log);
       assert.deepEqual(updateLog, { 'GET GetObjectCommand 404': 1 }, 'update of a new metric: one GET of the manifest');
       log.length = 0;
+      let started = performance.now();
       await u.commit(change({ put: splits('a') }));
-      assert.deepEqual(tally(log), { 'PUT PutObjectCommand 200': k + 1 }, `first commit of ${k} splits`);
+      const firstMs = performance.now() - started;
+      assert.deepEqual(tally(log), { 'PUT PutObjectCommand 200': 2 }, `first commit of ${k} splits: the pack and the manifest`);
       log.length = 0;
-      const started = performance.now();
-      await commit(store, id, change({ put: splits('b') }));
+      started = performance.now();
+      const fold = await store.update(id);
+      for (let i = 0; i < k; i++) assert.equal(text(await fold.readSplit(`k${i}`)), `a${i}`);
+      await fold.commit(change({ put: splits('b') }));
       const ms = performance.now() - started;
       const second = tally(log);
-      assert.deepEqual(second, { 'GET GetObjectCommand 304': 1, 'PUT PutObjectCommand 200': k + 1, 'POST DeleteObjectsCommand 200': 1 },
-        `rewrite of ${k} splits: the update's conditional GET, k + 1 PUTs, one DeleteObjects of the superseded splits`);
+      assert.deepEqual(second, {
+        'GET GetObjectCommand 304': 1, 'GET GetObjectCommand 200': 1, 'PUT PutObjectCommand 200': 2, 'POST DeleteObjectsCommand 200': 1,
+      }, `a fold of ${k} splits: the conditional GET of the manifest, one GET of the previous pack, two PUTs, one DeleteObjects of the dead pack`);
       log.length = 0;
       assert.equal(text(await store.readSplit(id, 'k0')), 'b0');
       const coldRead = tally(log);
-      assert.deepEqual(coldRead, { 'GET GetObjectCommand 304': 1, 'GET GetObjectCommand 200': 1 }, 'uncached split: conditional GET of the manifest + GET of the split');
+      assert.deepEqual(coldRead, { 'GET GetObjectCommand 304': 1, 'GET GetObjectCommand 200': 1 }, 'uncached split: conditional GET of the manifest + GET of its (small) pack');
       log.length = 0;
-      assert.equal(text(await store.readSplit(id, 'k0')), 'b0');
-      assert.deepEqual(tally(log), { 'GET GetObjectCommand 304': 1 }, 'cached split: only the conditional GET of the manifest, answered without a body');
-      report.push(`k=${k}: update ${JSON.stringify(updateLog)}, rewrite ${JSON.stringify(second)} in ${ms.toFixed(0)} ms, cold read ${JSON.stringify(coldRead)}`);
+      assert.equal(text(await store.readSplit(id, `k${k - 1}`)), `b${k - 1}`);
+      assert.deepEqual(tally(log), { 'GET GetObjectCommand 304': 1 }, 'another split of that pack, and the same again: cached, only the conditional GET');
+      report.push(`k=${k}: first commit ${firstMs.toFixed(0)} ms; fold (update, ${k} split reads, commit) ${JSON.stringify(second)} in ${ms.toFixed(0)} ms; cold read ${JSON.stringify(coldRead)}`);
     }
     console.log(`s3 requests per operation:\n  ${report.join('\n  ')}`);
+    await store.close();
+  });
+
+  test('s3: a split of a large pack is a ranged GET; a fold GETs the previous pack whole; a commit of no split PUTs only the manifest', async () => {
+    const { store, log } = await counted();
+    const id = randomUUID();
+    const big = (seed: number): Uint8Array => Uint8Array.from({ length: 200_000 }, (_, i) => (i * 31 + seed) & 0xff);
+    await commit(store, id, change({ put: new Map([['x', big(1)], ['y', big(2)], ['z', bytes('small')]]) }));
+    const reader = handle(store);
+    log.length = 0;
+    assert.deepEqual(plain(await store.readSplit(id, 'y')), big(2));
+    assert.deepEqual(tally(log), { 'GET GetObjectCommand 304': 1, 'GET GetObjectCommand 206': 1 }, 'a 400 KB pack: the range of the split alone');
+    log.length = 0;
+    assert.equal(text(await store.readSplit(id, 'z')), 'small');
+    assert.deepEqual(tally(log), { 'GET GetObjectCommand 304': 1, 'GET GetObjectCommand 206': 1 });
+    assert.deepEqual(plain(await reader.readSplit(id, 'x')), big(1));
+    log.length = 0;
+    const fold = await store.update(id);
+    assert.deepEqual(plain(await fold.readSplit('x')), big(1));
+    assert.deepEqual(plain(await fold.readSplit('y')), big(2));
+    assert.equal(text(await fold.readSplit('z')), 'small');
+    assert.deepEqual(tally(log), { 'GET GetObjectCommand 304': 1, 'GET GetObjectCommand 200': 1 }, 'the fold reads the pack of the previous commit once');
+    log.length = 0;
+    await fold.commit(change({ state: bytes('no split'), applied: ['b1'] }));
+    assert.deepEqual(tally(log), { 'PUT PutObjectCommand 200': 1 }, 'nothing to pack: the manifest alone');
+    assert.equal(text((await reader.read(id)).state), 'no split');
+    assert.deepEqual(plain(await reader.readSplit(id, 'y')), big(2));
+    await reader.close();
+    await store.close();
+  });
+
+  test('s3: a split that stopped changing moves out of its sparse pack, which is deleted; a reader of the older manifest follows', async () => {
+    const { store, client } = await counted();
+    const id = randomUUID();
+    const large = (v: string): Uint8Array => bytes(v.repeat(1000));
+    await commit(store, id, change({ put: new Map([['tail', large('1')], ['closed', bytes('C')]]) }));
+    const [first] = (await objects(client, store, id)).filter((o) => o.endsWith('.pack'));
+    const reader = handle(store);
+    const snapshot = await reader.read(id);
+    await commit(store, id, change({ put: new Map([['tail', large('2')]]) }));
+    const packs = (await objects(client, store, id)).filter((o) => o.endsWith('.pack'));
+    assert.equal(packs.length, 1, `'closed' filled a few bytes of the first pack: copied on, the pack deleted (${packs.join(' ')})`);
+    assert.notEqual(packs[0], first);
+    assert.equal(text(await snapshot.readSplit('closed')), 'C', 'read from the later commit once the pack it named is gone');
+    assert.equal(text(await snapshot.readSplit('tail')), '2'.repeat(1000));
+    assert.equal(text(await handle(store).readSplit(id, 'closed')), 'C');
+    await reader.close();
+    await store.close();
+  });
+
+  test('s3: the objects of a metric stay bounded and its stored bytes within 1 / LIVE_SHARE of the live ones', async () => {
+    const { store, client, log } = await counted();
+    const id = randomUUID();
+    const SERIES = 12;
+    const KEEP_CLOSED = 5;
+    const model = new Map<string, Uint8Array>();
+    const open = Array.from({ length: SERIES }, () => ({ index: 0, age: 0 }));
+    const payload = (key: string, size: number, n: number): Uint8Array => Uint8Array.from({ length: size }, (_, i) => (key.length * 7 + n + i) & 0xff);
+    let maxObjects = 0;
+    let maxRatio = 0;
+    const perCommit: Record<string, number> = {};
+    const COMMITS = 45;
+    for (let n = 1; n <= COMMITS; n++) {
+      // Most commits rewrite every open tail, one in four only a few (measures of a few series).
+      const touched = n % 4 === 0 ? [n % SERIES, (n + 5) % SERIES] : Array.from({ length: SERIES }, (_, s) => s);
+      const put = new Map<string, Uint8Array>();
+      const del: string[] = [];
+      for (const s of touched) {
+        const tail = open[s];
+        // Every so often a series' split fills up: it stays as it is, a new one opens.
+        if (tail.age >= 6 + (s % 5)) {
+          tail.index++;
+          tail.age = 0;
+          const old = `s${s}-${tail.index - 1 - KEEP_CLOSED}`;
+          if (model.has(old)) del.push(old); // retention
+        }
+        tail.age++;
+        const key = `s${s}-${tail.index}`;
+        put.set(key, payload(key, 60 + 40 * tail.age, n));
+      }
+      const fold = await store.update(id);
+      log.length = 0;
+      for (const key of put.keys()) {
+        if (model.has(key)) assert.deepEqual(plain(await fold.readSplit(key)), model.get(key));
+      }
+      await fold.commit(change({ state: bytes(`v${n}`), put, del }));
+      for (const [key, data] of put) model.set(key, data);
+      for (const key of del) model.delete(key);
+      const counts = tally(log);
+      for (const [request, count] of Object.entries(counts)) perCommit[request] = Math.max(perCommit[request] ?? 0, count);
+      assert.equal(counts['PUT PutObjectCommand 200'], 2, `commit ${n}: one pack and the manifest (${JSON.stringify(counts)})`);
+
+      const listed = await client.send(new ListObjectsV2Command({ Bucket: store.bucket, Prefix: `${store.prefix}${id}/` }));
+      const packs = (listed.Contents ?? []).filter((o) => (o.Key ?? '').endsWith('.pack'));
+      const stored = packs.reduce((sum, o) => sum + (o.Size ?? 0), 0);
+      const live = [...model.values()].reduce((sum, d) => sum + 8 + d.length, 0);
+      maxObjects = Math.max(maxObjects, packs.length);
+      maxRatio = Math.max(maxRatio, stored / live);
+      assert.ok(packs.length <= MAX_LIVE_PACKS, `commit ${n}: ${packs.length} packs`);
+      assert.ok(stored <= live / LIVE_SHARE, `commit ${n}: ${stored} bytes stored for ${live} live`);
+      if (n % 15 === 0 || n === COMMITS) {
+        const other = handle(store);
+        for (const [key, data] of model) assert.deepEqual(plain(await other.readSplit(id, key)), data, `commit ${n}: ${key}`);
+        assert.equal(text((await other.read(id)).state), `v${n}`);
+        await other.close();
+      }
+    }
+    console.log(`s3 ${COMMITS} commits of ${SERIES} series: at most ${maxObjects} packs (bound ${MAX_LIVE_PACKS}), `
+      + `stored bytes at most ${maxRatio.toFixed(2)} x the live ones; most requests of one commit ${JSON.stringify(perCommit)}`);
+    await store.close();
+  });
+
+  test('s3: a metric written one object per split is read, and moves to packs over its next commits', async () => {
+    const { store, client, log } = await counted();
+    const id = randomUUID();
+    const N = LEGACY_MOVES_PER_COMMIT + 8;
+    const splits = new Map<string, SplitRef>();
+    const put = async (name: string, body: Uint8Array): Promise<void> => {
+      await client.send(new PutObjectCommand({ Bucket: store.bucket, Key: `${store.prefix}${id}/${name}`, Body: body }));
+    };
+    for (let i = 0; i < N; i++) {
+      const file = `3-0badcafe-${i}.split`;
+      const data = bytes(`old${i}`);
+      await put(file, Buffer.concat([encodeSplitHeader(data), data]));
+      splits.set(`k${i}`, { file, offset: 0, length: -1 });
+    }
+    await put('manifest', encodeManifest({ gen: 3, state: bytes('old state'), applied: new Set(['b1']), splits, packs: new Map() }));
+    const expected = new Map(Array.from({ length: N }, (_, i) => [`k${i}`, `old${i}`]));
+    const check = async (s: S3AggregateStorage, state: string): Promise<void> => {
+      const rec = await s.read(id);
+      assert.equal(text(rec.state), state);
+      for (let i = 0; i < N + 1; i++) assert.equal(text(await rec.readSplit(`k${i}`)), expected.get(`k${i}`) ?? null, `k${i}`);
+    };
+    const early = handle(store);
+    log.length = 0;
+    await check(early, 'old state');
+    const splitObjects = async (): Promise<number> => (await objects(client, store, id)).filter((o) => o.endsWith('.split')).length;
+
+    await commit(store, id, change({ state: bytes('new state'), put: new Map([['k0', bytes('new0')]]), del: ['k1'], applied: ['b2'] }));
+    expected.set('k0', 'new0');
+    expected.delete('k1');
+    assert.equal(await splitObjects(), N - 2 - LEGACY_MOVES_PER_COMMIT, 'the rewritten, the deleted and a first batch of split objects are gone');
+    for (const s of [early, handle(store)]) await check(s, 'new state');
+    assert.deepEqual([...(await store.read(id)).applied].sort(), ['b1', 'b2']);
+
+    await commit(store, id, change({ state: bytes('newer'), put: new Map([['k2', bytes('new2')]]) }));
+    expected.set('k2', 'new2');
+    assert.equal(await splitObjects(), 0, 'the rest moved at the next commit');
+    const left = await objects(client, store, id);
+    assert.ok(left.length <= 3 && left.every((o) => o === 'manifest' || o.endsWith('.pack')), left.join(' '));
+    for (const s of [early, handle(store)]) await check(s, 'newer');
+    await early.close();
     await store.close();
   });
 

@@ -6,7 +6,7 @@ import {
 import { eachLimited, retry } from '@tally/retry';
 import { CorruptStorageError, StorageConfigError, StorageUnavailableError } from './errors.js';
 import {
-  EMPTY_MANIFEST, decodeManifest, decodeSplit, encodeManifest, encodeSplitHeader, nextApplied, recordOf,
+  EMPTY_MANIFEST, decodeManifest, decodeSplit, encodeManifest, encodeSplitHeader, nextApplied, packName, recordOf,
   type Manifest, type SplitRef,
 } from './format.js';
 import { RecordCache } from './record-cache.js';
@@ -34,10 +34,10 @@ export interface S3AggregateStorageOptions {
   retryBaseMs?: number;
   retryMaxMs?: number;
   /**
-   * Test hook: called before each split PUT and before the manifest PUT; throwing
-   * simulates a crash or a failing server at that point. Never set in production.
+   * Test hook: called before the pack PUT and before the manifest PUT; throwing simulates
+   * a crash or a failing server at that point. Never set in production.
    */
-  faultHook?: (op: 'split' | 'manifest', key: string) => void | Promise<void>;
+  faultHook?: (op: 'pack' | 'manifest', key: string) => void | Promise<void>;
 }
 
 interface Cached {
@@ -45,7 +45,13 @@ interface Cached {
   manifest: Manifest;
 }
 
-/** Split PUTs (and deletes) one commit keeps in flight: a commit of a big metric writes thousands. */
+/**
+ * Whole objects one update() fetched, by name: its commit copies records out of them
+ * without fetching them again (packs are immutable, so they stay valid).
+ */
+type Fetched = Map<string, Promise<Buffer | null>>;
+
+/** Requests (GETs, DeleteObjects) one commit or delete keeps in flight. */
 export const REQUESTS_IN_FLIGHT = 16;
 /**
  * A commit deletes the objects its manifest superseded by name; one commit in this many
@@ -55,30 +61,77 @@ export const REQUESTS_IN_FLIGHT = 16;
 const FULL_SWEEP_EVERY = 16;
 /** DeleteObjects takes at most this many keys. */
 const DELETE_BATCH = 1000;
+/**
+ * A commit copies the live records of an older pack into its own when they fill less than
+ * this share of it: a series that stops changing (a closed split) keeps its record in the
+ * pack of its last commit, whose other records die at the next commit. The copies ride in
+ * the pack the commit PUTs anyway, so compaction costs bytes, not requests (beyond one
+ * ranged GET of a pack the update did not fetch); stored bytes stay below 1 / LIVE_SHARE
+ * of the live ones.
+ */
+export const LIVE_SHARE = 0.25;
+/**
+ * Most packs a metric's manifest names. Past it a commit also copies the records of the
+ * pack with the fewest live bytes: with the bounded migration of older split objects,
+ * this bounds a metric's objects whatever its splits do.
+ */
+export const MAX_LIVE_PACKS = 8;
+/** Sparse packs a commit fetches (one ranged GET each) to compact; the others wait for later commits. */
+const COMPACTIONS_PER_COMMIT = 4;
+/**
+ * Split objects of the layout before packs (one object per split) that a commit copies
+ * into its pack, one GET each: a metric written that way moves to packs over its next
+ * commits, with a bounded cost for each.
+ */
+export const LEGACY_MOVES_PER_COMMIT = 32;
+/**
+ * A read of a split in a pack this small GETs the whole pack and caches its other live
+ * splits too (a dashboard asks for several series of a metric); in a larger pack it GETs
+ * the record's range. On Swift over loopback a GET took about the same time up to 256 KB
+ * as a 2 KB range (16-30 ms), 1 MB about 32 ms and 4 MB about 65 ms; on AWS a request
+ * costs tens of ms and is billed while 256 KB is a few ms of transfer.
+ */
+const WHOLE_PACK_READ_MAX = 256 * 1024;
+/**
+ * An update() reads back the splits the previous commit wrote (the open tails its fold
+ * merges into), which are the records of that commit's pack: one GET of it, up to this
+ * size, instead of one per split.
+ */
+const HOT_PACK_READ_MAX = 4 * 1024 * 1024;
 const MANIFEST = 'manifest';
 const METRIC_ID = /^[A-Za-z0-9_-][A-Za-z0-9_.-]*$/;
+const PACK_GEN = /^(\d+)-[0-9a-f]{8}\.pack$/;
 
 /**
- * Aggregates in an S3 bucket: `<prefix><metric id>/manifest` and the split objects it
- * names, `<prefix><metric id>/<gen>-<8 hex>-<n>.split` (format.ts: the manifest encodes
- * them compactly, each object is one split record with its CRC). Split objects are never
- * rewritten: a commit PUTs the splits it changed under new names, then PUTs the manifest,
- * which is the commit point (S3 replaces an object whole, never partly), then deletes what
- * the old manifest named and the new one does not. A reader reads the manifest, then the
- * splits it names; one that finds a split gone (a later commit freed it) reads the
- * manifest again. Commits to one metric must be serialised across processes by the
- * caller (metricd's lock); within a process they are.
+ * Aggregates in an S3 bucket: `<prefix><metric id>/manifest` and the packs it names,
+ * `<prefix><metric id>/<gen>-<8 hex>.pack`. A pack is the split records (format.ts: each
+ * with its CRC) one commit wrote, back to back; the manifest (format.ts's, as on files)
+ * names each live split by pack, offset and length, and lists the live packs with their
+ * sizes. (Unlike a pack on files, it does not end with a copy of the manifest: the
+ * manifest object is the one commit point, and for a small metric that copy would be most
+ * of the bytes of every PUT.) Packs are never rewritten: a commit PUTs one new pack
+ * holding every split it changed (and the records it compacts, see LIVE_SHARE), then PUTs
+ * the manifest, which is the commit point (S3 replaces an object whole, never partly),
+ * then deletes the packs no live split points into any more. A reader reads the manifest,
+ * then the records it names (a ranged GET, or the whole pack when it is small); one that
+ * finds a pack gone (a later commit freed it) reads the manifest again. Metrics last
+ * written before packs name one object per split (`<gen>-<8 hex>-<n>.split`, length -1 in
+ * the manifest): those are read as before and copied into packs by the next commits
+ * (LEGACY_MOVES_PER_COMMIT each). Commits to one metric must be
+ * serialised across processes by the caller (metricd's lock); within a process they are.
  *
- * Garbage: a commit that fails before its manifest PUT deletes the splits it wrote; when
- * the manifest PUT itself fails the manifest may have been written all the same (a lost
- * answer), so its splits stay. Whatever a crash or such a failure leaves is deleted by a
+ * Garbage: a commit that fails before its manifest PUT deletes the pack it wrote; when the
+ * manifest PUT itself fails the manifest may have been written all the same (a lost
+ * answer), so the pack stays. Whatever a crash or such a failure leaves is deleted by a
  * later commit's sweep (one in FULL_SWEEP_EVERY lists the metric's objects), or by
  * deleteMetric, which deletes every object under the metric's name.
  *
- * Requests: a commit of k changed splits is k + 1 PUTs, plus one DeleteObjects when it
- * superseded any object; update() is one GET of the manifest. A read is a conditional GET
- * of the manifest (304 without a body while it has not changed) plus, for a split not yet
- * cached, one GET: split objects are immutable, so their payloads are cached for good.
+ * Requests: a commit is one PUT of its pack (none when it changed no split) and one of
+ * the manifest, whatever the number of splits it changed, plus one DeleteObjects when a
+ * pack died; update() is one GET of the manifest, and its fold's reads one GET of the
+ * previous commit's pack. A read is a conditional GET of the manifest (304 without a body
+ * while it has not changed) plus, for a split not yet cached, one GET: records are
+ * immutable, so their payloads are cached for good.
  */
 export class S3AggregateStorage implements AggregateStorage {
   readonly bucket: string;
@@ -93,6 +146,8 @@ export class S3AggregateStorage implements AggregateStorage {
   readonly #records: RecordCache | null;
   readonly #cache = new Map<string, Cached>();
   readonly #chains = new Map<string, Promise<void>>();
+  /** Whole-pack GETs under way, by object key: concurrent reads of one pack share one. */
+  readonly #fetching: Fetched = new Map();
 
   constructor(options: S3AggregateStorageOptions) {
     this.#client = options.client;
@@ -132,20 +187,21 @@ export class S3AggregateStorage implements AggregateStorage {
 
   async read(metricId: string): Promise<MetricSnapshot> {
     const manifest = await this.#manifest(metricId);
-    return { ...recordOf(manifest), readSplit: (key) => this.#readSplit(metricId, key, manifest, true) };
+    return { ...recordOf(manifest), readSplit: (key) => this.#readSplit(metricId, key, manifest, null) };
   }
 
   async update(metricId: string): Promise<MetricUpdate> {
     const base = await this.#manifest(metricId);
+    const fetched: Fetched = new Map();
     return {
       ...recordOf(base),
-      readSplit: (key) => this.#readSplit(metricId, key, base, false),
-      commit: (change) => this.#serialised(metricId, () => this.#commit(metricId, change, base)),
+      readSplit: (key) => this.#readSplit(metricId, key, base, fetched),
+      commit: (change) => this.#serialised(metricId, () => this.#commit(metricId, change, base, fetched)),
     };
   }
 
   readSplit(metricId: string, key: string): Promise<Uint8Array | null> {
-    return this.#readSplit(metricId, key, null, true);
+    return this.#readSplit(metricId, key, null, null);
   }
 
   deleteMetric(metricId: string): Promise<void> {
@@ -159,22 +215,22 @@ export class S3AggregateStorage implements AggregateStorage {
   }
 
   /**
-   * `first`: a manifest already read (update()) to follow first; otherwise the current one.
-   * `cache`: keep the payload (API reads ask for the same splits again; a fold reads each
-   * split once).
+   * `first`: a manifest already read (read(), update()) to follow first; otherwise the
+   * current one. `fetched`: an update's objects; the payload is then not cached (a fold
+   * reads each split once), while API reads ask for the same splits again.
    */
-  async #readSplit(metricId: string, key: string, first: Manifest | null, cache: boolean): Promise<Uint8Array | null> {
+  async #readSplit(metricId: string, key: string, first: Manifest | null, fetched: Fetched | null): Promise<Uint8Array | null> {
     for (let attempt = 0; ; attempt++) {
       const manifest = attempt === 0 && first !== null ? first : await this.#manifest(metricId);
       const ref = manifest.splits.get(key);
       if (ref === undefined) return null;
       const object = this.#key(metricId, ref.file);
-      const cached = this.#records?.get(object);
+      const cached = this.#records?.get(recordId(object, ref));
       if (cached !== undefined) return cached;
-      const bytes = await this.#get(object, 'reading split');
-      if (bytes !== null) {
-        const payload = decodeSplit(bytes, object);
-        if (cache) this.#records?.set(object, payload);
+      const record = await this.#fetchRecord(metricId, manifest, ref, fetched);
+      if (record !== null) {
+        const payload = decodeSplit(record, object);
+        if (fetched === null) this.#records?.set(recordId(object, ref), payload);
         return payload;
       }
       // A commit of another process freed it after we read the manifest: follow the new one.
@@ -182,39 +238,104 @@ export class S3AggregateStorage implements AggregateStorage {
     }
   }
 
+  /** The record `ref` names (header and payload); null when its object is gone. */
+  async #fetchRecord(metricId: string, manifest: Manifest, ref: SplitRef, fetched: Fetched | null): Promise<Buffer | null> {
+    const object = this.#key(metricId, ref.file);
+    if (ref.length < 0) return this.#whole(object, ref.file, fetched);
+    const size = manifest.packs.get(ref.file);
+    if (size === undefined) throw new CorruptStorageError(object, 'absent from the manifest\'s pack table');
+    const hot = fetched !== null && packGen(ref.file) === manifest.gen;
+    // Without a record cache, the rest of a pack a read fetched whole would be thrown away.
+    const whole = size <= (hot ? HOT_PACK_READ_MAX : WHOLE_PACK_READ_MAX) && (fetched !== null || this.#records !== null);
+    if (!whole) {
+      return this.#range(object, ref.offset, ref.length);
+    }
+    const pack = await this.#whole(object, ref.file, fetched);
+    if (pack === null) return null;
+    if (pack.length !== size) throw new CorruptStorageError(object, `${pack.length} bytes where the manifest says ${size}`);
+    if (fetched === null) this.#cacheRecords(object, manifest, ref.file, pack);
+    return pack.subarray(ref.offset, ref.offset + ref.length);
+  }
+
+  /** Caches the payloads of every split `manifest` keeps in `pack`, whose bytes a read fetched whole. */
+  #cacheRecords(object: string, manifest: Manifest, pack: string, bytes: Buffer): void {
+    if (this.#records === null) return;
+    for (const ref of manifest.splits.values()) {
+      if (ref.file !== pack) continue;
+      const id = recordId(object, ref);
+      if (this.#records.get(id) !== undefined) continue;
+      try {
+        this.#records.set(id, decodeSplit(bytes.subarray(ref.offset, ref.offset + ref.length), object));
+      } catch (err) {
+        // Reported by the read of that split itself, should one come.
+        if (!(err instanceof CorruptStorageError)) throw err;
+      }
+    }
+  }
+
+  /**
+   * The whole object: once per update (`fetched`), or shared with the reads asking for it
+   * at the same time.
+   */
+  #whole(object: string, name: string, fetched: Fetched | null): Promise<Buffer | null> {
+    if (fetched !== null) return shared(fetched, name, () => this.#get(object, 'reading pack'), true);
+    return shared(this.#fetching, object, () => this.#get(object, 'reading pack'), false);
+  }
+
   /**
    * `base`: the manifest an update() read, used as is while it is still what this instance
    * last read or wrote for the metric; otherwise the manifest is read again.
    */
-  async #commit(metricId: string, change: CommitChange, base: Manifest): Promise<void> {
+  async #commit(metricId: string, change: CommitChange, base: Manifest, fetched: Fetched): Promise<void> {
     const current = this.#cache.get(metricId)?.manifest === base ? base : await this.#manifest(metricId);
     const gen = current.gen + 1;
-    const nonce = randomBytes(4).toString('hex');
+    const pack = packName(gen, randomBytes(4).toString('hex'));
     const splits = new Map(current.splits);
     for (const key of change.del) splits.delete(key);
-    const writes: Array<[string, Uint8Array]> = [];
+    for (const key of change.put.keys()) splits.delete(key);
+    const moved = await this.#moved(metricId, current, splits, fetched);
+    const parts: Uint8Array[] = [];
+    let size = 0;
     for (const [key, data] of change.put) {
-      const file = `${gen}-${nonce}-${writes.length}.split`;
-      splits.set(key, { file, offset: 0, length: -1 });
-      writes.push([this.#key(metricId, file), data]);
+      const header = encodeSplitHeader(data);
+      parts.push(header, data);
+      splits.set(key, { file: pack, offset: size, length: header.length + data.length });
+      size += header.length + data.length;
     }
-    const next: Manifest = { gen, state: change.state, applied: nextApplied(current.applied, change), splits, packs: new Map() };
-    const attempted: string[] = [];
-    try {
-      await eachLimited(writes, this.#inFlight, async ([object, data]) => {
-        await this.#faultHook?.('split', object);
-        // Before the PUT: one that failed without an answer may have stored the object.
-        attempted.push(object);
-        await this.#put(object, [encodeSplitHeader(data), data], 'writing split');
-      });
-    } catch (err) {
-      // The manifest was not written: nothing names these objects.
-      await this.#deleteKeys(attempted).catch(() => undefined);
-      throw err;
+    for (const [key, record] of moved) {
+      parts.push(record);
+      splits.set(key, { file: pack, offset: size, length: record.length });
+      size += record.length;
+    }
+    const named = new Set<string>();
+    for (const ref of splits.values()) if (ref.length >= 0) named.add(ref.file);
+    const packs = new Map([...current.packs].filter(([name]) => named.has(name)));
+    if (size > 0) packs.set(pack, size);
+    const next: Manifest = { gen, state: change.state, applied: nextApplied(current.applied, change), splits, packs };
+
+    if (size > 0) {
+      const packKey = this.#key(metricId, pack);
+      try {
+        await this.#faultHook?.('pack', packKey);
+        await this.#put(packKey, parts, 'writing pack');
+      } catch (err) {
+        // The manifest was not written: nothing names the pack, which a PUT that failed
+        // without an answer may have stored all the same.
+        await this.#deleteKeys([packKey]).catch(() => undefined);
+        throw err;
+      }
     }
     const manifestKey = this.#key(metricId, MANIFEST);
-    await this.#faultHook?.('manifest', manifestKey);
-    const etag = await this.#put(manifestKey, [encodeManifest(next)], `committing metric ${metricId}`);
+    let etag: string;
+    try {
+      await this.#faultHook?.('manifest', manifestKey);
+      etag = await this.#put(manifestKey, [encodeManifest(next)], `committing metric ${metricId}`);
+    } catch (err) {
+      // The manifest may have been stored without an answer reaching us: the next commit
+      // must read it rather than build on the one cached.
+      this.#cache.delete(metricId);
+      throw err;
+    }
     this.#remember(metricId, etag, next);
     // Freeing superseded objects is best effort: what stays is found by a later sweep.
     if (gen % FULL_SWEEP_EVERY === 0) {
@@ -224,6 +345,70 @@ export class S3AggregateStorage implements AggregateStorage {
     const live = filesOf(next);
     const superseded = [...filesOf(current)].filter((f) => !live.has(f)).map((f) => this.#key(metricId, f));
     await this.#deleteKeys(superseded).catch(() => undefined);
+  }
+
+  /**
+   * The records a commit copies into its pack (key -> record), out of `splits` (what
+   * `current` keeps that the commit does not rewrite): those of packs whose live bytes
+   * fell below LIVE_SHARE of them, those of the emptiest packs past MAX_LIVE_PACKS, and
+   * split objects of the older layout.
+   */
+  async #moved(metricId: string, current: Manifest, splits: ReadonlyMap<string, SplitRef>, fetched: Fetched): Promise<Array<[string, Buffer]>> {
+    const liveBytes = new Map<string, number>();
+    const legacy: Array<[string, SplitRef]> = [];
+    for (const [key, ref] of splits) {
+      if (ref.length < 0) legacy.push([key, ref]);
+      else liveBytes.set(ref.file, (liveBytes.get(ref.file) ?? 0) + ref.length);
+    }
+    const moving = new Set<string>();
+    const kept: Array<{ name: string; live: number }> = [];
+    let fetches = 0;
+    // Sparsest first, so that the bound on fetches leaves the least useful ones for later.
+    const candidates = [...liveBytes].map(([name, live]) => ({ name, live, share: live / (current.packs.get(name) ?? live) }))
+      .sort((a, b) => a.share - b.share);
+    for (const p of candidates) {
+      if (p.share < LIVE_SHARE && (fetched.has(p.name) || fetches++ < COMPACTIONS_PER_COMMIT)) moving.add(p.name);
+      else kept.push(p);
+    }
+    // The commit's own pack joins those kept.
+    kept.sort((a, b) => a.live - b.live);
+    while (kept.length + 1 > MAX_LIVE_PACKS) moving.add((kept.shift() as { name: string }).name);
+
+    const byPack = new Map<string, Array<[string, SplitRef]>>();
+    for (const [key, ref] of splits) {
+      if (!moving.has(ref.file)) continue;
+      const list = byPack.get(ref.file) ?? [];
+      list.push([key, ref]);
+      byPack.set(ref.file, list);
+    }
+    const jobs: Array<Array<[string, SplitRef]>> = [...byPack.values()];
+    for (const entry of legacy.slice(0, LEGACY_MOVES_PER_COMMIT)) jobs.push([entry]);
+    const out: Array<[string, Buffer]> = [];
+    await eachLimited(jobs, this.#inFlight, async (refs) => {
+      const file = refs[0][1].file;
+      const object = this.#key(metricId, file);
+      let bytes: Buffer | null;
+      let start: number;
+      if (refs[0][1].length < 0 || fetched.has(file)) {
+        bytes = await this.#whole(object, file, fetched);
+        start = 0;
+      } else {
+        // One range from the first live record to the end of the last.
+        start = Math.min(...refs.map(([, r]) => r.offset));
+        const end = Math.max(...refs.map(([, r]) => r.offset + r.length));
+        bytes = await this.#range(object, start, end - start);
+      }
+      if (bytes === null) throw new CorruptStorageError(object, 'named by the manifest but missing');
+      for (const [key, ref] of refs) {
+        const record = ref.length < 0 ? bytes : bytes.subarray(ref.offset - start, ref.offset - start + ref.length);
+        if (ref.length >= 0 && record.length !== ref.length) throw new CorruptStorageError(object, 'truncated split record');
+        decodeSplit(record, object); // a damaged record is reported, not copied on
+        out.push([key, record]);
+      }
+    });
+    // In the order of the manifest, whatever order the GETs answered in.
+    const order = new Map([...splits.keys()].map((k, i) => [k, i]));
+    return out.sort((a, b) => (order.get(a[0]) ?? 0) - (order.get(b[0]) ?? 0));
   }
 
   /**
@@ -288,8 +473,7 @@ export class S3AggregateStorage implements AggregateStorage {
     return this.#send(what, async () => {
       try {
         const out = await this.#client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
-        const body = out.Body === undefined ? new Uint8Array(0) : await out.Body.transformToByteArray();
-        return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+        return await bodyOf(out.Body);
       } catch (err) {
         if (isNotFound(err)) return null;
         throw err;
@@ -297,6 +481,24 @@ export class S3AggregateStorage implements AggregateStorage {
     });
   }
 
+  /** `length` bytes of the object from `offset`; null when it does not exist. */
+  async #range(key: string, offset: number, length: number): Promise<Buffer | null> {
+    const bytes = await this.#send('reading split', async () => {
+      try {
+        const out = await this.#client.send(new GetObjectCommand({
+          Bucket: this.bucket, Key: key, Range: `bytes=${offset}-${offset + length - 1}`,
+        }));
+        const body = await bodyOf(out.Body);
+        // A server that ignores Range answers 200 with the whole object.
+        return out.ContentRange === undefined && body.length > length ? body.subarray(offset, offset + length) : body;
+      } catch (err) {
+        if (isNotFound(err)) return null;
+        throw err;
+      }
+    });
+    if (bytes !== null && bytes.length !== length) throw new CorruptStorageError(key, `${bytes.length} bytes at ${offset} where ${length} were named`);
+    return bytes;
+  }
   /** PUTs `parts` as one object; resolves to its ETag. */
   async #put(key: string, parts: Uint8Array[], what: string): Promise<string> {
     const body = parts.length === 1 ? parts[0] : Buffer.concat(parts);
@@ -370,9 +572,48 @@ export class S3AggregateStorage implements AggregateStorage {
   }
 }
 
-/** The objects a manifest keeps alive. */
+/** The objects a manifest keeps alive: the packs and split objects its splits name. */
 function filesOf(m: Manifest): Set<string> {
-  return new Set([...m.splits.values()].map((ref: SplitRef) => ref.file));
+  const files = new Set(m.packs.keys());
+  for (const ref of m.splits.values()) files.add(ref.file);
+  return files;
+}
+
+/** Where a split's payload is, as a cache key: objects are immutable and never renamed. */
+function recordId(object: string, ref: SplitRef): string {
+  return ref.length < 0 ? object : `${object}@${ref.offset}`;
+}
+
+/** The generation that wrote a pack; -1 for another name. */
+function packGen(name: string): number {
+  const m = PACK_GEN.exec(name);
+  return m === null ? -1 : Number(m[1]);
+}
+
+/**
+ * `fetch()`'s promise under `key`, started when absent: concurrent callers share one
+ * request. A failure is forgotten, so that a later call tries again; a result is kept
+ * with `keep`, else forgotten once it settles.
+ */
+function shared<T>(map: Map<string, Promise<T>>, key: string, fetch: () => Promise<T>, keep: boolean): Promise<T> {
+  const running = map.get(key);
+  if (running !== undefined) return running;
+  const started = fetch();
+  map.set(key, started);
+  const forget = (): void => {
+    if (map.get(key) === started) map.delete(key);
+  };
+  started.then(keep ? undefined : forget, forget);
+  return started;
+}
+
+interface Body {
+  transformToByteArray(): Promise<Uint8Array>;
+}
+
+async function bodyOf(body: Body | undefined): Promise<Buffer> {
+  const bytes = body === undefined ? new Uint8Array(0) : await body.transformToByteArray();
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 interface S3ErrorShape {
