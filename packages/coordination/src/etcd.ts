@@ -23,13 +23,14 @@
 // the lease, a crashed member's key goes when its lease expires.
 import { randomUUID } from 'node:crypto';
 import type { Etcd3, Lease, Namespace } from 'etcd3';
-import { Backoff, sleep } from '@tally/retry';
-import { CoordinationConfigError, CoordinatorClosedError, LockTimeoutError } from './errors.js';
+import { Backoff } from '@tally/retry';
+import { CoordinationConfigError, CoordinatorClosedError } from './errors.js';
 import {
   PollingWatches, HeartbeatMember, checkJoinOptions, MemberExistsError, MembershipClosedError,
   type GroupMember, type JoinOptions, type Membership, type MembershipChange, type MembershipWatch,
 } from './membership.js';
 import { serverCall, ServerLock } from './server-driver.js';
+import { waitForLock } from './lock-wait.js';
 import type { CoordinatorDriver } from './drivers.js';
 import type { MembershipDriver } from './membership-drivers.js';
 import type { Coordinator, Lock, LockOptions } from './types.js';
@@ -48,7 +49,6 @@ const DEFAULT_LEASE_TTL = 10;
 /** Deadline of one call to the server (ms); a call past it is retried (SERVER_RETRY). */
 const CALL_TIMEOUT_MS = 2_000;
 /** Lock polling of `lock()`, as the file driver's. */
-const POLL = { baseMs: 2, maxMs: 250 };
 
 type EtcdModule = typeof import('etcd3');
 
@@ -276,16 +276,8 @@ export class EtcdCoordinator implements Coordinator {
     return lock;
   }
 
-  async lock(name: string, opts: LockOptions = {}): Promise<Lock> {
-    const deadline = opts.timeoutMs === undefined ? Infinity : Date.now() + opts.timeoutMs;
-    const backoff = new Backoff(POLL);
-    for (;;) {
-      const held = await this.tryLock(name);
-      if (held !== null) return held;
-      const left = deadline - Date.now();
-      if (left <= 0) throw new LockTimeoutError(name, opts.timeoutMs ?? 0);
-      await sleep(Math.min(left, backoff.next()));
-    }
+  lock(name: string, opts: LockOptions = {}): Promise<Lock> {
+    return waitForLock((n) => this.tryLock(n), name, opts);
   }
 
   /** Revokes the lease (every lock goes at once); when etcd cannot be reached, the locks go at its expiry. */

@@ -7,6 +7,7 @@ import { CoordinatorClosedError, LockTimeoutError } from './errors.js';
 import { coordinationFolder, isBusy } from './file-driver.js';
 import type { Coordinator, Lock, LockOptions } from './types.js';
 import type { CoordinatorDriver } from './drivers.js';
+import { LOCK_POLL } from './lock-wait.js';
 
 export interface LocalCoordinatorOptions {
   /** Folder holding one small lock file per lock name; shared by every process. */
@@ -16,7 +17,6 @@ export interface LocalCoordinatorOptions {
 type Db = Database.Database;
 
 /** Lock polling: the first wait is under 2 ms (a sack round is often that short), at most 250 ms. */
-const POLL = { baseMs: 2, maxMs: 250 };
 /**
  * Connections kept open between uses of a lock name. Opening the lock database was most of
  * a lock cycle (measured: 265 us for open, BEGIN EXCLUSIVE, ROLLBACK and close), and a
@@ -72,7 +72,7 @@ export class LocalCoordinator implements Coordinator {
     const deadline = opts.timeoutMs === undefined ? Infinity : Date.now() + opts.timeoutMs;
     // One connection is reused across attempts so polling does not churn file descriptors.
     const db = this.#open(name);
-    const backoff = new Backoff(POLL);
+    const backoff = new Backoff(LOCK_POLL);
     try {
       for (;;) {
         if (this.#attempt(db)) return this.#hold(name, db);

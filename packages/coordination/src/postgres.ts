@@ -17,13 +17,13 @@
 // matter. A heartbeat pushes the expiry forward; listings skip expired rows.
 import { createHash, randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import { Backoff, sleep } from '@tally/retry';
-import { CoordinationConfigError, CoordinatorClosedError, LockTimeoutError } from './errors.js';
+import { CoordinationConfigError, CoordinatorClosedError } from './errors.js';
 import {
   PollingWatches, HeartbeatMember, checkJoinOptions, MemberExistsError, MembershipClosedError,
   type GroupMember, type JoinOptions, type Membership, type MembershipChange, type MembershipWatch,
 } from './membership.js';
 import { serverCall, ServerLock } from './server-driver.js';
+import { waitForLock } from './lock-wait.js';
 import type { CoordinatorDriver } from './drivers.js';
 import type { MembershipDriver } from './membership-drivers.js';
 import type { Coordinator, Lock, LockOptions } from './types.js';
@@ -36,7 +36,6 @@ export interface PostgresOptions {
 
 const DEFAULT_NAMESPACE = 'tally';
 const CONNECT_TIMEOUT_MS = 2_000;
-const POLL = { baseMs: 2, maxMs: 250 };
 export const MEMBERS_TABLE = 'tally_coordination_members';
 
 /** Parses a postgresql:// (or postgres://) URL and its `namespace` parameter. */
@@ -128,16 +127,8 @@ export class PostgresCoordinator implements Coordinator {
     }, isTransientPgError);
   }
 
-  async lock(name: string, opts: LockOptions = {}): Promise<Lock> {
-    const deadline = opts.timeoutMs === undefined ? Infinity : Date.now() + opts.timeoutMs;
-    const backoff = new Backoff(POLL);
-    for (;;) {
-      const held = await this.tryLock(name);
-      if (held !== null) return held;
-      const left = deadline - Date.now();
-      if (left <= 0) throw new LockTimeoutError(name, opts.timeoutMs ?? 0);
-      await sleep(Math.min(left, backoff.next()));
-    }
+  lock(name: string, opts: LockOptions = {}): Promise<Lock> {
+    return waitForLock((n) => this.tryLock(n), name, opts);
   }
 
   /** Ends the connection: the server drops every advisory lock of the session with it. */

@@ -16,22 +16,21 @@
 // membership someone else has taken since; scripts are thus safe to retry after a lost
 // answer. Expiry is measured by Redis' clock (TIME), never by the clocks of the clients.
 import { randomBytes } from 'node:crypto';
-import { Backoff, sleep } from '@tally/retry';
 import {
   LuaScript, connectReady, disconnect, parseRedisUrl, seconds, withRetry, type Redis, type RedisTarget,
 } from '@tally/redis';
-import { CoordinationConfigError, CoordinationUnavailableError, CoordinatorClosedError, LockLostError, LockTimeoutError } from './errors.js';
+import { CoordinationConfigError, CoordinationUnavailableError, CoordinatorClosedError, LockLostError } from './errors.js';
 import {
   PollingWatches, HeartbeatMember, checkJoinOptions, MemberExistsError, MembershipClosedError,
   type GroupMember, type JoinOptions, type Membership, type MembershipChange, type MembershipWatch,
 } from './membership.js';
 import type { Coordinator, Lock, LockOptions } from './types.js';
+import { waitForLock } from './lock-wait.js';
 import type { CoordinatorDriver } from './drivers.js';
 import type { MembershipDriver } from './membership-drivers.js';
 
 const DEFAULT_LOCK_TIMEOUT_MS = 30_000;
 /** Lock polling, as the file driver's: a sack round is often a few milliseconds. */
-const POLL = { baseMs: 2, maxMs: 250 };
 
 /** KEYS: lock. ARGV: token, ttl (ms). 1 when the token holds the lock (taken now, or already). */
 const ACQUIRE = new LuaScript(`
@@ -156,16 +155,8 @@ export class RedisCoordinator implements Coordinator {
     return lock;
   }
 
-  async lock(name: string, opts: LockOptions = {}): Promise<Lock> {
-    const deadline = opts.timeoutMs === undefined ? Infinity : Date.now() + opts.timeoutMs;
-    const backoff = new Backoff(POLL);
-    for (;;) {
-      const lock = await this.tryLock(name);
-      if (lock !== null) return lock;
-      const left = deadline - Date.now();
-      if (left <= 0) throw new LockTimeoutError(name, opts.timeoutMs ?? 0);
-      await sleep(Math.min(left, backoff.next()));
-    }
+  lock(name: string, opts: LockOptions = {}): Promise<Lock> {
+    return waitForLock((n) => this.tryLock(n), name, opts);
   }
 
   /** Releases every lock held through this coordinator, then closes its connection. */
