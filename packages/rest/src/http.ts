@@ -70,12 +70,18 @@ export function checkAcceptJson(req: FastifyRequest): void {
   if (!ok) throw new HttpError(406, 'The server could not produce a response in the format the client accepts (application/json).');
 }
 
-/** The request body as JSON: 415 for another media type, 400 when it does not parse. */
-export function jsonBody(req: FastifyRequest): unknown {
+/** The bytes of a JSON request body (415 for another media type), or null when it has none. */
+export function jsonBytes(req: FastifyRequest): Buffer | null {
   const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
   if (type !== 'application/json') {
     throw new HttpError(415, `Unsupported Media Type: the request media type ${type || '(none)'} is not supported by this server.`);
   }
+  return Buffer.isBuffer(req.body) ? req.body : null;
+}
+
+/** The request body as JSON: 415 for another media type, 400 when it does not parse. */
+export function jsonBody(req: FastifyRequest): unknown {
+  jsonBytes(req);
   const raw = req.body;
   const text = Buffer.isBuffer(raw) ? raw.toString('utf8') : typeof raw === 'string' ? raw : '';
   // Python's json names an empty body this way; clients match on it.

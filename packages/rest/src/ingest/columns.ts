@@ -84,6 +84,11 @@ export class Column {
     this.values[this.n++] = value;
   }
 
+  /** Points [from, to) of those appended so far (views, no copy). */
+  range(from: number, to: number): Measures {
+    return { ts: this.ts.subarray(from, to), values: this.values.subarray(from, to) };
+  }
+
   /** The points appended so far (views, no copy). */
   measures(): Measures {
     return { ts: this.ts.subarray(0, this.n), values: this.values.subarray(0, this.n) };
