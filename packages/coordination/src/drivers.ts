@@ -4,7 +4,6 @@ import { CoordinationConfigError } from './errors.js';
 import { fileCoordinatorDriver } from './local.js';
 import { etcdCoordinatorDriver } from './etcd.js';
 import { postgresCoordinatorDriver } from './postgres.js';
-import { redisCoordinatorDriver } from './redis.js';
 import type { Coordinator } from './types.js';
 
 export interface CoordinatorDriver {
@@ -12,6 +11,11 @@ export interface CoordinatorDriver {
 }
 
 /** Scheme (as URL.protocol gives it, with the colon) -> driver. */
+// Drivers other than the embedded default are imported when a URL names them: their client
+// libraries (the AWS SDK, ioredis) cost every process, and each of its processing threads,
+// tens of megabytes of memory for nothing in a deployment that does not use them.
+const redisCoordinatorDriver: CoordinatorDriver = { open: async (url) => (await import('./redis.js')).redisCoordinatorDriver.open(url) };
+
 const DRIVERS = new Map<string, CoordinatorDriver>([
   ['file:', fileCoordinatorDriver],
   ['etcd:', etcdCoordinatorDriver],

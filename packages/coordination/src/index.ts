@@ -6,7 +6,7 @@ export type { LocalCoordinatorOptions } from './local.js';
 export {
   LockTimeoutError, CoordinatorClosedError, CoordinationConfigError, CoordinationUnavailableError, LockLostError,
 } from './errors.js';
-export { RedisCoordinator, RedisMembership } from './redis.js';
+export type { RedisCoordinator, RedisMembership } from './redis.js';
 export type { GroupMember, JoinOptions, Membership, MembershipChange, MembershipWatch } from './membership.js';
 export { MemberExistsError, MembershipClosedError, diffMembers, pollingWatch } from './membership.js';
 export { openMembership } from './membership-drivers.js';

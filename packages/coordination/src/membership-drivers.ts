@@ -4,7 +4,6 @@ import { driverFor } from './drivers.js';
 import { fileMembershipDriver } from './local-membership.js';
 import { etcdMembershipDriver } from './etcd.js';
 import { postgresMembershipDriver } from './postgres.js';
-import { redisMembershipDriver } from './redis.js';
 import type { Membership } from './membership.js';
 
 export interface MembershipDriver {
@@ -12,6 +11,9 @@ export interface MembershipDriver {
 }
 
 /** Scheme (as URL.protocol gives it, with the colon) -> driver. */
+// Redis' client library is imported when a URL names it (see drivers.ts).
+const redisMembershipDriver: MembershipDriver = { open: async (url) => (await import('./redis.js')).redisMembershipDriver.open(url) };
+
 const DRIVERS = new Map<string, MembershipDriver>([
   ['file:', fileMembershipDriver],
   ['etcd:', etcdMembershipDriver],

@@ -5,9 +5,8 @@ import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { connect, disconnect, parseRedisUrl, whenReady } from '@tally/redis';
 import { RedisTestServer, skipWithoutRedis } from '@tally/redis/testing';
-import {
-  CoordinationConfigError, CoordinationUnavailableError, LockLostError, RedisCoordinator, RedisMembership, openCoordinator, openMembership,
-} from './index.js';
+import { CoordinationConfigError, CoordinationUnavailableError, LockLostError, openCoordinator, openMembership } from './index.js';
+import { RedisCoordinator, RedisMembership } from './redis.js';
 import { coordinatorContract, membershipContract } from './contract.js';
 
 const fixture = fileURLToPath(new URL('./redis-lock-holder.fixture.js', import.meta.url));

@@ -2,7 +2,6 @@
 // registered here under its scheme (see docs/ARCHITECTURE.md, "Adding a driver").
 import { IncomingConfigError } from './errors.js';
 import { fileIncomingDriver } from './file-store.js';
-import { redisIncomingDriver } from './redis-store.js';
 import type { IncomingStore } from './types.js';
 
 export interface OpenIncomingOptions {
@@ -21,6 +20,19 @@ export interface IncomingDriver {
    */
   changeSackCount?(url: string, sacks: number): Promise<{ from: number; to: number }>;
 }
+
+// Drivers other than the embedded default are imported when a URL names them: their client
+// libraries (the AWS SDK, ioredis) cost every process, and each of its processing threads,
+// tens of megabytes of memory for nothing in a deployment that does not use them.
+const redis = (): Promise<IncomingDriver> => import('./redis-store.js').then((m) => m.redisIncomingDriver);
+const redisIncomingDriver: IncomingDriver = {
+  open: async (url, options) => (await redis()).open(url, options),
+  changeSackCount: async (url, sacks) => {
+    const driver = await redis();
+    if (!driver.changeSackCount) throw new IncomingConfigError(`incoming URL ${url}: its driver cannot change the sack count`);
+    return driver.changeSackCount(url, sacks);
+  },
+};
 
 /** Scheme (as URL.protocol gives it, with the colon) -> driver. */
 const DRIVERS = new Map<string, IncomingDriver>([

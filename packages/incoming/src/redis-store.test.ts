@@ -3,9 +3,8 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { connect, disconnect, parseRedisUrl, whenReady, type Redis } from '@tally/redis';
 import { RedisTestServer, skipWithoutRedis } from '@tally/redis/testing';
-import {
-  IncomingConfigError, IncomingUnavailableError, RedisIncomingStore, changeSackCount, openIncoming, type IncomingStore,
-} from './index.js';
+import { IncomingConfigError, IncomingUnavailableError, changeSackCount, openIncoming, type IncomingStore } from './index.js';
+import { RedisIncomingStore } from './redis-store.js';
 import { parseHeader } from './batch-format.js';
 import { incomingContract, measures } from './contract.js';
 

@@ -3,17 +3,21 @@
 // "Adding a driver").
 import { StorageConfigError } from './errors.js';
 import { fileStorageDriver } from './file-storage.js';
-import { s3StorageDriver } from './s3-storage.js';
 import type { AggregateStorage } from './types.js';
 
 export interface StorageDriver {
   open(url: string): Promise<AggregateStorage>;
 }
 
+// Drivers other than the embedded default are imported when a URL names them: their client
+// libraries (the AWS SDK, ioredis) cost every process, and each of its processing threads,
+// tens of megabytes of memory for nothing in a deployment that does not use them.
+const s3: StorageDriver = { open: async (url) => (await import('./s3-storage.js')).s3StorageDriver.open(url) };
+
 /** Scheme (as URL.protocol gives it, with the colon) -> driver. */
 const DRIVERS = new Map<string, StorageDriver>([
   ['file:', fileStorageDriver],
-  ['s3:', s3StorageDriver],
+  ['s3:', s3],
 ]);
 
 /**

@@ -3,6 +3,5 @@ export { openStorage } from './drivers.js';
 export type { StorageDriver } from './drivers.js';
 export { FileAggregateStorage } from './file-storage.js';
 export type { FileAggregateStorageOptions } from './file-storage.js';
-export { S3AggregateStorage } from './s3-storage.js';
-export type { S3AggregateStorageOptions } from './s3-storage.js';
+export type { S3AggregateStorage, S3AggregateStorageOptions } from './s3-storage.js';
 export { StorageUnavailableError, CorruptStorageError, StorageConfigError } from './errors.js';
