@@ -66,10 +66,32 @@ export function writeSegments(segments: readonly Segment[]): Uint8Array {
 
 /**
  * Points of segments decoded in order into one ascending column pair, a later segment
- * winning at equal positions. Usually a concatenation (each segment starts at or after
- * the previous one's end); a general merge otherwise.
+ * winning at equal positions. Usually a concatenation (each segment starts after the
+ * previous one's end), copied once into columns of the total size; a merge otherwise.
  */
 export function mergeSegments(parts: readonly { positions: Uint32Array; values: Float64Array }[]): { positions: Uint32Array; values: Float64Array } {
+  let total = 0;
+  let ascending = true;
+  let last = -1;
+  for (const p of parts) {
+    const n = p.positions.length;
+    if (n === 0) continue;
+    if (p.positions[0] <= last) ascending = false;
+    last = p.positions[n - 1];
+    total += n;
+  }
+  if (ascending) {
+    if (parts.length === 1) return parts[0];
+    const positions = new Uint32Array(total);
+    const values = new Float64Array(total);
+    let o = 0;
+    for (const p of parts) {
+      positions.set(p.positions, o);
+      values.set(p.values, o);
+      o += p.positions.length;
+    }
+    return { positions, values };
+  }
   let positions: Uint32Array = new Uint32Array(0);
   let values: Float64Array = new Float64Array(0);
   for (const p of parts) {
@@ -80,9 +102,9 @@ export function mergeSegments(parts: readonly { positions: Uint32Array; values: 
       values = concatF64(values, p.values);
       continue;
     }
-    const total = n + p.positions.length;
-    const pos = new Uint32Array(total);
-    const val = new Float64Array(total);
+    const size = n + p.positions.length;
+    const pos = new Uint32Array(size);
+    const val = new Float64Array(size);
     let i = 0;
     let j = 0;
     let k = 0;
