@@ -28,10 +28,20 @@ export interface MetricdThreadData {
   role: MetricdThreadRole;
 }
 
+/**
+ * A processing thread's young generation: V8 lets it grow to 48 MiB under a fold's
+ * allocation rate, and each thread's was most of the process's peak memory (measured with
+ * two threads folding 100 000-measure batches: 262 MiB peak, 218 with this bound); the
+ * engine was no slower with it (1.40-1.48 million points/s per core of CPU time with the
+ * default, 1.60-1.75 with a 4 MiB semi-space, on Gnocchi's six methods at three
+ * granularities).
+ */
+const THREAD_YOUNG_GENERATION_MB = 12;
+
 /** Starts a processing thread (metricd-thread.ts) over the stores `s` names. */
 export function startMetricdThread(s: Settings, role: MetricdThreadRole, name: string): Worker {
   const data: MetricdThreadData = { settings: s, role };
-  return new Worker(new URL('./metricd-thread.js', import.meta.url), { workerData: data, name });
+  return new Worker(new URL('./metricd-thread.js', import.meta.url), { workerData: data, name, resourceLimits: { maxYoungGenerationSizeMb: THREAD_YOUNG_GENERATION_MB } });
 }
 
 /** Active metrics among `ids` with their archive policy: two indexed queries per round. */
