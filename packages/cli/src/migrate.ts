@@ -37,7 +37,8 @@ export type MigratedKind = 'policies' | 'rules' | 'resource_types' | 'resources'
 
 /** One item not copied: skipped (Tally cannot hold it, or what it needs was not copied) or failed. */
 export interface MigrationIssue {
-  kind: JournalKind;
+  /** `listing`: a list of items Gnocchi did not give (the run stops there). */
+  kind: JournalKind | 'listing';
   id: string;
   reason: string;
 }
@@ -191,6 +192,10 @@ class Migration {
       if (!this.stopped) await this.copyResources();
       if (!this.stopped) await this.copyMetrics();
       if (!this.stopped) await this.checkBacklog();
+    } catch (e) {
+      // A list Gnocchi did not give (after the retries): what follows depends on it.
+      if (!(e instanceof GnocchiApiError || e instanceof GnocchiTransportError)) throw e;
+      this.report.failed.push({ kind: 'listing', id: '*', reason: `${describe(e)}; the migration stopped there` });
     } finally {
       this.progress.end();
       this.journal.close();
