@@ -388,7 +388,7 @@ class Migration {
     for (const [id, n] of Object.entries(pending)) {
       if (!this.journal.has('measures', id)) continue;
       this.journal.forget('measures', id);
-      this.fail('measures', id, `Gnocchi has ${n} measures of this metric that it has not processed, so they are not in the copy: run the migration again once Gnocchi's metricd processed them`);
+      this.fail('measures', id, `Gnocchi's backlog lists this metric (${n} to process): measures it has not processed are not in the copy; run the migration again once Gnocchi's metricd processed them`);
     }
   }
 
