@@ -25,7 +25,7 @@ import {
 import { eachLimited } from '@tally/retry';
 import type { AggregateStorage } from '@tally/storage';
 import {
-  formatTimespan, importAggregates, parseTimespan, parseTimestamp, policyMethods,
+  formatTimespan, importAggregates, parseTimespan, parseTimestamp, policyMethods, secondsRepr,
   type AggregateSeries,
 } from '@tally/timeseries';
 import { ConfigError, resolveSettings } from './config.js';
@@ -71,6 +71,16 @@ export interface MigrateOptions {
   progress?: ProgressSink;
   /** Stops starting new items; those under way finish and are journaled. */
   signal?: AbortSignal;
+}
+
+/** Tally already holds an item of that name or id, different from Gnocchi's: nothing is overwritten. */
+export class MigrationConflict extends Error {
+  override name = 'MigrationConflict';
+}
+
+/** An answer of Gnocchi that does not fit what was asked. */
+export class UnexpectedAnswer extends Error {
+  override name = 'UnexpectedAnswer';
 }
 
 const KINDS: MigratedKind[] = ['policies', 'rules', 'resource_types', 'resources', 'revisions', 'metrics', 'aggregate_points'];
@@ -119,7 +129,7 @@ export function toTallyAttribute(a: ResourceTypeAttribute): ResourceAttributeSch
 function attributeValue(v: JsonValue | undefined): AttributeValue {
   if (v === undefined || v === null) return null;
   if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return v;
-  throw new Error(`attribute value ${JSON.stringify(v)} is not a scalar`);
+  throw new UnexpectedAnswer(`attribute value ${JSON.stringify(v)} is not a scalar`);
 }
 
 /** Gnocchi's revisions of one resource (any order) as the indexer imports them, oldest first. */
@@ -134,13 +144,6 @@ export function toRevisions(history: readonly GnocchiResource[], attributes: rea
     attributes: Object.fromEntries(attributes.map((a) => [a, attributeValue(r[a])])),
   }));
   return revisions.sort((a, b) => (a.revisionStart < b.revisionStart ? -1 : a.revisionStart > b.revisionStart ? 1 : 0));
-}
-
-/** Granularity in seconds as Gnocchi's query string takes it (exact for whole and fractional seconds). */
-function seconds(g: bigint): string {
-  const whole = g / 1_000_000_000n;
-  const frac = g % 1_000_000_000n;
-  return frac === 0n ? `${whole}` : `${whole}.${frac.toString().padStart(9, '0').replace(/0+$/, '')}`;
 }
 
 // ------------------------------------------------------------------ the migration
@@ -212,7 +215,7 @@ class Migration {
       try {
         const existing = await this.o.indexer.getArchivePolicy(p.name);
         if (existing !== null) {
-          if (!samePolicy(existing, p)) throw new Error(`Tally already has an archive policy ${p.name} with another definition`);
+          if (!samePolicy(existing, p)) throw new MigrationConflict(`Tally already has an archive policy ${p.name} with another definition`);
           this.done('policy', p.name, 'policies');
         } else {
           await this.o.indexer.createArchivePolicy(p);
@@ -237,7 +240,7 @@ class Migration {
         const existing = await this.o.indexer.getArchivePolicyRule(r.name);
         if (existing !== null) {
           if (existing.metricPattern !== r.metric_pattern || existing.archivePolicyName !== r.archive_policy_name) {
-            throw new Error(`Tally already has a rule ${r.name} with another pattern or policy`);
+            throw new MigrationConflict(`Tally already has a rule ${r.name} with another pattern or policy`);
           }
           this.done('rule', r.name, 'rules');
         } else {
@@ -264,7 +267,7 @@ class Migration {
         const existing = await this.o.indexer.getResourceType(t.name);
         if (existing !== null) {
           if (JSON.stringify(existing.attributes) !== JSON.stringify(attrs)) {
-            throw new Error(`Tally already has a resource type ${t.name} with other attributes`);
+            throw new MigrationConflict(`Tally already has a resource type ${t.name} with other attributes`);
           }
           this.done('resource_type', t.name, 'resource_types');
         } else {
@@ -326,7 +329,7 @@ class Migration {
         if (existing !== null) {
           // importResource writes everything in one transaction: present means complete.
           if (existing.revisionStart !== revisions[revisions.length - 1]?.revisionStart) {
-            throw new Error('Tally already has this resource, at another revision');
+            throw new MigrationConflict('Tally already has this resource, at another revision');
           }
           this.journal.record('resource', r.id, revisions.length);
           this.report.alreadyDone.resources++;
@@ -411,7 +414,7 @@ class Migration {
     if (existing !== undefined) {
       if (existing.archivePolicyName !== policy || existing.name !== m.name || existing.resourceId !== m.resource_id ||
           existing.creator !== m.creator || existing.unit !== m.unit) {
-        throw new Error('Tally already has this metric, with other attributes');
+        throw new MigrationConflict('Tally already has this metric, with other attributes');
       }
       this.report.alreadyDone.metrics++;
     } else {
@@ -430,7 +433,7 @@ class Migration {
       return;
     }
     const policy = await this.o.indexer.getArchivePolicy(m.archive_policy.name);
-    if (policy === null) throw new Error(`archive policy ${m.archive_policy.name} vanished from Tally`);
+    if (policy === null) throw new MigrationConflict(`archive policy ${m.archive_policy.name} is no longer in Tally`);
     const series: AggregateSeries[] = [];
     let points = 0;
     // The first read asks Gnocchi to process the metric's pending measures (refresh): by
@@ -438,14 +441,14 @@ class Migration {
     let refresh = true;
     for (const method of policyMethods(policy)) {
       for (const { granularity } of policy.definition) {
-        const got = await this.o.source.metric.measures(m.id, { aggregation: method, granularity: seconds(granularity), refresh });
+        const got = await this.o.source.metric.measures(m.id, { aggregation: method, granularity: secondsRepr(granularity), refresh });
         refresh = false;
         const ts = new BigInt64Array(got.length);
         const values = new Float64Array(got.length);
         for (let i = 0; i < got.length; i++) {
           const [t, g, v] = got[i];
-          if (typeof g !== 'number' || BigInt(Math.round(g * 1e9)) !== granularity) {
-            throw new Error(`Gnocchi answered granularity ${g} for ${method} at ${formatTimespan(granularity)}`);
+          if (typeof g !== 'number' || parseTimespan(g) !== granularity) {
+            throw new UnexpectedAnswer(`Gnocchi answered granularity ${g} for ${method} at ${formatTimespan(granularity)}`);
           }
           ts[i] = parseTimestamp(t);
           values[i] = v;
