@@ -15,6 +15,7 @@ import { addRatingCommand, ratingMetrics, startRating } from './rating.js';
 import { AgentConfigError, loadAgentConfig } from '@tally/agent';
 import { addAgentCommand, startServeAgent } from './agent.js';
 import { addPricingCommand } from './pricing.js';
+import { addMigrateCommand } from './migrate.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -325,6 +326,7 @@ export function program(): Command {
   addUserCommands(prog, withSettings, guard);
   addAgentCommand(prog, guard);
   addPricingCommand(prog);
+  addMigrateCommand(prog, withSettings, guard);
   addRatingCommand(prog, withSettings, guard, resolveSettings, logger, onSignals);
 
   // The endpoint benchmark (packages/bench) keeps its own option parser: every argument

@@ -206,6 +206,13 @@ export class ResourceValueError extends IndexerError {
   }
 }
 
+/** Revisions given to importResource that do not form one resource's history. */
+export class InvalidResourceHistory extends IndexerError {
+  constructor(readonly resource: string, readonly reason: string) {
+    super(`Invalid history for resource ${resource}: ${reason}`);
+  }
+}
+
 /** Gnocchi raises a bare ValueError (400) for this on creation. */
 export class StartAfterEnd extends IndexerError {
   constructor() {

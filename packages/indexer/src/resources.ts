@@ -21,7 +21,7 @@ import type { AttributeValue, MetricRef, NewResource, Resource, ResourceFilter, 
 type Tx = Kysely<Database>;
 
 /** Checks given attribute values against the type; returns column -> stored value. */
-function checkAttributes(ctx: Ctx, info: TypeInfo, errorType: string, given: Record<string, AttributeValue>, creating: boolean): Map<string, AttributeValue> {
+export function checkAttributes(ctx: Ctx, info: TypeInfo, errorType: string, given: Record<string, AttributeValue>, creating: boolean): Map<string, AttributeValue> {
   const out = new Map<string, AttributeValue>();
   for (const [name, value] of Object.entries(given)) {
     const a = info.attributes.find((x) => x.name === name);
@@ -50,7 +50,7 @@ function checkAttributes(ctx: Ctx, info: TypeInfo, errorType: string, given: Rec
 }
 
 /** Current revision of `id` through `info`'s target, with metrics; undefined if absent. */
-async function loadCurrent(q: Tx, info: TypeInfo, id: string): Promise<Resource | undefined> {
+export async function loadCurrent(q: Tx, info: TypeInfo, id: string): Promise<Resource | undefined> {
   const target = buildTarget(info, false);
   const { rows } = await sql<Row>`select ${target.select} from ${target.from} where r.id = ${id}`.execute(q);
   if (rows.length === 0) return undefined;
@@ -106,14 +106,14 @@ async function setMetrics(tx: Tx, resourceId: string, creator: string | null, me
   }
 }
 
-async function insertTypeRow(tx: Tx, table: string, key: 'id' | 'revision', keyValue: string | number, values: Map<string, AttributeValue>): Promise<void> {
+export async function insertTypeRow(tx: Tx, table: string, key: 'id' | 'revision', keyValue: string | number, values: Map<string, AttributeValue>): Promise<void> {
   const cols = [sql.ref(key), ...[...values.keys()].map((c) => sql.ref(c))];
   const vals = [sql`${keyValue}`, ...[...values.values()].map((v) => sql`${v}`)];
   await sql`insert into ${sql.table(table)} (${sql.join(cols)}) values (${sql.join(vals)})`.execute(tx);
 }
 
 /** The strings of a resource that VARCHAR(255) columns store. */
-function checkResourceFields(originalId: string | null, userId: string | null | undefined, projectId: string | null | undefined, creator: string | null): void {
+export function checkResourceFields(originalId: string | null, userId: string | null | undefined, projectId: string | null | undefined, creator: string | null): void {
   checkLength('original_resource_id', originalId);
   checkLength('user_id', userId);
   checkLength('project_id', projectId);

@@ -19,6 +19,7 @@ import { PolicyCache } from './policy-cache.js';
 import { listResources } from './resource-list.js';
 import * as rt from './resource-types.js';
 import * as res from './resources.js';
+import { importResource } from './resource-import.js';
 import type { Database } from './schema.js';
 import { inWriteTx } from './tx.js';
 import type {
@@ -26,6 +27,7 @@ import type {
   ArchivePolicyItem,
   ArchivePolicyRule,
   DialectName,
+  ImportedResource,
   Indexer,
   IndexerOptions,
   ListMetricsOptions,
@@ -199,6 +201,10 @@ export class SqlIndexer implements Indexer {
 
   updateResource(type: string, id: string, update: ResourceUpdate): Promise<Resource> {
     return res.updateResource(this.ctx, type, id, update);
+  }
+
+  importResource(resource: ImportedResource): Promise<Resource> {
+    return importResource(this.ctx, resource);
   }
 
   deleteResource(id: string): Promise<void> {

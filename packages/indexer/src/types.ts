@@ -188,6 +188,33 @@ export interface ResourceUpdate {
   ifRevisionStart?: bigint;
 }
 
+/** One revision of an imported resource: what changes from one revision to the next. */
+export interface ImportedRevision {
+  userId: string | null;
+  projectId: string | null;
+  startedAt: bigint;
+  endedAt: bigint | null;
+  revisionStart: bigint;
+  /** null for the current (last) revision only. */
+  revisionEnd: bigint | null;
+  /** Type attributes as createResource takes them. */
+  attributes: Record<string, AttributeValue>;
+}
+
+/**
+ * A resource with its whole history, as another store (Gnocchi) recorded it: revisions are
+ * written with their own revision_start/revision_end instead of the clock's.
+ */
+export interface ImportedResource {
+  type: string;
+  /** A UUID (any form Python's uuid.UUID accepts). */
+  id: string;
+  originalResourceId: string;
+  creator: string | null;
+  /** Oldest first; the last one is the current revision. */
+  revisions: readonly ImportedRevision[];
+}
+
 /**
  * Gnocchi's JSON search tree, as received from clients, e.g.
  * {"and": [{"=": {"user_id": "u"}}, {">": {"lifespan": "1 hour"}}]}.
@@ -298,6 +325,12 @@ export interface Indexer {
   getResource(type: string, id: string): Promise<Resource | null>;
   /** Row-locked read-modify-write; NoSuchResource, ResourceRevisionMismatch, plus createResource's errors. */
   updateResource(type: string, id: string, update: ResourceUpdate): Promise<Resource>;
+  /**
+   * Writes a resource and its history in one transaction, revisions with the timestamps
+   * given (moving data from another store). Metrics are not attached here: metrics name
+   * their resource. InvalidResourceHistory, plus createResource's errors.
+   */
+  importResource(resource: ImportedResource): Promise<Resource>;
   /** Deletes the resource and its history; its metrics are marked for deletion. NoSuchResource. */
   deleteResource(id: string): Promise<void>;
   /** Deletes every resource of `type` matching the filter (required); returns the count. */

@@ -153,7 +153,10 @@ export async function showMetric(ctx: Ctx, req: FastifyRequest, reply: FastifyRe
   const resource = m.resourceId ? await ctx.indexer.getResource('generic', m.resourceId) : null;
   enforce('get metric', ctx.identity(req), metricTarget(m, resource?.projectId));
   const ap = await ctx.indexer.getArchivePolicy(m.archivePolicyName);
-  return send(reply, 200, metricJson(m, ap ?? undefined, resource ? resourceJson(resource) : null));
+  // Gnocchi shows the metric's resource without its metrics (the relation is not loaded).
+  const shown = resource ? resourceJson(resource) : null;
+  if (shown) delete shown.metrics;
+  return send(reply, 200, metricJson(m, ap ?? undefined, shown));
 }
 
 export async function deleteMetric(ctx: Ctx, req: FastifyRequest, reply: FastifyReply, m: Metric): Promise<FastifyReply> {

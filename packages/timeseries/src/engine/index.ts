@@ -14,3 +14,4 @@ export { decodeState, encodeState, type State } from './state.js';
 export { processMeasures, type ProcessResult } from './process.js';
 export { AggregationNotFoundError, readMeasures, type ReadQuery, type ReadResult } from './read.js';
 export { baselineAggregate, type BaselineSeries } from './baseline.js';
+export { AggregateImportError, importAggregates, type AggregateSeries } from './import.js';
