@@ -31,6 +31,7 @@ test('index.html is never cached, hashed assets are cached for good, /console re
   assert.equal(index.headers['cache-control'], 'no-cache');
   assert.match(String(index.headers['content-type']), /^text\/html/);
   assert.match(index.body, /assets\/main-ABC123\.js/);
+  assert.match(String(index.headers['content-security-policy']), /script-src 'self'; .*frame-ancestors 'none'/);
   const bare = await app.inject({ url: '/console' });
   assert.equal(bare.statusCode, 308);
   assert.equal(bare.headers.location, 'console/', 'relative, so that a path prefix in front stays');

@@ -24,6 +24,12 @@ const TYPES: Record<string, string> = {
   '.svg': 'image/svg+xml',
 };
 
+/**
+ * The page runs its own bundle only and talks to this origin only; uPlot positions its
+ * elements with style attributes, hence the inline styles.
+ */
+const CSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'";
+
 /** Headers a forwarded answer must not carry: they describe the injected connection. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'upgrade']);
 
@@ -56,7 +62,7 @@ export async function consoleRoutes(app: FastifyInstance, opts: ConsoleOptions &
         .send('The console is not built: run `npm run build` (it bundles packages/console).\n');
     }
     return reply.header('content-type', 'text/html; charset=utf-8').header('cache-control', 'no-cache')
-      .header('x-content-type-options', 'nosniff').header('x-frame-options', 'DENY').send(index);
+      .header('x-content-type-options', 'nosniff').header('content-security-policy', CSP).send(index);
   });
   app.get<{ Params: { name: string } }>('/console/assets/:name', async (req, reply) => {
     const a = assets.get(req.params.name);
@@ -75,7 +81,6 @@ export async function consoleRoutes(app: FastifyInstance, opts: ConsoleOptions &
     }
     const url = req.url.slice(req.url.indexOf('/console/alarming') + '/console/alarming'.length) || '/';
     const headers = { ...req.headers };
-    delete headers.host;
     delete headers['content-length'];
     const body = Buffer.isBuffer(req.body) ? req.body : undefined;
     const res = await target.inject({ method: req.method as HTTPMethods, url, headers, payload: body });

@@ -265,6 +265,17 @@ test('a metric: chart, zoom by dragging, keyboard reset, granularity, time zone,
   const hours = (Date.parse(`${tokyoFirst!.replace(' ', 'T')}Z`) - Date.parse(`${parisFirst!.replace(' ', 'T')}Z`)) / 3_600_000;
   assert.ok(hours === 8 || hours === 7, `Tokyo is 7 or 8 hours ahead of Paris, got ${hours}`);
 
+  // Calendar resampling in the chosen zone: months start at Tokyo's midnight.
+  await page.getByLabel('Calendar resampling').selectOption('M');
+  await page.locator('.last-query').filter({ hasText: 'resample=M' }).waitFor();
+  assert.match(await page.locator('.last-query').textContent() ?? '', /timezone=Asia%2FTokyo/);
+  await page.waitForFunction(() => Number(document.querySelector('.chart [role=img]')?.getAttribute('data-points')) <= 2);
+  const monthStart = await table.locator('tbody tr').first().locator('td').first().textContent();
+  assert.match(monthStart ?? '', /^\d{4}-\d\d-01 00:00:00$/);
+  await shot('06-resampled');
+  await page.getByLabel('Calendar resampling').selectOption('');
+  await page.locator('.last-query').filter({ hasNotText: 'resample=' }).waitFor();
+
   // A time range typed as text narrows the request.
   await page.getByLabel('From').fill('now-2h');
   await page.getByLabel('From').press('Enter');
@@ -276,7 +287,7 @@ test('a metric: chart, zoom by dragging, keyboard reset, granularity, time zone,
   assert.equal(csv[0], 'timestamp,cpu');
   assert.equal(csv.length - 1, await points());
   assert.match(csv[1], /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+09:00,[\d.]+$/);
-  await shot('06-granularity');
+  await shot('07-range-csv');
 });
 
 test('two metrics overlaid', async () => {
@@ -285,7 +296,7 @@ test('two metrics overlaid', async () => {
   await page.waitForFunction(() => Number(document.querySelector('.chart [role=img]')?.getAttribute('data-points')) > 1000);
   const head = await page.getByRole('table', { name: 'Values' }).locator('thead').textContent();
   assert.match(head ?? '', /cpu.*mem/);
-  await shot('07-overlay');
+  await shot('08-overlay');
 });
 
 test('aggregates: build a query over two metrics and chart its result', async () => {
@@ -304,7 +315,7 @@ test('aggregates: build a query over two metrics and chart its result', async ()
   // max(cpu, mem) is mem's values, about 1000.
   const firstValue = Number(await page.getByRole('table', { name: 'Values' }).locator('tbody tr').first().locator('td').nth(1).textContent());
   assert.equal(firstValue, direct.measures.aggregated[0][2]);
-  await shot('08-aggregates');
+  await shot('09-aggregates');
 
   // Over resources found by a search, grouped.
   await page.getByLabel('the metrics of resources found by a search').check();
@@ -315,7 +326,7 @@ test('aggregates: build a query over two metrics and chart its result', async ()
   await page.getByRole('button', { name: 'Run' }).click();
   await page.locator('.aggregate-summary').filter({ hasText: /^1 series/ }).waitFor();
   assert.match(await page.getByRole('table', { name: 'Values' }).locator('thead').textContent() ?? '', /host=compute-2/);
-  await shot('09-aggregates-grouped');
+  await shot('10-aggregates-grouped');
 });
 
 test('processing: backlog polled over time, archive policies and rules', async () => {
@@ -325,7 +336,7 @@ test('processing: backlog polled over time, archive policies and rules', async (
   const policies = page.getByRole('table', { name: 'Archive policies' });
   await policies.locator('tr', { hasText: 'console' }).waitFor();
   assert.match(await page.getByRole('table', { name: 'Archive policy rules' }).textContent() ?? '', /default/);
-  await shot('10-status');
+  await shot('11-status');
 });
 
 test('alarms: list with states, one alarm, its timeline and deliveries, silence and re-enable', async () => {
@@ -346,13 +357,13 @@ test('alarms: list with states, one alarm, its timeline and deliveries, silence 
   assert.match(await page.locator('ol.timeline').textContent() ?? '', /state alarm/);
   await page.getByRole('table', { name: 'Deliveries' }).locator('tbody tr').first().waitFor();
   assert.match(await page.getByRole('table', { name: 'Deliveries' }).locator('tbody').textContent() ?? '', /log:\/\//);
-  await shot('11-alarm');
+  await shot('12-alarm');
 
   await page.getByRole('button', { name: 'Silence alarm cpu-high (disable it)' }).click();
   await page.locator('.alarm-enabled', { hasText: 'Disabled (silenced)' }).waitFor();
   assert.equal((await api<{ enabled: boolean }>('GET', `/console/alarming/v2/alarms/${seeded.alarm}`)).enabled, false);
   await page.locator('ol.timeline li', { hasText: 'enabled → false' }).waitFor();
-  await shot('12-alarm-silenced');
+  await shot('13-alarm-silenced');
   // Keyboard: the re-enable button is focusable and Enter presses it.
   await page.getByRole('button', { name: 'Re-enable alarm cpu-high' }).focus();
   await page.keyboard.press('Enter');
@@ -404,5 +415,5 @@ test('behind a reverse proxy that publishes Tally under a path prefix', async (t
   await p.locator('table.resources tbody tr').first().waitFor();
   await p.goto(`http://127.0.0.1:${port}/tally/console/#/alarms`);
   await p.getByRole('table', { name: 'Alarms' }).locator('tbody tr', { hasText: 'cpu-high' }).waitFor();
-  await p.screenshot({ path: join(ARTEFACTS, '13-behind-proxy.png') });
+  await p.screenshot({ path: join(ARTEFACTS, '14-behind-proxy.png') });
 });

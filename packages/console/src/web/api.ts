@@ -34,6 +34,13 @@ export function saveCredentials(c: Credentials | null): void {
   else sessionStorage.removeItem(KEY);
 }
 
+/** Base64 of the UTF-8 bytes (btoa alone takes Latin-1 only). */
+function base64(text: string): string {
+  let binary = '';
+  for (const byte of new TextEncoder().encode(text)) binary += String.fromCharCode(byte);
+  return btoa(binary);
+}
+
 function authHeaders(c: Credentials | null): Record<string, string> {
   if (!c) return {};
   switch (c.mode) {
@@ -41,7 +48,7 @@ function authHeaders(c: Credentials | null): Record<string, string> {
       return { authorization: `Bearer ${c.token}` };
     case 'basic':
       // Gnocchi's basic mode trusts the user name and ignores the password.
-      return { authorization: `Basic ${btoa(unescape(encodeURIComponent(`${c.user}:`)))}` };
+      return { authorization: `Basic ${base64(`${c.user}:`)}` };
     case 'noauth': {
       const h: Record<string, string> = { 'x-user-id': c.userId, 'x-project-id': c.projectId };
       if (c.roles) h['x-roles'] = c.roles;

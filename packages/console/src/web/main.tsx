@@ -61,6 +61,8 @@ function App() {
   useEffect(() => {
     serverConfig().then(setCfg, (e: unknown) => setCfgError(String(e)));
     setUnauthorizedHandler(() => { saveCredentials(null); setAuthed(false); });
+    // Saved credentials may have been revoked since: a 401 here shows the login form.
+    if (loadCredentials()) void get('v1/resource/generic', { limit: 1 }).catch(() => undefined);
   }, []);
   if (cfgError) return <p role="alert">The console cannot reach Tally: {cfgError}</p>;
   if (!cfg) return <p>Loading…</p>;
@@ -93,6 +95,4 @@ function App() {
   );
 }
 
-// Checks the saved credentials are still good before showing pages (a token may be revoked).
-void get('v1/resource/generic', { limit: 1 }).catch(() => undefined);
 render(<App />, document.getElementById('app')!);
