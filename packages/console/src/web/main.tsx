@@ -77,7 +77,7 @@ function App() {
     case 'status': body = <StatusPage />; break;
     case 'alarms': body = <AlarmsPage enabled={cfg.alarming} />; break;
     case 'alarm': body = <AlarmPage key={a} id={a} />; break;
-    default: body = <ResourcesPage initialType={route.query.get('type') ?? ''} />;
+    default: body = <ResourcesPage saved={route.query.get('s')} />;
   }
   return (
     <>

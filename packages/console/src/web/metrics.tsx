@@ -37,7 +37,7 @@ function RangeFields({ start, stop, zone, onChange }: { start: string; stop: str
   );
 }
 
-function useRange(zone: string, start: string, stop: string): { start?: string; stop?: string; error?: string } {
+function rangeQuery(zone: string, start: string, stop: string): { start?: string; stop?: string; error?: string } {
   try {
     if (!isTimeZone(zone)) return { error: `unknown time zone: ${zone}` };
     const r = parseRange(start, stop, zone, Date.now());
@@ -54,7 +54,7 @@ export function MetricsPage({ ids }: { ids: string[] }) {
   const [granularity, setGranularity] = useState('');
   const [resample, setResample] = useState('');
   const [view, setView] = useState({ start: '', stop: '', zone: VIEWER_ZONE });
-  const range = useRange(view.zone, view.start, view.stop);
+  const range = rangeQuery(view.zone, view.start, view.stop);
   const methods = first?.archive_policy.aggregation_methods ?? [];
   const grans = (first?.archive_policy.definition ?? []).map((d) => timedeltaSeconds(d.granularity));
   const agg = aggregation || (methods.includes('mean') ? 'mean' : methods[0] ?? 'mean');
@@ -114,13 +114,14 @@ export function AggregatesPage({ ids }: { ids: string[] }) {
   const [result, setResult] = useState<{ answer: unknown; body: unknown } | null>(null);
   const [error, setError] = useState<string>();
   const [busy, setBusy] = useState(false);
-  const range = useRange(view.zone, view.start, view.stop);
+  const range = rangeQuery(view.zone, view.start, view.stop);
   const names = (mode === 'metrics' ? metricsText : metricName).split(',').map((s) => s.trim()).filter(Boolean);
   const built = JSON.stringify(buildOperations(names, aggregation, reduce));
 
   const run = async (ev: Event) => {
     ev.preventDefault();
     setError(undefined);
+    setResult(null);
     setBusy(true);
     try {
       if (range.error) throw new Error(range.error);

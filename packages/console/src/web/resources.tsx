@@ -1,6 +1,6 @@
 // Resources: a paginated search (Gnocchi's limit/marker, never the whole list), one
 // resource with its attributes and metrics, and its revisions as a timeline.
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { get, request, url } from './api.js';
 import { ErrorText, Json, Section, href, useLoad } from './ui.js';
 import { GENERIC_ATTRIBUTES, OPERATORS, SearchInputError, buildFilter, filterToString, type AttributeType, type Condition, type Filter, type Operator } from '../search.js';
@@ -14,15 +14,32 @@ function attributeType(t: string): AttributeType {
   return t === 'number' || t === 'bool' || t === 'uuid' || t === 'datetime' ? t : 'string';
 }
 
-export function ResourcesPage({ initialType }: { initialType: string }) {
+/** A search as the page's URL keeps it, so that Back from a resource returns to the same page of results. */
+interface SearchState { type: string; conditions: Condition[]; join: 'and' | 'or'; filterText: string; applied: { filter?: Filter; text: string }; markers: string[] }
+
+function savedSearch(text: string | null): SearchState | null {
+  if (!text) return null;
+  try {
+    return JSON.parse(text) as SearchState;
+  } catch {
+    return null;
+  }
+}
+
+export function ResourcesPage({ saved }: { saved: string | null }) {
+  const initial = savedSearch(saved);
   const types = useLoad((s) => get<ResourceType[]>('v1/resource_type', undefined, s), []);
-  const [type, setType] = useState(initialType || 'generic');
-  const [conditions, setConditions] = useState<Condition[]>([]);
-  const [join, setJoin] = useState<'and' | 'or'>('and');
-  const [filterText, setFilterText] = useState('');
-  const [applied, setApplied] = useState<{ filter?: Filter; text: string }>({ text: '' });
-  const [markers, setMarkers] = useState<string[]>([]);
+  const [type, setType] = useState(initial?.type ?? 'generic');
+  const [conditions, setConditions] = useState<Condition[]>(initial?.conditions ?? []);
+  const [join, setJoin] = useState<'and' | 'or'>(initial?.join ?? 'and');
+  const [filterText, setFilterText] = useState(initial?.filterText ?? '');
+  const [applied, setApplied] = useState<{ filter?: Filter; text: string }>(initial?.applied ?? { text: '' });
+  const [markers, setMarkers] = useState<string[]>(initial?.markers ?? []);
   const [inputError, setInputError] = useState<string>();
+  useEffect(() => {
+    const state: SearchState = { type, conditions, join, filterText, applied, markers };
+    history.replaceState(null, '', href(['resources'], { s: JSON.stringify(state) }));
+  }, [type, conditions, join, filterText, applied, markers]);
 
   const attrs = [...GENERIC_ATTRIBUTES, ...Object.entries(types.data?.find((t) => t.name === type)?.attributes ?? {}).map(([name, a]) => ({ name, type: attributeType(a.type) }))];
   const marker = markers[markers.length - 1];
