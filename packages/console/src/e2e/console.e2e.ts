@@ -137,11 +137,13 @@ before(async () => {
 });
 
 after(async () => {
+  const t0 = Date.now();
   await browser?.close();
   if (serve && serve.exitCode === null) {
     serve.kill('SIGTERM');
     await new Promise((r) => serve?.once('exit', r));
   }
+  process.stderr.write(`console-e2e: browser and server stopped in ${Date.now() - t0} ms\n`);
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 
@@ -422,4 +424,33 @@ test('behind a reverse proxy that publishes Tally under a path prefix', async (t
   await p.goto(`http://127.0.0.1:${port}/tally/console/#/alarms`);
   await p.getByRole('table', { name: 'Alarms' }).locator('tbody tr', { hasText: 'cpu-high' }).waitFor();
   await p.screenshot({ path: join(ARTEFACTS, '14-behind-proxy.png') });
+});
+
+test('tally api in basic mode: the login asks for a user name, alarms say where they are served', async (t) => {
+  const dir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'tally-console-basic.'));
+  const port = await freePort();
+  const api = spawn(process.execPath, [TALLY, 'api', '--data-dir', dir, '--host', '127.0.0.1', '--port', String(port), '--auth-mode', 'basic', '--log-level', 'warn'], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const context = await browser!.newContext();
+  t.after(async () => {
+    await context.close();
+    api.kill('SIGTERM');
+    await new Promise((r) => api.once('exit', r));
+    rmSync(dir, { recursive: true, force: true });
+  });
+  for (let i = 0; !(await fetch(`http://127.0.0.1:${port}/console/config.json`).then((r) => r.ok, () => false)); i++) {
+    assert.ok(i < 200, 'tally api did not start');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const p = await context.newPage();
+  p.setDefaultTimeout(15_000);
+  await p.goto(`http://127.0.0.1:${port}/console/`);
+  assert.equal(await p.getByLabel('API token').count(), 0);
+  await p.getByLabel('User name').fill('admin');
+  await p.getByLabel('User name').press('Enter');
+  await p.getByRole('heading', { name: 'Resources' }).waitFor();
+  await p.getByRole('link', { name: 'Alarms' }).click();
+  await p.getByText('This API process serves no alarm API').waitFor();
+  await p.getByRole('link', { name: 'Processing' }).click();
+  await p.getByRole('table', { name: 'Archive policies' }).locator('tr', { hasText: 'medium' }).waitFor();
+  await p.screenshot({ path: join(ARTEFACTS, '15-basic-mode-api.png') });
 });
