@@ -299,7 +299,10 @@ test('a metric: chart, zoom by dragging, keyboard reset, granularity, time zone,
 });
 
 test('two metrics overlaid', async () => {
+  const t0 = Date.now();
   await page.goto(`${base}/console/#/metrics?ids=${seeded.cpu},${seeded.mem}`);
+  await page.waitForFunction((n) => document.querySelector('.chart [role=img]')?.getAttribute('data-points') === String(n), POINTS);
+  process.stderr.write(`console-e2e: 2 x ${POINTS} points fetched, parsed and drawn in ${Date.now() - t0} ms\n`);
   await page.getByLabel('Granularity').selectOption('60');
   await page.waitForFunction(() => Number(document.querySelector('.chart [role=img]')?.getAttribute('data-points')) > 1000);
   const head = await page.getByRole('table', { name: 'Values' }).locator('thead').textContent();
