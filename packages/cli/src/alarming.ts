@@ -109,7 +109,7 @@ export async function openInProcessApi(s: Settings, role: string, services?: Ser
 
 export interface AlarmingParts {
   /** The alarm API on --alarm-port. */
-  api?: { tls: TlsFiles | undefined; tokens: TokenVerifier | undefined; onListening?: (url: string) => void };
+  api?: { tls: TlsFiles | undefined; tokens: TokenVerifier | undefined; onListening?: (url: string, app: FastifyInstance) => void };
   /** An evaluator; `services`: the metric store this process has open, read in process. */
   evaluator?: { services?: Services };
   notifier?: boolean;
@@ -175,7 +175,7 @@ export async function startAlarming(s: Settings, log: Logger, parts: AlarmingPar
       const address = app.server.address();
       const port = typeof address === 'object' && address !== null ? address.port : s.alarmPort;
       log.info({ url: `${parts.api.tls ? 'https' : 'http'}://${host}:${port}`, policy: s.alarmPolicy }, 'Tally alarm API listening');
-      parts.api.onListening?.(`${parts.api.tls ? 'https' : 'http'}://${host}:${port}`);
+      parts.api.onListening?.(`${parts.api.tls ? 'https' : 'http'}://${host}:${port}`, app);
     }
   } catch (e) {
     await stopAll().catch(() => undefined);

@@ -6,6 +6,8 @@ import { CoordinationConfigError } from '@tally/coordination';
 import { createSecureContext } from 'node:tls';
 import { Command, Option } from 'commander';
 import { pino, type Logger } from 'pino';
+import type { FastifyInstance } from 'fastify';
+import { CONSOLE_PUBLIC_DIR } from '@tally/console';
 import { buildApi, StoreTokenVerifier, UserStoreError, type MetricdStatus, type TokenVerifier, type UserStore } from '@tally/rest';
 import { ConfigError, SPECS, isLoopbackHost, listenRefusal, resolveSettings, type Settings } from './config.js';
 import { openServices, startMetricdThread, upgrade, type Services } from './services.js';
@@ -155,6 +157,8 @@ function startWorkers(s: Settings, log: Logger): WorkerPool {
 
 async function runApi(s: Settings, log: Logger, tls: TlsFiles | undefined, pool?: WorkerPool, opts: { alarms?: boolean; agent?: boolean } = {}): Promise<() => Promise<void>> {
   const { tokens, users } = await tokenVerifier(s, log);
+  // The console reaches the alarm API of this process (started below, when it runs one).
+  let alarmApi: FastifyInstance | null = null;
   // Refreshes fold in a thread of their own: the API's event loop serves everyone.
   const svc = await openServices(s, log, { refreshInThreads: true });
   await ensureSchema(svc, log);
@@ -172,6 +176,7 @@ async function runApi(s: Settings, log: Logger, tls: TlsFiles | undefined, pool?
       logger: log,
       tokens,
       https: tls,
+      console: { root: CONSOLE_PUBLIC_DIR, alarmApi: () => alarmApi },
     },
   );
   await app.listen({ host: s.host, port: s.port });
@@ -179,7 +184,7 @@ async function runApi(s: Settings, log: Logger, tls: TlsFiles | undefined, pool?
   log.info({ url: `${tls ? 'https' : 'http'}://${host}:${s.port}`, dataDir: s.dataDir, authMode: s.authMode }, 'Tally API listening');
   // The alarm service reads this process's metric store in process.
   let alarmUrl: string | null = null;
-  const stopAlarms = opts.alarms ? await startAlarming(s, log, { api: { tls, tokens, onListening: (u) => { alarmUrl = u; } }, evaluator: { services: svc }, notifier: true }) : undefined;
+  const stopAlarms = opts.alarms ? await startAlarming(s, log, { api: { tls, tokens, onListening: (u, app) => { alarmUrl = u; alarmApi = app; } }, evaluator: { services: svc }, notifier: true }) : undefined;
   // The rating API and processor; budgets fire through this process's alarm API.
   const stopRating = opts.alarms ? await startRating(s, log, { api: { tls, tokens }, processor: s.ratingProcessor, services: svc, localAlarmUrl: () => alarmUrl }) : undefined;
   // Only when asked: a store serve starts must stay empty (Gnocchi's suites expect it so).

@@ -1,4 +1,5 @@
 export { buildApi, indexerErrorToHttp } from './app.js';
+export type { ConsoleOptions } from './console.js';
 export { DEFAULT_HTTP_CONFIG, type HttpConfig } from './http.js';
 export type { ApiServices, MetricdStatus } from './context.js';
 export type { AuthMode, Identity, TokenVerifier } from './auth.js';
