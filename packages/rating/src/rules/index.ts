@@ -45,11 +45,10 @@ export function ratingPipeline(modules: readonly RatingModuleState[], rules: Has
   const h = hashmap;
   // A point's price depends only on its type, its quantity and the values of the fields its
   // service has rules for (noop changes nothing), and a scope's periods repeat the same few
-  // combinations: each is rated once and its price reused.
-  // Per type: the service's fields and the prices met so far, keyed by quantity and the
-  // fields' values (a decimal string never holds '[', so the key is unambiguous). A type
-  // whose quantities rarely repeat (a mean of memory used, say) is not remembered once that
-  // is clear: remembering would only fill a map with keys never met again.
+  // combinations: each is rated once and its price reused, remembered per type by quantity
+  // (and the fields' values). A type whose quantities rarely repeat (a mean of memory used,
+  // say) stops being remembered once that is clear: it would only fill a map with keys
+  // never met again.
   const byType = new Map<string, { fields: readonly string[]; prices: Map<string, string>; hits: number; misses: number }>();
   const compute = (hm: CompiledHashmap, u: UsagePoint): string =>
     decimalString(hashmapPrice(hm, { type: u.type, qty: dec(u.qty, 'quantity'), price: ZERO, groupby: u.groupby, metadata: u.metadata }));
@@ -60,11 +59,11 @@ export function ratingPipeline(modules: readonly RatingModuleState[], rules: Has
     if (t.misses >= PRICE_MISSES_TRIED && t.hits * 4 < t.misses) return compute(h, u);
     let key = u.qty;
     if (t.fields.length > 0) {
-      const values: (string | null)[] = [];
+      const parts: (string | null)[] = [u.qty];
       for (const name of t.fields) {
-        values.push(Object.hasOwn(u.groupby, name) ? u.groupby[name] : Object.hasOwn(u.metadata, name) ? u.metadata[name] : null);
+        parts.push(Object.hasOwn(u.groupby, name) ? u.groupby[name] : Object.hasOwn(u.metadata, name) ? u.metadata[name] : null);
       }
-      key += JSON.stringify(values);
+      key = JSON.stringify(parts);
     }
     let price = t.prices.get(key);
     if (price === undefined) {
