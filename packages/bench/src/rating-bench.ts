@@ -4,6 +4,7 @@
 // Debian's CloudKitty 17 processor on the same Tally, metrics.yml and rules
 // (scripts/cloudkitty-processor-run: PostgreSQL database, one worker). The totals of both are
 // compared too: a benchmark of two raters that disagree would mean nothing.
+import { loadavg } from 'node:os';
 import { compareTotals } from './rating-compare.js';
 import { openRatingStack, rateWithCloudKitty, rateWithTally, tallyTotals } from './rating-stack.js';
 import type { Progress } from './progress.js';
@@ -57,7 +58,13 @@ export interface RatingFigures {
   /** Rated points (usage points of all scope-periods). */
   points: number;
   tallyS: number;
+  /** CPU time of this process (all its threads) while Tally rated: what the load did not inflate. */
+  tallyCpuS: number;
+  /** One-minute load averages when Tally's rating started and ended (the machine is shared). */
+  tallyLoad: [number, number];
   cloudkittyS: number | null;
+  /** One-minute load averages when CloudKitty's run started and ended. */
+  cloudkittyLoad: [number, number] | null;
   cloudkittyStartupS: number | null;
   /** CloudKitty's time without its start-up, over Tally's. */
   ratio: number | null;
@@ -72,18 +79,24 @@ export async function runRatingBench(cfg: RatingBenchConfig, repoRoot: string, p
   const seedS = Number(process.hrtime.bigint() - t0) / 1e9;
   try {
     progress.log('rating: Tally rating every project-period');
+    const load0 = loadavg()[0];
+    const cpu0 = process.cpuUsage();
     const tallyS = await rateWithTally(stack);
+    const cpu = process.cpuUsage(cpu0);
+    const tallyLoad: [number, number] = [load0, loadavg()[0]];
     const tally = await tallyTotals(stack);
     let points = 0;
     for (const per of tally.values()) for (const c of per.values()) points += c.points;
     const figures: RatingFigures = {
       config: cfg, measures: stack.measures, seedS, scopePeriods: stack.scopes.length * cfg.hours, points, tallyS,
-      cloudkittyS: null, cloudkittyStartupS: null, ratio: null, comparedPeriods: 0, differentPeriods: 0,
+      tallyCpuS: (cpu.user + cpu.system) / 1e6, tallyLoad, cloudkittyS: null, cloudkittyLoad: null, cloudkittyStartupS: null, ratio: null, comparedPeriods: 0, differentPeriods: 0,
     };
     progress.log(`rating: Tally ${tallyS.toFixed(2)} s`);
     if (cfg.cloudkitty) {
       progress.log('rating: CloudKitty processor rating the same project-periods');
+      const ckLoad0 = loadavg()[0];
       const ck = await rateWithCloudKitty(stack, repoRoot, { workers: cfg.cloudkittyWorkers, timeoutS: cfg.cloudkittyTimeoutS, log: (m) => progress.log(m) });
+      figures.cloudkittyLoad = [ckLoad0, loadavg()[0]];
       const rows = compareTotals(tally, ck.totals);
       figures.cloudkittyS = ck.elapsedS;
       figures.cloudkittyStartupS = ck.startupS;
@@ -100,16 +113,17 @@ export async function runRatingBench(cfg: RatingBenchConfig, repoRoot: string, p
 /** The figures, and what the issue's size would take at the same rate per project-period (a linear extrapolation, said as such). */
 export function renderRatingFigures(f: RatingFigures): string {
   const c = f.config;
+  const load = ([a, b]: [number, number]): string => `${a.toFixed(1)} -> ${b.toFixed(1)}`;
   const perPeriodMs = (s: number): string => `${((s * 1000) / f.scopePeriods).toFixed(2)} ms`;
   const issuePeriods = 1000 * 720;
   const lines = [
     `rating ${c.projects} projects x ${c.hours} h (${f.scopePeriods} project-periods), ${c.resources} VMs, ${f.points} rated points, ${f.measures} measures`,
     `  seeding (generate, post, process; not rating) ${f.seedS.toFixed(2)} s`,
-    `  Tally (read in process + rate + store)   ${f.tallyS.toFixed(2)} s   ${perPeriodMs(f.tallyS)} per project-period`,
+    `  Tally (read in process + rate + store)   ${f.tallyS.toFixed(2)} s   ${perPeriodMs(f.tallyS)} per project-period (CPU ${f.tallyCpuS.toFixed(2)} s; load average ${load(f.tallyLoad)})`,
   ];
   if (f.cloudkittyS !== null) {
     const net = f.cloudkittyS - (f.cloudkittyStartupS ?? 0);
-    lines.push(`  CloudKitty 17 processor (${c.cloudkittyWorkers} worker)      ${f.cloudkittyS.toFixed(2)} s   (start-up ${f.cloudkittyStartupS?.toFixed(2) ?? '?'} s; without it ${net.toFixed(2)} s, ${perPeriodMs(net)} per project-period)`);
+    lines.push(`  CloudKitty 17 processor (${c.cloudkittyWorkers} worker)      ${f.cloudkittyS.toFixed(2)} s   (start-up ${f.cloudkittyStartupS?.toFixed(2) ?? '?'} s; without it ${net.toFixed(2)} s, ${perPeriodMs(net)} per project-period; load average ${f.cloudkittyLoad === null ? '?' : load(f.cloudkittyLoad)})`);
     lines.push(`  ratio CloudKitty / Tally                 ${f.ratio?.toFixed(1)}x (target >= 20x)`);
     lines.push(`  totals compared: ${f.comparedPeriods} project-periods, ${f.differentPeriods} different`);
   }

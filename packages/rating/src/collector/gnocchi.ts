@@ -10,7 +10,7 @@ import { GnocchiApiError, GnocchiClient, InjectTransport, type AggregatesGroup, 
 import { eachLimited } from '@tally/retry';
 import { parseTimestamp } from '@tally/timeseries';
 import type { UsagePoint } from '../model.js';
-import { Dec, decimalString, exactDecimalOfDouble } from '../money.js';
+import { Dec, decimalString, doubleTimesFactor, exactDecimalOfDouble } from '../money.js';
 import type { MetricConfig } from './metrics-config.js';
 
 export const NS_PER_S = 1_000_000_000n;
@@ -75,7 +75,8 @@ function decimalConverter(m: Conversion): (value: number) => string {
  * decimals, with the same result: without an offset, the quantity is zero exactly when the
  * value or the factor is (a non-zero product rounded to 28 digits is not zero), which is
  * all NUMBOOL and NOTNUMBOOL ask; and a factor of 1 without an offset leaves an integer
- * value of 15 digits or fewer as it is (rounding to 28 digits keeps it).
+ * value of 15 digits or fewer as it is (rounding to 28 digits keeps it). Otherwise, without
+ * an offset or a mutation, the product is made in integers (doubleTimesFactor).
  */
 export function qtyConverter(m: Conversion): (value: number) => string {
   const exact = decimalConverter(m);
@@ -84,10 +85,12 @@ export function qtyConverter(m: Conversion): (value: number) => string {
     const nonZero = m.mutate === 'NUMBOOL' ? '1' : '0';
     return (value) => (!Number.isFinite(value) ? exact(value) : value === 0 || m.factor === 0 ? zero : nonZero);
   }
+  // Without an offset or a mutation, the quantity is one rounded product.
+  const product = m.offset === 0 && m.mutate === 'NONE' ? doubleTimesFactor(m.factor) : exact;
   if (m.offset === 0 && m.factor === 1 && (m.mutate === 'NONE' || m.mutate === 'FLOOR' || m.mutate === 'CEIL')) {
-    return (value) => (Number.isInteger(value) && Math.abs(value) < 1e15 ? String(value === 0 ? 0 : value) : exact(value));
+    return (value) => (Number.isInteger(value) && Math.abs(value) < 1e15 ? String(value === 0 ? 0 : value) : product(value));
   }
-  return exact;
+  return product;
 }
 
 export function attr(v: unknown): string {
@@ -219,16 +222,21 @@ export class ReaderUsageSource implements UsageSource {
     }
     const alive = m.metadata.length > 0 ? await this.#resources(m, scopeId, begin, n, periodNs) : null;
     const convert = this.#convert.get(m) ?? qtyConverter(m);
+    // A group's attributes, and a resource's metadata, are the same objects in every period
+    // (frozen: consumers share them), so a batch does not copy them per point and the
+    // writer serialises each once.
     const groupbys = groups.map((g) => {
       const out: Record<string, string> = {};
       for (const [k, v] of Object.entries(g.group)) out[k] = attr(v);
-      return out;
+      return Object.freeze(out);
     });
+    const noMetadata: Readonly<Record<string, string>> = Object.freeze({});
+    const metadataOf = new Map<Record<string, unknown>, Readonly<Record<string, string>>>();
     return firsts.map((points, p) => {
       const out: UsagePoint[] = [];
       for (const [gi, value] of points) {
         const groupby = groupbys[gi];
-        const metadata: Record<string, string> = {};
+        let metadata = noMetadata;
         if (alive !== null) {
           const found = alive.get(groupby[ea.resource_key]);
           let res: Record<string, unknown> | undefined;
@@ -239,9 +247,15 @@ export class ReaderUsageSource implements UsageSource {
           }
           // A point whose resource is not found is left out, as CloudKitty does.
           if (res === undefined) continue;
-          for (const k of m.metadata) metadata[k] = attr(res[k]);
+          let md = metadataOf.get(res);
+          if (md === undefined) {
+            const fresh: Record<string, string> = {};
+            for (const k of m.metadata) fresh[k] = attr(res[k]);
+            metadataOf.set(res, (md = Object.freeze(fresh)));
+          }
+          metadata = md;
         }
-        out.push({ type: m.type, unit: m.unit, qty: convert(value), groupby: { ...groupby }, metadata });
+        out.push({ type: m.type, unit: m.unit, qty: convert(value), groupby, metadata });
       }
       return out;
     });

@@ -6,9 +6,10 @@
 // the server from.
 import {
   MetricsNotFound, indexerResourceSearch, measureResourceGroups, resourceJson,
-  type ApiServices, type CommonArgs, type Identity, type ResourceSearch,
+  type AggregateResource, type ApiServices, type CommonArgs, type GroupMeasured, type Identity, type ResourceSearch,
 } from '@tally/rest';
 import type { ResourceFilter } from '@tally/indexer';
+import { eachLimited } from '@tally/retry';
 import { parseOperations, type OpNode } from '@tally/timeseries';
 import type { MetricConfig } from './metrics-config.js';
 import { NS_PER_S, ReaderUsageSource, isoOfNs, type GnocchiUsageOptions, type ReadGroup, type UsageReader } from './gnocchi.js';
@@ -28,9 +29,38 @@ function aliveFilter(from: bigint, to: bigint, extra?: ResourceFilter): Resource
   ] } as ResourceFilter;
 }
 
+/**
+ * Groups of one groupby read evaluated at once. The storage answers a group's reads (the
+ * metric's manifest, then its splits) one after the other, each a file operation on the
+ * thread pool; a scope's groups (one per resource with the usual groupby) are many, and
+ * several in flight keep the pool busy while this thread decodes and aggregates.
+ */
+const GROUP_READS_AT_ONCE = 8;
+
+/** `resources` (sorted by `groupby`) cut into runs of whole groups, at most `parts` runs. */
+function sliceGroups(resources: readonly AggregateResource[], groupby: readonly string[], parts: number): AggregateResource[][] {
+  const key = (r: AggregateResource): string => JSON.stringify(groupby.map((a) => r.json[a] ?? null));
+  const starts: number[] = [];
+  let last: string | null = null;
+  for (const [i, r] of resources.entries()) {
+    const k = key(r);
+    if (k !== last) starts.push(i);
+    last = k;
+  }
+  const per = Math.max(1, Math.ceil(starts.length / parts));
+  const out: AggregateResource[][] = [];
+  for (let g = 0; g < starts.length; g += per) out.push(resources.slice(starts[g], starts[g + per] ?? resources.length));
+  return out;
+}
+
 export class StoreUsageReader implements UsageReader {
   readonly #search: ResourceSearch;
   readonly #ops = new Map<string, OpNode>();
+  /**
+   * Searches in flight by type, scope and groupby: the metrics of one type in a scope are
+   * read together and search the same resources, so they share one search.
+   */
+  readonly #searches = new Map<string, Promise<AggregateResource[]>>();
 
   constructor(readonly parts: MetricStoreParts) {
     this.#search = indexerResourceSearch(parts, 'basic');
@@ -50,26 +80,44 @@ export class StoreUsageReader implements UsageReader {
     const ea = m.extra_args;
     // As the aggregates API: the groupby attributes, each once, sorted, are also the sort.
     const groupby = [...new Set(m.groupby)].sort();
-    const search = { and: [{ '=': { type: ea.resource_type } }, { '=': { [scopeKey]: scopeId } }] };
-    const resources = await this.#search.search(READER, ea.resource_type, search, groupby);
+    const resources = await this.#resourcesOf(ea.resource_type, scopeKey, scopeId, groupby);
     const args: CommonArgs = {
       start, stop, neededOverlap: 100, fill: 'dropna',
       ...(ea.force_granularity > 0 ? { granularities: [BigInt(ea.force_granularity) * NS_PER_S] } : {}),
     };
     const read = { indexer: this.parts.indexer, storage: this.parts.storage, requestDeadlineMs: 0, maxAnswerPoints: 0 };
-    let groups;
-    try {
-      groups = await measureResourceGroups(read, resources, groupby, this.#operations(m), [[m.metric, ea.aggregation_method]], args);
-    } catch (e) {
-      if (e instanceof MetricsNotFound) return null;
-      throw e;
-    }
+    // Runs of whole groups evaluated side by side give the groups the one call over all of
+    // them gives, in the same order; only "no group has the metric" is decided over all.
+    const slices = sliceGroups(resources, groupby, GROUP_READS_AT_ONCE);
+    const measured: GroupMeasured[][] = slices.map(() => []);
+    await eachLimited([...slices.keys()], GROUP_READS_AT_ONCE, async (i) => {
+      try {
+        measured[i] = await measureResourceGroups(read, slices[i], groupby, this.#operations(m), [[m.metric, ea.aggregation_method]], args);
+      } catch (e) {
+        if (!(e instanceof MetricsNotFound)) throw e;
+      }
+    });
+    const groups = measured.flat();
+    if (groups.length === 0) return null;
     return groups.map(({ group, measured }) => {
       // The single aggregated series, coarsest granularity first, as the API lists it.
       const series = measured.result.groups.map((g) => g.series[0]);
       if (series.length === 1) return { group, ts: series[0].ts, values: series[0].values };
       return { group, ts: series.flatMap((s) => [...s.ts]), values: series.flatMap((s) => [...s.values]) };
     });
+  }
+
+  #resourcesOf(type: string, scopeKey: string, scopeId: string, groupby: readonly string[]): Promise<AggregateResource[]> {
+    const key = JSON.stringify([type, scopeKey, scopeId, groupby]);
+    let found = this.#searches.get(key);
+    if (found === undefined) {
+      const search = { and: [{ '=': { type } }, { '=': { [scopeKey]: scopeId } }] };
+      found = this.#search.search(READER, type, search, [...groupby]);
+      this.#searches.set(key, found);
+      const forget = (): void => { this.#searches.delete(key); };
+      found.then(forget, forget);
+    }
+    return found;
   }
 
   async resources(type: string, scopeKey: string, scopeId: string, from: bigint, to: bigint, key: string): Promise<Record<string, unknown>[]> {

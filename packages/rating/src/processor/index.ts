@@ -9,7 +9,7 @@
 // take the price in force at each period's start; budgets are checked after each pass that
 // rated something.
 import { HashRing, type JoinOptions, type Membership, type MembershipWatch } from '@tally/coordination';
-import type { HashmapRules, RatedPeriod, RatingStore, ScopePeriod, UsagePoint } from '../model.js';
+import type { HashmapRules, RatedPeriod, RatingStore, ScopePeriod, ScopeState, UsagePoint } from '../model.js';
 import { resolveRules } from '../pricing/mapping.js';
 import type { PriceBook } from '../pricing/pricing.js';
 import { checkBudgets, type AlarmApiClient, type BudgetCrossing, type BudgetStore } from '../budget/budget.js';
@@ -140,10 +140,10 @@ export class RatingProcessor {
     return out;
   }
 
-  async #scopes(begin: bigint, end: bigint): Promise<string[]> {
+  async #scopes(begin: bigint, end: bigint, known: readonly ScopeState[]): Promise<string[]> {
     if (this.#o.scopes !== undefined) return [...this.#o.scopes];
     const found = new Set(await this.#o.source.scopes(begin, end));
-    for (const s of await this.#o.store.scopes()) found.add(s.scope_id);
+    for (const s of known) found.add(s.scope_id);
     return [...found].sort();
   }
 
@@ -224,9 +224,12 @@ export class RatingProcessor {
     if (lastEnd <= start) return { rated: [], waiting: false };
     if (await this.#o.source.backlog() > 0) return { rated: [], waiting: true };
     const todo: ScopePeriod[] = [];
-    for (const scopeId of await this.#scopes(start, lastEnd)) {
+    // Every scope's state in one read rather than one query per scope (a thousand projects).
+    const known = await this.#o.store.scopes();
+    const states = new Map(known.map((s) => [s.scope_id, s]));
+    for (const scopeId of await this.#scopes(start, lastEnd, known)) {
       if (this.#o.owns !== undefined && !this.#o.owns(scopeId)) continue;
-      const state = await this.#o.store.scopeState(scopeId);
+      const state = states.get(scopeId) ?? null;
       if (state !== null && !state.active) continue;
       const from = state?.last_processed ?? start;
       if (from < lastEnd) todo.push(...this.periods(scopeId, from, lastEnd));

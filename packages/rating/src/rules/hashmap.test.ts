@@ -240,3 +240,28 @@ test('modules run by priority; noop leaves prices; an unknown enabled module is 
   assert.equal(rateUsage([point('2', 'x')], mods.slice(0, 1), rules, null)[0].price, '0');
   assert.throws(() => ratingPipeline([{ ...mods[2], enabled: true }], rules, null), UnknownRatingModuleError);
 });
+
+test('a pipeline rating a long stream prices each point as rating it alone does, whether it remembers the type\'s prices or not', () => {
+  const disk = { service_id: 'd', name: 'disk' };
+  const rules: HashmapRules = {
+    services: [svc, disk], fields: [fld], groups: [],
+    mappings: [
+      { ...base, mapping_id: 'a', field_id: 'f', value: 'm1.small', cost: '0.5', map_type: 'flat' },
+      { ...base, mapping_id: 'b', field_id: 'f', value: 'm1.large', cost: '2', map_type: 'flat' },
+      { ...base, mapping_id: 'c', service_id: 'd', cost: '0.0004', map_type: 'flat' },
+    ],
+    thresholds: [{ ...base, threshold_id: 't', service_id: 'd', level: '1500', cost: '0.9', map_type: 'rate' }],
+  };
+  const pipe = ratingPipeline(HASHMAP_ONLY, rules, 'p1');
+  const points: UsagePoint[] = [];
+  // The disk's quantities never repeat (its prices stop being remembered after the first
+  // thousand); the compute points repeat a few combinations of quantity and flavor.
+  for (let i = 0; i < 3000; i++) {
+    points.push({ type: 'disk', unit: 'GiB', qty: (i * 1.25).toString(), groupby: { project_id: 'p1' }, metadata: {} });
+    points.push(point(String(i % 3), ['m1.small', 'm1.large', 'other'][i % 4] ?? 'other'));
+  }
+  const rated = [...pipe.rate(points.slice(0, 2500)), ...pipe.rate(points.slice(2500))];
+  assert.equal(rated.length, points.length);
+  for (const [i, p] of points.entries()) assert.equal(rated[i].price, rateUsage([p], HASHMAP_ONLY, rules, 'p1')[0].price, JSON.stringify(p));
+  assert.equal(rated[2 * 2000].price, '0.9', 'disk 2500 GiB: 0.0004 per GiB, 10 % off from 1500 GiB');
+});

@@ -45,40 +45,55 @@ export function ratingPipeline(modules: readonly RatingModuleState[], rules: Has
   const h = hashmap;
   // A point's price depends only on its type, its quantity and the values of the fields its
   // service has rules for (noop changes nothing), and a scope's periods repeat the same few
-  // combinations: each is rated once and its price reused.
-  const prices = new Map<string, string>();
-  const fieldsOf = new Map<string, readonly string[]>();
+  // combinations: each is rated once and its price reused, remembered per type by quantity
+  // (and the fields' values). A type whose quantities rarely repeat (a mean of memory used,
+  // say) stops being remembered once that is clear: it would only fill a map with keys
+  // never met again.
+  const byType = new Map<string, { fields: readonly string[]; prices: Map<string, string>; hits: number; misses: number }>();
+  const compute = (hm: CompiledHashmap, u: UsagePoint): string =>
+    decimalString(hashmapPrice(hm, { type: u.type, qty: dec(u.qty, 'quantity'), price: ZERO, groupby: u.groupby, metadata: u.metadata }));
   const priceOf = (u: UsagePoint): string => {
     if (h === null) return '0';
-    let fields = fieldsOf.get(u.type);
-    if (fields === undefined) fieldsOf.set(u.type, (fields = hashmapFields(h, u.type)));
-    const parts: (string | null)[] = [u.type, u.qty];
-    for (const name of fields) {
-      parts.push(Object.hasOwn(u.groupby, name) ? u.groupby[name] : Object.hasOwn(u.metadata, name) ? u.metadata[name] : null);
+    let t = byType.get(u.type);
+    if (t === undefined) byType.set(u.type, (t = { fields: hashmapFields(h, u.type), prices: new Map(), hits: 0, misses: 0 }));
+    if (t.misses >= PRICE_MISSES_TRIED && t.hits * 4 < t.misses) return compute(h, u);
+    let key = u.qty;
+    if (t.fields.length > 0) {
+      const parts: (string | null)[] = [u.qty];
+      for (const name of t.fields) {
+        parts.push(Object.hasOwn(u.groupby, name) ? u.groupby[name] : Object.hasOwn(u.metadata, name) ? u.metadata[name] : null);
+      }
+      key = JSON.stringify(parts);
     }
-    const key = JSON.stringify(parts);
-    let price = prices.get(key);
+    let price = t.prices.get(key);
     if (price === undefined) {
-      price = decimalString(hashmapPrice(h, { type: u.type, qty: dec(u.qty, 'quantity'), price: ZERO, groupby: u.groupby, metadata: u.metadata }));
-      if (prices.size >= MAX_REMEMBERED_PRICES) prices.clear();
-      prices.set(key, price);
-    }
+      t.misses++;
+      price = compute(h, u);
+      if (t.prices.size >= MAX_REMEMBERED_PRICES) t.prices.clear();
+      t.prices.set(key, price);
+    } else t.hits++;
     return price;
   };
   return {
     modules: order,
     rate(usage) {
-      return usage.map((u) => {
+      const out: RatedPoint[] = new Array<RatedPoint>(usage.length);
+      for (let i = 0; i < usage.length; i++) {
+        const u = usage[i];
         // Quantities are checked whatever the modules, as rating them would.
         if (h === null) dec(u.qty, 'quantity');
-        return { ...u, price: priceOf(u) };
-      });
+        // A new object of the point's own fields (its attribute objects are shared, not copied).
+        out[i] = { type: u.type, unit: u.unit, qty: u.qty, groupby: u.groupby, metadata: u.metadata, price: priceOf(u) };
+      }
+      return out;
     },
   };
 }
 
-/** Prices remembered per pipeline: enough for every combination a scope's month repeats. */
+/** Prices remembered per pipeline and type: enough for every combination a scope's month repeats. */
 const MAX_REMEMBERED_PRICES = 100_000;
+/** Prices computed for a type before deciding whether remembering them pays (1 hit in 5 or more). */
+const PRICE_MISSES_TRIED = 1000;
 
 /** Rates one scope's usage: `ratingPipeline(...).rate(usage)`. */
 export function rateUsage(usage: readonly UsagePoint[], modules: readonly RatingModuleState[], rules: HashmapRules, scopeId: string | null): RatedPoint[] {

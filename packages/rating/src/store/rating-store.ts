@@ -4,7 +4,7 @@
 // exact decimals here rather than in SQL: SQLite has no exact decimal type.
 import { randomUUID } from 'node:crypto';
 import { Decimal } from 'decimal.js';
-import type { Kysely, Transaction } from 'kysely';
+import { CompiledQuery, type Kysely, type Transaction } from 'kysely';
 import { classifyDbError, inWriteTx } from '@tally/indexer';
 import type { Dialect } from '../db.js';
 import type {
@@ -155,6 +155,52 @@ function runsOf(rated: readonly RatedPeriod[]): [number, number][] {
 }
 
 type Tx = Kysely<RatingTables> | Transaction<RatingTables>;
+
+/** The columns of a rated row as writeRatedPeriods lists their values. */
+const RATED_COLUMNS = ['scope_id', 'begin_us', 'end_us', 'type', 'unit', 'qty', 'price', 'currency', 'project_id', 'groupby', 'metadata'] as const satisfies readonly (keyof RatedRow)[];
+
+/** Rows per INSERT: 256 x 11 parameters stay under both dialects' bind limits (SQLite 32 766, PostgreSQL 65 535). */
+const INSERT_ROWS = 256;
+
+const insertTexts = new Map<string, string>();
+
+/** The text of a multi-row INSERT of `rows` rated rows, in the dialect's placeholders. */
+function insertText(dialect: Dialect, rows: number): string {
+  const key = `${dialect}/${rows}`;
+  let text = insertTexts.get(key);
+  if (text === undefined) {
+    const n = RATED_COLUMNS.length;
+    const tuple = (r: number): string => `(${Array.from({ length: n }, (_, c) => (dialect === 'postgres' ? `$${r * n + c + 1}` : '?')).join(', ')})`;
+    text = `insert into rating_dataframes (${RATED_COLUMNS.join(', ')}) values ${Array.from({ length: rows }, (_, r) => tuple(r)).join(', ')}`;
+    insertTexts.set(key, text);
+  }
+  return text;
+}
+
+/**
+ * Inserts rated rows (`chunks`: lists of RATED_COLUMNS' values, row after row, of at most
+ * INSERT_ROWS rows each) with multi-row INSERTs. The rated points of a batch are the bulk of
+ * what the processor writes (one row per point, tens of thousands a pass): the statement
+ * texts are made once and passed as compiled queries, so Kysely does not build and compile a
+ * query tree per chunk, and the connection's statement cache (SQLite) reuses their prepared
+ * statements. A short chunk goes in power-of-two parts, so a handful of texts serve every size.
+ */
+async function insertRated(tx: Kysely<RatingTables>, dialect: Dialect, chunks: readonly (string | number | null)[][]): Promise<void> {
+  const n = RATED_COLUMNS.length;
+  for (const chunk of chunks) {
+    if (chunk.length === INSERT_ROWS * n) {
+      await tx.executeQuery(CompiledQuery.raw(insertText(dialect, INSERT_ROWS), chunk));
+      continue;
+    }
+    let at = 0;
+    let rows = INSERT_ROWS;
+    while (at < chunk.length) {
+      while (rows * n > chunk.length - at) rows >>= 1;
+      await tx.executeQuery(CompiledQuery.raw(insertText(dialect, rows), chunk.slice(at, at + rows * n)));
+      at += rows * n;
+    }
+  }
+}
 
 export class SqlRatingStore implements RatingStore {
   readonly db: Kysely<RatingTables>;
@@ -559,28 +605,39 @@ export class SqlRatingStore implements RatingStore {
     if (rated.length === 0) return;
     const scopeId = rated[0].period.scopeId;
     if (rated.some((r) => r.period.scopeId !== scopeId)) throw new Error('writeRatedPeriods: periods of one scope only');
-    const rows: RatedRow[] = [];
+    // The column values of every row, in RATED_COLUMNS order, in chunks of INSERT_ROWS
+    // rows. A batch repeats each resource's attributes in every period: the points share
+    // their groupby and metadata objects (see the collector), so each is serialised once.
+    const chunks: (string | number | null)[][] = [];
+    let values: (string | number | null)[] = [];
+    const json = new Map<Readonly<Record<string, string>>, string>();
+    const jsonOf = (o: Readonly<Record<string, string>>): string => {
+      let s = json.get(o);
+      if (s === undefined) json.set(o, (s = JSON.stringify(o)));
+      return s;
+    };
     let lastEnd = 0;
     for (const { period, points } of rated) {
       const begin = nsToUs(period.begin);
       const end = nsToUs(period.end);
       lastEnd = Math.max(lastEnd, end);
       for (const p of points) {
-        rows.push({
-          scope_id: scopeId, begin_us: begin, end_us: end, type: p.type, unit: p.unit,
-          qty: plainDecimal(p.qty), price: plainDecimal(p.price), currency,
-          project_id: p.groupby.project_id ?? null, groupby: JSON.stringify(p.groupby), metadata: JSON.stringify(p.metadata),
-        });
+        if (values.length === INSERT_ROWS * RATED_COLUMNS.length) {
+          chunks.push(values);
+          values = [];
+        }
+        values.push(scopeId, begin, end, p.type, p.unit, plainDecimal(p.qty), plainDecimal(p.price), currency,
+          p.groupby.project_id ?? null, jsonOf(p.groupby), jsonOf(p.metadata));
       }
     }
+    if (values.length > 0) chunks.push(values);
     await this.tx(async (tx) => {
       // What was stored for the periods: one delete per run of adjacent periods.
       for (const [from, to] of runsOf(rated)) {
         await tx.deleteFrom('rating_dataframes').where('scope_id', '=', scopeId)
           .where('begin_us', '>=', from).where('begin_us', '<', to).execute();
       }
-      // Many points per period: inserted in chunks that stay under both dialects' bind limits.
-      for (let i = 0; i < rows.length; i += 500) await tx.insertInto('rating_dataframes').values(rows.slice(i, i + 500)).execute();
+      await insertRated(tx, this.dialect, chunks);
       const state = await tx.selectFrom('rating_scopes').selectAll().where('scope_id', '=', scopeId).executeTakeFirst();
       if (!state) {
         await tx.insertInto('rating_scopes').values({
