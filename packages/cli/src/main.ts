@@ -15,6 +15,7 @@ import { addRatingCommand, ratingMetrics, startRating } from './rating.js';
 import { AgentConfigError, loadAgentConfig } from '@tally/agent';
 import { addAgentCommand, startServeAgent } from './agent.js';
 import { addPricingCommand } from './pricing.js';
+import { addClientCommands } from './client/index.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -326,6 +327,7 @@ export function program(): Command {
   addAgentCommand(prog, guard);
   addPricingCommand(prog);
   addRatingCommand(prog, withSettings, guard, resolveSettings, logger, onSignals);
+  addClientCommands(prog);
 
   // The endpoint benchmark (packages/bench) keeps its own option parser: every argument
   // after `bench` goes to it unchanged, so `tally bench --help` prints the bench's help.
