@@ -328,15 +328,22 @@ export function addAlarmCommands(prog: Command): void {
 
   const history = al.command('history').description("alarms' history of changes");
   usageExit(history);
+  addHistoryCommands(history, 'alarm history');
+  // aodh spells the group alarm-history: both work.
+  addHistoryCommands(group(prog, 'alarm-history', "alarms' history of changes (as `tally alarm history`)"), 'alarm-history');
+}
+
+function addHistoryCommands(history: Command, prefix: string): void {
+  const aodh = (ctx: { aodh(): AodhClient }) => ctx.aodh();
   clientCommand(history, 'show <alarm-id>', 'show the history of an alarm')
     .option('--limit <n>', 'number of changes to return', int('limit'))
     .option('--marker <event-id>', 'last change of the previous page')
     .option('--sort <key:dir>', 'sort, e.g. timestamp:desc (repeatable)', collect)
-    .action(action('alarm history show', async (ctx, a, f) => listOf(['timestamp', 'type', 'detail', 'event_id'], await aodh(ctx).alarm.history(a[0] as string, {
+    .action(action(`${prefix} show`, async (ctx, a, f) => listOf(['timestamp', 'type', 'detail', 'event_id'], await aodh(ctx).alarm.history(a[0] as string, {
       limit: f.limit as number | undefined, marker: f.marker as string | undefined, sort: f.sort as string[] | undefined,
     }))));
   clientCommand(history, 'search', 'show the history of every alarm a query finds')
     .option('--query <query>', 'rich query, e.g. \'type="state transition" and alarm_id=ID\' (or a JSON filter)')
-    .action(action('alarm history search', async (ctx, _a, f) => listOf(['alarm_id', 'timestamp', 'type', 'detail'],
+    .action(action(`${prefix} search`, async (ctx, _a, f) => listOf(['alarm_id', 'timestamp', 'type', 'detail'],
       await aodh(ctx).alarm.searchHistory(f.query === undefined ? undefined : richQuery(f.query as string)))));
 }

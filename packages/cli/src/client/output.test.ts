@@ -43,11 +43,12 @@ test('table of one item: Field and Value, fields sorted as cliff sorts them, lef
 
 test('table colour: bold headers and alarm states coloured only when asked', () => {
   const r = list(['name', 'state'], [['a', 'alarm'], ['b', 'ok']]);
-  assert.doesNotMatch(render(r, opts('table')), /\u001b/);
+  const ESC = '\u001b';
+  assert.ok(!render(r, opts('table')).includes(ESC));
   const coloured = render(r, opts('table', [], true));
-  assert.match(coloured, /\u001b\[1mname/);
-  assert.match(coloured, /\u001b\[31malarm\u001b\[39m/);
-  assert.match(coloured, /\u001b\[32mok\u001b\[39m/);
+  assert.ok(coloured.includes(`${ESC}[1mname`));
+  assert.ok(coloured.includes(`${ESC}[31malarm${ESC}[39m`));
+  assert.ok(coloured.includes(`${ESC}[32mok${ESC}[39m`));
   // The colour codes do not break the alignment.
   assert.equal(new Set(coloured.trimEnd().split('\n').map(displayWidth)).size, 1);
 });

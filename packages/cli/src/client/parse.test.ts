@@ -119,7 +119,8 @@ test('progress: plain lines at most every interval on a pipe, nothing for short 
   const b = new Progress('adding', 4, 'measures', { stream: tty.stream, redrawEveryMs: 100, now: () => now });
   now = 100;
   b.add(1);
-  assert.match(tty.out[0], /^\r\u001b\[2Kadding \[#+\.+\]  25% 1\/4 measures/);
+  assert.ok(tty.out[0].startsWith('\r\u001b[2Kadding ['), tty.out[0]);
+  assert.match(tty.out[0], /\[#+\.+\] {2}25% 1\/4 measures/);
   now = 200;
   b.add(3);
   b.finish();
