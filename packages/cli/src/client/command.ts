@@ -131,6 +131,7 @@ export function action(name: string, fn: Action): (...a: unknown[]) => Promise<v
       };
       const result = await fn(ctx, positional, flags);
       if (result) {
+        process.stdout.on('error', stdoutClosed);
         process.stdout.write(render(result, {
           format: flags.format as Format, columns: (flags.column as string[] | undefined) ?? [], color: colorWanted(process.stdout.isTTY === true),
         }));
@@ -143,6 +144,12 @@ export function action(name: string, fn: Action): (...a: unknown[]) => Promise<v
       for (const c of opened) c.close();
     }
   };
+}
+
+/** A reader that stops early (`| head`) is not a failure: the answer was delivered as far as wanted. */
+function stdoutClosed(err: NodeJS.ErrnoException): void {
+  if (err.code !== 'EPIPE') throw err;
+  process.exit(process.exitCode ?? EXIT.ok);
 }
 
 function open<T extends { close(): void }>(c: T, opened: { close(): void }[]): T {
