@@ -85,16 +85,29 @@ function outputOptions(cmd: Command): void {
   cmd.addOption(new Option('-c, --column <name>', 'only this column (repeatable, in the order given)').argParser(collect).helpGroup(OUTPUT));
 }
 
+/** Client commands made so far and whether they print a result; see finishClientCommands. */
+const made: { cmd: Command; output: boolean }[] = [];
+
 /**
  * A client command under `parent`. Its action gets the context, the positional arguments and
  * the options; what it returns is printed in the chosen format (nothing for `void`).
  */
 export function clientCommand(parent: Command, nameAndArgs: string, description: string, opts: { output?: boolean } = {}): Command {
   const cmd = parent.command(nameAndArgs).description(description);
-  connectionOptions(cmd);
-  if (opts.output !== false) outputOptions(cmd);
+  made.push({ cmd, output: opts.output !== false });
   usageExit(cmd);
   return cmd;
+}
+
+/**
+ * Adds the shared output and connection options to every client command, after the
+ * command's own, so that each command's help shows its own options first.
+ */
+export function finishClientCommands(): void {
+  for (const { cmd, output } of made.splice(0)) {
+    if (output) outputOptions(cmd);
+    connectionOptions(cmd);
+  }
 }
 
 /** Commander's own usage errors (unknown option, missing argument, bad choice) exit 2, help and version 0. */

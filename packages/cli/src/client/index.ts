@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { addAggregatesCommands } from './aggregates.js';
 import { addAlarmCommands } from './alarm.js';
 import { addArchivePolicyCommands } from './archive-policy.js';
+import { finishClientCommands } from './command.js';
 import { addMeasuresCommands } from './measures.js';
 import { addMetricCommands } from './metric.js';
 import { addResourceTypeCommands } from './resource-type.js';
@@ -17,4 +18,5 @@ export function addClientCommands(prog: Command): void {
   addResourceTypeCommands(prog);
   addAggregatesCommands(prog);
   addAlarmCommands(prog);
+  finishClientCommands();
 }

@@ -1,9 +1,9 @@
 // `tally metric list|show|create|delete`, as gnocchi's.
 import type { Command } from 'commander';
-import type { GnocchiClient, JsonValue, MetricListQuery } from '@tally/client';
-import { action, clientCommand, collect, int, type Ctx } from './command.js';
+import type { GnocchiClient, JsonValue } from '@tally/client';
+import { action, clientCommand } from './command.js';
 import { listOf, show, type Result } from './output.js';
-import { group } from './groups.js';
+import { group, pageOptions, pageQuery, pages } from './groups.js';
 
 const LIST_COLUMNS = ['id', 'archive_policy/name', 'name', 'unit', 'resource_id'];
 
@@ -34,38 +34,6 @@ export function metricPath(metric: string, resourceId: string | undefined): stri
 async function getMetric(g: GnocchiClient, metric: string, resourceId: string | undefined): Promise<Obj> {
   if (resourceId === undefined) return (await g.metric.get(metric)) as unknown as Obj;
   return (await g.transport.json<Obj>({ method: 'GET', path: metricPath(metric, resourceId) })).value;
-}
-
-export function pageOptions(cmd: Command, what: string): Command {
-  return cmd
-    .option('--limit <n>', `number of ${what} to return (default: the server's)`, int('limit'))
-    .option('--marker <id>', `last ${what.replace(/s$/, '')} of the previous page: list the ones after it`)
-    .option('--sort <key:dir>', 'sort key and direction, e.g. name:asc (repeatable)', collect)
-    .option('--all', `every ${what.replace(/s$/, '')}, following the pages (progress on stderr)`);
-}
-
-/** A page, or with --all every page, counting on stderr. */
-export async function pages<T>(ctx: Ctx, flags: Record<string, unknown>, what: string, one: () => Promise<T[]>, all: () => AsyncGenerator<T>): Promise<T[]> {
-  if (flags.all !== true) return one();
-  const items: T[] = [];
-  const p = ctx.progress(`listing ${what}`, undefined, what);
-  try {
-    for await (const x of all()) {
-      items.push(x);
-      p.add(1);
-    }
-  } finally {
-    p.finish();
-  }
-  return items;
-}
-
-export function pageQuery(flags: Record<string, unknown>): MetricListQuery {
-  const q: MetricListQuery = {};
-  if (flags.limit !== undefined) q.limit = flags.limit as number;
-  if (flags.marker !== undefined) q.marker = flags.marker as string;
-  if (flags.sort !== undefined) q.sort = flags.sort as string[];
-  return q;
 }
 
 export function addMetricCommands(prog: Command): void {

@@ -3,8 +3,7 @@ import type { Command } from 'commander';
 import type { GnocchiClient, JsonValue, Resource, ResourceCreate, ResourceFilter, ResourceListQuery, ResourceMetricInput } from '@tally/client';
 import { action, clientCommand, collect, parseJson, usageExit } from './command.js';
 import { list, show, UsageError, type ListResult } from './output.js';
-import { group, isTable } from './groups.js';
-import { pageOptions, pageQuery, pages } from './metric.js';
+import { group, isTable, pageOptions, pageQuery, pages } from './groups.js';
 
 const LIST_COLUMNS = ['id', 'type', 'project_id', 'user_id', 'original_resource_id', 'started_at', 'ended_at', 'revision_start', 'revision_end'];
 
