@@ -19,7 +19,8 @@ before(async () => {
   const [port, alarmPort] = [await freePort(), await freePort()];
   server = await startTally(['serve', '--data-dir', join(dir, 'data'), '--port', String(port), '--alarm-port', String(alarmPort),
     '--rating-port', '0', '--processing-interval', '100', '--evaluation-interval', '3600'], {}, 'Tally alarm API listening');
-  // The client's settings from the environment, and a configuration file that must not be read.
+  // The client's settings from the environment; XDG_CONFIG_HOME names an empty folder so that
+  // no client.json of the machine's user is read.
   env = {
     TALLY_ENDPOINT: `http://127.0.0.1:${port}`, TALLY_ALARM_ENDPOINT: `http://127.0.0.1:${alarmPort}`,
     XDG_CONFIG_HOME: join(dir, 'config'), TZ: 'UTC', NO_COLOR: '1',
@@ -235,10 +236,10 @@ test('exit codes and messages: 1 for 4xx, 2 for usage errors, 3 when the server 
   const port = await freePort();
   const down = await runTally(['status'], { env: { ...env, TALLY_ENDPOINT: `http://127.0.0.1:${port}` } });
   assert.equal(down.code, 3);
-  assert.equal(down.stderr, `tally status: cannot reach http://127.0.0.1:${port}: connection refused - is \`tally serve\` running? set --endpoint or TALLY_ENDPOINT\n`);
+  assert.equal(down.stderr, `tally status: cannot reach http://127.0.0.1:${port} (from the environment): connection refused - is \`tally serve\` running? set --endpoint or TALLY_ENDPOINT\n`);
   const alarmsDown = await tally(['alarm', 'list', '--alarm-endpoint', `http://127.0.0.1:${port}`]);
   assert.equal(alarmsDown.code, 3);
-  assert.match(alarmsDown.stderr, /set --alarm-endpoint or TALLY_ALARM_ENDPOINT/);
+  assert.match(alarmsDown.stderr, /cannot reach http:\/\/127\.0\.0\.1:\d+ \(given as a flag\): connection refused - .*set --alarm-endpoint or TALLY_ALARM_ENDPOINT/);
   // The flag beats the environment.
   assert.equal((await tally(['status', '--endpoint', `http://127.0.0.1:${port}`])).code, 3);
 });

@@ -9,7 +9,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { GnocchiApiError, GnocchiTransportError, type AodhClient, type GnocchiClient, type JsonValue } from '@tally/client';
 import { FORMATS, UsageError, colorWanted, render, type Format, type Result } from './output.js';
 import { Progress } from './progress.js';
-import { aodhClient, gnocchiClient, resolveClientSettings, type ClientSettings } from './settings.js';
+import { aodhClient, configPath, gnocchiClient, resolveClientSettings, type ClientSettings } from './settings.js';
 
 export const EXIT = { ok: 0, api: 1, usage: 2, unreachable: 3 } as const;
 
@@ -185,7 +185,9 @@ export function explain(e: unknown, s: ClientSettings | undefined): { code: numb
     const which = alarm(e.url)
       ? 'is `tally serve` (or `tally alarm-api`) running with its alarm API there? set --alarm-endpoint or TALLY_ALARM_ENDPOINT'
       : 'is `tally serve` running? set --endpoint or TALLY_ENDPOINT';
-    return { code: EXIT.unreachable, message: `cannot reach ${u.origin}: ${REFUSED_WORDS[e.code] ?? e.code} - ${which}` };
+    const source = s?.sources[alarm(e.url) ? 'alarmEndpoint' : 'endpoint'];
+    const from = source === undefined || source === 'default' ? '' : source === 'flag' ? ' (given as a flag)' : source === 'env' ? ' (from the environment)' : ` (from ${configPath()})`;
+    return { code: EXIT.unreachable, message: `cannot reach ${u.origin}${from}: ${REFUSED_WORDS[e.code] ?? e.code} - ${which}` };
   }
   if (e instanceof GnocchiApiError) {
     const detail = typeof e.description === 'string' ? e.description : JSON.stringify(e.description);

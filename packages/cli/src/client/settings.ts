@@ -25,7 +25,7 @@ export interface ClientSettings {
   token: string | undefined;
   /** Limit on each request (ms). */
   timeoutMs: number;
-  /** Where each setting came from, for `--debug`-style messages and tests. */
+  /** Where each setting came from: an unreachable endpoint's message says which source set it. */
   sources: Partial<Record<SettingKey, 'flag' | 'env' | 'file' | 'default'>>;
 }
 
