@@ -82,7 +82,7 @@ function connectionOptions(cmd: Command): void {
 
 function outputOptions(cmd: Command): void {
   cmd.addOption(new Option('-f, --format <format>', 'output format').choices(FORMATS).default('table').helpGroup(OUTPUT));
-  cmd.addOption(new Option('-c, --column <name>', 'only this column (repeatable, in the order given)').argParser(collect).helpGroup(OUTPUT));
+  cmd.addOption(new Option('-c, --column <name>', 'only this column (repeatable)').argParser(collect).helpGroup(OUTPUT));
 }
 
 /** Client commands made so far and whether they print a result; see finishClientCommands. */

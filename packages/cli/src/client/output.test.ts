@@ -84,12 +84,13 @@ test('json and yaml keep the values typed; a list of objects, or one object', ()
   assert.deepEqual(JSON.parse(render(list(['v'], [[NaN]]), opts('json'))), [{ v: 'NaN' }]);
 });
 
-test('--column: the columns asked for, in that order, in every format; an unknown one names the known ones', () => {
+test("--column: the columns asked for, in the command's order as cliff keeps them, in every format; an unknown one names the known ones", () => {
   const r = list(['id', 'name', 'unit'], [['1', 'cpu', 'ns']]);
-  assert.equal(render(r, opts('value', ['unit', 'id'])), 'ns 1\n');
+  assert.equal(render(r, opts('value', ['unit', 'id'])), '1 ns\n');
   assert.deepEqual(JSON.parse(render(r, opts('json', ['name']))), [{ name: 'cpu' }]);
   assert.equal(render(r, opts('csv', ['name'])), '"name"\r\n"cpu"\r\n');
   assert.equal(render(show({ a: 1, b: 2 }), opts('value', ['b'])), '2\n');
+  assert.equal(render(show({ a: 1, b: 2, c: 3 }), opts('value', ['c', 'a'])), '1\n3\n');
   assert.throws(() => render(r, opts('table', ['name', 'nope'])), (e: unknown) =>
     e instanceof UsageError && /unknown column 'nope'/.test(e.message) && /id, name, unit/.test(e.message));
 });

@@ -29,7 +29,7 @@ export type Result = ListResult | ShowResult;
 
 export interface OutputOptions {
   format: Format;
-  /** Only these columns (fields), in this order; empty for all. */
+  /** Only these columns (fields); empty for all. */
   columns: string[];
   /** ANSI colour in tables (a terminal without NO_COLOR). */
   color: boolean;
@@ -58,7 +58,10 @@ export function colorWanted(isTty: boolean, env: NodeJS.ProcessEnv = process.env
   return isTty && !env.NO_COLOR;
 }
 
-/** Keeps the columns asked for (in the order asked); an unknown one is a usage error naming the known ones. */
+/**
+ * Keeps the columns asked for, in the command's order as cliff keeps them; an unknown one is
+ * a usage error naming the known ones (cliff ignores it unless none is known).
+ */
 export function selectColumns(r: Result, wanted: string[]): Result {
   if (wanted.length === 0) return r;
   const known = r.kind === 'list' ? r.columns : r.fields.map(([k]) => k);
@@ -66,9 +69,9 @@ export function selectColumns(r: Result, wanted: string[]): Result {
   if (unknown.length > 0) {
     throw new UsageError(`unknown column${unknown.length > 1 ? 's' : ''} ${unknown.map((c) => `'${c}'`).join(', ')}; the columns are: ${known.join(', ')}`);
   }
-  if (r.kind === 'show') return { kind: 'show', fields: wanted.map((c) => r.fields.find(([k]) => k === c) as [string, JsonValue]) };
-  const idx = wanted.map((c) => r.columns.indexOf(c));
-  return list(wanted, r.rows.map((row) => idx.map((i) => row[i])));
+  if (r.kind === 'show') return { kind: 'show', fields: r.fields.filter(([k]) => wanted.includes(k)) };
+  const idx = r.columns.flatMap((c, i) => (wanted.includes(c) ? [i] : []));
+  return list(idx.map((i) => r.columns[i]), r.rows.map((row) => idx.map((i) => row[i])));
 }
 
 /** The text to print (ends with a newline unless empty). */
