@@ -39,15 +39,18 @@ after(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-async function json(cmd: string, args: string[]): Promise<unknown> {
+async function output(cmd: string, args: string[]): Promise<string> {
   const r = await runCommand(cmd, args, { env: { ...ENV, XDG_CONFIG_HOME: join(dir, 'config') } });
   assert.equal(r.code, 0, `${cmd} ${args.join(' ')} -> ${r.code}\n${r.stderr}`);
-  return JSON.parse(r.stdout);
+  return r.stdout;
 }
 
-const tally = (args: string[]) => json(process.execPath, [join(import.meta.dirname, '../../../../bin/tally'), ...args, '--endpoint', endpoint, '--alarm-endpoint', alarmEndpoint, '-f', 'json']);
-const gnocchi = (args: string[]) => json('gnocchi', ['--os-auth-type', 'gnocchi-basic', '--user', 'admin', '--endpoint', endpoint, ...args, '-f', 'json']);
-const aodh = (args: string[]) => json('aodh', ['--os-auth-type', 'gnocchi-basic', '--user', 'admin', '--aodh-endpoint', alarmEndpoint, ...args, '-f', 'json']);
+const TALLY_ARGS = () => [join(import.meta.dirname, '../../../../bin/tally')];
+const GNOCCHI_ARGS = () => ['--os-auth-type', 'gnocchi-basic', '--user', 'admin', '--endpoint', endpoint];
+const tallyText = (args: string[]) => output(process.execPath, [...TALLY_ARGS(), ...args, '--endpoint', endpoint, '--alarm-endpoint', alarmEndpoint]);
+const tally = async (args: string[]) => JSON.parse(await tallyText([...args, '-f', 'json'])) as unknown;
+const gnocchi = async (args: string[]) => JSON.parse(await output('gnocchi', [...GNOCCHI_ARGS(), ...args, '-f', 'json'])) as unknown;
+const aodh = async (args: string[]) => JSON.parse(await output('aodh', ['--os-auth-type', 'gnocchi-basic', '--user', 'admin', '--aodh-endpoint', alarmEndpoint, ...args, '-f', 'json'])) as unknown;
 
 async function same(reference: (a: string[]) => Promise<unknown>, args: string[], normalise: (v: unknown) => unknown = (v) => v): Promise<unknown> {
   const [ref, ours] = [normalise(await reference(args)), normalise(await tally(args))];
@@ -96,6 +99,11 @@ test('gnocchi and tally print the same JSON for archive policies, metrics, measu
   await same(gnocchi, ['aggregates', `(aggregate max (metric ${metric.id} mean))`, '--granularity', '60', '--stop', '2024-01-01T00:10:00']);
   await same(gnocchi, ['aggregates', '(metric parity.cpu mean)', 'original_resource_id="parity-a"', '--groupby', 'original_resource_id', '--stop', '2024-01-01T00:05:00']);
   await same(gnocchi, ['status']);
+
+  // The tables people read are cliff's, character for character.
+  for (const args of [['archive-policy', 'list'], ['resource', 'show', 'parity-a', '-t', 'parity-type'], ['resource', 'list'], ['resource-type', 'show', 'parity-type'], ['status']]) {
+    assert.equal(await tallyText(args), await output('gnocchi', [...GNOCCHI_ARGS(), ...args]), `tally ${args.join(' ')}: the table differs`);
+  }
 });
 
 /** A composite rule is printed as indented JSON: compared as the rule it encodes. */

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { colorWanted, displayWidth, list, render, show, UsageError, type OutputOptions } from './output.js';
+import { cellText, colorWanted, displayWidth, list, render, show, UsageError, type OutputOptions } from './output.js';
+import type { JsonValue } from '@tally/client';
 
 const opts = (format: OutputOptions['format'], columns: string[] = [], color = false): OutputOptions => ({ format, columns, color });
 
@@ -34,7 +35,7 @@ test('table of one item: Field and Value, fields sorted as cliff sorts them, lef
     '| Field | Value |',
     '+-------+-------+',
     '| alpha | True  |',
-    '| beta  | ["x"] |',
+    "| beta  | ['x'] |",
     '| zeta  | 1     |',
     '+-------+-------+',
     '',
@@ -51,6 +52,12 @@ test('table colour: bold headers and alarm states coloured only when asked', () 
   assert.ok(coloured.includes(`${ESC}[32mok${ESC}[39m`));
   // The colour codes do not break the alignment.
   assert.equal(new Set(coloured.trimEnd().split('\n').map(displayWidth)).size, 1);
+});
+
+test("cells as cliff prints them: CPython's str() of the value", () => {
+  const values: JsonValue[] = ['plain', 1, 2.5, -3, null, true, false, [], ['a', 1, null], "it's", 'say "x"', 'both \' and "', { k: [1.5, 'x\ny\t\\'] }, { '': {} }];
+  const py = execFileSync('python3', ['-c', 'import sys,json; print(json.dumps([str(v) for v in json.load(sys.stdin)]))'], { input: JSON.stringify(values), encoding: 'utf8' });
+  assert.deepEqual(values.map(cellText), JSON.parse(py));
 });
 
 test('colorWanted: a terminal without NO_COLOR', () => {

@@ -101,13 +101,29 @@ function asObjects(r: Result): JsonValue {
   return r.rows.map((row) => Object.fromEntries(r.columns.map((c, i) => [c, row[i]])));
 }
 
-/** A cell as people read it: Python's spelling of None and booleans (as cliff prints them), JSON for structures. */
+/**
+ * A cell as cliff prints one: Python's str() of the value, so None, True and False, and lists
+ * and objects as Python writes them (['a', 1]), the same text the gnocchi and aodh CLIs show.
+ */
 export function cellText(v: JsonValue): string {
+  return typeof v === 'string' ? v : pyRepr(v);
+}
+
+function pyRepr(v: JsonValue): string {
   if (v === null) return 'None';
   if (typeof v === 'boolean') return v ? 'True' : 'False';
-  if (typeof v === 'string') return v;
-  if (typeof v === 'number') return String(v);
-  return JSON.stringify(v);
+  if (typeof v === 'number') return Number.isNaN(v) ? 'nan' : v === Infinity ? 'inf' : v === -Infinity ? '-inf' : String(v);
+  if (typeof v === 'string') {
+    // Python quotes with ' unless the text holds ' and no ".
+    if (v.includes("'") && !v.includes('"')) return `"${pyEscape(v)}"`;
+    return `'${pyEscape(v).replace(/'/g, "\\'")}'`;
+  }
+  if (Array.isArray(v)) return `[${v.map(pyRepr).join(', ')}]`;
+  return `{${Object.entries(v).map(([k, x]) => `${pyRepr(k)}: ${pyRepr(x)}`).join(', ')}}`;
+}
+
+function pyEscape(s: string): string {
+  return s.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/\r/g, '\\r').replace(/\t/g, '\\t');
 }
 
 // ------------------------------------------------------------------ csv and value
