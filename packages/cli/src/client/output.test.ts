@@ -67,10 +67,14 @@ test('colorWanted: a terminal without NO_COLOR', () => {
   assert.equal(colorWanted(true, { NO_COLOR: '' }), true);
 });
 
-test('csv: a header, text quoted with doubled quotes, numbers bare, null empty, CRLF rows', () => {
+test('csv: a header, text quoted with doubled quotes, numbers and booleans bare, null an empty string', () => {
   const out = render(list(['a', 'b', 'c', 'd'], [['say "hi", then\nleave', 1.5, null, true]]), opts('csv'));
-  assert.equal(out, '"a","b","c","d"\r\n"say ""hi"", then\nleave",1.5,,"True"\r\n');
-  // CPython's csv module reads it back to the same cells.
+  assert.equal(out, '"a","b","c","d"\n"say ""hi"", then\nleave",1.5,"",True\n');
+  // What CPython's csv writer (QUOTE_NONNUMERIC, as cliff uses it) writes for the same rows.
+  const written = execFileSync('python3', ['-c', 'import csv,sys,json; w=csv.writer(sys.stdout, quoting=csv.QUOTE_NONNUMERIC, lineterminator=\'\\n\'); [w.writerow(r) for r in json.load(sys.stdin)]'],
+    { input: JSON.stringify([['a', 'b', 'c', 'd'], ['say "hi", then\nleave', 1.5, null, true]]), encoding: 'utf8' });
+  assert.equal(out, written);
+  // And its reader reads it back to the same cells.
   const back = execFileSync('python3', ['-c', 'import csv,sys,json; print(json.dumps(list(csv.reader(sys.stdin))))'], { input: out, encoding: 'utf8' });
   assert.deepEqual(JSON.parse(back), [['a', 'b', 'c', 'd'], ['say "hi", then\nleave', '1.5', '', 'True']]);
 });
@@ -81,10 +85,15 @@ test('value: values only, space separated, one row a line; one item a field a li
 });
 
 test('json and yaml keep the values typed; a list of objects, or one object', () => {
-  const r = list(['id', 'n', 'tags'], [['x', 1, ['a']], ['y', null, []]]);
-  assert.deepEqual(JSON.parse(render(r, opts('json'))), [{ id: 'x', n: 1, tags: ['a'] }, { id: 'y', n: null, tags: [] }]);
+  const r = list(['name', 'count', 'tags', 'at', 'flag'], [['x', 1, ['a'], '2024-01-01T00:00:00+00:00', 'on'], ['z', null, [], null, true]]);
+  assert.deepEqual(JSON.parse(render(r, opts('json'))), [
+    { name: 'x', count: 1, tags: ['a'], at: '2024-01-01T00:00:00+00:00', flag: 'on' }, { name: 'z', count: null, tags: [], at: null, flag: true },
+  ]);
   assert.deepEqual(JSON.parse(render(show({ a: 1 }), opts('json'))), { a: 1 });
-  assert.equal(render(r, opts('yaml')), '- id: x\n  n: 1\n  tags:\n    - a\n- id: y\n  n: null\n  tags: []\n');
+  // YAML as cliff writes it with PyYAML's safe_dump (keys sorted, text that YAML 1.1 would read otherwise quoted).
+  const pyYaml = execFileSync('python3', ['-c', 'import sys,json,yaml; sys.stdout.write(yaml.safe_dump(json.load(sys.stdin), default_flow_style=False))'],
+    { input: render(r, opts('json')), encoding: 'utf8' });
+  assert.equal(render(r, opts('yaml')), pyYaml);
   assert.equal(render(list(['id'], []), opts('json')), '[]\n');
   assert.equal(render(list(['id'], []), opts('yaml')), '[]\n');
   // NaN, which aggregates may hold, still gives JSON.
@@ -95,7 +104,7 @@ test("--column: the columns asked for, in the command's order as cliff keeps the
   const r = list(['id', 'name', 'unit'], [['1', 'cpu', 'ns']]);
   assert.equal(render(r, opts('value', ['unit', 'id'])), '1 ns\n');
   assert.deepEqual(JSON.parse(render(r, opts('json', ['name']))), [{ name: 'cpu' }]);
-  assert.equal(render(r, opts('csv', ['name'])), '"name"\r\n"cpu"\r\n');
+  assert.equal(render(r, opts('csv', ['name'])), '"name"\n"cpu"\n');
   assert.equal(render(show({ a: 1, b: 2 }), opts('value', ['b'])), '2\n');
   assert.equal(render(show({ a: 1, b: 2, c: 3 }), opts('value', ['c', 'a'])), '1\n3\n');
   assert.throws(() => render(r, opts('table', ['name', 'nope'])), (e: unknown) =>

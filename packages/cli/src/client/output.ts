@@ -81,7 +81,9 @@ export function render(result: Result, opts: OutputOptions): string {
     case 'json':
       return `${JSON.stringify(asObjects(r), jsonSafe, 2)}\n`;
     case 'yaml':
-      return r.kind === 'list' && r.rows.length === 0 ? '[]\n' : toYaml(asObjects(r));
+      // As cliff writes YAML (PyYAML's safe_dump): keys sorted, lists not indented under their
+      // key, YAML 1.1 so that text reading as a timestamp or a boolean there is quoted.
+      return r.kind === 'list' && r.rows.length === 0 ? '[]\n' : toYaml(asObjects(r), { version: '1.1', sortMapEntries: true, indentSeq: false, singleQuote: true });
     case 'csv':
       return csv(r);
     case 'value':
@@ -128,16 +130,19 @@ function pyEscape(s: string): string {
 
 // ------------------------------------------------------------------ csv and value
 
-/** RFC 4180 fields, text always quoted and numbers bare (cliff's QUOTE_NONNUMERIC); null is an empty field. */
+/**
+ * Fields as cliff's csv writes them (Python's csv module, QUOTE_NONNUMERIC, lines ended by
+ * os.linesep): numbers and booleans bare (True, False), everything else quoted with quotes
+ * doubled, None as "".
+ */
 function csvField(v: JsonValue): string {
-  if (typeof v === 'number') return String(v);
-  if (v === null) return '';
-  return `"${cellText(v).replace(/"/g, '""')}"`;
+  if (typeof v === 'number' || typeof v === 'boolean') return cellText(v);
+  return `"${(v === null ? '' : cellText(v)).replace(/"/g, '""')}"`;
 }
 
 function csv(r: Result): string {
   const [head, rows] = r.kind === 'list' ? [r.columns, r.rows] : [r.fields.map(([k]) => k), [r.fields.map(([, v]) => v)]];
-  return [head.map((h) => csvField(h)), ...rows.map((row) => row.map(csvField))].map((l) => `${l.join(',')}\r\n`).join('');
+  return [head.map((h) => csvField(h)), ...rows.map((row) => row.map(csvField))].map((l) => `${l.join(',')}\n`).join('');
 }
 
 /** Values only, space separated, one row (or, for one item, one field) a line: for `$(...)` in shells. */
