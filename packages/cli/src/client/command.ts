@@ -179,6 +179,11 @@ const REFUSED_WORDS: Record<string, string> = {
 export function explain(e: unknown, s: ClientSettings | undefined): { code: number; message: string } {
   if (e instanceof UsageError || e instanceof InvalidArgumentError) return { code: EXIT.usage, message: e.message };
   if (e instanceof LookupError) return { code: EXIT.api, message: e.message };
+  // Arguments and files are parsed into usage errors: a bare SyntaxError is an answer's body.
+  if (e instanceof SyntaxError) {
+    const where = s === undefined ? 'the endpoint' : `${s.endpoint} (or ${s.alarmEndpoint} for alarms)`;
+    return { code: EXIT.unreachable, message: `the server's answer is not JSON (${e.message.replace(/\s+/g, ' ')}): is ${where} a Tally, Gnocchi or Aodh API?` };
+  }
   const alarm = (url: string) => s !== undefined && url.startsWith(new URL(s.alarmEndpoint).origin) && s.alarmEndpoint !== s.endpoint;
   if (e instanceof GnocchiTransportError) {
     const u = new URL(e.url);
