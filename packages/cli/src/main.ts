@@ -18,6 +18,7 @@ import { AgentConfigError, loadAgentConfig } from '@tally/agent';
 import { addAgentCommand, startServeAgent } from './agent.js';
 import { addPricingCommand } from './pricing.js';
 import { addMigrateCommand } from './migrate.js';
+import { addClientCommands } from './client/index.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -333,6 +334,7 @@ export function program(): Command {
   addPricingCommand(prog);
   addMigrateCommand(prog, withSettings, guard);
   addRatingCommand(prog, withSettings, guard, resolveSettings, logger, onSignals);
+  addClientCommands(prog);
 
   // The endpoint benchmark (packages/bench) keeps its own option parser: every argument
   // after `bench` goes to it unchanged, so `tally bench --help` prints the bench's help.

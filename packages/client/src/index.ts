@@ -3,3 +3,4 @@ export { HttpTransport, InjectTransport, retryAfterMs, type Transport, type Inje
 export { GnocchiApiError, GnocchiTransportError, type ErrorDescription } from './errors.js';
 export { parsePythonJson, type JsonValue, type JsonScalar } from './json.js';
 export type * from './types.js';
+export { AodhClient, type AodhClientOptions, type AodhAlarm, type AodhAlarmInput, type AodhAlarmChange, type AodhSimpleQuery, type AodhListOptions, type AlarmState } from './aodh.js';
