@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { SqliteUserStore, issueToken, parseRole, parseToken, type UserStore } from '@tally/rest';
 import { ConfigError, resolveSettings, type Settings } from './config.js';
+import { colorWanted, list, render } from './client/output.js';
 
 export function userStorePath(s: Settings): string {
   return join(s.dataDir, 'users.sqlite');
@@ -24,9 +25,9 @@ async function withStore<T>(flags: Record<string, unknown>, fn: (store: UserStor
   }
 }
 
+/** Rows (the first one naming the columns) as the client commands print a table. */
 function table(rows: string[][]): string {
-  const widths = rows[0].map((_c, i) => Math.max(...rows.map((r) => r[i].length)));
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ')).join('\n');
+  return render(list(rows[0], rows.slice(1)), { format: 'table', columns: [], color: colorWanted(process.stdout.isTTY === true) }).trimEnd();
 }
 
 const out = (line: string): void => void process.stdout.write(line + '\n');

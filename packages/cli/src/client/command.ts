@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { GnocchiApiError, GnocchiTransportError, type AodhClient, type GnocchiClient, type JsonValue } from '@tally/client';
 import { FORMATS, UsageError, colorWanted, render, type Format, type Result } from './output.js';
-import { Progress } from './progress.js';
+import { Progress } from '../progress.js';
 import { aodhClient, configPath, gnocchiClient, resolveClientSettings, type ClientSettings } from './settings.js';
 
 export const EXIT = { ok: 0, api: 1, usage: 2, unreachable: 3 } as const;

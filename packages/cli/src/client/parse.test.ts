@@ -6,7 +6,7 @@ import { chunkMetricsBatch, chunkResourcesBatch, localTimestamp, parseMeasure, p
 import { parseDefinition } from './archive-policy.js';
 import { parseAttribute } from './resource-type.js';
 import { alarmView, queryArray, richQuery } from './alarm.js';
-import { Progress } from './progress.js';
+import { Progress } from '../progress.js';
 import { UsageError } from './output.js';
 import type { AodhAlarm } from '@tally/client';
 

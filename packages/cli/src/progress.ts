@@ -1,6 +1,6 @@
-// Progress of long client work (measures from a large file, paging through every resource)
-// on stderr: a bar redrawn in place on a terminal, a plain line now and then otherwise (logs,
-// CI), so that stdout keeps only the command's answer.
+// Progress of long work (client commands sending measures from a large file or paging
+// through every resource, `tally migrate`) on stderr: a bar redrawn in place on a terminal,
+// a plain line now and then otherwise (logs, CI), so that stdout keeps only the answer.
 //
 // Written here rather than taken from cli-progress, which is not among the workspace's
 // dependencies: one bar, one counter and a rate are all these commands need.
@@ -18,6 +18,8 @@ export interface ProgressOptions {
   /** Between redraws of the bar (ms, default 100). */
   redrawEveryMs?: number;
   now?: () => number;
+  /** More to say after the count (e.g. "1 234 aggregate points"), read at each display. */
+  detail?: () => string;
 }
 
 export class Progress {
@@ -29,6 +31,7 @@ export class Progress {
   readonly #every: number;
   readonly #now: () => number;
   readonly #start: number;
+  readonly #detail: (() => string) | undefined;
   #done = 0;
   #last: number;
   /** Whether anything was written (a short job on a pipe writes nothing at all). */
@@ -45,6 +48,7 @@ export class Progress {
     this.#every = this.#tty ? (opts.redrawEveryMs ?? 100) : (opts.lineEveryMs ?? 5_000);
     this.#now = opts.now ?? Date.now;
     this.#start = this.#now();
+    this.#detail = opts.detail;
     this.#last = this.#start;
   }
 
@@ -72,12 +76,13 @@ export class Progress {
     this.#wrote = true;
     const secs = (this.#now() - this.#start) / 1000;
     const rate = secs > 0 ? Math.round(this.#done / secs) : 0;
+    const detail = this.#detail === undefined ? '' : `, ${this.#detail()}`;
     const count = this.#total === undefined ? `${this.#done} ${this.#unit}` : `${this.#done}/${this.#total} ${this.#unit}`;
     const pct = this.#total ? Math.min(100, Math.floor((this.#done / this.#total) * 100)) : null;
     if (!this.#tty) {
       this.#out.write(final
-        ? `${this.#label}: done, ${count} in ${secs.toFixed(1)} s\n`
-        : `${this.#label}: ${count}${pct === null ? '' : ` (${pct}%)`}, ${rate}/s\n`);
+        ? `${this.#label}: done, ${count} in ${secs.toFixed(1)} s${detail}\n`
+        : `${this.#label}: ${count}${pct === null ? '' : ` (${pct}%)`}, ${rate}/s${detail}\n`);
       return;
     }
     let bar = '';
@@ -86,6 +91,6 @@ export class Progress {
       const full = Math.round((pct / 100) * width);
       bar = ` [${'#'.repeat(full)}${'.'.repeat(width - full)}] ${String(pct).padStart(3)}%`;
     }
-    this.#out.write(`\r\u001b[2K${this.#label}${bar} ${count} ${rate}/s${final ? ` ${secs.toFixed(1)} s\n` : ''}`);
+    this.#out.write(`\r\u001b[2K${this.#label}${bar} ${count} ${rate}/s${detail}${final ? ` ${secs.toFixed(1)} s\n` : ''}`);
   }
 }
