@@ -133,5 +133,6 @@ test('progress: periodic lines when not on a terminal, a redrawn bar on one', ()
   tty.progress.phase('metrics', 4);
   now += 200;
   tty.progress.advance(2);
-  assert.match(tty.chunks[0], /^\r\x1b\[2Ktally migrate: metrics \[#+\.+\] +50% 2\/4 items 10\/s, 0 aggregate points$/, tty.chunks[0]);
+  assert.ok(tty.chunks[0].startsWith('\r\x1b[2Ktally migrate: metrics ['), tty.chunks[0]);
+  assert.match(tty.chunks[0], /\] +50% 2\/4 items 10\/s, 0 aggregate points$/, tty.chunks[0]);
 });
