@@ -1,5 +1,5 @@
 // Processing: folding a batch of measures into a metric's state and splits.
-import { splitCodecHint, type SplitCodecHint } from '../chunkenc/index.js';
+import { decodeSplit, encodeSplit, splitCodecHint, splitSegmentCount, type SplitCodecHint } from '../chunkenc/index.js';
 import { aggregateSeriesMany, floorTo, lowerBound, type Series } from '../aggregate.js';
 import type { ArchivePolicy, ArchivePolicyItem } from '../policy.js';
 import type { Nanos } from '../time.js';
@@ -75,20 +75,25 @@ async function storeAggregate(
     }
   }
   const parts = bySplit(kept, g);
+  const newest = maxOf(existing);
   for (let i = 0; i < parts.length; i++) {
     const { start, part } = parts[i];
     if (start < oldestKept) continue;
+    // A split starting past the newest stored one closes that one: if commits appended to
+    // it, it is re-coded as one chunk now (smaller, and quicker to read), once.
+    if (newest !== null && start > newest && !parts.some((p) => p.start === newest)) {
+      await compactSplit(splitKey(agg.method, g, newest), readSplit, put);
+    }
     const key = splitKey(agg.method, g, start);
     let merged = part;
     let hint: SplitCodecHint | null = null;
     if (existing.has(start)) {
       const bytes = await readSplit(key);
       if (bytes !== null) {
-        // New points after a split's stored ones (the open split, and the one a commit
-        // crossing a split boundary closes) are appended as a segment: O(new points). A
-        // closed split keeps its segments: re-coding it as one chunk saved about 4% of its
-        // bytes and cost as much as all the appends to it had.
-        const appended = appendSplitSeries(bytes, part, start, g);
+        // The open tail (the series' newest split, the last this commit touches) takes the
+        // new points as a segment when they come after its stored ones: O(new points).
+        const tail = i === parts.length - 1 && (newest === null || start >= newest);
+        const appended = tail ? appendSplitSeries(bytes, part, start, g) : null;
         if (appended !== null) {
           put.set(key, appended);
           continue;
@@ -103,6 +108,25 @@ async function storeAggregate(
   if (existing.size !== count || owned) state.index = undefined;
 }
 
+/**
+ * Re-codes a stored segmented split as one chunk (put); a single chunk is left as it is.
+ * Its positions and values go from one codec to the other as they are (no timestamps), and
+ * the codec of its last segment is kept while it still codes them exactly: weighing every
+ * codec again was half the cost of closing a split.
+ */
+async function compactSplit(key: string, readSplit: ReadSplit, put: Map<string, Uint8Array>): Promise<void> {
+  const bytes = put.get(key) ?? (await readSplit(key));
+  if (bytes === null || splitSegmentCount(bytes) === 1) return;
+  const { positions, values } = decodeSplit(bytes);
+  const last = splitCodecHint(bytes);
+  put.set(key, encodeSplit(positions, values, last === null ? null : { codec: last.codec, n: positions.length }));
+}
+
+function maxOf(starts: Set<Nanos>): Nanos | null {
+  let m: Nanos | null = null;
+  for (const s of starts) if (m === null || s > m) m = s;
+  return m;
+}
 
 /**
  * The decoded form of the states this engine wrote, by their bytes. A metric's next fold
