@@ -1,8 +1,8 @@
 // The metering agent's part of the `tally` command: `tally agent` publishing to any
-// Gnocchi-compatible endpoint over HTTP, and the agent `tally serve --agent-config` runs
-// beside the metric store, publishing into it in process.
+// Gnocchi-compatible endpoint over HTTP (agent-command.ts defines the command), and the
+// agent `tally serve --agent-config` runs beside the metric store, publishing into it in
+// process.
 import { resolve } from 'node:path';
-import { Command, Option } from 'commander';
 import { pino, type Logger as Pino } from 'pino';
 import type { HTTPMethods } from 'fastify';
 import { Agent, loadAgentConfig, type AgentConfig, type Logger } from '@tally/agent';
@@ -66,47 +66,48 @@ function httpUrl(raw: string): string {
   return raw.replace(/\/+$/, '');
 }
 
-export function addAgentCommand(prog: Command, guard: <A extends unknown[]>(role: string, fn: (...args: A) => Promise<void>) => (...args: A) => Promise<void>): void {
-  prog.command('agent')
-    .description("run the metering agent: polls the sources of a polling.yaml (host, libvirt, vSphere, plugins) and publishes to a Gnocchi-compatible endpoint, buffering on disk while it is away")
-    .requiredOption('--config <file>', "the agent's configuration (Ceilometer's polling.yaml shape, see docs/AGENT.md)")
-    .requiredOption('--gnocchi-url <url>', 'the metric API to publish to (Tally or Gnocchi)')
-    .addOption(new Option('--user <name>', 'user name sent with HTTP basic auth (Gnocchi basic mode, Tally basic)').default('admin').conflicts('token'))
-    .option('--password <password>', 'password sent with --user (a Tally token in auth mode token)', '')
-    .option('--token <token>', 'token sent as X-Auth-Token (Keystone, or a Tally token)')
-    .option('--data-dir <dir>', 'folder of the buffer and of what the agent remembers between runs', 'tally-agent')
-    .option('--coordination-url <url>', 'file:///path or redis://host:port/db shared with other agents: the sources are split between them')
-    .option('--name <name>', 'name of this agent among others, and of its agent resource (default: the host name)')
-    .option('--log-level <level>', 'fatal | error | warn | info | debug', 'info')
-    .action(guard('agent', async (flags: { config: string; gnocchiUrl: string; user: string; password: string; token?: string; dataDir: string; coordinationUrl?: string; name?: string; logLevel: string }) => {
-      const configFile = resolve(flags.config);
-      const config = loadAgentConfig(configFile);
-      const url = httpUrl(flags.gnocchiUrl);
-      const auth: GnocchiAuth = flags.token ? { type: 'keystone', token: flags.token } : { type: 'basic', user: flags.user, password: flags.password };
-      const log = pino({ level: flags.logLevel, base: { role: 'agent' } });
-      // No retries in the client: the publisher keeps what failed in its buffer and retries it.
-      const client = new GnocchiClient({ url, auth, retry: false, timeoutMs: 30_000 });
-      const start = (c: AgentConfig): Promise<Agent> => Agent.start({
-        config: c, client, dataDir: resolve(flags.dataDir), name: flags.name, coordinationUrl: flags.coordinationUrl, log: agentLogger(log),
-      });
-      let current = config;
-      let agent = await start(config);
-      log.info({ gnocchiUrl: url, dataDir: resolve(flags.dataDir), config: config.file }, 'Tally agent running');
-      handleSignals(agent, async () => {
-        // Checked whole before the running agent is touched: a bad file changes nothing.
-        const next = loadAgentConfig(configFile);
-        await agent.stop();
-        try {
-          agent = await start(next);
-        } catch (err) {
-          // A pollster package that cannot be loaded shows only now: back to what ran.
-          agent = await start(current);
-          throw err;
-        }
-        current = next;
-        return agent;
-      }, log);
-    }));
+/** The options of `tally agent` (agent-command.ts defines them). */
+export interface AgentFlags {
+  config: string;
+  gnocchiUrl: string;
+  user: string;
+  password: string;
+  token?: string;
+  dataDir: string;
+  coordinationUrl?: string;
+  name?: string;
+  logLevel: string;
+}
+
+/** `tally agent`. */
+export async function runAgent(flags: AgentFlags): Promise<void> {
+  const configFile = resolve(flags.config);
+  const config = loadAgentConfig(configFile);
+  const url = httpUrl(flags.gnocchiUrl);
+  const auth: GnocchiAuth = flags.token ? { type: 'keystone', token: flags.token } : { type: 'basic', user: flags.user, password: flags.password };
+  const log = pino({ level: flags.logLevel, base: { role: 'agent' } });
+  // No retries in the client: the publisher keeps what failed in its buffer and retries it.
+  const client = new GnocchiClient({ url, auth, retry: false, timeoutMs: 30_000 });
+  const start = (c: AgentConfig): Promise<Agent> => Agent.start({
+    config: c, client, dataDir: resolve(flags.dataDir), name: flags.name, coordinationUrl: flags.coordinationUrl, log: agentLogger(log),
+  });
+  let current = config;
+  let agent = await start(config);
+  log.info({ gnocchiUrl: url, dataDir: resolve(flags.dataDir), config: config.file }, 'Tally agent running');
+  handleSignals(agent, async () => {
+    // Checked whole before the running agent is touched: a bad file changes nothing.
+    const next = loadAgentConfig(configFile);
+    await agent.stop();
+    try {
+      agent = await start(next);
+    } catch (err) {
+      // A pollster package that cannot be loaded shows only now: back to what ran.
+      agent = await start(current);
+      throw err;
+    }
+    current = next;
+    return agent;
+  }, log);
 }
 
 /**

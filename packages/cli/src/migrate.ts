@@ -11,7 +11,6 @@
 // metrics, then each metric's aggregates. Every item is recorded in the journal once
 // committed; a rerun skips those, and the writes themselves tolerate an item committed
 // but not yet journaled (found present, or aggregates replaced by the same ones).
-import type { Command } from 'commander';
 import {
   GnocchiApiError, GnocchiClient, GnocchiTransportError,
   type ArchivePolicy as GnocchiPolicy, type GnocchiAuth, type JsonValue, type Metric as GnocchiMetric,
@@ -521,65 +520,51 @@ export function sourceAuth(flags: { fromAuthMode?: string; fromUser?: string; fr
   }
 }
 
-type Guard = <A extends unknown[]>(role: string, fn: (...args: A) => Promise<void>) => (...args: A) => Promise<void>;
-
-export function addMigrateCommand(prog: Command, withSettings: (cmd: Command) => Command, guard: Guard): void {
-  withSettings(prog.command('migrate')
-    .description("copy a running Gnocchi (4.x) into the data folder: archive policies and rules, resource types, resources with their history, metrics and every aggregate (resumable: run it again after an interruption)"))
-    .requiredOption('--from <url>', "Gnocchi's endpoint, e.g. http://gnocchi:8041")
-    .option('--from-auth-mode <mode>', "how to authenticate to Gnocchi: basic (Gnocchi's basic mode), noauth (identity headers) or keystone (X-Auth-Token)", 'basic')
-    .option('--from-user <user>', 'basic: the user name (an administrator, to see every project); noauth: the user id', 'admin')
-    .option('--from-project <project>', 'noauth: the project id', 'admin')
-    .option('--from-roles <roles>', 'noauth: comma-separated roles', 'admin')
-    .option('--from-token <token>', 'keystone: the token')
-    .option('--state <file>', 'the progress journal (default DATA_DIR/migrate-journal.jsonl)')
-    .option('--concurrency <n>', 'resources and metrics copied at once', '4')
-    .option('--json', 'print the final report as JSON')
-    .action(guard('migrate', async (flags: Record<string, unknown>) => {
-      const s = resolveSettings(flags);
-      const str = (k: string): string | undefined => (typeof flags[k] === 'string' ? flags[k] : undefined);
-      const concurrency = Number(flags.concurrency);
-      if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
-        throw new ConfigError(`--concurrency must be an integer in [1, 64], got ${String(flags.concurrency)}`);
-      }
-      const from = str('from') ?? '';
-      try {
-        new URL(from);
-      } catch {
-        throw new ConfigError(`--from must be a URL, got ${from}`);
-      }
-      const source = new GnocchiClient({
-        url: from,
-        auth: sourceAuth({ fromAuthMode: str('fromAuthMode'), fromUser: str('fromUser'), fromProject: str('fromProject'), fromRoles: str('fromRoles'), fromToken: str('fromToken') }),
-        timeoutMs: 120_000,
-      });
-      const svc = await openServices(s);
-      const stop = new AbortController();
-      const onSignal = () => {
-        process.stderr.write('\ntally migrate: stopping after the items under way (run the command again to resume)\n');
-        stop.abort();
-      };
-      process.once('SIGINT', onSignal);
-      process.once('SIGTERM', onSignal);
-      let report: MigrationReport;
-      try {
-        // The schema only: policies, rules and resource types are Gnocchi's, copied as they are.
-        await upgrade(svc.indexer, { skipArchivePolicies: true, skipResourceTypes: true });
-        const progress = new Progress({ out: process.stderr });
-        report = await migrate({
-          source, sourceUrl: from, indexer: svc.indexer, storage: svc.storage, incoming: svc.incoming, coordinator: svc.coordinator,
-          journalPath: str('state') ?? `${s.dataDir}/migrate-journal.jsonl`, concurrency, progress, signal: stop.signal,
-        });
-      } catch (e) {
-        if (e instanceof JournalSourceMismatch) throw new ConfigError(e.message);
-        throw e;
-      } finally {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
-        source.close();
-        await svc.close();
-      }
-      process.stdout.write(flags.json === true ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
-      process.exitCode = report.failed.length > 0 ? 1 : report.interrupted ? 130 : 0;
-    }));
+/** `tally migrate` (migrate-command.ts defines its options). */
+export async function runMigrate(flags: Record<string, unknown>): Promise<void> {
+  const s = resolveSettings(flags);
+  const str = (k: string): string | undefined => (typeof flags[k] === 'string' ? flags[k] : undefined);
+  const concurrency = Number(flags.concurrency);
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
+    throw new ConfigError(`--concurrency must be an integer in [1, 64], got ${String(flags.concurrency)}`);
+  }
+  const from = str('from') ?? '';
+  try {
+    new URL(from);
+  } catch {
+    throw new ConfigError(`--from must be a URL, got ${from}`);
+  }
+  const source = new GnocchiClient({
+    url: from,
+    auth: sourceAuth({ fromAuthMode: str('fromAuthMode'), fromUser: str('fromUser'), fromProject: str('fromProject'), fromRoles: str('fromRoles'), fromToken: str('fromToken') }),
+    timeoutMs: 120_000,
+  });
+  const svc = await openServices(s);
+  const stop = new AbortController();
+  const onSignal = () => {
+    process.stderr.write('\ntally migrate: stopping after the items under way (run the command again to resume)\n');
+    stop.abort();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  let report: MigrationReport;
+  try {
+    // The schema only: policies, rules and resource types are Gnocchi's, copied as they are.
+    await upgrade(svc.indexer, { skipArchivePolicies: true, skipResourceTypes: true });
+    const progress = new Progress({ out: process.stderr });
+    report = await migrate({
+      source, sourceUrl: from, indexer: svc.indexer, storage: svc.storage, incoming: svc.incoming, coordinator: svc.coordinator,
+      journalPath: str('state') ?? `${s.dataDir}/migrate-journal.jsonl`, concurrency, progress, signal: stop.signal,
+    });
+  } catch (e) {
+    if (e instanceof JournalSourceMismatch) throw new ConfigError(e.message);
+    throw e;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    source.close();
+    await svc.close();
+  }
+  process.stdout.write(flags.json === true ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
+  process.exitCode = report.failed.length > 0 ? 1 : report.interrupted ? 130 : 0;
 }

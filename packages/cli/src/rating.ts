@@ -1,11 +1,11 @@
 // The rating processor's part of the `tally` command: `tally rating` (a processor alone),
-// the processor inside `tally serve`, `tally rating rerate` and `tally rating budget`.
+// the processor inside `tally serve`, `tally rating rerate` and `tally rating budget`
+// (rating-command.ts defines the commands).
 // Usage is read from this data folder's metric store in process, or from --gnocchi-url;
 // processors of one --rating-group share the scopes through --coordination-url.
 import { mkdirSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
-import type { Command } from 'commander';
 import type { Logger } from 'pino';
 import { GnocchiClient } from '@tally/client';
 import { openMembership } from '@tally/coordination';
@@ -15,11 +15,12 @@ import {
   PricingError, RATING_MIGRATIONS, RatingProcessor, SqlRatingStore, StoreUsageSource, isoOfNs, loadPriceBook, migrateRating,
   openRatingDatabase, parseMetricsYaml, ringOwnership, type MetricConfig, type PriceBook, type RatingDatabase, type ScopePeriod, type UsageSource,
 } from '@tally/rating';
-import { ConfigError, type Settings } from './config.js';
+import { ConfigError, resolveSettings, type Settings } from './config.js';
 import { gnocchiAuth } from './alarming.js';
 import { paths as pricingPaths } from './pricing.js';
 import { startRatingApi } from './rating-api.js';
 import { openServices, type Services } from './services.js';
+import { logger, onSignals } from './daemon.js';
 
 /** What --rating-metrics names, or the default; a wrong file stops the command before anything starts. */
 export function ratingMetrics(s: Settings): MetricConfig[] {
@@ -175,98 +176,78 @@ async function withRatingDatabase<T>(s: Settings, fn: (d: RatingDatabase) => Pro
   }
 }
 
-type Guard = <A extends unknown[]>(role: string, fn: (...args: A) => Promise<void>) => (...args: A) => Promise<void>;
+/** `tally rating`: a rating processor alone. */
+export async function runRating(flags: Record<string, unknown>): Promise<void> {
+  const s = resolveSettings(flags);
+  const log = logger(s, 'rating');
+  onSignals(await startRating(s, log, { processor: true }), log);
+}
 
-export function addRatingCommand(
-  prog: Command, withSettings: (cmd: Command) => Command, guard: Guard, resolve: (flags: Record<string, unknown>) => Settings,
-  logger: (s: Settings, role: string) => Logger, onSignals: (stop: () => Promise<void>, log: Logger) => void,
-): void {
-  const rating = withSettings(prog.command('rating').description('run only a rating processor: it rates the scopes it owns among the processors of --rating-group (same index database and --coordination-url), reading usage in process or at --gnocchi-url'))
-    .action(guard('rating', async (flags: Record<string, unknown>) => {
-      const s = resolve(flags);
-      const log = logger(s, 'rating');
-      onSignals(await startRating(s, log, { processor: true }), log);
-    }));
-
-  withSettings(rating.command('rerate').description('rate again the periods of [--begin, --end) of each --scope with the current rules, replacing what was rated; prints each period as it is written, and on failure what was not rated (exit 1)'))
-    .requiredOption('--scope <ids>', 'comma-separated scopes (projects)')
-    .requiredOption('--begin <instant>', 'start, ISO 8601, on a period boundary')
-    .requiredOption('--end <instant>', 'end (excluded), ISO 8601, on a period boundary')
-    .action(guard('rating rerate', async (_own: Record<string, unknown>, cmd: Command) => {
-      // Settings written after `rating` are parsed by it: take them from every level.
-      const flags = cmd.optsWithGlobals();
-      const s = resolve(flags);
-      const scopes = String(flags.scope).split(',').map((x) => x.trim()).filter(Boolean);
-      if (scopes.length === 0) throw new ConfigError('--scope names no scope');
-      const begin = instantNs('begin', flags.begin);
-      const end = instantNs('end', flags.end);
-      const log = logger(s, 'rating rerate');
-      await withRatingDatabase(s, async (database) => {
-        const prices = new Prices(log);
-        await prices.reload();
-        const usage = await openUsageSource(s, ratingMetrics(s));
-        try {
-          const proc = new RatingProcessor({
-            store: new SqlRatingStore(database.db, database.dialect), source: usage.source, periodS: s.ratingPeriod, currency: s.ratingCurrency,
-            prices: () => prices.book,
-            // Written as soon as committed, so that a run killed half way has said what it did.
-            onRated: (p) => process.stdout.write(line('rated', p)),
-          });
-          let periods: ScopePeriod[];
-          try {
-            periods = scopes.flatMap((id) => proc.periods(id, begin, end));
-          } catch (e) {
-            throw new ConfigError((e as Error).message);
-          }
-          try {
-            await proc.ratePeriods(periods);
-          } catch (e) {
-            if (!(e instanceof PartialRatingError)) throw e;
-            for (const p of e.notDone) process.stdout.write(line('not-rated', p));
-            process.stderr.write(`tally rating rerate: ${e.message}\n`);
-            process.exitCode = 1;
-          }
-        } finally {
-          await usage.close();
-        }
+/** `tally rating rerate`; `flags` holds the options of every level of the command line. */
+export async function rerate(flags: Record<string, unknown>): Promise<void> {
+  const s = resolveSettings(flags);
+  const scopes = String(flags.scope).split(',').map((x) => x.trim()).filter(Boolean);
+  if (scopes.length === 0) throw new ConfigError('--scope names no scope');
+  const begin = instantNs('begin', flags.begin);
+  const end = instantNs('end', flags.end);
+  const log = logger(s, 'rating rerate');
+  await withRatingDatabase(s, async (database) => {
+    const prices = new Prices(log);
+    await prices.reload();
+    const usage = await openUsageSource(s, ratingMetrics(s));
+    try {
+      const proc = new RatingProcessor({
+        store: new SqlRatingStore(database.db, database.dialect), source: usage.source, periodS: s.ratingPeriod, currency: s.ratingCurrency,
+        prices: () => prices.book,
+        // Written as soon as committed, so that a run killed half way has said what it did.
+        onRated: (p) => process.stdout.write(line('rated', p)),
       });
-    }));
-
-  const budget = rating.command('budget').description('budgets per project: an alarm of the alarm service fires when the month\'s spending (or forecast) reaches the amount');
-  const budgetRun = (role: string, fn: (s: Settings, store: BudgetStore, flags: Record<string, unknown>, arg?: string) => Promise<void>) =>
-    guard(role, async (...args: unknown[]) => {
-      // Commander passes (arguments..., options, command); settings may be parsed at any level.
-      const cmd = args[args.length - 1] as Command;
-      const flags = cmd.optsWithGlobals();
-      const s = resolve(flags);
+      let periods: ScopePeriod[];
       try {
-        await withRatingDatabase(s, (d) => fn(s, new BudgetStore(d.db), flags, typeof args[0] === 'string' ? args[0] : undefined));
+        periods = scopes.flatMap((id) => proc.periods(id, begin, end));
       } catch (e) {
-        if (!(e instanceof BudgetError)) throw e;
-        process.stderr.write(`tally ${role}: ${e.message}\n`);
+        throw new ConfigError((e as Error).message);
+      }
+      try {
+        await proc.ratePeriods(periods);
+      } catch (e) {
+        if (!(e instanceof PartialRatingError)) throw e;
+        for (const p of e.notDone) process.stdout.write(line('not-rated', p));
+        process.stderr.write(`tally rating rerate: ${e.message}\n`);
         process.exitCode = 1;
       }
+    } finally {
+      await usage.close();
+    }
+  });
+}
+
+export type BudgetCommand = 'set' | 'list' | 'delete';
+
+const BUDGET_ACTIONS: Record<BudgetCommand, (s: Settings, store: BudgetStore, flags: Record<string, unknown>, id?: string) => Promise<void>> = {
+  set: async (s, store, f) => {
+    const b = await store.create({
+      project_id: String(f.project), amount: String(f.amount), currency: typeof f.currency === 'string' ? f.currency : s.ratingCurrency,
+      on_forecast: f.onForecast === true, alarm_actions: Array.isArray(f.alarmAction) ? f.alarmAction.map(String) : [],
     });
-  withSettings(budget.command('set').description('create a budget for a project (prints it as JSON)'))
-    .requiredOption('--project <id>', 'the project')
-    .requiredOption('--amount <decimal>', 'amount per calendar month (UTC)')
-    .option('--currency <code>', 'ISO 4217 code (default: --rating-currency)')
-    .option('--on-forecast', "fire when the month's forecast reaches the amount, not only its spending")
-    .option('--alarm-action <url...>', 'where the alarm notifies (webhook URLs, as Aodh alarm_actions)')
-    .action(budgetRun('rating budget set', async (s, store, f) => {
-      const b = await store.create({
-        project_id: String(f.project), amount: String(f.amount), currency: typeof f.currency === 'string' ? f.currency : s.ratingCurrency,
-        on_forecast: f.onForecast === true, alarm_actions: Array.isArray(f.alarmAction) ? f.alarmAction.map(String) : [],
-      });
-      process.stdout.write(`${JSON.stringify(b)}\n`);
-    }));
-  withSettings(budget.command('list').description('list budgets (JSON, one per line)'))
-    .option('--project <id>', 'only this project\'s')
-    .action(budgetRun('rating budget list', async (_s, store, f) => {
-      for (const b of await store.list(typeof f.project === 'string' ? f.project : undefined)) process.stdout.write(`${JSON.stringify(b)}\n`);
-    }));
-  withSettings(budget.command('delete <budget_id>').description('delete a budget (its alarm stays in the alarm service)'))
-    .action(budgetRun('rating budget delete', async (_s, store, _f, id) => {
-      if (!(await store.delete(String(id)))) throw new BudgetError(`no budget ${String(id)}`);
-    }));
+    process.stdout.write(`${JSON.stringify(b)}\n`);
+  },
+  list: async (_s, store, f) => {
+    for (const b of await store.list(typeof f.project === 'string' ? f.project : undefined)) process.stdout.write(`${JSON.stringify(b)}\n`);
+  },
+  delete: async (_s, store, _f, id) => {
+    if (!(await store.delete(String(id)))) throw new BudgetError(`no budget ${String(id)}`);
+  },
+};
+
+/** `tally rating budget set|list|delete`: a budget's own failure is one line and exit code 1. */
+export async function runBudget(role: string, command: BudgetCommand, flags: Record<string, unknown>, id: string | undefined): Promise<void> {
+  const s = resolveSettings(flags);
+  try {
+    await withRatingDatabase(s, (d) => BUDGET_ACTIONS[command](s, new BudgetStore(d.db), flags, id));
+  } catch (e) {
+    if (!(e instanceof BudgetError)) throw e;
+    process.stderr.write(`tally ${role}: ${e.message}\n`);
+    process.exitCode = 1;
+  }
 }

@@ -3,20 +3,27 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { SqliteUserStore, issueToken, parseRole, parseToken, type UserStore } from '@tally/rest';
-import { ConfigError, resolveSettings, type Settings } from './config.js';
+import type { UserStore } from '@tally/rest';
+import type { Settings } from './config.js';
+import { ConfigError } from './setting-options.js';
 import { colorWanted, list, render } from './client/output.js';
 
 export function userStorePath(s: Settings): string {
   return join(s.dataDir, 'users.sqlite');
 }
 
+// @tally/rest (the user store, tokens) and the settings' validation load when a command
+// runs: every `tally` command registers these.
+const rest = () => import('@tally/rest');
+
 export async function openUserStore(s: Settings): Promise<UserStore> {
+  const { SqliteUserStore } = await rest();
   mkdirSync(s.dataDir, { recursive: true });
   return SqliteUserStore.open(userStorePath(s));
 }
 
 async function withStore<T>(flags: Record<string, unknown>, fn: (store: UserStore) => Promise<T>): Promise<T> {
+  const { resolveSettings } = await import('./config.js');
   const store = await openUserStore(resolveSettings(flags));
   try {
     return await fn(store);
@@ -48,7 +55,7 @@ export function addUserCommands(
     .requiredOption('--project <project>', 'project the user belongs to (what its resources and metrics are owned by)')
     .option('--role <role>', 'admin | member', 'member')
     .action(guard('user create', async (name: string, flags: Record<string, unknown>) => {
-      const role = parseRole(String(flags.role));
+      const role = (await rest()).parseRole(String(flags.role));
       const u = await withStore(flags, (store) => store.createUser({ name, projectId: String(flags.project), role }));
       out(`created user ${u.name} (id ${u.id}, project ${u.projectId}, role ${u.role})`);
       note(`give it a token with: tally user token create ${u.name}`);
@@ -79,6 +86,7 @@ export function addUserCommands(
 
   withSettings(token.command('create <name>').description('create an API token for a user and print it (it is shown only this once)'))
     .action(guard('user token create', async (name: string, flags: Record<string, unknown>) => {
+      const { issueToken } = await rest();
       const t = await withStore(flags, (store) => issueToken(store, name));
       // The token alone on stdout, so that scripts can capture it.
       out(t.token);
@@ -101,7 +109,7 @@ export function addUserCommands(
 
   withSettings(token.command('revoke <id>').description('revoke a token by its id, or by the token itself (running APIs stop accepting it within --token-cache-ttl seconds)'))
     .action(guard('user token revoke', async (idOrToken: string, flags: Record<string, unknown>) => {
-      const id = parseToken(idOrToken)?.id ?? idOrToken;
+      const id = (await rest()).parseToken(idOrToken)?.id ?? idOrToken;
       const ok = await withStore(flags, (store) => store.revokeToken(id));
       if (!ok) throw new ConfigError(`no token with id ${id}`);
       out(`revoked token ${id}`);
