@@ -17,7 +17,6 @@ export function agentLogger(log: Pino): Logger {
   return (level, message, fields) => log[level](fields ?? {}, message);
 }
 
-/** Stops `agent` on SIGTERM/SIGINT, then exits. */
 /**
  * SIGTERM/SIGINT stop the agent and exit. SIGHUP reads the configuration again: an invalid
  * file is reported and the running agent goes on; a valid one replaces it (the running
