@@ -110,16 +110,15 @@ async function storeAggregate(
 
 /**
  * Re-codes a stored segmented split as one chunk (put); a single chunk is left as it is.
- * Its positions and values go from one codec to the other as they are (no timestamps), and
- * the codec of its last segment is kept while it still codes them exactly: weighing every
- * codec again was half the cost of closing a split.
+ * Its positions and values go from one codec to the other as they are, without timestamps
+ * built in between; the codecs are weighed again on the whole split, its segments having
+ * been coded each like the one before (see segmentHint).
  */
 async function compactSplit(key: string, readSplit: ReadSplit, put: Map<string, Uint8Array>): Promise<void> {
   const bytes = put.get(key) ?? (await readSplit(key));
   if (bytes === null || splitSegmentCount(bytes) === 1) return;
   const { positions, values } = decodeSplit(bytes);
-  const last = splitCodecHint(bytes);
-  put.set(key, encodeSplit(positions, values, last === null ? null : { codec: last.codec, n: positions.length }));
+  put.set(key, encodeSplit(positions, values, splitCodecHint(bytes)));
 }
 
 function maxOf(starts: Set<Nanos>): Nanos | null {
