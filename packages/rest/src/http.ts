@@ -81,9 +81,8 @@ export function jsonBytes(req: FastifyRequest): Buffer | null {
 
 /** The request body as JSON: 415 for another media type, 400 when it does not parse. */
 export function jsonBody(req: FastifyRequest): unknown {
-  jsonBytes(req);
-  const raw = req.body;
-  const text = Buffer.isBuffer(raw) ? raw.toString('utf8') : typeof raw === 'string' ? raw : '';
+  const bytes = jsonBytes(req);
+  const text = bytes !== null ? bytes.toString('utf8') : typeof req.body === 'string' ? req.body : '';
   // Python's json names an empty body this way; clients match on it.
   if (text.trim() === '') throw badRequest({ cause: 'Unable to decode body', reason: 'Expected object or value', detail: [] });
   try {

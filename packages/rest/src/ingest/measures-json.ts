@@ -13,13 +13,13 @@
 //
 // Why by hand: a 100 000-measure batch (5 MB) spent about 20 ms in JSON.parse, 4 ms making
 // a string of the body and about 40 ms collecting the 100 000 objects and 200 000 strings it
-// had made, against a few milliseconds for one scan that allocates only the columns.
+// had made, against about 10 ms for one scan that allocates only the columns.
 import { parseTimestamp, type Measures } from '@tally/timeseries';
 import { Column, U64 } from './columns.js';
 
 const TAB = 0x09, LF = 0x0a, CR = 0x0d, SPACE = 0x20, QUOTE = 0x22, COMMA = 0x2c, MINUS = 0x2d, PLUS = 0x2b, DOT = 0x2e;
 const COLON = 0x3a, D0 = 0x30, D9 = 0x39, LBRACKET = 0x5b, BACKSLASH = 0x5c, RBRACKET = 0x5d, LBRACE = 0x7b, RBRACE = 0x7d;
-const LOWER_E = 0x65, UPPER_E = 0x45, T = 0x54, Z = 0x5a, HYPHEN = 0x2d;
+const LOWER_E = 0x65, UPPER_E = 0x45, T = 0x54, Z = 0x5a;
 const TWO32 = 4294967296;
 
 /** 10^k for k <= 22: exact doubles, so one multiplication or division by them rounds correctly. */
@@ -41,7 +41,7 @@ export class IsoBytes {
   /** The timestamp in b[from, to) as ns into `out`; false when it is not of this form. */
   parse(b: Uint8Array, from: number, to: number, out: U64): boolean {
     const n = to - from;
-    if (n < 19 || b[from + 4] !== HYPHEN || b[from + 7] !== HYPHEN || b[from + 10] !== T || b[from + 13] !== COLON || b[from + 16] !== COLON) return false;
+    if (n < 19 || b[from + 4] !== MINUS || b[from + 7] !== MINUS || b[from + 10] !== T || b[from + 13] !== COLON || b[from + 16] !== COLON) return false;
     const h = two(b, from + 11);
     const mi = two(b, from + 14);
     const sec = two(b, from + 17);
