@@ -32,7 +32,7 @@ parentPort?.on('message', (msg: unknown) => {
   if (msg === 'stop') abort.abort();
 });
 
-const opening = openServices(settings, log);
+const opening = openServices(settings, log, { dedicatedThread: true });
 // Refreshes are listened for before the services are open (a PostgreSQL index takes a
 // while): requests sent meanwhile wait for them instead of being lost.
 const drained = role === 'refresh' && parentPort ? serveRefreshes(parentPort, opening.then((s) => s.processor)) : null;

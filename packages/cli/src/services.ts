@@ -62,7 +62,11 @@ export function policyLookup(indexer: Indexer): PolicyLookup {
  * `refreshInThreads`: refreshes fold in a worker thread (started on the first one), so that
  * the API's event loop never runs a fold; otherwise they run on the calling thread.
  */
-export async function openServices(s: Settings, log?: Logger, opts: { refreshInThreads?: boolean } = {}): Promise<Services> {
+/**
+ * `dedicatedThread`: the caller is a processing thread, which serves nothing else (the
+ * storage may block it on local file operations).
+ */
+export async function openServices(s: Settings, log?: Logger, opts: { refreshInThreads?: boolean; dedicatedThread?: boolean } = {}): Promise<Services> {
   mkdirSync(s.dataDir, { recursive: true });
   const opened: Array<{ close(): Promise<void> }> = [];
   const open = async <T extends { close(): Promise<void> }>(p: Promise<T>): Promise<T> => {
@@ -76,7 +80,7 @@ export async function openServices(s: Settings, log?: Logger, opts: { refreshInT
       limits: { maxResourceTypeAttributes: s.maxResourceTypeAttributes },
     }));
     incoming = await open(openIncoming(s.incomingUrl, { sacks: s.sacks }));
-    storage = await open(openStorage(s.storageUrl));
+    storage = await open(openStorage(s.storageUrl, { dedicatedThread: opts.dedicatedThread === true }));
     coordinator = await open(openCoordinator(s.coordinationUrl));
   } catch (err) {
     // A bad URL or an unreachable backend: nothing stays open behind the error.

@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  createDurableFile, errnoCode, fileUrlPath, fsyncDir, ignoreMissing, isMissing, listDir, readFile,
+  blockingFileOps, createDurableFile, errnoCode, fileUrlPath, fsyncDir, ignoreMissing, isMissing, listDir, poolFileOps, readFile,
   systemErrorCode, writeAll,
 } from './index.js';
 
@@ -89,6 +89,36 @@ test('fsyncDir syncs folders; listDir takes a missing path as empty', async (t) 
   assert.deepEqual(await listDir(join(dir, 'none')), []);
   assert.deepEqual(await listDir(join(dir, 'a')), [], 'a file is not a folder');
 });
+
+for (const [name, ops] of [['pool', poolFileOps], ['blocking', blockingFileOps]] as const) {
+  test(`${name} file operations: same results, and errors as rejected promises`, async (t) => {
+    const dir = tempDir(t);
+    const path = join(dir, 'pack');
+    // More buffers than one writev takes, so the loop over IOV_MAX runs.
+    const parts = Array.from({ length: 1500 }, (_, i) => Buffer.from([i & 0xff, (i >> 8) & 0xff]));
+    await ops.createDurable(path, parts);
+    const whole = Buffer.concat(parts);
+    assert.deepEqual(readFileSync(path), whole);
+    await assert.rejects(ops.createDurable(path, [Buffer.from('x')]), (e: unknown) => errnoCode(e) === 'EEXIST');
+    assert.deepEqual(readFileSync(path), whole, 'the existing file is left alone');
+    await assert.rejects(ops.createDurable(join(dir, 'no', 'such'), []), (e: unknown) => isMissing(e));
+    assert.deepEqual(await ops.readRange(path, 10, 20), whole.subarray(10, 30));
+    assert.deepEqual(await ops.readRange(path, whole.length - 4, 100), whole.subarray(whole.length - 4), 'short at the end');
+    assert.deepEqual(await ops.readFile(path), whole);
+    await assert.rejects(ops.readRange(join(dir, 'none'), 0, 1), (e: unknown) => isMissing(e));
+    await assert.rejects(ops.readFile(join(dir, 'none')), (e: unknown) => isMissing(e));
+    await ops.symlink('pack', join(dir, 'link.tmp'));
+    await ops.rename(join(dir, 'link.tmp'), join(dir, 'link'));
+    assert.equal(readlinkSync(join(dir, 'link')), 'pack');
+    await assert.rejects(ops.symlink('pack', join(dir, 'link')), (e: unknown) => errnoCode(e) === 'EEXIST');
+    await assert.rejects(ops.rename(join(dir, 'none'), join(dir, 'x')), (e: unknown) => isMissing(e));
+    await ops.fsyncDir(dir);
+    await assert.rejects(ops.fsyncDir(join(dir, 'none')), (e: unknown) => isMissing(e));
+    await ops.unlink(join(dir, 'link'));
+    await assert.rejects(ops.unlink(join(dir, 'link')), (e: unknown) => isMissing(e));
+    assert.deepEqual(readdirSync(dir).sort(), ['pack']);
+  });
+}
 
 test('fileUrlPath takes absolute file URLs only', () => {
   assert.equal(fileUrlPath('file:///var/lib/tally/incoming'), '/var/lib/tally/incoming');

@@ -1,7 +1,10 @@
 // File-system helpers of the file drivers (incoming, storage, coordination): errno
 // classification, durable writes (file and folder fsync) and a fast whole-file read.
-import { close as closeCallback, open as openCallback, read as readCallback, readFile as readFileCallback, type BigIntStats } from 'node:fs';
-import { open, readdir, unlink, type FileHandle } from 'node:fs/promises';
+import {
+  close as closeCallback, closeSync, fsync as fsyncCallback, open as openCallback, openSync, read as readCallback,
+  readFile as readFileCallback, readFileSync, readSync, renameSync, symlinkSync, unlinkSync, writevSync, type BigIntStats,
+} from 'node:fs';
+import { open, readdir, rename, symlink, unlink, type FileHandle } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
@@ -103,6 +106,106 @@ export async function createDurableFile(path: string, buffers: readonly ArrayBuf
     await fh.close();
   }
 }
+
+/**
+ * The file operations of a driver that writes durably, in two flavours with one meaning.
+ * `poolFileOps` runs each on libuv's thread pool (the event loop never waits on the disk);
+ * `blockingFileOps` runs every operation but fsync as a blocking call on the calling thread,
+ * for threads that serve nothing else (processing threads): each pool round trip costs
+ * two thread switches and a wake-up, and a commit of the aggregate storage made about
+ * fifteen of them in a row. Measured on a processing thread folding 10 rounds of 100
+ * metrics x 500 measures (perf stat of the whole server): 81 000-91 000 context switches
+ * and 5.9-8.0 s of CPU with the pool, 39 000-43 000 and 5.0-5.1 s blocking. fsync stays on
+ * the pool in both (it waits for the device, milliseconds), so concurrent commits still
+ * overlap their fsyncs.
+ */
+export interface FileOps {
+  /** `length` bytes from `offset` (fewer at the end of the file). */
+  readRange(path: string, offset: number, length: number): Promise<Buffer>;
+  readFile(path: string): Promise<Buffer>;
+  /** createDurableFile without the stats. */
+  createDurable(path: string, buffers: readonly ArrayBufferView[]): Promise<void>;
+  fsyncDir(path: string): Promise<void>;
+  symlink(target: string, path: string): Promise<void>;
+  rename(from: string, to: string): Promise<void>;
+  unlink(path: string): Promise<void>;
+}
+
+export const poolFileOps: FileOps = {
+  readRange,
+  readFile,
+  createDurable: async (path, buffers) => {
+    await createDurableFile(path, buffers);
+  },
+  fsyncDir,
+  symlink: (target, path) => symlink(target, path),
+  rename,
+  unlink,
+};
+
+const fsyncFd = promisify(fsyncCallback);
+
+/** A blocking call's result, or its error, as a promise (the FileOps contract). */
+function settled<T>(fn: () => T): Promise<T> {
+  try {
+    return Promise.resolve(fn());
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
+export const blockingFileOps: FileOps = {
+  readRange: (path, offset, length) => settled(() => {
+    const fd = openSync(path, 'r');
+    try {
+      const buf = Buffer.allocUnsafe(length);
+      let got = 0;
+      while (got < length) {
+        const n = readSync(fd, buf, got, length - got, offset + got);
+        if (n === 0) break;
+        got += n;
+      }
+      return got === length ? buf : buf.subarray(0, got);
+    } finally {
+      closeSync(fd);
+    }
+  }),
+  readFile: (path) => settled(() => readFileSync(path)),
+  createDurable: async (path, buffers) => {
+    const fd = openSync(path, 'wx');
+    try {
+      let queue = buffers.map((b) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
+      let position = 0;
+      while (queue.length > 0) {
+        const written = writevSync(fd, queue.slice(0, MAX_IOV), position);
+        if (written === 0) throw Object.assign(new Error('no progress writing file'), { code: 'ENOSPC' });
+        position += written;
+        queue = skipBytes(queue, written);
+      }
+      await fsyncFd(fd);
+    } catch (err) {
+      try {
+        unlinkSync(path);
+      } catch {
+        // Removing the partial file is best effort; the write's error is the one to report.
+      }
+      throw err;
+    } finally {
+      closeSync(fd);
+    }
+  },
+  fsyncDir: async (path) => {
+    const fd = openSync(path, 'r');
+    try {
+      await fsyncFd(fd);
+    } finally {
+      closeSync(fd);
+    }
+  },
+  symlink: (target, path) => settled(() => symlinkSync(target, path)),
+  rename: (from, to) => settled(() => renameSync(from, to)),
+  unlink: (path) => settled(() => unlinkSync(path)),
+};
 
 /** Makes the entries of a folder (creations, renames, links, unlinks) durable. */
 export async function fsyncDir(path: string): Promise<void> {

@@ -27,6 +27,17 @@ storageContract('file', {
   reopen: async (storage) => new FileAggregateStorage({ dir: (storage as FileAggregateStorage).dir }),
 });
 
+// A processing thread's storage: the same contract with blocking file operations, read by
+// and reading an instance on the thread pool as the API's would.
+storageContract('file, blocking file operations', {
+  create: async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tally-storage-'));
+    folders.push(dir);
+    return openStorage(pathToFileURL(dir).href, { dedicatedThread: true });
+  },
+  reopen: async (storage) => new FileAggregateStorage({ dir: (storage as FileAggregateStorage).dir }),
+});
+
 function tempDir(t: { after(fn: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'tally-storage-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -167,10 +178,11 @@ test('metrics written as a manifest file and split files are read, then moved to
 test('a commit failing half way leaves the previous version intact and no files behind', async (t) => {
   const dir = tempDir(t);
   const id = randomUUID();
-  for (const failOn of ['pack', 'rename'] as const) {
+  for (const [failOn, blockingIo] of [['pack', false], ['rename', false], ['pack', true], ['rename', true]] as const) {
     let armed = false;
     const store = new FileAggregateStorage({
       dir,
+      blockingIo,
       faultHook: (op) => {
         if (!armed || op !== failOn) return;
         throw Object.assign(new Error('no space left'), { code: 'ENOSPC' });
@@ -185,7 +197,7 @@ test('a commit failing half way leaves the previous version intact and no files 
       applied: ['b2'],
     }));
     await assert.rejects(failing, (err: unknown) => err instanceof StorageUnavailableError && err.code === 'ENOSPC');
-    assert.deepEqual(metricFiles(dir, id), before, `${failOn}: no stray file`);
+    assert.deepEqual(metricFiles(dir, id), before, `${failOn}, blocking ${blockingIo}: no stray file`);
     const fresh = new FileAggregateStorage({ dir }); // as another process would see it
     for (const s of [store, fresh]) {
       const rec = await s.read(id);

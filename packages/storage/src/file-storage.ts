@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm, stat, symlink, unlink } from 'node:fs/promises';
+import { mkdir, open, rm, stat } from 'node:fs/promises';
 import { readlinkSync, type BigIntStats } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { eachLimited } from '@tally/retry';
 import {
-  createDurableFile, errnoCode, fileUrlPath, fsyncDir, isMissing, listDir, readFile, readRange,
+  blockingFileOps, errnoCode, fileUrlPath, isMissing, listDir, poolFileOps, type FileOps,
 } from '@tally/files';
 import { CorruptStorageError, StorageConfigError, asUnavailable } from './errors.js';
 import {
@@ -28,6 +28,12 @@ export interface FileAggregateStorageOptions {
   fileOpsInFlight?: number;
   /** Bytes of split payloads readSplit keeps in memory (default RECORD_CACHE_BYTES; 0: none). */
   recordCacheBytes?: number;
+  /**
+   * The instance serves a thread that does nothing else (a processing thread): file
+   * operations other than fsync block it instead of going through libuv's thread pool
+   * (see blockingFileOps). Never on a thread with an event loop serving requests.
+   */
+  blockingIo?: boolean;
 }
 
 interface Cached {
@@ -90,6 +96,7 @@ export class FileAggregateStorage implements AggregateStorage {
   readonly #inFlight: number;
   readonly #slots: Slots;
   readonly #records: RecordCache | null;
+  readonly #io: FileOps;
   readonly #cache = new Map<string, Cached>();
   readonly #chains = new Map<string, Promise<void>>();
   /** For each manifest this instance read or wrote: the (hot) pack it lives in. */
@@ -103,6 +110,7 @@ export class FileAggregateStorage implements AggregateStorage {
     this.#slots = new Slots(this.#inFlight);
     const cacheBytes = options.recordCacheBytes ?? RECORD_CACHE_BYTES;
     this.#records = cacheBytes > 0 ? new RecordCache(cacheBytes) : null;
+    this.#io = options.blockingIo === true ? blockingFileOps : poolFileOps;
   }
 
   async read(metricId: string): Promise<MetricSnapshot> {
@@ -124,7 +132,7 @@ export class FileAggregateStorage implements AggregateStorage {
         const ref = base.splits.get(key);
         if (hot !== undefined && ref?.file === hot && hotBytes <= HOT_REGION_READ_MAX) {
           const path = join(this.#metricDir(metricId), hot);
-          region ??= readRange(path, 0, hotBytes).catch((err: unknown) => {
+          region ??= this.#io.readRange(path, 0, hotBytes).catch((err: unknown) => {
             if (isMissing(err)) return null; // superseded meanwhile: follow the manifest below
             throw asUnavailable(err, 'reading split');
           });
@@ -158,7 +166,7 @@ export class FileAggregateStorage implements AggregateStorage {
       if (cached !== undefined) return cached;
       const path = join(this.#metricDir(metricId), ref.file);
       try {
-        const payload = decodeSplit(await readRecord(path, ref), path);
+        const payload = decodeSplit(await readRecord(this.#io, path, ref), path);
         if (cache) this.#records?.set(recordKey(metricId, ref), payload);
         return payload;
       } catch (err) {
@@ -203,12 +211,12 @@ export class FileAggregateStorage implements AggregateStorage {
       await this.#each(files, async ([name, parts]) => {
         const path = join(dir, name);
         await this.#faultHook?.('pack', path);
-        await createDurableFile(path, parts);
+        await this.#io.createDurable(path, parts);
         written.push(path);
       });
       await this.#publish(dir, hot, nonce);
     } catch (err) {
-      await this.#each(written, (path) => unlink(path).catch(() => undefined));
+      await this.#each(written, (path) => this.#io.unlink(path).catch(() => undefined));
       throw asUnavailable(err, `committing metric ${metricId}`);
     }
     await this.#published(metricId, dir, current, next, `pack:${hot}`);
@@ -242,7 +250,7 @@ export class FileAggregateStorage implements AggregateStorage {
       else packs.set(name, size);
     }
     const moves = [...splits].filter(([, ref]) => moving.has(ref.file));
-    const records = await this.#mapLimited(moves, ([, ref]) => readRecord(join(dir, ref.file), ref));
+    const records = await this.#mapLimited(moves, ([, ref]) => readRecord(this.#io, join(dir, ref.file), ref));
     const coldParts: Uint8Array[] = [];
     let offset = 0;
     for (let i = 0; i < moves.length; i++) {
@@ -273,12 +281,12 @@ export class FileAggregateStorage implements AggregateStorage {
   /** The commit point: a new link to the pack renamed over `manifest` (the folder fsync follows). */
   async #publish(dir: string, pack: string, nonce: string): Promise<void> {
     const temp = join(dir, `.manifest-${nonce}.tmp`);
-    await symlink(pack, temp);
+    await this.#io.symlink(pack, temp);
     try {
       await this.#faultHook?.('rename', join(dir, MANIFEST));
-      await rename(temp, join(dir, MANIFEST));
+      await this.#io.rename(temp, join(dir, MANIFEST));
     } catch (err) {
-      await unlink(temp).catch(() => undefined);
+      await this.#io.unlink(temp).catch(() => undefined);
       throw err;
     }
   }
@@ -286,7 +294,7 @@ export class FileAggregateStorage implements AggregateStorage {
   /** After the rename: the new manifest is live, whatever happens next. */
   async #published(metricId: string, dir: string, previous: Manifest, next: Manifest, stamp: string): Promise<void> {
     try {
-      await fsyncDir(dir);
+      await this.#io.fsyncDir(dir);
     } catch (err) {
       // Visible but maybe not durable; the files it names must stay.
       this.#cache.delete(metricId);
@@ -300,15 +308,15 @@ export class FileAggregateStorage implements AggregateStorage {
     }
     const live = filesOf(next);
     const superseded = [...filesOf(previous)].filter((f) => !live.has(f));
-    await this.#each(superseded, (f) => unlink(join(dir, f)).catch(() => undefined));
+    await this.#each(superseded, (f) => this.#io.unlink(join(dir, f)).catch(() => undefined));
   }
 
   /** First commit of a metric: its folder and the prefix folder must survive a crash too. */
   async #createMetricDir(dir: string): Promise<void> {
     try {
       await mkdir(dir, { recursive: true });
-      await fsyncDir(dirname(dir));
-      await fsyncDir(this.dir);
+      await this.#io.fsyncDir(dirname(dir));
+      await this.#io.fsyncDir(this.dir);
     } catch (err) {
       throw asUnavailable(err, `creating ${dir}`);
     }
@@ -321,8 +329,8 @@ export class FileAggregateStorage implements AggregateStorage {
     try {
       await mkdir(trash, { recursive: true });
       // A rename is atomic: readers see the whole metric or nothing, never half a folder.
-      await rename(this.#metricDir(metricId), target);
-      await fsyncDir(dirname(this.#metricDir(metricId)));
+      await this.#io.rename(this.#metricDir(metricId), target);
+      await this.#io.fsyncDir(dirname(this.#metricDir(metricId)));
     } catch (err) {
       if (isMissing(err)) return;
       throw asUnavailable(err, `deleting metric ${metricId}`);
@@ -353,7 +361,7 @@ export class FileAggregateStorage implements AggregateStorage {
     const live = filesOf(manifest);
     const garbage = (await listDir(dir))
       .filter((name) => name !== MANIFEST && !live.has(name) && (PACK_FILE.test(name) || SPLIT_FILE.test(name) || TEMP_FILE.test(name)));
-    await this.#each(garbage, (name) => unlink(join(dir, name)).catch(() => undefined));
+    await this.#each(garbage, (name) => this.#io.unlink(join(dir, name)).catch(() => undefined));
   }
 
   /**
@@ -435,7 +443,7 @@ export class FileAggregateStorage implements AggregateStorage {
     if (!fresh && cached?.stamp === stamp) return cached.manifest;
     let bytes: Buffer;
     try {
-      bytes = await readFile(path);
+      bytes = await this.#io.readFile(path);
     } catch (err) {
       // Replaced by a link since the stat: follow it.
       if (isMissing(err) || errnoCode(err) === 'ELOOP') return this.#manifest(metricId, true);
@@ -517,8 +525,8 @@ function recordKey(metricId: string, ref: SplitRef): string {
 }
 
 /** A split's record: a range of a pack, or a whole split file. */
-function readRecord(path: string, ref: SplitRef): Promise<Buffer> {
-  return ref.length < 0 ? readFile(path) : readRange(path, ref.offset, ref.length);
+function readRecord(io: FileOps, path: string, ref: SplitRef): Promise<Buffer> {
+  return ref.length < 0 ? io.readFile(path) : io.readRange(path, ref.offset, ref.length);
 }
 
 /** The files a manifest keeps alive: those its splits name and its own pack. */
@@ -540,13 +548,13 @@ function stampFrom(s: BigIntStats): string {
 
 /** `file:///path`: FileAggregateStorage in that folder. */
 export const fileStorageDriver: StorageDriver = {
-  open: async (url) => {
+  open: async (url, options) => {
     let dir: string;
     try {
       dir = fileUrlPath(url);
     } catch (err) {
       throw new StorageConfigError(`storage URL ${(err as Error).message}`);
     }
-    return new FileAggregateStorage({ dir });
+    return new FileAggregateStorage({ dir, blockingIo: options?.dedicatedThread === true });
   },
 };
