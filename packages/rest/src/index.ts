@@ -20,3 +20,4 @@ export { indexerResourceSearch, type AggregateResource, type ResourceSearch } fr
 export { measureResourceGroups, type GroupMeasured, type CommonArgs } from './domain/aggregates.js';
 export { MetricsNotFound } from './domain/errors.js';
 export { resourceJson } from './resources/json.js';
+export { warmUpMeasuresScanners } from './ingest/measures-json.js';
