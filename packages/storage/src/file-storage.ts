@@ -308,7 +308,10 @@ export class FileAggregateStorage implements AggregateStorage {
     }
     const live = filesOf(next);
     const superseded = [...filesOf(previous)].filter((f) => !live.has(f));
-    await this.#each(superseded, (f) => this.#io.unlink(join(dir, f)).catch(() => undefined));
+    // On the thread pool whatever the instance's file operations: an unlink waits on the
+    // file system's journal (0.15-0.3 ms each, up to milliseconds), which held a processing
+    // thread doing them itself for 6 % of its time; the thread folds other metrics meanwhile.
+    await this.#each(superseded, (f) => poolFileOps.unlink(join(dir, f)).catch(() => undefined));
   }
 
   /** First commit of a metric: its folder and the prefix folder must survive a crash too. */
@@ -361,7 +364,7 @@ export class FileAggregateStorage implements AggregateStorage {
     const live = filesOf(manifest);
     const garbage = (await listDir(dir))
       .filter((name) => name !== MANIFEST && !live.has(name) && (PACK_FILE.test(name) || SPLIT_FILE.test(name) || TEMP_FILE.test(name)));
-    await this.#each(garbage, (name) => this.#io.unlink(join(dir, name)).catch(() => undefined));
+    await this.#each(garbage, (name) => poolFileOps.unlink(join(dir, name)).catch(() => undefined));
   }
 
   /**
