@@ -124,10 +124,10 @@ function applyMapping(r: GroupResult, c: Cost): void {
   else if (c.cost.gt(r.flat)) r.flat = c.cost;
 }
 
-function applyThresholds(res: Map<string, GroupResult>, groups: Map<string, Map<string, Threshold>>, level: Dec, scope: 'service' | 'field'): void {
+function applyThresholds(res: Map<string, GroupResult>, groups: Map<string, Map<string, Threshold>>, reaches: (level: Dec) => boolean, scope: 'service' | 'field'): void {
   for (const [g, ths] of groups) {
     for (const th of ths.values()) {
-      if (!level.gte(th.level)) continue;
+      if (!reaches(th.level)) continue;
       const r = groupResult(res, g);
       if (th.level.gt(r.thLevel)) {
         r.thLevel = th.level;
@@ -145,13 +145,14 @@ export function hashmapFields(h: CompiledHashmap, type: string): readonly string
   return svc === undefined ? [] : [...svc.fields.keys()];
 }
 
-/** A point's price after `hashmap`: its price so far plus what the rules give it. */
-export function hashmapPrice(h: CompiledHashmap, p: RatingPoint): Dec {
-  const svc = h.services.get(p.type);
-  if (svc === undefined) return p.price;
+/**
+ * The groups' results for one point, in the order the groups were first met: the service's
+ * mappings, the service thresholds its quantity reaches (`reaches`), then the fields'.
+ */
+function groupResults(svc: CompiledService, p: Pick<RatingPoint, 'groupby' | 'metadata'>, reaches: (level: Dec) => boolean): Map<string, GroupResult> {
   const res = new Map<string, GroupResult>();
   for (const [g, c] of svc.mappings) applyMapping(groupResult(res, g), c);
-  applyThresholds(res, svc.thresholds, p.qty, 'service');
+  applyThresholds(res, svc.thresholds, reaches, 'service');
   for (const [name, fld] of svc.fields) {
     const value = Object.hasOwn(p.groupby, name) ? p.groupby[name] : Object.hasOwn(p.metadata, name) ? p.metadata[name] : undefined;
     if (value === undefined) continue;
@@ -161,23 +162,75 @@ export function hashmapPrice(h: CompiledHashmap, p: RatingPoint): Dec {
     }
     // CloudKitty fails the whole period on a value that is not a number when the field has
     // thresholds; here such a value meets no threshold and the rest of the rules still apply.
-    if (fld.thresholds.size > 0 && isDecimalString(value)) applyThresholds(res, fld.thresholds, dec(value), 'field');
+    if (fld.thresholds.size > 0 && isDecimalString(value)) {
+      const v = dec(value);
+      applyThresholds(res, fld.thresholds, (level) => v.gte(level), 'field');
+    }
   }
-  let total = p.price;
+  return res;
+}
+
+/**
+ * A point's price as a function of its quantity alone, for points of one type, one set of
+ * rated field values and one bracket of service threshold levels (between two adjacent
+ * levels the quantity reaches the same thresholds, so the same groups are met in the same
+ * order with the same costs): per group, in order, rate * flat (one rounded product, as
+ * hashmapPrice makes it first) and the service threshold applied after.
+ */
+export interface PricePlan {
+  readonly steps: readonly { readonly rateFlat: Dec; readonly after: Cost | null }[];
+}
+
+function planOf(res: Map<string, GroupResult>): PricePlan {
+  const steps: PricePlan['steps'][number][] = [];
   for (const r of res.values()) {
     let { flat, rate } = r;
     if (r.thScope === 'field') {
       if (r.thType === 'flat') flat = flat.plus(r.thCost);
       else rate = rate.times(r.thCost);
     }
-    let price = rate.times(flat).times(p.qty);
-    if (r.thScope === 'service') {
-      price = r.thType === 'flat' ? price.plus(r.thCost) : price.times(r.thCost);
-    }
+    steps.push({ rateFlat: rate.times(flat), after: r.thScope === 'service' ? { type: r.thType, cost: r.thCost } : null });
+  }
+  return { steps };
+}
+
+/** The price a plan gives a quantity, on top of `price`: what hashmapPrice computes, step for step. */
+export function planPrice(plan: PricePlan, qty: Dec, price: Dec = ZERO): Dec {
+  let total = price;
+  for (const { rateFlat, after } of plan.steps) {
+    let groupPrice = rateFlat.times(qty);
+    if (after !== null) groupPrice = after.type === 'flat' ? groupPrice.plus(after.cost) : groupPrice.times(after.cost);
     // Added group by group, rounded at each step, as CloudKitty sets the point's price.
-    total = total.plus(price);
+    total = total.plus(groupPrice);
   }
   return total;
+}
+
+/** The distinct levels of `type`'s service thresholds, ascending (the brackets of its plans). */
+export function serviceLevels(h: CompiledHashmap, type: string): Dec[] {
+  const svc = h.services.get(type);
+  if (svc === undefined) return [];
+  const levels: Dec[] = [];
+  for (const ths of svc.thresholds.values()) for (const th of ths.values()) if (!levels.some((l) => l.eq(th.level))) levels.push(th.level);
+  return levels.sort((a, b) => a.cmp(b));
+}
+
+/**
+ * The plan of points of `type` with the fields of `p` whose quantity reaches exactly the
+ * first `bracket` of `serviceLevels(h, type)`; null when the type has no service (the price
+ * stays as it is).
+ */
+export function hashmapPlan(h: CompiledHashmap, type: string, p: Pick<RatingPoint, 'groupby' | 'metadata'>, levels: readonly Dec[], bracket: number): PricePlan | null {
+  const svc = h.services.get(type);
+  if (svc === undefined) return null;
+  return planOf(groupResults(svc, p, (level) => levels.findIndex((l) => l.eq(level)) < bracket));
+}
+
+/** A point's price after `hashmap`: its price so far plus what the rules give it. */
+export function hashmapPrice(h: CompiledHashmap, p: RatingPoint): Dec {
+  const svc = h.services.get(p.type);
+  if (svc === undefined) return p.price;
+  return planPrice(planOf(groupResults(svc, p, (level) => p.qty.gte(level))), p.qty, p.price);
 }
 
 /** Rates points with `hashmap`: each point's price grows by what the rules give it. */
