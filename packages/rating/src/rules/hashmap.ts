@@ -18,7 +18,7 @@
 // prices are equal digit for digit. Maps keep insertion order and keep a key's position when
 // it is set again, as Python's dicts do, which is what makes that order the same.
 import type { HashmapRules, MapType } from '../model.js';
-import { Dec, ONE, ZERO, dec, decimalString, isDecimalString } from '../money.js';
+import { Dec, ONE, ZERO, dec, decimalString, exactOfDec, exactPlus, exactTimes, isDecimalString, type Exact } from '../money.js';
 
 export const DEFAULT_GROUP = '_DEFAULT_';
 
@@ -175,14 +175,16 @@ function groupResults(svc: CompiledService, p: Pick<RatingPoint, 'groupby' | 'me
  * rated field values and one bracket of service threshold levels (between two adjacent
  * levels the quantity reaches the same thresholds, so the same groups are met in the same
  * order with the same costs): per group, in order, rate * flat (one rounded product, as
- * hashmapPrice makes it first) and the service threshold applied after.
+ * hashmapPrice makes it first) and the service threshold applied after, in exact integers
+ * (see Exact).
  */
 export interface PricePlan {
-  readonly steps: readonly { readonly rateFlat: Dec; readonly after: Cost | null }[];
+  readonly steps: readonly { readonly rateFlat: Exact; readonly after: { readonly type: MapType; readonly cost: Exact } | null }[];
 }
 
-function planOf(res: Map<string, GroupResult>): PricePlan {
-  const steps: PricePlan['steps'][number][] = [];
+/** Each group's price factor and its service threshold, from the groups' results. */
+function priceSteps(res: Map<string, GroupResult>): { rateFlat: Dec; after: Cost | null }[] {
+  const steps: { rateFlat: Dec; after: Cost | null }[] = [];
   for (const r of res.values()) {
     let { flat, rate } = r;
     if (r.thScope === 'field') {
@@ -191,17 +193,18 @@ function planOf(res: Map<string, GroupResult>): PricePlan {
     }
     steps.push({ rateFlat: rate.times(flat), after: r.thScope === 'service' ? { type: r.thType, cost: r.thCost } : null });
   }
-  return { steps };
+  return steps;
 }
 
-/** The price a plan gives a quantity, on top of `price`: what hashmapPrice computes, step for step. */
-export function planPrice(plan: PricePlan, qty: Dec, price: Dec = ZERO): Dec {
-  let total = price;
+const EXACT_ZERO: Exact = { coef: 0n, exp: 0 };
+
+/** The price a plan gives a quantity: what hashmapPrice computes for it, step for step. */
+export function planPrice(plan: PricePlan, qty: Exact): Exact {
+  let total = EXACT_ZERO;
   for (const { rateFlat, after } of plan.steps) {
-    let groupPrice = rateFlat.times(qty);
-    if (after !== null) groupPrice = after.type === 'flat' ? groupPrice.plus(after.cost) : groupPrice.times(after.cost);
-    // Added group by group, rounded at each step, as CloudKitty sets the point's price.
-    total = total.plus(groupPrice);
+    let groupPrice = exactTimes(rateFlat, qty);
+    if (after !== null) groupPrice = after.type === 'flat' ? exactPlus(groupPrice, after.cost) : exactTimes(groupPrice, after.cost);
+    total = exactPlus(total, groupPrice);
   }
   return total;
 }
@@ -223,14 +226,22 @@ export function serviceLevels(h: CompiledHashmap, type: string): Dec[] {
 export function hashmapPlan(h: CompiledHashmap, type: string, p: Pick<RatingPoint, 'groupby' | 'metadata'>, levels: readonly Dec[], bracket: number): PricePlan | null {
   const svc = h.services.get(type);
   if (svc === undefined) return null;
-  return planOf(groupResults(svc, p, (level) => levels.findIndex((l) => l.eq(level)) < bracket));
+  const steps = priceSteps(groupResults(svc, p, (level) => levels.findIndex((l) => l.eq(level)) < bracket));
+  return { steps: steps.map(({ rateFlat, after }) => ({ rateFlat: exactOfDec(rateFlat), after: after === null ? null : { type: after.type, cost: exactOfDec(after.cost) } })) };
 }
 
 /** A point's price after `hashmap`: its price so far plus what the rules give it. */
 export function hashmapPrice(h: CompiledHashmap, p: RatingPoint): Dec {
   const svc = h.services.get(p.type);
   if (svc === undefined) return p.price;
-  return planPrice(planOf(groupResults(svc, p, (level) => p.qty.gte(level))), p.qty, p.price);
+  let total = p.price;
+  for (const { rateFlat, after } of priceSteps(groupResults(svc, p, (level) => p.qty.gte(level)))) {
+    let price = rateFlat.times(p.qty);
+    if (after !== null) price = after.type === 'flat' ? price.plus(after.cost) : price.times(after.cost);
+    // Added group by group, rounded at each step, as CloudKitty sets the point's price.
+    total = total.plus(price);
+  }
+  return total;
 }
 
 /** Rates points with `hashmap`: each point's price grows by what the rules give it. */

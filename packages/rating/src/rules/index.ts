@@ -3,8 +3,8 @@
 // taking the points as the previous one left them, as CloudKitty's orchestrator chains its
 // processors. Pure functions: the rules and module states are read by the caller.
 import type { HashmapRules, RatedPoint, RatingModuleState, UsagePoint } from '../model.js';
-import { dec, decimalString, type Dec } from '../money.js';
-import { compileHashmap, hashmapFields, hashmapPlan, planPrice, serviceLevels, type CompiledHashmap, type PricePlan } from './hashmap.js';
+import { ZERO, dec, decimalString, exactCmp, exactOfDec, exactString, parseExact, type Dec, type Exact } from '../money.js';
+import { compileHashmap, hashmapFields, hashmapPlan, hashmapPrice, planPrice, serviceLevels, type CompiledHashmap, type PricePlan } from './hashmap.js';
 
 export { compileHashmap, hashmapFields, hashmapPrice, rateHashmap, DEFAULT_GROUP, type CompiledHashmap, type RatingPoint } from './hashmap.js';
 
@@ -53,12 +53,16 @@ export function ratingPipeline(modules: readonly RatingModuleState[], rules: Has
   // gathering the rules again.
   const byType = new Map<string, TypePrices>();
   const compute = (hm: CompiledHashmap, t: TypePrices, u: UsagePoint, slot: FieldValues): string => {
-    const qty = dec(u.qty, 'quantity');
+    const qty = parseExact(u.qty);
+    // Not a decimal (dec() says why), or an exponent far beyond any quantity: in decimals.
+    if (qty === null || Math.abs(qty.exp) > MAX_EXACT_EXPONENT) {
+      return decimalString(hashmapPrice(hm, { type: u.type, qty: dec(u.qty, 'quantity'), price: ZERO, groupby: u.groupby, metadata: u.metadata }));
+    }
     let bracket = 0;
-    while (bracket < t.levels.length && qty.gte(t.levels[bracket])) bracket++;
+    while (bracket < t.levels.length && exactCmp(qty, t.exactLevels[bracket]) >= 0) bracket++;
     let plan = slot.plans[bracket];
     if (plan === undefined) slot.plans[bracket] = plan = hashmapPlan(hm, u.type, u, t.levels, bracket);
-    return plan === null ? '0' : decimalString(planPrice(plan, qty));
+    return plan === null ? '0' : exactString(planPrice(plan, qty));
   };
   // The points of one resource share their attribute objects (see the collector), so the
   // fields' values are looked up once per pair of objects rather than once per point.
@@ -88,7 +92,8 @@ export function ratingPipeline(modules: readonly RatingModuleState[], rules: Has
     if (h === null) return '0';
     let t = byType.get(u.type);
     if (t === undefined) {
-      byType.set(u.type, (t = { fields: hashmapFields(h, u.type), levels: serviceLevels(h, u.type), slots: new Map(), slotsByAttributes: new WeakMap(), remembered: 0, hits: 0, misses: 0 }));
+      const levels = serviceLevels(h, u.type);
+      byType.set(u.type, (t = { fields: hashmapFields(h, u.type), levels, exactLevels: levels.map(exactOfDec), slots: new Map(), slotsByAttributes: new WeakMap(), remembered: 0, hits: 0, misses: 0 }));
     }
     const slot = slotOf(t, u);
     if (t.misses >= PRICE_MISSES_TRIED && t.hits * 4 < t.misses) return compute(h, t, u, slot);
@@ -135,6 +140,7 @@ interface TypePrices {
   fields: readonly string[];
   /** Its service thresholds' levels, ascending. */
   levels: readonly Dec[];
+  exactLevels: readonly Exact[];
   /** By the rated fields' values (JSON). */
   slots: Map<string, FieldValues>;
   /** The same, by a point's groupby then metadata object. */
@@ -144,6 +150,9 @@ interface TypePrices {
   hits: number;
   misses: number;
 }
+
+/** Quantities with a larger power of ten are priced in decimals (their integers would be huge). */
+const MAX_EXACT_EXPONENT = 1000;
 
 /** Prices remembered per pipeline and type: enough for every combination a scope's month repeats. */
 const MAX_REMEMBERED_PRICES = 100_000;
