@@ -1,9 +1,9 @@
-// The integer product of usage conversion against CPython's decimal module (the arithmetic
-// CloudKitty's conversion runs in) and against the decimal.js path it replaces.
+// The integer arithmetic of usage conversion and of pricing against CPython's decimal module
+// (the arithmetic CloudKitty runs in) and against the decimal.js path it replaces.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { decimalString, doubleTimesFactor, exactDecimalOfDouble } from './money.js';
+import { Dec, decimalString, doubleTimesFactor, exactCmp, exactDecimalOfDouble, exactOfDec, exactPlus, exactString, exactTimes, parseExact, type Exact } from './money.js';
 
 const PYTHON = '/usr/bin/python3';
 
@@ -54,4 +54,52 @@ test('doubleTimesFactor gives what the decimal.js conversion gives', () => {
   }
   assert.throws(() => doubleTimesFactor(1)(Number.NaN), /not a finite decimal number/);
   assert.throws(() => doubleTimesFactor(Infinity), /not a finite decimal number/);
+});
+
+// a * b, a + b (default context: 28 digits, half even) printed as decimalString prints, and
+// the comparison of a and b.
+const EXACT_REFERENCE = String.raw`
+import sys, json, decimal
+def plain(d):
+    s = '{:f}'.format(d)
+    if '.' in s:
+        s = s.rstrip('0').rstrip('.')
+    return '0' if d == 0 else s
+out = []
+for a, b in json.load(sys.stdin):
+    x, y = decimal.Decimal(a), decimal.Decimal(b)
+    out.append([plain(x * y), plain(x + y), (x > y) - (x < y)])
+print(json.dumps(out))
+`;
+
+function decimalPairs(): [string, string][] {
+  let seed = 7;
+  const rnd = (): number => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const one = (): string => {
+    let digits = '';
+    const n = 1 + Math.floor(rnd() * 40);
+    for (let i = 0; i < n; i++) digits += String(Math.floor(rnd() * 10));
+    const point = Math.floor(rnd() * (n + 1));
+    const s = `${rnd() < 0.2 ? '-' : ''}${digits.slice(0, point) || '0'}.${digits.slice(point) || '0'}`;
+    return rnd() < 0.2 ? `${s}e${Math.floor(rnd() * 60) - 30}` : s;
+  };
+  const fixed = ['0', '-0', '1', '0.5', '2.5', '9999999999999999999999999999', '0.00000000000000000000000000015', '1e-7', '12345678901234567890123456785'];
+  const pairs: [string, string][] = fixed.flatMap((a) => fixed.map((b): [string, string] => [a, b]));
+  for (let i = 0; i < 2000; i++) pairs.push([one(), one()]);
+  return pairs;
+}
+
+test('exact decimals multiply, add and compare as CPython\'s Decimal and decimal.js do', { skip: spawnSync(PYTHON, ['-c', '1']).status !== 0 && 'python3 missing' }, () => {
+  const pairs = decimalPairs();
+  const r = spawnSync(PYTHON, ['-c', EXACT_REFERENCE], { input: JSON.stringify(pairs), encoding: 'utf8', maxBuffer: 1 << 26 });
+  assert.equal(r.status, 0, r.stderr);
+  const expected = JSON.parse(r.stdout) as [string, string, number][];
+  for (const [i, [a, b]] of pairs.entries()) {
+    const x = parseExact(a) as Exact;
+    const y = parseExact(b) as Exact;
+    assert.deepEqual([exactString(exactTimes(x, y)), exactString(exactPlus(x, y)), exactCmp(x, y)], expected[i], `${a} ${b}`);
+    assert.equal(exactString(exactTimes(x, y)), decimalString(new Dec(a).times(b)), `${a} * ${b} (decimal.js)`);
+    assert.equal(exactCmp(exactOfDec(new Dec(a)), x), 0, `${a} through Dec`);
+  }
+  for (const bad of ['', '.', 'e5', '1e', 'NaN', 'Infinity', '0x10', '1.2.3']) assert.equal(parseExact(bad), null, bad);
 });

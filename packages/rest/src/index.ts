@@ -17,7 +17,7 @@ export { HttpError } from './errors.js';
 // The aggregates API's resource search and evaluation, for readers in this process that
 // need its answers without going through HTTP (the rating collector).
 export { indexerResourceSearch, type AggregateResource, type ResourceSearch } from './domain/resource-search.js';
-export { measureResourceGroups, type GroupMeasured, type CommonArgs } from './domain/aggregates.js';
+export { measureResourceGroups, measureResourceGroupsOfQueries, type GroupMeasured, type GroupQuery, type GroupQueryAnswer, type CommonArgs } from './domain/aggregates.js';
 export { MetricsNotFound } from './domain/errors.js';
 export { resourceJson } from './resources/json.js';
 export { warmUpMeasuresScanners } from './ingest/measures-json.js';

@@ -117,6 +117,12 @@ export interface UsageReader {
    */
   groupBy(m: MetricConfig, scopeKey: string, scopeId: string, start: bigint, stop: bigint): Promise<ReadGroup[] | null>;
   /**
+   * Optional: `groupBy` of each of `metrics` over the same range in one call, answers in
+   * order; a failing metric's read throws UsageReadError naming it. Readers for which one
+   * call costs less than a call per metric implement it.
+   */
+  groupByEach?(metrics: readonly MetricConfig[], scopeKey: string, scopeId: string, start: bigint, stop: bigint): Promise<(ReadGroup[] | null)[]>;
+  /**
    * Resources of `type` in the scope alive at some time in [from, to] (ended_at null or >=
    * from, started_at <= to), sorted by `key` ascending, as the resource search answers them.
    */
@@ -137,11 +143,100 @@ export interface GnocchiUsageOptions {
 
 const DEFAULT_CONCURRENCY = 4;
 
-/** Resources of one metadata search by key, each with the periods (indices) it is found in. */
-type Alive = Map<string, { lo: number; hi: number; rec: Record<string, unknown> }[]>;
+/** A resource of a metadata search, with the periods (indices) whose search finds it. */
+interface AliveResource { lo: number; hi: number; rec: Record<string, unknown> }
+/** Resources of one metadata search by key. */
+type Alive = Map<string, AliveResource[]>;
 
 function nsOf(v: unknown): bigint | null {
   return typeof v === 'string' && v !== '' ? parseTimestamp(v) : null;
+}
+
+/** One period's points: each group's first point in it, by group index. */
+interface PeriodFirsts {
+  groups: number[];
+  values: number[];
+}
+
+/** Where a metric's read of [begin, ...) starts: a rate needs the point before. */
+function readStart(m: MetricConfig, begin: bigint): bigint {
+  const ea = m.extra_args;
+  return ea.re_aggregation_method.startsWith('rate:') ? begin - BigInt(ea.force_granularity) * NS_PER_S : begin;
+}
+
+/** Without use_all_resource_revisions, each resource's latest revision only. */
+function latestRevisions(m: MetricConfig, groups: ReadGroup[]): ReadGroup[] {
+  if (m.extra_args.use_all_resource_revisions) return groups;
+  const last = new Map<string, ReadGroup>();
+  const sorted = [...groups].sort((a, b) => {
+    const ka = `${attr(a.group.id)}\u0000${attr(a.group.revision_start)}`;
+    const kb = `${attr(b.group.id)}\u0000${attr(b.group.revision_start)}`;
+    return ka < kb ? -1 : ka > kb ? 1 : 0;
+  });
+  for (const g of sorted) last.set(attr(g.group.id), g);
+  return [...last.values()];
+}
+
+/** Per period of [begin, end), each group's first point in it; a single period takes the answer's first point, as CloudKitty does. */
+function firstPoints(groups: readonly ReadGroup[], begin: bigint, end: bigint, n: number, periodNs: bigint): PeriodFirsts[] {
+  const firsts: PeriodFirsts[] = Array.from({ length: n }, () => ({ groups: [], values: [] }));
+  const seen = new Uint8Array(n);
+  for (const [gi, g] of groups.entries()) {
+    seen.fill(0);
+    for (let k = 0; k < g.ts.length; k++) {
+      const t = g.ts[k];
+      const p = n === 1 ? 0 : t >= begin && t < end ? Number((t - begin) / periodNs) : -1;
+      if (p < 0 || seen[p] === 1) continue;
+      seen[p] = 1;
+      firsts[p].groups.push(gi);
+      firsts[p].values.push(g.values[k]);
+    }
+  }
+  return firsts;
+}
+
+/**
+ * The usage points of each period. A group's attributes, and a resource's metadata, are the
+ * same objects in every period (frozen: consumers share them), so a batch does not copy them
+ * per point and the writer serialises each once.
+ */
+function usagePoints(m: MetricConfig, convert: (value: number) => string, groups: readonly ReadGroup[], firsts: readonly PeriodFirsts[], alive: Alive | null): UsagePoint[][] {
+  const key = m.extra_args.resource_key;
+  const groupbys = groups.map((g) => {
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries(g.group)) out[k] = attr(v);
+    return Object.freeze(out);
+  });
+  const noMetadata: Readonly<Record<string, string>> = Object.freeze({});
+  const metadataOf = new Map<Record<string, unknown>, Readonly<Record<string, string>>>();
+  return firsts.map((f, p) => {
+    const out: UsagePoint[] = [];
+    for (let i = 0; i < f.groups.length; i++) {
+      const groupby = groupbys[f.groups[i]];
+      let metadata = noMetadata;
+      if (alive !== null) {
+        const res = aliveIn(alive.get(groupby[key]), p);
+        // A point whose resource is not found is left out, as CloudKitty does.
+        if (res === undefined) continue;
+        let md = metadataOf.get(res);
+        if (md === undefined) {
+          const fresh: Record<string, string> = {};
+          for (const k of m.metadata) fresh[k] = attr(res[k]);
+          metadataOf.set(res, (md = Object.freeze(fresh)));
+        }
+        metadata = md;
+      }
+      out.push({ type: m.type, unit: m.unit, qty: convert(f.values[i]), groupby, metadata });
+    }
+    return out;
+  });
+}
+
+/** The last in the search's order among the resources period `p`'s search finds. */
+function aliveIn(found: readonly AliveResource[] | undefined, p: number): Record<string, unknown> | undefined {
+  if (found === undefined) return undefined;
+  for (let j = found.length - 1; j >= 0; j--) if (found[j].lo <= p && p <= found[j].hi) return found[j].rec;
+  return undefined;
 }
 
 /**
@@ -174,9 +269,10 @@ export class ReaderUsageSource implements UsageSource {
   async usageOfPeriods(scopeId: string, begin: bigint, end: bigint, periodNs: bigint): Promise<UsagePoint[][]> {
     const n = Number((end - begin) / periodNs);
     const perMetric: UsagePoint[][][] = new Array<UsagePoint[][]>(this.metrics.length);
+    const shared = this.#sharedReads(scopeId, begin, end, n, periodNs);
     await eachLimited(this.metrics.map((m, i) => ({ m, i })), this.concurrency, async ({ m, i }) => {
       try {
-        perMetric[i] = await this.#metricUsage(m, scopeId, begin, n, periodNs);
+        perMetric[i] = await this.#metricUsage(m, scopeId, begin, n, periodNs, shared.get(m));
       } catch (e) {
         throw e instanceof UsageReadError ? e : new UsageReadError(m.metric, scopeId, e);
       }
@@ -185,98 +281,64 @@ export class ReaderUsageSource implements UsageSource {
     return Array.from({ length: n }, (_, p) => perMetric.flatMap((byPeriod) => byPeriod[p]));
   }
 
+  /**
+   * With a reader that reads several metrics in one call, the metrics read over the whole
+   * range, by the instant their read starts (a rate's starts a granularity earlier): one
+   * call for each such instant, started now.
+   */
+  #sharedReads(scopeId: string, begin: bigint, end: bigint, n: number, periodNs: bigint): Map<MetricConfig, Promise<ReadGroup[] | null>> {
+    const out = new Map<MetricConfig, Promise<ReadGroup[] | null>>();
+    if (this.reader.groupByEach === undefined) return out;
+    const byStart = new Map<bigint, MetricConfig[]>();
+    for (const m of this.metrics) {
+      if (n !== 1 && !ReaderUsageSource.splittable(m, periodNs)) continue;
+      const start = readStart(m, begin);
+      const list = byStart.get(start);
+      if (list === undefined) byStart.set(start, [m]);
+      else list.push(m);
+    }
+    for (const [start, ms] of byStart) {
+      const all = this.reader.groupByEach(ms, this.scopeKey, scopeId, start, end);
+      for (const [k, m] of ms.entries()) {
+        const one = all.then((groups) => groups[k]);
+        // Awaited by the metric's own read, unless an earlier metric's failure ends the batch first.
+        one.catch(() => undefined);
+        out.set(m, one);
+      }
+    }
+    return out;
+  }
+
   /** Whether one read over many periods answers what per-period reads answer (see the class). */
   static splittable(m: MetricConfig, periodNs: bigint): boolean {
     const g = BigInt(m.extra_args.force_granularity) * NS_PER_S;
     return !m.extra_args.re_aggregation_method.startsWith('rate:') && g > 0n && periodNs % g === 0n;
   }
 
-  async #metricUsage(m: MetricConfig, scopeId: string, begin: bigint, n: number, periodNs: bigint): Promise<UsagePoint[][]> {
-    const ea = m.extra_args;
+  async #metricUsage(m: MetricConfig, scopeId: string, begin: bigint, n: number, periodNs: bigint, shared?: Promise<ReadGroup[] | null>): Promise<UsagePoint[][]> {
     const end = begin + BigInt(n) * periodNs;
-    // Per period, each group's first point: [group index, value].
-    const firsts: Array<Array<[number, number]>> = Array.from({ length: n }, () => []);
     let groups: ReadGroup[];
-    if (n === 1 || ReaderUsageSource.splittable(m, periodNs)) {
-      groups = await this.#groups(m, scopeId, begin, end);
-      for (const [gi, g] of groups.entries()) {
-        const seen = new Uint8Array(n);
-        for (let k = 0; k < g.ts.length; k++) {
-          const t = g.ts[k];
-          // A single period takes the answer's first point, as CloudKitty does.
-          const p = n === 1 ? 0 : t >= begin && t < end ? Number((t - begin) / periodNs) : -1;
-          if (p < 0 || seen[p] === 1) continue;
-          seen[p] = 1;
-          firsts[p].push([gi, g.values[k]]);
-        }
-      }
+    let firsts: PeriodFirsts[];
+    if (shared !== undefined || n === 1 || ReaderUsageSource.splittable(m, periodNs)) {
+      // No resource of the scope has the metric (yet): nothing to rate, as CloudKitty skips it.
+      groups = latestRevisions(m, await (shared ?? this.reader.groupBy(m, this.scopeKey, scopeId, readStart(m, begin), end)) ?? []);
+      firsts = firstPoints(groups, begin, end, n, periodNs);
     } else {
       groups = [];
+      firsts = Array.from({ length: n }, () => ({ groups: [], values: [] }));
       for (let p = 0; p < n; p++) {
         const pb = begin + BigInt(p) * periodNs;
-        for (const g of await this.#groups(m, scopeId, pb, pb + periodNs)) {
-          if (g.ts.length > 0) firsts[p].push([groups.length, g.values[0]]);
+        for (const g of latestRevisions(m, await this.reader.groupBy(m, this.scopeKey, scopeId, readStart(m, pb), pb + periodNs) ?? [])) {
+          if (g.ts.length > 0) {
+            firsts[p].groups.push(groups.length);
+            firsts[p].values.push(g.values[0]);
+          }
           groups.push(g);
         }
       }
     }
     const alive = m.metadata.length > 0 ? await this.#resources(m, scopeId, begin, n, periodNs) : null;
-    const convert = this.#convert.get(m) ?? qtyConverter(m);
-    // A group's attributes, and a resource's metadata, are the same objects in every period
-    // (frozen: consumers share them), so a batch does not copy them per point and the
-    // writer serialises each once.
-    const groupbys = groups.map((g) => {
-      const out: Record<string, string> = {};
-      for (const [k, v] of Object.entries(g.group)) out[k] = attr(v);
-      return Object.freeze(out);
-    });
-    const noMetadata: Readonly<Record<string, string>> = Object.freeze({});
-    const metadataOf = new Map<Record<string, unknown>, Readonly<Record<string, string>>>();
-    return firsts.map((points, p) => {
-      const out: UsagePoint[] = [];
-      for (const [gi, value] of points) {
-        const groupby = groupbys[gi];
-        let metadata = noMetadata;
-        if (alive !== null) {
-          const found = alive.get(groupby[ea.resource_key]);
-          let res: Record<string, unknown> | undefined;
-          // The last in the search's order among those the period's search finds.
-          for (let j = (found?.length ?? 0) - 1; j >= 0 && res === undefined; j--) {
-            const c = (found as NonNullable<typeof found>)[j];
-            if (c.lo <= p && p <= c.hi) res = c.rec;
-          }
-          // A point whose resource is not found is left out, as CloudKitty does.
-          if (res === undefined) continue;
-          let md = metadataOf.get(res);
-          if (md === undefined) {
-            const fresh: Record<string, string> = {};
-            for (const k of m.metadata) fresh[k] = attr(res[k]);
-            metadataOf.set(res, (md = Object.freeze(fresh)));
-          }
-          metadata = md;
-        }
-        out.push({ type: m.type, unit: m.unit, qty: convert(value), groupby, metadata });
-      }
-      return out;
-    });
-  }
-
-  async #groups(m: MetricConfig, scopeId: string, begin: bigint, end: bigint): Promise<ReadGroup[]> {
-    const ea = m.extra_args;
-    const start = ea.re_aggregation_method.startsWith('rate:') ? begin - BigInt(ea.force_granularity) * NS_PER_S : begin;
-    // No resource of the scope has the metric (yet): nothing to rate, as CloudKitty skips it.
-    let groups = await this.reader.groupBy(m, this.scopeKey, scopeId, start, end) ?? [];
-    if (!ea.use_all_resource_revisions) {
-      const last = new Map<string, ReadGroup>();
-      const sorted = [...groups].sort((a, b) => {
-        const ka = `${attr(a.group.id)}\u0000${attr(a.group.revision_start)}`;
-        const kb = `${attr(b.group.id)}\u0000${attr(b.group.revision_start)}`;
-        return ka < kb ? -1 : ka > kb ? 1 : 0;
-      });
-      for (const g of sorted) last.set(attr(g.group.id), g);
-      groups = [...last.values()];
-    }
-    return groups;
+    return usagePoints(m, this.#convert.get(m) ?? qtyConverter(m), groups, firsts, alive);
   }
 
   /**

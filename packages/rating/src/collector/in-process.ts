@@ -5,14 +5,13 @@
 // parsing. No deadline and no bound on points apply: the reader is not a client to protect
 // the server from.
 import {
-  MetricsNotFound, indexerResourceSearch, measureResourceGroups, resourceJson,
-  type AggregateResource, type ApiServices, type CommonArgs, type GroupMeasured, type Identity, type ResourceSearch,
+  MetricsNotFound, indexerResourceSearch, measureResourceGroupsOfQueries, resourceJson,
+  type AggregateResource, type ApiServices, type GroupMeasured, type GroupQuery, type GroupQueryAnswer, type Identity, type ResourceSearch,
 } from '@tally/rest';
 import type { ResourceFilter } from '@tally/indexer';
-import { eachLimited } from '@tally/retry';
 import { parseOperations, type OpNode } from '@tally/timeseries';
 import type { MetricConfig } from './metrics-config.js';
-import { NS_PER_S, ReaderUsageSource, isoOfNs, type GnocchiUsageOptions, type ReadGroup, type UsageReader } from './gnocchi.js';
+import { NS_PER_S, ReaderUsageSource, UsageReadError, isoOfNs, type GnocchiUsageOptions, type ReadGroup, type UsageReader } from './gnocchi.js';
 
 /** The parts of Tally's metric store the reader needs. */
 export type MetricStoreParts = Pick<ApiServices, 'indexer' | 'storage' | 'incoming'>;
@@ -30,27 +29,18 @@ function aliveFilter(from: bigint, to: bigint, extra?: ResourceFilter): Resource
 }
 
 /**
- * Groups of one groupby read evaluated at once. The storage answers a group's reads (the
- * metric's manifest, then its splits) one after the other, each a file operation on the
- * thread pool; a scope's groups (one per resource with the usual groupby) are many, and
- * several in flight keep the pool busy while this thread decodes and aggregates.
+ * Groups evaluated at once. The storage answers a group's reads (the metric's manifest, then
+ * its splits) one after the other, each a file operation on the thread pool; a scope's
+ * groups (one per resource with the usual groupby) are many, and several in flight keep the
+ * pool busy while this thread decodes and aggregates.
  */
 const GROUP_READS_AT_ONCE = 8;
 
-/** `resources` (sorted by `groupby`) cut into runs of whole groups, at most `parts` runs. */
-function sliceGroups(resources: readonly AggregateResource[], groupby: readonly string[], parts: number): AggregateResource[][] {
-  const key = (r: AggregateResource): string => JSON.stringify(groupby.map((a) => r.json[a] ?? null));
-  const starts: number[] = [];
-  let last: string | null = null;
-  for (const [i, r] of resources.entries()) {
-    const k = key(r);
-    if (k !== last) starts.push(i);
-    last = k;
-  }
-  const per = Math.max(1, Math.ceil(starts.length / parts));
-  const out: AggregateResource[][] = [];
-  for (let g = 0; g < starts.length; g += per) out.push(resources.slice(starts[g], starts[g + per] ?? resources.length));
-  return out;
+/** A group's single aggregated series, coarsest granularity first, as the API lists it. */
+function readGroup({ group, measured }: GroupMeasured): ReadGroup {
+  const series = measured.result.groups.map((g) => g.series[0]);
+  if (series.length === 1) return { group, ts: series[0].ts, values: series[0].values };
+  return { group, ts: series.flatMap((x) => [...x.ts]), values: series.flatMap((x) => [...x.values]) };
 }
 
 export class StoreUsageReader implements UsageReader {
@@ -77,34 +67,57 @@ export class StoreUsageReader implements UsageReader {
   }
 
   async groupBy(m: MetricConfig, scopeKey: string, scopeId: string, start: bigint, stop: bigint): Promise<ReadGroup[] | null> {
-    const ea = m.extra_args;
+    return (await this.groupByEach([m], scopeKey, scopeId, start, stop))[0];
+  }
+
+  /**
+   * The metrics of one resource type and groupby are evaluated over one search's resources
+   * in one call, which looks each archive policy and each metric up once for all of them.
+   */
+  async groupByEach(metrics: readonly MetricConfig[], scopeKey: string, scopeId: string, start: bigint, stop: bigint): Promise<(ReadGroup[] | null)[]> {
+    const out: (ReadGroup[] | null)[] = metrics.map(() => null);
+    const errors: unknown[] = metrics.map(() => undefined);
     // As the aggregates API: the groupby attributes, each once, sorted, are also the sort.
-    const groupby = [...new Set(m.groupby)].sort();
-    const resources = await this.#resourcesOf(ea.resource_type, scopeKey, scopeId, groupby);
-    const args: CommonArgs = {
-      start, stop, neededOverlap: 100, fill: 'dropna',
-      ...(ea.force_granularity > 0 ? { granularities: [BigInt(ea.force_granularity) * NS_PER_S] } : {}),
-    };
+    const groupbyOf = (m: MetricConfig): string[] => [...new Set(m.groupby)].sort();
+    const parts = new Map<string, number[]>();
+    for (const [i, m] of metrics.entries()) {
+      const key = JSON.stringify([m.extra_args.resource_type, groupbyOf(m)]);
+      const part = parts.get(key);
+      if (part === undefined) parts.set(key, [i]);
+      else part.push(i);
+    }
     const read = { indexer: this.parts.indexer, storage: this.parts.storage, requestDeadlineMs: 0, maxAnswerPoints: 0 };
-    // Runs of whole groups evaluated side by side give the groups the one call over all of
-    // them gives, in the same order; only "no group has the metric" is decided over all.
-    const slices = sliceGroups(resources, groupby, GROUP_READS_AT_ONCE);
-    const measured: GroupMeasured[][] = slices.map(() => []);
-    await eachLimited([...slices.keys()], GROUP_READS_AT_ONCE, async (i) => {
+    await Promise.all([...parts.values()].map(async (idx) => {
+      const first = metrics[idx[0]];
+      const groupby = groupbyOf(first);
+      let answers: GroupQueryAnswer[];
       try {
-        measured[i] = await measureResourceGroups(read, slices[i], groupby, this.#operations(m), [[m.metric, ea.aggregation_method]], args);
+        const resources = await this.#resourcesOf(first.extra_args.resource_type, scopeKey, scopeId, groupby);
+        answers = await measureResourceGroupsOfQueries(read, resources, groupby, idx.map((i) => this.#query(metrics[i], start, stop)), { concurrency: GROUP_READS_AT_ONCE });
       } catch (e) {
-        if (!(e instanceof MetricsNotFound)) throw e;
+        for (const i of idx) errors[i] = e;
+        return;
       }
-    });
-    const groups = measured.flat();
-    if (groups.length === 0) return null;
-    return groups.map(({ group, measured }) => {
-      // The single aggregated series, coarsest granularity first, as the API lists it.
-      const series = measured.result.groups.map((g) => g.series[0]);
-      if (series.length === 1) return { group, ts: series[0].ts, values: series[0].values };
-      return { group, ts: series.flatMap((s) => [...s.ts]), values: series.flatMap((s) => [...s.values]) };
-    });
+      for (const [k, answer] of answers.entries()) {
+        // No resource of the scope has the metric: null, as the API's 400 says.
+        if ('error' in answer) errors[idx[k]] = answer.error instanceof MetricsNotFound ? undefined : answer.error;
+        else out[idx[k]] = answer.groups.map(readGroup);
+      }
+    }));
+    for (const [i, e] of errors.entries()) if (e !== undefined) throw new UsageReadError(metrics[i].metric, scopeId, e);
+    return out;
+  }
+
+  #query(m: MetricConfig, start: bigint, stop: bigint): GroupQuery {
+    const ea = m.extra_args;
+    return {
+      op: this.#operations(m),
+      keys: [[m.metric, ea.aggregation_method]],
+      args: {
+        start, stop, neededOverlap: 100, fill: 'dropna',
+        ...(ea.force_granularity > 0 ? { granularities: [BigInt(ea.force_granularity) * NS_PER_S] } : {}),
+      },
+    };
   }
 
   #resourcesOf(type: string, scopeKey: string, scopeId: string, groupby: readonly string[]): Promise<AggregateResource[]> {

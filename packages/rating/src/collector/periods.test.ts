@@ -177,11 +177,12 @@ test('the in-process reader: indexer queries per read do not grow with the numbe
   assert.deepEqual(many, one);
   // One resource search (and the metrics of the resources found) per resource type and
   // groupby, shared by the metrics read together, and the metadata search of each metric
-  // with metadata; archive policies come from the indexer's cache (one call per group of
-  // resources).
+  // with metadata; archive policies come from the indexer's cache, looked up once per
+  // metric read whatever the number of groups (resources).
   const searches = new Set(splittable.map((m) => JSON.stringify([m.extra_args.resource_type, [...new Set(m.groupby)].sort()]))).size;
   assert.ok(searches < splittable.length, 'some metrics share their search, so that the count is about something');
   assert.equal(one.get('listResources'), searches + splittable.filter((m) => m.metadata.length > 0).length);
   assert.equal(one.get('getMetrics'), searches);
+  assert.equal(one.get('getArchivePolicy'), splittable.length);
   assert.deepEqual([...one.keys()].sort(), ['getArchivePolicy', 'getMetrics', 'getResourceType', 'listResources'].filter((k) => one.has(k)));
 });

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fc from 'fast-check';
 import type { HashmapMapping, HashmapRules, HashmapThreshold, MapType, RatingModuleState, UsagePoint } from '../model.js';
-import { rateUsage, ratingPipeline, UnknownRatingModuleError } from './index.js';
+import { compileHashmap, hashmapPrice, rateUsage, ratingPipeline, UnknownRatingModuleError } from './index.js';
+import { ZERO, dec, decimalString } from '../money.js';
 
 const PYTHON = '/usr/bin/python3';
 const hasCloudKitty = spawnSync(PYTHON, ['-c', 'import cloudkitty.rating.hash'], { stdio: 'ignore' }).status === 0;
@@ -174,6 +175,23 @@ test('hashmap prices equal CloudKitty 17\'s on random rule sets', { skip: hasClo
   // The generator must exercise the rules, not just unmatched points.
   assert.ok(compared > 2000, `compared ${compared}`);
   assert.ok(nonZero > compared / 6, `non-zero prices ${nonZero} of ${compared}`);
+});
+
+test('a pipeline pricing many points from its plans gives each point the price of the rules gathered for it alone', () => {
+  // One pipeline prices the points of one type, fields' values and threshold bracket from one
+  // plan, whatever their quantities; hashmapPrice gathers the rules for each point.
+  const cases = fc.sample(fc.record({ rules: rulesArb, scope: fc.constantFrom(null, 'p1', 'p2'), points: fc.array(pointArb, { minLength: 20, maxLength: 60 }) }), 300);
+  let nonZero = 0;
+  for (const [i, c] of cases.entries()) {
+    const rated = ratingPipeline(HASHMAP_ONLY, c.rules, c.scope).rate(c.points);
+    const h = compileHashmap(c.rules, c.scope);
+    for (const [j, p] of c.points.entries()) {
+      const want = decimalString(hashmapPrice(h, { type: p.type, qty: dec(p.qty), price: ZERO, groupby: p.groupby, metadata: p.metadata }));
+      if (want !== '0') nonZero++;
+      assert.equal(rated[j].price, want, `case ${i} point ${j}`);
+    }
+  }
+  assert.ok(nonZero > 1000, `non-zero prices ${nonZero}`);
 });
 
 const svc = { service_id: 's', name: 'compute' };

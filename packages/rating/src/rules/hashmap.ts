@@ -18,7 +18,7 @@
 // prices are equal digit for digit. Maps keep insertion order and keep a key's position when
 // it is set again, as Python's dicts do, which is what makes that order the same.
 import type { HashmapRules, MapType } from '../model.js';
-import { Dec, ONE, ZERO, dec, decimalString, isDecimalString } from '../money.js';
+import { Dec, ONE, ZERO, dec, decimalString, exactOfDec, exactPlus, exactTimes, isDecimalString, type Exact } from '../money.js';
 
 export const DEFAULT_GROUP = '_DEFAULT_';
 
@@ -124,10 +124,10 @@ function applyMapping(r: GroupResult, c: Cost): void {
   else if (c.cost.gt(r.flat)) r.flat = c.cost;
 }
 
-function applyThresholds(res: Map<string, GroupResult>, groups: Map<string, Map<string, Threshold>>, level: Dec, scope: 'service' | 'field'): void {
+function applyThresholds(res: Map<string, GroupResult>, groups: Map<string, Map<string, Threshold>>, reaches: (level: Dec) => boolean, scope: 'service' | 'field'): void {
   for (const [g, ths] of groups) {
     for (const th of ths.values()) {
-      if (!level.gte(th.level)) continue;
+      if (!reaches(th.level)) continue;
       const r = groupResult(res, g);
       if (th.level.gt(r.thLevel)) {
         r.thLevel = th.level;
@@ -145,13 +145,14 @@ export function hashmapFields(h: CompiledHashmap, type: string): readonly string
   return svc === undefined ? [] : [...svc.fields.keys()];
 }
 
-/** A point's price after `hashmap`: its price so far plus what the rules give it. */
-export function hashmapPrice(h: CompiledHashmap, p: RatingPoint): Dec {
-  const svc = h.services.get(p.type);
-  if (svc === undefined) return p.price;
+/**
+ * The groups' results for one point, in the order the groups were first met: the service's
+ * mappings, the service thresholds its quantity reaches (`reaches`), then the fields'.
+ */
+function groupResults(svc: CompiledService, p: Pick<RatingPoint, 'groupby' | 'metadata'>, reaches: (level: Dec) => boolean): Map<string, GroupResult> {
   const res = new Map<string, GroupResult>();
   for (const [g, c] of svc.mappings) applyMapping(groupResult(res, g), c);
-  applyThresholds(res, svc.thresholds, p.qty, 'service');
+  applyThresholds(res, svc.thresholds, reaches, 'service');
   for (const [name, fld] of svc.fields) {
     const value = Object.hasOwn(p.groupby, name) ? p.groupby[name] : Object.hasOwn(p.metadata, name) ? p.metadata[name] : undefined;
     if (value === undefined) continue;
@@ -161,19 +162,82 @@ export function hashmapPrice(h: CompiledHashmap, p: RatingPoint): Dec {
     }
     // CloudKitty fails the whole period on a value that is not a number when the field has
     // thresholds; here such a value meets no threshold and the rest of the rules still apply.
-    if (fld.thresholds.size > 0 && isDecimalString(value)) applyThresholds(res, fld.thresholds, dec(value), 'field');
+    if (fld.thresholds.size > 0 && isDecimalString(value)) {
+      const v = dec(value);
+      applyThresholds(res, fld.thresholds, (level) => v.gte(level), 'field');
+    }
   }
-  let total = p.price;
+  return res;
+}
+
+/**
+ * A point's price as a function of its quantity alone, for points of one type, one set of
+ * rated field values and one bracket of service threshold levels (between two adjacent
+ * levels the quantity reaches the same thresholds, so the same groups are met in the same
+ * order with the same costs): per group, in order, rate * flat (one rounded product, as
+ * hashmapPrice makes it first) and the service threshold applied after, in exact integers
+ * (see Exact).
+ */
+export interface PricePlan {
+  readonly steps: readonly { readonly rateFlat: Exact; readonly after: { readonly type: MapType; readonly cost: Exact } | null }[];
+}
+
+/** Each group's price factor and its service threshold, from the groups' results. */
+function priceSteps(res: Map<string, GroupResult>): { rateFlat: Dec; after: Cost | null }[] {
+  const steps: { rateFlat: Dec; after: Cost | null }[] = [];
   for (const r of res.values()) {
     let { flat, rate } = r;
     if (r.thScope === 'field') {
       if (r.thType === 'flat') flat = flat.plus(r.thCost);
       else rate = rate.times(r.thCost);
     }
-    let price = rate.times(flat).times(p.qty);
-    if (r.thScope === 'service') {
-      price = r.thType === 'flat' ? price.plus(r.thCost) : price.times(r.thCost);
-    }
+    steps.push({ rateFlat: rate.times(flat), after: r.thScope === 'service' ? { type: r.thType, cost: r.thCost } : null });
+  }
+  return steps;
+}
+
+const EXACT_ZERO: Exact = { coef: 0n, exp: 0 };
+
+/** The price a plan gives a quantity: what hashmapPrice computes for it, step for step. */
+export function planPrice(plan: PricePlan, qty: Exact): Exact {
+  let total = EXACT_ZERO;
+  for (const { rateFlat, after } of plan.steps) {
+    let groupPrice = exactTimes(rateFlat, qty);
+    if (after !== null) groupPrice = after.type === 'flat' ? exactPlus(groupPrice, after.cost) : exactTimes(groupPrice, after.cost);
+    total = exactPlus(total, groupPrice);
+  }
+  return total;
+}
+
+/** The distinct levels of `type`'s service thresholds, ascending (the brackets of its plans). */
+export function serviceLevels(h: CompiledHashmap, type: string): Dec[] {
+  const svc = h.services.get(type);
+  if (svc === undefined) return [];
+  const levels: Dec[] = [];
+  for (const ths of svc.thresholds.values()) for (const th of ths.values()) if (!levels.some((l) => l.eq(th.level))) levels.push(th.level);
+  return levels.sort((a, b) => a.cmp(b));
+}
+
+/**
+ * The plan of points of `type` with the fields of `p` whose quantity reaches exactly the
+ * first `bracket` of `serviceLevels(h, type)`; null when the type has no service (the price
+ * stays as it is).
+ */
+export function hashmapPlan(h: CompiledHashmap, type: string, p: Pick<RatingPoint, 'groupby' | 'metadata'>, levels: readonly Dec[], bracket: number): PricePlan | null {
+  const svc = h.services.get(type);
+  if (svc === undefined) return null;
+  const steps = priceSteps(groupResults(svc, p, (level) => levels.findIndex((l) => l.eq(level)) < bracket));
+  return { steps: steps.map(({ rateFlat, after }) => ({ rateFlat: exactOfDec(rateFlat), after: after === null ? null : { type: after.type, cost: exactOfDec(after.cost) } })) };
+}
+
+/** A point's price after `hashmap`: its price so far plus what the rules give it. */
+export function hashmapPrice(h: CompiledHashmap, p: RatingPoint): Dec {
+  const svc = h.services.get(p.type);
+  if (svc === undefined) return p.price;
+  let total = p.price;
+  for (const { rateFlat, after } of priceSteps(groupResults(svc, p, (level) => p.qty.gte(level)))) {
+    let price = rateFlat.times(p.qty);
+    if (after !== null) price = after.type === 'flat' ? price.plus(after.cost) : price.times(after.cost);
     // Added group by group, rounded at each step, as CloudKitty sets the point's price.
     total = total.plus(price);
   }

@@ -3,8 +3,8 @@
 // taking the points as the previous one left them, as CloudKitty's orchestrator chains its
 // processors. Pure functions: the rules and module states are read by the caller.
 import type { HashmapRules, RatedPoint, RatingModuleState, UsagePoint } from '../model.js';
-import { ZERO, dec, decimalString } from '../money.js';
-import { compileHashmap, hashmapFields, hashmapPrice, type CompiledHashmap } from './hashmap.js';
+import { ZERO, dec, decimalString, exactCmp, exactOfDec, exactString, parseExact, type Dec, type Exact } from '../money.js';
+import { compileHashmap, hashmapFields, hashmapPlan, hashmapPrice, planPrice, serviceLevels, type CompiledHashmap, type PricePlan } from './hashmap.js';
 
 export { compileHashmap, hashmapFields, hashmapPrice, rateHashmap, DEFAULT_GROUP, type CompiledHashmap, type RatingPoint } from './hashmap.js';
 
@@ -48,29 +48,65 @@ export function ratingPipeline(modules: readonly RatingModuleState[], rules: Has
   // combinations: each is rated once and its price reused, remembered per type by quantity
   // (and the fields' values). A type whose quantities rarely repeat (a mean of memory used,
   // say) stops being remembered once that is clear: it would only fill a map with keys
-  // never met again.
-  const byType = new Map<string, { fields: readonly string[]; prices: Map<string, string>; hits: number; misses: number }>();
-  const compute = (hm: CompiledHashmap, u: UsagePoint): string =>
-    decimalString(hashmapPrice(hm, { type: u.type, qty: dec(u.qty, 'quantity'), price: ZERO, groupby: u.groupby, metadata: u.metadata }));
+  // never met again. Prices not remembered are computed from a plan per field values and
+  // threshold bracket (see PricePlan): a product and a sum or two per point rather than
+  // gathering the rules again.
+  const byType = new Map<string, TypePrices>();
+  const compute = (hm: CompiledHashmap, t: TypePrices, u: UsagePoint, slot: FieldValues): string => {
+    const qty = parseExact(u.qty);
+    // Not a decimal (dec() says why), or an exponent far beyond any quantity: in decimals.
+    if (qty === null || Math.abs(qty.exp) > MAX_EXACT_EXPONENT) {
+      return decimalString(hashmapPrice(hm, { type: u.type, qty: dec(u.qty, 'quantity'), price: ZERO, groupby: u.groupby, metadata: u.metadata }));
+    }
+    let bracket = 0;
+    while (bracket < t.levels.length && exactCmp(qty, t.exactLevels[bracket]) >= 0) bracket++;
+    let plan = slot.plans[bracket];
+    if (plan === undefined) slot.plans[bracket] = plan = hashmapPlan(hm, u.type, u, t.levels, bracket);
+    return plan === null ? '0' : exactString(planPrice(plan, qty));
+  };
+  // The points of one resource share their attribute objects (see the collector), so the
+  // fields' values are looked up once per pair of objects rather than once per point.
+  const slotOf = (t: TypePrices, u: UsagePoint): FieldValues => {
+    let byMetadata = t.slotsByAttributes.get(u.groupby);
+    if (byMetadata === undefined) t.slotsByAttributes.set(u.groupby, (byMetadata = new WeakMap()));
+    let slot = byMetadata.get(u.metadata);
+    if (slot === undefined) {
+      const values: (string | null)[] = [];
+      for (const name of t.fields) {
+        values.push(Object.hasOwn(u.groupby, name) ? u.groupby[name] : Object.hasOwn(u.metadata, name) ? u.metadata[name] : null);
+      }
+      const key = JSON.stringify(values);
+      slot = t.slots.get(key);
+      if (slot === undefined) {
+        if (t.slots.size >= MAX_REMEMBERED_PRICES) {
+          t.slots.clear();
+          t.remembered = 0;
+        }
+        t.slots.set(key, (slot = { plans: [], prices: new Map() }));
+      }
+      byMetadata.set(u.metadata, slot);
+    }
+    return slot;
+  };
   const priceOf = (u: UsagePoint): string => {
     if (h === null) return '0';
     let t = byType.get(u.type);
-    if (t === undefined) byType.set(u.type, (t = { fields: hashmapFields(h, u.type), prices: new Map(), hits: 0, misses: 0 }));
-    if (t.misses >= PRICE_MISSES_TRIED && t.hits * 4 < t.misses) return compute(h, u);
-    let key = u.qty;
-    if (t.fields.length > 0) {
-      const parts: (string | null)[] = [u.qty];
-      for (const name of t.fields) {
-        parts.push(Object.hasOwn(u.groupby, name) ? u.groupby[name] : Object.hasOwn(u.metadata, name) ? u.metadata[name] : null);
-      }
-      key = JSON.stringify(parts);
+    if (t === undefined) {
+      const levels = serviceLevels(h, u.type);
+      byType.set(u.type, (t = { fields: hashmapFields(h, u.type), levels, exactLevels: levels.map(exactOfDec), slots: new Map(), slotsByAttributes: new WeakMap(), remembered: 0, hits: 0, misses: 0 }));
     }
-    let price = t.prices.get(key);
+    const slot = slotOf(t, u);
+    if (t.misses >= PRICE_MISSES_TRIED && t.hits * 4 < t.misses) return compute(h, t, u, slot);
+    let price = slot.prices.get(u.qty);
     if (price === undefined) {
       t.misses++;
-      price = compute(h, u);
-      if (t.prices.size >= MAX_REMEMBERED_PRICES) t.prices.clear();
-      t.prices.set(key, price);
+      price = compute(h, t, u, slot);
+      if (t.remembered >= MAX_REMEMBERED_PRICES) {
+        for (const x of t.slots.values()) x.prices.clear();
+        t.remembered = 0;
+      }
+      slot.prices.set(u.qty, price);
+      t.remembered++;
     } else t.hits++;
     return price;
   };
@@ -89,6 +125,34 @@ export function ratingPipeline(modules: readonly RatingModuleState[], rules: Has
     },
   };
 }
+
+/** What a pipeline keeps for the points of one type with one set of rated fields' values. */
+interface FieldValues {
+  /** Plans by threshold bracket. */
+  plans: (PricePlan | null)[];
+  /** Prices by quantity. */
+  prices: Map<string, string>;
+}
+
+/** What a pipeline keeps per metric type to price its points. */
+interface TypePrices {
+  /** The fields its service has rules for. */
+  fields: readonly string[];
+  /** Its service thresholds' levels, ascending. */
+  levels: readonly Dec[];
+  exactLevels: readonly Exact[];
+  /** By the rated fields' values (JSON). */
+  slots: Map<string, FieldValues>;
+  /** The same, by a point's groupby then metadata object. */
+  slotsByAttributes: WeakMap<object, WeakMap<object, FieldValues>>;
+  /** Prices remembered in all slots. */
+  remembered: number;
+  hits: number;
+  misses: number;
+}
+
+/** Quantities with a larger power of ten are priced in decimals (their integers would be huge). */
+const MAX_EXACT_EXPONENT = 1000;
 
 /** Prices remembered per pipeline and type: enough for every combination a scope's month repeats. */
 const MAX_REMEMBERED_PRICES = 100_000;

@@ -76,19 +76,39 @@ export interface Measured {
  */
 export async function measuresFor(s: ReadServices, refs: Ref[], op: OpNode, args: CommonArgs, deadline: Deadline = requestDeadline(s)): Promise<Measured> {
   const aps = await policiesOf(s, refs.map((r) => r.metric));
+  const granularities = checkedGranularities(refs, aps, args);
+  const records = await recordsOf(s, refs.map((r) => r.metric.id), deadline);
+  return measuresOfRecords(s, refs, op, args, deadline, aps, granularities, records);
+}
+
+/** The granularities the references are read at, checked (Gnocchi's errors when they do not fit). */
+function checkedGranularities(refs: Ref[], aps: Map<string, ArchivePolicy>, args: CommonArgs): Nanos[] {
   const granularities = args.granularities ?? commonGranularities(refs, aps);
   if (granularities.length === 0) throw new NoGranularityMatch(refs.map((r) => [r.name, r.aggregation]));
   checkReferences(refs, aps, granularities);
-  const inputs: SeriesInput[] = [];
-  const inputRefs: Ref[] = [];
-  // Each metric is looked up in the storage once, whatever the number of granularities
-  // and of references to it, so that every series of one metric comes from one commit;
-  // a few at a time, as a lookup is a file operation waiting on the thread pool.
-  const records = new Map<string, MetricSnapshot>();
-  await eachLimited([...new Set(refs.map((r) => r.metric.id))], RECORDS_READ_AT_ONCE, async (id) => {
-    records.set(id, await s.storage.read(id));
+  return granularities;
+}
+
+/**
+ * Each metric looked up in the storage once, whatever the number of granularities and of
+ * references to it, so that every series of one metric comes from one commit; a few at a
+ * time, as a lookup may be a file operation waiting on the thread pool.
+ */
+async function recordsOf(s: ReadServices, ids: readonly string[], deadline: Deadline, into = new Map<string, MetricSnapshot>()): Promise<Map<string, MetricSnapshot>> {
+  await eachLimited([...new Set(ids)].filter((id) => !into.has(id)), RECORDS_READ_AT_ONCE, async (id) => {
+    into.set(id, await s.storage.read(id));
     await deadline.pause();
   });
+  return into;
+}
+
+/** The series of the references, from records already looked up, and the computation over them. */
+async function measuresOfRecords(
+  s: ReadServices, refs: Ref[], op: OpNode, args: CommonArgs, deadline: Deadline,
+  aps: Map<string, ArchivePolicy>, granularities: Nanos[], records: Map<string, MetricSnapshot>,
+): Promise<Measured> {
+  const inputs: SeriesInput[] = [];
+  const inputRefs: Ref[] = [];
   for (const ref of refs) {
     const ap = aps.get(ref.metric.archivePolicyName)!;
     const record = records.get(ref.metric.id)!;
@@ -134,9 +154,8 @@ export function canonicalOperations(op: OpNode): OpNode {
 
 // ------------------------------------------------------------ resources form
 
-function refsOfResources(resources: AggregateResource[], keys: RefKey[]): Ref[] {
+function refsOfResources(resources: readonly AggregateResource[], keys: RefKey[], globs = keys.map(([wildcard]) => compileGlob(wildcard))): Ref[] {
   const refs: Ref[] = [];
-  const globs = keys.map(([wildcard]) => compileGlob(wildcard));
   for (const r of resources) {
     for (const [k, [wildcard, agg]] of keys.entries()) {
       for (const { name, metric } of r.metrics) {
@@ -165,7 +184,7 @@ async function resourcesMeasures(s: ReadServices, resources: AggregateResource[]
   return { ...measured, used: resources.filter((r) => used.has(r.id)) };
 }
 
-function groupKey(r: AggregateResource, groupby: string[]): string {
+function groupKey(r: AggregateResource, groupby: readonly string[]): string {
   return JSON.stringify(groupby.map((a) => r.json[a] ?? null));
 }
 
@@ -188,16 +207,85 @@ export interface GroupMeasured {
 export async function measureResourceGroups(
   s: ReadServices, resources: AggregateResource[], groupby: string[], op: OpNode, keys: RefKey[], args: CommonArgs, deadline: Deadline = requestDeadline(s),
 ): Promise<GroupMeasured[]> {
-  const results: GroupMeasured[] = [];
+  const [answer] = await measureResourceGroupsOfQueries(s, resources, groupby, [{ op, keys, args }], { deadline });
+  if ('error' in answer) throw answer.error;
+  return answer.groups;
+}
+
+/** One groupby evaluation of measureResourceGroupsOfQueries. */
+export interface GroupQuery {
+  op: OpNode;
+  keys: RefKey[];
+  args: CommonArgs;
+}
+
+/** What measureResourceGroups answers for one query: its groups, or the error it throws. */
+export type GroupQueryAnswer = { groups: GroupMeasured[] } | { error: unknown };
+
+/**
+ * measureResourceGroups of several queries over the same resources, each answered as that
+ * function answers it alone (its groups in order, or the error the first failing group
+ * throws). What does not depend on the group is done once for all of them: the groups'
+ * keys, the metric patterns, the archive policies (per query) and the storage lookups (each
+ * metric once). A reader of many small groups (one per resource) otherwise pays these per
+ * group and query. `concurrency` groups are evaluated at once (1: in order, each one after
+ * the previous, as a request does); their series reads wait on storage.
+ */
+export async function measureResourceGroupsOfQueries(
+  s: ReadServices, resources: readonly AggregateResource[], groupby: readonly string[], queries: readonly GroupQuery[],
+  opts: { deadline?: Deadline; concurrency?: number } = {},
+): Promise<GroupQueryAnswer[]> {
+  const deadline = opts.deadline ?? requestDeadline(s);
+  const runs: { resources: readonly AggregateResource[]; group: Record<string, unknown> }[] = [];
   let at = 0;
   while (at < resources.length) {
     const key = groupKey(resources[at], groupby);
-    let end = at;
+    let end = at + 1;
     while (end < resources.length && groupKey(resources[end], groupby) === key) end++;
-    const out = await resourcesMeasures(s, resources.slice(at, end), op, keys, args, deadline);
-    if (out !== null) results.push({ group: Object.fromEntries(groupby.map((a) => [a, resources[at].json[a] ?? null])), measured: out });
+    runs.push({ resources: resources.slice(at, end), group: Object.fromEntries(groupby.map((a) => [a, resources[at].json[a] ?? null])) });
     at = end;
   }
-  if (results.length === 0) throw noSuchMetric(keys);
-  return results;
+  interface Prepared { refs: (Ref[] | null)[]; aps: Map<string, ArchivePolicy> }
+  const prepared: (Prepared | { error: unknown })[] = [];
+  for (const q of queries) {
+    const globs = q.keys.map(([wildcard]) => compileGlob(wildcard));
+    const refs = runs.map((run) => {
+      const found = refsOfResources(run.resources, q.keys, globs);
+      return found.length === 0 ? null : found;
+    });
+    try {
+      prepared.push({ refs, aps: await policiesOf(s, refs.flatMap((r) => (r ?? []).map((x) => x.metric))) });
+    } catch (error) {
+      prepared.push({ error });
+    }
+  }
+  const records = new Map<string, MetricSnapshot>();
+  for (const p of prepared) if ('refs' in p) await recordsOf(s, p.refs.flatMap((r) => (r ?? []).map((x) => x.metric.id)), deadline, records);
+  // Each query's answer per group; a query stops at its first failing group, as a request does.
+  const measured: (ResourcesMeasured | null)[][] = queries.map(() => runs.map(() => null));
+  const failed: ({ at: number; error: unknown } | null)[] = queries.map(() => null);
+  const work: [number, number][] = [];
+  for (const [qi, p] of prepared.entries()) if ('refs' in p) for (const [ri, refs] of p.refs.entries()) if (refs !== null) work.push([qi, ri]);
+  await eachLimited(work, Math.max(1, opts.concurrency ?? 1), async ([qi, ri]) => {
+    const p = prepared[qi] as Prepared;
+    const refs = p.refs[ri] as Ref[];
+    const f = failed[qi];
+    if (f !== null && f.at < ri) return;
+    try {
+      const m = await measuresOfRecords(s, refs, queries[qi].op, queries[qi].args, deadline, p.aps, checkedGranularities(refs, p.aps, queries[qi].args), records);
+      const used = new Set(refs.map((r) => r.resourceId));
+      measured[qi][ri] = { ...m, used: runs[ri].resources.filter((r) => used.has(r.id)) };
+    } catch (error) {
+      const g = failed[qi];
+      if (g === null || ri < g.at) failed[qi] = { at: ri, error };
+    }
+  });
+  return prepared.map((p, qi): GroupQueryAnswer => {
+    if ('error' in p) return p;
+    const f = failed[qi];
+    if (f !== null) return { error: f.error };
+    const groups: GroupMeasured[] = [];
+    for (const [ri, m] of measured[qi].entries()) if (m !== null) groups.push({ group: runs[ri].group, measured: m });
+    return groups.length === 0 ? { error: noSuchMetric(queries[qi].keys) } : { groups };
+  });
 }
