@@ -3,8 +3,8 @@
 //
 //   [u8 encoding] [varint n] [varint key bytes] [key stream] [value header] [value stream]
 //
-// The value header is empty for XOR and IEEE and one byte for both decimal codecs (Rice and
-// range coded): scale | (order - 1) << 4.
+// The value header is empty for XOR and IEEE, one byte for both decimal codecs (Rice and
+// range coded): scale | (order - 1) << 4, and scale-decimal.ts's for scaled decimals.
 // Columns rather than Prometheus-style interleaving so that encodeSplit can code the
 // keys once and try several value codecs, and so that bulk decoding runs two tight loops.
 
@@ -15,6 +15,7 @@ import { readVarint, varintSize, writeVarint } from './varint.js';
 import { XorDecoder } from './xor.js';
 import { IeeeDecoder } from './ieee.js';
 import { DecimalRangeDecoder } from './decimal-range.js';
+import { readScaledDecimalHeader, ScaledDecimalDecoder, scaledDecimalHeader } from './scaled-decimal.js';
 import { CorruptDataError } from './errors.js';
 
 /** How the value column is coded. */
@@ -22,7 +23,8 @@ export type ValueCodec =
   | { kind: 'xor' }
   | { kind: 'ieee' }
   | { kind: 'decimal'; scale: number; order: DecimalOrder }
-  | { kind: 'decimal-range'; scale: number; order: DecimalOrder };
+  | { kind: 'decimal-range'; scale: number; order: DecimalOrder }
+  | { kind: 'scaled-decimal'; scale: number; divisor: number };
 
 /** The split and measures encoding ids of a value codec. */
 export function splitEncoding(c: ValueCodec): Encoding {
@@ -31,6 +33,7 @@ export function splitEncoding(c: ValueCodec): Encoding {
     case 'ieee': return Encoding.SplitIeee;
     case 'decimal': return Encoding.SplitDecimal;
     case 'decimal-range': return Encoding.SplitDecimalRange;
+    case 'scaled-decimal': return Encoding.SplitScaledDecimal;
   }
 }
 export function measuresEncoding(c: ValueCodec): Encoding {
@@ -39,6 +42,7 @@ export function measuresEncoding(c: ValueCodec): Encoding {
     case 'ieee': return Encoding.MeasuresIeee;
     case 'decimal': return Encoding.MeasuresDecimal;
     case 'decimal-range': return Encoding.MeasuresDecimalRange;
+    case 'scaled-decimal': return Encoding.MeasuresScaledDecimal;
   }
 }
 
@@ -49,7 +53,8 @@ export interface ValueDecoder {
 /** Assemble a chunk from its already-coded columns. */
 export function assemble(encoding: Encoding, n: number, keys: Uint8Array, codec: ValueCodec, values: Uint8Array): Uint8Array {
   const decimal = codec.kind === 'decimal' || codec.kind === 'decimal-range';
-  const hdr = decimal ? 1 : 0;
+  const scaled = codec.kind === 'scaled-decimal' ? scaledDecimalHeader(codec) : null;
+  const hdr = decimal ? 1 : scaled === null ? 0 : scaled.length;
   const out = new Uint8Array(1 + varintSize(n) + varintSize(keys.length) + keys.length + hdr + values.length);
   out[0] = encoding;
   let o = writeVarint(out, 1, n);
@@ -57,6 +62,10 @@ export function assemble(encoding: Encoding, n: number, keys: Uint8Array, codec:
   out.set(keys, o);
   o += keys.length;
   if (decimal) out[o++] = codec.scale | ((codec.order - 1) << 4);
+  if (scaled !== null) {
+    out.set(scaled, o);
+    o += scaled.length;
+  }
   out.set(values, o);
   return out;
 }
@@ -93,6 +102,10 @@ export function parseLayout(b: Uint8Array): ChunkLayout {
     if (order !== 1 && order !== 2) throw new CorruptDataError('corrupt chunk: bad decimal order');
     if ((h & 15) > MAX_SCALE) throw new CorruptDataError('corrupt chunk: bad decimal scale');
     codec = range ? { kind: 'decimal-range', scale: h & 15, order } : { kind: 'decimal', scale: h & 15, order };
+  } else if (encoding === Encoding.SplitScaledDecimal || encoding === Encoding.MeasuresScaledDecimal) {
+    const h = readScaledDecimalHeader(b, valueStart);
+    valueStart = h.start;
+    codec = { kind: 'scaled-decimal', scale: h.scale, divisor: h.divisor };
   } else if (encoding === Encoding.SplitXor || encoding === Encoding.MeasuresXor) {
     codec = { kind: 'xor' };
   } else if (encoding === Encoding.SplitIeee || encoding === Encoding.MeasuresIeee) {
@@ -109,6 +122,10 @@ export function newValueDecoder(b: Uint8Array, l: ChunkLayout): { r: { readonly 
   if (c.kind === 'decimal-range') {
     const d = new DecimalRangeDecoder(b, l.valueStart, c.scale, c.order);
     return { r: d.r, d };
+  }
+  if (c.kind === 'scaled-decimal') {
+    const d = new ScaledDecimalDecoder(b, l.valueStart, c);
+    return { r: d, d };
   }
   const r = new BitReader(b, l.valueStart, b.length);
   if (c.kind === 'xor') return { r, d: new XorDecoder(r) };

@@ -16,6 +16,8 @@ export const Encoding = {
   SplitSegmented: 0x13,
   /** Split: delta-of-delta positions + decimal-scaled integers, range coded (decimal-range.ts). */
   SplitDecimalRange: 0x14,
+  /** Split: delta-of-delta positions + values near a decimal divided by an integer (scaled-decimal.ts). */
+  SplitScaledDecimal: 0x15,
   /** Measures: delta-of-delta timestamps + XOR values. */
   MeasuresXor: 0x20,
   /** Measures: delta-of-delta timestamps + decimal-scaled integer values. */
@@ -24,6 +26,8 @@ export const Encoding = {
   MeasuresIeee: 0x22,
   /** Measures: delta-of-delta timestamps + decimal-scaled integers, range coded (decimal-range.ts). */
   MeasuresDecimalRange: 0x23,
+  /** Measures: delta-of-delta timestamps + values near a decimal divided by an integer (scaled-decimal.ts). */
+  MeasuresScaledDecimal: 0x24,
 } as const;
 export type Encoding = (typeof Encoding)[keyof typeof Encoding];
 

@@ -7,6 +7,7 @@ import { BitReader, BitWriter } from './bitstream.js';
 import { assemble, measuresEncoding, splitEncoding, newValueDecoder, parseLayout, type ChunkLayout, type ValueCodec } from './chunk.js';
 import { DecimalDecoder, DecimalEncoder, decimalColumnBits, findScale } from './decimal.js';
 import { decimalRangeBytes, DecimalRangeDecoder, encodeDecimalRange } from './decimal-range.js';
+import { encodeScaledDecimal, findScaledDecimal, scaledDecimalBytes, ScaledDecimalDecoder } from './scaled-decimal.js';
 import { XorDecoder, XorEncoder, xorColumnBits } from './xor.js';
 import { IeeeDecoder, ieeeLayout, writeIeeeColumn } from './ieee.js';
 import { PositionDecoder, PositionEncoder, TimestampDecoder, TimestampEncoder } from './dod.js';
@@ -66,6 +67,11 @@ const valueScratch = new BitWriter(4096);
  * a view of valueScratch, valid until the next encode.
  */
 function encodeValues(values: Float64Array, codec: ValueCodec): Uint8Array {
+  if (codec.kind === 'scaled-decimal') {
+    const bytes = encodeScaledDecimal(values, codec);
+    if (bytes === null) throw new RangeError(`a value is not a scaled decimal at scale ${codec.scale} and divisor ${codec.divisor}`);
+    return bytes;
+  }
   if (codec.kind === 'decimal-range') {
     const bytes = encodeDecimalRange(values, codec.scale, codec.order);
     if (bytes === null) throw new RangeError(`a value is not a decimal at scale ${codec.scale}`);
@@ -107,6 +113,7 @@ const SAMPLE = 1024;
  */
 function encodeValuesWith(values: Float64Array, codec: ValueCodec): Uint8Array | null {
   if (codec.kind === 'decimal-range') return encodeDecimalRange(values, codec.scale, codec.order);
+  if (codec.kind === 'scaled-decimal') return encodeScaledDecimal(values, codec);
   if (codec.kind !== 'decimal') return encodeValues(values, codec);
   const w = valueScratch;
   w.reset();
@@ -126,7 +133,9 @@ function encodeValuesWith(values: Float64Array, codec: ValueCodec): Uint8Array |
  * commit). Candidates are weighed by their exact coded size, counted without coding, and
  * only the winner is coded (ties go to the earlier candidate: xor, ieee, decimal order 1,
  * order 2; then, for short columns, the range-coded decimal orders, weighed by their
- * models' estimate, which is within a few bytes of their coded size: see RANGE_MAX_POINTS).
+ * models' estimate, which is within a few bytes of their coded size: see RANGE_MAX_POINTS;
+ * for columns no decimal scale fits, the scaled decimal at the scale and divisor that fit
+ * the column's head best, kept only when it codes the whole column).
  */
 function bestValues(values: Float64Array, hint?: SplitCodecHint | null): { codec: ValueCodec; bytes: Uint8Array } {
   if (hint && Math.clz32(hint.n) === Math.clz32(values.length)) {
@@ -160,6 +169,13 @@ function bestValues(values: Float64Array, hint?: SplitCodecHint | null): { codec
       const margin = size - (size >>> 5);
       if (range1 < margin && range1 <= range2) codec = { kind: 'decimal-range', scale, order: 1 };
       else if (range2 < margin) codec = { kind: 'decimal-range', scale, order: 2 };
+    }
+  } else {
+    const sd = findScaledDecimal(weighed);
+    if (sd !== null && scaledDecimalBytes(weighed, sd) < size) {
+      // Weighed on the tail: the head may hold a value it cannot code.
+      const bytes = encodeScaledDecimal(values, sd);
+      if (bytes !== null) return { codec: { kind: 'scaled-decimal', scale: sd.scale, divisor: sd.divisor }, bytes };
     }
   }
   return { codec, bytes: encodeValues(values, codec) };
@@ -196,6 +212,10 @@ function valueFill(b: Uint8Array, l: ChunkLayout): { r: { readonly overrun: bool
       for (let i = from; i < to; i++) out[i] = d.next();
     };
   } else if (d instanceof DecimalDecoder) {
+    fill = (out, from, to) => {
+      for (let i = from; i < to; i++) out[i] = d.next();
+    };
+  } else if (d instanceof ScaledDecimalDecoder) {
     fill = (out, from, to) => {
       for (let i = from; i < to; i++) out[i] = d.next();
     };
@@ -302,7 +322,8 @@ export function decodeSplit(b: Uint8Array): { positions: Uint32Array; values: Fl
     case Encoding.SplitXor:
     case Encoding.SplitIeee:
     case Encoding.SplitDecimal:
-    case Encoding.SplitDecimalRange: {
+    case Encoding.SplitDecimalRange:
+    case Encoding.SplitScaledDecimal: {
       const l = parseLayout(b);
       const kr = new BitReader(b, l.keyStart, l.keyEnd);
       const kd = new PositionDecoder(kr);
@@ -413,7 +434,8 @@ export function decodeMeasures(b: Uint8Array): { ts: BigInt64Array; values: Floa
     case Encoding.MeasuresXor:
     case Encoding.MeasuresIeee:
     case Encoding.MeasuresDecimal:
-    case Encoding.MeasuresDecimalRange: {
+    case Encoding.MeasuresDecimalRange:
+    case Encoding.MeasuresScaledDecimal: {
       const l = parseLayout(b);
       const kr = new BitReader(b, l.keyStart, l.keyEnd);
       const kd = new TimestampDecoder(kr);
@@ -440,6 +462,7 @@ export interface BlobAnatomy {
 }
 
 function codecName(c: ValueCodec): string {
+  if (c.kind === 'scaled-decimal') return `${c.kind} s${c.scale} /${c.divisor}`;
   return c.kind === 'decimal' || c.kind === 'decimal-range' ? `${c.kind} s${c.scale} o${c.order}` : c.kind;
 }
 
