@@ -93,8 +93,8 @@ function encodeValues(values: Float64Array, codec: ValueCodec): Uint8Array {
 
 /**
  * Longest column the range-coded decimal codec is weighed for, and what it must save over
- * the best other codec (1/32) to be chosen. It decodes about four times slower than the
- * Rice decimal codec (~190 against ~45 ns per value) and is weighed by running its models
+ * the best other codec (1/32) to be chosen. It decodes five to six times slower than the
+ * Rice decimal codec (190-250 against 40-45 ns per value) and is weighed by running its models
  * (~180 ns per value and order); on long columns it saves under 1% (walk3: 11.07 against
  * 11.12 bits per value), on short ones 4 to 20% (60 values: 12.0 against 12.6 bits, 17
  * values: 13.2 against 16.2), where Rice's adaptation has not settled yet. Short columns

@@ -70,9 +70,14 @@ function split(v: number, m: number, c: number, out: Float64Array): boolean {
   const i = Math.round(v * c * m) || 0;
   if (!(i < MAX_INT && i > -MAX_INT)) return false;
   const q = base(i, m, c);
+  out[0] = i;
+  // The common case of an exact quotient needs no look at the bits (v is not -0 here).
+  if (q === v) {
+    out[1] = 0;
+    return true;
+  }
   const r = ulpDiff(v, q);
   if (r !== r) return false;
-  out[0] = i;
   out[1] = r;
   return true;
 }
@@ -240,6 +245,7 @@ export class ScaledDecimalDecoder {
     this.n++;
     const r = unzigzag(zr);
     if (!(r < MAX_RESIDUAL && r > -MAX_RESIDUAL) || !(this.prev < MAX_INT && this.prev > -MAX_INT)) throw new CorruptDataError('corrupt scaled decimal stream');
-    return addUlps(base(this.prev, this.m, this.sd.divisor), r);
+    const q = base(this.prev, this.m, this.sd.divisor);
+    return r === 0 ? q : addUlps(q, r);
   }
 }
