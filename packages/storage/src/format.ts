@@ -11,7 +11,7 @@
 // Manifest: magic "TLYM" | u32 version | u32 CRC-32 (from version 4: of the version and
 //   bytes [12, end); before: of bytes [12, end)) | body (below).
 //   Version 1 (read only): u32 JSON length | JSON { gen, hasState, applied[], splits[[key, file]] }
-//   | state bytes. Versions 2 and 3 (read only) and 4 (written): see the body layout below.
+//   | state bytes. Versions 2, 3 and 4 (read only) and 5 (written): see the body layout below.
 import { crc32 } from 'node:zlib';
 import { readVarint, unzigzag, writeVarint, zigzag, MAX_VARINT_BYTES, VARINT_TRUNCATED } from '@tally/timeseries';
 import { CorruptStorageError } from './errors.js';
@@ -26,7 +26,10 @@ export const PACK_TRAILER_BYTES = 8;
 const VERSION_JSON = 1;
 const VERSION_PACKED = 2;
 const VERSION_DELTA_IDS = 3;
-const VERSION = 4;
+/** Pack table, split records in packs; the CRC covers the version. */
+const VERSION_PACKS = 4;
+/** Split keys as tokens, record offsets against the previous record's end. */
+const VERSION = 5;
 
 /** Where a split's record is: `length` < 0 means the whole file (a split file). */
 export interface SplitRef {
@@ -77,6 +80,20 @@ interface ManifestJson {
   splits: Array<[string, string]>;
 }
 
+// Version 5 body: version 4's, but each split's key and its u8 2 reference are coded as
+//   key: varint token count, then per token of the key cut at '_': varint tag, where
+//     tag = 2 i: text token i of the manifest's token table; i = the table's size adds a
+//       token to it, front-coded against the token added before it (varint shared prefix
+//       length + varint suffix length + suffix, UTF-8);
+//     tag = 2 e + 1: the decimal digits of m x 10^e (no leading zeros; m not a multiple of
+//       10, or 0 with e = 0; m < 2^53, else the token is text), followed by varint m;
+//   a reference to a record in a pack that starts where the previous record this table
+//     placed in that pack ends (at 0 for its first) is u8 3 + varint pack index + varint
+//     record length, the offset left out; others are written as in version 4.
+// Engine split keys (`${method}_${granularityNs}_${startNs}`) thus cost about 8 bytes and
+// their reference 4, instead of about 30 and 6: a manifest of a metric with 12 small splits
+// shrinks from ~560 bytes to ~200.
+//
 // Version 4 body, after magic | u32 version | u32 CRC-32:
 //   varint gen | u8 flags (1: has state) | varint applied count | applied ids (see putApplied)
 //   | varint pack count | per pack: name + varint size
@@ -202,13 +219,6 @@ function getPacked(src: ByteSource, file: string): string {
   return groups.join('-');
 }
 
-function sharedPrefix(a: Buffer, b: Buffer): number {
-  const n = Math.min(a.length, b.length);
-  let i = 0;
-  while (i < n && a[i] === b[i]) i++;
-  return i;
-}
-
 export function encodeManifest(m: Manifest): Buffer {
   const out = new ByteSink();
   for (let i = 0; i < 12; i++) out.byte(0); // magic, version, CRC: filled below
@@ -232,21 +242,24 @@ export function encodeManifest(m: Manifest): Buffer {
     out.varint(size);
   }
   out.varint(m.splits.size);
-  let previous = Buffer.alloc(0);
+  const tokens = new Map<string, number>();
+  const lastToken = { bytes: Buffer.alloc(0) };
+  const packEnds = new Map<number, number>();
   for (const [key, ref] of m.splits) {
-    const k = Buffer.from(key, 'utf8');
-    const shared = sharedPrefix(previous, k);
-    out.varint(shared);
-    out.varint(k.length - shared);
-    out.bytes(k.subarray(shared));
-    previous = k;
+    putKey(out, key, tokens, lastToken);
     if (ref.length >= 0) {
       const index = packIndex.get(ref.file);
       if (index === undefined) throw new RangeError(`split ${key} names pack ${ref.file}, absent from the pack table`);
-      out.byte(2);
-      out.varint(index);
-      out.varint(ref.offset);
+      if (ref.offset === (packEnds.get(index) ?? 0)) {
+        out.byte(3);
+        out.varint(index);
+      } else {
+        out.byte(2);
+        out.varint(index);
+        out.varint(ref.offset);
+      }
       out.varint(ref.length);
+      packEnds.set(index, ref.offset + ref.length);
       continue;
     }
     const name = SPLIT_NAME.exec(ref.file);
@@ -269,13 +282,75 @@ export function encodeManifest(m: Manifest): Buffer {
   return Buffer.from(buf);
 }
 
+const NUMERIC = /^(?:0|[1-9][0-9]{0,29})$/;
+
+function putKey(out: ByteSink, key: string, tokens: Map<string, number>, lastToken: { bytes: Buffer }): void {
+  const parts = key.split('_');
+  out.varint(parts.length);
+  for (const t of parts) {
+    if (NUMERIC.test(t)) {
+      let m = BigInt(t);
+      let e = 0;
+      while (m !== 0n && m % 10n === 0n) {
+        m /= 10n;
+        e++;
+      }
+      if (m <= BigInt(Number.MAX_SAFE_INTEGER)) {
+        out.varint(2 * e + 1);
+        out.varint(Number(m));
+        continue;
+      }
+    }
+    const i = tokens.get(t);
+    if (i !== undefined) {
+      out.varint(2 * i);
+      continue;
+    }
+    out.varint(2 * tokens.size);
+    const b = Buffer.from(t, 'utf8');
+    const previous = lastToken.bytes;
+    let shared = 0;
+    while (shared < b.length && shared < previous.length && b[shared] === previous[shared]) shared++;
+    out.varint(shared);
+    out.varint(b.length - shared);
+    out.bytes(b.subarray(shared));
+    tokens.set(t, tokens.size);
+    lastToken.bytes = b;
+  }
+}
+
+function getKey(src: ByteSource, tokens: string[], lastToken: { bytes: Buffer }, file: string): string {
+  const n = src.varint();
+  const parts: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const tag = src.varint();
+    if (tag % 2 === 1) {
+      const e = (tag - 1) / 2;
+      const m = src.varint();
+      if (e > 29 || (m === 0 && e > 0) || (m !== 0 && m % 10 === 0)) throw new CorruptStorageError(file, 'bad numeric key token');
+      parts.push(`${m}${'0'.repeat(e)}`);
+      continue;
+    }
+    const index = tag / 2;
+    if (index > tokens.length) throw new CorruptStorageError(file, 'bad key token');
+    if (index === tokens.length) {
+      const shared = src.varint();
+      if (shared > lastToken.bytes.length) throw new CorruptStorageError(file, 'bad key token prefix');
+      lastToken.bytes = Buffer.concat([lastToken.bytes.subarray(0, shared), src.bytes(src.varint())]);
+      tokens.push(lastToken.bytes.toString('utf8'));
+    }
+    parts.push(tokens[index]);
+  }
+  return parts.join('_');
+}
+
 /**
  * From version 4 the CRC covers the version field too, so that a flipped version cannot
  * make a reader take one layout for another.
  */
 function manifestCrc(bytes: Buffer, version: number): number {
   const body = bytes.subarray(12);
-  return version >= VERSION ? crc32(body, crc32(bytes.subarray(4, 8))) : crc32(body);
+  return version >= VERSION_PACKS ? crc32(body, crc32(bytes.subarray(4, 8))) : crc32(body);
 }
 
 /** The bytes after a pack's manifest. */
@@ -360,7 +435,7 @@ function decodeManifestV2(bytes: Buffer, file: string, version: number): Manifes
   }
   const packs = new Map<string, number>();
   const packNames: string[] = [];
-  if (version >= VERSION) {
+  if (version >= VERSION_PACKS) {
     for (let i = src.varint(); i > 0; i--) {
       const kind = src.byte();
       let name: string;
@@ -378,11 +453,20 @@ function decodeManifestV2(bytes: Buffer, file: string, version: number): Manifes
   }
   const splits = new Map<string, SplitRef>();
   let previous = Buffer.alloc(0);
+  const tokens: string[] = [];
+  const lastToken = { bytes: Buffer.alloc(0) };
+  const packEnds = new Map<number, number>();
   for (let i = src.varint(); i > 0; i--) {
-    const shared = src.varint();
-    if (shared > previous.length) throw new CorruptStorageError(file, 'bad key prefix');
-    const k = Buffer.concat([previous.subarray(0, shared), src.bytes(src.varint())]);
-    previous = k;
+    let key: string;
+    if (version >= VERSION) {
+      key = getKey(src, tokens, lastToken, file);
+    } else {
+      const shared = src.varint();
+      if (shared > previous.length) throw new CorruptStorageError(file, 'bad key prefix');
+      const k = Buffer.concat([previous.subarray(0, shared), src.bytes(src.varint())]);
+      previous = k;
+      key = k.toString('utf8');
+    }
     const kind = src.byte();
     let ref: SplitRef;
     if (kind === 0) {
@@ -391,14 +475,17 @@ function decodeManifestV2(bytes: Buffer, file: string, version: number): Manifes
       ref = { file: `${g}-${nonce}-${src.varint()}.split`, offset: 0, length: -1 };
     } else if (kind === 1) {
       ref = { file: src.text(), offset: 0, length: -1 };
-    } else if (kind === 2 && version >= VERSION) {
-      const pack = packNames[src.varint()];
+    } else if ((kind === 2 && version >= VERSION_PACKS) || (kind === 3 && version >= VERSION)) {
+      const index = src.varint();
+      const pack = packNames[index];
       if (pack === undefined) throw new CorruptStorageError(file, 'bad pack index');
-      ref = { file: pack, offset: src.varint(), length: src.varint() };
+      const offset = kind === 3 ? packEnds.get(index) ?? 0 : src.varint();
+      ref = { file: pack, offset, length: src.varint() };
+      packEnds.set(index, offset + ref.length);
     } else {
       throw new CorruptStorageError(file, 'bad split file kind');
     }
-    splits.set(k.toString('utf8'), ref);
+    splits.set(key, ref);
   }
   return {
     gen,
@@ -438,7 +525,7 @@ export function decodeManifest(bytes: Buffer, file: string): Manifest {
     throw new CorruptStorageError(file, 'bad magic or truncated');
   }
   const version = bytes.readUInt32LE(4);
-  if (version !== VERSION && version !== VERSION_DELTA_IDS && version !== VERSION_PACKED && version !== VERSION_JSON) {
+  if (version !== VERSION && version !== VERSION_PACKS && version !== VERSION_DELTA_IDS && version !== VERSION_PACKED && version !== VERSION_JSON) {
     throw new CorruptStorageError(file, 'unknown version');
   }
   if (manifestCrc(bytes, version) !== bytes.readUInt32LE(8)) {

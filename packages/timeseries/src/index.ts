@@ -9,7 +9,7 @@ export * from './engine/index.js';
 export * from './ops/index.js';
 export * from './calendar.js';
 export * from './nanos64.js';
-export { CorruptDataError, MAX_POINTS } from './chunkenc/index.js';
+export { CorruptDataError, MAX_POINTS, blobAnatomy, type BlobAnatomy } from './chunkenc/index.js';
 export {
   readVarint, writeVarint, varintSize, zigzag, unzigzag, MAX_VARINT_BYTES, VARINT_TOO_LARGE, VARINT_TRUNCATED, VARINT_TOO_LONG,
   type ByteCursor,

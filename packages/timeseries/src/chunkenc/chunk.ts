@@ -3,7 +3,8 @@
 //
 //   [u8 encoding] [varint n] [varint key bytes] [key stream] [value header] [value stream]
 //
-// The value header is empty for XOR and one byte for decimal: scale | (order - 1) << 4.
+// The value header is empty for XOR and IEEE, one byte for both decimal codecs (Rice and
+// range coded): scale | (order - 1) << 4, and scale-decimal.ts's for scaled decimals.
 // Columns rather than Prometheus-style interleaving so that encodeSplit can code the
 // keys once and try several value codecs, and so that bulk decoding runs two tight loops.
 
@@ -13,17 +14,36 @@ import { Encoding, MAX_POINTS } from './encoding.js';
 import { readVarint, varintSize, writeVarint } from './varint.js';
 import { XorDecoder } from './xor.js';
 import { IeeeDecoder } from './ieee.js';
+import { DecimalRangeDecoder } from './decimal-range.js';
+import { readScaledDecimalHeader, ScaledDecimalDecoder, scaledDecimalHeader } from './scaled-decimal.js';
 import { CorruptDataError } from './errors.js';
 
 /** How the value column is coded. */
-export type ValueCodec = { kind: 'xor' } | { kind: 'ieee' } | { kind: 'decimal'; scale: number; order: DecimalOrder };
+export type ValueCodec =
+  | { kind: 'xor' }
+  | { kind: 'ieee' }
+  | { kind: 'decimal'; scale: number; order: DecimalOrder }
+  | { kind: 'decimal-range'; scale: number; order: DecimalOrder }
+  | { kind: 'scaled-decimal'; scale: number; divisor: number };
 
 /** The split and measures encoding ids of a value codec. */
 export function splitEncoding(c: ValueCodec): Encoding {
-  return c.kind === 'xor' ? Encoding.SplitXor : c.kind === 'ieee' ? Encoding.SplitIeee : Encoding.SplitDecimal;
+  switch (c.kind) {
+    case 'xor': return Encoding.SplitXor;
+    case 'ieee': return Encoding.SplitIeee;
+    case 'decimal': return Encoding.SplitDecimal;
+    case 'decimal-range': return Encoding.SplitDecimalRange;
+    case 'scaled-decimal': return Encoding.SplitScaledDecimal;
+  }
 }
 export function measuresEncoding(c: ValueCodec): Encoding {
-  return c.kind === 'xor' ? Encoding.MeasuresXor : c.kind === 'ieee' ? Encoding.MeasuresIeee : Encoding.MeasuresDecimal;
+  switch (c.kind) {
+    case 'xor': return Encoding.MeasuresXor;
+    case 'ieee': return Encoding.MeasuresIeee;
+    case 'decimal': return Encoding.MeasuresDecimal;
+    case 'decimal-range': return Encoding.MeasuresDecimalRange;
+    case 'scaled-decimal': return Encoding.MeasuresScaledDecimal;
+  }
 }
 
 export interface ValueDecoder {
@@ -32,14 +52,20 @@ export interface ValueDecoder {
 
 /** Assemble a chunk from its already-coded columns. */
 export function assemble(encoding: Encoding, n: number, keys: Uint8Array, codec: ValueCodec, values: Uint8Array): Uint8Array {
-  const hdr = codec.kind === 'decimal' ? 1 : 0;
+  const decimal = codec.kind === 'decimal' || codec.kind === 'decimal-range';
+  const scaled = codec.kind === 'scaled-decimal' ? scaledDecimalHeader(codec) : null;
+  const hdr = decimal ? 1 : scaled === null ? 0 : scaled.length;
   const out = new Uint8Array(1 + varintSize(n) + varintSize(keys.length) + keys.length + hdr + values.length);
   out[0] = encoding;
   let o = writeVarint(out, 1, n);
   o = writeVarint(out, o, keys.length);
   out.set(keys, o);
   o += keys.length;
-  if (codec.kind === 'decimal') out[o++] = codec.scale | ((codec.order - 1) << 4);
+  if (decimal) out[o++] = codec.scale | ((codec.order - 1) << 4);
+  if (scaled !== null) {
+    out.set(scaled, o);
+    o += scaled.length;
+  }
   out.set(values, o);
   return out;
 }
@@ -68,13 +94,18 @@ export function parseLayout(b: Uint8Array): ChunkLayout {
   if (keyEnd > b.length) throw new CorruptDataError('corrupt chunk: key column past end');
   let valueStart = keyEnd;
   let codec: ValueCodec;
-  if (encoding === Encoding.SplitDecimal || encoding === Encoding.MeasuresDecimal) {
+  const range = encoding === Encoding.SplitDecimalRange || encoding === Encoding.MeasuresDecimalRange;
+  if (range || encoding === Encoding.SplitDecimal || encoding === Encoding.MeasuresDecimal) {
     if (valueStart >= b.length) throw new CorruptDataError('corrupt chunk: missing decimal header');
     const h = b[valueStart++];
     const order = (h >>> 4) + 1;
     if (order !== 1 && order !== 2) throw new CorruptDataError('corrupt chunk: bad decimal order');
     if ((h & 15) > MAX_SCALE) throw new CorruptDataError('corrupt chunk: bad decimal scale');
-    codec = { kind: 'decimal', scale: h & 15, order };
+    codec = range ? { kind: 'decimal-range', scale: h & 15, order } : { kind: 'decimal', scale: h & 15, order };
+  } else if (encoding === Encoding.SplitScaledDecimal || encoding === Encoding.MeasuresScaledDecimal) {
+    const h = readScaledDecimalHeader(b, valueStart);
+    valueStart = h.start;
+    codec = { kind: 'scaled-decimal', scale: h.scale, divisor: h.divisor };
   } else if (encoding === Encoding.SplitXor || encoding === Encoding.MeasuresXor) {
     codec = { kind: 'xor' };
   } else if (encoding === Encoding.SplitIeee || encoding === Encoding.MeasuresIeee) {
@@ -85,9 +116,18 @@ export function parseLayout(b: Uint8Array): ChunkLayout {
   return { encoding, n, keyStart, keyEnd, valueStart, codec };
 }
 
-export function newValueDecoder(b: Uint8Array, l: ChunkLayout): { r: BitReader; d: ValueDecoder } {
-  const r = new BitReader(b, l.valueStart, b.length);
+/** The value column's decoder, and what tells whether it read past the column. */
+export function newValueDecoder(b: Uint8Array, l: ChunkLayout): { r: { readonly overrun: boolean }; d: ValueDecoder } {
   const c = l.codec;
+  if (c.kind === 'decimal-range') {
+    const d = new DecimalRangeDecoder(b, l.valueStart, c.scale, c.order);
+    return { r: d.r, d };
+  }
+  if (c.kind === 'scaled-decimal') {
+    const d = new ScaledDecimalDecoder(b, l.valueStart, c);
+    return { r: d, d };
+  }
+  const r = new BitReader(b, l.valueStart, b.length);
   if (c.kind === 'xor') return { r, d: new XorDecoder(r) };
   if (c.kind === 'ieee') return { r, d: new IeeeDecoder(r) };
   return { r, d: new DecimalDecoder(r, c.scale, c.order) };

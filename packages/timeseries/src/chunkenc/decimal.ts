@@ -13,9 +13,9 @@ import { CorruptDataError } from './errors.js';
 
 export const MAX_SCALE = 9;
 /** Integers are kept below 2^50 so that second differences and zigzag stay exact. */
-const MAX_INT = 2 ** 50;
+export const MAX_INT = 2 ** 50;
 
-const POW10 = new Float64Array(MAX_SCALE + 1);
+export const POW10 = new Float64Array(MAX_SCALE + 1);
 for (let i = 0; i <= MAX_SCALE; i++) POW10[i] = 10 ** i;
 
 /** True when `v` is represented exactly at scale `s`. */
