@@ -3,8 +3,8 @@
 //
 //   [u8 encoding] [varint n] [varint key bytes] [key stream] [value header] [value stream]
 //
-// The value header is empty for XOR and IEEE, one byte for both decimal codecs (Rice and
-// range coded): scale | (order - 1) << 4, and scale-decimal.ts's for scaled decimals.
+// The value header is empty for XOR and IEEE, one byte for decimal: scale | (order - 1) << 4,
+// and scaled-decimal.ts's for scaled decimals.
 // Columns rather than Prometheus-style interleaving so that encodeSplit can code the
 // keys once and try several value codecs, and so that bulk decoding runs two tight loops.
 
@@ -14,7 +14,6 @@ import { Encoding, MAX_POINTS } from './encoding.js';
 import { readVarint, varintSize, writeVarint } from './varint.js';
 import { XorDecoder } from './xor.js';
 import { IeeeDecoder } from './ieee.js';
-import { DecimalRangeDecoder } from './decimal-range.js';
 import { readScaledDecimalHeader, ScaledDecimalDecoder, scaledDecimalHeader } from './scaled-decimal.js';
 import { CorruptDataError } from './errors.js';
 
@@ -23,7 +22,6 @@ export type ValueCodec =
   | { kind: 'xor' }
   | { kind: 'ieee' }
   | { kind: 'decimal'; scale: number; order: DecimalOrder }
-  | { kind: 'decimal-range'; scale: number; order: DecimalOrder }
   | { kind: 'scaled-decimal'; scale: number; divisor: number };
 
 /** The split and measures encoding ids of a value codec. */
@@ -32,7 +30,6 @@ export function splitEncoding(c: ValueCodec): Encoding {
     case 'xor': return Encoding.SplitXor;
     case 'ieee': return Encoding.SplitIeee;
     case 'decimal': return Encoding.SplitDecimal;
-    case 'decimal-range': return Encoding.SplitDecimalRange;
     case 'scaled-decimal': return Encoding.SplitScaledDecimal;
   }
 }
@@ -41,7 +38,6 @@ export function measuresEncoding(c: ValueCodec): Encoding {
     case 'xor': return Encoding.MeasuresXor;
     case 'ieee': return Encoding.MeasuresIeee;
     case 'decimal': return Encoding.MeasuresDecimal;
-    case 'decimal-range': return Encoding.MeasuresDecimalRange;
     case 'scaled-decimal': return Encoding.MeasuresScaledDecimal;
   }
 }
@@ -52,7 +48,7 @@ export interface ValueDecoder {
 
 /** Assemble a chunk from its already-coded columns. */
 export function assemble(encoding: Encoding, n: number, keys: Uint8Array, codec: ValueCodec, values: Uint8Array): Uint8Array {
-  const decimal = codec.kind === 'decimal' || codec.kind === 'decimal-range';
+  const decimal = codec.kind === 'decimal';
   const scaled = codec.kind === 'scaled-decimal' ? scaledDecimalHeader(codec) : null;
   const hdr = decimal ? 1 : scaled === null ? 0 : scaled.length;
   const out = new Uint8Array(1 + varintSize(n) + varintSize(keys.length) + keys.length + hdr + values.length);
@@ -94,14 +90,13 @@ export function parseLayout(b: Uint8Array): ChunkLayout {
   if (keyEnd > b.length) throw new CorruptDataError('corrupt chunk: key column past end');
   let valueStart = keyEnd;
   let codec: ValueCodec;
-  const range = encoding === Encoding.SplitDecimalRange || encoding === Encoding.MeasuresDecimalRange;
-  if (range || encoding === Encoding.SplitDecimal || encoding === Encoding.MeasuresDecimal) {
+  if (encoding === Encoding.SplitDecimal || encoding === Encoding.MeasuresDecimal) {
     if (valueStart >= b.length) throw new CorruptDataError('corrupt chunk: missing decimal header');
     const h = b[valueStart++];
     const order = (h >>> 4) + 1;
     if (order !== 1 && order !== 2) throw new CorruptDataError('corrupt chunk: bad decimal order');
     if ((h & 15) > MAX_SCALE) throw new CorruptDataError('corrupt chunk: bad decimal scale');
-    codec = range ? { kind: 'decimal-range', scale: h & 15, order } : { kind: 'decimal', scale: h & 15, order };
+    codec = { kind: 'decimal', scale: h & 15, order };
   } else if (encoding === Encoding.SplitScaledDecimal || encoding === Encoding.MeasuresScaledDecimal) {
     const h = readScaledDecimalHeader(b, valueStart);
     valueStart = h.start;
@@ -119,10 +114,6 @@ export function parseLayout(b: Uint8Array): ChunkLayout {
 /** The value column's decoder, and what tells whether it read past the column. */
 export function newValueDecoder(b: Uint8Array, l: ChunkLayout): { r: { readonly overrun: boolean }; d: ValueDecoder } {
   const c = l.codec;
-  if (c.kind === 'decimal-range') {
-    const d = new DecimalRangeDecoder(b, l.valueStart, c.scale, c.order);
-    return { r: d.r, d };
-  }
   if (c.kind === 'scaled-decimal') {
     const d = new ScaledDecimalDecoder(b, l.valueStart, c);
     return { r: d, d };

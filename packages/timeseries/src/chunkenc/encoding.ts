@@ -14,8 +14,6 @@ export const Encoding = {
   SplitIeee: 0x12,
   /** Split appended to in place: a list of the split blobs above (segmented.ts). */
   SplitSegmented: 0x13,
-  /** Split: delta-of-delta positions + decimal-scaled integers, range coded (decimal-range.ts). */
-  SplitDecimalRange: 0x14,
   /** Split: delta-of-delta positions + values near a decimal divided by an integer (scaled-decimal.ts). */
   SplitScaledDecimal: 0x15,
   /** Measures: delta-of-delta timestamps + XOR values. */
@@ -24,8 +22,6 @@ export const Encoding = {
   MeasuresDecimal: 0x21,
   /** Measures: delta-of-delta timestamps + IEEE fields coded apart (ieee.ts). */
   MeasuresIeee: 0x22,
-  /** Measures: delta-of-delta timestamps + decimal-scaled integers, range coded (decimal-range.ts). */
-  MeasuresDecimalRange: 0x23,
   /** Measures: delta-of-delta timestamps + values near a decimal divided by an integer (scaled-decimal.ts). */
   MeasuresScaledDecimal: 0x24,
 } as const;

@@ -7,7 +7,7 @@ import { writeVarint } from './varint.js';
 import { CorruptDataError, decodeMeasures, decodeSplit, encodeMeasures, encodeSplit, MAX_POINTS, splitCodecHint } from './index.js';
 import { assertSameBits, decodesOrRejects, doubleColumn, mutated, timestampColumn } from './properties.js';
 
-const COMPRESSED = [Encoding.SplitXor, Encoding.SplitDecimal, Encoding.SplitIeee, Encoding.SplitDecimalRange, Encoding.SplitScaledDecimal, Encoding.MeasuresXor, Encoding.MeasuresDecimal, Encoding.MeasuresIeee, Encoding.MeasuresDecimalRange, Encoding.MeasuresScaledDecimal];
+const COMPRESSED = [Encoding.SplitXor, Encoding.SplitDecimal, Encoding.SplitIeee, Encoding.SplitScaledDecimal, Encoding.MeasuresXor, Encoding.MeasuresDecimal, Encoding.MeasuresIeee, Encoding.MeasuresScaledDecimal];
 
 function decodeAny(b: Uint8Array): void {
   decodesOrRejects(() => decodeSplit(b));

@@ -136,26 +136,10 @@ test('long columns are weighed on their tail, then coded whole: still exact what
   const mixed = walk.map((v, i) => (i < 1000 ? v + r() : v));
   const b = splitRoundTrip(dense(n), mixed);
   assert.notEqual(b[0], Encoding.SplitDecimal);
-  assert.notEqual(b[0], Encoding.SplitDecimalRange);
   // A 3-decimal walk: the decimal codec wins on the tail and codes the whole column.
   const w = splitRoundTrip(dense(n), walk);
   assert.equal(w[0], Encoding.SplitDecimal);
   assert.ok(w.length / n <= 1.5, `${w.length / n} bytes/point`);
-});
-
-test('short decimal columns go to the range-coded codec where it saves over 1/32, long ones stay with Rice', () => {
-  for (const n of [17, 60]) {
-    const walk = randomWalk3(n, n, 500);
-    const b = splitRoundTrip(dense(n), walk);
-    assert.equal(b[0], Encoding.SplitDecimalRange, `${n} points`);
-    const hint = splitCodecHint(b)!;
-    assert.equal(hint.codec.kind, 'decimal-range');
-    // The hint is followed: the same blob.
-    assert.deepEqual(encodeSplit(dense(n), walk, hint), b);
-  }
-  // A constant column: Rice's run mode is smaller.
-  assert.equal(splitRoundTrip(dense(60), new Float64Array(60).fill(1.5))[0], Encoding.SplitDecimal);
-  assert.equal(splitRoundTrip(dense(3600), randomWalk3(3600, 2, 500))[0], Encoding.SplitDecimal);
 });
 
 test('a measures codec hint: the blob of the measures before is followed while its codec applies', () => {

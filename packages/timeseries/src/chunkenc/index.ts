@@ -6,7 +6,6 @@
 import { BitReader, BitWriter } from './bitstream.js';
 import { assemble, measuresEncoding, splitEncoding, newValueDecoder, parseLayout, type ChunkLayout, type ValueCodec } from './chunk.js';
 import { DecimalDecoder, DecimalEncoder, decimalColumnBits, findScale } from './decimal.js';
-import { decimalRangeBytes, DecimalRangeDecoder, encodeDecimalRange } from './decimal-range.js';
 import { encodeScaledDecimal, findScaledDecimal, scaledDecimalBytes, ScaledDecimalDecoder } from './scaled-decimal.js';
 import { XorDecoder, XorEncoder, xorColumnBits } from './xor.js';
 import { IeeeDecoder, ieeeLayout, writeIeeeColumn } from './ieee.js';
@@ -72,11 +71,6 @@ function encodeValues(values: Float64Array, codec: ValueCodec): Uint8Array {
     if (bytes === null) throw new RangeError(`a value is not a scaled decimal at scale ${codec.scale} and divisor ${codec.divisor}`);
     return bytes;
   }
-  if (codec.kind === 'decimal-range') {
-    const bytes = encodeDecimalRange(values, codec.scale, codec.order);
-    if (bytes === null) throw new RangeError(`a value is not a decimal at scale ${codec.scale}`);
-    return bytes;
-  }
   const w = valueScratch;
   w.reset();
   if (codec.kind === 'ieee') {
@@ -91,17 +85,6 @@ function encodeValues(values: Float64Array, codec: ValueCodec): Uint8Array {
   return w.view();
 }
 
-/**
- * Longest column the range-coded decimal codec is weighed for, and what it must save over
- * the best other codec (1/32) to be chosen. It decodes five to six times slower than the
- * Rice decimal codec (190-250 against 40-45 ns per value) and is weighed by running its models
- * (~180 ns per value and order); on long columns it saves under 1% (walk3: 11.07 against
- * 11.12 bits per value), on short ones 4 to 20% (60 values: 12.0 against 12.6 bits, 17
- * values: 13.2 against 16.2), where Rice's adaptation has not settled yet. Short columns
- * are the splits and buffers of small metrics, whose decoding time does not matter.
- */
-const RANGE_MAX_POINTS = 512;
-
 /** Values the codecs are weighed on when a column is longer than twice this. */
 const SAMPLE = 1024;
 
@@ -112,7 +95,6 @@ const SAMPLE = 1024;
  * hinted scale is kept rather than searched for again on every commit.
  */
 function encodeValuesWith(values: Float64Array, codec: ValueCodec): Uint8Array | null {
-  if (codec.kind === 'decimal-range') return encodeDecimalRange(values, codec.scale, codec.order);
   if (codec.kind === 'scaled-decimal') return encodeScaledDecimal(values, codec);
   if (codec.kind !== 'decimal') return encodeValues(values, codec);
   const w = valueScratch;
@@ -132,9 +114,7 @@ function encodeValuesWith(values: Float64Array, codec: ValueCodec): Uint8Array |
  * with the winner (commits of thousands of points cross a power of two on nearly every
  * commit). Candidates are weighed by their exact coded size, counted without coding, and
  * only the winner is coded (ties go to the earlier candidate: xor, ieee, decimal order 1,
- * order 2; then, for short columns, the range-coded decimal orders, weighed by their
- * models' estimate, which is within a few bytes of their coded size: see RANGE_MAX_POINTS;
- * for columns no decimal scale fits, the scaled decimal at the scale and divisor that fit
+ * order 2; for columns no decimal scale fits, the scaled decimal at the scale and divisor that fit
  * the column's head best, kept only when it codes the whole column).
  */
 function bestValues(values: Float64Array, hint?: SplitCodecHint | null): { codec: ValueCodec; bytes: Uint8Array } {
@@ -163,12 +143,6 @@ function bestValues(values: Float64Array, hint?: SplitCodecHint | null): { codec
     if (size2 < size) {
       codec = { kind: 'decimal', scale, order: 2 };
       size = size2;
-    }
-    if (values.length <= RANGE_MAX_POINTS) {
-      const [range1, range2] = decimalRangeBytes(weighed, scale);
-      const margin = size - (size >>> 5);
-      if (range1 < margin && range1 <= range2) codec = { kind: 'decimal-range', scale, order: 1 };
-      else if (range2 < margin) codec = { kind: 'decimal-range', scale, order: 2 };
     }
   } else {
     const sd = findScaledDecimal(weighed);
@@ -219,8 +193,6 @@ function valueFill(b: Uint8Array, l: ChunkLayout): { r: { readonly overrun: bool
     fill = (out, from, to) => {
       for (let i = from; i < to; i++) out[i] = d.next();
     };
-  } else if (d instanceof DecimalRangeDecoder) {
-    fill = (out, from, to) => d.readInto(out, from, to);
   } else {
     fill = (out, from, to) => {
       for (let i = from; i < to; i++) out[i] = d.next();
@@ -322,7 +294,6 @@ export function decodeSplit(b: Uint8Array): { positions: Uint32Array; values: Fl
     case Encoding.SplitXor:
     case Encoding.SplitIeee:
     case Encoding.SplitDecimal:
-    case Encoding.SplitDecimalRange:
     case Encoding.SplitScaledDecimal: {
       const l = parseLayout(b);
       const kr = new BitReader(b, l.keyStart, l.keyEnd);
@@ -434,7 +405,6 @@ export function decodeMeasures(b: Uint8Array): { ts: BigInt64Array; values: Floa
     case Encoding.MeasuresXor:
     case Encoding.MeasuresIeee:
     case Encoding.MeasuresDecimal:
-    case Encoding.MeasuresDecimalRange:
     case Encoding.MeasuresScaledDecimal: {
       const l = parseLayout(b);
       const kr = new BitReader(b, l.keyStart, l.keyEnd);
@@ -463,7 +433,7 @@ export interface BlobAnatomy {
 
 function codecName(c: ValueCodec): string {
   if (c.kind === 'scaled-decimal') return `${c.kind} s${c.scale} /${c.divisor}`;
-  return c.kind === 'decimal' || c.kind === 'decimal-range' ? `${c.kind} s${c.scale} o${c.order}` : c.kind;
+  return c.kind === 'decimal' ? `${c.kind} s${c.scale} o${c.order}` : c.kind;
 }
 
 /** The anatomy of a split blob (any encoding decodeSplit reads) or, with `measures`, a measures blob. */
