@@ -103,30 +103,30 @@ export function findScaledDecimal(values: Float64Array): ScaledDecimal | null {
   const n = Math.min(values.length, PROBE);
   if (n === 0) return null;
   let best: ScaledDecimal | null = null;
-  let bestCost = Infinity;
+  // Over 44 bits per value the column is noise to this codec (std columns are): XOR and
+  // IEEE coding win. A pair is dropped as soon as its head costs more than that or than
+  // the best so far: it runs on every commit, and weighing all 140 pairs in full was 9 %
+  // of the processing of a policy with means and sums.
+  let bestCost = 44 * n + 1;
   for (const c of DIVISORS) {
     for (let s = 0; s <= 6; s++) {
       const m = POW10[s];
       let cost = 0;
       let prev = 0;
-      let ok = true;
-      for (let j = 0; j < n && ok; j++) {
-        if (!split(values[j], m, c, pair)) ok = false;
-        else {
-          if (j > 0) cost += bitLength(Math.abs(pair[0] - prev));
-          cost += bitLength(Math.abs(pair[1]));
-          prev = pair[0];
-        }
+      let j = 0;
+      for (; j < n && cost < bestCost; j++) {
+        if (!split(values[j], m, c, pair)) break;
+        if (j > 0) cost += bitLength(Math.abs(pair[0] - prev));
+        cost += bitLength(Math.abs(pair[1]));
+        prev = pair[0];
       }
-      if (ok && cost < bestCost) {
+      if (j === n && cost < bestCost) {
         bestCost = cost;
         best = { scale: s, divisor: c };
       }
     }
   }
-  // Over 44 bits per value the column is noise to this codec (std columns are): XOR and
-  // IEEE coding win, and checking the whole column would only cost time.
-  if (best === null || bestCost > 44 * n) return null;
+  if (best === null) return null;
   const m = POW10[best.scale];
   for (let j = 0; j < values.length; j++) if (!split(values[j], m, best.divisor, pair)) return null;
   return best;
