@@ -73,17 +73,12 @@ interface PendingMetric {
 
 /**
  * Group commit of metric creations: calls arriving together are inserted by one
- * transaction, each caller still getting its own result or error. A batch does not wait
- * for the previous one to be durable: on SQLite the wait for the disk happens after the
- * connection is handed back (see connect.ts), so the next batch commits while the disk
- * works and one fsync of the log covers both; what bounds creations is then the clients'
- * concurrency, not a commit and an fsync per group in turn.
+ * transaction (one fsync), each caller still getting its own result or error.
  */
 export class MetricGroupCommit {
   private closed = false;
   private pendingMetrics: PendingMetric[] = [];
-  private scheduled = false;
-  private readonly inFlight = new Set<Promise<void>>();
+  private flushing: Promise<void> | null = null;
 
   constructor(private readonly ctx: Ctx) {}
 
@@ -97,28 +92,30 @@ export class MetricGroupCommit {
     if (this.closed) return this.insertMetric(metric);
     return new Promise<Metric>((resolve, reject) => {
       this.pendingMetrics.push({ metric, resolve, reject });
-      // Callers of the same turn of the event loop share a batch.
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => this.flushMetrics());
-      }
+      // The first caller of a quiet period starts the flusher; callers arriving while it
+      // commits wait for the next round, and all of them share its transaction.
+      this.flushing ??= new Promise<void>((done) => setImmediate(() => void this.flushMetrics().finally(done)));
     });
   }
 
   /** Commits (and answers) the creations already queued; later ones are inserted alone. */
   async close(): Promise<void> {
     this.closed = true;
-    this.flushMetrics();
-    while (this.inFlight.size > 0) await Promise.all(this.inFlight);
+    while (this.flushing !== null) await this.flushing;
   }
 
-  /** Starts a batch of whatever is queued (several when more than a batch holds). */
-  private flushMetrics(): void {
-    this.scheduled = false;
-    while (this.pendingMetrics.length > 0) {
-      const done = this.insertMetricBatch(this.pendingMetrics.splice(0, METRIC_BATCH));
-      this.inFlight.add(done);
-      void done.finally(() => this.inFlight.delete(done));
+  /**
+   * The group-commit loop: commits whatever is queued as one batch, then the next. A
+   * commit (and its fsync) blocks this thread, so the requests arriving meanwhile wait in
+   * the socket buffers and all join the following batch.
+   */
+  private async flushMetrics(): Promise<void> {
+    try {
+      while (this.pendingMetrics.length > 0) {
+        await this.insertMetricBatch(this.pendingMetrics.splice(0, METRIC_BATCH));
+      }
+    } finally {
+      this.flushing = null;
     }
   }
 
