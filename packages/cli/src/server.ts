@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { changeSackCount } from '@tally/incoming';
 import { CONSOLE_PUBLIC_DIR } from '@tally/console';
-import { buildApi, StoreTokenVerifier, warmUpMeasuresScanners, type MetricdStatus, type TokenVerifier, type UserStore } from '@tally/rest';
+import { buildApi, StoreTokenVerifier, type MetricdStatus, type TokenVerifier, type UserStore } from '@tally/rest';
 import { loadAgentConfig } from '@tally/agent';
 import { ConfigError, isLoopbackHost, listenRefusal, resolveSettings, type Settings } from './config.js';
 import { openServices, startMetricdThread, upgrade, type Services } from './services.js';
@@ -128,8 +128,6 @@ async function runApi(s: Settings, log: Logger, tls: TlsFiles | undefined, pool?
       console: { root: CONSOLE_PUBLIC_DIR, alarmApi: () => alarmApi },
     },
   );
-  // Before the port opens: the first requests then find the measures scanners compiled.
-  warmUpMeasuresScanners();
   await app.listen({ host: s.host, port: s.port });
   const host = s.host.includes(':') ? `[${s.host}]` : s.host;
   log.info({ url: `${tls ? 'https' : 'http'}://${host}:${s.port}`, dataDir: s.dataDir, authMode: s.authMode }, 'Tally API listening');

@@ -20,4 +20,3 @@ export { indexerResourceSearch, type AggregateResource, type ResourceSearch } fr
 export { measureResourceGroups, measureResourceGroupsOfQueries, type GroupMeasured, type GroupQuery, type GroupQueryAnswer, type CommonArgs } from './domain/aggregates.js';
 export { MetricsNotFound } from './domain/errors.js';
 export { resourceJson } from './resources/json.js';
-export { warmUpMeasuresScanners } from './ingest/measures-json.js';

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { Measures } from '@tally/timeseries';
 import { parseMeasures } from '../measures.js';
-import { fastBatchMeasures, fastMeasuresList, warmUpMeasuresScanners } from './measures-json.js';
+import { fastBatchMeasures, fastMeasuresList } from './measures-json.js';
 
 const F64 = new Float64Array(1);
 const BITS = new BigUint64Array(F64.buffer);
@@ -129,9 +129,4 @@ test('batch bodies: every list read as the general path reads it, in order; unus
   ]) {
     assert.equal(fastBatchMeasures(Buffer.from(body)), null, body);
   }
-});
-
-test('the start-up warm-up runs the scanners over bodies they accept (a refused one would warm nothing)', () => {
-  // It throws when either scanner refuses its bodies, e.g. after a change of the grammar.
-  warmUpMeasuresScanners();
 });

@@ -330,39 +330,3 @@ export function fastBatchMeasures(body: Uint8Array): Map<string, Measures> | nul
   for (const [key, from] of ranges) out.set(key, col.range(from, ends[k++]));
   return out;
 }
-
-/**
- * Runs both scanners over synthetic bodies of the forms collectors send (ISO timestamps with
- * and without fraction and offset, integer, decimal, negative and exponent values), so that
- * V8 has compiled them before the first request. Run cold, the first 10 000-measure batch
- * a fresh process scanned cost 24-39 ms of CPU, the second 2-8 ms, the next ones 1.1 ms
- * (the scan runs in the interpreter until V8 optimizes its loops); after this warm-up the
- * first costs 1.1-1.5 ms. The warm-up itself costs 40-60 ms of CPU once, at start-up.
- */
-export function warmUpMeasuresScanners(): void {
-  const times = ['2024-01-01T00:00:00', '2024-01-01T00:00:01.5', '2024-01-01T00:00:02.123456789Z', '2024-01-01T00:00:03+02:00'];
-  const values = ['1', '-2.5', '0.001', '12.375', '1e3', '-7', '3.25E-2'];
-  const list = (m: number, n: number): string => {
-    const out: string[] = [];
-    for (let i = 0; i < n; i++) {
-      const day = String(1 + ((i >> 12) % 28)).padStart(2, '0');
-      const time = times[(i + m) % times.length].replace('01-01', `01-${day}`);
-      // Both key orders, with and without whitespace, as JSON encoders write them.
-      out.push(i % 5 === 0
-        ? `{ "value": ${values[(i * 3 + m) % values.length]}, "timestamp": "${time}" }`
-        : `{"timestamp":"${time}","value":${values[(i + m) % values.length]}}`);
-    }
-    return `[${out.join(',')}]`;
-  };
-  const id = (k: number): string => `00000000-0000-4000-8000-${String(k).padStart(12, '0')}`;
-  // Buffers, as request bodies arrive: warmed on plain Uint8Arrays, the scanners met a
-  // Buffer's other hidden class in the first request and ran slowly again.
-  const batch = Buffer.from(`{${Array.from({ length: 25 }, (_, k) => `"${id(k)}":${list(k, 400)}`).join(',')}}`);
-  const single = Buffer.from(list(0, 2_000));
-  // Twice: V8 optimizes the loops during the first pass, the second runs what it compiled.
-  for (let pass = 0; pass < 2; pass++) {
-    if (fastBatchMeasures(batch) === null || fastMeasuresList(single) === null) {
-      throw new Error('the measures scanners refused their own warm-up bodies');
-    }
-  }
-}
