@@ -50,17 +50,24 @@ const readFd = promisify(readCallback);
 export async function readRange(path: string, offset: number, length: number): Promise<Buffer> {
   const fd = await openFd(path, 'r');
   try {
-    const buf = Buffer.allocUnsafe(length);
-    let got = 0;
-    while (got < length) {
-      const { bytesRead } = await readFd(fd, buf, got, length - got, offset + got);
-      if (bytesRead === 0) break;
-      got += bytesRead;
-    }
-    return got === length ? buf : buf.subarray(0, got);
+    return await readFully(offset, length, async (buf, at, n, position) => (await readFd(fd, buf, at, n, position)).bytesRead);
   } finally {
     await closeFd(fd);
   }
+}
+
+/** `length` bytes from `offset` by as many `read` calls as partial reads need; fewer at the end of the file. */
+async function readFully(
+  offset: number, length: number, read: (buf: Buffer, at: number, n: number, position: number) => number | Promise<number>,
+): Promise<Buffer> {
+  const buf = Buffer.allocUnsafe(length);
+  let got = 0;
+  while (got < length) {
+    const n = await read(buf, got, length - got, offset + got);
+    if (n === 0) break;
+    got += n;
+  }
+  return got === length ? buf : buf.subarray(0, got);
 }
 
 // libuv hands at most IOV_MAX (1024 on Linux) buffers to one writev; stay well below.
@@ -68,10 +75,16 @@ const MAX_IOV = 512;
 
 /** Writes every buffer at `position` onwards, handling partial writes and IOV_MAX. */
 export async function writeAll(fh: FileHandle, buffers: readonly ArrayBufferView[], position = 0): Promise<void> {
+  await writeBuffers(buffers, position, async (chunk, at) => (await fh.writev(chunk, at)).bytesWritten);
+}
+
+/** writeAll over any `writev`, which answers the bytes it wrote. */
+async function writeBuffers(
+  buffers: readonly ArrayBufferView[], position: number, writev: (chunk: Uint8Array[], position: number) => number | Promise<number>,
+): Promise<void> {
   let queue = buffers.map((b) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
   while (queue.length > 0) {
-    const chunk = queue.slice(0, MAX_IOV);
-    const { bytesWritten } = await fh.writev(chunk, position);
+    const bytesWritten = await writev(queue.slice(0, MAX_IOV), position);
     // No progress on a regular file means the disk is full.
     if (bytesWritten === 0) throw Object.assign(new Error('no progress writing file'), { code: 'ENOSPC' });
     position += bytesWritten;
@@ -113,11 +126,11 @@ export async function createDurableFile(path: string, buffers: readonly ArrayBuf
  * `blockingFileOps` runs every operation but fsync as a blocking call on the calling thread,
  * for threads that serve nothing else (processing threads): each pool round trip costs
  * two thread switches and a wake-up, and a commit of the aggregate storage made about
- * fifteen of them in a row. Measured on a processing thread folding 10 rounds of 100
- * metrics x 500 measures (perf stat of the whole server): 81 000-91 000 context switches
- * and 5.9-8.0 s of CPU with the pool, 39 000-43 000 and 5.0-5.1 s blocking. fsync stays on
- * the pool in both (it waits for the device, milliseconds), so concurrent commits still
- * overlap their fsyncs.
+ * fifteen of them in a row. Measured on an idle machine, a server folding 10 rounds of 100
+ * metrics x 500 measures (perf stat over its life, three alternating pairs): 72 000-74 000
+ * context switches with the pool, 39 000-41 000 blocking; a round 168-385 ms against
+ * 111-251. fsync stays on the pool in both (it waits for the device, milliseconds), so
+ * concurrent commits still overlap their fsyncs.
  */
 export interface FileOps {
   /** `length` bytes from `offset` (fewer at the end of the file). */
@@ -155,33 +168,19 @@ function settled<T>(fn: () => T): Promise<T> {
 }
 
 export const blockingFileOps: FileOps = {
-  readRange: (path, offset, length) => settled(() => {
+  readRange: async (path, offset, length) => {
     const fd = openSync(path, 'r');
     try {
-      const buf = Buffer.allocUnsafe(length);
-      let got = 0;
-      while (got < length) {
-        const n = readSync(fd, buf, got, length - got, offset + got);
-        if (n === 0) break;
-        got += n;
-      }
-      return got === length ? buf : buf.subarray(0, got);
+      return await readFully(offset, length, (buf, at, n, position) => readSync(fd, buf, at, n, position));
     } finally {
       closeSync(fd);
     }
-  }),
+  },
   readFile: (path) => settled(() => readFileSync(path)),
   createDurable: async (path, buffers) => {
     const fd = openSync(path, 'wx');
     try {
-      let queue = buffers.map((b) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
-      let position = 0;
-      while (queue.length > 0) {
-        const written = writevSync(fd, queue.slice(0, MAX_IOV), position);
-        if (written === 0) throw Object.assign(new Error('no progress writing file'), { code: 'ENOSPC' });
-        position += written;
-        queue = skipBytes(queue, written);
-      }
+      await writeBuffers(buffers, 0, (chunk, position) => writevSync(fd, chunk, position));
       await fsyncFd(fd);
     } catch (err) {
       try {

@@ -30,8 +30,9 @@ export interface FileAggregateStorageOptions {
   recordCacheBytes?: number;
   /**
    * The instance serves a thread that does nothing else (a processing thread): file
-   * operations other than fsync block it instead of going through libuv's thread pool
-   * (see blockingFileOps). Never on a thread with an event loop serving requests.
+   * operations other than fsyncs and the unlinks of superseded files block it instead of
+   * going through libuv's thread pool (see blockingFileOps). Never on a thread with an
+   * event loop serving requests.
    */
   blockingIo?: boolean;
 }
