@@ -219,6 +219,21 @@ function getPacked(src: ByteSource, file: string): string {
   return groups.join('-');
 }
 
+/** Bytes `a` and `b` share at their start (front coding). */
+function sharedPrefix(a: Buffer, b: Buffer): number {
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < n && a[i] === b[i]) i++;
+  return i;
+}
+
+/** A front-coded string's bytes: varint bytes shared with `previous`, varint length and the rest. */
+function getFrontCoded(src: ByteSource, previous: Buffer, file: string, what: string): Buffer {
+  const shared = src.varint();
+  if (shared > previous.length) throw new CorruptStorageError(file, `bad ${what} prefix`);
+  return Buffer.concat([previous.subarray(0, shared), src.bytes(src.varint())]);
+}
+
 export function encodeManifest(m: Manifest): Buffer {
   const out = new ByteSink();
   for (let i = 0; i < 12; i++) out.byte(0); // magic, version, CRC: filled below
@@ -243,7 +258,7 @@ export function encodeManifest(m: Manifest): Buffer {
   }
   out.varint(m.splits.size);
   const tokens = new Map<string, number>();
-  const lastToken = { bytes: Buffer.alloc(0) };
+  const lastToken: { bytes: Buffer } = { bytes: Buffer.alloc(0) };
   const packEnds = new Map<number, number>();
   for (const [key, ref] of m.splits) {
     putKey(out, key, tokens, lastToken);
@@ -308,9 +323,7 @@ function putKey(out: ByteSink, key: string, tokens: Map<string, number>, lastTok
     }
     out.varint(2 * tokens.size);
     const b = Buffer.from(t, 'utf8');
-    const previous = lastToken.bytes;
-    let shared = 0;
-    while (shared < b.length && shared < previous.length && b[shared] === previous[shared]) shared++;
+    const shared = sharedPrefix(lastToken.bytes, b);
     out.varint(shared);
     out.varint(b.length - shared);
     out.bytes(b.subarray(shared));
@@ -334,9 +347,7 @@ function getKey(src: ByteSource, tokens: string[], lastToken: { bytes: Buffer },
     const index = tag / 2;
     if (index > tokens.length) throw new CorruptStorageError(file, 'bad key token');
     if (index === tokens.length) {
-      const shared = src.varint();
-      if (shared > lastToken.bytes.length) throw new CorruptStorageError(file, 'bad key token prefix');
-      lastToken.bytes = Buffer.concat([lastToken.bytes.subarray(0, shared), src.bytes(src.varint())]);
+      lastToken.bytes = getFrontCoded(src, lastToken.bytes, file, 'key token');
       tokens.push(lastToken.bytes.toString('utf8'));
     }
     parts.push(tokens[index]);
@@ -452,20 +463,17 @@ function decodeManifestV2(bytes: Buffer, file: string, version: number): Manifes
     }
   }
   const splits = new Map<string, SplitRef>();
-  let previous = Buffer.alloc(0);
+  let previous: Buffer = Buffer.alloc(0);
   const tokens: string[] = [];
-  const lastToken = { bytes: Buffer.alloc(0) };
+  const lastToken: { bytes: Buffer } = { bytes: Buffer.alloc(0) };
   const packEnds = new Map<number, number>();
   for (let i = src.varint(); i > 0; i--) {
     let key: string;
     if (version >= VERSION) {
       key = getKey(src, tokens, lastToken, file);
     } else {
-      const shared = src.varint();
-      if (shared > previous.length) throw new CorruptStorageError(file, 'bad key prefix');
-      const k = Buffer.concat([previous.subarray(0, shared), src.bytes(src.varint())]);
-      previous = k;
-      key = k.toString('utf8');
+      previous = getFrontCoded(src, previous, file, 'key');
+      key = previous.toString('utf8');
     }
     const kind = src.byte();
     let ref: SplitRef;
