@@ -426,7 +426,7 @@ export interface BlobAnatomy {
   keys: number;
   /** The value column. */
   values: number;
-  /** Value codec of each chunk: xor, ieee, raw, or decimal/<coder> s<scale> o<order>. */
+  /** Value codec of each chunk: xor, ieee, raw, decimal s<scale> o<order> or scaled-decimal s<scale> /<divisor>. */
   codecs: string[];
   points: number;
 }
