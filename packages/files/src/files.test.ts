@@ -106,6 +106,14 @@ for (const [name, ops] of [['pool', poolFileOps], ['blocking', blockingFileOps]]
     assert.deepEqual(await ops.readRange(path, whole.length - 4, 100), whole.subarray(whole.length - 4), 'short at the end');
     assert.deepEqual(await ops.readFile(path), whole);
     await assert.rejects(ops.readRange(join(dir, 'none'), 0, 1), (e: unknown) => isMissing(e));
+    // withFile: the size, then reads located from the end, in one open.
+    const tail = await ops.withFile(path, async (size, read) => {
+      assert.equal(size, whole.length);
+      return [await read(size - 6, 6), await read(size - 2, 10), await read(0, 3)];
+    });
+    assert.deepEqual(tail, [whole.subarray(whole.length - 6), whole.subarray(whole.length - 2), whole.subarray(0, 3)]);
+    await assert.rejects(ops.withFile(join(dir, 'none'), async () => 1), (e: unknown) => isMissing(e));
+    await assert.rejects(ops.withFile(path, async () => { throw new Error('from fn'); }), /from fn/);
     await assert.rejects(ops.readFile(join(dir, 'none')), (e: unknown) => isMissing(e));
     await ops.symlink('pack', join(dir, 'link.tmp'));
     await ops.rename(join(dir, 'link.tmp'), join(dir, 'link'));

@@ -1,7 +1,7 @@
 // File-system helpers of the file drivers (incoming, storage, coordination): errno
 // classification, durable writes (file and folder fsync) and a fast whole-file read.
 import {
-  close as closeCallback, closeSync, fsync as fsyncCallback, open as openCallback, openSync, read as readCallback,
+  close as closeCallback, closeSync, fstat as fstatCallback, fstatSync, fsync as fsyncCallback, open as openCallback, openSync, read as readCallback,
   readFile as readFileCallback, readFileSync, readSync, renameSync, symlinkSync, unlinkSync, writevSync, type BigIntStats,
 } from 'node:fs';
 import { open, readdir, rename, symlink, unlink, type FileHandle } from 'node:fs/promises';
@@ -42,6 +42,7 @@ export const readFile: (path: string) => Promise<Buffer> = promisify(readFileCal
 const openFd = promisify(openCallback);
 const closeFd = promisify(closeCallback);
 const readFd = promisify(readCallback);
+const fstatFd = promisify(fstatCallback);
 
 /**
  * `length` bytes of the file from `offset` (fewer at the end of the file). Callback fs
@@ -132,9 +133,18 @@ export async function createDurableFile(path: string, buffers: readonly ArrayBuf
  * 111-251. fsync stays on the pool in both (it waits for the device, milliseconds), so
  * concurrent commits still overlap their fsyncs.
  */
+/** Positional reads of one open file: `length` bytes from `offset` (fewer at the end of the file). */
+export type ReadAt = (offset: number, length: number) => Promise<Buffer>;
+
 export interface FileOps {
   /** `length` bytes from `offset` (fewer at the end of the file). */
   readRange(path: string, offset: number, length: number): Promise<Buffer>;
+  /**
+   * Opens `path` for reading and gives `fn` its size and positional reads of it; the file is
+   * closed when `fn` settles. For reads that locate their bytes from the file's end (a
+   * trailer naming the length before it) with one open.
+   */
+  withFile<T>(path: string, fn: (size: number, read: ReadAt) => Promise<T>): Promise<T>;
   readFile(path: string): Promise<Buffer>;
   /** createDurableFile without the stats. */
   createDurable(path: string, buffers: readonly ArrayBufferView[]): Promise<void>;
@@ -146,6 +156,15 @@ export interface FileOps {
 
 export const poolFileOps: FileOps = {
   readRange,
+  withFile: async (path, fn) => {
+    const fd = await openFd(path, 'r');
+    try {
+      const { size } = await fstatFd(fd);
+      return await fn(size, (offset, length) => readFully(offset, length, async (buf, at, n, position) => (await readFd(fd, buf, at, n, position)).bytesRead));
+    } finally {
+      await closeFd(fd);
+    }
+  },
   readFile,
   createDurable: async (path, buffers) => {
     await createDurableFile(path, buffers);
@@ -172,6 +191,15 @@ export const blockingFileOps: FileOps = {
     const fd = openSync(path, 'r');
     try {
       return await readFully(offset, length, (buf, at, n, position) => readSync(fd, buf, at, n, position));
+    } finally {
+      closeSync(fd);
+    }
+  },
+  withFile: async (path, fn) => {
+    const fd = openSync(path, 'r');
+    try {
+      const { size } = fstatSync(fd);
+      return await fn(size, (offset, length) => readFully(offset, length, (buf, at, n, position) => readSync(fd, buf, at, n, position)));
     } finally {
       closeSync(fd);
     }

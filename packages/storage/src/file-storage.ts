@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, rm, stat } from 'node:fs/promises';
+import { mkdir, rm, stat } from 'node:fs/promises';
 import { readlinkSync, type BigIntStats } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { eachLimited } from '@tally/retry';
@@ -407,29 +407,19 @@ export class FileAggregateStorage implements AggregateStorage {
 
   /** The manifest at the end of a pack; null when the pack is gone. */
   async #loadPack(path: string): Promise<Manifest | null> {
-    let fh;
     try {
-      fh = await open(path, 'r');
-    } catch (err) {
-      if (isMissing(err)) return null;
-      throw asUnavailable(err, 'reading manifest');
-    }
-    try {
-      const size = (await fh.stat()).size;
-      if (size < PACK_TRAILER_BYTES) throw new CorruptStorageError(path, 'truncated pack');
-      const trailer = Buffer.alloc(PACK_TRAILER_BYTES);
-      await fh.read(trailer, 0, PACK_TRAILER_BYTES, size - PACK_TRAILER_BYTES);
-      const length = decodePackTrailer(trailer, size, path);
-      const bytes = Buffer.alloc(length);
-      await fh.read(bytes, 0, length, size - PACK_TRAILER_BYTES - length);
-      const manifest = decodeManifest(bytes, path);
+      const manifest = await this.#io.withFile(path, async (size, read) => {
+        if (size < PACK_TRAILER_BYTES) throw new CorruptStorageError(path, 'truncated pack');
+        const trailer = await read(size - PACK_TRAILER_BYTES, PACK_TRAILER_BYTES);
+        const length = decodePackTrailer(trailer, size, path);
+        return decodeManifest(await read(size - PACK_TRAILER_BYTES - length, length), path);
+      });
       this.#own.set(manifest, path.slice(path.lastIndexOf('/') + 1));
       return manifest;
     } catch (err) {
+      if (isMissing(err)) return null;
       if (err instanceof CorruptStorageError) throw err;
       throw asUnavailable(err, 'reading manifest');
-    } finally {
-      await fh.close();
     }
   }
 
