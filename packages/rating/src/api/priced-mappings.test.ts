@@ -22,7 +22,7 @@ for (const engine of testDatabases()) {
     let book: PriceBook | null = new PriceBook([{ source: 'bundled', file: { format: 1, entries: [entry('0.0104', '2020-01-01'), entry('99', '2999-01-01')] } }]);
     const app = buildRatingServer({ store: new SqlRatingStore(database.db, database.dialect), authMode: 'noauth', bodyLimit: 1 << 20, prices: () => book });
     try {
-      assert.equal(await migrateRating(database, RATING_STORE_MIGRATIONS), 2);
+      assert.equal(await migrateRating(database, RATING_STORE_MIGRATIONS), RATING_STORE_MIGRATIONS.length);
       const call = async (method: 'GET' | 'POST' | 'PUT', path: string, payload?: unknown): Promise<{ status: number; body: Record<string, unknown> }> => {
         const r = await app.inject({ method, url: path, headers: ADMIN, ...(payload === undefined ? {} : { payload: payload as Record<string, unknown> }) });
         return { status: r.statusCode, body: r.body === '' ? {} : r.json<Record<string, unknown>>() };

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { sql } from 'kysely';
 import { testDatabases } from '@tally/indexer/test-util';
 import { migrateRating, openRatingDatabase } from '../db.js';
 import { RATING_STORE_MIGRATIONS, RatingConflictError, RatingNotFoundError, RatingClientError, SqlRatingStore } from './index.js';
@@ -96,4 +97,43 @@ for (const engine of testDatabases()) {
     assert.deepEqual((await s.enabledModules()).map((m) => m.module_id), ['hashmap', 'noop']);
     await assert.rejects(s.updateModule('nope', { enabled: true }), RatingNotFoundError);
   }));
+
+  test(`${engine.name}: rated rows written before attributes had their table keep their points, order and attributes`, async () => {
+    const { url, drop } = await engine.create();
+    const database = await openRatingDatabase(url);
+    try {
+      assert.equal(await migrateRating(database, RATING_STORE_MIGRATIONS.filter((m) => m.version <= 2)), 2);
+      const h = 3_600_000_000;
+      const b0 = 1_700_000_000_000_000;
+      const gbA = JSON.stringify({ id: 'r-a', project_id: 'p1' });
+      const gbB = JSON.stringify({ id: 'r-b', project_id: 'p1' });
+      const md = JSON.stringify({ flavor_name: 'm1.small' });
+      // Inserted out of period order: the ids, not the periods, give the order within a period.
+      for (const [b, type, gb, price] of [[b0 + h, 'instance', gbA, '0.3'], [b0, 'instance', gbB, '0.2'], [b0, 'instance', gbA, '0.1'], [b0, 'image', gbA, '7']] as const) {
+        await sql`insert into rating_dataframes (scope_id, begin_us, end_us, type, unit, qty, price, currency, project_id, groupby, metadata)
+          values ('p1', ${b}, ${b + h}, ${type}, 'instance', '1', ${price}, 'EUR', 'p1', ${gb}, ${md})`.execute(database.db);
+      }
+      assert.equal(await migrateRating(database, RATING_STORE_MIGRATIONS), RATING_STORE_MIGRATIONS.length - 2);
+      const s = new SqlRatingStore(database.db, database.dialect);
+      const rows = await s.rated({ beginUs: b0, endUs: b0 + 2 * h });
+      assert.deepEqual(rows.map((r) => [r.begin_us, r.type, r.price, r.groupby.id, r.metadata.flavor_name, r.currency]), [
+        [b0, 'instance', '0.2', 'r-b', 'm1.small', 'EUR'], [b0, 'instance', '0.1', 'r-a', 'm1.small', 'EUR'], [b0, 'image', '7', 'r-a', 'm1.small', 'EUR'],
+        [b0 + h, 'instance', '0.3', 'r-a', 'm1.small', 'EUR'],
+      ]);
+      const count = async (): Promise<number> => Number((await sql<{ n: number | bigint }>`select count(*) as n from rating_attributes`.execute(database.db)).rows[0].n);
+      assert.equal(await count(), 2, 'one attributes row per distinct groupby and metadata');
+      // A new write naming the same attributes (other objects, same content) reuses their row.
+      const period = { scopeId: 'p1', begin: BigInt(b0 + 2 * h) * 1000n, end: BigInt(b0 + 3 * h) * 1000n };
+      await s.writeRated(period, [
+        { type: 'instance', unit: 'instance', qty: '1', price: '0.5', groupby: { id: 'r-a', project_id: 'p1' }, metadata: { flavor_name: 'm1.small' } },
+        { type: 'instance', unit: 'instance', qty: '1', price: '0.5', groupby: { id: 'r-c', project_id: 'p1' }, metadata: { flavor_name: 'm1.small' } },
+      ], 'EUR');
+      assert.equal(await count(), 3);
+      const later = await s.readRated('p1', period.begin, period.end);
+      assert.deepEqual(later[0].points.map((p) => p.groupby.id), ['r-a', 'r-c']);
+    } finally {
+      await database.close();
+      await drop();
+    }
+  });
 }

@@ -16,7 +16,7 @@ import {
   noSuchThreshold,
 } from './errors.js';
 import { parsePricingKey } from '../pricing/mapping.js';
-import type { MappingRow, RatedRow, RatingTables, ScopeRow, ThresholdRow } from './schema.js';
+import { attributesDigest, type MappingRow, type RatedRow, type RatingTables, type ScopeRow, type ThresholdRow } from './schema.js';
 
 /** The rating modules Tally has, as CloudKitty describes them; disabled with priority 1 until set. */
 export const RATING_MODULES: readonly { module_id: string; description: string; hot_config: boolean }[] = [
@@ -129,11 +129,27 @@ const scopeOut = (r: ScopeRow): ScopeState & { toggled: bigint } => ({
   last_processed: r.last_processed_us === null ? null : usToNs(r.last_processed_us), active: num(r.active) === 1,
   toggled: usToNs(r.toggled_us),
 });
-const ratedOut = (r: RatedRow): StoredRated => ({
-  scope_id: r.scope_id, begin_us: num(r.begin_us), end_us: num(r.end_us), type: r.type, unit: r.unit, qty: r.qty,
-  price: r.price, currency: r.currency,
-  groupby: JSON.parse(r.groupby) as Record<string, string>, metadata: JSON.parse(r.metadata) as Record<string, string>,
-});
+type RatedRead = RatedRow & { groupby: string; metadata: string };
+
+/**
+ * Rated rows as points; rows naming the same attributes share their groupby and metadata
+ * objects (each JSON parsed once per read), which nothing downstream modifies.
+ */
+function ratedOut(rows: readonly RatedRead[]): StoredRated[] {
+  const attributes = new Map<string, { groupby: Record<string, string>; metadata: Record<string, string> }>();
+  return rows.map((r) => {
+    const key = String(r.attributes_id);
+    let a = attributes.get(key);
+    if (a === undefined) {
+      a = { groupby: JSON.parse(r.groupby) as Record<string, string>, metadata: JSON.parse(r.metadata) as Record<string, string> };
+      attributes.set(key, a);
+    }
+    return {
+      scope_id: r.scope_id, begin_us: num(r.begin_us), end_us: num(r.end_us), type: r.type, unit: r.unit, qty: r.qty,
+      price: r.price, currency: r.currency, groupby: a.groupby, metadata: a.metadata,
+    };
+  });
+}
 
 const PLAIN_DECIMAL = /^-?(0|[1-9]\d*)(\.\d*[1-9])?$/;
 
@@ -157,10 +173,37 @@ function runsOf(rated: readonly RatedPeriod[]): [number, number][] {
 type Tx = Kysely<RatingTables> | Transaction<RatingTables>;
 
 /** The columns of a rated row as writeRatedPeriods lists their values. */
-const RATED_COLUMNS = ['scope_id', 'begin_us', 'end_us', 'type', 'unit', 'qty', 'price', 'currency', 'project_id', 'groupby', 'metadata'] as const satisfies readonly (keyof RatedRow)[];
+const RATED_COLUMNS = ['scope_id', 'begin_us', 'end_us', 'type', 'unit', 'qty', 'price', 'currency', 'project_id', 'attributes_id'] as const satisfies readonly (keyof RatedRow)[];
+const ATTRIBUTES_AT = RATED_COLUMNS.indexOf('attributes_id');
 
-/** Rows per INSERT: 256 x 11 parameters stay under both dialects' bind limits (SQLite 32 766, PostgreSQL 65 535). */
-const INSERT_ROWS = 256;
+/** Rows per INSERT: 512 x 10 parameters stay under both dialects' bind limits (SQLite 32 766, PostgreSQL 65 535). */
+const INSERT_ROWS = 512;
+
+/** Attribute pairs per statement when resolving their ids. */
+const ATTRIBUTE_ROWS = 500;
+
+/**
+ * The ids of groupby and metadata pairs (JSON texts) in rating_attributes, adding the missing
+ * ones. Two writers adding the same pair at once both end with the one row the digest's
+ * unique index lets in.
+ */
+async function attributeIds(tx: Kysely<RatingTables>, pairs: readonly { groupby: string; metadata: string }[]): Promise<number[]> {
+  const digests = pairs.map((p) => attributesDigest(p.groupby, p.metadata));
+  const ids = new Map<string, number>();
+  for (let at = 0; at < pairs.length; at += ATTRIBUTE_ROWS) {
+    const some = digests.slice(at, at + ATTRIBUTE_ROWS);
+    for (const r of await tx.selectFrom('rating_attributes').select(['id', 'digest']).where('digest', 'in', some).execute()) ids.set(r.digest, Number(r.id));
+    const missing = pairs.slice(at, at + ATTRIBUTE_ROWS).flatMap((p, i) => (ids.has(some[i]) ? [] : [{ digest: some[i], groupby: p.groupby, metadata: p.metadata }]));
+    if (missing.length === 0) continue;
+    await tx.insertInto('rating_attributes').values(missing).onConflict((oc) => oc.column('digest').doNothing()).execute();
+    for (const r of await tx.selectFrom('rating_attributes').select(['id', 'digest']).where('digest', 'in', missing.map((m) => m.digest)).execute()) ids.set(r.digest, Number(r.id));
+  }
+  return digests.map((d) => {
+    const id = ids.get(d);
+    if (id === undefined) throw new Error(`rating_attributes: no row for digest ${d} after adding it`);
+    return id;
+  });
+}
 
 const insertTexts = new Map<string, string>();
 
@@ -606,8 +649,9 @@ export class SqlRatingStore implements RatingStore {
     const scopeId = rated[0].period.scopeId;
     if (rated.some((r) => r.period.scopeId !== scopeId)) throw new Error('writeRatedPeriods: periods of one scope only');
     // The column values of every row, in RATED_COLUMNS order, in chunks of INSERT_ROWS
-    // rows. A batch repeats each resource's attributes in every period: the points share
-    // their groupby and metadata objects (see the collector), so each is serialised once.
+    // rows, the attributes as an index into `pairs` until their ids are known. A batch
+    // repeats each resource's attributes in every period: the points share their groupby and
+    // metadata objects (see the collector), so each is serialised and looked up once.
     const chunks: (string | number | null)[][] = [];
     let values: (string | number | null)[] = [];
     const json = new Map<Readonly<Record<string, string>>, string>();
@@ -615,6 +659,26 @@ export class SqlRatingStore implements RatingStore {
       let s = json.get(o);
       if (s === undefined) json.set(o, (s = JSON.stringify(o)));
       return s;
+    };
+    const pairs: { groupby: string; metadata: string }[] = [];
+    const pairByObjects = new Map<object, Map<object, number>>();
+    const pairByText = new Map<string, number>();
+    const pairOf = (groupby: Readonly<Record<string, string>>, metadata: Readonly<Record<string, string>>): number => {
+      let inner = pairByObjects.get(groupby);
+      if (inner === undefined) pairByObjects.set(groupby, (inner = new Map()));
+      let k = inner.get(metadata);
+      if (k === undefined) {
+        const g = jsonOf(groupby);
+        const m = jsonOf(metadata);
+        const text = `${g}\n${m}`;
+        k = pairByText.get(text);
+        if (k === undefined) {
+          pairByText.set(text, (k = pairs.length));
+          pairs.push({ groupby: g, metadata: m });
+        }
+        inner.set(metadata, k);
+      }
+      return k;
     };
     let lastEnd = 0;
     for (const { period, points } of rated) {
@@ -627,11 +691,13 @@ export class SqlRatingStore implements RatingStore {
           values = [];
         }
         values.push(scopeId, begin, end, p.type, p.unit, plainDecimal(p.qty), plainDecimal(p.price), currency,
-          p.groupby.project_id ?? null, jsonOf(p.groupby), jsonOf(p.metadata));
+          p.groupby.project_id ?? null, pairOf(p.groupby, p.metadata));
       }
     }
     if (values.length > 0) chunks.push(values);
     await this.tx(async (tx) => {
+      const ids = await attributeIds(tx, pairs);
+      for (const chunk of chunks) for (let i = ATTRIBUTES_AT; i < chunk.length; i += RATED_COLUMNS.length) chunk[i] = ids[chunk[i] as number];
       // What was stored for the periods: one delete per run of adjacent periods.
       for (const [from, to] of runsOf(rated)) {
         await tx.deleteFrom('rating_dataframes').where('scope_id', '=', scopeId)
@@ -649,11 +715,17 @@ export class SqlRatingStore implements RatingStore {
     });
   }
 
+  /** Rated rows with their attributes' texts. */
+  #ratedRows() {
+    return this.db.selectFrom('rating_dataframes as f').innerJoin('rating_attributes as a', 'a.id', 'f.attributes_id')
+      .selectAll('f').select(['a.groupby', 'a.metadata']);
+  }
+
   async readRated(scopeId: string, begin: bigint, end: bigint): Promise<{ period: ScopePeriod; points: RatedPoint[] }[]> {
-    const rows = await this.db.selectFrom('rating_dataframes').selectAll().where('scope_id', '=', scopeId)
-      .where('begin_us', '>=', nsToUs(begin)).where('begin_us', '<', nsToUs(end)).orderBy('begin_us').orderBy('id').execute();
+    const rows = await this.#ratedRows().where('f.scope_id', '=', scopeId)
+      .where('f.begin_us', '>=', nsToUs(begin)).where('f.begin_us', '<', nsToUs(end)).orderBy('f.begin_us').orderBy('f.id').execute();
     const out: { period: ScopePeriod; points: RatedPoint[] }[] = [];
-    for (const r of rows.map(ratedOut)) {
+    for (const r of ratedOut(rows)) {
       let last = out[out.length - 1];
       if (!last || last.period.begin !== usToNs(r.begin_us)) {
         last = { period: { scopeId, begin: usToNs(r.begin_us), end: usToNs(r.end_us) }, points: [] };
@@ -666,11 +738,11 @@ export class SqlRatingStore implements RatingStore {
 
   /** Rated points matching `q`, oldest first (attribute filters apply to groupby, then metadata). */
   async rated(q: RatedQuery): Promise<StoredRated[]> {
-    let sel = this.db.selectFrom('rating_dataframes').selectAll().where('begin_us', '>=', q.beginUs).where('begin_us', '<', q.endUs);
-    if (q.types?.length) sel = sel.where('type', 'in', q.types);
+    let sel = this.#ratedRows().where('f.begin_us', '>=', q.beginUs).where('f.begin_us', '<', q.endUs);
+    if (q.types?.length) sel = sel.where('f.type', 'in', q.types);
     const projects = q.filters?.project_id;
-    if (projects?.length) sel = sel.where('project_id', 'in', projects);
-    const rows = (await sel.orderBy('begin_us').orderBy('id').execute()).map(ratedOut);
+    if (projects?.length) sel = sel.where('f.project_id', 'in', projects);
+    const rows = ratedOut(await sel.orderBy('f.begin_us').orderBy('f.id').execute());
     const filters = Object.entries(q.filters ?? {}).filter(([k]) => k !== 'project_id');
     if (filters.length === 0) return rows;
     return rows.filter((r) => filters.every(([k, vals]) => {

@@ -6,6 +6,7 @@
 // that keep one code path on both dialects: booleans are 0/1 integers, JSON is text, money
 // and quantities are decimal text (exact), instants are microseconds since the epoch in a
 // bigint (exact in a JS number until the year 2255; rating periods are whole seconds).
+import { createHash } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import type { Dialect, Migration } from '../db.js';
 
@@ -23,6 +24,11 @@ export interface ThresholdRow {
   service_id: string | null; field_id: string | null; group_id: string | null; tenant_id: string | null;
 }
 export interface ModuleRow { module_id: string; enabled: number; priority: number }
+/**
+ * A rated point. Its groupby and metadata (JSON) are a row of rating_attributes: a resource's
+ * attributes repeat in every period and metric, and as text they were half of each row's
+ * bytes and of the time to insert it.
+ */
 export interface RatedRow {
   id?: number;
   scope_id: string;
@@ -34,9 +40,17 @@ export interface RatedRow {
   price: string;
   currency: string;
   project_id: string | null;
+  attributes_id: number | string;
+}
+/** A distinct pair of groupby and metadata (JSON), found by the digest of both (attributesDigest). */
+export interface AttributesRow {
+  id?: number;
+  digest: string;
   groupby: string;
   metadata: string;
 }
+/** The rated rows as stored before attributes had their own table (read by the migration only). */
+interface RatedRowV1 { id: number | string; scope_id: string; begin_us: number | string; end_us: number | string; type: string; unit: string; qty: string; price: string; currency: string; project_id: string | null; groupby: string; metadata: string }
 export interface ScopeRow {
   scope_id: string;
   scope_key: string;
@@ -55,7 +69,17 @@ export interface RatingTables {
   rating_hashmap_thresholds: ThresholdRow;
   rating_modules: ModuleRow;
   rating_dataframes: RatedRow;
+  rating_attributes: AttributesRow;
   rating_scopes: ScopeRow;
+}
+
+/**
+ * The key of a groupby and metadata pair: unique in rating_attributes. A digest rather than
+ * the texts themselves because a unique index on long texts fails on PostgreSQL (a btree
+ * entry holds at most a third of a page). JSON text never holds a raw newline.
+ */
+export function attributesDigest(groupby: string, metadata: string): string {
+  return createHash('sha256').update(groupby).update('\n').update(metadata).digest('base64url');
 }
 
 export const RATING_STORE_MODULE = 'rating';
@@ -102,23 +126,8 @@ async function createTables(raw: Kysely<unknown>, dialect: Dialect): Promise<voi
     .addColumn('enabled', 'integer', (c) => c.notNull())
     .addColumn('priority', 'integer', (c) => c.notNull())
     .execute();
-  await db.schema.createTable('rating_dataframes')
-    .addColumn('id', dialect === 'postgres' ? 'bigserial' : 'integer', (c) => (dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement()))
-    .addColumn('scope_id', 'varchar(255)', (c) => c.notNull())
-    .addColumn('begin_us', 'bigint', (c) => c.notNull())
-    .addColumn('end_us', 'bigint', (c) => c.notNull())
-    .addColumn('type', 'varchar(255)', (c) => c.notNull())
-    .addColumn('unit', 'varchar(255)', (c) => c.notNull())
-    .addColumn('qty', DECIMAL_TEXT, (c) => c.notNull())
-    .addColumn('price', DECIMAL_TEXT, (c) => c.notNull())
-    .addColumn('currency', 'varchar(16)', (c) => c.notNull())
-    .addColumn('project_id', 'varchar(255)')
-    .addColumn('groupby', 'text', (c) => c.notNull())
-    .addColumn('metadata', 'text', (c) => c.notNull())
-    .execute();
-  await db.schema.createIndex('rating_dataframes_scope_begin').on('rating_dataframes').columns(['scope_id', 'begin_us']).execute();
-  await db.schema.createIndex('rating_dataframes_begin').on('rating_dataframes').columns(['begin_us']).execute();
-  await db.schema.createIndex('rating_dataframes_project').on('rating_dataframes').columns(['project_id', 'begin_us']).execute();
+  await ratedTable(raw, dialect, 'rating_dataframes', (t) => t.addColumn('groupby', 'text', (c) => c.notNull()).addColumn('metadata', 'text', (c) => c.notNull()));
+  await ratedIndexes(raw);
   await db.schema.createTable('rating_scopes')
     .addColumn('scope_id', 'varchar(255)', (c) => c.primaryKey())
     .addColumn('scope_key', 'varchar(255)', (c) => c.notNull())
@@ -130,6 +139,71 @@ async function createTables(raw: Kysely<unknown>, dialect: Dialect): Promise<voi
     .execute();
 }
 
+type RatedTableBuilder = ReturnType<Kysely<unknown>['schema']['createTable']>;
+
+/** The rated rows' table with the columns every version has, then `more`. */
+async function ratedTable(db: Kysely<unknown>, dialect: Dialect, name: string, more: (t: RatedTableBuilder) => RatedTableBuilder): Promise<void> {
+  await more(db.schema.createTable(name)
+    .addColumn('id', dialect === 'postgres' ? 'bigserial' : 'integer', (c) => (dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement()))
+    .addColumn('scope_id', 'varchar(255)', (c) => c.notNull())
+    .addColumn('begin_us', 'bigint', (c) => c.notNull())
+    .addColumn('end_us', 'bigint', (c) => c.notNull())
+    .addColumn('type', 'varchar(255)', (c) => c.notNull())
+    .addColumn('unit', 'varchar(255)', (c) => c.notNull())
+    .addColumn('qty', DECIMAL_TEXT, (c) => c.notNull())
+    .addColumn('price', DECIMAL_TEXT, (c) => c.notNull())
+    .addColumn('currency', 'varchar(16)', (c) => c.notNull())
+    .addColumn('project_id', 'varchar(255)')).execute();
+}
+
+async function ratedIndexes(db: Kysely<unknown>): Promise<void> {
+  await db.schema.createIndex('rating_dataframes_scope_begin').on('rating_dataframes').columns(['scope_id', 'begin_us']).execute();
+  await db.schema.createIndex('rating_dataframes_begin').on('rating_dataframes').columns(['begin_us']).execute();
+  await db.schema.createIndex('rating_dataframes_project').on('rating_dataframes').columns(['project_id', 'begin_us']).execute();
+}
+
+/** Rows the attributes migration copies per statement. */
+const MIGRATE_ROWS = 2000;
+
+/**
+ * Rated rows name their groupby and metadata in rating_attributes. The rows are copied in id
+ * order (so the new ids keep their order) a page at a time into a new table, which then
+ * takes the old one's name and indexes.
+ */
+async function attributesTable(raw: Kysely<unknown>, dialect: Dialect): Promise<void> {
+  const db = raw as Kysely<RatingTables & { rating_dataframes_old: RatedRowV1; rating_dataframes_new: RatedRow }>;
+  await db.schema.createTable('rating_attributes')
+    .addColumn('id', dialect === 'postgres' ? 'bigserial' : 'integer', (c) => (dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement()))
+    .addColumn('digest', 'varchar(64)', (c) => c.notNull().unique())
+    .addColumn('groupby', 'text', (c) => c.notNull())
+    .addColumn('metadata', 'text', (c) => c.notNull())
+    .execute();
+  await db.schema.alterTable('rating_dataframes').renameTo('rating_dataframes_old').execute();
+  for (const ix of ['rating_dataframes_scope_begin', 'rating_dataframes_begin', 'rating_dataframes_project']) await db.schema.dropIndex(ix).execute();
+  await ratedTable(raw, dialect, 'rating_dataframes_new', (t) => t.addColumn('attributes_id', 'bigint', (c) => c.notNull()));
+  const ids = new Map<string, number>();
+  let after: number | string = -1;
+  for (;;) {
+    const page = await db.selectFrom('rating_dataframes_old').selectAll().where('id', '>', after).orderBy('id').limit(MIGRATE_ROWS).execute();
+    if (page.length === 0) break;
+    after = page[page.length - 1].id;
+    const rows: RatedRow[] = [];
+    for (const { id: _id, groupby, metadata, ...rest } of page) {
+      const digest = attributesDigest(groupby, metadata);
+      let id = ids.get(digest);
+      if (id === undefined) {
+        const made = await db.insertInto('rating_attributes').values({ digest, groupby, metadata }).returning('id').executeTakeFirstOrThrow();
+        ids.set(digest, (id = Number(made.id)));
+      }
+      rows.push({ ...rest, attributes_id: id });
+    }
+    await db.insertInto('rating_dataframes_new').values(rows).execute();
+  }
+  await db.schema.dropTable('rating_dataframes_old').execute();
+  await db.schema.alterTable('rating_dataframes_new').renameTo('rating_dataframes').execute();
+  await ratedIndexes(raw);
+}
+
 /** A mapping may take its cost from the pricing data (see pricing/mapping.ts). */
 async function addPricingKey(raw: Kysely<unknown>): Promise<void> {
   await (raw as Kysely<RatingTables>).schema.alterTable('rating_hashmap_mappings').addColumn('pricing_key', 'varchar(255)').execute();
@@ -138,4 +212,5 @@ async function addPricingKey(raw: Kysely<unknown>): Promise<void> {
 export const RATING_STORE_MIGRATIONS: readonly Migration[] = [
   { module: RATING_STORE_MODULE, version: 1, name: 'hashmap rules, modules, rated data, scopes', up: createTables },
   { module: RATING_STORE_MODULE, version: 2, name: 'priced mappings (pricing_key)', up: addPricingKey },
+  { module: RATING_STORE_MODULE, version: 3, name: 'rated rows name their attributes (rating_attributes)', up: attributesTable },
 ];
