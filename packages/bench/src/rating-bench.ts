@@ -8,6 +8,7 @@ import { loadavg } from 'node:os';
 import { compareTotals } from './rating-compare.js';
 import { openRatingStack, rateWithCloudKitty, rateWithTally, tallyTotals } from './rating-stack.js';
 import type { Progress } from './progress.js';
+import { DEFAULT_BATCH_PERIODS } from '@tally/rating';
 
 export interface RatingBenchConfig {
   projects: number;
@@ -16,13 +17,15 @@ export interface RatingBenchConfig {
   /** Also run CloudKitty (the ratio); without it only Tally's time is measured. */
   cloudkitty: boolean;
   cloudkittyWorkers: number;
+  /** Periods of one scope Tally's processor reads and writes at once. */
+  batchPeriods: number;
   cloudkittyTimeoutS: number;
   seed: number;
 }
 
 export const RATING_BENCH_OPTIONS = {
   'rating-projects': { type: 'string' }, 'rating-resources': { type: 'string' }, 'rating-hours': { type: 'string' },
-  'rating-no-cloudkitty': { type: 'boolean' }, 'cloudkitty-workers': { type: 'string' }, 'cloudkitty-timeout': { type: 'string' },
+  'rating-no-cloudkitty': { type: 'boolean' }, 'rating-batch': { type: 'string' }, 'cloudkitty-workers': { type: 'string' }, 'cloudkitty-timeout': { type: 'string' },
 } as const;
 
 export const RATING_BENCH_HELP = `Rating (--scenario rating; Tally's rating against Debian's CloudKitty 17 processor on one Tally in process):
@@ -30,6 +33,8 @@ export const RATING_BENCH_HELP = `Rating (--scenario rating; Tally's rating agai
   --rating-resources N     VMs with 3 rated metrics each, round robin over the projects (100000)
   --rating-hours N         hours of hourly usage rated, ending at the last hour boundary (720: a month)
   --rating-no-cloudkitty   time Tally's rating only
+  --rating-batch N         periods Tally reads and writes at once (168, as a pass over a backlog; 1: hour by
+                           hour, as a processor keeping up rates each period when it is over)
   --cloudkitty-workers N   cloudkitty-processor workers (1, as Tally's one rating loop)
   --cloudkitty-timeout S   longest CloudKitty run (3600)
 `;
@@ -43,6 +48,7 @@ export function ratingBenchConfig(v: Raw, int: (name: string, raw: string | unde
     resources: int('rating-resources', s('rating-resources'), 100_000, 1),
     hours: int('rating-hours', s('rating-hours'), 720, 1),
     cloudkitty: v['rating-no-cloudkitty'] !== true,
+    batchPeriods: int('rating-batch', s('rating-batch'), DEFAULT_BATCH_PERIODS, 1),
     cloudkittyWorkers: int('cloudkitty-workers', s('cloudkitty-workers'), 1, 1),
     cloudkittyTimeoutS: int('cloudkitty-timeout', s('cloudkitty-timeout'), 3600, 1),
     seed,
@@ -81,7 +87,7 @@ export async function runRatingBench(cfg: RatingBenchConfig, repoRoot: string, p
     progress.log('rating: Tally rating every project-period');
     const load0 = loadavg()[0];
     const cpu0 = process.cpuUsage();
-    const tallyS = await rateWithTally(stack);
+    const tallyS = await rateWithTally(stack, cfg.batchPeriods);
     const cpu = process.cpuUsage(cpu0);
     const tallyLoad: [number, number] = [load0, loadavg()[0]];
     const tally = await tallyTotals(stack);
@@ -119,7 +125,7 @@ export function renderRatingFigures(f: RatingFigures): string {
   const lines = [
     `rating ${c.projects} projects x ${c.hours} h (${f.scopePeriods} project-periods), ${c.resources} VMs, ${f.points} rated points, ${f.measures} measures`,
     `  seeding (generate, post, process; not rating) ${f.seedS.toFixed(2)} s`,
-    `  Tally (read in process + rate + store)   ${f.tallyS.toFixed(2)} s   ${perPeriodMs(f.tallyS)} per project-period (CPU ${f.tallyCpuS.toFixed(2)} s; load average ${load(f.tallyLoad)})`,
+    `  Tally (read in process + rate + store, batches of ${c.batchPeriods} periods)   ${f.tallyS.toFixed(2)} s   ${perPeriodMs(f.tallyS)} per project-period (CPU ${f.tallyCpuS.toFixed(2)} s; load average ${load(f.tallyLoad)})`,
   ];
   if (f.cloudkittyS !== null) {
     const net = f.cloudkittyS - (f.cloudkittyStartupS ?? 0);

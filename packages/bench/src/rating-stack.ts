@@ -211,12 +211,12 @@ export async function makeRules(store: SqlRatingStore, specialProject: string): 
 }
 
 /** Rates every scope-period of the stack as the processor rates a backlog (in batches); returns the seconds it took. */
-export async function rateWithTally(stack: RatingStack): Promise<number> {
+export async function rateWithTally(stack: RatingStack, batchPeriods = DEFAULT_BATCH_PERIODS): Promise<number> {
   const source = new StoreUsageSource(stack.services, parseMetricsYaml(RATING_METRICS_YML));
   const processor = new RatingProcessor({ store: stack.store, source, scopes: stack.scopes });
   const periods = stack.scopes.flatMap((s) => processor.periods(s, stack.begin, stack.end));
   const t0 = process.hrtime.bigint();
-  await processor.ratePeriods(periods, { batchPeriods: DEFAULT_BATCH_PERIODS });
+  await processor.ratePeriods(periods, { batchPeriods });
   return Number(process.hrtime.bigint() - t0) / 1e9;
 }
 

@@ -15,6 +15,7 @@ export function addRatingCommand(prog: Command, withSettings: (cmd: Command) => 
     .requiredOption('--scope <ids>', 'comma-separated scopes (projects)')
     .requiredOption('--begin <instant>', 'start, ISO 8601, on a period boundary')
     .requiredOption('--end <instant>', 'end (excluded), ISO 8601, on a period boundary')
+    .option('--batch-periods <n>', 'adjacent periods of a scope read and written at once, each batch whole or not at all (168; 1: period by period)')
     // Settings written after `rating` are parsed by it: take them from every level.
     .action(guard('rating rerate', async (_own: Record<string, unknown>, sub: Command) => (await rating()).rerate(sub.optsWithGlobals())));
 

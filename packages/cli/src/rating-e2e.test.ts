@@ -145,10 +145,13 @@ test('tally rating alone, budgets, and rerate killed half way then resumed', { t
   }
 
   // Re-rating: everything at cost 1 first, then the rule changes to 2.
-  const rerate = ['rating', 'rerate', ...common, '--scope', 'p1,p2', '--begin', iso(h0 - 4 * H_MS), '--end', iso(h0)];
-  const first = await run(rerate);
+  // Period by period below, so that the failures fall between periods; batched just here.
+  const batched = ['rating', 'rerate', ...common, '--scope', 'p1,p2', '--begin', iso(h0 - 4 * H_MS), '--end', iso(h0)];
+  const rerate = [...batched, '--batch-periods', '1'];
+  const first = await run(batched);
   assert.equal(first.code, 0, first.stderr);
   assert.equal(first.stdout.trim().split('\n').length, 8);
+  assert.equal((await run([...batched, '--batch-periods', '0'])).code, 2, 'a batch of no periods is refused');
   await call(ratingPort, 'PUT', `/v1/rating/module_config/hashmap/mappings/${String(mapping.mapping_id)}`, { cost: '2' });
   const all = ['p1', 'p2'].flatMap((s) => [4, 3, 2, 1].map((k) => ({ scope: s, begin: h0 - k * H_MS })));
   const prices = async (): Promise<string[]> => Promise.all(all.map(async (p) => (await priceAt(p.scope, p.begin)) ?? '-'));

@@ -11,7 +11,7 @@ import { GnocchiClient } from '@tally/client';
 import { openMembership } from '@tally/coordination';
 import type { TlsFiles, TokenVerifier } from '@tally/rest';
 import {
-  AlarmApiClient, BudgetError, BudgetStore, DEFAULT_METRICS_YAML, GnocchiUsageSource, MetricsConfigError, PartialRatingError,
+  AlarmApiClient, BudgetError, BudgetStore, DEFAULT_BATCH_PERIODS, DEFAULT_METRICS_YAML, GnocchiUsageSource, MetricsConfigError, PartialRatingError,
   PricingError, RATING_MIGRATIONS, RatingProcessor, SqlRatingStore, StoreUsageSource, isoOfNs, loadPriceBook, migrateRating,
   openRatingDatabase, parseMetricsYaml, ringOwnership, type MetricConfig, type PriceBook, type RatingDatabase, type ScopePeriod, type UsageSource,
 } from '@tally/rating';
@@ -47,7 +47,9 @@ async function openUsageSource(s: Settings, metrics: MetricConfig[], services?: 
     const client = new GnocchiClient({ url: s.gnocchiUrl, auth: gnocchiAuth(s) });
     return { source: new GnocchiUsageSource(client, metrics, opts), close: async () => client.close() };
   }
-  const svc = services ?? await openServices(s);
+  // Without the serving process's services, this process rates and serves nothing else: its
+  // storage reads may block it (one system call each rather than a thread-pool round trip).
+  const svc = services ?? await openServices(s, undefined, { dedicatedThread: true });
   return { source: new StoreUsageSource(svc, metrics, opts), close: async () => { if (!services) await svc.close(); } };
 }
 
@@ -190,6 +192,8 @@ export async function rerate(flags: Record<string, unknown>): Promise<void> {
   if (scopes.length === 0) throw new ConfigError('--scope names no scope');
   const begin = instantNs('begin', flags.begin);
   const end = instantNs('end', flags.end);
+  const batchPeriods = flags.batchPeriods === undefined ? DEFAULT_BATCH_PERIODS : Number(flags.batchPeriods);
+  if (!Number.isSafeInteger(batchPeriods) || batchPeriods < 1) throw new ConfigError(`--batch-periods must be a whole number >= 1, got ${String(flags.batchPeriods)}`);
   const log = logger(s, 'rating rerate');
   await withRatingDatabase(s, async (database) => {
     const prices = new Prices(log);
@@ -199,7 +203,8 @@ export async function rerate(flags: Record<string, unknown>): Promise<void> {
       const proc = new RatingProcessor({
         store: new SqlRatingStore(database.db, database.dialect), source: usage.source, periodS: s.ratingPeriod, currency: s.ratingCurrency,
         prices: () => prices.book,
-        // Written as soon as committed, so that a run killed half way has said what it did.
+        // Written as soon as committed (a batch's periods together), so that a run killed half
+        // way has said what it did.
         onRated: (p) => process.stdout.write(line('rated', p)),
       });
       let periods: ScopePeriod[];
@@ -209,7 +214,7 @@ export async function rerate(flags: Record<string, unknown>): Promise<void> {
         throw new ConfigError((e as Error).message);
       }
       try {
-        await proc.ratePeriods(periods);
+        await proc.ratePeriods(periods, { batchPeriods });
       } catch (e) {
         if (!(e instanceof PartialRatingError)) throw e;
         for (const p of e.notDone) process.stdout.write(line('not-rated', p));
