@@ -50,17 +50,22 @@ export interface Connected {
    * invalidate.
    */
   dataVersion?: () => number;
+  /**
+   * SQLite only: a stamp that moves whenever another connection commits (data_version) or
+   * this one inserts, updates or deletes a row (total_changes()), read the same way.
+   */
+  changes?: () => string;
 }
 
 export async function connect(target: IndexerTarget): Promise<Connected> {
   if (target.dialect === 'sqlite') {
-    const { db, dataVersion } = await connectSqlite(target.path);
-    return { db, dialect: 'sqlite', dataVersion };
+    const { db, dataVersion, changes } = await connectSqlite(target.path);
+    return { db, dialect: 'sqlite', dataVersion, changes };
   }
   return { db: await connectPostgres(target.connectionString), dialect: 'postgres' };
 }
 
-async function connectSqlite(path: string): Promise<{ db: Kysely<Database>; dataVersion: () => number }> {
+async function connectSqlite(path: string): Promise<{ db: Kysely<Database>; dataVersion: () => number; changes: () => string }> {
   // Loaded lazily so PostgreSQL deployments never load the native module.
   const { default: Sqlite } = await import('better-sqlite3');
   const database: BetterSqlite3.Database = new Sqlite(path, { timeout: SQLITE_BUSY_TIMEOUT_MS });
@@ -80,7 +85,9 @@ async function connectSqlite(path: string): Promise<{ db: Kysely<Database>; data
   }
   const version = database.prepare('PRAGMA data_version').pluck();
   const dataVersion = (): number => Number(version.get());
-  return { db: new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) }), dataVersion };
+  const total = database.prepare('select total_changes()').pluck();
+  const changes = (): string => `${String(version.get())}:${String(total.get())}`;
+  return { db: new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) }), dataVersion, changes };
 }
 
 /** Distinct SQL texts whose prepared statements are kept (queries are built from a few shapes). */

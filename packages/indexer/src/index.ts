@@ -28,8 +28,8 @@ export {
  * PostgreSQL needs the optional `pg` package.
  */
 export async function openIndexer(url: string, options: IndexerOptions = {}): Promise<Indexer> {
-  const { db, dialect, dataVersion } = await connect(parseIndexerUrl(url));
-  return new SqlIndexer(db, dialect, options, { dataVersion });
+  const { db, dialect, dataVersion, changes } = await connect(parseIndexerUrl(url));
+  return new SqlIndexer(db, dialect, options, { dataVersion, changes });
 }
 
 /**

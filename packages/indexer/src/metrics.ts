@@ -2,6 +2,7 @@
 // Listing with filters, sorts and pagination is in metric-list.ts.
 import { randomUUID } from 'node:crypto';
 import { sql, type Insertable, type Selectable } from 'kysely';
+import type { MetricCache } from './metric-cache.js';
 import type { Ctx } from './context.js';
 import { classifyDbError } from './db-errors.js';
 import { NamedMetricAlreadyExists, NoSuchArchivePolicy, NoSuchResource } from './errors.js';
@@ -164,17 +165,27 @@ export class MetricGroupCommit {
   }
 }
 
-export async function getMetrics(ctx: Ctx, ids: readonly string[]): Promise<Metric[]> {
+export async function getMetrics(ctx: Ctx, ids: readonly string[], cache?: MetricCache): Promise<Metric[]> {
   const unique = [...new Set(ids.map((id) => id.toLowerCase()))];
   const out: Metric[] = [];
-  for (const chunk of chunks(unique, IN_CHUNK)) {
+  const stamp = cache?.begin() ?? null;
+  const missing: string[] = [];
+  for (const id of unique) {
+    const m = stamp === null ? undefined : cache?.get(id);
+    if (m === undefined) missing.push(id);
+    else out.push(m);
+  }
+  const read: Metric[] = [];
+  for (const chunk of chunks(missing, IN_CHUNK)) {
     // The status is checked here, not in SQL: with `status = ?` beside the IN list,
     // SQLite (without statistics) walked the status index, i.e. every active metric
     // (measured: 30 ms per 100 ids among 100 000 metrics, against 0.2 ms by primary key).
     // Migration 3 made that index partial; the lookup stays by primary key on any schema.
     const rows = await ctx.db.selectFrom('metric').selectAll().where('id', 'in', chunk).execute();
-    for (const r of rows) if (r.status === 'active') out.push(rowToMetric(r));
+    for (const r of rows) if (r.status === 'active') read.push(rowToMetric(r));
   }
+  if (stamp !== null && read.length > 0) cache?.store(stamp, read);
+  out.push(...read);
   return out.sort((a, b) => compareText(a.id, b.id));
 }
 

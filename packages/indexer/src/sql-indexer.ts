@@ -16,6 +16,7 @@ import { listMetrics } from './metric-list.js';
 import * as metrics from './metrics.js';
 import { schemaVersion, upgrade } from './migrate.js';
 import { PolicyCache } from './policy-cache.js';
+import { MetricCache } from './metric-cache.js';
 import { listResources } from './resource-list.js';
 import * as rt from './resource-types.js';
 import * as res from './resources.js';
@@ -47,6 +48,8 @@ import type {
 /** What openIndexer() learns from the driver (connect.ts); tests may pass nothing. */
 export interface SqlIndexerHooks {
   dataVersion?: () => number;
+  /** A stamp that moves whenever any connection commits or this one changes a row (metric-cache.ts). */
+  changes?: () => string;
 }
 
 export class SqlIndexer implements Indexer {
@@ -54,6 +57,7 @@ export class SqlIndexer implements Indexer {
 
   private readonly ctx: Ctx;
   private readonly policyCache: PolicyCache;
+  private readonly metricCache: MetricCache;
   private readonly metricCreations: metrics.MetricGroupCommit;
 
   /** Takes ownership of `db` (close() destroys it). Use openIndexer() to build one from a URL. */
@@ -65,6 +69,8 @@ export class SqlIndexer implements Indexer {
   ) {
     this.ctx = { db, dialect, ...resolveOptions(options), write: (fn) => this.write(fn) };
     this.policyCache = new PolicyCache(hooks.dataVersion);
+    const changes = hooks.changes;
+    this.metricCache = new MetricCache(changes === undefined ? undefined : () => (this.closed ? null : changes()));
     this.metricCreations = new metrics.MetricGroupCommit(this.ctx);
   }
 
@@ -144,7 +150,7 @@ export class SqlIndexer implements Indexer {
   }
 
   getMetrics(ids: readonly string[]): Promise<Metric[]> {
-    return metrics.getMetrics(this.ctx, ids);
+    return metrics.getMetrics(this.ctx, ids, this.metricCache);
   }
 
   listMetrics(options?: ListMetricsOptions): Promise<Metric[]> {
