@@ -1,12 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  blockingFileOps, createDurableFile, errnoCode, fileUrlPath, fsyncDir, ignoreMissing, isMissing, listDir, poolFileOps, readFile,
-  systemErrorCode, writeAll,
+  FolderSyncer, blockingFileOps, errnoCode, fileUrlPath, fsyncDir, ignoreMissing, isMissing, listDir, poolFileOps, readFile,
+  systemErrorCode,
 } from './index.js';
 
 function tempDir(t: { after(fn: () => void): void }): string {
@@ -44,40 +43,42 @@ test('readFile reads whole files, big and empty, and reports ENOENT', async (t) 
   await assert.rejects(readFile(join(dir, 'none')), (e: unknown) => isMissing(e));
 });
 
-test('writeAll writes more buffers than one writev takes, at an offset, views included', async (t) => {
-  const dir = tempDir(t);
-  const path = join(dir, 'f');
-  const parts: ArrayBufferView[] = [];
-  const expected: number[] = [];
-  for (let i = 0; i < 1500; i++) {
-    const backing = new Uint8Array(8).map((_, j) => (i * 8 + j) & 0xff);
-    // A view into the middle of a larger buffer: only the view's bytes are written.
-    const view = new Uint8Array(backing.buffer, 2, 3 + (i % 4));
-    parts.push(view);
-    expected.push(...view);
-  }
-  parts.push(new BigInt64Array([-1n]));
-  expected.push(...new Array<number>(8).fill(0xff));
-  const fh = await open(path, 'w');
-  try {
-    await writeAll(fh, [Buffer.from('head')]);
-    await writeAll(fh, parts, 4);
-  } finally {
-    await fh.close();
-  }
-  assert.deepEqual([...readFileSync(path)], [...Buffer.from('head'), ...expected]);
-});
+for (const [name, ops] of [['pool', poolFileOps], ['blocking', blockingFileOps]] as const) {
+  test(`${name} createDurable writes more buffers than one writev takes, views included`, async (t) => {
+    const dir = tempDir(t);
+    const parts: ArrayBufferView[] = [];
+    const expected: number[] = [];
+    for (let i = 0; i < 1500; i++) {
+      const backing = new Uint8Array(8).map((_, j) => (i * 8 + j) & 0xff);
+      // A view into the middle of a larger buffer: only the view's bytes are written.
+      const view = new Uint8Array(backing.buffer, 2, 3 + (i % 4));
+      parts.push(view);
+      expected.push(...view);
+    }
+    parts.push(new Uint8Array(0), new BigInt64Array([-1n]));
+    expected.push(...new Array<number>(8).fill(0xff));
+    await ops.createDurable(join(dir, 'f'), parts);
+    assert.deepEqual([...readFileSync(join(dir, 'f'))], expected);
+  });
+}
 
-test('createDurableFile creates once, never overwrites, and returns the stats of what it wrote', async (t) => {
+test('FolderSyncer syncs folders it keeps open, retries a folder that was missing, and closes them', async (t) => {
   const dir = tempDir(t);
-  const path = join(dir, 'new');
-  const st = await createDurableFile(path, [Buffer.from('ab'), new Uint8Array([99])]);
-  assert.equal(readFileSync(path, 'utf8'), 'abc');
-  assert.equal(st.size, 3n);
-  assert.ok(st.ino > 0n);
-  await assert.rejects(createDurableFile(path, [Buffer.from('x')]), (e: unknown) => errnoCode(e) === 'EEXIST');
-  assert.equal(readFileSync(path, 'utf8'), 'abc', 'the existing file is left alone');
-  await assert.rejects(createDurableFile(join(dir, 'no', 'such'), []), (e: unknown) => isMissing(e));
+  const folders = new FolderSyncer();
+  const before = readdirSync('/proc/self/fd').length;
+  await Promise.all([folders.sync(dir), folders.sync(dir), folders.sync(dir)]);
+  assert.equal(readdirSync('/proc/self/fd').length, before + 1, 'one descriptor for the folder, however many syncs');
+  const later = join(dir, 'later');
+  await assert.rejects(folders.sync(later), (e: unknown) => isMissing(e));
+  mkdirSync(later);
+  await folders.sync(later);
+  assert.equal(readdirSync('/proc/self/fd').length, before + 2);
+  const pending = folders.sync(dir);
+  await folders.close();
+  await pending;
+  assert.equal(readdirSync('/proc/self/fd').length, before, 'closed, after the sync under way');
+  await folders.sync(dir);
+  assert.equal(readdirSync('/proc/self/fd').length, before, 'after close, a sync opens and closes its folder');
 });
 
 test('fsyncDir syncs folders; listDir takes a missing path as empty', async (t) => {

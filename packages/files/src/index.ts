@@ -2,9 +2,10 @@
 // classification, durable writes (file and folder fsync) and a fast whole-file read.
 import {
   close as closeCallback, closeSync, fstat as fstatCallback, fstatSync, fsync as fsyncCallback, open as openCallback, openSync, read as readCallback,
-  readFile as readFileCallback, readFileSync, readSync, renameSync, symlinkSync, unlinkSync, writevSync, type BigIntStats,
+  unlink as unlinkCallback, writev as writevCallback,
+  readFile as readFileCallback, readFileSync, readSync, renameSync, symlinkSync, unlinkSync, writevSync,
 } from 'node:fs';
-import { open, readdir, rename, symlink, unlink, type FileHandle } from 'node:fs/promises';
+import { readdir, rename, symlink, unlink } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
@@ -43,6 +44,9 @@ const openFd = promisify(openCallback);
 const closeFd = promisify(closeCallback);
 const readFd = promisify(readCallback);
 const fstatFd = promisify(fstatCallback);
+const fsyncFd = promisify(fsyncCallback);
+const writevFd = promisify(writevCallback);
+const unlinkPath = promisify(unlinkCallback);
 
 /**
  * `length` bytes of the file from `offset` (fewer at the end of the file). Callback fs
@@ -74,12 +78,7 @@ async function readFully(
 // libuv hands at most IOV_MAX (1024 on Linux) buffers to one writev; stay well below.
 const MAX_IOV = 512;
 
-/** Writes every buffer at `position` onwards, handling partial writes and IOV_MAX. */
-export async function writeAll(fh: FileHandle, buffers: readonly ArrayBufferView[], position = 0): Promise<void> {
-  await writeBuffers(buffers, position, async (chunk, at) => (await fh.writev(chunk, at)).bytesWritten);
-}
-
-/** writeAll over any `writev`, which answers the bytes it wrote. */
+/** Writes every buffer at `position` onwards through `writev` (which answers the bytes it wrote), handling partial writes and IOV_MAX. */
 async function writeBuffers(
   buffers: readonly ArrayBufferView[], position: number, writev: (chunk: Uint8Array[], position: number) => number | Promise<number>,
 ): Promise<void> {
@@ -99,26 +98,6 @@ function skipBytes(queue: Uint8Array[], n: number): Uint8Array[] {
   const rest = queue.slice(i);
   if (n > 0) rest[0] = rest[0].subarray(n);
   return rest;
-}
-
-/**
- * Creates `path` (EEXIST if it exists), writes `buffers` and fsyncs the file; a failure
- * removes what was created. The folder entry is not yet durable: fsync the folder (or
- * rename/link the file and fsync the target folder). Returns the file's stats as written,
- * for callers that identify file versions by inode and mtime.
- */
-export async function createDurableFile(path: string, buffers: readonly ArrayBufferView[]): Promise<BigIntStats> {
-  const fh = await open(path, 'wx');
-  try {
-    await writeAll(fh, buffers);
-    await fh.sync();
-    return await fh.stat({ bigint: true });
-  } catch (err) {
-    await unlink(path).catch(() => undefined);
-    throw err;
-  } finally {
-    await fh.close();
-  }
 }
 
 /**
@@ -146,7 +125,11 @@ export interface FileOps {
    */
   withFile<T>(path: string, fn: (size: number, read: ReadAt) => Promise<T>): Promise<T>;
   readFile(path: string): Promise<Buffer>;
-  /** createDurableFile without the stats. */
+  /**
+   * Creates `path` (EEXIST if it exists), writes `buffers` and fsyncs the file; a failure
+   * removes what was created. The folder entry is not yet durable: fsync the folder (or
+   * rename/link the file and fsync the target folder).
+   */
   createDurable(path: string, buffers: readonly ArrayBufferView[]): Promise<void>;
   fsyncDir(path: string): Promise<void>;
   symlink(target: string, path: string): Promise<void>;
@@ -166,16 +149,26 @@ export const poolFileOps: FileOps = {
     }
   },
   readFile,
+  // On file descriptors and callbacks rather than fs/promises' FileHandle, which costs more
+  // per call on the thread that waits (a FileHandle object and its close per file): the
+  // incoming store's group commit makes one of these per acknowledged request batch.
   createDurable: async (path, buffers) => {
-    await createDurableFile(path, buffers);
+    const fd = await openFd(path, 'wx');
+    try {
+      await writeBuffers(buffers, 0, async (chunk, position) => writevFd(fd, chunk, position).then((r) => r.bytesWritten));
+      await fsyncFd(fd);
+    } catch (err) {
+      await unlinkPath(path).catch(() => undefined);
+      throw err;
+    } finally {
+      await closeFd(fd);
+    }
   },
   fsyncDir,
   symlink: (target, path) => symlink(target, path),
   rename,
   unlink,
 };
-
-const fsyncFd = promisify(fsyncCallback);
 
 /** A blocking call's result, or its error, as a promise (the FileOps contract). */
 function settled<T>(fn: () => T): Promise<T> {
@@ -236,11 +229,48 @@ export const blockingFileOps: FileOps = {
 
 /** Makes the entries of a folder (creations, renames, links, unlinks) durable. */
 export async function fsyncDir(path: string): Promise<void> {
-  const fh = await open(path, 'r');
+  const fd = await openFd(path, 'r');
   try {
-    await fh.sync();
+    await fsyncFd(fd);
   } finally {
-    await fh.close();
+    await closeFd(fd);
+  }
+}
+
+/**
+ * fsync of folders kept open: one thread-pool round trip a sync instead of three (open,
+ * fsync, close), for a writer that makes the same few folders durable on every commit (the
+ * incoming store's sacks). A descriptor names the folder it was opened on; callers keep it
+ * only for folders that are never replaced.
+ */
+export class FolderSyncer {
+  readonly #fds = new Map<string, Promise<number>>();
+  /** Syncs under way: a descriptor is closed only once none uses it (its number could be reused). */
+  readonly #inFlight = new Set<Promise<void>>();
+  #closed = false;
+
+  sync(path: string): Promise<void> {
+    if (this.#closed) return fsyncDir(path);
+    let fd = this.#fds.get(path);
+    if (fd === undefined) {
+      fd = openFd(path, 'r');
+      this.#fds.set(path, fd);
+      // A folder that could not be opened is tried again next time.
+      fd.catch(() => this.#fds.delete(path));
+    }
+    const done = fd.then((n) => fsyncFd(n));
+    const tracked = done.catch(() => undefined).finally(() => this.#inFlight.delete(tracked));
+    this.#inFlight.add(tracked);
+    return done;
+  }
+
+  /** Closes the folders once their syncs are over; later syncs open and close their folder each time. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await Promise.all(this.#inFlight);
+    const fds = [...this.#fds.values()];
+    this.#fds.clear();
+    await Promise.all(fds.map((fd) => fd.then((n) => closeFd(n)).catch(() => undefined)));
   }
 }
 

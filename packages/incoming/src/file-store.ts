@@ -4,7 +4,7 @@ import {
 import { link, mkdir, open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  createDurableFile, errnoCode, fileUrlPath, fsyncDir, ignoreMissing, isMissing, listDir, readFile,
+  FolderSyncer, errnoCode, fileUrlPath, fsyncDir, ignoreMissing, isMissing, listDir, poolFileOps, readFile,
 } from '@tally/files';
 import {
   CorruptBatchError, FIXED_HEADER, decodeBatch, encodeBatch, entryViews, headerLength, parseHeader,
@@ -80,6 +80,8 @@ export class FileIncomingStore implements IncomingStore {
   #counted: SackCount[];
   #flushing: Promise<void> | null = null;
   #closed = false;
+  /** The sack folders, kept open for the fsyncs that publish batches and deletions. */
+  readonly #folders = new FolderSyncer();
 
   /** Opens (creating if needed) the store; throws IncomingConfigError on a sack mismatch. */
   constructor(options: FileIncomingStoreOptions) {
@@ -157,7 +159,7 @@ export class FileIncomingStore implements IncomingStore {
     await Promise.all(paths.map((p) => unlink(p).catch(ignoreMissing)));
     // Storage forgets applied ids once batches are gone; a delete undone by a crash
     // would make the batch look new again and be applied twice.
-    await fsyncDir(this.#sackDir(sack));
+    await this.#folders.sync(this.#sackDir(sack));
   }
 
   /**
@@ -169,7 +171,7 @@ export class FileIncomingStore implements IncomingStore {
     const target = join(this.dir, QUARANTINE);
     await mkdir(target, { recursive: true });
     await rename(this.#batchPath(sack, id), join(target, `${id}.sack-${sack}`));
-    await Promise.all([fsyncDir(this.#sackDir(sack)), fsyncDir(target)]);
+    await Promise.all([this.#folders.sync(this.#sackDir(sack)), fsyncDir(target)]);
   }
 
   /** Counts from the batch headers only; corrupt or vanished files are skipped. */
@@ -217,6 +219,7 @@ export class FileIncomingStore implements IncomingStore {
   async close(): Promise<void> {
     this.#closed = true;
     while (this.#flushing) await this.#flushing;
+    await this.#folders.close();
   }
 
   /** Removes temp files left by crashed writers (their pid is gone, or they are very old). */
@@ -271,14 +274,17 @@ export class FileIncomingStore implements IncomingStore {
     const temp = join(this.#sackDir(sacks[0]), TEMP_PREFIX + id);
     try {
       await this.#faultHook?.('write', temp);
-      await createDurableFile(temp, encodeBatch(metrics, (m) => sackOfId.get(m) as number).buffers);
+      await poolFileOps.createDurable(temp, encodeBatch(metrics, (m) => sackOfId.get(m) as number).buffers);
     } catch (err) {
       throw asUnavailable(err, 'writing incoming batch');
     }
     await this.#publish(temp, id, sacks);
   }
 
-  /** Links the file into each sack folder, makes the links durable, drops the temp name. */
+  /**
+   * Links the file into each sack folder, makes the links durable, drops the temp name. A
+   * file for one sack (the temp is in its folder) is renamed instead: one call, not two.
+   */
   async #publish(temp: string, id: string, sacks: number[]): Promise<void> {
     const linked: string[] = [];
     try {
@@ -286,12 +292,13 @@ export class FileIncomingStore implements IncomingStore {
       const results = await Promise.allSettled(sacks.map(async (sack) => {
         const final = join(this.#sackDir(sack), id);
         await this.#faultHook?.('link', final);
-        await link(temp, final);
+        if (sacks.length === 1) await rename(temp, final);
+        else await link(temp, final);
         linked.push(final);
       }));
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
-      await Promise.all(sacks.map((sack) => fsyncDir(this.#sackDir(sack))));
+      await Promise.all(sacks.map((sack) => this.#folders.sync(this.#sackDir(sack))));
     } catch (err) {
       // Best effort undo: a reader may in theory have seen a link in this short window.
       await Promise.all(linked.map((p) => unlink(p).catch(() => undefined)));
@@ -299,7 +306,7 @@ export class FileIncomingStore implements IncomingStore {
       throw asUnavailable(err, 'publishing incoming batch');
     }
     // The links are durable; the temp name is garbage (cleaned at open if a crash keeps it).
-    await unlink(temp).catch(() => undefined);
+    if (sacks.length > 1) await unlink(temp).catch(() => undefined);
   }
 
   /** Sack of a batch entry: written in it since format 2, hashed from the id before. */
