@@ -64,7 +64,7 @@ export function policyLookup(indexer: Indexer): PolicyLookup {
  */
 /**
  * `dedicatedThread`: the caller is a processing thread, which serves nothing else (the
- * storage may block it on local file operations).
+ * storage and the incoming store may block it on local file operations).
  */
 export async function openServices(s: Settings, log?: Logger, opts: { refreshInThreads?: boolean; dedicatedThread?: boolean } = {}): Promise<Services> {
   mkdirSync(s.dataDir, { recursive: true });
@@ -79,7 +79,7 @@ export async function openServices(s: Settings, log?: Logger, opts: { refreshInT
     indexer = await open(openIndexer(s.indexerUrl, {
       limits: { maxResourceTypeAttributes: s.maxResourceTypeAttributes },
     }));
-    incoming = await open(openIncoming(s.incomingUrl, { sacks: s.sacks }));
+    incoming = await open(openIncoming(s.incomingUrl, { sacks: s.sacks, dedicatedThread: opts.dedicatedThread === true }));
     storage = await open(openStorage(s.storageUrl, { dedicatedThread: opts.dedicatedThread === true }));
     coordinator = await open(openCoordinator(s.coordinationUrl));
   } catch (err) {

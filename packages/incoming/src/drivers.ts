@@ -10,6 +10,11 @@ export interface OpenIncomingOptions {
    * DEFAULT_SACKS); an existing one with another count is refused (IncomingConfigError).
    */
   sacks?: number;
+  /**
+   * The store serves a thread that runs nothing else (a processing thread), which a driver
+   * may block on local file reads rather than hand them to the thread pool.
+   */
+  dedicatedThread?: boolean;
 }
 
 export interface IncomingDriver {

@@ -18,23 +18,25 @@ after(() => {
   for (const dir of folders) rmSync(dir, { recursive: true, force: true });
 });
 
-incomingContract('file', {
-  create: async (sacks) => {
-    const dir = mkdtempSync(join(tmpdir(), 'tally-incoming-'));
-    folders.push(dir);
-    return openIncoming(pathToFileURL(dir).href, { sacks });
-  },
-  reopen: async (store) => new FileIncomingStore({ dir: (store as FileIncomingStore).dir }),
-  corrupt: async (store, sack, id) => {
-    // Flips a byte in the data of the sack's first entry: only that sack's range is bad.
-    const path = join((store as FileIncomingStore).dir, `sack-${sack}`, id);
-    const bytes = readFileSync(path);
-    const entry = parseHeader(bytes, bytes.length, path).find((e) => e.sack === sack);
-    assert.ok(entry);
-    bytes[entry.offset + 3] ^= 0x10;
-    writeFileSync(path, bytes);
-  },
-});
+for (const blocking of [false, true]) {
+  incomingContract(blocking ? 'file, blocking reads' : 'file', {
+    create: async (sacks) => {
+      const dir = mkdtempSync(join(tmpdir(), 'tally-incoming-'));
+      folders.push(dir);
+      return openIncoming(pathToFileURL(dir).href, { sacks, dedicatedThread: blocking });
+    },
+    reopen: async (store) => new FileIncomingStore({ dir: (store as FileIncomingStore).dir, blockingIo: blocking }),
+    corrupt: async (store, sack, id) => {
+      // Flips a byte in the data of the sack's first entry: only that sack's range is bad.
+      const path = join((store as FileIncomingStore).dir, `sack-${sack}`, id);
+      const bytes = readFileSync(path);
+      const entry = parseHeader(bytes, bytes.length, path).find((e) => e.sack === sack);
+      assert.ok(entry);
+      bytes[entry.offset + 3] ^= 0x10;
+      writeFileSync(path, bytes);
+    },
+  });
+}
 
 function tempDir(t: { after(fn: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'tally-incoming-'));
