@@ -100,6 +100,9 @@ function skipBytes(queue: Uint8Array[], n: number): Uint8Array[] {
   return rest;
 }
 
+/** Positional reads of one open file: `length` bytes from `offset` (fewer at the end of the file). */
+export type ReadAt = (offset: number, length: number) => Promise<Buffer>;
+
 /**
  * The file operations of a driver that writes durably, in two flavours with one meaning.
  * `poolFileOps` runs each on libuv's thread pool (the event loop never waits on the disk);
@@ -112,9 +115,6 @@ function skipBytes(queue: Uint8Array[], n: number): Uint8Array[] {
  * 111-251. fsync stays on the pool in both (it waits for the device, milliseconds), so
  * concurrent commits still overlap their fsyncs.
  */
-/** Positional reads of one open file: `length` bytes from `offset` (fewer at the end of the file). */
-export type ReadAt = (offset: number, length: number) => Promise<Buffer>;
-
 export interface FileOps {
   /** `length` bytes from `offset` (fewer at the end of the file). */
   readRange(path: string, offset: number, length: number): Promise<Buffer>;
