@@ -187,10 +187,12 @@ export function decodeBatch(bytes: Buffer, file: string, keep: (e: BatchEntry) =
 }
 
 /**
- * Views over the data of `entries`, read into `data` starting at file offset `start`;
- * verifies each entry's own checksum (version 2).
+ * Views over the data of `entries`, read into `data` starting at file offset `start` (an
+ * 8-aligned one; `data` is copied if its own bytes are not); verifies each entry's own
+ * checksum (version 2).
  */
-export function entryViews(data: Buffer, start: number, entries: readonly BatchEntry[], file: string): Map<string, Measures> {
+export function entryViews(bytes: Buffer, start: number, entries: readonly BatchEntry[], file: string): Map<string, Measures> {
+  const data = alignedCopy(bytes);
   const out = new Map<string, Measures>();
   for (const e of entries) {
     if (out.has(e.metricId)) throw new CorruptBatchError(file, `duplicate metric ${e.metricId}`);

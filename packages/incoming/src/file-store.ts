@@ -142,7 +142,7 @@ export class FileIncomingStore implements IncomingStore {
       const header = await readWholeHeader(read, size, label);
       const entries = parseHeader(header, size, label);
       if (entries.some((e) => e.crc === null)) {
-        return decodeBatch(await this.#reads.readFile(path), label, mine); // format 1: one CRC for all data
+        return decodeBatch(await read(0, size), label, mine); // format 1: one CRC for all data
       }
       const kept = entries.filter(mine);
       if (kept.length === 0) return new Map<string, Measures>();
@@ -152,10 +152,8 @@ export class FileIncomingStore implements IncomingStore {
       if (kept.some((e, i) => i > 0 && e.offset !== kept[i - 1].offset + kept[i - 1].count * 16)) {
         throw new CorruptBatchError(label, 'entries of one sack are not contiguous');
       }
-      let data = await read(start, end - start);
+      const data = await read(start, end - start);
       if (data.length !== end - start) throw new CorruptBatchError(label, 'truncated data');
-      // The typed views need 8-byte alignment.
-      if (data.byteOffset % 8 !== 0) data = Buffer.from(data.buffer.slice(data.byteOffset, data.byteOffset + data.length));
       return entryViews(data, start, kept, label);
     });
   }
@@ -487,10 +485,10 @@ function createMeta(dir: string, meta: string, sacks: number): number {
   return readMeta(meta) ?? sacks;
 }
 
-/** The header block of an open batch file (unverified) and the file's size. */
 /** Bytes read from the start of a batch in one go: its whole header, unless it names many metrics. */
 const HEADER_READ = 4096;
 
+/** The header block of an open batch file of `size` bytes (unverified). */
 async function readWholeHeader(read: ReadAt, size: number, label: string): Promise<Buffer> {
   const first = await read(0, Math.min(size, HEADER_READ));
   // A file shorter than the fixed part reads as zeros there, which headerLength refuses.
