@@ -55,7 +55,7 @@ const unlinkPath = promisify(unlinkCallback);
 export async function readRange(path: string, offset: number, length: number): Promise<Buffer> {
   const fd = await openFd(path, 'r');
   try {
-    return await readFully(offset, length, async (buf, at, n, position) => (await readFd(fd, buf, at, n, position)).bytesRead);
+    return await poolReadAt(fd)(offset, length);
   } finally {
     await closeFd(fd);
   }
@@ -74,6 +74,10 @@ async function readFully(
   }
   return got === length ? buf : buf.subarray(0, got);
 }
+
+/** Positional reads of the open file `fd` through the thread pool, or blocking. */
+const poolReadAt = (fd: number): ReadAt => (offset, length) => readFully(offset, length, async (buf, at, n, position) => (await readFd(fd, buf, at, n, position)).bytesRead);
+const blockingReadAt = (fd: number): ReadAt => (offset, length) => readFully(offset, length, (buf, at, n, position) => readSync(fd, buf, at, n, position));
 
 // libuv hands at most IOV_MAX (1024 on Linux) buffers to one writev; stay well below.
 const MAX_IOV = 512;
@@ -143,7 +147,7 @@ export const poolFileOps: FileOps = {
     const fd = await openFd(path, 'r');
     try {
       const { size } = await fstatFd(fd);
-      return await fn(size, (offset, length) => readFully(offset, length, async (buf, at, n, position) => (await readFd(fd, buf, at, n, position)).bytesRead));
+      return await fn(size, poolReadAt(fd));
     } finally {
       await closeFd(fd);
     }
@@ -183,7 +187,7 @@ export const blockingFileOps: FileOps = {
   readRange: async (path, offset, length) => {
     const fd = openSync(path, 'r');
     try {
-      return await readFully(offset, length, (buf, at, n, position) => readSync(fd, buf, at, n, position));
+      return await blockingReadAt(fd)(offset, length);
     } finally {
       closeSync(fd);
     }
@@ -192,7 +196,7 @@ export const blockingFileOps: FileOps = {
     const fd = openSync(path, 'r');
     try {
       const { size } = fstatSync(fd);
-      return await fn(size, (offset, length) => readFully(offset, length, (buf, at, n, position) => readSync(fd, buf, at, n, position)));
+      return await fn(size, blockingReadAt(fd));
     } finally {
       closeSync(fd);
     }
