@@ -16,7 +16,7 @@ import {
   noSuchThreshold,
 } from './errors.js';
 import { parsePricingKey } from '../pricing/mapping.js';
-import { attributesDigest, type MappingRow, type RatedRow, type RatingTables, type ScopeRow, type ThresholdRow } from './schema.js';
+import { attributesDigest, type AttributesRow, type MappingRow, type RatedRow, type RatingTables, type ScopeRow, type ThresholdRow } from './schema.js';
 
 /** The rating modules Tally has, as CloudKitty describes them; disabled with priority 1 until set. */
 export const RATING_MODULES: readonly { module_id: string; description: string; hot_config: boolean }[] = [
@@ -183,24 +183,26 @@ const INSERT_ROWS = 512;
 const ATTRIBUTE_ROWS = 500;
 
 /**
- * The ids of groupby and metadata pairs (JSON texts) in rating_attributes, adding the missing
- * ones. Two writers adding the same pair at once both end with the one row the digest's
- * unique index lets in.
+ * The ids of distinct groupby and metadata pairs (JSON texts, with their attributesDigest) in
+ * rating_attributes, adding the missing ones. Two writers adding the same pair at once both
+ * end with the one row the digest's unique index lets in.
  */
-async function attributeIds(tx: Kysely<RatingTables>, pairs: readonly { groupby: string; metadata: string }[]): Promise<number[]> {
-  const digests = pairs.map((p) => attributesDigest(p.groupby, p.metadata));
+async function attributeIds(tx: Kysely<RatingTables>, pairs: readonly AttributesRow[]): Promise<number[]> {
   const ids = new Map<string, number>();
+  const found = async (digests: string[]): Promise<void> => {
+    for (const r of await tx.selectFrom('rating_attributes').select(['id', 'digest']).where('digest', 'in', digests).execute()) ids.set(r.digest, Number(r.id));
+  };
   for (let at = 0; at < pairs.length; at += ATTRIBUTE_ROWS) {
-    const some = digests.slice(at, at + ATTRIBUTE_ROWS);
-    for (const r of await tx.selectFrom('rating_attributes').select(['id', 'digest']).where('digest', 'in', some).execute()) ids.set(r.digest, Number(r.id));
-    const missing = pairs.slice(at, at + ATTRIBUTE_ROWS).flatMap((p, i) => (ids.has(some[i]) ? [] : [{ digest: some[i], groupby: p.groupby, metadata: p.metadata }]));
+    const some = pairs.slice(at, at + ATTRIBUTE_ROWS);
+    await found(some.map((p) => p.digest));
+    const missing = some.filter((p) => !ids.has(p.digest));
     if (missing.length === 0) continue;
     await tx.insertInto('rating_attributes').values(missing).onConflict((oc) => oc.column('digest').doNothing()).execute();
-    for (const r of await tx.selectFrom('rating_attributes').select(['id', 'digest']).where('digest', 'in', missing.map((m) => m.digest)).execute()) ids.set(r.digest, Number(r.id));
+    await found(missing.map((p) => p.digest));
   }
-  return digests.map((d) => {
-    const id = ids.get(d);
-    if (id === undefined) throw new Error(`rating_attributes: no row for digest ${d} after adding it`);
+  return pairs.map(({ digest }) => {
+    const id = ids.get(digest);
+    if (id === undefined) throw new Error(`rating_attributes: no row for digest ${digest} after adding it`);
     return id;
   });
 }
@@ -660,9 +662,9 @@ export class SqlRatingStore implements RatingStore {
       if (s === undefined) json.set(o, (s = JSON.stringify(o)));
       return s;
     };
-    const pairs: { groupby: string; metadata: string }[] = [];
+    const pairs: AttributesRow[] = [];
     const pairByObjects = new Map<object, Map<object, number>>();
-    const pairByText = new Map<string, number>();
+    const pairByDigest = new Map<string, number>();
     const pairOf = (groupby: Readonly<Record<string, string>>, metadata: Readonly<Record<string, string>>): number => {
       let inner = pairByObjects.get(groupby);
       if (inner === undefined) pairByObjects.set(groupby, (inner = new Map()));
@@ -670,11 +672,11 @@ export class SqlRatingStore implements RatingStore {
       if (k === undefined) {
         const g = jsonOf(groupby);
         const m = jsonOf(metadata);
-        const text = `${g}\n${m}`;
-        k = pairByText.get(text);
+        const digest = attributesDigest(g, m);
+        k = pairByDigest.get(digest);
         if (k === undefined) {
-          pairByText.set(text, (k = pairs.length));
-          pairs.push({ groupby: g, metadata: m });
+          pairByDigest.set(digest, (k = pairs.length));
+          pairs.push({ digest, groupby: g, metadata: m });
         }
         inner.set(metadata, k);
       }
