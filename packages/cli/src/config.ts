@@ -114,7 +114,8 @@ const int = (name: string) => (raw: string | number | boolean | string[]): numbe
   if (!Number.isInteger(n) || n < 0) throw new ConfigError(`${name} must be a non-negative integer, got ${String(raw)}`);
   return n;
 };
-const intIn = (name: string, min: number, max: number) => (raw: string | number | boolean | string[]): number => {
+/** A parser of an integer option in [min, max]; ConfigError naming the option otherwise. */
+export const intIn = (name: string, min: number, max: number) => (raw: string | number | boolean | string[]): number => {
   const n = Number(raw);
   if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got ${String(raw)}`);
   return n;

@@ -27,7 +27,7 @@ import {
   formatTimespan, importAggregates, parseTimespan, parseTimestamp, policyMethods, secondsRepr,
   type AggregateSeries,
 } from '@tally/timeseries';
-import { ConfigError, resolveSettings } from './config.js';
+import { ConfigError, intIn, resolveSettings } from './config.js';
 import { MigrationJournal, JournalSourceMismatch, type JournalKind } from './migrate-journal.js';
 import { Progress, type ProgressSink } from './migrate-progress.js';
 import { openServices, upgrade } from './services.js';
@@ -524,10 +524,7 @@ export function sourceAuth(flags: { fromAuthMode?: string; fromUser?: string; fr
 export async function runMigrate(flags: Record<string, unknown>): Promise<void> {
   const s = resolveSettings(flags);
   const str = (k: string): string | undefined => (typeof flags[k] === 'string' ? flags[k] : undefined);
-  const concurrency = Number(flags.concurrency);
-  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
-    throw new ConfigError(`--concurrency must be an integer in [1, 64], got ${String(flags.concurrency)}`);
-  }
+  const concurrency = intIn('--concurrency', 1, 64)(String(flags.concurrency));
   const from = str('from') ?? '';
   try {
     new URL(from);

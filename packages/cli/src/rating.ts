@@ -15,7 +15,7 @@ import {
   PricingError, RATING_MIGRATIONS, RatingProcessor, SqlRatingStore, StoreUsageSource, isoOfNs, loadPriceBook, migrateRating,
   openRatingDatabase, parseMetricsYaml, ringOwnership, type MetricConfig, type PriceBook, type RatingDatabase, type ScopePeriod, type UsageSource,
 } from '@tally/rating';
-import { ConfigError, resolveSettings, type Settings } from './config.js';
+import { ConfigError, intIn, resolveSettings, type Settings } from './config.js';
 import { gnocchiAuth } from './alarming.js';
 import { paths as pricingPaths } from './pricing.js';
 import { startRatingApi } from './rating-api.js';
@@ -192,8 +192,7 @@ export async function rerate(flags: Record<string, unknown>): Promise<void> {
   if (scopes.length === 0) throw new ConfigError('--scope names no scope');
   const begin = instantNs('begin', flags.begin);
   const end = instantNs('end', flags.end);
-  const batchPeriods = flags.batchPeriods === undefined ? DEFAULT_BATCH_PERIODS : Number(flags.batchPeriods);
-  if (!Number.isSafeInteger(batchPeriods) || batchPeriods < 1) throw new ConfigError(`--batch-periods must be a whole number >= 1, got ${String(flags.batchPeriods)}`);
+  const batchPeriods = flags.batchPeriods === undefined ? DEFAULT_BATCH_PERIODS : intIn('--batch-periods', 1, Number.MAX_SAFE_INTEGER)(String(flags.batchPeriods));
   const log = logger(s, 'rating rerate');
   await withRatingDatabase(s, async (database) => {
     const prices = new Prices(log);
