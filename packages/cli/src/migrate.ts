@@ -466,7 +466,7 @@ class Migration {
   private async writeAggregates(id: string, policy: ArchivePolicy, series: AggregateSeries[]): Promise<void> {
     const lock = await this.o.coordinator.lock(`sack-${this.o.incoming.sackOf(id)}`, { timeoutMs: 60_000 });
     try {
-      const current = await this.o.storage.update(id);
+      const current = await this.o.storage.update(id, { signal: lock.signal });
       const change = importAggregates(policy, current.state, series);
       await current.commit({ ...change, applied: [], forget: [] });
     } finally {

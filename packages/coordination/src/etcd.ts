@@ -139,14 +139,22 @@ async function revokeLease(c: Client, lease: Lease, what: string): Promise<void>
   await serverCall(what, () => lease.revoke(), transientIn(c.mod));
 }
 
-/** A coordinator's lease and the locks on it, kept alive by keepalives every TTL/3. */
+/**
+ * A coordinator's lease and the locks on it, kept alive by keepalives every TTL/3. Once
+ * lost, `onLost` (which revokes the lease, freeing its locks for others) waits until every
+ * holder has let go of its lock: a holder stops at its lock's signal, but what it had under
+ * way past its last look at the signal (a commit being written) may still land, and while
+ * the lease lives nobody else can take the lock and write over it.
+ */
 class LeaseSession {
+  /** Locks taken on the lease that their holders have not let go of yet, lost ones included. */
   readonly locks = new Set<ServerLock>();
   /** Keys whose release failed: deleted at the next keepalive that reaches the server. */
   readonly orphans = new Map<string, string>();
   /** performance.now() before which the server cannot have expired the lease (a monotonic clock: wall-clock steps must not move it). */
   #validUntil: number;
   #lost = false;
+  #revoked = false;
   #timer: NodeJS.Timeout | null = null;
   #watchdog: NodeJS.Timeout | null = null;
   readonly #backoff = new Backoff({ baseMs: 50, maxMs: 1_000 });
@@ -207,7 +215,18 @@ class LeaseSession {
     this.#lost = true;
     this.stop();
     for (const l of this.locks) l.lose(why);
-    this.locks.clear();
+    this.#revokeWhenLetGo();
+  }
+
+  /** The holder of `lock` let go of it (released it, lost or not). */
+  letGo(lock: ServerLock): void {
+    this.locks.delete(lock);
+    if (this.#lost) this.#revokeWhenLetGo();
+  }
+
+  #revokeWhenLetGo(): void {
+    if (this.#revoked || this.locks.size > 0) return;
+    this.#revoked = true;
     this.onLost();
   }
 
@@ -261,7 +280,6 @@ export class EtcdCoordinator implements Coordinator {
     }
     if (!created) return null;
     const lock: ServerLock = new ServerLock(name, async () => {
-      session.locks.delete(lock);
       if (this.#closed) return; // close revokes the lease, which deletes every key at once
       try {
         await deleteIfOwned(this.#c, key, value, `etcd release ${name}`);
@@ -269,7 +287,7 @@ export class EtcdCoordinator implements Coordinator {
         if (!session.lost) session.orphans.set(key, value);
         throw err;
       }
-    });
+    }, () => session.letGo(lock));
     session.locks.add(lock);
     // The lease was given up while the key was being created: the key goes with it.
     if (session.lost || this.#closed) lock.lose('the lease was lost while the lock was taken');

@@ -23,14 +23,20 @@ export async function serverCall<T>(what: string, fn: () => Promise<T>, transien
   }
 }
 
-/** A lock held on a server; `lose` aborts its signal, `release` runs the driver's removal once. */
+/**
+ * A lock held on a server; `lose` aborts its signal, `release` runs the driver's removal
+ * once. `onLetGo`, when given, runs at the first release(), lost lock or not: the holder
+ * has stopped using it.
+ */
 export class ServerLock implements Lock {
   readonly #controller = new AbortController();
   readonly #release: () => Promise<void>;
+  readonly #onLetGo: (() => void) | undefined;
   #released = false;
 
-  constructor(readonly name: string, release: () => Promise<void>) {
+  constructor(readonly name: string, release: () => Promise<void>, onLetGo?: () => void) {
     this.#release = release;
+    this.#onLetGo = onLetGo;
   }
 
   get signal(): AbortSignal {
@@ -48,6 +54,7 @@ export class ServerLock implements Lock {
   async release(): Promise<void> {
     if (this.#released) return;
     this.#released = true;
+    this.#onLetGo?.();
     // A lost lock has nothing left to remove on the server: its lease or session is gone.
     if (this.#controller.signal.aborted) return;
     await this.#release();

@@ -82,8 +82,8 @@ function recording(storage: AggregateStorage, folds: string[]): AggregateStorage
     readSplit: (id, key) => storage.readSplit(id, key),
     deleteMetric: (id) => storage.deleteMetric(id),
     close: () => storage.close(),
-    update: async (id) => {
-      const u = await storage.update(id);
+    update: async (id, options) => {
+      const u = await storage.update(id, options);
       return {
         ...u,
         commit: async (change) => {
@@ -406,6 +406,55 @@ test('a sack lock lost between rounds: no further round runs under it, the rest 
   await n.processor.processSack(sack, { wait: true });
   assert.equal((await n.incoming.listBatches(sack)).length, 0, 'the next holder folds the rest');
   assert.equal((await stored(n.storage, metric)).size, 30);
+  await closeNode(n);
+});
+
+test('a sack lock lost during a round: no metric of the round commits after the loss, the next holder folds them', async (t) => {
+  const n = openNode(tempDir(t));
+  const first = randomUUID();
+  const sack = n.incoming.sackOf(first);
+  const metrics = [first];
+  while (metrics.length < 4) {
+    const id = randomUUID();
+    if (n.incoming.sackOf(id) === sack) metrics.push(id);
+  }
+  await n.incoming.add(new Map(metrics.map((id) => [id, span(0, 5)])));
+  const lost = new AbortController();
+  const withSignal = (lock: Lock | null): Lock | null => lock && { signal: lost.signal, release: () => lock.release() };
+  const coordinator: Coordinator = {
+    tryLock: async (name) => withSignal(await n.coordinator.tryLock(name)),
+    lock: async (name, opts) => withSignal(await n.coordinator.lock(name, opts)) as Lock,
+    close: () => n.coordinator.close(),
+  };
+  let tried = 0;
+  let committed = 0;
+  const storage: AggregateStorage = {
+    read: (id) => n.storage.read(id),
+    readSplit: (id, key) => n.storage.readSplit(id, key),
+    deleteMetric: (id) => n.storage.deleteMetric(id),
+    close: () => n.storage.close(),
+    update: async (id, options) => {
+      const u = await n.storage.update(id, options);
+      return { ...u, commit: async (change) => {
+        // The second fold reaches its commit past the processor's look at the signal: the
+        // lock goes then, and the storage is what must refuse to publish.
+        if (++tried === 2) lost.abort(new LockLostError(`sack-${sack}`, 'lease expired'));
+        await u.commit(change);
+        committed++;
+      } };
+    },
+  };
+  const policies = async (ids: string[]): Promise<Map<string, ArchivePolicy>> => new Map(ids.map((id) => [id, POLICY]));
+  const processor = new Processor({ incoming: n.incoming, storage, coordinator, policies, concurrency: 1 });
+  await assert.rejects(processor.processSack(sack), LockLostError);
+  assert.equal(committed, 1, 'only the fold committed before the loss');
+  assert.equal(tried, 2, 'no fold starts after the loss');
+  const folded = await Promise.all(metrics.map(async (id) => (await n.storage.read(id)).applied.size));
+  assert.deepEqual(folded.sort(), [0, 0, 0, 1]);
+  assert.equal((await n.incoming.listBatches(sack)).length, 1, 'the batch stays for the next holder');
+  await n.processor.processSack(sack, { wait: true });
+  assert.equal((await n.incoming.listBatches(sack)).length, 0);
+  for (const id of metrics) assert.equal((await stored(n.storage, id)).size, 5, 'each metric folded once, whoever folded it');
   await closeNode(n);
 });
 

@@ -84,7 +84,7 @@ export class Processor {
         // A lock lost with its lease or session may already be someone else's: stop here
         // rather than fold batches that worker folds too.
         lock.signal.throwIfAborted();
-        const r = await this.round(sack);
+        const r = await this.round(sack, lock.signal);
         total.batches += r.batches;
         total.metrics += r.metrics;
         total.measures += r.measures;
@@ -101,7 +101,12 @@ export class Processor {
     await this.processSack(this.o.incoming.sackOf(metricId), { wait: true });
   }
 
-  private async round(sack: number): Promise<RoundResult> {
+  /**
+   * `signal`: the sack lock's. Each metric's fold looks at it before it starts and hands it
+   * to the storage commit, which looks again before its commit point: a round can outlast
+   * the lock, and the metrics it has not committed yet may be another worker's by then.
+   */
+  private async round(sack: number, signal: AbortSignal): Promise<RoundResult> {
     const listed = await this.o.incoming.listBatches(sack);
     if (listed.length === 0) return EMPTY;
     const ids = listed.slice(0, this.maxBatches);
@@ -112,7 +117,8 @@ export class Processor {
     let metrics = 0;
     const work = [...byMetric.entries()].filter(([id]) => policies.has(id));
     await eachLimited(work, this.concurrency, async ([metricId, pending]) => {
-      const n = await this.foldMetric(metricId, policies.get(metricId) as ArchivePolicy, pending, present);
+      signal.throwIfAborted();
+      const n = await this.foldMetric(metricId, policies.get(metricId) as ArchivePolicy, pending, present, signal);
       if (n > 0) {
         metrics++;
         measures += n;
@@ -152,9 +158,10 @@ export class Processor {
   }
 
   /** Folds the not-yet-applied batches into one metric; returns the measures folded. */
-  private async foldMetric(metricId: string, policy: ArchivePolicy, pending: Pending[], present: Set<string>): Promise<number> {
+  private async foldMetric(metricId: string, policy: ArchivePolicy, pending: Pending[], present: Set<string>,
+                           signal: AbortSignal): Promise<number> {
     // The sack's lock (held by processSack) makes this the only writer of the metric.
-    const rec = await this.o.storage.update(metricId);
+    const rec = await this.o.storage.update(metricId, { signal });
     const todo = pending.filter((p) => !rec.applied.has(p.batchId));
     if (todo.length === 0) return 0;
     const measures = concat(todo.map((p) => p.measures));

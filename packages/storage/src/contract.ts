@@ -75,6 +75,33 @@ export function storageContract(name: string, h: StorageHarness): void {
     await store.close();
   });
 
+  test(`${name}: a commit whose lock was lost (its signal aborted) writes nothing and fails with the signal's reason`, async () => {
+    const store = await h.create();
+    const id = randomUUID();
+    await commit(store, id, change({ state: bytes('v1'), put: new Map([['a', bytes('A1')]]), applied: ['b1'] }));
+    const lost = new AbortController();
+    const u = await store.update(id, { signal: lost.signal });
+    const reason = new Error('sack lock lost');
+    lost.abort(reason);
+    await assert.rejects(u.commit(change({ state: bytes('v2'), put: new Map([['a', bytes('A2')], ['b', bytes('B2')]]), applied: ['b2'] })),
+      (err) => err === reason);
+    const other = await h.reopen(store);
+    for (const s of [store, other]) {
+      const rec = await s.read(id);
+      assert.equal(text(rec.state), 'v1');
+      assert.deepEqual([...rec.applied], ['b1']);
+      assert.equal(text(await s.readSplit(id, 'a')), 'A1');
+      assert.equal(await s.readSplit(id, 'b'), null);
+    }
+    // The next holder builds on what the lost one left.
+    await commit(other, id, change({ state: bytes('v3'), put: new Map([['b', bytes('B3')]]), applied: ['b3'] }));
+    assert.deepEqual([...(await store.read(id)).applied].sort(), ['b1', 'b3']);
+    assert.equal(text(await store.readSplit(id, 'a')), 'A1');
+    assert.equal(text(await store.readSplit(id, 'b')), 'B3');
+    await other.close();
+    await store.close();
+  });
+
   test(`${name}: a reader never serves a stale record after another handle committed or deleted`, async () => {
     const store = await h.create();
     const id = randomUUID();

@@ -211,6 +211,31 @@ test('a commit failing half way leaves the previous version intact and no files 
   }
 });
 
+test('a lock lost while a commit writes its packs: the commit stops before its commit point and leaves no file', async (t) => {
+  const dir = tempDir(t);
+  const id = randomUUID();
+  for (const blockingIo of [false, true]) {
+    let lost: AbortController | null = null;
+    const reason = new Error('sack lock lost');
+    const store = new FileAggregateStorage({ dir, blockingIo, faultHook: (op) => { if (op === 'pack') lost?.abort(reason); } });
+    await commit(store, id, change({ state: bytes('good'), put: new Map([['a', bytes('A1')]]), applied: ['b1'] }));
+    // A second commit, so that the next one writes a cold pack as well as a hot one.
+    await commit(store, id, change({ state: bytes('good'), put: new Map([['b', bytes('B1')]]), applied: ['b1'] }));
+    const before = metricFiles(dir, id);
+    lost = new AbortController();
+    const u = await store.update(id, { signal: lost.signal });
+    await assert.rejects(u.commit(change({ state: bytes('bad'), put: new Map([['a', bytes('A2')]]), applied: ['b2'] })), (err) => err === reason);
+    assert.deepEqual(metricFiles(dir, id), before, `blocking ${blockingIo}: no stray file`);
+    const fresh = new FileAggregateStorage({ dir });
+    for (const s of [store, fresh]) {
+      assert.equal(text((await s.read(id)).state), 'good');
+      assert.equal(text(await s.readSplit(id, 'a')), 'A1');
+    }
+    await store.close();
+    await fresh.close();
+  }
+});
+
 test('commits keep at most fileOpsInFlight pack writes in flight across metrics; a failing one leaves nothing', async (t) => {
   // Every file operation shares the process's thread pool with the API's reads: writes
   // issued all at once made reads wait behind them for seconds.

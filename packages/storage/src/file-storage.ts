@@ -12,7 +12,7 @@ import {
   encodeSplitHeader, nextApplied, packName, recordOf, type Manifest, type SplitRef,
 } from './format.js';
 import { RecordCache } from './record-cache.js';
-import type { AggregateStorage, CommitChange, MetricSnapshot, MetricUpdate } from './types.js';
+import type { AggregateStorage, CommitChange, MetricSnapshot, MetricUpdate, UpdateOptions } from './types.js';
 import type { StorageDriver } from './drivers.js';
 
 export interface FileAggregateStorageOptions {
@@ -119,7 +119,7 @@ export class FileAggregateStorage implements AggregateStorage {
     return { ...recordOf(manifest), readSplit: (key) => this.#readSplit(metricId, key, manifest, true) };
   }
 
-  async update(metricId: string): Promise<MetricUpdate> {
+  async update(metricId: string, options: UpdateOptions = {}): Promise<MetricUpdate> {
     const base = await this.#manifest(metricId);
     const hot = this.#own.get(base);
     const hotBytes = hot === undefined ? 0 : base.packs.get(hot) ?? 0;
@@ -144,7 +144,7 @@ export class FileAggregateStorage implements AggregateStorage {
         }
         return this.#readSplit(metricId, key, base, false);
       },
-      commit: (change) => this.#serialised(metricId, () => this.#commit(metricId, change, base)),
+      commit: (change) => this.#serialised(metricId, () => this.#commit(metricId, change, base, options.signal)),
     };
   }
 
@@ -193,7 +193,8 @@ export class FileAggregateStorage implements AggregateStorage {
    * instance last read or wrote for the metric (no commit of this process came between);
    * otherwise the manifest is read again.
    */
-  async #commit(metricId: string, change: CommitChange, base: Manifest): Promise<void> {
+  async #commit(metricId: string, change: CommitChange, base: Manifest, signal: AbortSignal | undefined): Promise<void> {
+    signal?.throwIfAborted();
     const dir = this.#metricDir(metricId);
     const cached = this.#cache.get(metricId);
     const current = base.gen > 0 && cached?.manifest === base ? base : await this.#manifest(metricId);
@@ -212,9 +213,11 @@ export class FileAggregateStorage implements AggregateStorage {
       await this.#each(files, async ([name, parts]) => {
         const path = join(dir, name);
         await this.#faultHook?.('pack', path);
+        signal?.throwIfAborted();
         await this.#io.createDurable(path, parts);
         written.push(path);
       });
+      signal?.throwIfAborted();
       await this.#publish(dir, hot, nonce);
     } catch (err) {
       await this.#each(written, (path) => this.#io.unlink(path).catch(() => undefined));

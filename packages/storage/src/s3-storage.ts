@@ -11,7 +11,7 @@ import {
 } from './format.js';
 import { RecordCache } from './record-cache.js';
 import { RECORD_CACHE_BYTES } from './file-storage.js';
-import type { AggregateStorage, CommitChange, MetricSnapshot, MetricUpdate } from './types.js';
+import type { AggregateStorage, CommitChange, MetricSnapshot, MetricUpdate, UpdateOptions } from './types.js';
 import type { StorageDriver } from './drivers.js';
 
 export interface S3AggregateStorageOptions {
@@ -190,13 +190,13 @@ export class S3AggregateStorage implements AggregateStorage {
     return { ...recordOf(manifest), readSplit: (key) => this.#readSplit(metricId, key, manifest, null) };
   }
 
-  async update(metricId: string): Promise<MetricUpdate> {
+  async update(metricId: string, options: UpdateOptions = {}): Promise<MetricUpdate> {
     const base = await this.#manifest(metricId);
     const fetched: Fetched = new Map();
     return {
       ...recordOf(base),
       readSplit: (key) => this.#readSplit(metricId, key, base, fetched),
-      commit: (change) => this.#serialised(metricId, () => this.#commit(metricId, change, base, fetched)),
+      commit: (change) => this.#serialised(metricId, () => this.#commit(metricId, change, base, fetched, options.signal)),
     };
   }
 
@@ -286,7 +286,8 @@ export class S3AggregateStorage implements AggregateStorage {
    * `base`: the manifest an update() read, used as is while it is still what this instance
    * last read or wrote for the metric; otherwise the manifest is read again.
    */
-  async #commit(metricId: string, change: CommitChange, base: Manifest, fetched: Fetched): Promise<void> {
+  async #commit(metricId: string, change: CommitChange, base: Manifest, fetched: Fetched, signal: AbortSignal | undefined): Promise<void> {
+    signal?.throwIfAborted();
     const current = this.#cache.get(metricId)?.manifest === base ? base : await this.#manifest(metricId);
     const gen = current.gen + 1;
     const pack = packName(gen, randomBytes(4).toString('hex'));
@@ -317,7 +318,9 @@ export class S3AggregateStorage implements AggregateStorage {
       const packKey = this.#key(metricId, pack);
       try {
         await this.#faultHook?.('pack', packKey);
-        await this.#put(packKey, parts, 'writing pack');
+        await this.#put(packKey, parts, 'writing pack', signal);
+        // Lost while the pack went out: no manifest names it yet, and none will.
+        signal?.throwIfAborted();
       } catch (err) {
         // The manifest was not written: nothing names the pack, which a PUT that failed
         // without an answer may have stored all the same.
@@ -329,7 +332,7 @@ export class S3AggregateStorage implements AggregateStorage {
     let etag: string;
     try {
       await this.#faultHook?.('manifest', manifestKey);
-      etag = await this.#put(manifestKey, [encodeManifest(next)], `committing metric ${metricId}`);
+      etag = await this.#put(manifestKey, [encodeManifest(next)], `committing metric ${metricId}`, signal);
     } catch (err) {
       // The manifest may have been stored without an answer reaching us: the next commit
       // must read it rather than build on the one cached.
@@ -499,10 +502,10 @@ export class S3AggregateStorage implements AggregateStorage {
     if (bytes !== null && bytes.length !== length) throw new CorruptStorageError(key, `${bytes.length} bytes at ${offset} where ${length} were named`);
     return bytes;
   }
-  /** PUTs `parts` as one object; resolves to its ETag. */
-  async #put(key: string, parts: Uint8Array[], what: string): Promise<string> {
+  /** PUTs `parts` as one object; resolves to its ETag. No try starts once `signal` has aborted. */
+  async #put(key: string, parts: Uint8Array[], what: string, signal?: AbortSignal): Promise<string> {
     const body = parts.length === 1 ? parts[0] : Buffer.concat(parts);
-    const out = await this.#send(what, () => this.#client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body })));
+    const out = await this.#send(what, () => this.#client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body })), signal);
     return out.ETag ?? '';
   }
 
@@ -537,12 +540,17 @@ export class S3AggregateStorage implements AggregateStorage {
 
   /**
    * One S3 request with bounded exponential backoff and jitter on transient failures (no
-   * answer, 5xx, throttling); what still fails becomes StorageUnavailableError.
+   * answer, 5xx, throttling); what still fails becomes StorageUnavailableError. Once
+   * `signal` has aborted no try starts and its reason is thrown.
    */
-  async #send<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  async #send<T>(what: string, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     try {
-      return await retry(fn, { attempts: this.#attempts, baseMs: this.#baseMs, maxMs: this.#maxMs, retryable: isTransient });
+      return await retry(() => {
+        signal?.throwIfAborted();
+        return fn();
+      }, { attempts: this.#attempts, baseMs: this.#baseMs, maxMs: this.#maxMs, retryable: isTransient, signal });
     } catch (err) {
+      if (signal?.aborted) throw signal.reason;
       if (err instanceof StorageUnavailableError || err instanceof CorruptStorageError) throw err;
       throw new StorageUnavailableError(`${what}: ${describe(err)}`, { cause: err });
     }

@@ -42,6 +42,16 @@ export interface MetricUpdate extends MetricSnapshot {
   commit(change: CommitChange): Promise<void>;
 }
 
+export interface UpdateOptions {
+  /**
+   * The processing lock's signal. Once it has aborted the commit writes nothing more and
+   * fails with its reason: it looks before each write and just before its commit point, so
+   * that a holder which lost its lock (and whose metric may already be another's) does not
+   * publish over the new holder's commits.
+   */
+  signal?: AbortSignal;
+}
+
 /**
  * Aggregates of every metric: an opaque engine state, the ids of the incoming batches
  * folded into it, and splits by key. Readers may run anywhere at any time and never see a
@@ -51,7 +61,7 @@ export interface AggregateStorage {
   /** An unknown metric reads as empty (state null, nothing applied, no splits). */
   read(metricId: string): Promise<MetricSnapshot>;
   /** Starts a read-modify-write; the caller must hold the metric's processing lock. */
-  update(metricId: string): Promise<MetricUpdate>;
+  update(metricId: string, options?: UpdateOptions): Promise<MetricUpdate>;
   /**
    * The split as the latest commit left it; null when it has none under `key`. The bytes
    * may be shared with a cache: callers must not modify them.
