@@ -116,7 +116,10 @@ export async function startTally(opts: StartOptions): Promise<Target> {
   const fd = openSync(log, 'a');
   // The alarm API on the port asked for, else on any free one (never Aodh's 8042, which
   // a reference Aodh may hold).
-  const child = spawn(process.execPath, [opts.tallyBin, 'serve', '--data-dir', dataDir, '--port', String(port), '--host', '127.0.0.1',
+  // TALLY_BENCH_NODE_ARGS: options for the server's node, e.g. `--cpu-prof --cpu-prof-dir=DIR`
+  // to profile a cell (every thread writes its own profile when the server stops).
+  const nodeArgs = (process.env.TALLY_BENCH_NODE_ARGS ?? '').split(/\s+/).filter((a) => a !== '');
+  const child = spawn(process.execPath, [...nodeArgs, opts.tallyBin, 'serve', '--data-dir', dataDir, '--port', String(port), '--host', '127.0.0.1',
     '--log-level', 'warn', '--metricd-workers', String(opts.tallyMetricdWorkers), '--alarm-port', String(opts.alarmPort ?? 0), '--rating-port', '0'], { stdio: ['ignore', fd, fd] });
   closeSync(fd);
   const url = `http://127.0.0.1:${port}`;
