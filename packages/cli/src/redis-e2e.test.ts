@@ -51,7 +51,7 @@ test('tally serve --incoming-url redis://... --coordination-url redis://...: mea
   // The measures went through Redis, not through folders of the data folder.
   const store = await openIncoming(incomingUrl);
   assert.equal(store.sacks, 8, 'the store tally serve created in Redis');
-  assert.deepEqual(await store.backlog(), { metrics: 0, measures: 0, perMetric: null, quarantined: 0 });
+  assert.deepEqual(await store.backlog(), { metrics: 0, measures: 0, perMetric: null, quarantined: 0, parkedMeasures: 0, parkedMetrics: 0 });
   await store.close();
   assert.equal(existsSync(join(dir, 'data', 'incoming')), false, 'no incoming folder');
   assert.equal(existsSync(join(dir, 'data', 'locks')), false, 'no lock folder');

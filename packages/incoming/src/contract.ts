@@ -54,6 +54,48 @@ export function incomingContract(name: string, h: IncomingHarness): void {
     await store.close();
   });
 
+  test(`${name}: parked measures are kept under their batch and metric, counted in the backlog until unparked`, async () => {
+    const store = await h.create(4);
+    const broken = randomUUID();
+    const healthy = randomUUID();
+    const sack = store.sackOf(broken);
+    await store.add(new Map([[broken, measures(6)], [healthy, measures(4)]]));
+    const [id] = await store.listBatches(sack);
+    const parkedPart = (await store.readBatch(sack, id)).get(broken) as Measures;
+    const entry = { batchId: id, metricId: broken };
+    await store.park(sack, entry, parkedPart);
+    await store.park(sack, entry, parkedPart); // parking again the same replaces it
+    await store.deleteBatches(sack, [id]);
+    if (store.sackOf(healthy) !== sack) await store.deleteBatches(store.sackOf(healthy), await store.listBatches(store.sackOf(healthy)));
+    else await store.deleteBatches(sack, await store.listBatches(sack));
+    const later = { batchId: id.replace(/^[0-9a-f]{12}/, (ms) => (parseInt(ms, 16) + 1).toString(16).padStart(12, '0')), metricId: broken };
+    await store.park(sack, later, measures(3, 100));
+    const other = await h.reopen(store);
+    for (const s of [store, other]) {
+      assert.deepEqual(await s.listParked(sack), [entry, later], 'oldest batch first');
+      assert.deepEqual(await s.listParked((sack + 1) % s.sacks), []);
+      assert.deepEqual(await s.listBatches(sack), []);
+      const back = await s.readParked(sack, entry);
+      assert.deepEqual([...back.ts], [...parkedPart.ts]);
+      assert.deepEqual([...back.values], [...parkedPart.values]);
+      const b = await s.backlog({ perMetric: true });
+      assert.equal(b.measures, 9);
+      assert.equal(b.metrics, 1);
+      assert.equal(b.perMetric?.get(broken), 9);
+      assert.equal(b.parkedMeasures, 9);
+      assert.equal(b.parkedMetrics, 1);
+    }
+    await other.unpark(sack, [entry, { batchId: later.batchId, metricId: randomUUID() }]);
+    assert.deepEqual(await store.listParked(sack), [later]);
+    assert.equal((await store.backlog()).parkedMeasures, 3);
+    await store.unpark(sack, [later]);
+    const empty = await store.backlog();
+    assert.deepEqual([empty.measures, empty.metrics, empty.parkedMeasures, empty.parkedMetrics], [0, 0, 0, 0]);
+    await assert.rejects(store.park(sack, { batchId: 'not-a-batch', metricId: broken }, parkedPart), RangeError);
+    await other.close();
+    await store.close();
+  });
+
   test(`${name}: sackOf is Gnocchi's uuid.int % sacks`, async () => {
     for (const sacks of [1, 7]) {
       const store = await h.create(sacks);

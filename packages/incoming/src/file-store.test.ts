@@ -257,6 +257,6 @@ test('a batch whose header is damaged fails in every sack; quarantined from each
   for (const [s] of links) await assert.rejects(store.readBatch(s, id), CorruptBatchError);
   for (const [s] of links) await store.quarantine(s, id);
   assert.equal(readdirSync(join(dir, 'quarantine')).length, links.length);
-  assert.deepEqual(await store.backlog(), { metrics: 0, measures: 0, perMetric: null, quarantined: 1 });
+  assert.deepEqual(await store.backlog(), { metrics: 0, measures: 0, perMetric: null, quarantined: 1, parkedMeasures: 0, parkedMetrics: 0 });
   await store.close();
 });

@@ -12,8 +12,8 @@ import {
   validateMeasures, type BatchEntry,
 } from './batch-format.js';
 import { IncomingClosedError, IncomingConfigError, asUnavailable } from './errors.js';
-import { BATCH_ID, nextBatchId, pidOfBatchId, sackFor } from './ids.js';
-import type { Backlog, BacklogOptions, IncomingStore, Measures } from './types.js';
+import { BATCH_ID, nextBatchId, parkedEntryOf, parkedName, pidOfBatchId, sackFor } from './ids.js';
+import type { Backlog, BacklogOptions, IncomingStore, Measures, ParkedEntry } from './types.js';
 import type { IncomingDriver } from './drivers.js';
 
 export interface FileIncomingStoreOptions {
@@ -59,6 +59,8 @@ const FORMAT = 'tally-incoming-1';
 const TEMP_PREFIX = '.tmp-';
 /** Batches that failed their checks, as `<batch id>.sack-<n>` (see quarantine()). */
 const QUARANTINE = 'quarantine';
+/** Parked measures (see park()), as `parked/sack-<n>/<batch id>.<metric id>`. */
+const PARKED = 'parked';
 /** A temp file this old is garbage even if its writer's pid is alive again (pid reuse). */
 const TEMP_MAX_AGE_MS = 60 * 60 * 1000;
 
@@ -88,6 +90,8 @@ export class FileIncomingStore implements IncomingStore {
   #counted: SackCount[];
   #flushing: Promise<void> | null = null;
   #closed = false;
+  /** Measures in each parked file, by name: a parked file never changes once written. */
+  readonly #parkedCounts = new Map<string, number>();
   /** The sack folders, kept open for the fsyncs that publish batches and deletions. */
   readonly #folders = new FolderSyncer();
   /** How batches are read (see blockingIo). */
@@ -181,24 +185,99 @@ export class FileIncomingStore implements IncomingStore {
     await Promise.all([this.#folders.sync(this.#sackDir(sack)), fsyncDir(target)]);
   }
 
+  /**
+   * Writes the metric's measures as a batch file of their own (same format, one entry)
+   * under a temp name, then renames it into the sack's parked folder: a crash leaves the
+   * previous file or the new one, never half of one.
+   */
+  async park(sack: number, entry: ParkedEntry, measures: Measures): Promise<void> {
+    const dir = this.#parkedDir(sack);
+    const final = this.#parkedPath(sack, entry);
+    validateMeasures(new Map([[entry.metricId, measures]]));
+    const created = await mkdir(dir, { recursive: true });
+    // A folder made here must survive a crash as well as the file in it.
+    if (created !== undefined) await Promise.all([fsyncDir(join(this.dir, PARKED)), fsyncDir(this.dir)]);
+    const temp = join(dir, TEMP_PREFIX + nextBatchId());
+    try {
+      await poolFileOps.createDurable(temp, encodeBatch(new Map([[entry.metricId, [measures]]]), () => sack).buffers);
+      await rename(temp, final);
+      await this.#folders.sync(dir);
+    } catch (err) {
+      await unlink(temp).catch(() => undefined);
+      throw asUnavailable(err, 'parking measures');
+    }
+  }
+
+  async listParked(sack: number): Promise<ParkedEntry[]> {
+    const entries: ParkedEntry[] = [];
+    for (const name of (await listDir(this.#parkedDir(sack))).sort()) {
+      const entry = parkedEntryOf(name);
+      if (entry !== null && PARKED_METRIC.test(entry.metricId)) entries.push(entry);
+    }
+    return entries;
+  }
+
+  async readParked(sack: number, entry: ParkedEntry): Promise<Measures> {
+    const path = this.#parkedPath(sack, entry);
+    const label = `${PARKED}/sack-${sack}/${parkedFileName(entry)}`;
+    const bytes = await this.#reads.withFile(path, (size, read) => read(0, size));
+    const got = decodeBatch(bytes, label).get(entry.metricId);
+    if (got === undefined) throw new CorruptBatchError(label, `no entry for metric ${entry.metricId}`);
+    return got;
+  }
+
+  async unpark(sack: number, entries: ParkedEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    const paths = entries.map((e) => this.#parkedPath(sack, e));
+    await Promise.all(paths.map((p) => unlink(p).catch(ignoreMissing)));
+    await this.#folders.sync(this.#parkedDir(sack));
+  }
+
   /** Counts from the batch headers only; corrupt or vanished files are skipped. */
   async backlog(options: BacklogOptions = {}): Promise<Backlog> {
     const sacks = Array.from({ length: this.sacks }, (_, s) => s);
-    const counts = await Promise.all(sacks.map((s) => this.#countSack(s)));
+    const [counts, parked] = await Promise.all([Promise.all(sacks.map((s) => this.#countSack(s))), this.#countParked()]);
     // A metric's batches are all in its own sack, so per-sack figures add up.
-    let metrics = 0;
+    const all = new Map<string, number>();
     let measures = 0;
-    for (const c of counts) {
-      metrics += c.perMetric.size;
-      measures += c.measures;
+    for (const c of [...counts.map((c) => c.perMetric), parked]) {
+      for (const [id, n] of c) {
+        all.set(id, (all.get(id) ?? 0) + n);
+        measures += n;
+      }
     }
-    let perMetric: Map<string, number> | null = null;
-    if (options.perMetric === true) {
-      perMetric = new Map();
-      for (const c of counts) for (const [id, n] of c.perMetric) perMetric.set(id, n);
-    }
+    let parkedMeasures = 0;
+    for (const n of parked.values()) parkedMeasures += n;
     const quarantined = new Set((await listDir(join(this.dir, QUARANTINE))).map((n) => n.split('.')[0])).size;
-    return { metrics, measures, perMetric, quarantined };
+    return {
+      metrics: all.size, measures, perMetric: options.perMetric === true ? all : null, quarantined,
+      parkedMeasures, parkedMetrics: parked.size,
+    };
+  }
+
+  /** Parked measures per metric; each file's header is read once (a parked file never changes). */
+  async #countParked(): Promise<Map<string, number>> {
+    const perMetric = new Map<string, number>();
+    const seen = new Set<string>();
+    // One listing when nothing was ever parked (GET /v1/status is polled).
+    const folders = new Set(await listDir(join(this.dir, PARKED)));
+    for (let sack = 0; sack < this.sacks; sack++) {
+      if (!folders.has(`sack-${sack}`)) continue;
+      for (const entry of await this.listParked(sack)) {
+        const path = this.#parkedPath(sack, entry);
+        let n = this.#parkedCounts.get(path);
+        if (n === undefined) {
+          const read = await readHeader(path, path);
+          if (read === 'missing' || read === null) continue;
+          n = read.reduce((sum, e) => sum + e.count, 0);
+          this.#parkedCounts.set(path, n);
+        }
+        seen.add(path);
+        perMetric.set(entry.metricId, (perMetric.get(entry.metricId) ?? 0) + n);
+      }
+    }
+    for (const path of [...this.#parkedCounts.keys()]) if (!seen.has(path)) this.#parkedCounts.delete(path);
+    return perMetric;
   }
 
   /**
@@ -356,10 +435,27 @@ export class FileIncomingStore implements IncomingStore {
     return join(this.dir, `sack-${sack}`);
   }
 
+  #parkedDir(sack: number): string {
+    this.#sackDir(sack); // checks the range
+    return join(this.dir, PARKED, `sack-${sack}`);
+  }
+
+  #parkedPath(sack: number, entry: ParkedEntry): string {
+    return join(this.#parkedDir(sack), parkedFileName(entry));
+  }
+
   #batchPath(sack: number, id: string): string {
     if (!BATCH_ID.test(id)) throw new RangeError(`invalid batch id ${JSON.stringify(id)}`);
     return join(this.#sackDir(sack), id);
   }
+}
+
+/** A metric id that is a safe file name (as the storage's), for a parked file's name. */
+const PARKED_METRIC = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,199}$/;
+
+function parkedFileName(entry: ParkedEntry): string {
+  if (!PARKED_METRIC.test(entry.metricId)) throw new RangeError(`metric id ${JSON.stringify(entry.metricId)} cannot be parked`);
+  return parkedName(entry);
 }
 
 interface SackCount {
@@ -407,10 +503,12 @@ export async function changeSackCountOfFolder(dir: string, sacks: number): Promi
   if (from === null) throw new IncomingConfigError(`${dir} is not an incoming store (no ${META_FILE})`);
   let waiting = 0;
   for (let s = 0; s < from; s++) {
-    try {
-      waiting += readdirSync(join(dir, `sack-${s}`)).length;
-    } catch (err) {
-      if (!isMissing(err)) throw err;
+    for (const folder of [join(dir, `sack-${s}`), join(dir, PARKED, `sack-${s}`)]) {
+      try {
+        waiting += readdirSync(folder).length;
+      } catch (err) {
+        if (!isMissing(err)) throw err;
+      }
     }
   }
   if (waiting > 0) {

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { ParkedEntry } from './types.js';
 
 // Batch id: <ms since epoch, 12 hex>-<per-process counter, 8 hex>-<pid 8 hex + random 4 hex>.
 // Lexicographic order is time order (the counter orders ids of the same millisecond within
@@ -16,6 +17,23 @@ export function nextBatchId(): string {
   counter = (counter + 1) % 0x100000000;
   const ms = lastMs.toString(16).padStart(12, '0');
   return `${ms}-${counter.toString(16).padStart(8, '0')}-${instance}`;
+}
+
+/** Length of every batch id. */
+const BATCH_ID_LENGTH = 34;
+
+/** A parked entry's name in every driver: "<batch id>.<metric id>". */
+export function parkedName(entry: ParkedEntry): string {
+  if (!BATCH_ID.test(entry.batchId)) throw new RangeError(`invalid batch id ${JSON.stringify(entry.batchId)}`);
+  if (entry.metricId.length === 0) throw new RangeError('empty metric id');
+  return `${entry.batchId}.${entry.metricId}`;
+}
+
+/** The entry a parkedName names; null for another name (a temp file). */
+export function parkedEntryOf(name: string): ParkedEntry | null {
+  const batchId = name.slice(0, BATCH_ID_LENGTH);
+  if (name[BATCH_ID_LENGTH] !== '.' || name.length === BATCH_ID_LENGTH + 1 || !BATCH_ID.test(batchId)) return null;
+  return { batchId, metricId: name.slice(BATCH_ID_LENGTH + 1) };
 }
 
 /** Process id encoded in a batch id (used to tell a crashed writer's temp file from a live one). */

@@ -1,4 +1,4 @@
-export type { Measures, Backlog, BacklogOptions, IncomingStore } from './types.js';
+export type { Measures, Backlog, BacklogOptions, IncomingStore, ParkedEntry } from './types.js';
 export { openIncoming, changeSackCount } from './drivers.js';
 export type { IncomingDriver, OpenIncomingOptions } from './drivers.js';
 export { FileIncomingStore, DEFAULT_SACKS } from './file-store.js';

@@ -11,6 +11,9 @@
 //                                  file driver's batch format (a CRC-32 per entry)
 //   <prefix>sack-<n>:meta          hash: batch id -> JSON [[metric id, measures], ...]
 //   <prefix>sack-<n>:counts        hash: metric id -> measures waiting (what backlog() reads)
+//   <prefix>sack-<n>:parked        hash: "<batch id>.<metric id>" -> measures parked (see
+//                                  park()), in the batch format, one entry
+//   <prefix>sack-<n>:parked-counts hash: the same fields -> measures in each
 //   <prefix>quarantine             hash: "<batch id>.sack-<n>" -> the entries set aside
 //   <prefix>quarantined            set of the batch ids set aside
 //   <prefix>new                    pub/sub channel: sacks that received a batch
@@ -26,10 +29,10 @@
 // only RDB snapshots keep data: everything since the last one is lost when Redis stops,
 // and the driver warns at open.
 import { IncomingClosedError, IncomingConfigError, IncomingUnavailableError } from './errors.js';
-import { encodeBatch, decodeBatch, validateMeasures } from './batch-format.js';
-import { BATCH_ID, nextBatchId, sackFor } from './ids.js';
+import { CorruptBatchError, encodeBatch, decodeBatch, validateMeasures } from './batch-format.js';
+import { BATCH_ID, nextBatchId, parkedEntryOf, parkedName, sackFor } from './ids.js';
 import { DEFAULT_SACKS } from './file-store.js';
-import type { Backlog, BacklogOptions, IncomingStore, Measures } from './types.js';
+import type { Backlog, BacklogOptions, IncomingStore, Measures, ParkedEntry } from './types.js';
 import type { IncomingDriver } from './drivers.js';
 import {
   LuaScript, connect, connectReady, disconnect, parseRedisUrl, withRetry, type Redis, type RedisTarget,
@@ -98,13 +101,17 @@ return 1`);
 
 /**
  * Sets the sack count if the sacks of the current one hold no batch. KEYS: config, then
- * the batches key of every current sack. ARGV: current count, new count. Returns the
+ * the batches and parked keys of every current sack. ARGV: current count, new count. Returns the
  * batches waiting (0 when the count was changed), -1 when the count changed meanwhile.
  */
 const RESIZE = new LuaScript(`
 if redis.call('HGET', KEYS[1], 'sacks') ~= ARGV[1] then return -1 end
 local waiting = 0
-for i = 2, #KEYS do waiting = waiting + redis.call('ZCARD', KEYS[i]) end
+for i = 2, #KEYS do
+  local kind = redis.call('TYPE', KEYS[i]).ok
+  if kind == 'zset' then waiting = waiting + redis.call('ZCARD', KEYS[i])
+  elseif kind == 'hash' then waiting = waiting + redis.call('HLEN', KEYS[i]) end
+end
 if waiting == 0 then redis.call('HSET', KEYS[1], 'sacks', ARGV[2]) end
 return waiting`);
 
@@ -113,6 +120,8 @@ interface SackKeys {
   data: string;
   meta: string;
   counts: string;
+  parked: string;
+  parkedCounts: string;
 }
 
 function unavailable(what: string): (err: unknown) => Error {
@@ -148,6 +157,7 @@ export class RedisIncomingStore implements IncomingStore {
     const p = target.prefix;
     this.#sackKeys = Array.from({ length: sacks }, (_, s) => ({
       batches: `${p}sack-${s}:batches`, data: `${p}sack-${s}:data`, meta: `${p}sack-${s}:meta`, counts: `${p}sack-${s}:counts`,
+      parked: `${p}sack-${s}:parked`, parkedCounts: `${p}sack-${s}:parked-counts`,
     }));
   }
 
@@ -248,23 +258,74 @@ export class RedisIncomingStore implements IncomingStore {
       [k.batches, k.data, k.meta, k.counts, `${p}quarantine`, `${p}quarantined`], [id, `${id}.sack-${sack}`]));
   }
 
+  /** One MULTI: the measures and their count, or neither. */
+  async park(sack: number, entry: ParkedEntry, measures: Measures): Promise<void> {
+    const k = this.#keys(sack);
+    const field = parkedName(entry);
+    validateMeasures(new Map([[entry.metricId, measures]]));
+    const blob = Buffer.concat(encodeBatch(new Map([[entry.metricId, [measures]]]), () => sack).buffers
+      .map((b) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength)));
+    await this.#call('parking measures', () => this.#redis.multi()
+      .hset(k.parked, field, blob).hset(k.parkedCounts, field, String(measures.ts.length)).exec());
+  }
+
+  async listParked(sack: number): Promise<ParkedEntry[]> {
+    const k = this.#keys(sack);
+    const fields = await this.#call('listing parked measures', () => this.#redis.hkeys(k.parked));
+    return fields.sort().map(parkedEntryOf).filter((e): e is ParkedEntry => e !== null);
+  }
+
+  async readParked(sack: number, entry: ParkedEntry): Promise<Measures> {
+    const k = this.#keys(sack);
+    const field = parkedName(entry);
+    const label = `${this.#target.display} sack ${sack} parked ${field}`;
+    const blob = await this.#call('reading parked measures', () => this.#redis.hgetBuffer(k.parked, field));
+    if (blob === null) throw new RangeError(`nothing parked as ${field} in sack ${sack}`);
+    const got = decodeBatch(blob, label).get(entry.metricId);
+    if (got === undefined) throw new CorruptBatchError(label, `no entry for metric ${entry.metricId}`);
+    return got;
+  }
+
+  async unpark(sack: number, entries: ParkedEntry[]): Promise<void> {
+    const k = this.#keys(sack);
+    const fields = entries.map(parkedName);
+    for (let i = 0; i < fields.length; i += DELETE_CHUNK) {
+      const chunk = fields.slice(i, i + DELETE_CHUNK);
+      await this.#call('unparking measures', () => this.#redis.multi().hdel(k.parked, ...chunk).hdel(k.parkedCounts, ...chunk).exec());
+    }
+  }
+
   /** Reads the per-sack counts the scripts keep, not the batches. */
   async backlog(options: BacklogOptions = {}): Promise<Backlog> {
-    const [counts, quarantined] = await this.#call('counting the backlog', () => Promise.all([
+    const [counts, parked, quarantined] = await this.#call('counting the backlog', () => Promise.all([
       Promise.all(this.#sackKeys.map((k) => this.#redis.hgetall(k.counts))),
+      Promise.all(this.#sackKeys.map((k) => this.#redis.hgetall(k.parkedCounts))),
       this.#redis.scard(`${this.#target.prefix}quarantined`),
     ]));
-    let metrics = 0;
+    const all = new Map<string, number>();
     let measures = 0;
-    const perMetric = options.perMetric === true ? new Map<string, number>() : null;
     for (const sack of counts) {
       for (const [metric, n] of Object.entries(sack)) {
-        metrics++;
+        all.set(metric, (all.get(metric) ?? 0) + Number(n));
         measures += Number(n);
-        perMetric?.set(metric, Number(n));
       }
     }
-    return { metrics, measures, perMetric, quarantined };
+    const parkedPerMetric = new Map<string, number>();
+    let parkedMeasures = 0;
+    for (const sack of parked) {
+      for (const [field, n] of Object.entries(sack)) {
+        const entry = parkedEntryOf(field);
+        if (entry === null) continue;
+        parkedPerMetric.set(entry.metricId, (parkedPerMetric.get(entry.metricId) ?? 0) + Number(n));
+        all.set(entry.metricId, (all.get(entry.metricId) ?? 0) + Number(n));
+        parkedMeasures += Number(n);
+        measures += Number(n);
+      }
+    }
+    return {
+      metrics: all.size, measures, perMetric: options.perMetric === true ? all : null, quarantined,
+      parkedMeasures, parkedMetrics: parkedPerMetric.size,
+    };
   }
 
   /**
@@ -355,7 +416,7 @@ async function changeSackCountOfRedis(url: string, sacks: number): Promise<{ fro
     const [format, current] = await withRetry(() => redis.hmget(config, 'format', 'sacks'), unavailable('reading the sack count'));
     if (format !== FORMAT || current === null) throw new IncomingConfigError(`${target.display} is not an incoming store (no ${config})`);
     const from = Number(current);
-    const keys = [config, ...Array.from({ length: from }, (_, s) => `${target.prefix}sack-${s}:batches`)];
+    const keys = [config, ...Array.from({ length: from }, (_, s) => [`${target.prefix}sack-${s}:batches`, `${target.prefix}sack-${s}:parked`]).flat()];
     const waiting = Number(await withRetry(() => RESIZE.run(redis, keys, [current, String(sacks)]), unavailable('changing the sack count')));
     if (waiting < 0) throw new IncomingConfigError(`${target.display}: the sack count changed meanwhile; retry`);
     if (waiting > 0) {

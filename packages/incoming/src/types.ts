@@ -11,6 +11,15 @@ export interface Backlog {
   perMetric: Map<string, number> | null;
   /** Batches set aside by `quarantine` (each counted once, whatever the sacks it was in). */
   quarantined: number;
+  /** Of `measures`, those parked (see `park`), and the metrics they belong to. */
+  parkedMeasures: number;
+  parkedMetrics: number;
+}
+
+/** One metric's measures of one batch, parked (see `park`). */
+export interface ParkedEntry {
+  batchId: string;
+  metricId: string;
 }
 
 export interface BacklogOptions {
@@ -51,6 +60,20 @@ export interface IncomingStore {
    * longer listed there but stays listed in other sacks it belongs to.
    */
   quarantine(sack: number, id: string): Promise<void>;
+  /**
+   * Sets aside a metric's measures of a batch under that batch's id, when the metric cannot
+   * be processed for good (its aggregates fail their checks): the batch itself can then be
+   * deleted and the sack's other metrics go on, while these stay acknowledged and counted
+   * in the backlog until `unpark`. Replaces what was parked under the same batch and
+   * metric. Durable once resolved.
+   */
+  park(sack: number, entry: ParkedEntry, measures: Measures): Promise<void>;
+  /** What is parked in `sack`, oldest batch first; a metric's entries in batch order. */
+  listParked(sack: number): Promise<ParkedEntry[]>;
+  /** CorruptBatchError when what was parked fails its checks. */
+  readParked(sack: number, entry: ParkedEntry): Promise<Measures>;
+  /** Durable once resolved; unknown entries are ignored. */
+  unpark(sack: number, entries: ParkedEntry[]): Promise<void>;
   backlog(options?: BacklogOptions): Promise<Backlog>;
   /**
    * Calls `onNew` soon after batches are added, by this process or another (best effort:

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -249,7 +249,7 @@ test('a corrupt or torn batch is quarantined, once; the sack, its later batches 
   }
   await assertExactlyOnce(n.storage, expected, 'after quarantine');
   const backlog = await n.incoming.backlog();
-  assert.deepEqual(backlog, { metrics: 0, measures: 0, perMetric: null, quarantined: 2 });
+  assert.deepEqual(backlog, { metrics: 0, measures: 0, perMetric: null, quarantined: 2, parkedMeasures: 0, parkedMetrics: 0 });
   const quarantine = readdirSync(join(dir, 'incoming', 'quarantine')).sort();
   assert.deepEqual(quarantine, [
     `${batchIds[1]}.sack-${flipped}`, ...sacks.map((s) => `${batchIds[3]}.sack-${s}`),
@@ -458,6 +458,107 @@ test('a sack lock lost during a round: no metric of the round commits after the 
   await closeNode(n);
 });
 
+test('a metric whose aggregates fail their checks: its measures are parked, the sack goes on; once repaired they are folded once', async (t) => {
+  const dir = tempDir(t);
+  const n = openNode(dir);
+  const broken = randomUUID();
+  const sack = n.incoming.sackOf(broken);
+  const healthy: string[] = [];
+  while (healthy.length < 2) {
+    const id = randomUUID();
+    if (n.incoming.sackOf(id) === sack) healthy.push(id);
+  }
+  const ledger = new Ledger([broken, ...healthy]);
+  const errors: Array<{ metric?: string; msg?: string }> = [];
+  const log: Logger = { info: () => undefined, warn: () => undefined, error: (o, msg) => errors.push({ ...(o as { metric?: string }), msg }) };
+  const policies = async (ids: string[]): Promise<Map<string, ArchivePolicy>> => new Map(ids.map((id) => [id, POLICY]));
+  const processor = new Processor({ incoming: n.incoming, storage: n.storage, coordinator: n.coordinator, policies, log, parkedRetryMs: 3_600_000 });
+  await n.incoming.add(ledger.take([broken, ...healthy], 5));
+  await processor.processSack(sack, { wait: true });
+
+  // Damage a record of the broken metric's last pack (the open splits the next fold reads).
+  const mdir = join(dir, 'storage', broken.slice(0, 2), broken);
+  const pack = join(mdir, readlinkSync(join(mdir, 'manifest')));
+  const good = readFileSync(pack);
+  const bad = Buffer.from(good);
+  bad[24] ^= 0xff;
+  writeFileSync(pack, bad);
+
+  await n.incoming.add(ledger.take([broken, ...healthy], 5));
+  const r = await processor.processSack(sack, { wait: true });
+  assert.equal(r?.parked, 1);
+  assert.deepEqual(await n.incoming.listBatches(sack), [], 'the batch is deleted: the sack goes on');
+  const parked = await n.incoming.listParked(sack);
+  assert.deepEqual(parked.map((e) => e.metricId), [broken]);
+  assert.equal(errors.filter((e) => e.metric === broken).length, 1, 'logged');
+  // Before its next try, the metric's new measures are parked behind the others, not folded.
+  await n.incoming.add(ledger.take([broken, healthy[0]], 5));
+  await processor.processSack(sack, { wait: true });
+  assert.equal((await n.incoming.listParked(sack)).length, 2);
+  assert.equal(errors.filter((e) => e.metric === broken).length, 1, 'logged once, not on every round');
+  const backlog = await n.incoming.backlog({ perMetric: true });
+  assert.deepEqual([backlog.measures, backlog.parkedMeasures, backlog.parkedMetrics, backlog.perMetric?.get(broken)], [10, 10, 1, 10]);
+  await assertExactlyOnce(n.storage, new Map(healthy.map((id) => [id, ledger.sent.get(id) as number[]])), 'the healthy metrics');
+
+  // Repaired; a new processor tries at once (the pause is per process).
+  writeFileSync(pack, good);
+  const next = new Processor({ incoming: n.incoming, storage: n.storage, coordinator: n.coordinator, policies, log });
+  const folded = await next.processSack(sack);
+  assert.equal(folded?.measures, 10);
+  assert.equal(folded?.parked, 0);
+  assert.deepEqual(await n.incoming.listParked(sack), []);
+  assert.equal((await n.incoming.backlog()).measures, 0);
+  await assertExactlyOnce(n.storage, ledger.sent, 'after the repair');
+  await closeNode(n);
+});
+
+test('parked measures left by a crash (batch not yet deleted, or folded but not yet unparked) are folded once', async (t) => {
+  const n = openNode(tempDir(t));
+  const a = randomUUID();
+  const sack = n.incoming.sackOf(a);
+  let b = randomUUID();
+  while (n.incoming.sackOf(b) !== sack) b = randomUUID();
+  const ledger = new Ledger([a, b]);
+  const policies = async (ids: string[]): Promise<Map<string, ArchivePolicy>> => new Map(ids.map((id) => [id, POLICY]));
+  const folds: string[] = [];
+  const storage = recording(n.storage, folds);
+  const fresh = (): Processor => new Processor({ incoming: n.incoming, storage, coordinator: n.coordinator, policies });
+  // Crash after parking, before the batch was deleted: both are there.
+  await n.incoming.add(ledger.take([a, b], 4));
+  const [first] = await n.incoming.listBatches(sack);
+  await n.incoming.park(sack, { batchId: first, metricId: a }, (await n.incoming.readBatch(sack, first)).get(a) as Measures);
+  await fresh().processSack(sack);
+  assert.deepEqual(await n.incoming.listParked(sack), []);
+  assert.deepEqual(await n.incoming.listBatches(sack), []);
+  await assertExactlyOnce(n.storage, ledger.sent, 'batch and parked copy');
+  // Crash after a try folded a parked batch, before it was unparked: its id is applied.
+  await n.incoming.add(ledger.take([a, b], 4));
+  const [second] = await n.incoming.listBatches(sack);
+  const part = (await n.incoming.readBatch(sack, second)).get(a) as Measures;
+  await fresh().processSack(sack);
+  await n.incoming.park(sack, { batchId: second, metricId: a }, part);
+  // A try with new batches of the metric, killed before its unpark: the parked batch must
+  // stay applied (not be forgotten by that commit), or the next try folds it again.
+  await n.incoming.add(ledger.take([a, b], 4));
+  let kill = true;
+  const killing = new Proxy(n.incoming, {
+    get(target, prop) {
+      if (prop === 'unpark' && kill) return async () => { kill = false; throw new Error('killed before unparking'); };
+      const v = Reflect.get(target, prop) as unknown;
+      return typeof v === 'function' ? (v as (...args: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  const dying = new Processor({ incoming: killing, storage, coordinator: n.coordinator, policies });
+  await assert.rejects(dying.processSack(sack), /killed before unparking/);
+  assert.equal((await n.incoming.listParked(sack)).length, 1);
+  await fresh().processSack(sack);
+  assert.deepEqual(await n.incoming.listParked(sack), []);
+  assert.equal((await n.incoming.backlog()).measures, 0);
+  await assertExactlyOnce(n.storage, ledger.sent, 'a parked batch already folded');
+  assertNoRepeat(folds, 'parked copies');
+  await closeNode(n);
+});
+
 test('an empty sack is visited without taking its lock; a sack with batches is locked and processed', async (t) => {
   const n = openNode(tempDir(t));
   const locked: string[] = [];
@@ -474,7 +575,7 @@ test('an empty sack is visited without taking its lock; a sack with batches is l
   const metric = randomUUID();
   const sack = n.incoming.sackOf(metric);
   const other = (sack + 1) % n.incoming.sacks;
-  assert.deepEqual(await processor.processSack(other), { batches: 0, metrics: 0, measures: 0, quarantined: 0 });
+  assert.deepEqual(await processor.processSack(other), { batches: 0, metrics: 0, measures: 0, quarantined: 0, parked: 0 });
   assert.deepEqual(locked, [], 'no lock asked for an empty sack');
   await n.incoming.add(new Map([[metric, span(0, 5)]]));
   assert.equal((await processor.processSack(sack))?.measures, 5);

@@ -9,8 +9,16 @@
 // A batch that fails its checks in a sack would fail on every pass and hold back every
 // metric of the sack: it is quarantined (moved aside, intact, for an operator) and the
 // sack goes on. Other sacks the batch belongs to read their own ranges, still good or not.
-import { CorruptBatchError, type IncomingStore, type Measures } from '@tally/incoming';
-import type { AggregateStorage } from '@tally/storage';
+//
+// A metric whose aggregates fail their checks (CorruptStorageError: a record or pack gone
+// or damaged) would likewise fail on every pass and keep every batch it is in, and so the
+// whole sack, from being deleted: its measures are parked instead (incoming's `park`, under
+// the batch ids they came from, so exactly-once still holds) and the others go on. Parked
+// measures are folded again with the metric's new ones, in batch order, at the sack's next
+// round after PARKED_RETRY_MS: once the metric reads again (repaired by an operator) they
+// are folded and unparked; if the metric is deleted they are dropped as its other measures.
+import { CorruptBatchError, type IncomingStore, type Measures, type ParkedEntry } from '@tally/incoming';
+import { CorruptStorageError, type AggregateStorage } from '@tally/storage';
 import type { Coordinator, Lock } from '@tally/coordination';
 import { concat, processMeasures, type ArchivePolicy } from '@tally/timeseries';
 import { eachLimited } from '@tally/retry';
@@ -34,6 +42,8 @@ export interface ProcessorOptions {
   maxBatchesPerRound?: number;
   /** Metrics folded concurrently within a sack (I/O overlap). */
   concurrency?: number;
+  /** Pause between tries of a sack's parked measures (default PARKED_RETRY_MS). */
+  parkedRetryMs?: number;
 }
 
 export interface RoundResult {
@@ -43,22 +53,46 @@ export interface RoundResult {
   measures: number;
   /** Batches that failed their checks and were quarantined. */
   quarantined: number;
+  /** Metrics whose measures are parked after this round (their aggregates fail their checks). */
+  parked: number;
 }
 
 interface Pending {
   batchId: string;
   measures: Measures;
+  /** Read from the parked entries, not from a batch. */
+  parked: boolean;
 }
 
-const EMPTY: RoundResult = { batches: 0, metrics: 0, measures: 0, quarantined: 0 };
+const EMPTY: RoundResult = { batches: 0, metrics: 0, measures: 0, quarantined: 0, parked: 0 };
+
+/**
+ * How long parked measures wait before a sack's round tries their metrics again. Each try
+ * reads them all back and fails again until the metric is repaired: tried on every round
+ * (several a second under load), they would cost the sack's other metrics a read of every
+ * parked measure each time.
+ */
+export const PARKED_RETRY_MS = 60_000;
+/** A metric's parking is logged again after this long, not on every round. */
+const PARKED_LOG_EVERY_MS = 10 * 60_000;
+
+function parkedKey(e: ParkedEntry): string {
+  return `${e.batchId}/${e.metricId}`;
+}
 
 export class Processor {
   private readonly maxBatches: number;
   private readonly concurrency: number;
+  private readonly parkedRetryMs: number;
+  /** By sack: when its parked measures are next read and retried (absent: now). */
+  private readonly parkedRetryAt = new Map<number, number>();
+  /** By metric: when its parking was last logged. */
+  private readonly parkedLogged = new Map<string, number>();
 
   constructor(private readonly o: ProcessorOptions) {
     this.maxBatches = o.maxBatchesPerRound ?? 256;
     this.concurrency = o.concurrency ?? 8;
+    this.parkedRetryMs = o.parkedRetryMs ?? PARKED_RETRY_MS;
   }
 
   get sacks(): number {
@@ -71,7 +105,7 @@ export class Processor {
     // write to the coordination service (a consensus round on etcd), and idle sacks are most
     // of what every worker of every host visits. Measures added after the look wake the
     // worker or wait for its next scan.
-    if (!opts.wait && (await this.o.incoming.listBatches(sack)).length === 0) return EMPTY;
+    if (!opts.wait && (await this.o.incoming.listBatches(sack)).length === 0 && !(await this.parkedDue(sack))) return EMPTY;
     const name = `sack-${sack}`;
     const lock: Lock | null = opts.wait
       ? await this.o.coordinator.lock(name, { timeoutMs: 60_000 })
@@ -89,6 +123,7 @@ export class Processor {
         total.metrics += r.metrics;
         total.measures += r.measures;
         total.quarantined += r.quarantined;
+        total.parked = r.parked;
         if (r.batches < this.maxBatches) return total;
       }
     } finally {
@@ -106,29 +141,80 @@ export class Processor {
    * to the storage commit, which looks again before its commit point: a round can outlast
    * the lock, and the metrics it has not committed yet may be another worker's by then.
    */
+  /** True when the sack's parked measures are due for a try and there are some. */
+  private async parkedDue(sack: number): Promise<boolean> {
+    if ((this.parkedRetryAt.get(sack) ?? 0) > Date.now()) return false;
+    if ((await this.o.incoming.listParked(sack)).length > 0) return true;
+    this.parkedRetryAt.set(sack, Date.now() + this.parkedRetryMs);
+    return false;
+  }
+
   private async round(sack: number, signal: AbortSignal): Promise<RoundResult> {
     const listed = await this.o.incoming.listBatches(sack);
-    if (listed.length === 0) return EMPTY;
+    const parkedList = await this.o.incoming.listParked(sack);
+    const retry = parkedList.length > 0 && (this.parkedRetryAt.get(sack) ?? 0) <= Date.now();
+    if (listed.length === 0 && !retry) return { ...EMPTY, parked: new Set(parkedList.map((e) => e.metricId)).size };
     const ids = listed.slice(0, this.maxBatches);
-    const { byMetric, quarantined } = await this.readBatches(sack, ids);
+    const { byMetric, quarantined } = await this.readBatches(sack, ids, retry ? parkedList : []);
+    // A metric with parked measures is folded only with them (a try): otherwise its new
+    // measures would be folded ahead of older ones. Between tries, they are parked too.
+    const waiting = retry ? new Set<string>() : new Set(parkedList.map((e) => e.metricId));
     const policies = await this.o.policies([...byMetric.keys()]);
-    const present = new Set(listed);
+    // Ids a metric's record must keep: a parked batch's id stays applied until it is
+    // unparked, or a crash before the unpark would let a later try fold it again.
+    const present = new Set([...listed, ...(retry ? parkedList.map((e) => e.batchId) : [])]);
     let measures = 0;
     let metrics = 0;
-    const work = [...byMetric.entries()].filter(([id]) => policies.has(id));
+    const failed = new Map<string, CorruptStorageError | null>([...waiting].map((id) => [id, null]));
+    const work = [...byMetric.entries()].filter(([id]) => policies.has(id) && !waiting.has(id));
     await eachLimited(work, this.concurrency, async ([metricId, pending]) => {
       signal.throwIfAborted();
-      const n = await this.foldMetric(metricId, policies.get(metricId) as ArchivePolicy, pending, present, signal);
+      let n: number;
+      try {
+        n = await this.foldMetric(metricId, policies.get(metricId) as ArchivePolicy, pending, present, signal);
+      } catch (err) {
+        if (!(err instanceof CorruptStorageError)) throw err;
+        failed.set(metricId, err);
+        return;
+      }
       if (n > 0) {
         metrics++;
         measures += n;
       }
     });
+    // What the failed metrics did not fold is parked before the batches holding it go; a
+    // crash in between leaves both, which their batch ids tell apart.
+    const parkedNow = new Set<string>();
+    const toPark: Array<[ParkedEntry, Measures]> = [];
+    for (const metricId of failed.keys()) {
+      if (!policies.has(metricId)) continue; // deleted meanwhile: dropped with its batches
+      for (const p of byMetric.get(metricId) ?? []) {
+        const entry = { batchId: p.batchId, metricId };
+        parkedNow.add(parkedKey(entry));
+        if (!p.parked) toPark.push([entry, p.measures]);
+      }
+    }
+    await eachLimited(toPark, this.concurrency, ([entry, m]) => this.o.incoming.park(sack, entry, m));
     await this.o.incoming.deleteBatches(sack, ids.filter((id) => !quarantined.has(id)));
-    return { batches: ids.length, metrics, measures, quarantined: quarantined.size };
+    if (retry) {
+      await this.o.incoming.unpark(sack, parkedList.filter((e) => !parkedNow.has(parkedKey(e)) && !waiting.has(e.metricId)));
+      this.parkedRetryAt.set(sack, Date.now() + this.parkedRetryMs);
+    }
+    for (const [metricId, err] of failed) {
+      if (err === null || (this.parkedLogged.get(metricId) ?? 0) > Date.now() - PARKED_LOG_EVERY_MS) continue;
+      this.parkedLogged.set(metricId, Date.now());
+      this.o.log?.error({ err, metric: metricId, sack },
+        'aggregates of a metric fail their checks: its measures are parked (counted in the backlog) and tried again every minute; the sack\'s other metrics go on');
+    }
+    const parkedMetrics = new Set([...waiting, ...toPark.map(([e]) => e.metricId), ...[...failed].filter(([, err]) => err !== null).map(([id]) => id)]);
+    return { batches: ids.length, metrics, measures, quarantined: quarantined.size, parked: parkedMetrics.size };
   }
 
-  private async readBatches(sack: number, ids: string[]): Promise<{ byMetric: Map<string, Pending[]>; quarantined: Set<string> }> {
+  /**
+   * The batches' measures and the parked ones given, by metric, in batch order. A parked
+   * entry whose batch is still there (a crash between parking and deleting) is read once.
+   */
+  private async readBatches(sack: number, ids: string[], parked: ParkedEntry[]): Promise<{ byMetric: Map<string, Pending[]>; quarantined: Set<string> }> {
     // Read concurrently (one after the other, the round waited on each file's open and
     // reads in turn), merged in batch order so each metric's measures stay in arrival order.
     const batches = new Array<Map<string, Measures>>(ids.length);
@@ -145,14 +231,28 @@ export class Processor {
         batches[i] = new Map();
       }
     });
-    const byMetric = new Map<string, Pending[]>();
+    const parkedMeasures = new Array<Measures>(parked.length);
+    await eachLimited(parked.map((_, i) => i), this.concurrency * 2, async (i) => {
+      parkedMeasures[i] = await this.o.incoming.readParked(sack, parked[i]);
+    });
+    const all: Array<{ metricId: string; pending: Pending }> = [];
+    const seen = new Set<string>();
+    for (let i = 0; i < parked.length; i++) {
+      seen.add(parkedKey(parked[i]));
+      all.push({ metricId: parked[i].metricId, pending: { batchId: parked[i].batchId, measures: parkedMeasures[i], parked: true } });
+    }
     for (let i = 0; i < ids.length; i++) {
-      const batchId = ids[i];
       for (const [metricId, measures] of batches[i]) {
-        let list = byMetric.get(metricId);
-        if (!list) byMetric.set(metricId, (list = []));
-        list.push({ batchId, measures });
+        if (!seen.has(parkedKey({ batchId: ids[i], metricId }))) all.push({ metricId, pending: { batchId: ids[i], measures, parked: false } });
       }
+    }
+    // Stable: a metric's entries of one source keep their order; parked ones are older.
+    all.sort((a, b) => (a.pending.batchId < b.pending.batchId ? -1 : a.pending.batchId > b.pending.batchId ? 1 : 0));
+    const byMetric = new Map<string, Pending[]>();
+    for (const { metricId, pending } of all) {
+      let list = byMetric.get(metricId);
+      if (!list) byMetric.set(metricId, (list = []));
+      list.push(pending);
     }
     return { byMetric, quarantined };
   }

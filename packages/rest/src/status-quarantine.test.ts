@@ -25,7 +25,7 @@ test('a corrupt incoming batch is quarantined by processing and counted in /v1/s
     assert.equal(r.status, 200);
     assert.deepEqual(r.json, [['2026-01-01T00:00:01+00:00', 1, 1]], 'the later batch is processed');
     const status = (await api.call('GET', '/v1/status?details=false')).json as Status;
-    assert.deepEqual(status.storage.summary, { metrics: 0, measures: 0, quarantined_batches: 1 });
+    assert.deepEqual(status.storage.summary, { metrics: 0, measures: 0, quarantined_batches: 1, parked_measures: 0, parked_metrics: 0 });
   } finally {
     await api.close();
   }

@@ -54,8 +54,13 @@ export function rootRoutes(app: FastifyInstance, ctx: Ctx): void {
       checkAcceptJson(req);
       const details = parseBool(req.query, 'details', true);
       const backlog = await ctx.incoming.backlog({ perMetric: details });
-      // quarantined_batches is Tally's own: batches that failed their checks, set aside.
-      const summary = { metrics: backlog.metrics, measures: backlog.measures, quarantined_batches: backlog.quarantined };
+      // Tally's own: quarantined_batches, batches that failed their checks, set aside;
+      // parked_measures (of `measures`) and parked_metrics, those of metrics whose
+      // aggregates fail their checks, kept until they can be folded.
+      const summary = {
+        metrics: backlog.metrics, measures: backlog.measures, quarantined_batches: backlog.quarantined,
+        parked_measures: backlog.parkedMeasures, parked_metrics: backlog.parkedMetrics,
+      };
       const storage: Record<string, unknown> = { summary };
       if (backlog.perMetric) storage.measures_to_process = Object.fromEntries(backlog.perMetric);
       const metricd = ctx.metricdStatus ? await ctx.metricdStatus() : { processors: null, statistics: {} };
