@@ -265,8 +265,8 @@ export class RedisIncomingStore implements IncomingStore {
     validateMeasures(new Map([[entry.metricId, measures]]));
     const blob = Buffer.concat(encodeBatch(new Map([[entry.metricId, [measures]]]), () => sack).buffers
       .map((b) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength)));
-    await this.#call('parking measures', () => this.#redis.multi()
-      .hset(k.parked, field, blob).hset(k.parkedCounts, field, String(measures.ts.length)).exec());
+    await this.#call('parking measures', () => executed(this.#redis.multi()
+      .hset(k.parked, field, blob).hset(k.parkedCounts, field, String(measures.ts.length))));
   }
 
   async listParked(sack: number): Promise<ParkedEntry[]> {
@@ -291,7 +291,7 @@ export class RedisIncomingStore implements IncomingStore {
     const fields = entries.map(parkedName);
     for (let i = 0; i < fields.length; i += DELETE_CHUNK) {
       const chunk = fields.slice(i, i + DELETE_CHUNK);
-      await this.#call('unparking measures', () => this.#redis.multi().hdel(k.parked, ...chunk).hdel(k.parkedCounts, ...chunk).exec());
+      await this.#call('unparking measures', () => executed(this.#redis.multi().hdel(k.parked, ...chunk).hdel(k.parkedCounts, ...chunk)));
     }
   }
 
@@ -376,6 +376,16 @@ export class RedisIncomingStore implements IncomingStore {
     }
     return this.#sackKeys[sack];
   }
+}
+
+/**
+ * Runs a MULTI; rejects when any of its commands failed (EXEC answers each command's
+ * error in its reply rather than failing as a whole).
+ */
+async function executed(multi: ReturnType<Redis['multi']>): Promise<void> {
+  const replies = await multi.exec();
+  if (replies === null) throw new Error('transaction discarded');
+  for (const [err] of replies) if (err) throw err;
 }
 
 function checkId(id: string): void {
