@@ -1,6 +1,6 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -168,9 +168,14 @@ test('temp files of dead writers are ignored and cleaned at open', async (t) => 
   const live = `.tmp-000000000001-00000002-${process.pid.toString(16).padStart(8, '0')}abcd`;
   writeFileSync(join(dir, 'sack-0', dead), 'partial');
   writeFileSync(join(dir, 'sack-0', live), 'in flight');
+  // A park cut short leaves its temp file in the sack's parked folder.
+  mkdirSync(join(dir, 'parked', 'sack-0'), { recursive: true });
+  writeFileSync(join(dir, 'parked', 'sack-0', dead), 'partial');
   const store = new FileIncomingStore({ dir });
   assert.deepEqual(await store.listBatches(0), []);
   assert.deepEqual(readdirSync(join(dir, 'sack-0')), [live]);
+  assert.deepEqual(readdirSync(join(dir, 'parked', 'sack-0')), []);
+  assert.deepEqual(await store.listParked(0), []);
   await store.close();
 });
 

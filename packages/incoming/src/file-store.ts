@@ -310,8 +310,17 @@ export class FileIncomingStore implements IncomingStore {
 
   /** Removes temp files left by crashed writers (their pid is gone, or they are very old). */
   #cleanTemporaryFiles(): void {
-    for (let s = 0; s < this.sacks; s++) {
-      const dir = this.#sackDir(s);
+    let parked: string[] = [];
+    try {
+      parked = readdirSync(join(this.dir, PARKED));
+    } catch (err) {
+      if (!isMissing(err)) throw err;
+    }
+    const dirs = [
+      ...Array.from({ length: this.sacks }, (_, s) => this.#sackDir(s)),
+      ...parked.filter((name) => /^sack-\d+$/.test(name)).map((name) => join(this.dir, PARKED, name)),
+    ];
+    for (const dir of dirs) {
       for (const name of readdirSync(dir)) {
         if (name.startsWith(TEMP_PREFIX) && isAbandoned(join(dir, name), name)) {
           try {
