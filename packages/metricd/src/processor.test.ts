@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { FileIncomingStore, type Measures } from '@tally/incoming';
-import { FileAggregateStorage, type AggregateStorage, type FileAggregateStorageOptions } from '@tally/storage';
+import { FileAggregateStorage, type AggregateStorage, type CommitChange, type FileAggregateStorageOptions } from '@tally/storage';
 import { LocalCoordinator, LockLostError, type Coordinator, type Lock } from '@tally/coordination';
 import { makeArchivePolicyItem, readMeasures, type ArchivePolicy } from '@tally/timeseries';
 import { Processor, type Logger } from './index.js';
@@ -77,6 +77,25 @@ const processing = (op: string): boolean => op !== 'write' && op !== 'link';
  * checked on.
  */
 function recording(storage: AggregateStorage, folds: string[]): AggregateStorage {
+  return aroundCommits(storage, async (commit, change, id) => {
+    await commit();
+    for (const batch of change.applied) folds.push(`${id}/${batch}`);
+  });
+}
+
+/** The node's coordinator, its locks' signal being `lost`'s (a server driver aborts it when the lease or session behind a lock is gone). */
+function losingCoordinator(n: Node, lost: AbortController): Coordinator {
+  const withSignal = (lock: Lock | null): Lock | null => lock && { signal: lost.signal, release: () => lock.release() };
+  return {
+    tryLock: async (name) => withSignal(await n.coordinator.tryLock(name)),
+    lock: async (name, opts) => withSignal(await n.coordinator.lock(name, opts)) as Lock,
+    close: () => n.coordinator.close(),
+  };
+}
+
+/** `storage` with each commit run by `around`, given the commit to run, its change and the metric. */
+function aroundCommits(storage: AggregateStorage,
+                       around: (commit: () => Promise<void>, change: CommitChange, metricId: string) => Promise<void>): AggregateStorage {
   return {
     read: (id) => storage.read(id),
     readSplit: (id, key) => storage.readSplit(id, key),
@@ -84,13 +103,7 @@ function recording(storage: AggregateStorage, folds: string[]): AggregateStorage
     close: () => storage.close(),
     update: async (id, options) => {
       const u = await storage.update(id, options);
-      return {
-        ...u,
-        commit: async (change) => {
-          await u.commit(change);
-          for (const batch of change.applied) folds.push(`${id}/${batch}`);
-        },
-      };
+      return { ...u, commit: (change) => around(() => u.commit(change), change, id) };
     },
   };
 }
@@ -375,29 +388,14 @@ test('a sack lock lost between rounds: no further round runs under it, the rest 
   const metric = randomUUID();
   const sack = n.incoming.sackOf(metric);
   for (let i = 0; i < 3; i++) await n.incoming.add(new Map([[metric, span(i * 10, 10)]]));
-  // A server driver aborts the signal when the lease or session behind the lock is gone.
   const lost = new AbortController();
-  const withSignal = (lock: Lock | null): Lock | null => lock && { signal: lost.signal, release: () => lock.release() };
-  const coordinator: Coordinator = {
-    tryLock: async (name) => withSignal(await n.coordinator.tryLock(name)),
-    lock: async (name, opts) => withSignal(await n.coordinator.lock(name, opts)) as Lock,
-    close: () => n.coordinator.close(),
-  };
+  const coordinator = losingCoordinator(n, lost);
   let commits = 0;
-  const storage: AggregateStorage = {
-    read: (id) => n.storage.read(id),
-    readSplit: (id, key) => n.storage.readSplit(id, key),
-    deleteMetric: (id) => n.storage.deleteMetric(id),
-    close: () => n.storage.close(),
-    update: async (id) => {
-      const u = await n.storage.update(id);
-      return { ...u, commit: async (change) => {
-        await u.commit(change);
-        commits++;
-        lost.abort(new LockLostError(`sack-${sack}`, 'lease expired'));
-      } };
-    },
-  };
+  const storage = aroundCommits(n.storage, async (commit) => {
+    await commit();
+    commits++;
+    lost.abort(new LockLostError(`sack-${sack}`, 'lease expired'));
+  });
   const policies = async (ids: string[]): Promise<Map<string, ArchivePolicy>> => new Map(ids.map((id) => [id, POLICY]));
   const processor = new Processor({ incoming: n.incoming, storage, coordinator, policies, maxBatchesPerRound: 1 });
   await assert.rejects(processor.processSack(sack), LockLostError);
@@ -420,30 +418,16 @@ test('a sack lock lost during a round: no metric of the round commits after the 
   }
   await n.incoming.add(new Map(metrics.map((id) => [id, span(0, 5)])));
   const lost = new AbortController();
-  const withSignal = (lock: Lock | null): Lock | null => lock && { signal: lost.signal, release: () => lock.release() };
-  const coordinator: Coordinator = {
-    tryLock: async (name) => withSignal(await n.coordinator.tryLock(name)),
-    lock: async (name, opts) => withSignal(await n.coordinator.lock(name, opts)) as Lock,
-    close: () => n.coordinator.close(),
-  };
+  const coordinator = losingCoordinator(n, lost);
   let tried = 0;
   let committed = 0;
-  const storage: AggregateStorage = {
-    read: (id) => n.storage.read(id),
-    readSplit: (id, key) => n.storage.readSplit(id, key),
-    deleteMetric: (id) => n.storage.deleteMetric(id),
-    close: () => n.storage.close(),
-    update: async (id, options) => {
-      const u = await n.storage.update(id, options);
-      return { ...u, commit: async (change) => {
-        // The second fold reaches its commit past the processor's look at the signal: the
-        // lock goes then, and the storage is what must refuse to publish.
-        if (++tried === 2) lost.abort(new LockLostError(`sack-${sack}`, 'lease expired'));
-        await u.commit(change);
-        committed++;
-      } };
-    },
-  };
+  const storage = aroundCommits(n.storage, async (commit) => {
+    // The second fold reaches its commit past the processor's look at the signal: the
+    // lock goes then, and the storage is what must refuse to publish.
+    if (++tried === 2) lost.abort(new LockLostError(`sack-${sack}`, 'lease expired'));
+    await commit();
+    committed++;
+  });
   const policies = async (ids: string[]): Promise<Map<string, ArchivePolicy>> => new Map(ids.map((id) => [id, POLICY]));
   const processor = new Processor({ incoming: n.incoming, storage, coordinator, policies, concurrency: 1 });
   await assert.rejects(processor.processSack(sack), LockLostError);
