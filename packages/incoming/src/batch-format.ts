@@ -220,3 +220,16 @@ function alignedCopy(bytes: Buffer): Buffer {
 function align8(n: number): number {
   return (n + 7) & ~7;
 }
+
+/** One metric's measures as a batch of their own, the form a parked entry keeps (validated first). */
+export function encodeParked(metricId: string, measures: Measures, sack: number): EncodedBatch {
+  validateMeasures(new Map([[metricId, measures]]));
+  return encodeBatch(new Map([[metricId, [measures]]]), () => sack);
+}
+
+/** The measures a parked entry keeps; CorruptBatchError when they fail their checks or are not `metricId`'s. */
+export function decodeParked(bytes: Buffer, label: string, metricId: string): Measures {
+  const got = decodeBatch(bytes, label).get(metricId);
+  if (got === undefined) throw new CorruptBatchError(label, `no entry for metric ${metricId}`);
+  return got;
+}

@@ -8,9 +8,10 @@ import {
   type FileOps, type ReadAt,
 } from '@tally/files';
 import {
-  CorruptBatchError, FIXED_HEADER, decodeBatch, encodeBatch, entryViews, headerLength, parseHeader,
+  CorruptBatchError, FIXED_HEADER, decodeBatch, decodeParked, encodeBatch, encodeParked, entryViews, headerLength, parseHeader,
   validateMeasures, type BatchEntry,
 } from './batch-format.js';
+import { backlogOf } from './backlog.js';
 import { IncomingClosedError, IncomingConfigError, asUnavailable } from './errors.js';
 import { BATCH_ID, nextBatchId, parkedEntryOf, parkedName, pidOfBatchId, sackFor } from './ids.js';
 import type { Backlog, BacklogOptions, IncomingStore, Measures, ParkedEntry } from './types.js';
@@ -90,7 +91,7 @@ export class FileIncomingStore implements IncomingStore {
   #counted: SackCount[];
   #flushing: Promise<void> | null = null;
   #closed = false;
-  /** Measures in each parked file, by name: a parked file never changes once written. */
+  /** Measures in each parked file, by path: a parked file never changes once written. */
   readonly #parkedCounts = new Map<string, number>();
   /** The sack folders, kept open for the fsyncs that publish batches and deletions. */
   readonly #folders = new FolderSyncer();
@@ -193,13 +194,13 @@ export class FileIncomingStore implements IncomingStore {
   async park(sack: number, entry: ParkedEntry, measures: Measures): Promise<void> {
     const dir = this.#parkedDir(sack);
     const final = this.#parkedPath(sack, entry);
-    validateMeasures(new Map([[entry.metricId, measures]]));
+    const encoded = encodeParked(entry.metricId, measures, sack);
     const created = await mkdir(dir, { recursive: true });
     // A folder made here must survive a crash as well as the file in it.
     if (created !== undefined) await Promise.all([fsyncDir(join(this.dir, PARKED)), fsyncDir(this.dir)]);
     const temp = join(dir, TEMP_PREFIX + nextBatchId());
     try {
-      await poolFileOps.createDurable(temp, encodeBatch(new Map([[entry.metricId, [measures]]]), () => sack).buffers);
+      await poolFileOps.createDurable(temp, encoded.buffers);
       await rename(temp, final);
       await this.#folders.sync(dir);
     } catch (err) {
@@ -220,10 +221,7 @@ export class FileIncomingStore implements IncomingStore {
   async readParked(sack: number, entry: ParkedEntry): Promise<Measures> {
     const path = this.#parkedPath(sack, entry);
     const label = `${PARKED}/sack-${sack}/${parkedFileName(entry)}`;
-    const bytes = await this.#reads.withFile(path, (size, read) => read(0, size));
-    const got = decodeBatch(bytes, label).get(entry.metricId);
-    if (got === undefined) throw new CorruptBatchError(label, `no entry for metric ${entry.metricId}`);
-    return got;
+    return decodeParked(await this.#reads.readFile(path), label, entry.metricId);
   }
 
   async unpark(sack: number, entries: ParkedEntry[]): Promise<void> {
@@ -237,22 +235,8 @@ export class FileIncomingStore implements IncomingStore {
   async backlog(options: BacklogOptions = {}): Promise<Backlog> {
     const sacks = Array.from({ length: this.sacks }, (_, s) => s);
     const [counts, parked] = await Promise.all([Promise.all(sacks.map((s) => this.#countSack(s))), this.#countParked()]);
-    // A metric's batches are all in its own sack, so per-sack figures add up.
-    const all = new Map<string, number>();
-    let measures = 0;
-    for (const c of [...counts.map((c) => c.perMetric), parked]) {
-      for (const [id, n] of c) {
-        all.set(id, (all.get(id) ?? 0) + n);
-        measures += n;
-      }
-    }
-    let parkedMeasures = 0;
-    for (const n of parked.values()) parkedMeasures += n;
     const quarantined = new Set((await listDir(join(this.dir, QUARANTINE))).map((n) => n.split('.')[0])).size;
-    return {
-      metrics: all.size, measures, perMetric: options.perMetric === true ? all : null, quarantined,
-      parkedMeasures, parkedMetrics: parked.size,
-    };
+    return backlogOf(counts.map((c) => c.perMetric), parked, quarantined, options);
   }
 
   /** Parked measures per metric; each file's header is read once (a parked file never changes). */

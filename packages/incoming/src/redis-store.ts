@@ -29,7 +29,8 @@
 // only RDB snapshots keep data: everything since the last one is lost when Redis stops,
 // and the driver warns at open.
 import { IncomingClosedError, IncomingConfigError, IncomingUnavailableError } from './errors.js';
-import { CorruptBatchError, encodeBatch, decodeBatch, validateMeasures } from './batch-format.js';
+import { encodeBatch, decodeBatch, decodeParked, encodeParked, validateMeasures } from './batch-format.js';
+import { backlogOf } from './backlog.js';
 import { BATCH_ID, nextBatchId, parkedEntryOf, parkedName, sackFor } from './ids.js';
 import { DEFAULT_SACKS } from './file-store.js';
 import type { Backlog, BacklogOptions, IncomingStore, Measures, ParkedEntry } from './types.js';
@@ -262,8 +263,7 @@ export class RedisIncomingStore implements IncomingStore {
   async park(sack: number, entry: ParkedEntry, measures: Measures): Promise<void> {
     const k = this.#keys(sack);
     const field = parkedName(entry);
-    validateMeasures(new Map([[entry.metricId, measures]]));
-    const blob = Buffer.concat(encodeBatch(new Map([[entry.metricId, [measures]]]), () => sack).buffers
+    const blob = Buffer.concat(encodeParked(entry.metricId, measures, sack).buffers
       .map((b) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength)));
     await this.#call('parking measures', () => executed(this.#redis.multi()
       .hset(k.parked, field, blob).hset(k.parkedCounts, field, String(measures.ts.length))));
@@ -281,9 +281,7 @@ export class RedisIncomingStore implements IncomingStore {
     const label = `${this.#target.display} sack ${sack} parked ${field}`;
     const blob = await this.#call('reading parked measures', () => this.#redis.hgetBuffer(k.parked, field));
     if (blob === null) throw new RangeError(`nothing parked as ${field} in sack ${sack}`);
-    const got = decodeBatch(blob, label).get(entry.metricId);
-    if (got === undefined) throw new CorruptBatchError(label, `no entry for metric ${entry.metricId}`);
-    return got;
+    return decodeParked(blob, label, entry.metricId);
   }
 
   async unpark(sack: number, entries: ParkedEntry[]): Promise<void> {
@@ -302,30 +300,15 @@ export class RedisIncomingStore implements IncomingStore {
       Promise.all(this.#sackKeys.map((k) => this.#redis.hgetall(k.parkedCounts))),
       this.#redis.scard(`${this.#target.prefix}quarantined`),
     ]));
-    const all = new Map<string, number>();
-    let measures = 0;
-    for (const sack of counts) {
-      for (const [metric, n] of Object.entries(sack)) {
-        all.set(metric, (all.get(metric) ?? 0) + Number(n));
-        measures += Number(n);
-      }
-    }
     const parkedPerMetric = new Map<string, number>();
-    let parkedMeasures = 0;
     for (const sack of parked) {
       for (const [field, n] of Object.entries(sack)) {
         const entry = parkedEntryOf(field);
-        if (entry === null) continue;
-        parkedPerMetric.set(entry.metricId, (parkedPerMetric.get(entry.metricId) ?? 0) + Number(n));
-        all.set(entry.metricId, (all.get(entry.metricId) ?? 0) + Number(n));
-        parkedMeasures += Number(n);
-        measures += Number(n);
+        if (entry !== null) parkedPerMetric.set(entry.metricId, (parkedPerMetric.get(entry.metricId) ?? 0) + Number(n));
       }
     }
-    return {
-      metrics: all.size, measures, perMetric: options.perMetric === true ? all : null, quarantined,
-      parkedMeasures, parkedMetrics: parkedPerMetric.size,
-    };
+    const waiting = counts.map((sack) => new Map(Object.entries(sack).map(([metric, n]) => [metric, Number(n)])));
+    return backlogOf(waiting, parkedPerMetric, quarantined, options);
   }
 
   /**

@@ -141,9 +141,13 @@ export class Processor {
    * to the storage commit, which looks again before its commit point: a round can outlast
    * the lock, and the metrics it has not committed yet may be another worker's by then.
    */
+  private retryDue(sack: number): boolean {
+    return (this.parkedRetryAt.get(sack) ?? 0) <= Date.now();
+  }
+
   /** True when the sack's parked measures are due for a try and there are some. */
   private async parkedDue(sack: number): Promise<boolean> {
-    if ((this.parkedRetryAt.get(sack) ?? 0) > Date.now()) return false;
+    if (!this.retryDue(sack)) return false;
     if ((await this.o.incoming.listParked(sack)).length > 0) return true;
     this.parkedRetryAt.set(sack, Date.now() + this.parkedRetryMs);
     return false;
@@ -152,7 +156,7 @@ export class Processor {
   private async round(sack: number, signal: AbortSignal): Promise<RoundResult> {
     const listed = await this.o.incoming.listBatches(sack);
     const parkedList = await this.o.incoming.listParked(sack);
-    const retry = parkedList.length > 0 && (this.parkedRetryAt.get(sack) ?? 0) <= Date.now();
+    const retry = parkedList.length > 0 && this.retryDue(sack);
     if (listed.length === 0 && !retry) return { ...EMPTY, parked: new Set(parkedList.map((e) => e.metricId)).size };
     const ids = listed.slice(0, this.maxBatches);
     const { byMetric, quarantined } = await this.readBatches(sack, ids, retry ? parkedList : []);
@@ -206,8 +210,8 @@ export class Processor {
       this.o.log?.error({ err, metric: metricId, sack },
         'aggregates of a metric fail their checks: its measures are parked (counted in the backlog) and tried again every minute; the sack\'s other metrics go on');
     }
-    const parkedMetrics = new Set([...waiting, ...toPark.map(([e]) => e.metricId), ...[...failed].filter(([, err]) => err !== null).map(([id]) => id)]);
-    return { batches: ids.length, metrics, measures, quarantined: quarantined.size, parked: parkedMetrics.size };
+    // Every metric still parked is in `failed`: those waiting for their try, those it failed.
+    return { batches: ids.length, metrics, measures, quarantined: quarantined.size, parked: failed.size };
   }
 
   /**
