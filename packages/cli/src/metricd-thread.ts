@@ -7,6 +7,7 @@ import { pino } from 'pino';
 import { Leadership, openMembership, RingPartition } from '@tally/coordination';
 import { runWorker, serveRefreshes } from '@tally/metricd';
 import { openServices, expungeDeletedMetrics, type MetricdThreadData } from './services.js';
+import { warmUpProcessing } from './warm-up.js';
 
 const { settings, role } = workerData as MetricdThreadData;
 
@@ -39,11 +40,28 @@ const drained = role === 'refresh' && parentPort ? serveRefreshes(parentPort, op
 const svc = await opening;
 try {
   if (drained) await answerRefreshes(drained);
-  else await processingLoop();
+  else {
+    await warmUp();
+    await processingLoop();
+  }
 } finally {
   await svc.close();
   // The message listener would keep this thread alive once the work is over.
   parentPort?.close();
+}
+
+/** Tells the parent once done: `serve` opens its port when every thread has warmed up. */
+async function warmUp(): Promise<void> {
+  if (settings.warmUpMs > 0) {
+    try {
+      const r = await warmUpProcessing(settings.warmUpMs);
+      log.info(r, 'processing thread warmed up');
+    } catch (err) {
+      // Scratch data only: a failure costs speed at start, never correctness.
+      log.warn({ err }, 'warm-up failed; processing starts without it');
+    }
+  }
+  parentPort?.postMessage({ type: 'warm' });
 }
 
 async function answerRefreshes(drained: () => Promise<void>): Promise<void> {

@@ -18,6 +18,7 @@ import { ratingMetrics, startRating } from './rating.js';
 import { startServeAgent } from './agent.js';
 import { logger, onSignals } from './daemon.js';
 import { VERSION } from './version.js';
+import { warmUpApi } from './warm-up.js';
 
 type Flags = Record<string, unknown>;
 
@@ -73,21 +74,29 @@ async function tokenVerifier(s: Settings, log: Logger): Promise<{ tokens: TokenV
 }
 
 interface WorkerPool {
+  /** Settles once every thread has warmed up (or exited). */
+  warmed: Promise<void>;
   status(): MetricdStatus;
   stop(): Promise<void>;
 }
 
 function startWorkers(s: Settings, log: Logger): WorkerPool {
   let processed = 0;
+  const warm: Promise<void>[] = [];
   const workers = Array.from({ length: Math.max(1, s.metricdWorkers) }, (_v, i) => {
     const w = startMetricdThread(s, 'loop', `metricd-${i}`);
-    w.on('message', (m: { type?: string; measures?: number }) => {
-      if (m.type === 'scan') processed += m.measures ?? 0;
-    });
+    warm.push(new Promise<void>((resolve) => {
+      w.once('exit', () => resolve());
+      w.on('message', (m: { type?: string; measures?: number }) => {
+        if (m.type === 'warm') resolve();
+        if (m.type === 'scan') processed += m.measures ?? 0;
+      });
+    }));
     w.on('error', (err) => log.error({ err }, 'metricd worker failed'));
     return w;
   });
   return {
+    warmed: Promise.all(warm).then(() => undefined),
     status: () => ({ processors: workers.map((w) => `${process.pid}.${w.threadId}`), statistics: { 'measures processed': processed } }),
     stop: async () => {
       for (const w of workers) w.postMessage('stop');
@@ -128,6 +137,10 @@ async function runApi(s: Settings, log: Logger, tls: TlsFiles | undefined, pool?
       console: { root: CONSOLE_PUBLIC_DIR, alarmApi: () => alarmApi },
     },
   );
+  // The port opens once this thread and the processing threads have warmed up, so that
+  // the first requests (and the processing of their measures) meet compiled code.
+  await warmUpApiThread(s, log);
+  await pool?.warmed;
   await app.listen({ host: s.host, port: s.port });
   const host = s.host.includes(':') ? `[${s.host}]` : s.host;
   log.info({ url: `${tls ? 'https' : 'http'}://${host}:${s.port}`, dataDir: s.dataDir, authMode: s.authMode }, 'Tally API listening');
@@ -146,6 +159,16 @@ async function runApi(s: Settings, log: Logger, tls: TlsFiles | undefined, pool?
     await svc.close();
     await users?.close();
   };
+}
+
+async function warmUpApiThread(s: Settings, log: Logger): Promise<void> {
+  if (s.warmUpMs === 0) return;
+  try {
+    log.info(await warmUpApi(s, s.warmUpMs), 'API warmed up');
+  } catch (err) {
+    // Scratch data only: a failure costs speed at start, never correctness.
+    log.warn({ err }, 'warm-up failed; the API starts without it');
+  }
 }
 
 /** `tally serve`. */

@@ -58,6 +58,9 @@ export const SETTING_OPTIONS: Record<keyof Settings, SettingOption> = {
   // aggregations share it as they go and stop past this deadline with a 503, so that no
   // single request, however large, holds the server's resources without end.
   requestDeadlineMs: { flag: 'request-deadline-ms', env: 'TALLY_REQUEST_DEADLINE_MS', help: 'longest computation of one API request (reads, aggregates), in ms; past it the request answers 503 (0: no deadline)' },
+  // Start-up (docs/CONFIGURATION.md): the API and each processing thread run their hot paths
+  // over scratch stores before they serve, so that the first requests meet compiled code.
+  warmUpMs: { flag: 'warm-up-ms', env: 'TALLY_WARM_UP_MS', help: 'time, in ms, the API and each processing thread of serve/api/metricd spend warming up on scratch data before they serve (0: none)' },
   alarmPort: { flag: 'alarm-port', env: 'TALLY_ALARM_PORT', help: 'port of the alarm API (Aodh v2), opened by serve and alarm-api (0: any free port)' },
   ratingPort: { flag: 'rating-port', env: 'TALLY_RATING_PORT', help: 'port of the rating API (CloudKitty v1 and v2), opened by serve and rating-api (0: any free port)' },
   alarmPolicy: { flag: 'alarm-policy', env: 'TALLY_ALARM_POLICY', help: "default (Aodh's default rules) | open (every rule granted, requests without identity allowed: Aodh's functional-test profile, for test harnesses on loopback only)" },
