@@ -80,9 +80,13 @@ function scratchFolder(): string {
   return mkdtempSync(join(tmpdir(), 'tally-warm-up-'));
 }
 
-/** Runs `round` (which returns its measures) until `budgetMs` have passed, at least once. */
-async function rounds(budgetMs: number, round: (r: number) => Promise<number>): Promise<WarmUpReport> {
-  const t0 = performance.now();
+/**
+ * Runs `round` (which returns its measures) until `budgetMs` have passed since `t0` (the
+ * warm-up's start, its scratch stores' opening included), at least once: on a loaded
+ * machine a start is delayed by about the budget and one round, not by a fixed amount of
+ * work.
+ */
+async function rounds(t0: number, budgetMs: number, round: (r: number) => Promise<number>): Promise<WarmUpReport> {
   let r = 0;
   let measures = 0;
   do measures += await round(r++);
@@ -96,6 +100,7 @@ async function rounds(budgetMs: number, round: (r: number) => Promise<number>): 
  * metricd's rounds do (blocking file operations, as this thread's stores use).
  */
 export async function warmUpProcessing(budgetMs: number): Promise<WarmUpReport> {
+  const t0 = performance.now();
   const dir = scratchFolder();
   try {
     const url = (name: string): string => pathToFileURL(join(dir, name)).href;
@@ -110,7 +115,7 @@ export async function warmUpProcessing(budgetMs: number): Promise<WarmUpReport> 
         incoming, storage, coordinator,
         policies: async (ids) => new Map(ids.flatMap((id) => (byId.has(id) ? [[id, byId.get(id) as ArchivePolicy] as const] : []))),
       });
-      return await rounds(budgetMs, async (r) => {
+      return await rounds(t0, budgetMs, async (r) => {
         const batch = new Map<string, Measures>();
         metrics.forEach((m, i) => {
           const ts = new BigInt64Array(PER_ROUND);
@@ -142,6 +147,7 @@ const ADMIN = { authorization: `Basic ${Buffer.from('admin:').toString('base64')
  * settings' limits apply; the auth mode is basic.
  */
 export async function warmUpApi(s: Settings, budgetMs: number, log?: Logger): Promise<WarmUpReport> {
+  const t0 = performance.now();
   const dir = scratchFolder();
   try {
     const scratch: Settings = {
@@ -160,7 +166,7 @@ export async function warmUpApi(s: Settings, budgetMs: number, log?: Logger): Pr
         {},
       );
       try {
-        const r = await apiRounds(app, budgetMs);
+        const r = await apiRounds(app, t0, budgetMs);
         // Nothing processes them: what the incoming store holds is what was acknowledged.
         return { ...r, measures: (await svc.incoming.backlog()).measures };
       } finally {
@@ -186,7 +192,7 @@ function iso(sec: number): string {
   return new Date(sec * 1000).toISOString().slice(0, 19);
 }
 
-async function apiRounds(app: App, budgetMs: number): Promise<WarmUpReport> {
+async function apiRounds(app: App, t0: number, budgetMs: number): Promise<WarmUpReport> {
   for (const p of POLICIES) {
     await send(app, 'POST', '/v1/archive_policy', JSON.stringify({
       name: p.name, back_window: p.backWindow ?? 0, aggregation_methods: p.methods,
@@ -196,7 +202,7 @@ async function apiRounds(app: App, budgetMs: number): Promise<WarmUpReport> {
   await send(app, 'POST', '/v1/influxdb/query?q=create+database+warm');
   const ids: string[] = [];
   const group = 25;
-  return rounds(budgetMs, async (r) => {
+  return rounds(t0, budgetMs, async (r) => {
     // Creations from several clients at once, as the group commit sees them.
     const created = await Promise.all(Array.from({ length: group }, (_v, i) =>
       send(app, 'POST', '/v1/metric', JSON.stringify({ archive_policy_name: POLICIES[(r + i) % POLICIES.length].name }))));
