@@ -54,8 +54,12 @@ function tail(file: string, lines = 25): string {
   }
 }
 
-/** Waits until GET /v1/status answers 200, or the child exits, or the time is up. */
-async function waitReady(url: string, child: ChildProcess, opts: StartOptions, log: string): Promise<void> {
+/**
+ * Waits until GET /v1/status answers 200, or the child exits, or the time is up; logs how
+ * long after `launched` (performance.now() at the spawn) it answered: Tally warms up before
+ * it opens its port (docs/CONFIGURATION.md, Start-up), which its cold cells do not see.
+ */
+async function waitReady(url: string, child: ChildProcess, opts: StartOptions, log: string, launched: number): Promise<void> {
   const client = benchClient(url, opts.user, opts.password, 1, 5_000);
   const deadline = Date.now() + opts.readyTimeoutMs;
   try {
@@ -65,11 +69,12 @@ async function waitReady(url: string, child: ChildProcess, opts: StartOptions, l
       }
       try {
         await client.status({ details: false });
+        opts.onLog(`answering ${((performance.now() - launched) / 1000).toFixed(1)} s after its start (${url})`);
         return;
       } catch {
         // not listening yet, or not ready
       }
-      await new Promise((r) => setTimeout(r, 250));
+      await new Promise((r) => setTimeout(r, 100));
     }
     throw new Error(`server did not answer within ${opts.readyTimeoutMs / 1000} s; log ${log}:\n${tail(log)}`);
   } finally {
@@ -119,6 +124,7 @@ export async function startTally(opts: StartOptions): Promise<Target> {
   // TALLY_BENCH_NODE_ARGS: options for the server's node, e.g. `--cpu-prof --cpu-prof-dir=DIR`
   // to profile a cell (every thread writes its own profile when the server stops).
   const nodeArgs = (process.env.TALLY_BENCH_NODE_ARGS ?? '').split(/\s+/).filter((a) => a !== '');
+  const launched = performance.now();
   const child = spawn(process.execPath, [...nodeArgs, opts.tallyBin, 'serve', '--data-dir', dataDir, '--port', String(port), '--host', '127.0.0.1',
     '--log-level', 'warn', '--metricd-workers', String(opts.tallyMetricdWorkers), '--alarm-port', String(opts.alarmPort ?? 0), '--rating-port', '0'], { stdio: ['ignore', fd, fd] });
   closeSync(fd);
@@ -133,7 +139,7 @@ export async function startTally(opts: StartOptions): Promise<Target> {
   };
   opts.onLog(`started tally (pid ${child.pid}) on ${url}, data ${dataDir}, ${opts.tallyMetricdWorkers} metricd workers`);
   try {
-    await waitReady(url, child, opts, log);
+    await waitReady(url, child, opts, log, launched);
   } catch (e) {
     await target.stop();
     throw e;
@@ -160,6 +166,7 @@ export async function startGnocchi(opts: StartOptions): Promise<Target> {
   // The reference setup the benchmark compares with: stock limits, 2 API processes, 2 metricd workers.
   const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), DATA_DIR: dataDir, PROFILE: 'default', PROCS: '2', METRICD_WORKERS: '2' };
   delete env.SUITE_PROFILE;
+  const launched = performance.now();
   const child = spawn('bash', [opts.referenceScript], { stdio: ['ignore', fd, fd], env });
   closeSync(fd);
   const url = `http://127.0.0.1:${port}`;
@@ -176,7 +183,7 @@ export async function startGnocchi(opts: StartOptions): Promise<Target> {
   };
   opts.onLog(`started gnocchi 4.4.2 (pid ${child.pid}) on ${url}, data ${dataDir} (PROFILE=default PROCS=2 METRICD_WORKERS=2)`);
   try {
-    await waitReady(url, child, opts, log);
+    await waitReady(url, child, opts, log, launched);
   } catch (e) {
     await target.stop();
     throw e;

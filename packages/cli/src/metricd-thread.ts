@@ -54,7 +54,7 @@ try {
 async function warmUp(): Promise<void> {
   if (settings.warmUpMs > 0) {
     try {
-      const r = await warmUpProcessing(settings.warmUpMs);
+      const r = await warmUpProcessing({ budgetMs: settings.warmUpMs });
       log.info(r, 'processing thread warmed up');
     } catch (err) {
       // Scratch data only: a failure costs speed at start, never correctness.

@@ -164,7 +164,7 @@ async function runApi(s: Settings, log: Logger, tls: TlsFiles | undefined, pool?
 async function warmUpApiThread(s: Settings, log: Logger): Promise<void> {
   if (s.warmUpMs === 0) return;
   try {
-    log.info(await warmUpApi(s, s.warmUpMs), 'API warmed up');
+    log.info(await warmUpApi(s, { budgetMs: s.warmUpMs }), 'API warmed up');
   } catch (err) {
     // Scratch data only: a failure costs speed at start, never correctness.
     log.warn({ err }, 'warm-up failed; the API starts without it');

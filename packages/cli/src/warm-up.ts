@@ -28,6 +28,13 @@ import { DEFAULT_AGGREGATION_METHODS, makeArchivePolicyItem, type ArchivePolicy 
 import type { Settings } from './config.js';
 import { openServices, upgrade } from './services.js';
 
+export interface WarmUpOptions {
+  /** Time the warm-up may take, its scratch stores' opening included (the last round started is finished). */
+  budgetMs: number;
+  /** Rounds it runs whatever the time (default 1); each round's metrics take the next policy. */
+  minRounds?: number;
+}
+
 export interface WarmUpReport {
   rounds: number;
   ms: number;
@@ -82,15 +89,15 @@ function scratchFolder(): string {
 
 /**
  * Runs `round` (which returns its measures) until `budgetMs` have passed since `t0` (the
- * warm-up's start, its scratch stores' opening included), at least once: on a loaded
- * machine a start is delayed by about the budget and one round, not by a fixed amount of
- * work.
+ * warm-up's start, its scratch stores' opening included) and `minRounds` have run: on a
+ * loaded machine a start is delayed by about the budget and one round, not by a fixed
+ * amount of work.
  */
-async function rounds(t0: number, budgetMs: number, round: (r: number) => Promise<number>): Promise<WarmUpReport> {
+async function rounds(t0: number, o: WarmUpOptions, round: (r: number) => Promise<number>): Promise<WarmUpReport> {
   let r = 0;
   let measures = 0;
   do measures += await round(r++);
-  while (performance.now() - t0 < budgetMs);
+  while (performance.now() - t0 < o.budgetMs || r < (o.minRounds ?? 1));
   return { rounds: r, ms: Math.round(performance.now() - t0), measures };
 }
 
@@ -99,7 +106,7 @@ async function rounds(t0: number, budgetMs: number, round: (r: number) => Promis
  * scratch incoming store and folded by a Processor into scratch aggregate storage, as
  * metricd's rounds do (blocking file operations, as this thread's stores use).
  */
-export async function warmUpProcessing(budgetMs: number): Promise<WarmUpReport> {
+export async function warmUpProcessing(o: WarmUpOptions): Promise<WarmUpReport> {
   const t0 = performance.now();
   const dir = scratchFolder();
   try {
@@ -115,7 +122,7 @@ export async function warmUpProcessing(budgetMs: number): Promise<WarmUpReport> 
         incoming, storage, coordinator,
         policies: async (ids) => new Map(ids.flatMap((id) => (byId.has(id) ? [[id, byId.get(id) as ArchivePolicy] as const] : []))),
       });
-      return await rounds(t0, budgetMs, async (r) => {
+      return await rounds(t0, o, async (r) => {
         const batch = new Map<string, Measures>();
         metrics.forEach((m, i) => {
           const ts = new BigInt64Array(PER_ROUND);
@@ -146,7 +153,7 @@ const ADMIN = { authorization: `Basic ${Buffer.from('admin:').toString('base64')
  * read (nothing is processed: folds are the processing threads' work, warmed there). The
  * settings' limits apply; the auth mode is basic.
  */
-export async function warmUpApi(s: Settings, budgetMs: number, log?: Logger): Promise<WarmUpReport> {
+export async function warmUpApi(s: Settings, o: WarmUpOptions, log?: Logger): Promise<WarmUpReport> {
   const t0 = performance.now();
   const dir = scratchFolder();
   try {
@@ -166,7 +173,7 @@ export async function warmUpApi(s: Settings, budgetMs: number, log?: Logger): Pr
         {},
       );
       try {
-        const r = await apiRounds(app, t0, budgetMs);
+        const r = await apiRounds(app, t0, o);
         // Nothing processes them: what the incoming store holds is what was acknowledged.
         return { ...r, measures: (await svc.incoming.backlog()).measures };
       } finally {
@@ -192,7 +199,7 @@ function iso(sec: number): string {
   return new Date(sec * 1000).toISOString().slice(0, 19);
 }
 
-async function apiRounds(app: App, t0: number, budgetMs: number): Promise<WarmUpReport> {
+async function apiRounds(app: App, t0: number, o: WarmUpOptions): Promise<WarmUpReport> {
   for (const p of POLICIES) {
     await send(app, 'POST', '/v1/archive_policy', JSON.stringify({
       name: p.name, back_window: p.backWindow ?? 0, aggregation_methods: p.methods,
@@ -202,7 +209,7 @@ async function apiRounds(app: App, t0: number, budgetMs: number): Promise<WarmUp
   await send(app, 'POST', '/v1/influxdb/query?q=create+database+warm');
   const ids: string[] = [];
   const group = 25;
-  return rounds(t0, budgetMs, async (r) => {
+  return rounds(t0, o, async (r) => {
     // Creations from several clients at once, as the group commit sees them.
     const created = await Promise.all(Array.from({ length: group }, (_v, i) =>
       send(app, 'POST', '/v1/metric', JSON.stringify({ archive_policy_name: POLICIES[(r + i) % POLICIES.length].name }))));
@@ -231,7 +238,8 @@ async function apiRounds(app: App, t0: number, budgetMs: number): Promise<WarmUp
       'content-type': 'application/x-protobuf', 'content-encoding': 'snappy', 'x-prometheus-remote-write-version': '0.1.0',
     });
     await send(app, 'GET', '/v1/status?details=false');
-    await send(app, 'GET', `/v1/metric/${recent[0]}/measures`);
+    // Read with a method its policy has (the default, mean, is not in every policy).
+    await send(app, 'GET', `/v1/metric/${recent[0]}/measures?aggregation=${encodeURIComponent(POLICIES[r % POLICIES.length].methods[0])}`);
     return 0;
   });
 }
