@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  FolderSyncer, blockingFileOps, errnoCode, fileUrlPath, fsyncDir, ignoreMissing, isMissing, listDir, poolFileOps, readFile,
+  CoalescedFolderSync, FolderSyncer, blockingFileOps, errnoCode, fileUrlPath, fsyncDir, ignoreMissing, isMissing, listDir, poolFileOps, readFile,
   systemErrorCode,
 } from './index.js';
 
@@ -79,6 +79,46 @@ test('FolderSyncer syncs folders it keeps open, retries a folder that was missin
   assert.equal(readdirSync('/proc/self/fd').length, before, 'closed, after the sync under way');
   await folders.sync(dir);
   assert.equal(readdirSync('/proc/self/fd').length, before, 'after close, a sync opens and closes its folder');
+});
+
+test('CoalescedFolderSync: each caller gets a sync started after its call; callers during a sync share the next one', async () => {
+  const started: Array<{ path: string; finish: (err?: Error) => void; done: boolean }> = [];
+  const sync = new CoalescedFolderSync((path) => new Promise<void>((resolve, reject) => {
+    const s = { path, done: false, finish: (err?: Error) => { s.done = true; if (err) reject(err); else resolve(); } };
+    started.push(s);
+  }));
+  const settled = (p: Promise<void>) => {
+    const state = { value: 'pending' as string };
+    p.then(() => (state.value = 'ok'), (e: Error) => (state.value = `failed: ${e.message}`));
+    return state;
+  };
+  const tick = () => new Promise((r) => setImmediate(r));
+  const a = settled(sync.sync('/d'));
+  assert.equal(started.length, 1, 'an idle folder is synced at once');
+  // Entries made while that sync runs may have missed it: these callers wait for the next.
+  const b = settled(sync.sync('/d'));
+  const c = settled(sync.sync('/d'));
+  const other = settled(sync.sync('/e'));
+  assert.equal(started.length, 2, 'another folder has its own sync');
+  started[0].finish();
+  await tick();
+  assert.equal(a.value, 'ok');
+  assert.equal(b.value, 'pending', 'a caller during a sync was answered by it');
+  assert.equal(started.length, 3, 'one queued sync started for both callers');
+  assert.equal(started[2].path, '/d');
+  const d = settled(sync.sync('/d'));
+  started[2].finish(new Error('EIO'));
+  await tick();
+  assert.equal(b.value, 'failed: EIO');
+  assert.equal(c.value, 'failed: EIO');
+  assert.equal(d.value, 'pending');
+  assert.equal(started.length, 4, 'the caller that came during the failed sync gets a new one');
+  started[3].finish();
+  started[1].finish();
+  await tick();
+  assert.equal(d.value, 'ok');
+  assert.equal(other.value, 'ok');
+  assert.equal(started.length, 4);
 });
 
 test('fsyncDir syncs folders; listDir takes a missing path as empty', async (t) => {

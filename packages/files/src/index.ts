@@ -278,6 +278,41 @@ export class FolderSyncer {
   }
 }
 
+/**
+ * fsyncs of folders that concurrent writers add entries to, coalesced: a caller gets a sync
+ * that started after its call (so it covers the entries the caller made before), joining
+ * one queued behind the sync in flight when there is one. Writers that create entries in
+ * one folder at about the same time (a storage's first commits of new metrics, each making
+ * a folder under the same parent) then pay one or two fsyncs of it, not one each.
+ */
+export class CoalescedFolderSync {
+  readonly #running = new Map<string, Promise<void>>();
+  readonly #queued = new Map<string, Promise<void>>();
+
+  constructor(private readonly syncFolder: (path: string) => Promise<void> = fsyncDir) {}
+
+  sync(path: string): Promise<void> {
+    const queued = this.#queued.get(path);
+    if (queued !== undefined) return queued;
+    const running = this.#running.get(path);
+    if (running === undefined) return this.#start(path);
+    const next = running.catch(() => undefined).then(() => {
+      this.#queued.delete(path);
+      return this.#start(path);
+    });
+    this.#queued.set(path, next);
+    return next;
+  }
+
+  #start(path: string): Promise<void> {
+    const p = this.syncFolder(path).finally(() => {
+      if (this.#running.get(path) === p) this.#running.delete(path);
+    });
+    this.#running.set(path, p);
+    return p;
+  }
+}
+
 /** Names in a folder; none when it does not exist (or is not a folder). */
 export async function listDir(path: string): Promise<string[]> {
   try {

@@ -4,7 +4,7 @@ import { readlinkSync, type BigIntStats } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { eachLimited } from '@tally/retry';
 import {
-  blockingFileOps, errnoCode, fileUrlPath, isMissing, listDir, poolFileOps, type FileOps,
+  blockingFileOps, CoalescedFolderSync, errnoCode, fileUrlPath, isMissing, listDir, poolFileOps, type FileOps,
 } from '@tally/files';
 import { CorruptStorageError, StorageConfigError, asUnavailable } from './errors.js';
 import {
@@ -98,6 +98,9 @@ export class FileAggregateStorage implements AggregateStorage {
   readonly #slots: Slots;
   readonly #records: RecordCache | null;
   readonly #io: FileOps;
+  readonly #folderSync: CoalescedFolderSync;
+  /** Prefix folders whose entry in the root a completed sync made durable. */
+  readonly #durablePrefixes = new Set<string>();
   readonly #cache = new Map<string, Cached>();
   readonly #chains = new Map<string, Promise<void>>();
   /** For each manifest this instance read or wrote: the (hot) pack it lives in. */
@@ -112,6 +115,7 @@ export class FileAggregateStorage implements AggregateStorage {
     const cacheBytes = options.recordCacheBytes ?? RECORD_CACHE_BYTES;
     this.#records = cacheBytes > 0 ? new RecordCache(cacheBytes) : null;
     this.#io = options.blockingIo === true ? blockingFileOps : poolFileOps;
+    this.#folderSync = new CoalescedFolderSync((path) => this.#io.fsyncDir(path));
   }
 
   async read(metricId: string): Promise<MetricSnapshot> {
@@ -318,12 +322,21 @@ export class FileAggregateStorage implements AggregateStorage {
     await this.#each(superseded, (f) => poolFileOps.unlink(join(dir, f)).catch(() => undefined));
   }
 
-  /** First commit of a metric: its folder and the prefix folder must survive a crash too. */
+  /**
+   * First commit of a metric: its folder and the prefix folder must survive a crash too.
+   * The root is synced until this instance has seen a sync of it complete after the prefix
+   * folder existed (that prefix's entry is durable from then on: 256 prefixes for UUIDs),
+   * and syncs of a folder that concurrent first commits share are coalesced.
+   */
   async #createMetricDir(dir: string): Promise<void> {
     try {
       await mkdir(dir, { recursive: true });
-      await this.#io.fsyncDir(dirname(dir));
-      await this.#io.fsyncDir(this.dir);
+      const prefix = dirname(dir);
+      const syncs = [this.#folderSync.sync(prefix)];
+      if (!this.#durablePrefixes.has(prefix)) {
+        syncs.push(this.#folderSync.sync(this.dir).then(() => void this.#durablePrefixes.add(prefix)));
+      }
+      await Promise.all(syncs);
     } catch (err) {
       throw asUnavailable(err, `creating ${dir}`);
     }
