@@ -179,8 +179,17 @@ const adminToken = (raw: string | number | boolean | string[]): string => {
  */
 export const DEFAULT_WARM_UP_MS = 1000;
 
-/** `file://` URL of a folder in the data folder. */
-const inDataDir = (s: Partial<Settings>, name: string): string => pathToFileURL(join(s.dataDir ?? resolve('data'), name)).href;
+/** The embedded stores of a data folder: where the store settings point by default. */
+export function embeddedStores(dataDir: string): Pick<Settings, 'indexerUrl' | 'incomingUrl' | 'storageUrl' | 'coordinationUrl'> {
+  const inDataDir = (name: string): string => pathToFileURL(join(dataDir, name)).href;
+  return {
+    indexerUrl: `sqlite://${join(dataDir, 'index.sqlite')}`,
+    incomingUrl: inDataDir('incoming'),
+    storageUrl: inDataDir('storage'),
+    coordinationUrl: inDataDir('locks'),
+  };
+}
+const dataDirOf = (s: Partial<Settings>): string => s.dataDir ?? resolve('data');
 
 /** Each setting's default (from the settings resolved before it) and validation. */
 const RULES: Record<keyof Settings, Pick<Spec, 'dflt' | 'parse'>> = {
@@ -188,10 +197,10 @@ const RULES: Record<keyof Settings, Pick<Spec, 'dflt' | 'parse'>> = {
   host: { dflt: () => '127.0.0.1', parse: text },
   port: { dflt: () => 8041, parse: int('port') },
   authMode: { dflt: () => DEFAULT_HTTP_CONFIG.authMode, parse: authMode },
-  indexerUrl: { dflt: (s) => `sqlite://${join(s.dataDir ?? resolve('data'), 'index.sqlite')}`, parse: text },
-  incomingUrl: { dflt: (s) => inDataDir(s, 'incoming'), parse: text },
-  storageUrl: { dflt: (s) => inDataDir(s, 'storage'), parse: text },
-  coordinationUrl: { dflt: (s) => inDataDir(s, 'locks'), parse: text },
+  indexerUrl: { dflt: (s) => embeddedStores(dataDirOf(s)).indexerUrl, parse: text },
+  incomingUrl: { dflt: (s) => embeddedStores(dataDirOf(s)).incomingUrl, parse: text },
+  storageUrl: { dflt: (s) => embeddedStores(dataDirOf(s)).storageUrl, parse: text },
+  coordinationUrl: { dflt: (s) => embeddedStores(dataDirOf(s)).coordinationUrl, parse: text },
   sacks: { dflt: () => undefined, parse: int('sacks') },
   maxLimit: { dflt: () => DEFAULT_HTTP_CONFIG.maxLimit, parse: int('max-limit') },
   corsAllowedOrigins: { dflt: () => [...DEFAULT_HTTP_CONFIG.corsAllowedOrigins], parse: csv },

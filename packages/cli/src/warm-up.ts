@@ -17,7 +17,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { openIncoming, type Measures } from '@tally/incoming';
 import { openStorage } from '@tally/storage';
 import { openCoordinator } from '@tally/coordination';
@@ -25,7 +24,7 @@ import { Processor, type Logger } from '@tally/metricd';
 import { buildApi } from '@tally/rest';
 import { snappyCompress, writeRequest } from '@tally/rest/encoders';
 import { DEFAULT_AGGREGATION_METHODS, makeArchivePolicyItem, type ArchivePolicy } from '@tally/timeseries';
-import type { Settings } from './config.js';
+import { embeddedStores, type Settings } from './config.js';
 import { openServices, upgrade } from './services.js';
 
 export interface WarmUpOptions {
@@ -110,10 +109,10 @@ export async function warmUpProcessing(o: WarmUpOptions): Promise<WarmUpReport> 
   const t0 = performance.now();
   const dir = scratchFolder();
   try {
-    const url = (name: string): string => pathToFileURL(join(dir, name)).href;
-    const incoming = await openIncoming(url('incoming'), { sacks: 1, dedicatedThread: true });
-    const storage = await openStorage(url('storage'), { dedicatedThread: true });
-    const coordinator = await openCoordinator(url('locks'));
+    const stores = embeddedStores(dir);
+    const incoming = await openIncoming(stores.incomingUrl, { sacks: 1, dedicatedThread: true });
+    const storage = await openStorage(stores.storageUrl, { dedicatedThread: true });
+    const coordinator = await openCoordinator(stores.coordinationUrl);
     try {
       const policies = POLICIES.map(enginePolicy);
       const metrics = Array.from({ length: 3 * policies.length }, (_v, i) => ({ id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, policy: policies[i % policies.length] }));
@@ -157,13 +156,7 @@ export async function warmUpApi(s: Settings, o: WarmUpOptions, log?: Logger): Pr
   const t0 = performance.now();
   const dir = scratchFolder();
   try {
-    const scratch: Settings = {
-      ...s, dataDir: dir, authMode: 'basic', sacks: undefined,
-      indexerUrl: `sqlite://${join(dir, 'index.sqlite')}`,
-      incomingUrl: pathToFileURL(join(dir, 'incoming')).href,
-      storageUrl: pathToFileURL(join(dir, 'storage')).href,
-      coordinationUrl: pathToFileURL(join(dir, 'locks')).href,
-    };
+    const scratch: Settings = { ...s, dataDir: dir, authMode: 'basic', sacks: undefined, ...embeddedStores(dir) };
     const svc = await openServices(scratch, log);
     try {
       await upgrade(svc.indexer);
