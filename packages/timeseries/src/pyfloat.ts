@@ -13,7 +13,12 @@ export function pyFloatRepr(x: number): string {
   // Python writes positionally for decimal exponents -4..15; in that range JS does too
   // (it switches at -7 and 21), but leaves integral values without a fraction.
   if (a >= 1e-4 && a < 1e16) {
-    const s = String(x);
+    // JSON.stringify writes a finite number as String() does, but not through V8's cache of
+    // number strings: String() puts every new double's text in that cache, which keeps it
+    // alive through the young generation's collections, so a read writing 100 000 values
+    // that are not short decimals promoted most of their texts into the old generation (the
+    // API's heap grew by tens of MiB per few reads, and the server's peak memory with it).
+    const s = JSON.stringify(x);
     return s.includes('.') ? s : s + '.0';
   }
   if (x === 0) return Object.is(x, -0) ? '-0.0' : '0.0';
