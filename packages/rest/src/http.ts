@@ -3,7 +3,7 @@
 // CORS, proxy-aware public URLs, 405 for known paths, one error handler so that no input
 // can produce a 500).
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type HTTPMethods } from 'fastify';
-import { DEFAULT_ARCHIVE_POLICY_LIMITS, type ArchivePolicyLimits, pyJson } from '@tally/timeseries';
+import { DEFAULT_ARCHIVE_POLICY_LIMITS, type ArchivePolicyLimits, pyJson, pyJsonBody } from '@tally/timeseries';
 import { HttpError, badRequest, errorFormat, renderError } from './errors.js';
 import { authenticate, type AuthMode } from './auth.js';
 
@@ -54,7 +54,8 @@ export function route(app: FastifyInstance, path: string, handlers: Partial<Reco
 }
 
 export function send(reply: FastifyReply, status: number, body: unknown): FastifyReply {
-  return reply.code(status).header('content-type', 'application/json').send(pyJson(body));
+  const json = pyJsonBody(body);
+  return reply.code(status).header('content-type', 'application/json').send(typeof json === 'string' ? json : Buffer.concat(json));
 }
 
 /** 406 unless the client accepts JSON (Gnocchi only speaks JSON). */

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { PyFloat, pyJson } from './pyjson.js';
+import { PyFloat, pyJson, pyJsonBody, Raw, RawBytes } from './pyjson.js';
 
 const view = new DataView(new ArrayBuffer(8));
 function bitsHex(x: number): string {
@@ -74,4 +74,20 @@ test('floatKeys writes the named fields as floats at any depth, and nothing else
   const [expected] = cpython(["{'threshold': 300.0, 'rule': {'threshold': 2.0, 'count': 3, 'most_recent': 70.0}, 'list': [{'most_recent': 0.5, 'threshold': 1e16}]}"]);
   assert.equal(pyJson(doc, { floatKeys: new Set(['threshold', 'most_recent']) }), expected);
   assert.equal(pyJson({ a: 1, b: undefined, c: [undefined] }), '{"a": 1, "c": [null]}');
+});
+
+test('pyJsonBody: the text when nothing is bytes; else the UTF-8 of the same text, RawBytes chunks spliced in as they are', () => {
+  const ascii = (s: string): Uint8Array => new TextEncoder().encode(s);
+  const plain = { a: [1, new PyFloat(2)], 'clé': 'ünï', raw: new Raw('[1, 2]') };
+  assert.equal(pyJsonBody(plain), pyJson(plain));
+  const list = ascii('[["2024-01-01T00:00:00+00:00", 60.0, 1.5]]');
+  const doc = { measures: { 'mé': { mean: new RawBytes([ascii('['), list.subarray(1, list.length - 1), ascii(']')]) }, empty: new RawBytes([ascii('[]')]) }, n: 3 };
+  const body = pyJsonBody(doc);
+  assert.ok(Array.isArray(body));
+  const joined = Buffer.concat(body);
+  const text = '{"measures": {"m\u00e9": {"mean": [["2024-01-01T00:00:00+00:00", 60.0, 1.5]]}, "empty": []}, "n": 3}';
+  assert.equal(joined.toString('utf8'), text);
+  assert.equal(pyJson(doc), text);
+  // The list's bytes are not copied into another chunk.
+  assert.ok(body.some((c) => c.buffer === list.buffer));
 });

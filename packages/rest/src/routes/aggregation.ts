@@ -8,7 +8,7 @@ import { route, send, checkAcceptJson, jsonBody } from '../http.js';
 import { enforce } from '../auth.js';
 import { badRequest } from '../errors.js';
 import { Invalid } from '../schema.js';
-import type { Raw } from '@tally/timeseries';
+import type { RawBytes } from '@tally/timeseries';
 import { queryResample, queryTimeZone } from '../read.js';
 import { parseBool } from '../query.js';
 import { metricTarget } from './metric.js';
@@ -42,7 +42,7 @@ function resampleArgs(q: Query, a: CrossArgs): void {
 }
 
 /** Gnocchi's get_cross_metric_measures_from_objs (domain/cross-metric.ts) with its query string. */
-async function crossMetric(ctx: Ctx, req: FastifyRequest, metrics: Metric[]): Promise<Raw | unknown[]> {
+async function crossMetric(ctx: Ctx, req: FastifyRequest, metrics: Metric[]): Promise<RawBytes | unknown[]> {
   const a = crossArgs(req.query as Query);
   const identity = ctx.identity(req);
   for (const m of metrics) enforce('get metric', identity, metricTarget(m));
