@@ -162,8 +162,12 @@ export function json(res) {
   }
 }
 
-/** Polls /healthcheck until it answers 200 (or the process exits / time runs out). */
-export async function waitHealthy(port, { timeoutMs = 30_000, proc } = {}) {
+/**
+ * Polls /healthcheck until it answers 200 (or the process exits / time runs out). The
+ * default allows for a loaded machine: a start on two cores shared with a CI run's other
+ * suites took 18 s (median of the crash test's restarts) against 3 s on an idle one.
+ */
+export async function waitHealthy(port, { timeoutMs = 120_000, proc } = {}) {
   const t0 = Date.now();
   while (Date.now() - t0 < timeoutMs) {
     if (proc && !proc.alive) throw new Error(`${proc.name} exited while starting (see its log)`);
