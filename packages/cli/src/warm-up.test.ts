@@ -13,8 +13,15 @@ function scratchFolders(dir: string): string[] {
   return readdirSync(dir).filter((f) => f.startsWith('tally-warm-up-'));
 }
 
+// The warm-ups in this process make their scratch folders in a temporary folder of its own:
+// servers other suites start at the same time warm up in the machine's, and one killed
+// leaves its scratch folder there.
+const privateTmp = mkdtempSync(join(tmpdir(), 'tally-warmup-test-tmp-'));
+process.env.TMPDIR = privateTmp;
+process.on('exit', () => rmSync(privateTmp, { recursive: true, force: true }));
+
 test('a processing warm-up folds rounds until its budget is spent, then removes its scratch folder', async () => {
-  const before = scratchFolders(tmpdir());
+  assert.equal(tmpdir(), privateTmp);
   const t0 = performance.now();
   const r = await warmUpProcessing({ budgetMs: 300 });
   const elapsed = performance.now() - t0;
@@ -22,13 +29,12 @@ test('a processing warm-up folds rounds until its budget is spent, then removes 
   // Every round folds 400 measures of each of its 15 metrics.
   assert.equal(r.measures, r.rounds * 15 * 400);
   assert.ok(r.ms >= 300 && elapsed >= 300, `stopped after ${r.ms} ms, before its budget`);
-  assert.deepEqual(scratchFolders(tmpdir()), before);
+  assert.deepEqual(scratchFolders(privateTmp), []);
 });
 
 test('an API warm-up gets a 2xx answer to every request it sends (it throws otherwise), then removes its scratch folder', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tally-warm-test-'));
   try {
-    const before = scratchFolders(tmpdir());
     // A round per policy: each round's metrics take the next one (and are read with its method).
     const r = await warmUpApi(resolveSettings({ dataDir: join(dir, 'data') }), { budgetMs: 1, minRounds: 5 });
     assert.equal(r.rounds, 5);
@@ -36,7 +42,7 @@ test('an API warm-up gets a 2xx answer to every request it sends (it throws othe
     // the 25 metrics' other 360 in a batch, 8 fields x 400 lines of InfluxDB, 8 series x
     // 400 samples of Prometheus.
     assert.equal(r.measures, 5 * (8 * 40 + 25 * 360 + 8 * 400 + 8 * 400));
-    assert.deepEqual(scratchFolders(tmpdir()), before);
+    assert.deepEqual(scratchFolders(privateTmp), []);
     // Its data went to the scratch folder, none to the configured one.
     assert.deepEqual(readdirSync(dir), []);
   } finally {
