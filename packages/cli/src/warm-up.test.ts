@@ -2,7 +2,8 @@
 // never shows in the data a server serves, and a failing one does not stop the server.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveSettings } from './config.js';
@@ -30,6 +31,17 @@ test('a processing warm-up folds rounds until its budget is spent, then removes 
   assert.equal(r.measures, r.rounds * 15 * 400);
   assert.ok(r.ms >= 300 && elapsed >= 300, `stopped after ${r.ms} ms, before its budget`);
   assert.deepEqual(scratchFolders(privateTmp), []);
+});
+
+test('a warm-up removes the scratch folders of processes that no longer run, and never a running one\'s', async () => {
+  const dead = spawnSync(process.execPath, ['-e', '']).pid;
+  assert.ok(dead !== undefined);
+  const left = join(privateTmp, `tally-warm-up-${dead}-x1`);
+  const running = join(privateTmp, `tally-warm-up-${process.ppid}-x2`);
+  for (const d of [left, running]) mkdirSync(join(d, 'storage'), { recursive: true });
+  await warmUpProcessing({ budgetMs: 1 });
+  assert.deepEqual(scratchFolders(privateTmp), [`tally-warm-up-${process.ppid}-x2`]);
+  rmSync(running, { recursive: true });
 });
 
 test('an API warm-up gets a 2xx answer to every request it sends (it throws otherwise), then removes its scratch folder', async () => {

@@ -14,7 +14,7 @@
 // is never visible to anyone. The stores are the embedded ones (SQLite, files) whatever the
 // configuration: their paths are the engine's, the codecs' and the API's, which every
 // deployment runs.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openIncoming, type Measures } from '@tally/incoming';
@@ -82,8 +82,42 @@ function valuesOf(m: number, r: number, n: number): Float64Array {
   return out;
 }
 
+const SCRATCH_PREFIX = 'tally-warm-up-';
+
+/**
+ * A new scratch folder, named after this process. A process killed while it warmed up
+ * (SIGKILL, a machine's OOM killer) could not remove its own: those of processes that no
+ * longer run are removed first. A live process's folder is never touched, whoever reuses
+ * a dead one's id.
+ */
 function scratchFolder(): string {
-  return mkdtempSync(join(tmpdir(), 'tally-warm-up-'));
+  const tmp = tmpdir();
+  let names: string[] = [];
+  try {
+    names = readdirSync(tmp);
+  } catch {
+    // Unreadable: mkdtemp below reports what is wrong with the folder.
+  }
+  for (const name of names) {
+    const m = /^tally-warm-up-(\d+)-/.exec(name);
+    if (m === null || Number(m[1]) === process.pid || alive(Number(m[1]))) continue;
+    try {
+      rmSync(join(tmp, name), { recursive: true, force: true });
+    } catch {
+      // Another user's, in a shared /tmp: theirs to remove.
+    }
+  }
+  return mkdtempSync(join(tmp, `${SCRATCH_PREFIX}${process.pid}-`));
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: it runs, as another user.
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /**
