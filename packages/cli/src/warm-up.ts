@@ -17,6 +17,7 @@
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { processAlive } from '@tally/files';
 import { openIncoming, type Measures } from '@tally/incoming';
 import { openStorage } from '@tally/storage';
 import { openCoordinator } from '@tally/coordination';
@@ -83,6 +84,7 @@ function valuesOf(m: number, r: number, n: number): Float64Array {
 }
 
 const SCRATCH_PREFIX = 'tally-warm-up-';
+const SCRATCH_NAME = new RegExp(`^${SCRATCH_PREFIX}(\\d+)-`);
 
 /**
  * A new scratch folder, named after this process. A process killed while it warmed up
@@ -99,8 +101,8 @@ function scratchFolder(): string {
     // Unreadable: mkdtemp below reports what is wrong with the folder.
   }
   for (const name of names) {
-    const m = /^tally-warm-up-(\d+)-/.exec(name);
-    if (m === null || Number(m[1]) === process.pid || alive(Number(m[1]))) continue;
+    const m = SCRATCH_NAME.exec(name);
+    if (m === null || Number(m[1]) === process.pid || processAlive(Number(m[1]))) continue;
     try {
       rmSync(join(tmp, name), { recursive: true, force: true });
     } catch {
@@ -108,16 +110,6 @@ function scratchFolder(): string {
     }
   }
   return mkdtempSync(join(tmp, `${SCRATCH_PREFIX}${process.pid}-`));
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    // EPERM: it runs, as another user.
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**

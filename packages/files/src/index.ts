@@ -25,6 +25,19 @@ export function systemErrorCode(err: unknown): string | undefined {
   return code !== undefined && /^E[A-Z0-9]+$/.test(code) ? code : undefined;
 }
 
+/**
+ * Whether process `pid` runs on this machine (EPERM: it does, as another user). Files named
+ * after their writer's pid are left alone while it runs, whoever reuses a dead one's id.
+ */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return errnoCode(err) === 'EPERM';
+  }
+}
+
 export function isMissing(err: unknown): boolean {
   return errnoCode(err) === 'ENOENT';
 }

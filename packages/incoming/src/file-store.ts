@@ -4,7 +4,7 @@ import {
 import { link, mkdir, readdir, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  FolderSyncer, blockingFileOps, errnoCode, fileUrlPath, fsyncDir, ignoreMissing, isMissing, listDir, poolFileOps,
+  FolderSyncer, blockingFileOps, errnoCode, fileUrlPath, fsyncDir, ignoreMissing, isMissing, listDir, poolFileOps, processAlive,
   type FileOps, type ReadAt,
 } from '@tally/files';
 import {
@@ -608,16 +608,7 @@ function isAbandoned(path: string, name: string): boolean {
   if (!BATCH_ID.test(id)) return ageMs(path) > TEMP_MAX_AGE_MS;
   const pid = pidOfBatchId(id);
   if (pid === process.pid) return false;
-  return !isAlive(pid) || ageMs(path) > TEMP_MAX_AGE_MS;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return errnoCode(err) === 'EPERM';
-  }
+  return !processAlive(pid) || ageMs(path) > TEMP_MAX_AGE_MS;
 }
 
 /** Sync: the store cleans temp files while it opens, in its constructor. */
