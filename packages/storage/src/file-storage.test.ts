@@ -250,6 +250,10 @@ test('commits keep at most fileOpsInFlight pack writes in flight across metrics;
       if (op !== 'pack') return;
       if ([...failing].some((id) => path.includes(id))) throw Object.assign(new Error('no space left'), { code: 'ENOSPC' });
       peak = Math.max(peak, ++inFlight);
+      // Held until the bound's worth are in (a loaded machine can take longer than a fixed
+      // pause to bring the third in), then a little longer, so that any past the bound
+      // would be seen.
+      for (const t0 = Date.now(); inFlight < 3 && Date.now() - t0 < 1000;) await new Promise((r) => setTimeout(r, 1));
       await new Promise((r) => setTimeout(r, 2));
       inFlight--;
     },
