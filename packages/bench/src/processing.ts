@@ -61,6 +61,14 @@ export interface ProcessingLimit {
   chunk: number;
 }
 
+/**
+ * Timed rounds go on for at least this long, the best of each side kept: a round of the
+ * baseline lasts a few milliseconds, so three of them were at the mercy of one collection
+ * or one compilation (the medium policy's baseline measured 7.6 to 29 million points/s
+ * from one run to the next, its engine 1.6 to 2.3 million).
+ */
+const MIN_TIMED_MS = 3000;
+
 /** Untimed rounds of both sides before timing: at least, and at most. */
 const WARMUP_ROUNDS = 3;
 const MAX_WARMUP_ROUNDS = 12;
@@ -99,8 +107,8 @@ function baselineOnce(spec: PolicySpec, metrics: readonly MetricPoints[]): numbe
 }
 
 /**
- * The processing machine limit of a policy over these metrics' points: the best of `reps`
- * timings of each side, after untimed rounds of both until each side's timing stops
+ * The processing machine limit of a policy over these metrics' points: the best of at
+ * least `reps` timings of each side (and of as many as MIN_TIMED_MS allows), after untimed rounds of both until each side's timing stops
  * improving (at least WARMUP_ROUNDS): timed from a fresh process, the baseline's tight loop
  * was still being compiled and measured anywhere from 3 to 46 million points/s, which
  * swung the ratio tenfold. The engine's batches are built before timing: decoding them is
@@ -128,7 +136,8 @@ export async function processingLimit(name: string, spec: PolicySpec, metrics: r
   }
   let engineS = Infinity;
   let baselineS = Infinity;
-  for (let r = 0; r < reps; r++) {
+  const until = performance.now() + (reps > 0 ? MIN_TIMED_MS : 0);
+  for (let r = 0; r < reps || performance.now() < until; r++) {
     engineS = Math.min(engineS, await engineOnce(policy, chunks));
     baselineS = Math.min(baselineS, baselineOnce(spec, metrics));
   }

@@ -96,9 +96,12 @@ function bucketizeByOffsets(ts: BigInt64Array, granularity: Nanos, from: number,
   let count = 0;
   let i = from;
   while (i < n) {
-    const k = floorDiv(offsetAt(w, i, b), g);
+    const off = offsetAt(w, i, b);
+    const k = floorDiv(off, g);
     const end = (k + 1) * g;
-    setAt(sw, count, b, k * g);
+    // A point on a bucket boundary (whole seconds at 1 s) is its bucket's start as it is.
+    if (k * g === off) copyAt(sw, count, w, i);
+    else setAt(sw, count, b, k * g);
     bounds[count++] = i;
     // The bucket's end by galloping then bisecting, not point by point: a coarse bucket
     // (an hour of 1 s points, recomputed on every fold) costs a dozen reads, not 3 600,

@@ -47,11 +47,12 @@ export interface ValueDecoder {
 }
 
 /** Assemble a chunk from its already-coded columns. */
-export function assemble(encoding: Encoding, n: number, keys: Uint8Array, codec: ValueCodec, values: Uint8Array): Uint8Array {
+export function assemble(encoding: Encoding, n: number, keys: Uint8Array, codec: ValueCodec, values: Uint8Array,
+  alloc: (size: number) => Uint8Array = (size) => new Uint8Array(size)): Uint8Array {
   const decimal = codec.kind === 'decimal';
   const scaled = codec.kind === 'scaled-decimal' ? scaledDecimalHeader(codec) : null;
   const hdr = decimal ? 1 : scaled === null ? 0 : scaled.length;
-  const out = new Uint8Array(1 + varintSize(n) + varintSize(keys.length) + keys.length + hdr + values.length);
+  const out = alloc(1 + varintSize(n) + varintSize(keys.length) + keys.length + hdr + values.length);
   out[0] = encoding;
   let o = writeVarint(out, 1, n);
   o = writeVarint(out, o, keys.length);

@@ -13,6 +13,7 @@ import { PositionDecoder, PositionEncoder, TimestampDecoder, TimestampEncoder } 
 import { Encoding, MAX_POINTS } from './encoding.js';
 import { decodeRawMeasures, decodeRawSplit, encodeRawMeasures, encodeRawSplit } from './raw.js';
 import { CorruptDataError } from './errors.js';
+import { pooledBytes } from './pool.js';
 import { isSegmented, mergeSegments, readSegments, writeSegments, MAX_SEGMENTS, type Segment } from './segmented.js';
 
 export { Encoding, MAX_POINTS } from './encoding.js';
@@ -232,35 +233,96 @@ function decodeColumns<K extends Uint32Array | BigInt64Array>(
 }
 
 /**
- * The last position column coded (at least KEY_CACHE_MIN points), and its bytes. A fold
- * codes the splits of every method of a granularity one after the other, and all but std
- * have the same positions: the column is coded once for them. Matched by content, since a
- * caller may reuse or change its arrays.
+ * A column coded last and its coded bytes, copied into buffers reused from one column to
+ * the next (copies made fresh each time were a quarter of the typed arrays a fold
+ * allocated). A fold codes the splits of every method of a granularity one after the
+ * other: all but std have the same positions, and under one-point buckets (data as fine
+ * as the granularity) mean, min, max and sum have the same values, so each such column is
+ * coded once. Matched by content, bit for bit, since callers may reuse or change their
+ * arrays.
  */
-let cachedPositions = new Uint32Array(0);
-let cachedPositionBytes = new Uint8Array(0);
-const KEY_CACHE_MIN = 16;
+class LastColumn<A extends Uint32Array | Float64Array> {
+  #input: A;
+  #n = -1;
+  #bytes = new Uint8Array(256);
+  #length = 0;
 
-function samePositions(a: Uint32Array, b: Uint32Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
+  constructor(private readonly make: (n: number) => A) {
+    this.#input = make(64);
+  }
+
+  /** The coded bytes of `input` when it is the column kept (a view valid until the next keep), else null. */
+  get(input: A): Uint8Array | null {
+    const n = input.length;
+    if (n !== this.#n) return null;
+    const kept = this.#input;
+    for (let i = 0; i < n; i++) {
+      const x = input[i];
+      // Equal numbers with equal bits: -0 and 0 are told apart; NaN never matches.
+      if (x !== kept[i] || (x === 0 && 1 / x !== 1 / kept[i])) return null;
+    }
+    return this.#bytes.subarray(0, this.#length);
+  }
+
+  keep(input: A, bytes: Uint8Array): void {
+    const n = input.length;
+    if (this.#input.length < n) this.#input = this.make(Math.max(n, 2 * this.#input.length));
+    (this.#input as { set(a: A): void }).set(input);
+    if (this.#bytes.length < bytes.length) this.#bytes = new Uint8Array(Math.max(bytes.length, 2 * this.#bytes.length));
+    this.#bytes.set(bytes);
+    this.#length = bytes.length;
+    this.#n = n;
+  }
 }
+
+/** Columns shorter than this are coded again rather than compared and copied. */
+const COLUMN_CACHE_MIN = 16;
+const lastPositions = new LastColumn<Uint32Array>((n) => new Uint32Array(n));
+const lastValues = new LastColumn<Float64Array>((n) => new Float64Array(n));
+let lastValuesCodec: ValueCodec = { kind: 'xor' };
+let lastValuesHint: SplitCodecHint | null = null;
 
 /** The coded position column of `positions`; a view valid until the next encode. */
 function positionColumn(positions: Uint32Array): Uint8Array {
   const n = positions.length;
-  if (n >= KEY_CACHE_MIN && samePositions(positions, cachedPositions)) return cachedPositionBytes;
+  const known = n >= COLUMN_CACHE_MIN ? lastPositions.get(positions) : null;
+  if (known !== null) return known;
   keyScratch.reset();
   const ke = new PositionEncoder(keyScratch);
   for (let i = 0; i < n; i++) ke.put(positions[i]);
   ke.finish();
   const bytes = keyScratch.view();
-  if (n >= KEY_CACHE_MIN) {
-    cachedPositions = positions.slice();
-    cachedPositionBytes = bytes.slice();
-  }
+  if (n >= COLUMN_CACHE_MIN) lastPositions.keep(positions, bytes);
   return bytes;
+}
+
+function sameCodec(a: ValueCodec, b: ValueCodec): boolean {
+  if (a.kind !== b.kind) return false;
+  if (a.kind === 'decimal' && b.kind === 'decimal') return a.scale === b.scale && a.order === b.order;
+  if (a.kind === 'scaled-decimal' && b.kind === 'scaled-decimal') return a.scale === b.scale && a.divisor === b.divisor;
+  return true;
+}
+
+/** Hints bestValues treats alike: none, or the same codec tried on columns of the same power of two. */
+function sameHint(a: SplitCodecHint | null, b: SplitCodecHint | null): boolean {
+  if (a === null || b === null) return a === b;
+  return Math.clz32(a.n) === Math.clz32(b.n) && sameCodec(a.codec, b.codec);
+}
+
+/** bestValues of a split's value column, from lastValues when it coded the same column under the same hint. */
+function splitValues(values: Float64Array, hint: SplitCodecHint | null): { codec: ValueCodec; bytes: Uint8Array } {
+  const cache = values.length >= COLUMN_CACHE_MIN;
+  if (cache && sameHint(hint, lastValuesHint)) {
+    const bytes = lastValues.get(values);
+    if (bytes !== null) return { codec: lastValuesCodec, bytes };
+  }
+  const v = bestValues(values, hint);
+  if (cache) {
+    lastValues.keep(values, v.bytes);
+    lastValuesCodec = v.codec;
+    lastValuesHint = hint;
+  }
+  return v;
 }
 
 /**
@@ -270,9 +332,9 @@ function positionColumn(positions: Uint32Array): Uint8Array {
 export function encodeSplit(positions: Uint32Array, values: Float64Array, hint?: SplitCodecHint | null): Uint8Array {
   checkLengths(positions, values);
   const n = positions.length;
-  const v = bestValues(values, hint);
+  const v = splitValues(values, hint ?? null);
   const enc = splitEncoding(v.codec);
-  const out = assemble(enc, n, positionColumn(positions), v.codec, v.bytes);
+  const out = assemble(enc, n, positionColumn(positions), v.codec, v.bytes, pooledBytes);
   return out.length <= 5 + 12 * n ? out : encodeRawSplit(positions, values);
 }
 

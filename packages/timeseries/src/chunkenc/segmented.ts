@@ -13,6 +13,7 @@
 // knows where the split ends without decoding it. The engine re-codes a segmented split as
 // one chunk when it closes (a later split starts) or reaches MAX_SEGMENTS.
 import { Encoding } from './encoding.js';
+import { pooledBytes } from './pool.js';
 import { CorruptDataError } from './errors.js';
 import { readVarint, varintSize, writeVarint } from './varint.js';
 
@@ -52,7 +53,7 @@ export function readSegments(b: Uint8Array): Segment[] {
 export function writeSegments(segments: readonly Segment[]): Uint8Array {
   let size = 1 + varintSize(segments.length);
   for (const s of segments) size += varintSize(s.lastPosition) + varintSize(s.bytes.length) + s.bytes.length;
-  const out = new Uint8Array(size);
+  const out = pooledBytes(size);
   out[0] = Encoding.SplitSegmented;
   let o = writeVarint(out, 1, segments.length);
   for (const s of segments) {

@@ -330,3 +330,52 @@ test('a fold from the bytes a fold returned gives what a fold from a copy of the
   }
   assert.deepEqual(decodeState(first.state), decodeState(new Uint8Array(first.state)));
 });
+
+test('folds that leave the buffer behind give what one fold gives, and keep none of the caller\'s arrays', async () => {
+  const S = 1_000_000_000n;
+  const methods = ['mean', 'min', 'max', 'sum', 'std', 'count', 'last'];
+  const t0 = 1_700_000_040n * S;
+  const points = (from: number, n: number) => {
+    const ts = new BigInt64Array(n);
+    const values = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      ts[i] = t0 + BigInt(from + i) * S;
+      values[i] = Math.round(Math.sin((from + i) / 17) * 1000) / 1000;
+    }
+    return { ts, values };
+  };
+  // Batches on minute boundaries under a 1 s and 1 min policy share no bucket with the
+  // buffer (the fold need not copy it); batches that start mid-minute do.
+  for (const [sizes, label] of [[[20, 600, 60, 1200, 120], 'aligned'], [[37, 600, 61, 1200, 83], 'mid-minute']] as const) {
+    const p = policy(methods, [item(S), item(60n * S)]);
+    const inParts = new Metric(p);
+    const byCopy = new Metric(p);
+    let from = 0;
+    for (const n of sizes) {
+      const batch = points(from, n);
+      const r = await processMeasures(p, inParts.state, batch, inParts.readSplit);
+      for (const k of r.del) inParts.splits.delete(k);
+      for (const [k, v] of r.put) inParts.splits.set(k, v);
+      inParts.state = r.state;
+      // The caller reuses its arrays once a fold is done: later folds must not see it.
+      batch.ts.fill(0n);
+      batch.values.fill(NaN);
+      // The same fold from a copy of the state's bytes, which the engine decodes afresh.
+      const c = await processMeasures(p, byCopy.state === null ? null : byCopy.state.slice(), points(from, n), byCopy.readSplit);
+      for (const k of c.del) byCopy.splits.delete(k);
+      for (const [k, v] of c.put) byCopy.splits.set(k, v);
+      byCopy.state = c.state;
+      assert.deepEqual(r.state, c.state, `${label}: state after ${from + n} points`);
+      from += n;
+    }
+    const inOne = new Metric(p);
+    await inOne.post(Array.from({ length: from }, (_, i) => [t0 + BigInt(i) * S, Math.round(Math.sin(i / 17) * 1000) / 1000]));
+    for (const aggregation of methods) {
+      for (const granularity of [S, 60n * S]) {
+        const want = await inOne.get({ aggregation, granularity });
+        assert.deepEqual(await inParts.get({ aggregation, granularity }), want, `${label}: ${aggregation} @${granularity}`);
+        assert.deepEqual(await byCopy.get({ aggregation, granularity }), want, `${label}: ${aggregation} @${granularity}, from copies`);
+      }
+    }
+  }
+});

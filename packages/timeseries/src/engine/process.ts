@@ -3,7 +3,7 @@ import { decodeSplit, encodeSplit, splitCodecHint, splitSegmentCount, type Split
 import { aggregateSeriesMany, floorTo, lowerBound, type Series } from '../aggregate.js';
 import type { ArchivePolicy, ArchivePolicyItem } from '../policy.js';
 import type { Nanos } from '../time.js';
-import { applyRetention, combine, extend, slice, sortUnique, type Measures } from './series.js';
+import { applyRetention, combine, EMPTY, extend, slice, sortUnique, type Measures } from './series.js';
 import {
   appendSplitSeries, bySplit, decodeSplitSeries, encodeSplitSeries, policyMethods, seriesKey, splitKey, splitStart, type ReadSplit,
 } from './splits.js';
@@ -28,6 +28,24 @@ function firstBlockTimestamp(last: Nanos, policy: ArchivePolicy, methods: string
   const block = maxGranularity(policy);
   const back = BigInt(policy.backWindow + (methods.some((m) => m.startsWith('rate:')) ? 1 : 0));
   return floorTo(last, block) - block * back;
+}
+
+/**
+ * Whether a fold of `batch` (all after `last`, the buffer's newest point) needs the buffer:
+ * for rate methods (the point before), for a bucket of some granularity that the batch's
+ * first point shares with it, or to keep some of it for the next fold. Under a policy of
+ * fine granularities, folds of many points each leave the buffer behind whole.
+ */
+function bufferNeeded(last: Nanos, batch: Series, policy: ArchivePolicy, methods: string[]): boolean {
+  if (methods.some((m) => m.startsWith('rate:'))) return true;
+  const first = batch.ts[0];
+  for (const item of policy.definition) if (floorTo(first, item.granularity) <= last) return true;
+  return firstBlockTimestamp(batch.ts[batch.ts.length - 1], policy, methods) <= last;
+}
+
+/** A series in arrays of its own. */
+function copyOf(s: Series): Series {
+  return { ts: s.ts.slice(), values: s.values.slice() };
 }
 
 interface Aggregated {
@@ -164,15 +182,18 @@ export async function processMeasures(
   const methods = policyMethods(policy);
 
   let accepted = batch;
-  const previous = state.buffer;
+  let previous = state.buffer;
   let appended = true;
   if (previous.ts.length > 0) {
     const last = previous.ts[previous.ts.length - 1];
     accepted = slice(batch, lowerBound(batch.ts, firstBlockTimestamp(last, policy, methods)));
     appended = accepted.ts.length === 0 || accepted.ts[0] > last;
+    if (appended && accepted === batch && !bufferNeeded(last, batch, policy, methods)) previous = EMPTY;
   }
-  // Points after the buffer's (the usual case) extend it; others are merged into it.
-  const bound = appended ? extend(previous, accepted) : combine(accepted, previous);
+  // Points after the buffer's (the usual case) extend it; others are merged into it. A
+  // buffer the batch leaves behind whole is not copied in front of it: the batch is the
+  // bound buffer as it is (the kept part is copied below, the caller owning the batch).
+  const bound = previous.ts.length === 0 ? accepted : appended ? extend(previous, accepted) : combine(accepted, previous);
   // Recompute from the batch's first measure (even if it was too old and dropped).
   const from = bound.ts[0] > batch.ts[0] ? bound.ts[0] : batch.ts[0];
 
@@ -189,9 +210,10 @@ export async function processMeasures(
 
   const keepFrom = firstBlockTimestamp(bound.ts[bound.ts.length - 1], policy, methods);
   const dropped = lowerBound(bound.ts, keepFrom);
-  state.buffer = slice(bound, dropped);
+  state.buffer = bound === accepted ? copyOf(slice(bound, dropped)) : slice(bound, dropped);
   // The buffer's chunks already coded stay as they are when points were only appended.
-  state.chunks = appended && state.chunks !== undefined ? nextChunks(state.chunks, previous.ts.length, state.buffer, dropped) : undefined;
+  const chunks = previous.ts.length === 0 ? [] : state.chunks;
+  state.chunks = appended && chunks !== undefined ? nextChunks(chunks, previous.ts.length, state.buffer, dropped) : undefined;
   const bytes = encodeState(state);
   decodedStates.set(bytes, state);
   return { state: bytes, put, del };

@@ -61,7 +61,23 @@ export function appendSplitSeries(existing: Uint8Array, s: Series, start: Nanos,
   return appendSplit(existing, splitPositions(s, start, granularity), s.values);
 }
 
+/**
+ * The positions splitPositions computed last, by the identity of their timestamps: the
+ * series of every method of a granularity but std share one timestamp array
+ * (aggregateSeriesMany), so a fold computes their positions once. Timestamp arrays are
+ * never written once a series is made.
+ */
+let lastPositions: { ts: BigInt64Array; start: Nanos; granularity: Nanos; positions: Uint32Array } | null = null;
+
 function splitPositions(s: Series, start: Nanos, granularity: Nanos): Uint32Array {
+  const last = lastPositions;
+  if (last !== null && last.ts === s.ts && last.start === start && last.granularity === granularity) return last.positions;
+  const positions = positionsOf(s, start, granularity);
+  lastPositions = { ts: s.ts, start, granularity, positions };
+  return positions;
+}
+
+function positionsOf(s: Series, start: Nanos, granularity: Nanos): Uint32Array {
   const n = s.ts.length;
   const positions = new Uint32Array(n);
   if (n > 0 && start >= INT64_MIN && fitsDoubles(s.ts[n - 1] - start, granularity)) {
