@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CorruptDataError, decodeMeasures, decodeSplit, encodeMeasures, encodeSplit, Encoding, measuresCodecHint, splitCodecHint } from './index.js';
+import { appendSplit, CorruptDataError, decodeMeasures, decodeSplit, encodeMeasures, encodeSplit, Encoding, measuresCodecHint, segmentHint, splitCodecHint } from './index.js';
 import { datasets, dense, randomWalk3, rng } from './datasets.js';
 
 function sameBits(a: Float64Array, b: Float64Array): void {
@@ -155,7 +155,7 @@ test('a measures codec hint: the blob of the measures before is followed while i
   const noise = Float64Array.from({ length: n }, (_, i) => Math.sin(i) * 1e-7);
   const b = encodeMeasures(ts.subarray(n), noise, hint);
   sameBits(decodeMeasures(b).values, noise);
-  // Random 64-bit timestamps and values do not compress: a raw blob, which gives no hint.
+  // Random 64-bit timestamps and values do not compress: a raw blob, which hints raw.
   const r = rng(8);
   const rts = BigInt64Array.from({ length: 64 }, () => BigInt.asIntN(64, BigInt(Math.floor(r() * 2 ** 32)) << 31n));
   const rv = new Float64Array(64);
@@ -163,7 +163,7 @@ test('a measures codec hint: the blob of the measures before is followed while i
   for (let i = 0; i < u.length; i++) u[i] = Math.floor(r() * 2 ** 32);
   const raw = encodeMeasures(rts, rv);
   assert.equal(raw[0], Encoding.RawMeasures);
-  assert.equal(measuresCodecHint(raw), null);
+  assert.deepEqual(measuresCodecHint(raw), { codec: 'raw', n: 64 });
 });
 
 test('scratch column writers: blobs coded one after another do not share bytes', () => {
@@ -222,4 +222,33 @@ test('a position column coded for one split serves the next with the same positi
   assert.deepEqual(decodeSplit(encodeSplit(q, a)).positions, q);
   // A prefix of the last positions is another column.
   assert.deepEqual(decodeSplit(encodeSplit(q.subarray(0, 300), a.subarray(0, 300))).positions, q.subarray(0, 300));
+});
+
+test('a split stored uncompressed hints the uncompressed form for as many points, and only for as many', () => {
+  // One point far into its split: every codec's blob is larger than the raw one.
+  const first = encodeSplit(Uint32Array.of(3599), Float64Array.of(Math.PI), null);
+  assert.equal(first[0], Encoding.RawSplit);
+  const hint = splitCodecHint(first);
+  assert.deepEqual(hint, { codec: 'raw', n: 1 });
+  // A value the codecs alone would code smaller: the hint is followed without weighing them.
+  assert.notEqual(encodeSplit(Uint32Array.of(3599), Float64Array.of(400), null)[0], Encoding.RawSplit);
+  const hinted = encodeSplit(Uint32Array.of(3599), Float64Array.of(400), hint);
+  assert.equal(hinted[0], Encoding.RawSplit);
+  assert.deepEqual(decodeSplit(hinted).values, Float64Array.of(400));
+  // Seven points are another size: weighed again, and coded.
+  const seven = Uint32Array.from({ length: 7 }, (_, i) => 3593 + i);
+  const sevenValues = Float64Array.from(seven, (p) => p / 8);
+  assert.notEqual(encodeSplit(seven, sevenValues, hint)[0], Encoding.RawSplit);
+  // A segment after a raw one: as many points follow it, more are weighed.
+  assert.deepEqual(segmentHint(first, 1), { codec: 'raw', n: 1 });
+  assert.deepEqual(segmentHint(first, 7), { codec: 'raw', n: 1 });
+  const appended = appendSplit(first, Uint32Array.of(3599), Float64Array.of(400));
+  assert.ok(appended !== null);
+  assert.deepEqual(decodeSplit(appended).values, Float64Array.of(400));
+  // Raw measures hint the same way.
+  const ts = BigInt64Array.of(1_700_000_000_123_456_789n);
+  const rawMeasures = encodeMeasures(ts, Float64Array.of(Math.PI), { codec: 'raw', n: 1 });
+  assert.equal(rawMeasures[0], Encoding.RawMeasures);
+  assert.deepEqual(measuresCodecHint(rawMeasures), { codec: 'raw', n: 1 });
+  assert.deepEqual(decodeMeasures(rawMeasures).values, Float64Array.of(Math.PI));
 });

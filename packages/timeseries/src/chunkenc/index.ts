@@ -30,30 +30,52 @@ function checkLengths(a: { length: number }, b: { length: number }): void {
  * What the previous version of a split was coded with: a split is re-encoded whole on every
  * commit that touches it, usually with a few more points and the same winner, so the
  * encoder can try that codec alone instead of all four (profile: trying all costs a sixth
- * of a processing thread's time).
+ * of a processing thread's time). `raw` when every codec lost to the uncompressed form,
+ * which is what happens to a point or two (the open hour of a series, a commit's segment of
+ * it): weighing the codecs again on as many points would lose again, and was a tenth of the
+ * processing of a policy with hourly means.
  */
 export interface SplitCodecHint {
-  codec: ValueCodec;
+  codec: ValueCodec | 'raw';
   /** Points in that version. */
   n: number;
 }
 
-/** The hint for re-encoding a stored split; null for raw (uncompressed) splits. */
+/** Points of a raw blob (the u32 after its encoding byte); 0 when it is too short to say. */
+function rawCount(b: Uint8Array): number {
+  return b.length < 5 ? 0 : (b[1] | (b[2] << 8) | (b[3] << 16)) + b[4] * 0x1000000;
+}
+
+/** The hint for re-encoding a stored split. */
 export function splitCodecHint(b: Uint8Array): SplitCodecHint | null {
   if (isSegmented(b)) {
     const segments = readSegments(b);
     return splitCodecHint(segments[segments.length - 1].bytes);
   }
-  if (b.length === 0 || b[0] === Encoding.RawSplit) return null;
+  if (b.length === 0) return null;
+  if (b[0] === Encoding.RawSplit) return { codec: 'raw', n: rawCount(b) };
   const l = parseLayout(b);
   return { codec: l.codec, n: l.n };
 }
 
-/** The hint for coding more measures like the stored blob `b`; null for raw ones. */
+/** The hint for coding more measures like the stored blob `b`. */
 export function measuresCodecHint(b: Uint8Array): SplitCodecHint | null {
-  if (b.length === 0 || b[0] === Encoding.RawMeasures) return null;
+  if (b.length === 0) return null;
+  if (b[0] === Encoding.RawMeasures) return { codec: 'raw', n: rawCount(b) };
   const l = parseLayout(b);
   return { codec: l.codec, n: l.n };
+}
+
+/** True when the hint says to store `n` points uncompressed without weighing the codecs. */
+function rawHinted(hint: SplitCodecHint | null | undefined, n: number): boolean {
+  return hint != null && hint.codec === 'raw' && Math.clz32(hint.n) === Math.clz32(n);
+}
+
+/** The hint bestValues takes: a codec's, not the uncompressed form's. */
+type ValueHint = SplitCodecHint & { codec: ValueCodec };
+
+function valueHint(hint: SplitCodecHint | null | undefined): ValueHint | null {
+  return hint == null || hint.codec === 'raw' ? null : (hint as ValueHint);
 }
 
 // Scratch writers for the columns of the chunk being coded: encoding is synchronous and
@@ -118,7 +140,7 @@ function encodeValuesWith(values: Float64Array, codec: ValueCodec): Uint8Array |
  * order 2; for columns no decimal scale fits, the scaled decimal at the scale and divisor that fit
  * the column's head best, kept only when it codes the whole column).
  */
-function bestValues(values: Float64Array, hint?: SplitCodecHint | null): { codec: ValueCodec; bytes: Uint8Array } {
+function bestValues(values: Float64Array, hint: ValueHint | null): { codec: ValueCodec; bytes: Uint8Array } {
   if (hint && Math.clz32(hint.n) === Math.clz32(values.length)) {
     const bytes = encodeValuesWith(values, hint.codec);
     if (bytes !== null) return { codec: hint.codec, bytes };
@@ -280,7 +302,7 @@ const COLUMN_CACHE_MIN = 16;
 const lastPositions = new LastColumn<Uint32Array>((n) => new Uint32Array(n));
 const lastValues = new LastColumn<Float64Array>((n) => new Float64Array(n));
 let lastValuesCodec: ValueCodec = { kind: 'xor' };
-let lastValuesHint: SplitCodecHint | null = null;
+let lastValuesHint: ValueHint | null = null;
 
 /** The coded position column of `positions`; a view valid until the next encode. */
 function positionColumn(positions: Uint32Array): Uint8Array {
@@ -304,13 +326,13 @@ function sameCodec(a: ValueCodec, b: ValueCodec): boolean {
 }
 
 /** Hints bestValues treats alike: none, or the same codec tried on columns of the same power of two. */
-function sameHint(a: SplitCodecHint | null, b: SplitCodecHint | null): boolean {
+function sameHint(a: ValueHint | null, b: ValueHint | null): boolean {
   if (a === null || b === null) return a === b;
   return Math.clz32(a.n) === Math.clz32(b.n) && sameCodec(a.codec, b.codec);
 }
 
 /** bestValues of a split's value column, from lastValues when it coded the same column under the same hint. */
-function splitValues(values: Float64Array, hint: SplitCodecHint | null): { codec: ValueCodec; bytes: Uint8Array } {
+function splitValues(values: Float64Array, hint: ValueHint | null): { codec: ValueCodec; bytes: Uint8Array } {
   const cache = values.length >= COLUMN_CACHE_MIN;
   if (cache && sameHint(hint, lastValuesHint)) {
     const bytes = lastValues.get(values);
@@ -332,7 +354,8 @@ function splitValues(values: Float64Array, hint: SplitCodecHint | null): { codec
 export function encodeSplit(positions: Uint32Array, values: Float64Array, hint?: SplitCodecHint | null): Uint8Array {
   checkLengths(positions, values);
   const n = positions.length;
-  const v = splitValues(values, hint ?? null);
+  if (rawHinted(hint, n)) return encodeRawSplit(positions, values);
+  const v = splitValues(values, valueHint(hint));
   const enc = splitEncoding(v.codec);
   const out = assemble(enc, n, positionColumn(positions), v.codec, v.bytes, pooledBytes);
   return out.length <= 5 + 12 * n ? out : encodeRawSplit(positions, values);
@@ -420,7 +443,8 @@ export function appendSplitSegment(existing: Uint8Array, segment: Uint8Array, se
  */
 export function segmentHint(last: Uint8Array, n: number): SplitCodecHint | null {
   const h = splitCodecHint(last);
-  return h === null ? null : { codec: h.codec, n };
+  // The uncompressed form wins only on the fewest points: it is kept while sizes stay alike.
+  return h === null || h.codec === 'raw' ? h : { codec: h.codec, n };
 }
 
 /**
@@ -449,11 +473,12 @@ export function appendSplit(existing: Uint8Array, positions: Uint32Array, values
 export function encodeMeasures(ts: BigInt64Array, values: Float64Array, hint?: SplitCodecHint | null): Uint8Array {
   checkLengths(ts, values);
   const n = ts.length;
+  if (rawHinted(hint, n)) return encodeRawMeasures(ts, values);
   keyScratch.reset();
   const ke = new TimestampEncoder(keyScratch);
   ke.putAll(ts);
   ke.finish();
-  const v = bestValues(values, hint);
+  const v = bestValues(values, valueHint(hint));
   const enc = measuresEncoding(v.codec);
   const out = assemble(enc, n, keyScratch.view(), v.codec, v.bytes);
   return out.length <= 5 + 16 * n ? out : encodeRawMeasures(ts, values);

@@ -65,3 +65,64 @@ test('scaled decimal: the header round-trips and bad ones are CorruptDataError',
   assert.throws(() => readScaledDecimalHeader(Uint8Array.of(3, 0), 0), /bad scaled decimal header/);
   assert.throws(() => readScaledDecimalHeader(Uint8Array.of(3), 1), /missing/);
 });
+
+/** The search as its contract states it: every pair in order, the first of least head cost. */
+function referenceSearch(values: Float64Array): ScaledDecimal | null {
+  const DIVISORS = [1, 60, 3600, 6, 10, 12, 30, 2, 3, 4, 5, 15, 20, 24, 120, 300, 360, 600, 720, 1440];
+  const n = Math.min(values.length, 8);
+  const f = new Float64Array(2);
+  const u = new BigInt64Array(f.buffer);
+  const bits = (x: number): number => (x === 0 ? 0 : Math.floor(Math.log2(x)) + 1);
+  let best: ScaledDecimal | null = null;
+  let bestCost = 44 * n + 1;
+  for (const c of DIVISORS) {
+    for (let s = 0; s <= 6; s++) {
+      let cost = 0;
+      let prev = 0;
+      let ok = n > 0;
+      for (let j = 0; j < n && ok; j++) {
+        const v = values[j];
+        if (!Number.isFinite(v) || Object.is(v, -0)) { ok = false; break; }
+        const i = Math.round(v * c * 10 ** s) || 0;
+        if (Math.abs(i) >= 2 ** 50) { ok = false; break; }
+        const q = c === 1 ? i / 10 ** s : i / 10 ** s / c;
+        f[0] = v;
+        f[1] = q;
+        if (Math.sign(v) * Math.sign(q) < 0 || (Object.is(q, -0) !== Object.is(v, -0) && q === 0)) { ok = false; break; }
+        const r = Number(u[0] - u[1]);
+        if (Math.abs(r) >= 2 ** 40 || (u[0] < 0n) !== (u[1] < 0n)) { ok = false; break; }
+        if (j > 0) cost += bits(Math.abs(i - prev));
+        cost += bits(Math.abs(r));
+        prev = i;
+      }
+      if (ok && cost < bestCost) {
+        bestCost = cost;
+        best = { scale: s, divisor: c };
+      }
+    }
+  }
+  if (best === null) return null;
+  return encodeScaledDecimal(values, best) === null ? null : best;
+}
+
+test('scaled decimal: the search returns the first pair of least cost over the head', () => {
+  const columns: Float64Array[] = [];
+  for (const per of [1, 2, 7, 60, 400, 3600]) {
+    const w = randomWalk3(per * 9, per, 500);
+    const sums = new Float64Array(9);
+    const means = new Float64Array(9);
+    const stds = new Float64Array(9);
+    for (let b = 0; b < 9; b++) {
+      let s = 0;
+      for (let i = 0; i < per; i++) s += w[b * per + i];
+      let d = 0;
+      for (let i = 0; i < per; i++) d += (w[b * per + i] - s / per) ** 2;
+      sums[b] = s;
+      means[b] = s / per;
+      stds[b] = Math.sqrt(d / Math.max(1, per - 1));
+    }
+    for (const col of [sums, means, stds]) for (const n of [1, 2, 7, 9]) columns.push(col.slice(0, n));
+  }
+  columns.push(Float64Array.of(1, NaN), Float64Array.of(-0), Float64Array.of(0.1 + 0.2, -1 / 3), Float64Array.from({ length: 9 }, (_, i) => Math.sin(i) * 1e5));
+  for (const col of columns) assert.deepEqual(findScaledDecimal(col), referenceSearch(col), `column ${[...col].join(', ')}`);
+});
