@@ -43,10 +43,6 @@ function bufferNeeded(last: Nanos, batch: Series, policy: ArchivePolicy, methods
   return firstBlockTimestamp(batch.ts[batch.ts.length - 1], policy, methods) <= last;
 }
 
-/** A series in arrays of its own. */
-function copyOf(s: Series): Series {
-  return { ts: s.ts.slice(), values: s.values.slice() };
-}
 
 interface Aggregated {
   method: string;
@@ -210,7 +206,9 @@ export async function processMeasures(
 
   const keepFrom = firstBlockTimestamp(bound.ts[bound.ts.length - 1], policy, methods);
   const dropped = lowerBound(bound.ts, keepFrom);
-  state.buffer = bound === accepted ? copyOf(slice(bound, dropped)) : slice(bound, dropped);
+  const kept = slice(bound, dropped);
+  // The batch's points are the caller's: the kept ones are copied, with room for the next fold.
+  state.buffer = bound !== accepted ? kept : kept.ts.length === 0 ? EMPTY : extend(EMPTY, kept);
   // The buffer's chunks already coded stay as they are when points were only appended.
   const chunks = previous.ts.length === 0 ? [] : state.chunks;
   state.chunks = appended && chunks !== undefined ? nextChunks(chunks, previous.ts.length, state.buffer, dropped) : undefined;

@@ -76,7 +76,13 @@ export function concat(parts: Series[]): Series {
   return { ts, values };
 }
 
-/** Arrays a series was laid in with room to grow, and how far they are written. */
+/**
+ * Arrays a series was laid in with room to grow, and how far they are written. Both lie in
+ * one buffer, timestamps first: a typed array of more than 64 bytes is a buffer of its own
+ * off V8's heap, whose allocation and collection cost more than copying its points (a
+ * buffer of an hour of points: 4-19 us, against 0.1 us to copy them), so one is made, not
+ * two.
+ */
 interface Room {
   ts: BigInt64Array;
   values: Float64Array;
@@ -89,13 +95,13 @@ const rooms = new WeakMap<ArrayBufferLike, Room>();
  * extend and nothing was written after it since, tail is written in the room after it and
  * the result shares head's arrays: a buffer that grows by a batch per fold costs the batch,
  * not a copy of the buffer. Views written before stay as they were (only past their end
- * is written, once).
+ * is written, once). With an empty head, a copy of tail with room to grow.
  */
 export function extend(head: Series, tail: Series): Series {
   const n = head.ts.length;
   const m = tail.ts.length;
   const room = n > 0 ? rooms.get(head.ts.buffer) : undefined;
-  if (room !== undefined && head.values.buffer === room.values.buffer && head.values.byteOffset === head.ts.byteOffset) {
+  if (room !== undefined && head.values.buffer === head.ts.buffer && head.values.byteOffset === head.ts.byteOffset + room.ts.byteLength) {
     const at = head.ts.byteOffset / 8 + n;
     if (room.end === at && at + m <= room.ts.length) {
       room.ts.set(tail.ts, at);
@@ -105,13 +111,14 @@ export function extend(head: Series, tail: Series): Series {
     }
   }
   const size = n + m + Math.max(64, (n + m) >>> 1);
-  const ts = new BigInt64Array(size);
-  const values = new Float64Array(size);
+  const buffer = new ArrayBuffer(16 * size);
+  const ts = new BigInt64Array(buffer, 0, size);
+  const values = new Float64Array(buffer, 8 * size, size);
   ts.set(head.ts);
   ts.set(tail.ts, n);
   values.set(head.values);
   values.set(tail.values, n);
-  rooms.set(ts.buffer, { ts, values, end: n + m });
+  rooms.set(buffer, { ts, values, end: n + m });
   return { ts: ts.subarray(0, n + m), values: values.subarray(0, n + m) };
 }
 
