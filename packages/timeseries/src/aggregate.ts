@@ -303,11 +303,46 @@ function outputOr(kinds: readonly number[], outs: Float64Array[], kind: number, 
   return aggregateScratch[slot];
 }
 
+/** The starts of every bucket as one array of their own (bucketize's may hold spare room). */
+function exactStarts(starts: BigInt64Array): BigInt64Array {
+  return starts.byteOffset === 0 && starts.byteLength === starts.buffer.byteLength ? starts : starts.slice();
+}
+
+/**
+ * reduceBucketsMany when every bucket holds one point (a granularity as fine as the points,
+ * 1 s buckets of 1 s points), for methods that then give the point itself (or its count, or
+ * nothing for std), or null when that does not hold. The results share the points' own
+ * values instead of six arrays of copies: a typed array of over 64 bytes is a buffer of its
+ * own off V8's heap, and their allocation was most of the aggregation of such a fold. Sum
+ * and mean are 0 + x (then / 1), which is x bit for bit unless x is -0 or a NaN: then null.
+ */
+function singlePointBuckets(series: Series, buckets: Buckets, kinds: readonly number[], needSum: boolean): Series[] | null {
+  const { starts, bounds } = buckets;
+  const nb = starts.length;
+  if (nb === 0 || bounds[nb] - bounds[0] !== nb) return null;
+  for (const kind of kinds) if (kind > STD) return null;
+  const own = series.values.subarray(bounds[0], bounds[nb]);
+  if (needSum) {
+    for (let i = 0; i < nb; i++) {
+      const x = own[i];
+      if (x !== x || (x === 0 && 1 / x < 0)) return null;
+    }
+  }
+  const ts = exactStarts(starts);
+  let ones: Float64Array | null = null;
+  return kinds.map((kind) => {
+    if (kind === STD) return { ts: new BigInt64Array(0), values: new Float64Array(0) };
+    if (kind === COUNT) return { ts, values: (ones ??= new Float64Array(nb).fill(1)) };
+    return { ts, values: own };
+  });
+}
+
 /**
  * reduceBuckets for several plain methods over the same buckets: each bucket's sum, min
  * and max are computed once, and its values sorted once for the median and every
  * percentile. Same operations in the same order as the single-method reducers, so each
- * result is bit-identical to reduceBuckets(series, buckets, from, method).
+ * result is bit-identical to reduceBuckets(series, buckets, from, method). Results are
+ * read-only: several may share one array, or the series' own values.
  */
 export function reduceBucketsMany(series: Series, buckets: Buckets, from: number, methods: readonly string[]): Series[] {
   const kinds = methods.map(kindOf);
@@ -318,6 +353,8 @@ export function reduceBucketsMany(series: Series, buckets: Buckets, from: number
   const { starts, bounds } = buckets;
   const nb = starts.length;
   const v = series.values;
+  const single = singlePointBuckets(series, buckets, kinds, needSum);
+  if (single !== null) return single;
   const outs = kinds.map(() => new Float64Array(nb));
   // Column by column: each bucket's sum, min and max into the outputs of those methods (or
   // scratch when only mean and std need the sum), then each other method in a loop of its
@@ -401,7 +438,7 @@ export function reduceBucketsMany(series: Series, buckets: Buckets, from: number
     }
   }
   // Every method but std has a result per bucket: they share one copy of the starts.
-  const allTs = starts.slice();
+  const allTs = exactStarts(starts);
   let stdTs: BigInt64Array | null = null;
   return kinds.map((kind, j) => {
     if (kind !== STD) return { ts: allTs, values: outs[j] };

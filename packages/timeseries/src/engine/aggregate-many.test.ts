@@ -65,3 +65,20 @@ test('aggregateSeriesMany with a method listed twice gives it twice', () => {
   const all = aggregateSeriesMany(series, 2n * S, methods);
   methods.forEach((m, j) => assertSame(all[j], aggregateSeries(series, 2n * S, m), m));
 });
+
+test('aggregateSeriesMany over buckets of one point each gives the bits of aggregateSeries, -0 and NaN included', () => {
+  const values = Float64Array.of(1.5, -0, 0, 2 ** -1074, -3.25, 1e308, -1e308);
+  const nan = new Float64Array(1);
+  new Uint32Array(nan.buffer).set([0x1234, 0x7ff80000]); // a NaN with a payload
+  const ts = BigInt64Array.from({ length: values.length + 1 }, (_, i) => 1_600_000_000n * S + BigInt(i) * S);
+  const methods = ['mean', 'min', 'max', 'sum', 'std', 'count', 'first', 'last'];
+  for (const vs of [values, Float64Array.from([...values, 0]), (() => { const a = Float64Array.from([...values, 0]); a.set(nan, 3); return a; })()]) {
+    const series = { ts: ts.subarray(0, vs.length), values: vs };
+    const all = aggregateSeriesMany(series, S, methods);
+    methods.forEach((m, j) => assertSame(all[j], aggregateSeries(series, S, m), m));
+    // Without -0 or NaN (the last two columns' first point on), sums and means are the points themselves.
+    const clean = { ts: series.ts.subarray(4), values: vs.subarray(4) };
+    const some = aggregateSeriesMany(clean, S, methods);
+    methods.forEach((m, j) => assertSame(some[j], aggregateSeries(clean, S, m), `${m}, clean`));
+  }
+});
