@@ -14,7 +14,7 @@ import { Encoding, MAX_POINTS } from './encoding.js';
 import { decodeRawMeasures, decodeRawSplit, encodeRawMeasures, encodeRawSplit } from './raw.js';
 import { CorruptDataError } from './errors.js';
 import { pooledBytes } from './pool.js';
-import { isSegmented, mergeSegments, readSegments, writeSegments, MAX_SEGMENTS, type Segment } from './segmented.js';
+import { appendSegment, isSegmented, mergeSegments, readSegments, segmentsTail, writeSegments, MAX_SEGMENTS, type Segment, type SegmentsTail } from './segmented.js';
 
 export { Encoding, MAX_POINTS } from './encoding.js';
 export { MAX_SEGMENTS } from './segmented.js';
@@ -456,14 +456,14 @@ export function segmentHint(last: Uint8Array, n: number): SplitCodecHint | null 
 export function appendSplit(existing: Uint8Array, positions: Uint32Array, values: Float64Array): Uint8Array | null {
   const n = positions.length;
   if (n === 0) return null;
-  const head: Segment[] = isSegmented(existing) ? readSegments(existing) : [{ lastPosition: splitLastPosition(existing), bytes: existing }];
-  if (head.length >= MAX_SEGMENTS) return null;
-  let last = 0;
-  for (const s of head) if (s.lastPosition > last) last = s.lastPosition;
-  if (positions[0] < last) return null;
-  const segment = encodeSplit(positions, values, segmentHint(head[head.length - 1].bytes, n));
-  head.push({ lastPosition: positions[n - 1], bytes: segment });
-  return writeSegments(head);
+  const tail: SegmentsTail = isSegmented(existing)
+    ? segmentsTail(existing)
+    : { count: 1, lastPosition: splitLastPosition(existing), lastStart: 0, lastEnd: existing.length, bodyStart: 0 };
+  if (tail.count >= MAX_SEGMENTS) return null;
+  if (positions[0] < tail.lastPosition) return null;
+  const last = tail.lastStart === 0 && tail.lastEnd === existing.length ? existing : existing.subarray(tail.lastStart, tail.lastEnd);
+  const segment = encodeSplit(positions, values, segmentHint(last, n));
+  return appendSegment(existing, tail, positions[n - 1], segment);
 }
 
 /**

@@ -85,6 +85,8 @@ test('segmented blobs: mutated bytes decode or throw CorruptDataError', () => {
       decodesOrRejects(() => decodeSplit(b), CorruptDataError);
       decodesOrRejects(() => splitLastPosition(b), CorruptDataError);
       decodesOrRejects(() => splitSegmentCount(b), CorruptDataError);
+      // An append reads the segment headers without building them: it checks them alike.
+      decodesOrRejects(() => appendSplit(b, Uint32Array.of(4000), Float64Array.of(1)), CorruptDataError);
     }),
     { numRuns: 500 },
   );

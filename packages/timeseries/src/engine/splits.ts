@@ -29,11 +29,32 @@ export function splitStart(t: Nanos, granularity: Nanos): Nanos {
 }
 
 export function splitKey(method: string, granularity: Nanos, start: Nanos): string {
-  return `${method}_${granularity}_${start}`;
+  return `${seriesKey(method, granularity)}_${start}`;
 }
 
+/**
+ * Series keys by method and granularity. Every fold asks for the key of each series of its
+ * policy, and writing a BigInt in decimal each time was a tenth of storing a fold's
+ * aggregates; the pairs are the policies' few (the cache is dropped if they are not).
+ */
+const seriesKeys = new Map<string, Map<Nanos, string>>();
+let seriesKeyCount = 0;
+const MAX_SERIES_KEYS = 4096;
+
 export function seriesKey(method: string, granularity: Nanos): string {
-  return `${method}_${granularity}`;
+  let byGranularity = seriesKeys.get(method);
+  const known = byGranularity?.get(granularity);
+  if (known !== undefined) return known;
+  const key = `${method}_${granularity}`;
+  if (seriesKeyCount >= MAX_SERIES_KEYS) {
+    seriesKeys.clear();
+    seriesKeyCount = 0;
+    byGranularity = undefined;
+  }
+  if (byGranularity === undefined) seriesKeys.set(method, (byGranularity = new Map()));
+  byGranularity.set(granularity, key);
+  seriesKeyCount++;
+  return key;
 }
 
 /** The aggregation methods a policy computes and stores: its valid ones, once each. */
