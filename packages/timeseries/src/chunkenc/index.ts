@@ -14,7 +14,7 @@ import { Encoding, MAX_POINTS } from './encoding.js';
 import { decodeRawMeasures, decodeRawSplit, encodeRawMeasures, encodeRawSplit } from './raw.js';
 import { CorruptDataError } from './errors.js';
 import { pooledBytes } from './pool.js';
-import { appendSegment, isSegmented, mergeSegments, readSegments, segmentsTail, writeSegments, MAX_SEGMENTS, type Segment, type SegmentsTail } from './segmented.js';
+import { appendSegment, isSegmented, mergeSegments, readSegments, segmentsTail, MAX_SEGMENTS, type SegmentsTail } from './segmented.js';
 
 export { Encoding, MAX_POINTS } from './encoding.js';
 export { MAX_SEGMENTS } from './segmented.js';
@@ -405,7 +405,7 @@ export function splitSegmentCount(b: Uint8Array): number {
  */
 export function splitLastPosition(b: Uint8Array): number {
   if (b.byteLength === 0) throw new CorruptDataError('empty split blob');
-  if (isSegmented(b)) return Math.max(...readSegments(b).map((s) => s.lastPosition));
+  if (isSegmented(b)) return segmentsTail(b).lastPosition;
   if (b[0] === Encoding.RawSplit) return maxOf(decodeRawSplit(b).positions);
   const l = parseLayout(b);
   const kd = new PositionDecoder(new BitReader(b, l.keyStart, l.keyEnd));
@@ -429,9 +429,14 @@ function maxOf(a: Uint32Array): number {
  */
 export function appendSplitSegment(existing: Uint8Array, segment: Uint8Array, segmentLast: number): Uint8Array {
   if (isSegmented(segment)) throw new RangeError('a segment must be a single chunk');
-  const head: Segment[] = isSegmented(existing) ? readSegments(existing) : [{ lastPosition: splitLastPosition(existing), bytes: existing }];
-  if (head.length >= MAX_SEGMENTS) throw new RangeError(`a split has at most ${MAX_SEGMENTS} segments`);
-  return writeSegments([...head, { lastPosition: segmentLast, bytes: segment }]);
+  return appendSegment(existing, tailOf(existing), segmentLast, segment);
+}
+
+/** segmentsTail of a split blob, a single chunk counting as one segment. */
+function tailOf(existing: Uint8Array): SegmentsTail {
+  return isSegmented(existing)
+    ? segmentsTail(existing)
+    : { count: 1, lastPosition: splitLastPosition(existing), lastStart: 0, lastEnd: existing.length, bodyStart: 0 };
 }
 
 /**
@@ -456,9 +461,7 @@ export function segmentHint(last: Uint8Array, n: number): SplitCodecHint | null 
 export function appendSplit(existing: Uint8Array, positions: Uint32Array, values: Float64Array): Uint8Array | null {
   const n = positions.length;
   if (n === 0) return null;
-  const tail: SegmentsTail = isSegmented(existing)
-    ? segmentsTail(existing)
-    : { count: 1, lastPosition: splitLastPosition(existing), lastStart: 0, lastEnd: existing.length, bodyStart: 0 };
+  const tail = tailOf(existing);
   if (tail.count >= MAX_SEGMENTS) return null;
   if (positions[0] < tail.lastPosition) return null;
   const last = tail.lastStart === 0 && tail.lastEnd === existing.length ? existing : existing.subarray(tail.lastStart, tail.lastEnd);
