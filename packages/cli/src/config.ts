@@ -34,6 +34,8 @@ export interface Settings {
   proxyHeaders: boolean;
   proxyPrefix: string;
   processingIntervalMs: number;
+  /** How long a woken processing worker waits for ingest to pause before it scans (0: not at all). */
+  processingSettleMs: number;
   metricdWorkers: number;
   /** Workers owning each sack on the hash ring of live workers (0: every worker visits every sack). */
   sackReplicas: number;
@@ -207,6 +209,7 @@ const RULES: Record<keyof Settings, Pick<Spec, 'dflt' | 'parse'>> = {
   proxyHeaders: { dflt: () => DEFAULT_HTTP_CONFIG.proxyHeaders, parse: boolean },
   proxyPrefix: { dflt: () => DEFAULT_HTTP_CONFIG.proxyPrefix, parse: text },
   processingIntervalMs: { dflt: () => 500, parse: int('processing-interval') },
+  processingSettleMs: { dflt: () => 30, parse: intIn('processing-settle', 0, 10_000) },
   metricdWorkers: { dflt: () => 1, parse: int('metricd-workers') },
   sackReplicas: { dflt: (s) => (String(s.coordinationUrl ?? '').startsWith('file:') ? 0 : 3), parse: intIn('sack-replicas', 0, 1000) },
   membershipTimeout: { dflt: () => 10, parse: intIn('membership-timeout', 1, 3600) },

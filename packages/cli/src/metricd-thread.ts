@@ -112,6 +112,7 @@ async function processingLoop(): Promise<void> {
       processor: svc.processor,
       ...(partition ? { owned: partition.owned } : {}),
       intervalMs: settings.processingIntervalMs,
+      settleMs: settings.processingSettleMs,
       signal: abort.signal,
       log,
       watch: svc.incoming.watch?.bind(svc.incoming),

@@ -40,6 +40,7 @@ export const SETTING_OPTIONS: Record<keyof Settings, SettingOption> = {
   proxyHeaders: { flag: 'proxy-headers', env: 'TALLY_PROXY_HEADERS', help: 'honour Forwarded / X-Forwarded-* when building URLs', flagOnly: true },
   proxyPrefix: { flag: 'proxy-prefix', env: 'TALLY_PROXY_PREFIX', help: 'path a reverse proxy publishes Tally under when it sends no X-Forwarded-Prefix' },
   processingIntervalMs: { flag: 'processing-interval', env: 'TALLY_PROCESSING_INTERVAL', help: 'longest idle pause of processing workers, in ms' },
+  processingSettleMs: { flag: 'processing-settle', env: 'TALLY_PROCESSING_SETTLE', help: 'ms without new measures a woken processing worker waits for before it scans, 200 at most in all (0: none)' },
   metricdWorkers: { flag: 'metricd-workers', env: 'TALLY_METRICD_WORKERS', help: 'processing workers (threads) started by serve/metricd' },
   sackReplicas: { flag: 'sack-replicas', env: 'TALLY_SACK_REPLICAS', help: 'processing workers owning each sack, on a hash ring of the live workers (0: every worker visits every sack; default 0 with file:// coordination, 3 otherwise, as Gnocchi)' },
   membershipTimeout: { flag: 'membership-timeout', env: 'TALLY_MEMBERSHIP_TIMEOUT', help: 'seconds a processing worker that stopped heartbeating keeps its sacks (it heartbeats five times as often)' },

@@ -75,3 +75,65 @@ test('a worker given its sacks visits only those, and every sack once per sweep'
   await runWorker({ processor, intervalMs: 1, signal: abort2.signal, owned: () => owned, sweepEvery: 100, onScan: () => { if (++scans === 3) abort2.abort(); } });
   assert.deepEqual([...visits.entries()], [[2, 3]]);
 });
+
+test('a woken worker scans once the burst of new measures pauses, or after settleMaxMs if it does not', async (t) => {
+  const scans: number[] = [];
+  const processor = {
+    sacks: 1,
+    processSack: async () => {
+      scans.push(performance.now());
+      return { batches: 0, metrics: 0, measures: 0, quarantined: 0 };
+    },
+  } as unknown as Processor;
+  let wake: () => void = () => undefined;
+  const abort = new AbortController();
+  // A failed assertion must not leave the loop in its minute-long pause.
+  t.after(() => abort.abort());
+  const loop = runWorker({
+    processor, intervalMs: 60_000, settleMs: 80, settleMaxMs: 400, signal: abort.signal,
+    watch: (onNew) => {
+      wake = onNew;
+      return () => undefined;
+    },
+  });
+  const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+  // Idle: its pause has grown far beyond the test's length.
+  await sleep(700);
+  const waitScan = async (after: number): Promise<number> => {
+    for (let i = 0; i < 200 && scans.length === after; i++) await sleep(5);
+    assert.ok(scans.length > after, 'scanned');
+    return scans[after];
+  };
+
+  // A burst of wakes 20 ms apart for 200 ms: no scan during it, one once it is 80 ms quiet.
+  let before = scans.length;
+  let last = 0;
+  for (let i = 0; i < 10; i++) {
+    wake();
+    last = performance.now();
+    await sleep(20);
+    assert.equal(scans.length, before, `no scan while the burst goes on (${i})`);
+  }
+  let scanned = await waitScan(before);
+  assert.ok(scanned - last >= 79, `scanned ${(scanned - last).toFixed(0)} ms after the last wake`);
+  assert.ok(scanned - last < 1000, 'and not at the end of the idle pause');
+
+  // Wakes that never pause: the scan comes after settleMaxMs all the same.
+  await sleep(300);
+  before = scans.length;
+  const first = performance.now();
+  let stop = false;
+  const burst = (async () => {
+    while (!stop) {
+      wake();
+      await sleep(10);
+    }
+  })();
+  scanned = await waitScan(before);
+  stop = true;
+  await burst;
+  assert.ok(scanned - first >= 399, `scanned ${(scanned - first).toFixed(0)} ms into an endless burst`);
+  assert.ok(scanned - first < 1500, `scanned ${(scanned - first).toFixed(0)} ms into an endless burst, not never`);
+  abort.abort();
+  await loop;
+});

@@ -29,6 +29,15 @@ export interface WorkerOptions {
   owned?: () => ReadonlySet<number> | null;
   /** With `owned`: every this many scans, visit every sack (default 8). */
   sweepEvery?: number;
+  /**
+   * With `watch`: a woken idle worker waits until no new measures have come for this long
+   * (default 30 ms) before it scans, and no longer than `settleMaxMs` (default 200 ms) in
+   * all. A burst of requests is then acknowledged without processing taking the cores and
+   * the disk's commits from it half way, and is folded in fewer, larger passes. A busy
+   * worker does not wait.
+   */
+  settleMs?: number;
+  settleMaxMs?: number;
 }
 
 export async function runWorker(o: WorkerOptions): Promise<void> {
@@ -43,14 +52,18 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
   const sweepEvery = o.sweepEvery ?? 8;
   let scans = 0;
   // Measures acknowledged while the worker idles wait for its next scan: woken, the scan
-  // starts at once (an idle worker otherwise sleeps up to `interval`, which was most of the
-  // time from acknowledgement to processing for a burst after a quiet spell).
+  // starts as soon as their burst pauses (an idle worker otherwise sleeps up to `interval`,
+  // which was most of the time from acknowledgement to processing after a quiet spell).
   let woken = false;
+  let lastWake = 0;
   let endPause: (() => void) | null = null;
   const unwatch = o.watch?.(() => {
     woken = true;
+    lastWake = performance.now();
     endPause?.();
   });
+  const settleMs = o.settleMs ?? 30;
+  const settleMaxMs = o.settleMaxMs ?? 200;
   try {
     while (!o.signal?.aborted) {
       await scan();
@@ -60,19 +73,29 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
         continue;
       }
       idle = Math.min(interval, idle * 2);
-      if (woken) {
-        woken = false;
-        continue;
+      if (!woken) {
+        await new Promise<void>((resolve) => {
+          endPause = resolve;
+          sleep(idle, o.signal).then(resolve, resolve);
+        });
+        endPause = null;
       }
-      await new Promise<void>((resolve) => {
-        endPause = resolve;
-        sleep(idle, o.signal).then(resolve, resolve);
-      });
-      endPause = null;
+      if (woken) await settle();
       woken = false;
     }
   } finally {
     unwatch?.();
+  }
+
+  /** Waits for the burst that woke the worker to pause (see settleMs). */
+  async function settle(): Promise<void> {
+    const since = performance.now();
+    for (;;) {
+      const now = performance.now();
+      const quiet = now - lastWake;
+      if (quiet >= settleMs || now - since >= settleMaxMs || o.signal?.aborted) return;
+      await sleep(Math.min(settleMs - quiet, settleMaxMs - (now - since)), o.signal).catch(() => undefined);
+    }
   }
 
   async function scan(): Promise<void> {
