@@ -95,3 +95,36 @@ test('three agents split the sources, each polled by one; a stopped and a silent
   await memberships[0].close();
   await memberships[1].close();
 });
+
+test('publish_retry_max bounds the publisher\'s wait between tries while the store is away', { timeout: 20_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tally-agent-retry-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'counter.mjs'), PLUGIN);
+  /** Calls the store receives in the 2 s after its first, with every call refused (the store is away). */
+  async function triesIn2s(name: string, extra: string): Promise<number> {
+    const file = join(dir, `${name}.yaml`);
+    writeFileSync(file, `sources:\n  - {name: r-${name}, interval: 1, pollster: ./counter.mjs, meters: ["*"], options: {source: r-${name}}}\nhealth_interval: 0\n${extra}`);
+    const calls: number[] = [];
+    const transport = new InjectTransport(async () => {
+      calls.push(Date.now());
+      throw new Error('connection refused');
+    }, { auth: { type: 'basic', user: 'admin' } });
+    const agent = await Agent.start({
+      config: parseAgentConfig(readFileSync(file, 'utf8'), file), client: new GnocchiClient({ transport }), dataDir: join(dir, name), name,
+      membership: new LocalMembership({ dir: join(dir, `coordination-${name}`) }), log: () => undefined, stopTimeoutMs: 100,
+    });
+    try {
+      await until('the first call to the store', () => calls.length > 0, 5_000);
+      await new Promise((r) => setTimeout(r, 2_000));
+      return calls.filter((c) => c - calls[0] <= 2_000).length;
+    } finally {
+      await agent.stop();
+    }
+  }
+  // Waits of at most 0.2 s: about twenty tries in two seconds, at least ten.
+  const bounded = await triesIn2s('bounded', 'publish_retry_max: 0.2\n');
+  assert.ok(bounded >= 8, `${bounded} tries in 2 s with publish_retry_max 0.2`);
+  // The default starts at a second and doubles to a minute: a few tries at most.
+  const dflt = await triesIn2s('default', '');
+  assert.ok(dflt <= 5, `${dflt} tries in 2 s by default`);
+});

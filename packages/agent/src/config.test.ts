@@ -24,6 +24,7 @@ buffer_max_bytes: 1048576
   assert.equal(c.dir, '/etc/tally');
   assert.equal(c.bufferMaxBytes, 1048576);
   assert.equal(c.healthInterval, 60);
+  assert.equal(c.publishRetryMax, 60);
   const [compute, host] = c.sources;
   assert.deepEqual({ ...compute, wants: undefined }, {
     name: 'compute', interval: 300, meters: ['*'], pollster: 'libvirt', options: { uri: 'qemu:///system' }, timeout: 300, archivePolicy: null, wants: undefined,
@@ -52,6 +53,13 @@ test('configuration errors name the file, the source and the key', () => {
   assert.throws(() => parseAgentConfig('sources:\n  - {name: a, interval: 5, pollster: host, meters: ["*"]}\n  - {name: a, interval: 5, pollster: host, meters: ["*"]}\n', 'f.yaml'), /source "a": name is used by another source/);
   assert.throws(() => parseAgentConfig('sources: [', 'f.yaml'), /f\.yaml: not valid YAML/);
   assert.throws(() => parseAgentConfig('sources: []\n', 'f.yaml'), /f\.yaml: sources must be a non-empty list/);
+  assert.throws(() => parseAgentConfig(base('    meters: ["*"]\npublish_retry_max: 0\n'), 'f.yaml'), /f\.yaml: publish_retry_max must be a positive number, got 0/);
+  assert.throws(() => parseAgentConfig(base('    meters: ["*"]\npublish_retry_max: 3601\n'), 'f.yaml'), /f\.yaml: publish_retry_max must be at most 3600 \(seconds\), got 3601/);
+});
+
+test('publish_retry_max bounds the wait between two tries while the store is away, fractions allowed', () => {
+  assert.equal(parseAgentConfig(base('    meters: ["*"]\npublish_retry_max: 2.5\n')).publishRetryMax, 2.5);
+  assert.equal(parseAgentConfig(base('    meters: ["*"]\npublish_retry_max: 3600\n')).publishRetryMax, 3600);
 });
 
 const CEILOMETER_PYTHON = '/usr/bin/python3';

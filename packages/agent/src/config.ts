@@ -46,16 +46,21 @@ export interface AgentConfig {
   readonly maxRequestBytes: number;
   /** Seconds between two publications of the agent's own health metrics (0: none). */
   readonly healthInterval: number;
+  /** Longest wait, in seconds, between two tries of the publisher while the store is away. */
+  readonly publishRetryMax: number;
 }
 
 export const DEFAULT_BUFFER_MAX_BYTES = 256 * 1024 * 1024;
 export const DEFAULT_MAX_REQUEST_BYTES = 4 * 1024 * 1024;
 export const DEFAULT_HEALTH_INTERVAL = 60;
+export const DEFAULT_PUBLISH_RETRY_MAX = 60;
+/** An hour: longer, and an agent would look stuck long after its store came back. */
+const MAX_PUBLISH_RETRY_MAX = 3600;
 /** A call never gets longer than this by default, whatever the interval. */
 const DEFAULT_TIMEOUT_CAP = 300;
 
 const SOURCE_KEYS = ['name', 'interval', 'meters', 'pollster', 'options', 'timeout', 'archive_policy'];
-const TOP_KEYS = ['sources', 'buffer_max_bytes', 'max_request_bytes', 'health_interval'];
+const TOP_KEYS = ['sources', 'buffer_max_bytes', 'max_request_bytes', 'health_interval', 'publish_retry_max'];
 /** Ceilometer keys Tally's sources do not take, with why. */
 const UNSUPPORTED: Record<string, string> = {
   resources: 'Tally pollsters find their own targets: give them in the source\'s options',
@@ -163,7 +168,9 @@ export function parseAgentConfig(text: string, file = ''): AgentConfig {
   const maxRequestBytes = opt('max_request_bytes', DEFAULT_MAX_REQUEST_BYTES, true);
   if (bufferMaxBytes < 64 * 1024) throw new AgentConfigError(`${label}: buffer_max_bytes must be at least 65536`);
   if (maxRequestBytes < 1024) throw new AgentConfigError(`${label}: max_request_bytes must be at least 1024`);
-  return { file, dir: file ? dirname(resolve(file)) : process.cwd(), sources, bufferMaxBytes, maxRequestBytes, healthInterval };
+  const publishRetryMax = opt('publish_retry_max', DEFAULT_PUBLISH_RETRY_MAX, false);
+  if (publishRetryMax > MAX_PUBLISH_RETRY_MAX) throw new AgentConfigError(`${label}: publish_retry_max must be at most ${MAX_PUBLISH_RETRY_MAX} (seconds), got ${publishRetryMax}`);
+  return { file, dir: file ? dirname(resolve(file)) : process.cwd(), sources, bufferMaxBytes, maxRequestBytes, healthInterval, publishRetryMax };
 }
 
 export function loadAgentConfig(file: string): AgentConfig {

@@ -72,6 +72,9 @@ sources:
     meters: ["folder.size"]
     options: { paths: [${JSON.stringify(join(dir, 'watched'))}] }
 health_interval: 1
+# The store is away for several seconds below: without a short ceiling, the agent's next try
+# could come up to a minute after the store is back.
+publish_retry_max: 1
 `);
   const port = await freePort();
   const serveArgs = ['serve', '--data-dir', join(dir, 'data'), '--port', String(port), '--alarm-port', '0', '--rating-port', '0', '--processing-interval', '100'];

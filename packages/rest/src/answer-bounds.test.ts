@@ -114,6 +114,7 @@ test('answers are bounded in points and written without holding the loop', async
   await t.test('while a large answer is written, another user is answered promptly', async () => {
     // 16 series of 30 000 points: about 23 MB of JSON, over a second of work in one go.
     const both = ['metric', ...ids.flatMap((id) => [[id, 'mean'], [id, 'max']])];
+    const t0 = performance.now();
     const { result: [big, waits], ms: held } = await longestHold((async () => {
       const expensive = call(unbounded, 'POST', '/v1/aggregates', 'bob', { operations: both });
       let done = false;
@@ -134,8 +135,12 @@ test('answers are bounded in points and written without holding the loop', async
     const body = JSON.parse(big.text) as { measures: Record<string, { mean: unknown[]; max: unknown[] }> };
     assert.equal(Object.keys(body.measures).length, METRICS);
     for (const id of ids) assert.deepEqual([body.measures[id].mean.length, body.measures[id].max.length], [POINTS, POINTS]);
-    // Generous: they catch a loop held for the whole answer (seconds), they do not time anything.
-    assert.ok(worst < 1000, `a cheap request waited ${worst.toFixed(0)} ms`);
-    assert.ok(held < 500, `the loop was held ${held.toFixed(0)} ms in one go`);
+    // Generous: they catch a loop held for the whole answer (seconds), they do not time
+    // anything. On a loaded machine a collection or the scheduler can hold the loop for
+    // hundreds of ms, and the whole answer then takes longer too: the bounds grow with it.
+    const whole = big.ms;
+    assert.ok(waits.length >= 3, `only ${waits.length} cheap requests were answered during the large one (${whole.toFixed(0)} ms)`);
+    assert.ok(worst < Math.max(1000, whole / 2), `a cheap request waited ${worst.toFixed(0)} ms of the large answer's ${whole.toFixed(0)} ms`);
+    assert.ok(held < Math.max(500, whole / 3), `the loop was held ${held.toFixed(0)} ms in one go, of the large answer's ${whole.toFixed(0)} ms (${(performance.now() - t0).toFixed(0)} ms in all)`);
   });
 });
