@@ -41,15 +41,6 @@ export interface AgentOptions {
   stopTimeoutMs?: number;
 }
 
-/**
- * The publisher's backoff: the options' own (tests), else the configuration's ceiling,
- * starting at a second or at that ceiling when it is shorter.
- */
-function publishBackoff(o: AgentOptions): { retryBaseMs: number; retryMaxMs: number } {
-  const retryMaxMs = o.publishRetryMaxMs ?? o.config.publishRetryMax * 1000;
-  return { retryBaseMs: Math.min(o.publishRetryBaseMs ?? 1_000, retryMaxMs), retryMaxMs };
-}
-
 /** Source names in directory names: anything but a plain character becomes `_`. */
 const dirName = (s: string): string => s.replace(/[^A-Za-z0-9._-]/g, '_');
 
@@ -93,7 +84,7 @@ export class Agent {
     const buffer = await DiskBuffer.open(join(o.dataDir, 'buffer'), { maxBytes: o.config.bufferMaxBytes, log: o.log });
     const publisher = new Publisher({
       client: o.client, buffer, log: o.log, stateDir: o.dataDir, maxRequestBytes: o.config.maxRequestBytes,
-      ...publishBackoff(o),
+      retryBaseMs: o.publishRetryBaseMs, retryMaxMs: o.publishRetryMaxMs ?? o.config.publishRetryMax * 1000,
     });
     publisher.addResourceTypes([AGENT_RESOURCE_TYPE]);
     const agent = new Agent(o, factories, buffer, publisher);

@@ -27,6 +27,7 @@ import {
 import { Backoff, sleep } from '@tally/retry';
 import { formatTimestamp } from '@tally/timeseries';
 import type { DiskBuffer, BufferedRecord } from './buffer.js';
+import { DEFAULT_PUBLISH_RETRY_MAX } from './config.js';
 import type { Logger, MeterType, ResourceSnapshot, ResourceTypeDefinition, Sample } from './pollster.js';
 
 /** Ceilometer's archive policies (ceilometer-upgrade creates them from gnocchi_resources.yaml). */
@@ -197,7 +198,10 @@ export interface PublisherOptions {
   /** Where the memory of resources sent is kept between runs. */
   stateDir: string;
   maxRequestBytes: number;
-  /** Backoff between attempts while the store is away (ms). */
+  /**
+   * Backoff between attempts while the store is away (ms): from 1 s, or from the ceiling
+   * when that is shorter, up to `publish_retry_max`'s default.
+   */
   retryBaseMs?: number;
   retryMaxMs?: number;
   /** Resources remembered (attribute hashes) at most. */
@@ -231,7 +235,8 @@ export class Publisher {
     this.#buffer = o.buffer;
     this.#log = o.log;
     this.#maxRequestBytes = o.maxRequestBytes;
-    this.#backoff = new Backoff({ baseMs: o.retryBaseMs ?? 1_000, maxMs: o.retryMaxMs ?? 60_000 });
+    const maxMs = o.retryMaxMs ?? DEFAULT_PUBLISH_RETRY_MAX * 1000;
+    this.#backoff = new Backoff({ baseMs: o.retryBaseMs ?? Math.min(1_000, maxMs), maxMs });
     this.#knownPath = join(o.stateDir, KNOWN_FILE);
     this.#maxKnown = o.maxKnownResources ?? 100_000;
   }
