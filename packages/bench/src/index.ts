@@ -11,6 +11,7 @@ import { MemorySampler } from './system.js';
 import { externalTarget, startGnocchi, startTally, type StartOptions, type Target } from './targets.js';
 import { runWorkload, type RunResult, type WorkloadConfig } from './workload.js';
 import { NOISY_FIGURES, runNoisyNeighbour, type NoisyConfig } from './noisy.js';
+import { creationCurveFigures, runCreationCurve, type CreationCurveConfig } from './creation-curve.js';
 import { allCells, CellSelectionError, MATRIX_FIGURES, POLICY_HELP, renderMatrix, selectCells, SHAPE_HELP, STATE_HELP, type Cell } from './cells.js';
 import { matrixSummary, policyFigureDefs, readFigureDefs, renderMemory, renderPolicies, renderSummary, runPeak, withRatios } from './policy-figures.js';
 import { runMatrix, type MatrixConfig, type MatrixTargetSpec } from './matrix.js';
@@ -45,6 +46,13 @@ Scenario:
   --noisy-methods LIST     aggregation methods of its policy (*)
   --noisy-read-interval N  ms between two reads of the other tenant (100)
   --noisy-reader NAME      HTTP basic user of the other tenant (reader)
+                           creation: metric creation on a fresh server, round by round, with the CPU its
+                           process tree spent per creation (--create-concurrency clients, warmed first on a
+                           bare HTTP server in the bench's process)
+  --creation-rounds N      timed rounds (10)
+  --creation-round-size N  metrics created per round (500)
+  --creation-pause N       ms of pause before each round (500)
+  --creation-client-warmup N  creations the client makes on the bare server first (5000; 0 skips)
                            alarms: Tally's alarm evaluator against Debian's aodh-evaluator (options below)
                            agent: metering agents polling libvirt domains into Tally, per cycle (options below)
                            rating: Tally's rating against Debian's CloudKitty processor (options below)
@@ -114,12 +122,18 @@ function sizeList(name: string, raw: string | undefined, dflt: number[]): number
   return [...new Set(intList(name, raw))].sort((a, b) => a - b);
 }
 
-type Scenario = 'standard' | 'noisy-neighbour' | 'alarms' | 'agent' | 'rating';
+const scenarios = ['standard', 'noisy-neighbour', 'creation', 'alarms', 'agent', 'rating'] as const;
+type Scenario = (typeof scenarios)[number];
+
+function isScenario(s: string): s is Scenario {
+  return (scenarios as readonly string[]).includes(s);
+}
 
 interface Options {
   scenario: Scenario;
   matrix: { enabled: boolean; list: boolean; cells: Cell[]; cfg: MatrixConfig };
   noisy: NoisyConfig;
+  creation: CreationCurveConfig;
   alarms: AlarmBenchConfig;
   agent: AgentBenchConfig;
   rating: RatingBenchConfig;
@@ -156,6 +170,7 @@ export function parseOptions(argv: string[], log: (m: string) => void = () => {}
       help: { type: 'boolean', short: 'h' },
       scenario: { type: 'string' }, 'noisy-points': { type: 'string' }, 'noisy-methods': { type: 'string' },
       'noisy-read-interval': { type: 'string' }, 'noisy-reader': { type: 'string' },
+      'creation-rounds': { type: 'string' }, 'creation-round-size': { type: 'string' }, 'creation-pause': { type: 'string' }, 'creation-client-warmup': { type: 'string' },
       target: { type: 'string' }, 'data-dir': { type: 'string' }, pid: { type: 'string' },
       'start-tally': { type: 'boolean' }, 'vs-reference': { type: 'boolean' },
       metrics: { type: 'string' }, points: { type: 'string' }, 'batch-metrics': { type: 'string' }, 'batch-measures': { type: 'string' },
@@ -211,7 +226,16 @@ export function parseOptions(argv: string[], log: (m: string) => void = () => {}
     password,
   };
   const scenario = v.scenario ?? 'standard';
-  if (scenario !== 'standard' && scenario !== 'noisy-neighbour' && scenario !== 'alarms' && scenario !== 'agent' && scenario !== 'rating') throw new UsageError(`--scenario: unknown scenario '${scenario}' (known: standard, noisy-neighbour, alarms, agent, rating)`);
+  if (!isScenario(scenario)) throw new UsageError(`--scenario: unknown scenario '${scenario}' (known: ${scenarios.join(', ')})`);
+  const creation: CreationCurveConfig = {
+    rounds: int('creation-rounds', v['creation-rounds'], 10, 1),
+    roundSize: int('creation-round-size', v['creation-round-size'], 500, 1),
+    concurrency: workload.createConcurrency,
+    pauseMs: int('creation-pause', v['creation-pause'], 500, 0),
+    clientWarmup: int('creation-client-warmup', v['creation-client-warmup'], 5000, 0),
+    user,
+    password,
+  };
   const noisy: NoisyConfig = {
     points: int('noisy-points', v['noisy-points'], 200_000, 1),
     methods: (v['noisy-methods'] ?? '*').split(',').map((m) => m.trim()).filter(Boolean),
@@ -259,6 +283,7 @@ export function parseOptions(argv: string[], log: (m: string) => void = () => {}
     scenario,
     matrix,
     noisy,
+    creation,
     alarms: alarmBenchConfig(v, int, REPO_ROOT),
     agent: agentBenchConfig(v, int, REPO_ROOT),
     rating: ratingBenchConfig(v, int, workload.seed),
@@ -345,6 +370,8 @@ export async function main(argv: string[]): Promise<number> {
       try {
         res = o.scenario === 'noisy-neighbour'
           ? await runNoisyNeighbour(target, o.noisy, p)
+          : o.scenario === 'creation'
+          ? await runCreationCurve(target, o.creation, p)
           : await runWorkload(target, o.workload, p, memory);
       } finally {
         memory?.stop();
@@ -358,7 +385,9 @@ export async function main(argv: string[]): Promise<number> {
   }
   unguard();
 
-  const defs = o.scenario === 'noisy-neighbour' ? NOISY_FIGURES : figureDefs(o.workload.datasets, o.workload.scale);
+  const defs = o.scenario === 'noisy-neighbour' ? NOISY_FIGURES
+    : o.scenario === 'creation' ? creationCurveFigures(o.creation)
+    : figureDefs(o.workload.datasets, o.workload.scale);
   const keys = defs.map((d) => d.key);
   const cols = specs.map((s) => ({ name: s.name, values: medians(results.get(s.name)?.runs.map((r) => r.figures) ?? [], keys) }));
   process.stdout.write(`\n${renderTable(defs, cols, o.runs)}`);
@@ -381,7 +410,9 @@ export async function main(argv: string[]): Promise<number> {
       command: ['tally bench', ...argv].join(' '),
       date: new Date().toISOString(),
       machine: { host: hostname(), cpus: cpus().length, cpu: cpus()[0]?.model ?? null, memoryBytes: totalmem(), node: process.version },
-      workload: o.scenario === 'noisy-neighbour' ? { scenario: o.scenario, ...o.noisy } : o.workload,
+      workload: o.scenario === 'noisy-neighbour' ? { scenario: o.scenario, ...o.noisy }
+        : o.scenario === 'creation' ? { scenario: o.scenario, ...o.creation }
+        : o.workload,
       figures: defs,
       ratioNote: 'ratio > 1 means Tally is better: Tally/Gnocchi for higher-is-better figures, Gnocchi/Tally otherwise',
       targets: Object.fromEntries(specs.map((s, i) => [s.name, { urls: results.get(s.name)?.url, median: cols[i].values, runs: results.get(s.name)?.runs }])),

@@ -114,7 +114,7 @@ async function ensurePolicy(ctx: Ctx): Promise<void> {
 }
 
 /** Runs `count` jobs on `concurrency` loops; job i runs once. */
-async function pool(count: number, concurrency: number, job: (i: number) => Promise<void>): Promise<void> {
+export async function pool(count: number, concurrency: number, job: (i: number) => Promise<void>): Promise<void> {
   let next = 0;
   const loops = Array.from({ length: Math.max(1, Math.min(concurrency, count)) }, async () => {
     while (next < count) {
