@@ -10,12 +10,12 @@
 import { createServer, type Server } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { GnocchiApiError, type GnocchiClient } from '@tally/client';
+import { GnocchiApiError } from '@tally/client';
 import type { FigureDef } from './report.js';
 import type { Progress } from './progress.js';
 import { cpuSeconds, processTree } from './system.js';
 import type { Target } from './targets.js';
-import { benchClient, pool, type RunResult } from './workload.js';
+import { benchClient, createMetrics, type RunResult } from './workload.js';
 
 export interface CreationCurveConfig {
   /** Timed rounds. */
@@ -67,25 +67,13 @@ async function bareServer(): Promise<Server> {
   return server;
 }
 
-async function createRound(client: GnocchiClient, cfg: CreationCurveConfig, progress: Progress, label: string): Promise<number> {
-  progress.start(label, cfg.roundSize, 'metrics');
-  const t0 = performance.now();
-  await pool(cfg.roundSize, cfg.concurrency, async () => {
-    await client.metric.create({ archive_policy_name: POLICY.name });
-    progress.tick();
-  });
-  const rate = cfg.roundSize / ((performance.now() - t0) / 1000);
-  progress.end(`${rate.toFixed(1)} metrics/s`);
-  return rate;
-}
-
 export async function runCreationCurve(target: Target, cfg: CreationCurveConfig, progress: Progress): Promise<RunResult> {
   const result: RunResult = { figures: {}, notes: [], details: {}, error: null };
   if (cfg.clientWarmup > 0) {
     const bare = await bareServer();
     const warm = benchClient(`http://127.0.0.1:${(bare.address() as AddressInfo).port}`, cfg.user, cfg.password, cfg.concurrency);
     try {
-      await createRound(warm, { ...cfg, roundSize: cfg.clientWarmup }, progress, `client warm-up on a bare HTTP server (${cfg.clientWarmup} creations)`);
+      await createMetrics(warm, POLICY.name, cfg.clientWarmup, cfg.concurrency, progress, `client warm-up on a bare HTTP server (${cfg.clientWarmup} creations)`);
     } finally {
       warm.close();
       await new Promise((resolve) => bare.close(resolve));
@@ -102,7 +90,7 @@ export async function runCreationCurve(target: Target, cfg: CreationCurveConfig,
     for (let r = 1; r <= cfg.rounds; r++) {
       await new Promise((resolve) => setTimeout(resolve, cfg.pauseMs));
       const cpu0 = target.pid === null ? 0 : treeCpu(target.pid);
-      result.figures[`creation_rate_${r}`] = await createRound(client, cfg, progress, `round ${r} of ${cfg.rounds}`);
+      result.figures[`creation_rate_${r}`] = (await createMetrics(client, POLICY.name, cfg.roundSize, cfg.concurrency, progress, `round ${r} of ${cfg.rounds}`)).rate;
       result.figures[`creation_cpu_${r}`] = target.pid === null ? null : ((treeCpu(target.pid) - cpu0) * 1e6) / cfg.roundSize;
     }
   } catch (e) {

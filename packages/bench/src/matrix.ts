@@ -11,7 +11,7 @@ import type { PolicyResult } from './policy-figures.js';
 import { processingLimit, storedPoints, type MetricPoints, type ProcessingLimit } from './processing.js';
 import { percentile } from './stats.js';
 import { cpuSeconds, diskUsage, MemorySampler, processTree } from './system.js';
-import { benchClient, type Figures } from './workload.js';
+import { benchClient, createMetrics, type Figures } from './workload.js';
 import type { Progress } from './progress.js';
 import type { Target } from './targets.js';
 
@@ -297,23 +297,6 @@ async function ignoreConflict(p: Promise<unknown>): Promise<void> {
 const CREATE_CLIENTS = 8;
 
 /** Creates `n` metrics of the policy from 8 concurrent clients; their ids and the rate. */
-async function createMetrics(client: GnocchiClient, policyName: string, n: number, progress: Progress, label: string): Promise<{ ids: string[]; rate: number }> {
-  const ids = new Array<string>(n);
-  progress.start(label, n, 'metrics');
-  let next = 0;
-  const t0 = performance.now();
-  await Promise.all(Array.from({ length: Math.min(CREATE_CLIENTS, Math.max(1, n)) }, async () => {
-    while (next < n) {
-      const i = next++;
-      ids[i] = (await client.metric.create({ archive_policy_name: policyName })).id;
-      progress.tick();
-    }
-  }));
-  const rate = n / ((performance.now() - t0) / 1000);
-  progress.end(`${rate.toFixed(1)} metrics/s`);
-  return { ids, rate };
-}
-
 /** Untimed reads of each series before the per-policy read figures (see their loop). */
 const READ_WARMUP = 10;
 
@@ -438,7 +421,7 @@ async function policyFigures(target: Target, client: GnocchiClient, policy: Matr
   if (all.length === 0) return;
   const size = async () => (target.storageDir === null ? null : (await diskUsage(target.storageDir, target.storageExclude)).apparent);
   const before = await size();
-  const { ids } = await createMetrics(client, policyName, all.length, progress, `${policy}: create ${all.length} metrics for its own figures (untimed)`);
+  const { ids } = await createMetrics(client, policyName, all.length, CREATE_CLIENTS, progress, `${policy}: create ${all.length} metrics for its own figures (untimed)`);
   const seriesIds = ids.slice(0, pts.series.length);
   const aggIds = ids.slice(pts.series.length);
   // Long series on one client, aggregated metrics on another: no metric has two requests in flight.
@@ -518,7 +501,7 @@ export async function runGroup(target: Target, policy: MatrixPolicy, shape: Matr
     const jsonShape = shape === 'single' || shape === 'batch10k' || shape === 'batch100k';
     let ids: string[] = [];
     if (cfg.createMetrics > 0) {
-      const cold = await createMetrics(client, policyName, cfg.createMetrics, progress, `${policy}/${shape}: create ${cfg.createMetrics} metrics, cold (${CREATE_CLIENTS} clients)`);
+      const cold = await createMetrics(client, policyName, cfg.createMetrics, CREATE_CLIENTS, progress, `${policy}/${shape}: create ${cfg.createMetrics} metrics, cold (${CREATE_CLIENTS} clients)`);
       const f = fig('cold');
       if (f) f.create_rate = cold.rate;
       if (jsonShape) ids = cold.ids.slice(0, metrics);
@@ -529,7 +512,7 @@ export async function runGroup(target: Target, policy: MatrixPolicy, shape: Matr
         body: { name: 'bench-matrix', metric_pattern: '*', archive_policy_name: policyName } }));
       if (shape === 'influx') await client.transport.request({ method: 'POST', path: '/v1/influxdb/query', query: { q: 'create database bench' } });
     } else if (ids.length < metrics) {
-      ids = ids.concat((await createMetrics(client, policyName, metrics - ids.length, progress, `${policy}/${shape}: create the metrics to ingest into`)).ids);
+      ids = ids.concat((await createMetrics(client, policyName, metrics - ids.length, CREATE_CLIENTS, progress, `${policy}/${shape}: create the metrics to ingest into`)).ids);
     }
     const points = shape === 'single' ? cfg.singlePoints : cfg.points;
     // A shape's requests keep their size whatever --matrix-points is: batch100k sends at
@@ -543,8 +526,8 @@ export async function runGroup(target: Target, policy: MatrixPolicy, shape: Matr
       const state: MatrixState | null = phase === 0 && states.includes('cold') ? 'cold' : phase === 2 ? 'warm' : null;
       const f = fig(state);
       if (phase === 2 && f && cfg.createMetrics > 0) {
-        await createMetrics(client, policyName, cfg.createMetrics, progress, `${policy}/${shape}: create ${cfg.createMetrics} metrics, warm-up (untimed)`);
-        f.create_rate = (await createMetrics(client, policyName, cfg.createMetrics, progress, `${policy}/${shape}: create ${cfg.createMetrics} metrics, warm (${CREATE_CLIENTS} clients)`)).rate;
+        await createMetrics(client, policyName, cfg.createMetrics, CREATE_CLIENTS, progress, `${policy}/${shape}: create ${cfg.createMetrics} metrics, warm-up (untimed)`);
+        f.create_rate = (await createMetrics(client, policyName, cfg.createMetrics, CREATE_CLIENTS, progress, `${policy}/${shape}: create ${cfg.createMetrics} metrics, warm (${CREATE_CLIENTS} clients)`)).rate;
       }
       const plan = planPhase(shape, phase, names, perMetric, values, cfg.seed);
       if (f) f.parse_rate = parseRate(plan);

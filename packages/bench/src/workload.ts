@@ -114,7 +114,7 @@ async function ensurePolicy(ctx: Ctx): Promise<void> {
 }
 
 /** Runs `count` jobs on `concurrency` loops; job i runs once. */
-export async function pool(count: number, concurrency: number, job: (i: number) => Promise<void>): Promise<void> {
+async function pool(count: number, concurrency: number, job: (i: number) => Promise<void>): Promise<void> {
   let next = 0;
   const loops = Array.from({ length: Math.max(1, Math.min(concurrency, count)) }, async () => {
     while (next < count) {
@@ -125,18 +125,27 @@ export async function pool(count: number, concurrency: number, job: (i: number) 
   await Promise.all(loops);
 }
 
-async function createMetrics(ctx: Ctx, n: number, label: string): Promise<{ refs: MetricRef[]; seconds: number }> {
-  const refs = new Array<MetricRef>(n);
-  ctx.progress.start(label, n, 'metrics');
+/**
+ * Creates `n` metrics of `policy` from `concurrency` clients at once, under a progress bar
+ * labelled `label`: their ids in the order they were asked for, and the creations per
+ * second from the first request to the last answer.
+ */
+export async function createMetrics(client: GnocchiClient, policy: string, n: number, concurrency: number, progress: Progress, label: string): Promise<{ ids: string[]; rate: number }> {
+  const ids = new Array<string>(n);
+  progress.start(label, n, 'metrics');
   const t0 = performance.now();
-  await pool(n, ctx.cfg.createConcurrency, async (i) => {
-    const m = await ctx.client.metric.create({ archive_policy_name: ctx.policy });
-    refs[i] = { id: m.id, index: i };
-    ctx.progress.tick();
+  await pool(n, concurrency, async (i) => {
+    ids[i] = (await client.metric.create({ archive_policy_name: policy })).id;
+    progress.tick();
   });
-  const seconds = (performance.now() - t0) / 1000;
-  ctx.progress.end(`${(n / seconds).toFixed(1)} metrics/s`);
-  return { refs, seconds };
+  const rate = n / ((performance.now() - t0) / 1000);
+  progress.end(`${rate.toFixed(1)} metrics/s`);
+  return { ids, rate };
+}
+
+async function createRefs(ctx: Ctx, n: number, label: string): Promise<{ refs: MetricRef[]; seconds: number }> {
+  const { ids, rate } = await createMetrics(ctx.client, ctx.policy, n, ctx.cfg.createConcurrency, ctx.progress, label);
+  return { refs: ids.map((id, index) => ({ id, index })), seconds: n / rate };
 }
 
 async function backlog(client: GnocchiClient): Promise<number> {
@@ -303,13 +312,13 @@ export async function runWorkload(target: Target, cfg: WorkloadConfig, progress:
     // Metric creation; the first `metrics` of them receive the main dataset, the others
     // stay empty.
     const toCreate = Math.max(cfg.metrics, cfg.createMetrics);
-    const warm = cfg.createWarmup > 0 ? await createMetrics(ctx, cfg.createWarmup, `warm-up: create ${cfg.createWarmup} metrics (untimed)`) : null;
-    const created = await createMetrics(ctx, toCreate, `create ${toCreate} metrics (${cfg.createConcurrency} clients)`);
+    const warm = cfg.createWarmup > 0 ? await createRefs(ctx, cfg.createWarmup, `warm-up: create ${cfg.createWarmup} metrics (untimed)`) : null;
+    const created = await createRefs(ctx, toCreate, `create ${toCreate} metrics (${cfg.createConcurrency} clients)`);
     f.create_rate = toCreate / created.seconds;
     const main = { refs: created.refs.slice(0, cfg.metrics) };
     const extra = new Map<Dataset, MetricRef[]>();
     for (const ds of cfg.datasets.filter((d) => d !== 'walk3')) {
-      extra.set(ds, (await createMetrics(ctx, cfg.datasetMetrics, `create ${cfg.datasetMetrics} ${ds} metrics`)).refs);
+      extra.set(ds, (await createRefs(ctx, cfg.datasetMetrics, `create ${cfg.datasetMetrics} ${ds} metrics`)).refs);
     }
 
     if (warm && cfg.ingestWarmup > 0) await ingestWarmup(ctx, warm.refs.slice(0, cfg.metrics));
@@ -363,7 +372,7 @@ export async function runWorkload(target: Target, cfg: WorkloadConfig, progress:
       await optional(ctx, `scale ${s}`, [`${key}_create_rate`, `${key}_ingest_ack_rate`, `${key}_e2e_rate`, `${key}_probe_ack_rate`, `${key}_probe_e2e_rate`, `${key}_read_p50`, `${key}_read_p99`], async () => {
         const missing = s - scaleRefs.length;
         if (missing > 0) {
-          const made = await createMetrics(ctx, missing, `scale ${s}: create ${missing} metrics`);
+          const made = await createRefs(ctx, missing, `scale ${s}: create ${missing} metrics`);
           f[`${key}_create_rate`] = missing / made.seconds;
           scaleRefs = scaleRefs.concat(made.refs.map((r) => ({ id: r.id, index: r.index + scaleRefs.length })));
         }
