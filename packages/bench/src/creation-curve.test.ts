@@ -4,7 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { creationCurveFigures, runCreationCurve } from './creation-curve.js';
 import { parseOptions } from './index.js';
 import { Progress } from './progress.js';
-import { startTally } from './targets.js';
+import { externalTarget, startTally } from './targets.js';
+import { freePort } from './system.js';
 import { benchClient } from './workload.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -49,4 +50,13 @@ test('creation scenario against a fresh Tally: every round creates its metrics a
   } finally {
     await target.stop();
   }
+});
+
+test('creation scenario: a target that does not answer ends the run with an error, not an exception', async () => {
+  const lines: string[] = [];
+  const quiet = new Progress({ isTTY: false, write: (s: string) => lines.push(s) > 0 } as unknown as NodeJS.WriteStream);
+  const res = await runCreationCurve(externalTarget(`http://127.0.0.1:${await freePort()}`, null, null), { rounds: 1, roundSize: 5, concurrency: 2, pauseMs: 0, clientWarmup: 10, user: 'admin', password: '' }, quiet);
+  assert.match(res.error ?? '', /ECONNREFUSED|connect/i);
+  assert.deepEqual(res.notes, ["the target's process is unknown (--pid): no CPU per creation"]);
+  assert.equal(res.figures.creation_rate_1, undefined);
 });

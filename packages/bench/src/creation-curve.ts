@@ -67,26 +67,29 @@ async function bareServer(): Promise<Server> {
   return server;
 }
 
+/** Creates cfg.clientWarmup metrics on a bare server, so that the client's own code is compiled before it is timed. */
+async function warmClient(cfg: CreationCurveConfig, progress: Progress): Promise<void> {
+  const bare = await bareServer();
+  const warm = benchClient(`http://127.0.0.1:${(bare.address() as AddressInfo).port}`, cfg.user, cfg.password, cfg.concurrency);
+  try {
+    await createMetrics(warm, POLICY.name, cfg.clientWarmup, cfg.concurrency, progress, `client warm-up on a bare HTTP server (${cfg.clientWarmup} creations)`);
+  } finally {
+    warm.close();
+    await new Promise((resolve) => bare.close(resolve));
+  }
+}
+
 export async function runCreationCurve(target: Target, cfg: CreationCurveConfig, progress: Progress): Promise<RunResult> {
   const result: RunResult = { figures: {}, notes: [], details: {}, error: null };
-  if (cfg.clientWarmup > 0) {
-    const bare = await bareServer();
-    const warm = benchClient(`http://127.0.0.1:${(bare.address() as AddressInfo).port}`, cfg.user, cfg.password, cfg.concurrency);
-    try {
-      await createMetrics(warm, POLICY.name, cfg.clientWarmup, cfg.concurrency, progress, `client warm-up on a bare HTTP server (${cfg.clientWarmup} creations)`);
-    } finally {
-      warm.close();
-      await new Promise((resolve) => bare.close(resolve));
-    }
-  }
+  if (target.pid === null) result.notes.push('the target\'s process is unknown (--pid): no CPU per creation');
   const client = benchClient(target.url, cfg.user, cfg.password, cfg.concurrency);
   try {
+    if (cfg.clientWarmup > 0) await warmClient(cfg, progress);
     try {
       await client.archivePolicy.create(POLICY);
     } catch (e) {
       if (!(e instanceof GnocchiApiError && e.status === 409)) throw e;
     }
-    if (target.pid === null) result.notes.push('the target\'s process is unknown (--pid): no CPU per creation');
     for (let r = 1; r <= cfg.rounds; r++) {
       await new Promise((resolve) => setTimeout(resolve, cfg.pauseMs));
       const cpu0 = target.pid === null ? 0 : treeCpu(target.pid);
