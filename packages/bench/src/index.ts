@@ -6,7 +6,7 @@ import { cpus, totalmem, hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { DATASETS, DATASET_HELP, isDataset, type Dataset } from './datasets.js';
 import { Progress } from './progress.js';
-import { figureDefs, medians, ratio, renderTable } from './report.js';
+import { figureDefs, medians, ratio, renderTable, type FigureDef } from './report.js';
 import { MemorySampler } from './system.js';
 import { externalTarget, startGnocchi, startTally, type StartOptions, type Target } from './targets.js';
 import { runWorkload, type RunResult, type WorkloadConfig } from './workload.js';
@@ -320,6 +320,24 @@ function targetSpecs(o: Options): TargetSpec[] {
   return specs;
 }
 
+/** A scenario run target by target: one target's run, its figures, and its settings as the JSON records them. */
+interface TargetScenario {
+  run: (target: Target, progress: Progress, memory: MemorySampler | null) => Promise<RunResult>;
+  defs: FigureDef[];
+  workload: object;
+}
+
+function targetScenario(o: Options): TargetScenario {
+  switch (o.scenario) {
+    case 'noisy-neighbour':
+      return { run: (t, p) => runNoisyNeighbour(t, o.noisy, p), defs: NOISY_FIGURES, workload: { scenario: o.scenario, ...o.noisy } };
+    case 'creation':
+      return { run: (t, p) => runCreationCurve(t, o.creation, p), defs: creationCurveFigures(o.creation), workload: { scenario: o.scenario, ...o.creation } };
+    default:
+      return { run: (t, p, m) => runWorkload(t, o.workload, p, m), defs: figureDefs(o.workload.datasets, o.workload.scale), workload: o.workload };
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
   const progress = new Progress();
   let opts: Options | 'help';
@@ -343,6 +361,7 @@ export async function main(argv: string[]): Promise<number> {
   if (o.scenario === 'agent') return agentMain(o, argv, progress);
   if (o.scenario === 'rating') return ratingMain(o, argv, progress);
   const specs = targetSpecs(o);
+  const scenario = targetScenario(o);
   const results = new Map<string, { url: string[]; runs: RunResult[] }>(specs.map((s) => [s.name, { url: [], runs: [] }]));
 
   let current: Target | null = null;
@@ -368,11 +387,7 @@ export async function main(argv: string[]): Promise<number> {
       memory?.start();
       let res: RunResult;
       try {
-        res = o.scenario === 'noisy-neighbour'
-          ? await runNoisyNeighbour(target, o.noisy, p)
-          : o.scenario === 'creation'
-          ? await runCreationCurve(target, o.creation, p)
-          : await runWorkload(target, o.workload, p, memory);
+        res = await scenario.run(target, p, memory);
       } finally {
         memory?.stop();
         await target.stop();
@@ -385,9 +400,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   unguard();
 
-  const defs = o.scenario === 'noisy-neighbour' ? NOISY_FIGURES
-    : o.scenario === 'creation' ? creationCurveFigures(o.creation)
-    : figureDefs(o.workload.datasets, o.workload.scale);
+  const defs = scenario.defs;
   const keys = defs.map((d) => d.key);
   const cols = specs.map((s) => ({ name: s.name, values: medians(results.get(s.name)?.runs.map((r) => r.figures) ?? [], keys) }));
   process.stdout.write(`\n${renderTable(defs, cols, o.runs)}`);
@@ -410,9 +423,7 @@ export async function main(argv: string[]): Promise<number> {
       command: ['tally bench', ...argv].join(' '),
       date: new Date().toISOString(),
       machine: { host: hostname(), cpus: cpus().length, cpu: cpus()[0]?.model ?? null, memoryBytes: totalmem(), node: process.version },
-      workload: o.scenario === 'noisy-neighbour' ? { scenario: o.scenario, ...o.noisy }
-        : o.scenario === 'creation' ? { scenario: o.scenario, ...o.creation }
-        : o.workload,
+      workload: scenario.workload,
       figures: defs,
       ratioNote: 'ratio > 1 means Tally is better: Tally/Gnocchi for higher-is-better figures, Gnocchi/Tally otherwise',
       targets: Object.fromEntries(specs.map((s, i) => [s.name, { urls: results.get(s.name)?.url, median: cols[i].values, runs: results.get(s.name)?.runs }])),

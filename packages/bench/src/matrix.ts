@@ -294,9 +294,9 @@ async function ignoreConflict(p: Promise<unknown>): Promise<void> {
   }
 }
 
+/** Clients creating a cell's metrics at once. */
 const CREATE_CLIENTS = 8;
 
-/** Creates `n` metrics of the policy from 8 concurrent clients; their ids and the rate. */
 /** Untimed reads of each series before the per-policy read figures (see their loop). */
 const READ_WARMUP = 10;
 

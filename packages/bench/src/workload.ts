@@ -143,9 +143,9 @@ export async function createMetrics(client: GnocchiClient, policy: string, n: nu
   return { ids, rate };
 }
 
-async function createRefs(ctx: Ctx, n: number, label: string): Promise<{ refs: MetricRef[]; seconds: number }> {
+async function createRefs(ctx: Ctx, n: number, label: string): Promise<{ refs: MetricRef[]; rate: number }> {
   const { ids, rate } = await createMetrics(ctx.client, ctx.policy, n, ctx.cfg.createConcurrency, ctx.progress, label);
-  return { refs: ids.map((id, index) => ({ id, index })), seconds: n / rate };
+  return { refs: ids.map((id, index) => ({ id, index })), rate };
 }
 
 async function backlog(client: GnocchiClient): Promise<number> {
@@ -314,7 +314,7 @@ export async function runWorkload(target: Target, cfg: WorkloadConfig, progress:
     const toCreate = Math.max(cfg.metrics, cfg.createMetrics);
     const warm = cfg.createWarmup > 0 ? await createRefs(ctx, cfg.createWarmup, `warm-up: create ${cfg.createWarmup} metrics (untimed)`) : null;
     const created = await createRefs(ctx, toCreate, `create ${toCreate} metrics (${cfg.createConcurrency} clients)`);
-    f.create_rate = toCreate / created.seconds;
+    f.create_rate = created.rate;
     const main = { refs: created.refs.slice(0, cfg.metrics) };
     const extra = new Map<Dataset, MetricRef[]>();
     for (const ds of cfg.datasets.filter((d) => d !== 'walk3')) {
@@ -373,7 +373,7 @@ export async function runWorkload(target: Target, cfg: WorkloadConfig, progress:
         const missing = s - scaleRefs.length;
         if (missing > 0) {
           const made = await createRefs(ctx, missing, `scale ${s}: create ${missing} metrics`);
-          f[`${key}_create_rate`] = missing / made.seconds;
+          f[`${key}_create_rate`] = made.rate;
           scaleRefs = scaleRefs.concat(made.refs.map((r) => ({ id: r.id, index: r.index + scaleRefs.length })));
         }
         // Each step sends the next scalePoints seconds to every metric, in time order, then
