@@ -38,6 +38,8 @@ test('matrix: every shape sends each metric its measures once, in time order per
     }
     // A metric's requests are all on one loop, so none has two in flight.
     for (const id of ids) assert.equal(plan.filter((loop) => loop.some((r) => String(r.spec.body).includes(id) || r.spec.path.includes(id))).length, 1);
+    // The bytes sent are the text the parse baseline reads.
+    for (const r of plan.flat()) assert.equal(r.spec.body.toString('utf8'), r.json);
   }
   assert.equal(planPhase('single', 0, ids, 10, values, 1).length, 32);
   assert.equal(planPhase('batch10k', 0, ids, 10, values, 1).length, 2); // 40 metrics: 2 groups of 25
