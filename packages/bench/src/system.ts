@@ -212,14 +212,17 @@ export function freePort(): Promise<number> {
 }
 
 /**
- * Runs a full collection of the bench's own heap before a timed window. The bench is the
- * client of every target and shares their two cores, and a batched cell's window on Tally
- * lasts 60-100 ms: a major collection of the bench falling inside it is a fifth of it or
- * more, charged to the faster target. After a reference's first group (its reads and
+ * Runs a full collection of the bench's own heap before a timed ingest window. The bench is
+ * the client of every target and shares their two cores, and a batched cell's window on
+ * Tally lasts 60-100 ms: a major collection of the bench falling inside it is a fifth of it
+ * or more, charged to the faster target. After a reference's first group (its reads and
  * aggregates grow the bench's heap) one fell in Tally's next cold window every time it was
  * profiled (11 of 43-53 samples in the bench's collector); collected before the window,
- * none did. `gc` is not exposed without --expose-gc; the flag set at run time exposes it
- * in a new context, so the bench needs no option of its own.
+ * none did. Not before the windows whose client allocates as it goes: before each round of
+ * metric creations it cost 15-20 % of the rate (the bench's heap starts small again after
+ * a forced collection, and the answers it decodes then fill it). `gc` is not exposed
+ * without --expose-gc; the flag set at run time exposes it in a new context, so the bench
+ * needs no option of its own.
  */
 export function collectBenchGarbage(): void {
   benchGc ??= exposeGc();

@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { GnocchiApiError, GnocchiClient, type RequestSpec } from '@tally/client';
 import { batchBody, renderSeries, type Dataset, type SeriesText } from './datasets.js';
 import { percentile } from './stats.js';
-import { collectBenchGarbage, diskUsage, type MemorySampler } from './system.js';
+import { diskUsage, type MemorySampler } from './system.js';
 import type { Progress } from './progress.js';
 import type { Target } from './targets.js';
 
@@ -133,7 +133,6 @@ async function pool(count: number, concurrency: number, job: (i: number) => Prom
 export async function createMetrics(client: GnocchiClient, policy: string, n: number, concurrency: number, progress: Progress, label: string): Promise<{ ids: string[]; rate: number }> {
   const ids = new Array<string>(n);
   progress.start(label, n, 'metrics');
-  collectBenchGarbage();
   const t0 = performance.now();
   await pool(n, concurrency, async (i) => {
     ids[i] = (await client.metric.create({ archive_policy_name: policy })).id;
@@ -195,7 +194,6 @@ async function ingest(ctx: Ctx, refs: MetricRef[], series: SeriesText, label: st
   }
   const total = refs.length * series.points;
   ctx.progress.start(label, total, 'measures');
-  collectBenchGarbage();
   const t0 = performance.now();
   await Promise.all(Array.from({ length: loops }, async (_, k) => {
     for (let w = 0; w < series.windows; w++) {
