@@ -219,8 +219,8 @@ export function freePort(): Promise<number> {
  * aggregates grow the bench's heap) one fell in Tally's next cold window every time it was
  * profiled (11 of 43-53 samples in the bench's collector); collected before the window,
  * none did. Not before the windows whose client allocates as it goes: before each round of
- * metric creations it cost 15-20 % of the rate (the bench's heap starts small again after
- * a forced collection, and the answers it decodes then fill it). `gc` is not exposed
+ * metric creations it cost 15-20 % of the rate (not profiled; the likely cause is the young
+ * generation, which a forced collection leaves small, filling with the decoded answers). `gc` is not exposed
  * without --expose-gc; the flag set at run time exposes it in a new context, so the bench
  * needs no option of its own.
  */
