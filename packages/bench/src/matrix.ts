@@ -110,6 +110,11 @@ function valuesFor(perMetric: number, seed: number): Float64Array[] {
   return Array.from({ length: VARIANTS }, (_, v) => generate('walk3', perMetric * PHASES, new Rng(seed * 7919 + v + 1)));
 }
 
+/** A JSON request of a phase: the bytes it sends and the same text for the parse baseline. */
+function jsonReq(path: string, text: string, measures: number): Req {
+  return { spec: { method: 'POST', path, body: Buffer.from(text), contentType: 'application/json' }, measures, json: text };
+}
+
 function measureJson(sec: number, v: number): string {
   return `{"timestamp":"${isoSeconds(sec)}","value":${v}}`;
 }
@@ -130,7 +135,7 @@ export function planPhase(shape: MatrixShape, phase: number, ids: readonly strin
         const parts: string[] = [];
         for (let j = i; j < i + k; j++) parts.push(measureJson(sec(j), val(m, j)));
         const body = `[${parts.join(',')}]`;
-        q.push({ spec: { method: 'POST', path: `/v1/metric/${id}/measures`, body: Buffer.from(body), contentType: 'application/json' }, measures: k, json: body });
+        q.push(jsonReq(`/v1/metric/${id}/measures`, body, k));
         i += k;
       }
       return q;
@@ -158,7 +163,7 @@ export function planPhase(shape: MatrixShape, phase: number, ids: readonly strin
           for (let i = from; i < to; i++) parts.push(measureJson(sec(i), val(m, i)));
           return `"${ids[m]}":[${parts.join(',')}]`;
         }).join(',')}}`;
-        loop.push({ spec: { method: 'POST', path: '/v1/batch/metrics/measures', body: Buffer.from(body), contentType: 'application/json' }, measures, json: body });
+        loop.push(jsonReq('/v1/batch/metrics/measures', body, measures));
       } else if (shape === 'promwrite') {
         const series = g.map((m) => ({
           labels: { __name__: `benchm_${m}`, job: 'bench', instance: `g${gi}` },

@@ -220,9 +220,9 @@ export function freePort(): Promise<number> {
  * profiled (11 of 43-53 samples in the bench's collector); collected before the window,
  * none did. Not before the windows whose client allocates as it goes: before each round of
  * metric creations it cost 15-20 % of the rate (not profiled; the likely cause is the young
- * generation, which a forced collection leaves small, filling with the decoded answers). `gc` is not exposed
- * without --expose-gc; the flag set at run time exposes it in a new context, so the bench
- * needs no option of its own.
+ * generation, which a forced collection leaves small, filling with the decoded answers).
+ * `gc` is not exposed without --expose-gc; the flag set at run time exposes it in a new
+ * context, so the bench needs no option of its own.
  */
 export function collectBenchGarbage(): void {
   benchGc ??= exposeGc();
